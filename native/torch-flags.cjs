@@ -1,0 +1,35 @@
+// Prints the compiler/linker flags for the libtorch to build against, for binding.gyp.
+// LIBTORCH=/dir (include/ and lib/) picks one; the default is Debian's libtorch-dev under /usr.
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = process.env.LIBTORCH || '/usr';
+const debian = root === '/usr';
+const lib = debian ? '/usr/lib/x86_64-linux-gnu' : path.join(root, 'lib');
+const include = path.join(root, 'include');
+const what = process.argv[2];
+
+if (!fs.existsSync(path.join(include, 'ATen', 'ATen.h'))) {
+  console.error(`libtorch not found: ${path.join(include, 'ATen', 'ATen.h')} is missing (LIBTORCH=${root})`);
+  process.exit(1);
+}
+
+if (what === 'include') {
+  // -I/usr/include would break libstdc++'s #include_next, and it is searched anyway.
+  const dirs = debian ? [] : [include];
+  console.log([...dirs, path.join(include, 'torch', 'csrc', 'api', 'include')].join(' '));
+} else if (what === 'libs') {
+  const libs = [`-L${lib}`, `-Wl,-rpath,${lib}`, '-Wl,--no-as-needed', '-ltorch', '-ltorch_cpu', '-lc10'];
+  // A CUDA libtorch registers its kernels from these; they must stay linked though unreferenced.
+  for (const name of ['torch_cuda', 'c10_cuda']) {
+    if (fs.existsSync(path.join(lib, `lib${name}.so`))) libs.push(`-l${name}`);
+  }
+  libs.push('-Wl,--as-needed');
+  console.log(libs.join(' '));
+} else if (what === 'abi') {
+  // pip wheels before 2.7 were built with the old C++ ABI; TORCH_CXX11_ABI=0 selects it.
+  console.log(process.env.TORCH_CXX11_ABI ?? '1');
+} else {
+  console.error('usage: torch-flags.cjs include|libs|abi');
+  process.exit(2);
+}
