@@ -50,11 +50,15 @@ fi
 
 # --- native addon (make rebuilds only what changed; reconfigure when LIBTORCH changes) ---
 gyp=node_modules/.bin/node-gyp
+# Build against the running Node's own headers (no download) where its install has them.
+node_prefix=$(dirname "$(dirname "$(command -v node)")")
+gyp_flags=()
+[ -f "$node_prefix/include/node/node_api.h" ] && gyp_flags+=(--nodedir="$node_prefix")
 stamp=native/build/libtorch.path
 want="${LIBTORCH:-/usr}"
 if [ ! -f native/build/Makefile ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ native/binding.gyp -nt native/build/Makefile ]; then
   say "configuring the addon against libtorch at $want"
-  (cd native && "../$gyp" configure --loglevel=error >/dev/null)
+  (cd native && "../$gyp" configure "${gyp_flags[@]}" --loglevel=error >/dev/null)
   echo "$want" > "$stamp"
 fi
 if ! (cd native && "../$gyp" build --jobs max --loglevel=error >/tmp/worldwander-addon-build.log 2>&1); then

@@ -1,0 +1,10 @@
+// JavaScript values <-> libtorch IValues, typed by an operator schema's argument types.
+#pragma once
+#include "common.h"
+
+#include <ATen/core/ivalue.h>
+#include <ATen/core/jit_type.h>
+
+c10::IValue ToIValue(const Napi::Value& value, const c10::TypePtr& type, c10::optional<int32_t> fixed,
+                     const std::string& what);
+Napi::Value FromIValue(Napi::Env env, const c10::IValue& value);

@@ -1,0 +1,81 @@
+// What this libtorch is and can do, its thread pool, and a matmul timed inside C++ (the
+// reference the binding's own overhead is measured against).
+#include "common.h"
+
+#include <ATen/Parallel.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <torch/version.h>
+
+#include <chrono>
+
+namespace {
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  WW_TRY(env, {
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("version", TORCH_VERSION);
+    bool cuda = at::globalContext().hasCUDA();
+    out.Set("cuda", cuda);
+    out.Set("cudaDeviceCount", cuda ? at::detail::getCUDAHooks().getNumGPUs() : 0);
+    out.Set("numThreads", at::get_num_threads());
+    out.Set("numInteropThreads", at::get_num_interop_threads());
+    out.Set("mkldnn", at::hasMKLDNN());
+    out.Set("mkl", at::hasMKL());
+    out.Set("openmp", at::hasOpenMP());
+    out.Set("config", at::show_config());
+    out.Set("parallelInfo", at::get_parallel_info());
+    return out;
+  })
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  at::set_num_threads(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+// benchMatmul(n, iterations, dtypeCode, device) -> seconds per iteration, each timed in C++.
+Napi::Value BenchMatmul(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t n = info[0].As<Napi::Number>().Int64Value();
+  int iterations = info[1].As<Napi::Number>().Int32Value();
+  at::ScalarType dtype = ScalarTypeFromCode(env, info[2].As<Napi::Number>().Int32Value());
+  std::string device = info.Length() > 3 && info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "cpu";
+  WW_TRY(env, {
+    auto options = at::TensorOptions().dtype(dtype).device(c10::Device(device));
+    at::Tensor a = at::randn({n, n}, options);
+    at::Tensor b = at::randn({n, n}, options);
+    bool cuda = a.is_cuda();
+    auto sync = [&]() { if (cuda) at::detail::getCUDAHooks().deviceSynchronize(a.get_device()); };
+    at::mm(a, b);
+    sync();
+    Napi::Array times = Napi::Array::New(env, iterations);
+    for (int i = 0; i < iterations; i++) {
+      auto start = std::chrono::steady_clock::now();
+      at::Tensor c = at::mm(a, b);
+      sync();
+      std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+      times.Set(static_cast<uint32_t>(i), elapsed.count());
+    }
+    return times;
+  })
+}
+
+// synchronize(device): waits for queued GPU work (no-op on CPU).
+Napi::Value Synchronize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  WW_TRY(env, {
+    c10::Device device(info[0].As<Napi::String>().Utf8Value());
+    if (device.is_cuda()) at::detail::getCUDAHooks().deviceSynchronize(device.has_index() ? device.index() : 0);
+    return env.Undefined();
+  })
+}
+
+}  // namespace
+
+void RegisterRuntime(Napi::Env env, Napi::Object exports) {
+  exports.Set("info", Napi::Function::New(env, Info));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
+  exports.Set("benchMatmul", Napi::Function::New(env, BenchMatmul));
+  exports.Set("synchronize", Napi::Function::New(env, Synchronize));
+}

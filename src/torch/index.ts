@@ -1,0 +1,12 @@
+// The tensor engine: libtorch through a Node-API addon, with PyTorch's names in camelCase.
+export { Tensor, type Device, type Dims } from './tensor.js';
+export { type DType, itemSize, isFloating } from './dtype.js';
+export { Generator } from './generator.js';
+export * from './creation.js';
+export * from './functional.js';
+export { noGrad, enableGrad, isGradEnabled, backward } from './autograd.js';
+export { scope, keep } from './scope.js';
+export { callAten, atenSchema } from './call_aten.js';
+export { hasAten } from './aten.js';
+export { engineInfo, loadedBlas, setNumThreads, cudaIsAvailable, synchronize, type EngineInfo } from './runtime.js';
+export * from './safetensors.js';

@@ -1,0 +1,75 @@
+// Loads the libtorch addon (native/) and declares what it exports.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export interface NativeTensor {
+  dispose(): void;
+  disposed(): boolean;
+  shape(): number[];
+  dtype(): number;
+  device(): string;
+  numel(): number;
+}
+
+export interface NativeGenerator {
+  getState(): NativeTensor;
+  setState(state: NativeTensor): void;
+  initialSeed(): bigint;
+}
+
+export interface NativeInfo {
+  version: string;
+  cuda: boolean;
+  cudaDeviceCount: number;
+  numThreads: number;
+  numInteropThreads: number;
+  mkldnn: boolean;
+  mkl: boolean;
+  openmp: boolean;
+  config: string;
+  parallelInfo: string;
+}
+
+export interface Native {
+  Tensor: new () => NativeTensor;
+  Generator: new (seed: number | bigint) => NativeGenerator;
+  findOp(name: string, overload: string): number;
+  hasOp(name: string, overload: string): boolean;
+  opSchema(id: number): string;
+  callOp(id: number, ...args: unknown[]): unknown;
+  fromBytes(bytes: ArrayBufferView | ArrayBuffer, shape: readonly number[], dtype: number): NativeTensor;
+  toBytes(tensor: NativeTensor): ArrayBuffer;
+  readFile(file: string, offset: number, shape: readonly number[], dtype: number): NativeTensor;
+  item(tensor: NativeTensor): number | boolean;
+  backward(outputs: NativeTensor[], gradients: (NativeTensor | null)[] | null, retainGraph: boolean, inputs: NativeTensor[] | null): void;
+  grad(tensor: NativeTensor): NativeTensor | null;
+  setGrad(tensor: NativeTensor, gradient: NativeTensor | null): void;
+  requiresGrad(tensor: NativeTensor): boolean;
+  setRequiresGrad(tensor: NativeTensor, on: boolean): void;
+  isLeaf(tensor: NativeTensor): boolean;
+  isGradEnabled(): boolean;
+  setGradEnabled(on: boolean): boolean;
+  info(): NativeInfo;
+  setNumThreads(n: number): void;
+  benchMatmul(n: number, iterations: number, dtype: number, device: string): number[];
+  synchronize(device: string): void;
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const addonPath = path.join(root, 'native', 'build', 'Release', 'worldwander_torch.node');
+
+function load(): Native {
+  if (!existsSync(addonPath)) {
+    throw new Error(`the libtorch addon is not built (${addonPath} is missing): run 'npm run setup'`);
+  }
+  return createRequire(import.meta.url)(addonPath) as Native;
+}
+
+export const native: Native = load();
+
+// libtorch's OpenMP pool may start with one thread (seen under cgroup limits); use every core
+// unless the user chose with OMP_NUM_THREADS.
+if (!process.env.OMP_NUM_THREADS) native.setNumThreads(availableParallelism());

@@ -1,0 +1,85 @@
+// What the engine is running on: libtorch version, devices, threads, BLAS, attention kernel.
+import { readFileSync, realpathSync } from 'node:fs';
+
+import { hasNativeAttention } from './functional.js';
+import { native } from './native.js';
+
+export interface EngineInfo {
+  libtorchVersion: string;
+  cudaAvailable: boolean;
+  cudaDeviceCount: number;
+  intraOpThreads: number;
+  interOpThreads: number;
+  bf16Supported: boolean;
+  nativeAttention: boolean;
+  blas: string[];
+  mkldnn: boolean;
+  cpuCapability: string | null;
+}
+
+/** The BLAS libraries mapped into this process, by their real file names. */
+export function loadedBlas(): string[] {
+  const found = new Set<string>();
+  for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
+    const file = line.slice(line.indexOf('/'));
+    if (line.includes('/') && /blas|mkl_rt|libmkl/i.test(file)) {
+      try {
+        found.add(realpathSync(file));
+      } catch {
+        found.add(file);
+      }
+    }
+  }
+  return [...found];
+}
+
+let cached: EngineInfo | undefined;
+
+export function engineInfo(): EngineInfo {
+  if (cached) return cached;
+  const info = native.info();
+  const capability = /CPU capability usage: (\S+)/.exec(info.config)?.[1] ?? null;
+  cached = {
+    libtorchVersion: info.version,
+    cudaAvailable: info.cuda,
+    cudaDeviceCount: info.cudaDeviceCount,
+    intraOpThreads: info.numThreads,
+    interOpThreads: info.numInteropThreads,
+    bf16Supported: bf16Works(),
+    nativeAttention: hasNativeAttention(),
+    blas: loadedBlas(),
+    mkldnn: info.mkldnn,
+    cpuCapability: capability,
+  };
+  return cached;
+}
+
+/** bfloat16 matmul runs on CPU and gives the right answer (2x2 of exactly representable values). */
+function bf16Works(): boolean {
+  try {
+    const a = native.fromBytes(new Uint16Array([0x3f80, 0x4000, 0x4040, 0x4080]), [2, 2], 15); // 1 2 3 4
+    const id = native.findOp('aten::mm', '');
+    const product = native.callOp(id, a, a) as ReturnType<typeof native.fromBytes>;
+    const bits = new Uint16Array(native.toBytes(product));
+    a.dispose();
+    product.dispose();
+    // [[7, 10], [15, 22]] in bfloat16
+    return bits[0] === 0x40e0 && bits[1] === 0x4120 && bits[2] === 0x4170 && bits[3] === 0x41b0;
+  } catch {
+    return false;
+  }
+}
+
+export function setNumThreads(n: number): void {
+  native.setNumThreads(n);
+  cached = undefined;
+}
+
+export function cudaIsAvailable(): boolean {
+  return native.info().cuda;
+}
+
+/** Waits for queued work on a device (GPU timing); no-op on CPU. */
+export function synchronize(device = 'cpu'): void {
+  native.synchronize(device);
+}
