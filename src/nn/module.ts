@@ -1,0 +1,219 @@
+// Module: a tree of named parameters, buffers and child modules, like torch.nn.Module. State-dict
+// keys are the dotted paths (`blocks.0.attn1.to_q.weight`). Parameters keep their identity for
+// life: loading copies into them, so fields that reference them stay valid.
+import { keep, noGrad, type DType, type Device, type Tensor, type TensorSource } from '../torch/index.js';
+
+export interface LoadReport {
+  missing: string[];
+  unexpected: string[];
+  mismatched: { key: string; expected: readonly number[]; got: readonly number[] }[];
+}
+
+export class StateDictError extends Error {
+  constructor(readonly report: LoadReport, where: string) {
+    const parts: string[] = [];
+    if (report.missing.length) parts.push(`missing keys (${report.missing.length}): ${report.missing.join(', ')}`);
+    if (report.unexpected.length) parts.push(`unexpected keys (${report.unexpected.length}): ${report.unexpected.join(', ')}`);
+    for (const m of report.mismatched) parts.push(`${m.key}: expected shape [${m.expected.join(', ')}], got [${m.got.join(', ')}]`);
+    super(`${where}: state dict does not match the model:\n  ${parts.join('\n  ')}`);
+  }
+}
+
+/** How new parameters start: drawn by the module's init, or uninitialised (to be loaded). */
+export type InitMode = 'random' | 'empty';
+
+export class Module {
+  training = true;
+  readonly #parameters = new Map<string, Tensor>();
+  readonly #buffers = new Map<string, { tensor: Tensor; persistent: boolean }>();
+  readonly #children = new Map<string, Module>();
+
+  protected registerParameter(name: string, tensor: Tensor, requiresGrad = true): Tensor {
+    keep(tensor);
+    if (tensor.requiresGrad !== requiresGrad) tensor.requiresGrad_(requiresGrad);
+    this.#parameters.set(name, tensor);
+    return tensor;
+  }
+
+  /** Non-persistent buffers (e.g. RoPE tables) are not part of the state dict. */
+  protected registerBuffer(name: string, tensor: Tensor, persistent = true): Tensor {
+    keep(tensor);
+    this.#buffers.set(name, { tensor, persistent });
+    return tensor;
+  }
+
+  protected registerModule<M extends Module>(name: string, module: M): M {
+    this.#children.set(name, module);
+    return module;
+  }
+
+  /** Replaces a child (e.g. a Linear by a LoRA-wrapped one), keeping the same-named field in step. */
+  replaceChild(name: string, module: Module): void {
+    const old = this.#children.get(name);
+    if (!old) throw new Error(`${this.constructor.name} has no child module '${name}'`);
+    this.#children.set(name, module);
+    const fields = this as unknown as Record<string, unknown>;
+    if (fields[name] === old) fields[name] = module;
+  }
+
+  child(name: string): Module | undefined {
+    return this.#children.get(name);
+  }
+
+  *namedChildren(): Generator<[string, Module]> {
+    yield* this.#children;
+  }
+
+  /** Every module in the tree with its dotted path ('' for this one). */
+  *namedModules(prefix = ''): Generator<[string, Module]> {
+    yield [prefix, this];
+    for (const [name, child] of this.#children) yield* child.namedModules(prefix ? `${prefix}.${name}` : name);
+  }
+
+  *namedParameters(prefix = ''): Generator<[string, Tensor]> {
+    for (const [name, p] of this.#parameters) yield [prefix ? `${prefix}.${name}` : name, p];
+    for (const [name, child] of this.#children) yield* child.namedParameters(prefix ? `${prefix}.${name}` : name);
+  }
+
+  *namedBuffers(prefix = '', persistentOnly = false): Generator<[string, Tensor]> {
+    for (const [name, b] of this.#buffers) if (!persistentOnly || b.persistent) yield [prefix ? `${prefix}.${name}` : name, b.tensor];
+    for (const [name, child] of this.#children) yield* child.namedBuffers(prefix ? `${prefix}.${name}` : name, persistentOnly);
+  }
+
+  parameters(): Tensor[] {
+    return [...this.namedParameters()].map(([, p]) => p);
+  }
+
+  /** Parameters that will receive gradients. */
+  trainableParameters(): [string, Tensor][] {
+    return [...this.namedParameters()].filter(([, p]) => p.requiresGrad);
+  }
+
+  numParameters(): number {
+    return this.parameters().reduce((n, p) => n + p.numel(), 0);
+  }
+
+  train(on = true): this {
+    for (const [, m] of this.namedModules()) m.training = on;
+    return this;
+  }
+  eval(): this {
+    return this.train(false);
+  }
+
+  requiresGrad_(on: boolean): this {
+    for (const p of this.parameters()) p.requiresGrad_(on);
+    return this;
+  }
+
+  /** Parameters and persistent buffers by dotted key (references, not copies). */
+  stateDict(): Map<string, Tensor> {
+    return new Map([...this.namedParameters(), ...this.namedBuffers('', true)]);
+  }
+
+  /**
+   * Copies tensors into this module's parameters and persistent buffers by key, converting dtype
+   * and device. `strict` (the default) rejects missing and unexpected keys; a shape mismatch is
+   * always an error. Every bad key is named at once.
+   */
+  loadStateDict(source: Map<string, Tensor> | TensorSource, { strict = true, where = 'loadStateDict' }: { strict?: boolean; where?: string } = {}): LoadReport {
+    const own = this.stateDict();
+    const keys = source instanceof Map ? [...source.keys()] : source.keys();
+    const shapeOf = (key: string): readonly number[] => (source instanceof Map ? source.get(key)!.shape : source.info(key).shape);
+    const report: LoadReport = {
+      missing: [...own.keys()].filter((k) => !keys.includes(k)),
+      unexpected: keys.filter((k) => !own.has(k)),
+      mismatched: [],
+    };
+    for (const key of keys) {
+      const target = own.get(key);
+      if (!target) continue;
+      const got = shapeOf(key);
+      if (got.length !== target.shape.length || got.some((n, i) => n !== target.shape[i])) {
+        report.mismatched.push({ key, expected: target.shape, got });
+      }
+    }
+    if (report.mismatched.length || (strict && (report.missing.length || report.unexpected.length))) {
+      throw new StateDictError(report, where);
+    }
+    noGrad(() => {
+      for (const key of keys) {
+        const target = own.get(key);
+        if (!target) continue;
+        if (source instanceof Map) {
+          target.copy_(source.get(key)!);
+        } else {
+          const loaded = source.get(key);
+          target.copy_(loaded);
+          loaded.dispose();
+        }
+      }
+    });
+    return report;
+  }
+
+  /** Converts every parameter and buffer in place of the module (new tensors, same names). */
+  to(target: { dtype?: DType; device?: Device }): this {
+    for (const [, m] of this.namedModules()) m.#convertOwn(target);
+    return this;
+  }
+
+  #convertOwn(target: { dtype?: DType; device?: Device }): void {
+    for (const [name, p] of this.#parameters) {
+      const wanted = target.dtype && p.dtype !== 'int64' ? target.dtype : p.dtype;
+      if (wanted === p.dtype && (target.device === undefined || target.device === p.device)) continue;
+      const converted = noGrad(() => p.to({ dtype: wanted, device: target.device }));
+      this.registerParameter(name, converted, p.requiresGrad);
+      this.#rebindField(p, converted);
+      p.dispose();
+    }
+    for (const [name, b] of this.#buffers) {
+      if (target.device === undefined || target.device === b.tensor.device) continue;
+      const converted = b.tensor.to({ device: target.device });
+      this.#rebindField(b.tensor, converted);
+      b.tensor.dispose();
+      this.#buffers.set(name, { tensor: keep(converted), persistent: b.persistent });
+    }
+  }
+
+  #rebindField(old: Tensor, replacement: Tensor): void {
+    const fields = this as unknown as Record<string, unknown>;
+    for (const key of Object.keys(fields)) if (fields[key] === old) fields[key] = replacement;
+  }
+
+  dispose(): void {
+    for (const p of this.#parameters.values()) p.dispose();
+    for (const b of this.#buffers.values()) b.tensor.dispose();
+    for (const c of this.#children.values()) c.dispose();
+  }
+}
+
+/** Children named '0', '1', … (torch.nn.ModuleList). */
+export class ModuleList<M extends Module = Module> extends Module {
+  readonly items: M[] = [];
+
+  constructor(modules: M[] = []) {
+    super();
+    for (const m of modules) this.push(m);
+  }
+
+  push(module: M): void {
+    this.registerModule(String(this.items.length), module);
+    this.items.push(module);
+  }
+
+  override replaceChild(name: string, module: Module): void {
+    super.replaceChild(name, module);
+    this.items[Number(name)] = module as M;
+  }
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  at(index: number): M {
+    const m = this.items[index];
+    if (!m) throw new RangeError(`ModuleList index ${index} out of range (${this.items.length})`);
+    return m;
+  }
+}
