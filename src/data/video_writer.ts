@@ -1,0 +1,187 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rename, rm } from 'node:fs/promises';
+import { once } from 'node:events';
+
+/** ffmpeg (or ffprobe) is not installed, or not on PATH. */
+export class FfmpegMissingError extends Error {
+  constructor(tool: string) {
+    super(`${tool} was not found on PATH; install it (Debian: sudo apt-get install ffmpeg) or run scripts/setup.sh`);
+  }
+}
+
+export interface VideoOptions {
+  width: number;
+  height: number;
+  fps: number;
+  /** x264 constant rate factor: 0 is lossless-ish, 23 is x264's default. */
+  crf?: number;
+  /** x264 preset: speed against file size. */
+  preset?: string;
+}
+
+export interface VideoInfo {
+  width: number;
+  height: number;
+  fps: number;
+  frameCount: number;
+}
+
+function toolError(tool: string, error: NodeJS.ErrnoException): Error {
+  return error.code === 'ENOENT' ? new FfmpegMissingError(tool) : error;
+}
+
+/** Runs a tool to completion, collecting stdout; rejects with its stderr when it fails. */
+function runTool(tool: string, args: string[]): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const chunks: Buffer[] = [];
+    const errors: Buffer[] = [];
+    let received = 0;
+    child.stdout.on('data', (data: Buffer) => { chunks.push(data); received += data.length; });
+    child.stderr.on('data', (data: Buffer) => errors.push(data));
+    child.on('error', (error) => reject(toolError(tool, error)));
+    child.on('close', (code) => {
+      if (code === 0) resolve(Buffer.concat(chunks, received));
+      else reject(new Error(`${tool} ${args.join(' ')} failed (exit ${code}): ${Buffer.concat(errors).toString().trim().slice(-2000)}`));
+    });
+  });
+}
+
+function checkSize(width: number, height: number): void {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 2 || height < 2 || width % 2 || height % 2) {
+    throw new Error(`H.264 (yuv420p) needs an even width and height of at least 2; got ${width}x${height}`);
+  }
+}
+
+/**
+ * Streams raw RGB frames into ffmpeg, which encodes H.264 (yuv420p) into an MP4. The file appears
+ * under its final name only after close() succeeds (written to `<path>.partial`, then renamed).
+ */
+export class VideoWriter {
+  readonly path: string;
+  readonly options: VideoOptions;
+  private readonly child: ChildProcess;
+  private readonly partial: string;
+  private readonly finished: Promise<void>;
+  private frames = 0;
+  private failure: Error | undefined;
+
+  private constructor(path: string, options: VideoOptions) {
+    checkSize(options.width, options.height);
+    this.path = path;
+    this.options = options;
+    this.partial = `${path}.partial`;
+    const args = [
+      '-hide_banner', '-loglevel', 'error', '-y',
+      '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${options.width}x${options.height}`, '-r', String(options.fps),
+      '-i', 'pipe:0',
+      '-c:v', 'libx264', '-preset', options.preset ?? 'fast', '-crf', String(options.crf ?? 17),
+      '-pix_fmt', 'yuv420p', '-threads', '1',
+      '-map_metadata', '-1', '-fflags', '+bitexact', '-flags', '+bitexact',
+      '-f', 'mp4', this.partial,
+    ];
+    this.child = spawn('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    const errors: Buffer[] = [];
+    this.child.stderr!.on('data', (data: Buffer) => errors.push(data));
+    // Writes after ffmpeg died fail with EPIPE; the exit status below carries the real reason.
+    this.child.stdin!.on('error', () => {});
+    this.finished = new Promise((resolve, reject) => {
+      this.child.on('error', (error) => { this.failure = toolError('ffmpeg', error); reject(this.failure); });
+      this.child.on('close', (code) => {
+        if (code === 0) return resolve();
+        this.failure ??= new Error(`ffmpeg failed writing ${path} (exit ${code}): ${Buffer.concat(errors).toString().trim().slice(-2000)}`);
+        reject(this.failure);
+      });
+    });
+    this.finished.catch(() => {});
+  }
+
+  static open(path: string, options: VideoOptions): VideoWriter {
+    return new VideoWriter(path, options);
+  }
+
+  /** Queues one frame of width*height*3 RGB bytes; resolves when ffmpeg is ready for more. */
+  async write(frame: Uint8Array): Promise<void> {
+    const { width, height } = this.options;
+    if (frame.length !== width * height * 3) {
+      throw new Error(`VideoWriter: frame of ${frame.length} bytes, ${width * height * 3} expected (${width}x${height} RGB)`);
+    }
+    if (this.failure) throw this.failure;
+    this.frames++;
+    const stdin = this.child.stdin!;
+    if (!stdin.write(frame)) {
+      await Promise.race([once(stdin, 'drain'), this.finished]);
+    }
+  }
+
+  /** Finishes the file and moves it to its final name; returns the number of frames written. */
+  async close(): Promise<number> {
+    if (this.frames === 0) {
+      this.abort();
+      throw new Error(`VideoWriter: no frames were written to ${this.path}`);
+    }
+    this.child.stdin!.end();
+    try {
+      await this.finished;
+    } catch (error) {
+      await rm(this.partial, { force: true });
+      throw error;
+    }
+    await rename(this.partial, this.path);
+    return this.frames;
+  }
+
+  /** Stops ffmpeg and removes the partial file. */
+  abort(): void {
+    this.child.kill('SIGKILL');
+    this.finished.finally(() => rm(this.partial, { force: true })).catch(() => {});
+  }
+}
+
+/** Writes a whole video from a list (or iterable) of RGB frames. */
+export async function writeVideo(path: string, frames: Iterable<Uint8Array>, options: VideoOptions): Promise<number> {
+  const writer = VideoWriter.open(path, options);
+  try {
+    for (const frame of frames) await writer.write(frame);
+  } catch (error) {
+    writer.abort();
+    throw error;
+  }
+  return writer.close();
+}
+
+/** Size, frame rate and exact frame count of a video's first video stream (decodes it to count). */
+export async function probeVideo(path: string): Promise<VideoInfo> {
+  const out = await runTool('ffprobe', [
+    '-v', 'error', '-select_streams', 'v:0', '-count_frames',
+    '-show_entries', 'stream=width,height,avg_frame_rate,r_frame_rate,nb_read_frames', '-of', 'json', path,
+  ]);
+  const stream = (JSON.parse(out.toString()) as { streams?: Record<string, string | number>[] }).streams?.[0];
+  if (!stream) throw new Error(`probeVideo: ${path} has no video stream`);
+  const rate = String(stream.avg_frame_rate !== '0/0' ? stream.avg_frame_rate : stream.r_frame_rate);
+  const [num, den] = rate.split('/').map(Number);
+  return {
+    width: Number(stream.width),
+    height: Number(stream.height),
+    fps: den ? num! / den : num!,
+    frameCount: Number(stream.nb_read_frames),
+  };
+}
+
+export interface DecodedVideo extends VideoInfo {
+  /** width*height*3 RGB bytes per frame. */
+  frames: Uint8Array[];
+}
+
+/** Decodes every frame of a video to RGB. */
+export async function readVideoFrames(path: string): Promise<DecodedVideo> {
+  const info = await probeVideo(path);
+  const frameBytes = info.width * info.height * 3;
+  const raw = await runTool('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', path, '-map', '0:v:0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
+  if (raw.length % frameBytes !== 0) {
+    throw new Error(`readVideoFrames: ${raw.length} bytes of frames from ${path} are not a whole number of ${info.width}x${info.height} frames`);
+  }
+  const frames: Uint8Array[] = [];
+  for (let offset = 0; offset < raw.length; offset += frameBytes) frames.push(raw.subarray(offset, offset + frameBytes));
+  return { ...info, frameCount: frames.length, frames };
+}
