@@ -1,8 +1,9 @@
 import { UsageError, type Command } from './command.js';
 import { doctor } from './commands/doctor.js';
+import { synth } from './commands/synth.js';
 
 /** Every subcommand, in the order `worldwander help` lists them. */
-const commands: Command[] = [doctor];
+const commands: Command[] = [doctor, synth];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

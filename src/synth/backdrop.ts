@@ -95,16 +95,18 @@ export class WorldBackdrop implements Backdrop {
 
   private sky(dx: number, dy: number, dz: number, out: Rgb): void {
     const { skyZenith: zenith, skyHorizon: horizon, clouds, seed } = this.spec;
-    const elevation = Math.atan2(dy, Math.hypot(dx, dz));
-    const s = Math.pow(Math.min(1, Math.max(0, elevation / 1.2)), 0.6);
+    const flat = Math.sqrt(dx * dx + dz * dz);
+    // sin(elevation), eased: the gradient changes fastest near the horizon.
+    const up = Math.max(0, dy) / Math.sqrt(flat * flat + dy * dy);
+    const s = up * (2 - up);
     let cr = horizon[0] + (zenith[0] - horizon[0]) * s;
     let cg = horizon[1] + (zenith[1] - horizon[1]) * s;
     let cb = horizon[2] + (zenith[2] - horizon[2]) * s;
-    if (clouds > 0 && elevation > 0) {
+    if (clouds > 0 && up > 0) {
       const azimuth = (Math.atan2(dx, dz) / (2 * Math.PI) + 0.5) * 24;
-      const height = Math.tan(Math.min(elevation, 1.3)) * 5;
+      const height = Math.min(dy / flat, 4) * 5;
       const n = 0.65 * valueNoise(azimuth, height, seed, 24) + 0.35 * valueNoise(azimuth * 3, height * 3, seed ^ 0x5bd1, 72);
-      const cover = smoothstep(1 - clouds, 1.05 - clouds * 0.6, n) * smoothstep(0, 0.08, elevation) * 0.9;
+      const cover = smoothstep(1 - clouds, 1.05 - clouds * 0.6, n) * smoothstep(0, 0.08, up) * 0.9;
       cr += (this.cloudColor[0] - cr) * cover;
       cg += (this.cloudColor[1] - cg) * cover;
       cb += (this.cloudColor[2] - cb) * cover;
@@ -157,8 +159,8 @@ export class WorldBackdrop implements Backdrop {
     }
     let light = 1 - 0.5 * this.shadows.at(x, z);
     const disc = this.characterShadow;
-    if (disc) {
-      const d = Math.hypot(x - disc.x, z - disc.z);
+    if (disc && Math.abs(x - disc.x) < disc.radius && Math.abs(z - disc.z) < disc.radius) {
+      const d = Math.sqrt((x - disc.x) * (x - disc.x) + (z - disc.z) * (z - disc.z));
       light *= 1 - 0.45 * (1 - smoothstep(disc.radius * 0.5, disc.radius, d));
     }
     out[0] = Math.min(255, cr * light);

@@ -1,0 +1,63 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LAYOUT, sampleName, writeFileAtomic, type OutputFormat } from './output.js';
+import { makeSampleSpec, type SampleSpec } from './spec.js';
+
+/** The parameters that decide a run's content; a resumed run must match them. */
+export interface RunParameters {
+  seed: number;
+  width: number;
+  height: number;
+  frames: number;
+  fps: number;
+  format: OutputFormat;
+}
+
+export interface Manifest extends RunParameters {
+  generator: 'worldwander synth';
+  version: 1;
+  count: number;
+  layout: typeof LAYOUT;
+  /** 'running' until every sample is written. */
+  status: 'running' | 'complete';
+  stats?: { seconds: number; samplesWritten: number; framesPerSecond: number; workers: number };
+  samples: (SampleSpec & { name: string })[];
+}
+
+export const MANIFEST_FILE = 'manifest.json';
+const DECIDING: (keyof RunParameters)[] = ['seed', 'width', 'height', 'frames', 'fps', 'format'];
+
+export function makeManifest(parameters: RunParameters, count: number): Manifest {
+  const samples = Array.from({ length: count }, (_, index) => ({ name: sampleName(index), ...makeSampleSpec(parameters.seed, index) }));
+  return { generator: 'worldwander synth', version: 1, ...pick(parameters), count, layout: LAYOUT, status: 'running', samples };
+}
+
+function pick(parameters: RunParameters): RunParameters {
+  const { seed, width, height, frames, fps, format } = parameters;
+  return { seed, width, height, frames, fps, format };
+}
+
+export async function readManifest(out: string): Promise<Manifest | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(out, MANIFEST_FILE), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const manifest = JSON.parse(text) as Manifest;
+  if (manifest.generator !== 'worldwander synth') throw new Error(`${join(out, MANIFEST_FILE)} was not written by worldwander synth`);
+  return manifest;
+}
+
+/** Written atomically: readable JSON with one line per sample. */
+export async function writeManifest(out: string, manifest: Manifest): Promise<void> {
+  const head = JSON.stringify({ ...manifest, samples: [] }, null, 2);
+  const samples = manifest.samples.map((sample) => `    ${JSON.stringify(sample)}`).join(',\n');
+  const text = head.replace('"samples": []', () => manifest.samples.length ? `"samples": [\n${samples}\n  ]` : '"samples": []');
+  await writeFileAtomic(join(out, MANIFEST_FILE), `${text}\n`);
+}
+
+/** The deciding parameters in which a manifest differs from a run's, as 'name: manifest -> run' lines. */
+export function parameterDifferences(manifest: RunParameters, run: RunParameters): string[] {
+  return DECIDING.filter((key) => manifest[key] !== run[key]).map((key) => `--${key} ${String(run[key])} (the existing run used ${String(manifest[key])})`);
+}
