@@ -19,3 +19,6 @@ export class Linear extends Module {
     return linear(x, this.weight, this.bias);
   }
 }
+
+/** A module with a one-tensor forward: a Linear or a Linear wrapped by LoRA. */
+export type Layer = Module & { forward(x: Tensor): Tensor };

@@ -8,6 +8,7 @@ import { Module } from './module.js';
 export class LayerNorm extends Module {
   readonly weight: Tensor | null;
   readonly bias: Tensor | null;
+  readonly eps: number;
 
   constructor(readonly dim: number, { eps = 1e-5, elementwiseAffine = true, ...options }: LayerOptions & { eps?: number; elementwiseAffine?: boolean } = {}) {
     super();
@@ -15,7 +16,6 @@ export class LayerNorm extends Module {
     this.weight = elementwiseAffine ? this.registerParameter('weight', constantParameter([dim], 1, options)) : null;
     this.bias = elementwiseAffine ? this.registerParameter('bias', constantParameter([dim], 0, options)) : null;
   }
-  readonly eps: number;
 
   forward(x: Tensor): Tensor {
     const x32 = x.dtype === 'float32' ? x : x.float();
@@ -37,13 +37,13 @@ export class LayerNorm extends Module {
  */
 export class RMSNorm extends Module {
   readonly weight: Tensor | null;
+  readonly eps: number;
 
   constructor(readonly dim: number, { eps = 1e-6, elementwiseAffine = true, ...options }: LayerOptions & { eps?: number; elementwiseAffine?: boolean } = {}) {
     super();
     this.eps = eps;
     this.weight = elementwiseAffine ? this.registerParameter('weight', constantParameter([dim], 1, options)) : null;
   }
-  readonly eps: number;
 
   forward(x: Tensor): Tensor {
     const x32 = x.dtype === 'float32' ? x : x.float();
