@@ -151,7 +151,7 @@ function unfilter(raw: Uint8Array, rowBytes: number, height: number, bpp: number
 /** Reads sample `index` of a row of `depth`-bit samples, scaled to 0-255. */
 function sampleAt(row: Uint8Array, offset: number, index: number, depth: number, scale: boolean): number {
   if (depth === 8) return row[offset + index]!;
-  if (depth === 16) return row[offset + 2 * index]!;
+  if (depth === 16) return Math.round(((row[offset + 2 * index]! << 8) | row[offset + 2 * index + 1]!) / 257);
   const perByte = 8 / depth;
   const byte = row[offset + Math.floor(index / perByte)]!;
   const shift = 8 - depth * (1 + (index % perByte));
@@ -162,7 +162,7 @@ function sampleAt(row: Uint8Array, offset: number, index: number, depth: number,
 /**
  * Decodes a non-interlaced PNG of any colour type into 8-bit samples: grey (1 channel), grey+alpha
  * (2), RGB (3), RGBA (4); palette images become RGB, or RGBA when they carry transparency. 16-bit
- * samples keep their high byte.
+ * samples are rounded to 8 bits.
  */
 export function decodePng(bytes: Uint8Array): Image {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -34,6 +34,7 @@ export class Progress {
   private done = 0;
   private lastDraw = -Infinity;
   private lastLine: number;
+  private lastLineDone = -1;
   private finished = false;
 
   constructor(readonly label: string, readonly total: number, options: ProgressOptions = {}) {
@@ -53,6 +54,7 @@ export class Progress {
       if (t - this.lastDraw >= 100 || this.done === this.total) { this.lastDraw = t; this.stream.write(`\r${this.line()}\x1b[K`); }
     } else if (t - this.lastLine >= this.lineInterval * 1000) {
       this.lastLine = t;
+      this.lastLineDone = this.done;
       this.stream.write(`${this.line()}\n`);
     }
   }
@@ -61,7 +63,8 @@ export class Progress {
   finish(): void {
     if (this.finished) return;
     this.finished = true;
-    this.stream.write(this.stream.isTTY ? `\r${this.line()}\x1b[K\n` : `${this.line()}\n`);
+    if (this.stream.isTTY) this.stream.write(`\r${this.line()}\x1b[K\n`);
+    else if (this.lastLineDone !== this.done) this.stream.write(`${this.line()}\n`);
   }
 
   /** done/total, rate per second, and elapsed or remaining time. */

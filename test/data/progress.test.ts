@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { formatDuration, Progress } from '../../src/data/progress.js';
+
+function fakeStream(isTTY: boolean): { isTTY: boolean; columns: number; text: string; write(t: string): void } {
+  return { isTTY, columns: 100, text: '', write(t: string) { this.text += t; } };
+}
+
+test('a TTY gets a redrawn bar with count, rate and ETA', () => {
+  let now = 0;
+  const stream = fakeStream(true);
+  const bar = new Progress('synth', 10, { stream, unit: 'samples', now: () => now });
+  now = 2000;
+  bar.tick(4);
+  assert.match(stream.text, /^\rsynth \[#+\.+\] 40% 4\/10 2\.00 samples\/s ETA 3s/);
+  now = 2050;
+  bar.tick();
+  assert.equal(stream.text.split('\r').length, 2, 'redraws at most every 100 ms');
+  now = 5000;
+  bar.tick(5);
+  bar.finish();
+  assert.match(stream.text, /100% 10\/10 2\.00 samples\/s in 5s\x1b\[K\n$/);
+});
+
+test('a pipe gets occasional plain lines and a final one', () => {
+  let now = 0;
+  const stream = fakeStream(false);
+  const bar = new Progress('synth', 100, { stream, lineInterval: 10, now: () => now });
+  for (let i = 0; i < 100; i++) {
+    now += 500;
+    bar.tick();
+  }
+  bar.finish();
+  const lines = stream.text.trim().split('\n');
+  assert.equal(lines.length, 5, stream.text);
+  assert.ok(!stream.text.includes('\r'));
+  assert.match(lines[4]!, /100\/100/);
+});
+
+test('durations read as seconds, minutes or hours', () => {
+  assert.equal(formatDuration(7.4), '7s');
+  assert.equal(formatDuration(125), '2m05s');
+  assert.equal(formatDuration(3 * 3600 + 61), '3h01m');
+  assert.equal(formatDuration(Infinity), '--');
+});

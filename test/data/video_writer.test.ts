@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { FfmpegMissingError, probeVideo, readVideoFrames, VideoWriter, writeVideo } from '../../src/data/video_writer.js';
+
+/** A frame with a colour gradient and a bright square that moves right by 4 pixels a frame. */
+function movingSquare(width: number, height: number, index: number): Uint8Array {
+  const frame = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const o = (y * width + x) * 3;
+      const inSquare = x >= 8 + 4 * index && x < 24 + 4 * index && y >= 16 && y < 32;
+      frame[o] = inSquare ? 250 : Math.round((x / width) * 200);
+      frame[o + 1] = inSquare ? 240 : Math.round((y / height) * 200);
+      frame[o + 2] = inSquare ? 40 : 90;
+    }
+  }
+  return frame;
+}
+
+function withTempDir(run: (dir: string) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'video-'));
+    try {
+      await run(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+test('frames written to an mp4 read back within H.264 tolerance, with size, rate and count', withTempDir(async (dir) => {
+  const width = 96, height = 64, count = 9;
+  const frames = Array.from({ length: count }, (_, i) => movingSquare(width, height, i));
+  const path = join(dir, 'clip.mp4');
+  assert.equal(await writeVideo(path, frames, { width, height, fps: 8 }), count);
+  assert.deepEqual(readdirSync(dir), ['clip.mp4'], 'no partial file left behind');
+  assert.deepEqual(await probeVideo(path), { width, height, fps: 8, frameCount: count });
+  const video = await readVideoFrames(path);
+  assert.equal(video.frames.length, count);
+  for (let i = 0; i < count; i++) {
+    let error = 0;
+    for (let k = 0; k < frames[i]!.length; k++) error += Math.abs(video.frames[i]![k]! - frames[i]![k]!);
+    const mean = error / frames[i]!.length;
+    assert.ok(mean < 4, `frame ${i}: mean absolute error ${mean.toFixed(2)}`);
+    // The square is where it was written, not where a neighbouring frame has it.
+    const at = (x: number, y: number): number => video.frames[i]![(y * width + x) * 3 + 2]!;
+    assert.ok(at(16 + 4 * i, 24) < 80 && at(4 + 4 * i, 24) > 70, `frame ${i}: square misplaced`);
+  }
+}));
+
+test('the writer rejects odd sizes and wrongly sized frames, and leaves no file when aborted', withTempDir(async (dir) => {
+  assert.throws(() => VideoWriter.open(join(dir, 'odd.mp4'), { width: 31, height: 32, fps: 8 }), /even width and height/);
+  const writer = VideoWriter.open(join(dir, 'a.mp4'), { width: 32, height: 32, fps: 8 });
+  await assert.rejects(writer.write(new Uint8Array(10)), /frame of 10 bytes, 3072 expected/);
+  await writer.write(new Uint8Array(32 * 32 * 3));
+  writer.abort();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.deepEqual(readdirSync(dir), []);
+}));
+
+test('a missing ffmpeg gives an error that says how to install it', withTempDir(async (dir) => {
+  const path = process.env.PATH;
+  process.env.PATH = dir;
+  try {
+    const writer = VideoWriter.open(join(dir, 'a.mp4'), { width: 16, height: 16, fps: 8 });
+    await writer.write(new Uint8Array(16 * 16 * 3)).catch(() => {});
+    await assert.rejects(writer.close(), (error: Error) => error instanceof FfmpegMissingError && /apt-get install ffmpeg/.test(error.message));
+    await assert.rejects(probeVideo(join(dir, 'a.mp4')), FfmpegMissingError);
+  } finally {
+    process.env.PATH = path;
+  }
+}));
