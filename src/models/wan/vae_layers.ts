@@ -1,0 +1,113 @@
+// The Wan VAE's own layers: causal 3D conv (zero padding in front of time only), the channel RMS
+// norm with F.normalize semantics, and a plain 2D conv for the resamplers and attention.
+import { cat, conv2d, conv3d, pad, type Tensor } from '../../torch/index.js';
+import { constantParameter, uniformParameter, type LayerOptions } from '../../nn/init.js';
+import { Module } from '../../nn/module.js';
+import { tailForCache, type FeatureCache } from './vae_cache.js';
+
+type Triple = [number, number, number];
+const triple = (v: number | Triple): Triple => (typeof v === 'number' ? [v, v, v] : v);
+
+/**
+ * nn.Conv3d whose temporal padding is 2·p_t frames in front and none behind; `past` frames (from
+ * the feature cache) replace as many of those zero frames.
+ */
+export class WanCausalConv3d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  readonly kernel: Triple;
+  readonly stride: Triple;
+  readonly padding: Triple;
+
+  constructor(inChannels: number, outChannels: number, kernel: number | Triple, { stride = 1, padding = 0, ...options }: LayerOptions & { stride?: number | Triple; padding?: number | Triple } = {}) {
+    super();
+    this.kernel = triple(kernel);
+    this.stride = triple(stride);
+    this.padding = triple(padding);
+    const bound = 1 / Math.sqrt(inChannels * this.kernel[0] * this.kernel[1] * this.kernel[2]);
+    this.weight = this.registerParameter('weight', uniformParameter([outChannels, inChannels, ...this.kernel], bound, options));
+    this.bias = this.registerParameter('bias', uniformParameter([outChannels], bound, options));
+  }
+
+  get temporalPadding(): number {
+    return 2 * this.padding[0];
+  }
+
+  forward(x: Tensor, past: Tensor | null = null): Tensor {
+    const [pt, ph, pw] = this.padding;
+    let front = 2 * pt;
+    let input = x;
+    if (past && front > 0) {
+      input = cat([past.to({ dtype: x.dtype, device: x.device }), x], 2);
+      front -= past.size(2);
+    }
+    const padded = front > 0 || ph > 0 || pw > 0 ? pad(input, [pw, pw, ph, ph, Math.max(front, 0), 0]) : input;
+    const out = conv3d(padded, this.weight, this.bias, { stride: this.stride });
+    if (padded !== input) padded.dispose();
+    if (input !== x) input.dispose();
+    return out;
+  }
+}
+
+/** f(t), releasing t: for chains of intermediates whose inputs are not needed again. */
+export function consume(t: Tensor, f: (t: Tensor) => Tensor): Tensor {
+  const out = f(t);
+  if (out !== t) t.dispose();
+  return out;
+}
+
+/**
+ * A causal conv that reads and refreshes its cache slot (the pattern every temporally padded conv
+ * of the encoder and decoder follows). Without a cache it is a whole-sequence causal conv.
+ */
+export function cachedConv(conv: WanCausalConv3d, x: Tensor, cache: FeatureCache | null): Tensor {
+  if (!cache) return conv.forward(x);
+  const slot = cache.nextSlot();
+  const previous = cache.get(slot);
+  const tail = tailForCache(x, previous);
+  const out = conv.forward(x, previous === 'Rep' ? null : previous);
+  cache.set(slot, tail);
+  return out;
+}
+
+/** F.normalize(x, dim=1)·√C·γ with γ of shape [C,1,1,1] (video) or [C,1,1] (images). */
+export class WanRMSNorm extends Module {
+  readonly gamma: Tensor;
+  readonly scale: number;
+
+  constructor(readonly dim: number, { images = false, ...options }: LayerOptions & { images?: boolean } = {}) {
+    super();
+    this.scale = Math.sqrt(dim);
+    this.gamma = this.registerParameter('gamma', constantParameter(images ? [dim, 1, 1] : [dim, 1, 1, 1], 1, options));
+  }
+
+  forward(x: Tensor): Tensor {
+    const norm = x.norm(2, 1, true).clamp(1e-12);
+    const unit = x.div(norm);
+    const out = unit.mul(this.gamma).mul(this.scale);
+    norm.dispose();
+    unit.dispose();
+    return out;
+  }
+}
+
+/** nn.Conv2d with bias (PyTorch's default initialisation). */
+export class VaeConv2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  readonly stride: number;
+  readonly padding: number;
+
+  constructor(inChannels: number, outChannels: number, readonly kernel: number, { stride = 1, padding = 0, ...options }: LayerOptions & { stride?: number; padding?: number } = {}) {
+    super();
+    this.stride = stride;
+    this.padding = padding;
+    const bound = 1 / Math.sqrt(inChannels * kernel * kernel);
+    this.weight = this.registerParameter('weight', uniformParameter([outChannels, inChannels, kernel, kernel], bound, options));
+    this.bias = this.registerParameter('bias', uniformParameter([outChannels], bound, options));
+  }
+
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
+  }
+}
