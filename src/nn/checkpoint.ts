@@ -24,13 +24,13 @@ function accumulate(into: (Tensor | null)[], index: number, grad: Tensor | null)
 }
 
 /**
- * Computes loss = head(segments[n-1](…segments[0](input, context)…, context)) and accumulates
+ * Computes loss = head(segments[n-1](…segments[0](input, context)…, context), context) and accumulates
  * d(loss)/d(every leaf that requires grad) into `.grad`, as `loss.backward()` would, holding
  * only segment inputs between the forward and the backward. `input` and `context` may carry
  * graphs from earlier computation (e.g. embeddings); their gradients are pushed on through them
  * at the end. Peak activation memory: one segment's graph plus the head's, instead of all.
  */
-export function forwardBackwardCheckpointed(input: Tensor, context: readonly Tensor[], segments: readonly Segment[], head: (y: Tensor) => Tensor): CheckpointedRun {
+export function forwardBackwardCheckpointed(input: Tensor, context: readonly Tensor[], segments: readonly Segment[], head: Segment): CheckpointedRun {
   const detachedContext = context.map((c) => c.detach());
   const saved: Tensor[] = [];
   noGrad(() => {
@@ -43,15 +43,18 @@ export function forwardBackwardCheckpointed(input: Tensor, context: readonly Ten
   });
 
   const last = saved.pop()!.requiresGrad_(true);
-  const loss = enableGrad(() => scope(() => {
-    const value = head(last);
+  const contextGrads: (Tensor | null)[] = context.map(() => null);
+  const headRun = enableGrad(() => scope(() => {
+    const leaves = context.map(leafLike);
+    const value = head(last, leaves);
     if (value.numel() !== 1) throw new RangeError(`forwardBackwardCheckpointed: the head must return a scalar loss, got shape [${value.shape.join(', ')}]`);
     backward([value]);
-    return value.detach();
+    return { loss: value.detach(), context: leaves.map((l) => (l.requiresGrad ? l.grad : null)) };
   }));
+  headRun.context.forEach((grad, k) => accumulate(contextGrads, k, grad));
+  const loss = headRun.loss;
   let gradOut = last.grad;
   last.dispose();
-  const contextGrads: (Tensor | null)[] = context.map(() => null);
 
   for (let i = segments.length - 1; i >= 0; i--) {
     const x = saved[i]!;

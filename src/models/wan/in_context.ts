@@ -1,0 +1,88 @@
+// WorldWander's two ideas on top of the transformer (DESIGN.md section 3).
+// In-context perspective alignment: [ref?, condition, target] latents concatenated on the frame
+// axis, per-token timesteps 0 on ref/condition tokens and t on target tokens, output sliced to
+// the target. Collaborative position encoding: the target reuses the condition's RoPE frame
+// positions (CPE on), or positions run on over the whole sequence (uniform).
+import { cat, ones, scope, zeros, type Tensor } from '../../torch/index.js';
+import type { TransformerInputs } from './transformer.js';
+
+export type WorldWanderTask = 'three2one' | 'one2three';
+
+export interface FrameCounts {
+  /** Latent frames of the reference image (one2three; 1 for one image), 0 for three2one. */
+  ref: number;
+  condition: number;
+  target: number;
+}
+
+/**
+ * RoPE frame position of each latent frame of [ref, condition, target].
+ * CPE: ref 0..R-1, condition R..R+Fc-1, target R..R+Ft-1 (token for token with the condition).
+ * Uniform: 0 .. R+Fc+Ft-1.
+ */
+export function inContextFramePositions({ ref, condition, target }: FrameCounts, useCollaborativePositionEncoding: boolean): number[] {
+  const total = ref + condition + target;
+  if (!useCollaborativePositionEncoding) return Array.from({ length: total }, (_, i) => i);
+  const before = Array.from({ length: ref + condition }, (_, i) => i);
+  return [...before, ...Array.from({ length: target }, (_, i) => ref + i)];
+}
+
+export interface InContextLatents {
+  /** Noisy target latent [B, C, Ft, H, W]. */
+  target: Tensor;
+  /** Clean, normalised condition-view latent [B, C, Fc, H, W]. */
+  condition: Tensor;
+  /** Clean, normalised reference-image latent [B, C, R, H, W] (one2three). */
+  ref?: Tensor | null;
+  /** The target's timestep: [B] (or a number for every sample). */
+  timestep: Tensor | number;
+  encoderHiddenStates: Tensor;
+  useCollaborativePositionEncoding: boolean;
+  /** Temporal patch size (1 for Wan2.2); positions count patched frames. */
+  patchFrames?: number;
+  /** Spatial patch area ph·pw (4 for Wan2.2), to count tokens per frame. */
+  patchArea?: number;
+}
+
+/** Which task a set of inputs is: a reference makes it one2three. */
+export function taskOf(latents: Pick<InContextLatents, 'ref'>): WorldWanderTask {
+  return latents.ref ? 'one2three' : 'three2one';
+}
+
+/**
+ * Builds the transformer inputs of one in-context forward: the concatenated sequence, the
+ * per-token timestep over all of its tokens (zeros on ref/condition), the RoPE frame
+ * positions, and the output slice (the target's frames).
+ */
+export function buildInContextInputs(latents: InContextLatents): TransformerInputs {
+  const { target, condition, encoderHiddenStates } = latents;
+  const ref = latents.ref ?? null;
+  const pt = latents.patchFrames ?? 1;
+  const area = latents.patchArea ?? 4;
+  const parts = ref ? [ref, condition, target] : [condition, target];
+  const [b, c, , h, w] = target.shape as [number, number, number, number, number];
+  for (const [name, t] of [['condition', condition], ['ref', ref]] as const) {
+    if (t && (t.ndim !== 5 || t.size(0) !== b || t.size(1) !== c || t.size(3) !== h || t.size(4) !== w)) {
+      throw new RangeError(`in-context: ${name} latent [${t.shape.join(', ')}] must match the target's [${b}, ${c}, *, ${h}, ${w}]`);
+    }
+  }
+  for (const t of parts) if (t.size(2) % pt) throw new RangeError(`in-context: latent frames ${t.size(2)} not divisible by the temporal patch ${pt}`);
+  const frames: FrameCounts = { ref: ref ? ref.size(2) / pt : 0, condition: condition.size(2) / pt, target: target.size(2) / pt };
+  const perFrame = (h * w) / area;
+  return scope(() => {
+    const dtype = target.dtype;
+    const hiddenStates = cat(parts.map((t) => (t.dtype === dtype ? t : t.to({ dtype }))), 2);
+    const t = typeof latents.timestep === 'number' ? ones([b], { device: target.device }).mul(latents.timestep) : latents.timestep.float();
+    if (t.ndim !== 1 || t.size(0) !== b) throw new RangeError(`in-context: timestep must be [${b}] (one per sample), got [${t.shape.join(', ')}]`);
+    const clean = (frames.ref + frames.condition) * perFrame;
+    const noisy = frames.target * perFrame;
+    const timestep = cat([zeros([b, clean], { device: target.device }), t.unsqueeze(1).expand(b, noisy)], 1);
+    return {
+      hiddenStates,
+      timestep,
+      encoderHiddenStates,
+      framePositions: inContextFramePositions(frames, latents.useCollaborativePositionEncoding),
+      outputFrames: frames.target,
+    };
+  });
+}

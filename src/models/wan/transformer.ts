@@ -1,0 +1,143 @@
+// WanTransformer3DModel (diffusers), any config: patch embedding, condition embedder, blocks,
+// modulated output norm, projection, unpatchify. Per-token timesteps (Wan2.2 TI2V), explicit
+// RoPE frame positions and output slicing make it serve WorldWander's in-context sequences.
+import { backward, scope, type DType, type Tensor } from '../../torch/index.js';
+import { Conv3d, LayerNorm, Linear, Module, ModuleList, forwardBackwardCheckpointed, type LayerOptions } from '../../nn/index.js';
+import { WanRotaryPosEmbed, type RopeTables } from './rope.js';
+import { WanTransformerBlock, scaleShiftTable, typeAs } from './transformer_block.js';
+import { WanConditionEmbedder } from './transformer_embeddings.js';
+import { innerDim, type WanTransformerConfig } from './transformer_config.js';
+
+export interface TransformerInputs {
+  /** Latents [B, in_channels, F, H, W]: the whole (possibly concatenated) sequence. */
+  hiddenStates: Tensor;
+  /** [B] (one timestep per sample) or [B, S] (one per token, S = tokens of hiddenStates). */
+  timestep: Tensor;
+  /** Text embeddings [B, T, text_dim]. */
+  encoderHiddenStates: Tensor;
+  /** RoPE frame position of each latent frame after patching; default 0, 1, 2, … */
+  framePositions?: readonly number[];
+  /** Keep only the last this-many patched frames of the output (the target); default all. */
+  outputFrames?: number;
+}
+
+/** What the blocks work on, prepared from the inputs. */
+interface Prepared {
+  x: Tensor;
+  temb: Tensor;
+  timestepProj: Tensor;
+  text: Tensor;
+  rope: RopeTables;
+  grid: { frames: number; height: number; width: number; batch: number; outputFrames: number };
+}
+
+export class WanTransformer3DModel extends Module {
+  readonly rope: WanRotaryPosEmbed;
+  readonly patch_embedding: Conv3d;
+  readonly condition_embedder: WanConditionEmbedder;
+  readonly blocks: ModuleList<WanTransformerBlock>;
+  readonly norm_out: LayerNorm;
+  readonly proj_out: Linear;
+  readonly scale_shift_table: Tensor;
+  /** The dtype activations are computed in (that of the bulk of the weights). */
+  readonly dtype: DType;
+
+  constructor(readonly config: WanTransformerConfig, options: LayerOptions = {}) {
+    super();
+    const dim = innerDim(config);
+    const [pt, ph, pw] = config.patch_size;
+    this.dtype = options.dtype ?? 'float32';
+    this.rope = this.registerModule('rope', new WanRotaryPosEmbed(config.attention_head_dim, config.rope_max_seq_len, { device: options.device }));
+    this.patch_embedding = this.registerModule('patch_embedding', new Conv3d(config.in_channels, dim, config.patch_size, { stride: config.patch_size, ...options }));
+    this.condition_embedder = this.registerModule('condition_embedder', new WanConditionEmbedder(dim, config.freq_dim, config.text_dim, options));
+    const blocks: WanTransformerBlock[] = [];
+    for (let i = 0; i < config.num_layers; i++) blocks.push(new WanTransformerBlock(config, options));
+    this.blocks = this.registerModule('blocks', new ModuleList(blocks));
+    this.norm_out = this.registerModule('norm_out', new LayerNorm(dim, { eps: config.eps, elementwiseAffine: false, ...options }));
+    this.proj_out = this.registerModule('proj_out', new Linear(dim, config.out_channels * pt * ph * pw, options));
+    this.scale_shift_table = this.registerParameter('scale_shift_table', scaleShiftTable([1, 2, dim], dim, options));
+  }
+
+  /** The velocity prediction [B, out_channels, F_out, H, W] (F_out: outputFrames·pt, default all). */
+  forward(inputs: TransformerInputs): Tensor {
+    return scope(() => {
+      const p = this.#prepare(inputs);
+      let x = p.x;
+      for (const block of this.blocks.items) x = block.forward(x, p.text, p.timestepProj, p.rope);
+      return this.#head(x, p.temb, p.grid);
+    });
+  }
+
+  /**
+   * One training forward and backward: loss = lossFn(forward(inputs)), gradients accumulated
+   * into every parameter that requires grad. With `checkpoint`, block activations are not kept:
+   * each block is recomputed during the backward (same gradients, less memory).
+   * Returns the loss value.
+   */
+  forwardBackward(inputs: TransformerInputs, lossFn: (sample: Tensor) => Tensor, { checkpoint = false }: { checkpoint?: boolean } = {}): number {
+    return scope(() => {
+      const p = this.#prepare(inputs);
+      if (!checkpoint) {
+        let x = p.x;
+        for (const block of this.blocks.items) x = block.forward(x, p.text, p.timestepProj, p.rope);
+        const loss = lossFn(this.#head(x, p.temb, p.grid));
+        backward([loss]);
+        return loss.item();
+      }
+      // Context order: text, timestepProj, temb (head only); RoPE tables are constants.
+      const segments = this.blocks.items.map((block) => (x: Tensor, ctx: readonly Tensor[]) => block.forward(x, ctx[0]!, ctx[1]!, p.rope));
+      const { loss } = forwardBackwardCheckpointed(p.x, [p.text, p.timestepProj, p.temb], segments, (y, ctx) => lossFn(this.#head(y, ctx[2]!, p.grid)));
+      return loss.item();
+    });
+  }
+
+  #prepare({ hiddenStates, timestep, encoderHiddenStates, framePositions, outputFrames }: TransformerInputs): Prepared {
+    const c = this.config;
+    const [pt, ph, pw] = c.patch_size;
+    if (hiddenStates.ndim !== 5 || hiddenStates.size(1) !== c.in_channels) {
+      throw new RangeError(`transformer: hidden_states must be [B, ${c.in_channels}, F, H, W], got [${hiddenStates.shape.join(', ')}]`);
+    }
+    const [batch, , f, h, w] = hiddenStates.shape as [number, number, number, number, number];
+    if (f % pt || h % ph || w % pw) throw new RangeError(`transformer: latent [F, H, W] = [${f}, ${h}, ${w}] is not divisible by patch_size [${c.patch_size.join(', ')}]`);
+    const grid = { batch, frames: f / pt, height: h / ph, width: w / pw, outputFrames: outputFrames ?? f / pt };
+    const tokens = grid.frames * grid.height * grid.width;
+    if (!Number.isInteger(grid.outputFrames) || grid.outputFrames < 1 || grid.outputFrames > grid.frames) {
+      throw new RangeError(`transformer: outputFrames must be an integer in [1, ${grid.frames}], got ${outputFrames}`);
+    }
+    if (encoderHiddenStates.ndim !== 3 || encoderHiddenStates.size(0) !== batch || encoderHiddenStates.size(2) !== c.text_dim) {
+      throw new RangeError(`transformer: encoder_hidden_states must be [${batch}, T, ${c.text_dim}], got [${encoderHiddenStates.shape.join(', ')}]`);
+    }
+    const perSample = timestep.ndim === 1 && timestep.size(0) === batch;
+    const perToken = timestep.ndim === 2 && timestep.size(0) === batch && timestep.size(1) === tokens;
+    if (!perSample && !perToken) {
+      throw new RangeError(`transformer: timestep must be [${batch}] or [${batch}, ${tokens}] (one per token), got [${timestep.shape.join(', ')}]`);
+    }
+    const positions = framePositions ?? Array.from({ length: grid.frames }, (_, i) => i);
+    if (positions.length !== grid.frames) throw new RangeError(`transformer: ${positions.length} frame positions for ${grid.frames} patched frames`);
+
+    const x = this.patch_embedding.forward(typeAs(hiddenStates, this.patch_embedding.weight)).flatten(2).transpose(1, 2);
+    const { temb, timestepProj, text } = this.condition_embedder.forward(timestep, typeAs(encoderHiddenStates, this.patch_embedding.weight));
+    const rope = this.rope.forward({ framePositions: positions, height: grid.height, width: grid.width });
+    return { x, temb, timestepProj, text, rope, grid };
+  }
+
+  /** Output norm with shift/scale from temb, projection, slice to the target, unpatchify. */
+  #head(x: Tensor, temb: Tensor, grid: Prepared['grid']): Tensor {
+    return scope(() => {
+      const [pt, ph, pw] = this.config.patch_size;
+      const perFrame = grid.height * grid.width;
+      const keep = grid.outputFrames * perFrame;
+      const total = x.size(1);
+      const xs = keep === total ? x : x.narrow(1, total - keep, keep);
+      const ts = temb.size(1) === 1 || keep === total ? temb : temb.narrow(1, total - keep, keep);
+      const [shift, scale] = this.scale_shift_table.unsqueeze(0).add(ts.unsqueeze(2)).chunk(2, 2).map((t) => t.squeeze(2)) as [Tensor, Tensor];
+      const normed = typeAs(this.norm_out.forward(xs.float()).mul(scale.add(1)).add(shift), xs);
+      const y = this.proj_out.forward(normed);
+      const c = this.config.out_channels;
+      return y
+        .reshape(grid.batch, grid.outputFrames, grid.height, grid.width, pt, ph, pw, c)
+        .permute(0, 7, 1, 4, 2, 5, 3, 6)
+        .reshape(grid.batch, c, grid.outputFrames * pt, grid.height * ph, grid.width * pw);
+    });
+  }
+}

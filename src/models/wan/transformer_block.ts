@@ -1,0 +1,67 @@
+// WanTransformerBlock (diffusers): AdaLN-modulated self-attention with RoPE, cross-attention to
+// the text, gelu-tanh FFN, gated residuals; modulation and norms in float32.
+import { empty, scope, randn, type Tensor } from '../../torch/index.js';
+import { FeedForward, LayerNorm, Module, generatorOf, type LayerOptions } from '../../nn/index.js';
+import { WanAttention } from './attention.js';
+import type { RopeTables } from './rope.js';
+import { innerDim, type WanTransformerConfig } from './transformer_config.js';
+
+/** randn(shape)/√dim, diffusers' init of the modulation tables; float32 always. */
+export function scaleShiftTable(shape: readonly number[], dim: number, options: LayerOptions): Tensor {
+  if (options.init === 'empty') return empty(shape, { dtype: 'float32', device: options.device });
+  const t = randn(shape, generatorOf(options), { dtype: 'float32' });
+  const scaled = t.div(Math.sqrt(dim));
+  t.dispose();
+  return options.device && options.device !== 'cpu' ? scaled.to({ device: options.device }) : scaled;
+}
+
+/** The same value cast to the dtype of `like` (type_as). */
+export function typeAs(x: Tensor, like: Tensor): Tensor {
+  return x.dtype === like.dtype ? x : x.to({ dtype: like.dtype });
+}
+
+export class WanTransformerBlock extends Module {
+  readonly norm1: LayerNorm;
+  readonly attn1: WanAttention;
+  readonly norm2: LayerNorm | null;
+  readonly attn2: WanAttention;
+  readonly norm3: LayerNorm;
+  readonly ffn: FeedForward;
+  readonly scale_shift_table: Tensor;
+
+  constructor(config: WanTransformerConfig, options: LayerOptions = {}) {
+    super();
+    const dim = innerDim(config);
+    const { eps, qk_norm: qkNorm } = config;
+    const fp32 = { ...options, dtype: 'float32' as const };
+    this.norm1 = this.registerModule('norm1', new LayerNorm(dim, { eps, elementwiseAffine: false, ...options }));
+    this.attn1 = this.registerModule('attn1', new WanAttention(dim, config.num_attention_heads, config.attention_head_dim, { eps, qkNorm, ...options }));
+    this.attn2 = this.registerModule('attn2', new WanAttention(dim, config.num_attention_heads, config.attention_head_dim, { eps, qkNorm, ...options }));
+    this.norm2 = config.cross_attn_norm ? this.registerModule('norm2', new LayerNorm(dim, { eps, elementwiseAffine: true, ...fp32 })) : null;
+    this.ffn = this.registerModule('ffn', new FeedForward(dim, config.ffn_dim, options));
+    this.norm3 = this.registerModule('norm3', new LayerNorm(dim, { eps, elementwiseAffine: false, ...options }));
+    this.scale_shift_table = this.registerParameter('scale_shift_table', scaleShiftTable([1, 6, dim], dim, options));
+  }
+
+  /**
+   * x [B, S, dim]; text [B, T, dim]; timestepProj [B, S or 1, 6, dim] (per-token or per-sample
+   * modulation, chunks [shift, scale, gate, c_shift, c_scale, c_gate]).
+   */
+  forward(x: Tensor, text: Tensor, timestepProj: Tensor, rope: RopeTables): Tensor {
+    return scope(() => {
+      const modulation = this.scale_shift_table.unsqueeze(0).add(timestepProj.float());
+      const [shift, scale, gate, cShift, cScale, cGate] = modulation.chunk(6, 2).map((t) => t.squeeze(2)) as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+
+      const h1 = typeAs(this.norm1.forward(x.float()).mul(scale.add(1)).add(shift), x);
+      const attn = this.attn1.forward(h1, null, rope);
+      let y = typeAs(x.float().add(attn.mul(gate)), x);
+
+      const h2 = this.norm2 ? typeAs(this.norm2.forward(y.float()), y) : y;
+      y = y.add(this.attn2.forward(h2, text, null));
+
+      const h3 = typeAs(this.norm3.forward(y.float()).mul(cScale.add(1)).add(cShift), y);
+      const ff = this.ffn.forward(h3);
+      return typeAs(y.float().add(ff.float().mul(cGate)), y);
+    });
+  }
+}
