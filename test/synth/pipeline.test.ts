@@ -1,0 +1,207 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { main } from '../../src/cli/main.js';
+import { decodePng } from '../../src/data/png.js';
+import { probeVideo, readVideoFrames } from '../../src/data/video_writer.js';
+import type { Manifest } from '../../src/synth/manifest.js';
+import { SampleRenderer } from '../../src/synth/sample.js';
+import { makeSampleSpec } from '../../src/synth/spec.js';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const scratch = mkdtempSync(join(tmpdir(), 'synth-test-'));
+process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
+
+let folders = 0;
+const freshDir = (): string => join(scratch, `run${folders++}`);
+
+/** Every file below `dir` with its bytes, by relative path. */
+function tree(dir: string): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  const walk = (d: string): void => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const path = join(d, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else files.set(relative(dir, path), readFileSync(path));
+    }
+  };
+  walk(dir);
+  return files;
+}
+
+/** Runs the CLI in this process; returns its exit code and what it printed to stderr. */
+async function cli(args: string[]): Promise<{ code: number; stderr: string }> {
+  const errors: string[] = [];
+  const original = console.error;
+  console.error = (...parts: unknown[]) => { errors.push(parts.join(' ')); };
+  const log = console.log;
+  console.log = () => {};
+  try {
+    const code = await main(['synth', ...args]);
+    return { code, stderr: errors.join('\n') };
+  } finally {
+    console.error = original;
+    console.log = log;
+  }
+}
+
+const small = ['--width', '48', '--height', '32', '--frames', '5', '--quiet'];
+
+test('the PNG layout is the release layout, matches direct rendering, and does not depend on the worker count', async () => {
+  const one = freshDir(), two = freshDir();
+  assert.equal((await cli(['--out', one, '--count', '3', '--format', 'png', '--workers', '1', '--seed', '4', ...small])).code, 0);
+  assert.equal((await cli(['--out', two, '--count', '3', '--format', 'png', '--workers', '2', '--seed', '4', ...small])).code, 0);
+  const a = tree(one), b = tree(two);
+  const names = [...a.keys()].filter((k) => k !== 'manifest.json').sort();
+  assert.equal(names.length, 3 * (2 * 5 + 1));
+  assert.ok(names.includes(join('First_Video', 'sample_000002', '00004.png')));
+  assert.ok(names.includes(join('Third_Video', 'sample_000000', '00000.png')));
+  assert.ok(names.includes(join('Reference_Image', 'sample_000001.png')));
+  for (const name of names) assert.ok(a.get(name)!.equals(b.get(name)!), `${name} differs between 1 and 2 workers`);
+
+  const renderer = new SampleRenderer(makeSampleSpec(4, 1), { width: 48, height: 32, frames: 5, fps: 8 });
+  assert.deepEqual(decodePng(a.get(join('First_Video', 'sample_000001', '00003.png'))!).data, renderer.firstPerson(3));
+  assert.deepEqual(decodePng(a.get(join('Third_Video', 'sample_000001', '00002.png'))!).data, renderer.thirdPerson(2));
+  assert.deepEqual(decodePng(a.get(join('Reference_Image', 'sample_000001.png'))!).data, renderer.reference());
+
+  const manifest = JSON.parse(a.get('manifest.json')!.toString()) as Manifest;
+  assert.equal(manifest.status, 'complete');
+  assert.deepEqual([manifest.seed, manifest.width, manifest.height, manifest.frames, manifest.fps, manifest.format, manifest.count], [4, 48, 32, 5, 8, 'png', 3]);
+  assert.deepEqual(manifest.samples[2], { name: 'sample_000002', ...makeSampleSpec(4, 2) });
+});
+
+test('mp4 output has the right size, rate and frame count and decodes close to the rendered frames', async () => {
+  const out = freshDir();
+  assert.equal((await cli(['--out', out, '--count', '2', '--width', '64', '--height', '48', '--frames', '9', '--seed', '8', '--quiet'])).code, 0);
+  const renderer = new SampleRenderer(makeSampleSpec(8, 1), { width: 64, height: 48, frames: 9, fps: 8 });
+  for (const [view, render] of [['First_Video', (k: number) => renderer.firstPerson(k)], ['Third_Video', (k: number) => renderer.thirdPerson(k)]] as const) {
+    const path = join(out, view, 'sample_000001.mp4');
+    assert.deepEqual(await probeVideo(path), { width: 64, height: 48, fps: 8, frameCount: 9 });
+    const video = await readVideoFrames(path);
+    for (const k of [0, 4, 8]) {
+      const expected = render(k);
+      let error = 0;
+      for (let i = 0; i < expected.length; i++) error += Math.abs(video.frames[k]![i]! - expected[i]!);
+      assert.ok(error / expected.length < 6, `${view} frame ${k}: mean error ${(error / expected.length).toFixed(2)}`);
+    }
+  }
+  assert.deepEqual(decodePng(readFileSync(join(out, 'Reference_Image', 'sample_000001.png'))).data, renderer.reference());
+  assert.deepEqual(readdirSync(join(out, 'First_Video')).sort(), ['sample_000000.mp4', 'sample_000001.mp4']);
+});
+
+test('bad arguments get clear errors naming the flag', async () => {
+  const out = freshDir();
+  const cases: [string[], RegExp][] = [
+    [['--out', out, '--count', '0'], /--count must be an integer >= 1 \(got '0'\)/],
+    [['--out', out], /--count is required/],
+    [['--count', '2'], /--out is required/],
+    [['--out', out, '--count', '2', '--width', '63'], /--width must be even.*63/],
+    [['--out', out, '--count', '2', '--height', '8'], /--height must be even and at least 16/],
+    [['--out', out, '--count', '2', '--format', 'gif'], /--format must be one of mp4, png \(got 'gif'\)/],
+    [['--out', out, '--count', '2', '--frames', 'ten'], /--frames must be an integer/],
+    [['--out', out, '--count', '2', '--overwrite', '--resume'], /--overwrite and --resume exclude each other/],
+    [['--out', out, '--count', '2', '--resume'], /--resume: .* holds no manifest.json/],
+    [['--out', out, '--count', '2', '--colour', 'red'], /unknown flag --colour/],
+  ];
+  for (const [args, message] of cases) {
+    const { code, stderr } = await cli(args);
+    assert.equal(code, 2, args.join(' '));
+    assert.match(stderr, message, args.join(' '));
+  }
+  assert.ok(!existsSync(join(out, 'First_Video')), 'a refused run wrote files');
+
+  const busy = freshDir();
+  mkdirSync(busy);
+  writeFileSync(join(busy, 'notes.txt'), 'mine');
+  const refused = await cli(['--out', busy, '--count', '1', ...small]);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /is not empty; pass --overwrite .* or --resume/);
+
+  assert.equal((await cli(['--out', busy, '--count', '1', '--overwrite', ...small])).code, 0);
+  assert.equal(readFileSync(join(busy, 'notes.txt'), 'utf8'), 'mine', '--overwrite removed a file it did not write');
+  const mismatch = await cli(['--out', busy, '--count', '1', '--resume', '--width', '64', '--height', '32', '--frames', '5', '--quiet']);
+  assert.equal(mismatch.code, 2);
+  assert.match(mismatch.stderr, /--width 64 \(the existing run used 48\)/);
+});
+
+test('a run killed part-way and restarted with --resume completes without redoing finished samples', async () => {
+  const out = freshDir();
+  const args = ['--out', out, '--count', '12', '--width', '96', '--height', '96', '--frames', '17', '--format', 'png', '--seed', '3', '--quiet'];
+  const child = spawn(process.execPath, [join(repoRoot, 'bin/worldwander.js'), 'synth', ...args, '--workers', '1'], { stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const references = join(out, 'Reference_Image');
+  const finishedNow = (): string[] => (existsSync(references) ? readdirSync(references).filter((f) => f.endsWith('.png')) : []);
+  const deadline = Date.now() + 60_000;
+  while (finishedNow().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  child.kill('SIGKILL');
+  await exited;
+
+  const finished = finishedNow().map((f) => f.replace('.png', ''));
+  assert.ok(finished.length >= 2 && finished.length < 12, `the run was not interrupted part-way (${finished.length} finished)`);
+  const before = new Map(finished.map((name) => [name, statSync(join(out, 'First_Video', name, '00016.png')).mtimeMs]));
+  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest;
+  assert.equal(manifest.status, 'running');
+
+  assert.equal((await cli([...args, '--resume'])).code, 0);
+  for (const [name, mtime] of before) {
+    assert.equal(statSync(join(out, 'First_Video', name, '00016.png')).mtimeMs, mtime, `${name} was written again`);
+  }
+  const resumed = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest;
+  assert.equal(resumed.status, 'complete');
+  assert.equal(resumed.stats!.samplesWritten, 12 - finished.length);
+  for (const folder of ['First_Video', 'Third_Video', 'Reference_Image']) {
+    assert.ok(readdirSync(join(out, folder)).every((f) => !f.endsWith('.partial')), `partial files left in ${folder}`);
+  }
+
+  const fresh = freshDir();
+  assert.equal((await cli([...args.map((a) => (a === out ? fresh : a)), '--workers', '2'])).code, 0);
+  const a = tree(out), b = tree(fresh);
+  a.delete('manifest.json');
+  b.delete('manifest.json');
+  assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
+  for (const [name, bytes] of a) assert.ok(bytes.equals(b.get(name)!), `${name} differs from an uninterrupted run`);
+});
+
+test('--resume with a larger --count grows a finished run', async () => {
+  const out = freshDir();
+  assert.equal((await cli(['--out', out, '--count', '2', '--format', 'png', ...small])).code, 0);
+  const first = statSync(join(out, 'Reference_Image', 'sample_000000.png')).mtimeMs;
+  assert.equal((await cli(['--out', out, '--count', '3', '--format', 'png', '--resume', ...small])).code, 0);
+  assert.equal(statSync(join(out, 'Reference_Image', 'sample_000000.png')).mtimeMs, first);
+  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest;
+  assert.equal(manifest.count, 3);
+  assert.equal(manifest.stats!.samplesWritten, 1);
+  assert.ok(existsSync(join(out, 'Third_Video', 'sample_000002', '00004.png')));
+  const shrink = await cli(['--out', out, '--count', '2', '--format', 'png', '--resume', ...small]);
+  assert.equal(shrink.code, 2);
+  assert.match(shrink.stderr, /--count 2 is smaller than the existing run's 3/);
+});
+
+test('--preview writes a contact sheet of both views and the reference', async () => {
+  const out = freshDir();
+  assert.equal((await cli(['--out', out, '--count', '2', '--format', 'png', '--preview', ...small])).code, 0);
+  const sheet = decodePng(readFileSync(join(out, 'preview.png')));
+  const gap = 4;
+  // 2 rows; 4 first-person + 4 third-person frames + the reference per row, gaps between and around.
+  assert.equal(sheet.height, gap + 2 * (32 + gap));
+  assert.equal(sheet.width, gap + 9 * (48 + gap) + 2 * gap);
+  const renderer = new SampleRenderer(makeSampleSpec(0, 1), { width: 48, height: 32, frames: 5, fps: 8 });
+  const tile = (left: number, top: number): Uint8Array => {
+    const data = new Uint8Array(48 * 32 * 3);
+    for (let y = 0; y < 32; y++) data.set(sheet.data.subarray(((top + y) * sheet.width + left) * 3, ((top + y) * sheet.width + left + 48) * 3), y * 48 * 3);
+    return data;
+  };
+  const rowTop = gap + 32 + gap;
+  assert.deepEqual(tile(gap, rowTop), renderer.firstPerson(0));
+  assert.deepEqual(tile(2 * gap + 4 * (48 + gap), rowTop), renderer.thirdPerson(0));
+  assert.deepEqual(tile(2 * gap + 7 * (48 + gap), rowTop), renderer.thirdPerson(4));
+  assert.deepEqual(tile(3 * gap + 8 * (48 + gap), rowTop), renderer.reference());
+
+  const elsewhere = join(scratch, 'sheet.png');
+  assert.equal((await cli(['--out', freshDir(), '--count', '1', '--format', 'png', '--preview', elsewhere, ...small])).code, 0);
+  assert.equal(decodePng(readFileSync(elsewhere)).height, gap + 32 + gap);
+});
