@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { Generator, mseLoss, randn, type Tensor } from '../../src/torch/index.js';
+import { injectLora, loraModules } from '../../src/nn/index.js';
+import { buildInContextInputs } from '../../src/models/wan/in_context.js';
+import { AdamW } from '../../src/train/adamw.js';
+import { maxAbsDiff, rand, tinyModel } from './transformer_fixtures.js';
+
+function batch(seed: number) {
+  const inputs = buildInContextInputs({
+    target: rand([1, 4, 2, 4, 4], seed), condition: rand([1, 4, 2, 4, 4], seed + 1), ref: rand([1, 4, 1, 4, 4], seed + 2),
+    timestep: 600, encoderHiddenStates: rand([1, 3, 8], seed + 3), useCollaborativePositionEncoding: true,
+  });
+  const velocity = rand([1, 4, 2, 4, 4], seed + 4);
+  return { inputs, loss: (sample: Tensor) => mseLoss(sample, velocity) };
+}
+
+test('zero-initialised LoRA leaves the transformer output unchanged', () => {
+  const model = tinyModel(7);
+  const { inputs } = batch(10);
+  const before = model.forward(inputs).toArray();
+  const wrapped = injectLora(model, { rank: 4, generator: new Generator(1) });
+  assert.equal(wrapped.length, 2 * 10); // per block: 4 in attn1, 4 in attn2, 2 in the FFN
+  assert.ok(wrapped.includes('blocks.1.attn2.to_out.0') && wrapped.includes('blocks.0.ffn.net.0.proj') && wrapped.includes('blocks.0.ffn.net.2'));
+  assert.deepEqual(model.forward(inputs).toArray(), before);
+});
+
+test('gradients reach LoRA weights and nothing else; one AdamW step changes only LoRA weights', () => {
+  const model = tinyModel(8);
+  injectLora(model, { rank: 4, generator: new Generator(2) });
+  const snapshot = new Map([...model.namedParameters()].map(([k, p]) => [k, p.toArray()]));
+  const { inputs, loss } = batch(20);
+  model.forwardBackward(inputs, loss);
+  for (const [name, p] of model.namedParameters()) {
+    const g = p.grad;
+    if (/\.lora_B\.weight$/.test(name)) assert.ok(g && g.toArray().some((v) => v !== 0), `${name} has a gradient`);
+    else if (/\.lora_A\.weight$/.test(name)) assert.ok(g, `${name} has a gradient (zero while B is zero)`);
+    else assert.equal(g, null, `${name} must get no gradient`);
+  }
+  const opt = new AdamW(model.trainableParameters().map(([, p]) => p), { lr: 1e-3, betas: [0.9, 0.95], weightDecay: 0.01 });
+  opt.step();
+  for (const [name, p] of model.namedParameters()) {
+    const changed = maxAbsDiff(p.toArray(), snapshot.get(name)!) > 0;
+    assert.equal(changed, /\.lora_[AB]\.weight$/.test(name), `${name} ${changed ? 'changed' : 'unchanged'}`);
+  }
+  // With B non-zero, the next backward also reaches A.
+  opt.zeroGrad();
+  model.forwardBackward(inputs, loss);
+  const a = loraModules(model)[0]![1].lora_A.weight.grad!;
+  assert.ok(a.toArray().some((v) => v !== 0));
+});
+
+test('checkpointed and plain backward agree through the transformer (LoRA and full fine-tuning)', () => {
+  for (const lora of [true, false]) {
+    const model = tinyModel(9);
+    if (lora) {
+      injectLora(model, { rank: 4, generator: new Generator(3) });
+      // non-zero B so that every LoRA weight gets a gradient
+      for (const [, m] of loraModules(model)) m.lora_B.weight.requiresGrad_(false).copy_(randn(m.lora_B.weight.shape, new Generator(4)).mul(0.1)).requiresGrad_(true);
+    }
+    const { inputs, loss } = batch(30);
+    const plainLoss = model.forwardBackward(inputs, loss);
+    const trainable = model.trainableParameters();
+    const plain = trainable.map(([, p]) => p.grad!.toArray());
+    for (const [, p] of trainable) p.grad = null;
+    const ckptLoss = model.forwardBackward(inputs, loss, { checkpoint: true });
+    assert.ok(Math.abs(plainLoss - ckptLoss) < 1e-6);
+    trainable.forEach(([name, p], i) => {
+      const got = p.grad;
+      assert.ok(got, `${name} has a checkpointed gradient`);
+      const scale = Math.max(1e-3, ...plain[i]!.map(Math.abs));
+      assert.ok(maxAbsDiff(got.toArray(), plain[i]!) <= 1e-4 * scale, `${name} (lora=${lora})`);
+    });
+    if (!lora) assert.ok(trainable.some(([n]) => n.startsWith('condition_embedder.time_embedder')));
+  }
+});
