@@ -75,7 +75,7 @@ export class VideoWriter {
       '-hide_banner', '-loglevel', 'error', '-y',
       '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${options.width}x${options.height}`, '-r', String(options.fps),
       '-i', 'pipe:0',
-      '-c:v', 'libx264', '-preset', options.preset ?? 'fast', '-crf', String(options.crf ?? 17),
+      '-c:v', 'libx264', '-preset', options.preset ?? 'veryfast', '-crf', String(options.crf ?? 17),
       '-pix_fmt', 'yuv420p', '-threads', '1',
       '-map_metadata', '-1', '-fflags', '+bitexact', '-flags', '+bitexact',
       '-f', 'mp4', this.partial,

@@ -1,5 +1,5 @@
 import type { Rgb } from './color.js';
-import { applyPoint, cross, dot, normalize, sub, type Affine, type Vec3 } from './vec.js';
+import { applyPoint, dot, normalize, type Affine, type Vec3 } from './vec.js';
 
 /** Light of a scene: colours are shaded once per triangle (flat shading), independent of the camera. */
 export interface Light {
@@ -43,15 +43,19 @@ export class MeshBuilder {
 
   /** One triangle of a convex solid whose interior contains `inside`. */
   triangle(a: Vec3, b: Vec3, c: Vec3, color: Rgb, inside: Vec3): void {
-    let n = cross(sub(b, a), sub(c, a));
-    const area = Math.hypot(n[0], n[1], n[2]);
+    const ux = b[0] - a[0], uy = b[1] - a[1], uz = b[2] - a[2];
+    const vx = c[0] - a[0], vy = c[1] - a[1], vz = c[2] - a[2];
+    let nx = uy * vz - uz * vy, ny = uz * vx - ux * vz, nz = ux * vy - uy * vx;
+    const area = Math.sqrt(nx * nx + ny * ny + nz * nz);
     if (area < 1e-9) return;
-    n = [n[0] / area, n[1] / area, n[2] / area];
-    const centroid: Vec3 = [(a[0] + b[0] + c[0]) / 3, (a[1] + b[1] + c[1]) / 3, (a[2] + b[2] + c[2]) / 3];
-    if (dot(n, sub(centroid, inside)) < 0) { [b, c] = [c, b]; n = [-n[0], -n[1], -n[2]]; }
-    this.positions.push(...a, ...b, ...c);
-    this.normals.push(...n);
-    this.colors.push(...(this.light ? shade(color, n, this.light) : color));
+    nx /= area; ny /= area; nz /= area;
+    const outward = nx * ((a[0] + b[0] + c[0]) / 3 - inside[0]) + ny * ((a[1] + b[1] + c[1]) / 3 - inside[1]) + nz * ((a[2] + b[2] + c[2]) / 3 - inside[2]);
+    const [second, third] = outward < 0 ? [c, b] : [b, c];
+    if (outward < 0) { nx = -nx; ny = -ny; nz = -nz; }
+    this.positions.push(a[0], a[1], a[2], second[0], second[1], second[2], third[0], third[1], third[2]);
+    this.normals.push(nx, ny, nz);
+    const shaded = this.light ? shade(color, [nx, ny, nz], this.light) : color;
+    this.colors.push(shaded[0], shaded[1], shaded[2]);
   }
 
   quad(a: Vec3, b: Vec3, c: Vec3, d: Vec3, color: Rgb, inside: Vec3): void {
