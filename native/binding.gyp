@@ -9,7 +9,8 @@
         "src/dispatch.cc",
         "src/data.cc",
         "src/autograd.cc",
-        "src/runtime.cc"
+        "src/runtime.cc",
+        "src/cpu_allocator.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

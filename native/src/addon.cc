@@ -10,6 +10,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterData(env, exports);
   RegisterAutograd(env, exports);
   RegisterRuntime(env, exports);
+  RegisterCpuAllocator(env, exports);
   return exports;
 }
 

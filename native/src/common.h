@@ -71,3 +71,4 @@ void RegisterDispatch(Napi::Env env, Napi::Object exports);
 void RegisterData(Napi::Env env, Napi::Object exports);
 void RegisterAutograd(Napi::Env env, Napi::Object exports);
 void RegisterRuntime(Napi::Env env, Napi::Object exports);
+void RegisterCpuAllocator(Napi::Env env, Napi::Object exports);

@@ -132,7 +132,7 @@ const SCORE_BUDGET_ELEMENTS = 1 << 25;
 /**
  * softmax(q kᵀ · scale + mask) v over [..., L, E] queries and [..., S, E] keys/values; scale
  * defaults to 1/√E. libtorch's fused kernel where it has one; otherwise exact math in blocks of
- * queries (scores in float32), so memory stays bounded for long sequences.
+ * queries (softmax in float32 for 16-bit inputs), so memory stays bounded for long sequences.
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, { mask = null, scale }: { mask?: Tensor | null; scale?: number } = {}): Tensor {
   const headDim = q.size(-1);
@@ -169,7 +169,8 @@ export function mathAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | nu
         masked = mask.dtype === 'bool' ? where(maskBlock, scores, -Infinity) : scores.add(maskBlock);
         if (maskBlock !== mask) maskBlock.dispose();
       }
-      const weights = masked.softmax(-1, 'float32');
+      const half = masked.dtype === 'bfloat16' || masked.dtype === 'float16';
+      const weights = half ? masked.softmax(-1, 'float32') : masked.softmax(-1);
       const typed = weights.dtype === v.dtype ? weights : weights.to({ dtype: v.dtype });
       blocks.push(typed.matmul(v));
       for (const t of new Set([qBlock, scores, masked, weights, typed])) t.dispose();

@@ -8,5 +8,6 @@ export { noGrad, enableGrad, isGradEnabled, backward } from './autograd.js';
 export { scope, keep } from './scope.js';
 export { callAten, atenSchema } from './call_aten.js';
 export { hasAten } from './aten.js';
-export { engineInfo, loadedBlas, setNumThreads, cudaIsAvailable, synchronize, type EngineInfo } from './runtime.js';
+export { engineInfo, loadedBlas, setNumThreads, cudaIsAvailable, synchronize, memoryStats, resetPeakMemory, emptyCache, type EngineInfo } from './runtime.js';
+export type { MemoryStats } from './native.js';
 export * from './safetensors.js';

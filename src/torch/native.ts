@@ -33,6 +33,15 @@ export interface NativeInfo {
   parallelInfo: string;
 }
 
+export interface MemoryStats {
+  /** Bytes in live CPU tensors, now and at the peak since the last reset. */
+  allocatedBytes: number;
+  peakAllocatedBytes: number;
+  /** Freed blocks kept for reuse, and the cap on them (WORLDWANDER_CPU_CACHE_MB). */
+  cachedBytes: number;
+  cacheLimitBytes: number;
+}
+
 export interface Native {
   Tensor: new () => NativeTensor;
   Generator: new (seed: number | bigint) => NativeGenerator;
@@ -56,6 +65,9 @@ export interface Native {
   setNumThreads(n: number): void;
   benchMatmul(n: number, iterations: number, dtype: number, device: string): number[];
   synchronize(device: string): void;
+  memoryStats(): MemoryStats;
+  resetPeakMemory(): void;
+  emptyCache(): void;
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -2,7 +2,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 
 import { hasNativeAttention } from './functional.js';
-import { native } from './native.js';
+import { native, type MemoryStats } from './native.js';
 
 export interface EngineInfo {
   libtorchVersion: string;
@@ -82,4 +82,19 @@ export function cudaIsAvailable(): boolean {
 /** Waits for queued work on a device (GPU timing); no-op on CPU. */
 export function synchronize(device = 'cpu'): void {
   native.synchronize(device);
+}
+
+/** CPU tensor memory: live and peak bytes, and the allocator's cache of freed blocks. */
+export function memoryStats(): MemoryStats {
+  return native.memoryStats();
+}
+
+/** Starts a new peak measurement from the current live bytes. */
+export function resetPeakMemory(): void {
+  native.resetPeakMemory();
+}
+
+/** Returns the allocator's cached free blocks to the system. */
+export function emptyCache(): void {
+  native.emptyCache();
 }

@@ -1,0 +1,146 @@
+// A caching CPU allocator for tensor storage. glibc's heap splits a freed tensor block to serve
+// the small allocations of the JavaScript wrappers, so a loop that frees and reallocates the same
+// tensor sizes grows without bound (seen: +1.2 GB over 30,000 iterations of a 64 KiB op). Here
+// freed blocks are kept per exact (rounded) size and handed out again, so steady loops reuse
+// the same memory; what is cached is capped (WORLDWANDER_CPU_CACHE_MB, default 2048) and can be
+// released with emptyCache(). It also counts live and peak tensor bytes for memory benchmarks.
+#include "common.h"
+
+#include <c10/core/CPUAllocator.h>
+#include <torch/version.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace {
+
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#define WW_ALLOCATE_CONST
+#define WW_HAS_COPY_DATA 1
+#else
+#define WW_ALLOCATE_CONST const
+#define WW_HAS_COPY_DATA 0
+#endif
+
+class CachingCpuAllocator final : public c10::Allocator {
+ public:
+  // Each block starts with a 64-byte header holding its size; data follows, 64-byte aligned.
+  static constexpr size_t kHeader = 64;
+
+  static CachingCpuAllocator& Instance() {
+    static auto* instance = new CachingCpuAllocator();  // never destroyed: tensors may outlive statics
+    return *instance;
+  }
+
+  c10::DataPtr allocate(size_t requested) WW_ALLOCATE_CONST override {
+    size_t size = RoundSize(requested);
+    void* base = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto found = free_.find(size);
+      if (found != free_.end() && !found->second.empty()) {
+        base = found->second.back();
+        found->second.pop_back();
+        cached_ -= size;
+      }
+      allocated_ += size;
+      peak_ = std::max(peak_, allocated_);
+    }
+    if (base == nullptr && posix_memalign(&base, 64, size + kHeader) != 0) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      allocated_ -= size;
+      TORCH_CHECK(false, "CPU out of memory: cannot allocate ", requested, " bytes (",
+                  allocated_, " bytes in live tensors)");
+    }
+    *static_cast<size_t*>(base) = size;
+    return {static_cast<char*>(base) + kHeader, base, &Free, c10::Device(c10::DeviceType::CPU)};
+  }
+
+  c10::DeleterFnPtr raw_deleter() const override { return nullptr; }
+
+#if WW_HAS_COPY_DATA
+  void copy_data(void* dest, const void* src, std::size_t count) const override { std::memcpy(dest, src, count); }
+#endif
+
+  void EmptyCache() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& entry : free_) {
+      for (void* base : entry.second) std::free(base);
+    }
+    free_.clear();
+    cached_ = 0;
+  }
+
+  Napi::Object Stats(Napi::Env env) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("allocatedBytes", static_cast<double>(allocated_));
+    out.Set("peakAllocatedBytes", static_cast<double>(peak_));
+    out.Set("cachedBytes", static_cast<double>(cached_));
+    out.Set("cacheLimitBytes", static_cast<double>(limit_));
+    return out;
+  }
+
+  void ResetPeak() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    peak_ = allocated_;
+  }
+
+ private:
+  CachingCpuAllocator() {
+    const char* env = std::getenv("WORLDWANDER_CPU_CACHE_MB");
+    limit_ = (env ? std::strtoull(env, nullptr, 10) : 2048) << 20;
+  }
+
+  static size_t RoundSize(size_t n) {
+    n = std::max<size_t>(n, 1);
+    return n < 65536 ? (n + 63) & ~size_t{63} : (n + 4095) & ~size_t{4095};
+  }
+
+  static void Free(void* base) { Instance().Release(base); }
+
+  void Release(void* base) {
+    size_t size = *static_cast<size_t*>(base);
+    std::lock_guard<std::mutex> lock(mutex_);
+    allocated_ -= size;
+    if (cached_ + size <= limit_) {
+      free_[size].push_back(base);
+      cached_ += size;
+    } else {
+      std::free(base);
+    }
+  }
+
+  mutable std::mutex mutex_;
+  mutable std::unordered_map<size_t, std::vector<void*>> free_;
+  mutable size_t allocated_ = 0;
+  mutable size_t peak_ = 0;
+  mutable size_t cached_ = 0;
+  size_t limit_ = 0;
+};
+
+Napi::Value MemoryStats(const Napi::CallbackInfo& info) { return CachingCpuAllocator::Instance().Stats(info.Env()); }
+
+Napi::Value ResetPeakMemory(const Napi::CallbackInfo& info) {
+  CachingCpuAllocator::Instance().ResetPeak();
+  return info.Env().Undefined();
+}
+
+Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
+  CachingCpuAllocator::Instance().EmptyCache();
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void RegisterCpuAllocator(Napi::Env env, Napi::Object exports) {
+  static std::once_flag installed;  // once per process, though each worker thread loads the addon
+  std::call_once(installed, [] { c10::SetCPUAllocator(&CachingCpuAllocator::Instance(), /*priority=*/100); });
+  exports.Set("memoryStats", Napi::Function::New(env, MemoryStats));
+  exports.Set("resetPeakMemory", Napi::Function::New(env, ResetPeakMemory));
+  exports.Set("emptyCache", Napi::Function::New(env, EmptyCache));
+}
