@@ -53,34 +53,49 @@ function checkSize(width: number, height: number): void {
   }
 }
 
+function encoderArgs(options: VideoOptions, path: string): string[] {
+  return [
+    '-c:v', 'libx264', '-preset', options.preset ?? 'veryfast', '-crf', String(options.crf ?? 17),
+    '-pix_fmt', 'yuv420p', '-threads', '1',
+    '-map_metadata', '-1', '-fflags', '+bitexact', '-flags', '+bitexact',
+    '-f', 'mp4', path,
+  ];
+}
+
 /**
- * Streams raw RGB frames into ffmpeg, which encodes H.264 (yuv420p) into an MP4. The file appears
- * under its final name only after close() succeeds (written to `<path>.partial`, then renamed).
+ * Streams raw RGB frames into ffmpeg, which encodes H.264 (yuv420p) MP4s. One writer can feed
+ * several synchronized videos of the same size through one ffmpeg process (openMany): each write
+ * then takes one frame per video. Files appear under their final names only after close()
+ * succeeds (written to `<path>.partial`, then renamed).
  */
 export class VideoWriter {
-  readonly path: string;
+  readonly paths: string[];
   readonly options: VideoOptions;
   private readonly child: ChildProcess;
-  private readonly partial: string;
+  private readonly partials: string[];
   private readonly finished: Promise<void>;
   private frames = 0;
   private failure: Error | undefined;
 
-  private constructor(path: string, options: VideoOptions) {
+  private constructor(paths: string[], options: VideoOptions) {
     checkSize(options.width, options.height);
-    this.path = path;
+    if (paths.length === 0) throw new Error('VideoWriter: no output paths');
+    const { width, height } = options;
+    this.paths = paths;
     this.options = options;
-    this.partial = `${path}.partial`;
-    const args = [
-      '-hide_banner', '-loglevel', 'error', '-y',
-      '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${options.width}x${options.height}`, '-r', String(options.fps),
-      '-i', 'pipe:0',
-      '-c:v', 'libx264', '-preset', options.preset ?? 'veryfast', '-crf', String(options.crf ?? 17),
-      '-pix_fmt', 'yuv420p', '-threads', '1',
-      '-map_metadata', '-1', '-fflags', '+bitexact', '-flags', '+bitexact',
-      '-f', 'mp4', this.partial,
-    ];
-    this.child = spawn('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    this.partials = paths.map((path) => `${path}.partial`);
+    const input = ['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height * paths.length}`, '-r', String(options.fps), '-i', 'pipe:0'];
+    let outputs: string[];
+    if (paths.length === 1) {
+      outputs = encoderArgs(options, this.partials[0]!);
+    } else {
+      // The input frame is the videos' frames stacked vertically; crop each back out.
+      const labels = paths.map((_, i) => `s${i}`);
+      const crops = paths.map((_, i) => `[s${i}]crop=${width}:${height}:0:${i * height}[v${i}]`);
+      outputs = ['-filter_complex', `[0:v]split=${paths.length}${labels.map((l) => `[${l}]`).join('')};${crops.join(';')}`];
+      this.partials.forEach((partial, i) => outputs.push('-map', `[v${i}]`, ...encoderArgs(options, partial)));
+    }
+    this.child = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...input, ...outputs], { stdio: ['pipe', 'ignore', 'pipe'] });
     const errors: Buffer[] = [];
     this.child.stderr!.on('data', (data: Buffer) => errors.push(data));
     // Writes after ffmpeg died fail with EPIPE; the exit status below carries the real reason.
@@ -89,7 +104,7 @@ export class VideoWriter {
       this.child.on('error', (error) => { this.failure = toolError('ffmpeg', error); reject(this.failure); });
       this.child.on('close', (code) => {
         if (code === 0) return resolve();
-        this.failure ??= new Error(`ffmpeg failed writing ${path} (exit ${code}): ${Buffer.concat(errors).toString().trim().slice(-2000)}`);
+        this.failure ??= new Error(`ffmpeg failed writing ${paths.join(', ')} (exit ${code}): ${Buffer.concat(errors).toString().trim().slice(-2000)}`);
         reject(this.failure);
       });
     });
@@ -97,44 +112,55 @@ export class VideoWriter {
   }
 
   static open(path: string, options: VideoOptions): VideoWriter {
-    return new VideoWriter(path, options);
+    return new VideoWriter([path], options);
   }
 
-  /** Queues one frame of width*height*3 RGB bytes; resolves when ffmpeg is ready for more. */
-  async write(frame: Uint8Array): Promise<void> {
+  /** One ffmpeg process writing several videos of the same size and frame count. */
+  static openMany(paths: string[], options: VideoOptions): VideoWriter {
+    return new VideoWriter(paths, options);
+  }
+
+  /**
+   * Queues one frame (width*height*3 RGB bytes) for each video, in the order of the paths;
+   * resolves when ffmpeg is ready for more.
+   */
+  async write(...frames: Uint8Array[]): Promise<void> {
     const { width, height } = this.options;
-    if (frame.length !== width * height * 3) {
-      throw new Error(`VideoWriter: frame of ${frame.length} bytes, ${width * height * 3} expected (${width}x${height} RGB)`);
+    if (frames.length !== this.paths.length) throw new Error(`VideoWriter: ${frames.length} frames given for ${this.paths.length} videos`);
+    for (const frame of frames) {
+      if (frame.length !== width * height * 3) {
+        throw new Error(`VideoWriter: frame of ${frame.length} bytes, ${width * height * 3} expected (${width}x${height} RGB)`);
+      }
     }
     if (this.failure) throw this.failure;
     this.frames++;
     const stdin = this.child.stdin!;
-    if (!stdin.write(frame)) {
-      await Promise.race([once(stdin, 'drain'), this.finished]);
-    }
+    let ready = true;
+    for (const frame of frames) ready = stdin.write(frame) && ready;
+    if (!ready) await Promise.race([once(stdin, 'drain'), this.finished]);
   }
 
-  /** Finishes the file and moves it to its final name; returns the number of frames written. */
+  /** Finishes the files and moves them to their final names; returns the number of frames written to each. */
   async close(): Promise<number> {
     if (this.frames === 0) {
       this.abort();
-      throw new Error(`VideoWriter: no frames were written to ${this.path}`);
+      throw new Error(`VideoWriter: no frames were written to ${this.paths.join(', ')}`);
     }
     this.child.stdin!.end();
     try {
       await this.finished;
     } catch (error) {
-      await rm(this.partial, { force: true });
+      await Promise.all(this.partials.map((partial) => rm(partial, { force: true })));
       throw error;
     }
-    await rename(this.partial, this.path);
+    for (let i = 0; i < this.paths.length; i++) await rename(this.partials[i]!, this.paths[i]!);
     return this.frames;
   }
 
-  /** Stops ffmpeg and removes the partial file. */
+  /** Stops ffmpeg and removes the partial files. */
   abort(): void {
     this.child.kill('SIGKILL');
-    this.finished.finally(() => rm(this.partial, { force: true })).catch(() => {});
+    this.finished.finally(() => Promise.all(this.partials.map((partial) => rm(partial, { force: true })))).catch(() => {});
   }
 }
 

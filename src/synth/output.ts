@@ -89,14 +89,12 @@ export async function writeSample(out: string, spec: SampleSpec, size: RenderSiz
   const paths = samplePaths(out, sampleName(spec.index), format);
   const { width, height, fps } = size;
   if (format === 'mp4') {
-    const first = VideoWriter.open(paths.first, { width, height, fps });
-    const third = VideoWriter.open(paths.third, { width, height, fps });
+    const videos = VideoWriter.openMany([paths.first, paths.third], { width, height, fps });
     try {
-      for (let i = 0; i < size.frames; i++) await Promise.all([first.write(renderer.firstPerson(i)), third.write(renderer.thirdPerson(i))]);
-      await Promise.all([first.close(), third.close()]);
+      for (let i = 0; i < size.frames; i++) await videos.write(renderer.firstPerson(i), renderer.thirdPerson(i));
+      await videos.close();
     } catch (error) {
-      first.abort();
-      third.abort();
+      videos.abort();
       throw error;
     }
   } else {

@@ -73,3 +73,24 @@ test('a missing ffmpeg gives an error that says how to install it', withTempDir(
     process.env.PATH = path;
   }
 }));
+
+test('one writer can feed two synchronized videos, each reading back as its own frames', withTempDir(async (dir) => {
+  const width = 64, height = 48, count = 5;
+  const left = join(dir, 'left.mp4'), right = join(dir, 'right.mp4');
+  const writer = VideoWriter.openMany([left, right], { width, height, fps: 8 });
+  const inverted = (frame: Uint8Array): Uint8Array => frame.map((v) => 255 - v);
+  for (let i = 0; i < count; i++) await writer.write(movingSquare(width, height, i), inverted(movingSquare(width, height, i)));
+  await assert.rejects(writer.write(movingSquare(width, height, 0)), /1 frames given for 2 videos/);
+  assert.equal(await writer.close(), count);
+  assert.deepEqual(readdirSync(dir).sort(), ['left.mp4', 'right.mp4']);
+  for (const [path, make] of [[left, (i: number) => movingSquare(width, height, i)], [right, (i: number) => inverted(movingSquare(width, height, i))]] as const) {
+    const video = await readVideoFrames(path);
+    assert.deepEqual([video.width, video.height, video.frames.length], [width, height, count]);
+    for (let i = 0; i < count; i++) {
+      const expected = make(i);
+      let error = 0;
+      for (let k = 0; k < expected.length; k++) error += Math.abs(video.frames[i]![k]! - expected[k]!);
+      assert.ok(error / expected.length < 4, `${path} frame ${i}: mean absolute error ${(error / expected.length).toFixed(2)}`);
+    }
+  }
+}));
