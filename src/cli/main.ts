@@ -1,9 +1,10 @@
 import { UsageError, type Command } from './command.js';
 import { doctor } from './commands/doctor.js';
+import { forward } from './commands/forward.js';
 import { synth } from './commands/synth.js';
 
 /** Every subcommand, in the order `worldwander help` lists them. */
-const commands: Command[] = [doctor, synth];
+const commands: Command[] = [doctor, synth, forward];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

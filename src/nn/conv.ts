@@ -1,4 +1,4 @@
-import { conv3d, type Tensor } from '../torch/index.js';
+import { conv3d, linear, scope, type Tensor } from '../torch/index.js';
 import { uniformParameter, type LayerOptions } from './init.js';
 import { Module } from './module.js';
 
@@ -29,7 +29,38 @@ export class Conv3d extends Module {
     this.bias = bias ? this.registerParameter('bias', uniformParameter([outChannels], bound, options)) : null;
   }
 
+  /** Non-overlapping patches (stride = kernel, no padding), as in patch embeddings. */
+  get isPatchwise(): boolean {
+    return this.padding.every((p) => p === 0) && this.stride.every((s, i) => s === this.kernelSize[i]);
+  }
+
   forward(x: Tensor): Tensor {
-    return conv3d(x, this.weight, this.bias, { stride: [...this.stride], padding: [...this.padding] });
+    if (!this.isPatchwise) return conv3d(x, this.weight, this.bias, { stride: [...this.stride], padding: [...this.padding] });
+    // Same math as the conv, as one matmul; libtorch 1.13's bfloat16 conv3d on CPU also aborts.
+    return scope(() => {
+      const [b, , f, h, w] = x.shape as [number, number, number, number, number];
+      const [kt, kh, kw] = this.kernelSize;
+      return this.tokens(x).reshape(b, f / kt, h / kh, w / kw, this.outChannels).permute(0, 4, 1, 2, 3).contiguous();
+    });
+  }
+
+  /**
+   * Patchwise only: [B, C, F, H, W] -> [B, F'·H'·W', out] with tokens in (f, h, w) order, i.e.
+   * forward(x).flatten(2).transpose(1, 2) without the detour.
+   */
+  tokens(x: Tensor): Tensor {
+    if (!this.isPatchwise) throw new Error('Conv3d.tokens needs stride = kernel and no padding');
+    const [kt, kh, kw] = this.kernelSize;
+    const [b, c, f, h, w] = x.shape as [number, number, number, number, number];
+    if (c !== this.inChannels || f % kt || h % kh || w % kw) {
+      throw new RangeError(`Conv3d: input [${x.shape.join(', ')}] does not tile into ${this.inChannels}-channel patches of [${kt}, ${kh}, ${kw}]`);
+    }
+    return scope(() => {
+      const patches = x
+        .reshape(b, c, f / kt, kt, h / kh, kh, w / kw, kw)
+        .permute(0, 2, 4, 6, 1, 3, 5, 7)
+        .reshape(b, (f / kt) * (h / kh) * (w / kw), c * kt * kh * kw);
+      return linear(patches, this.weight.reshape(this.outChannels, -1), this.bias);
+    });
   }
 }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { noGrad, tensor } from '../../src/torch/index.js';
-import { LayerNorm, RMSNorm } from '../../src/nn/index.js';
+import { Generator, conv3d, noGrad, randn, tensor } from '../../src/torch/index.js';
+import { Conv3d, LayerNorm, RMSNorm } from '../../src/nn/index.js';
 
 const rows = [[1, 2, 3, 4], [-1, 0.5, 8, -2]];
 
@@ -30,4 +30,16 @@ test('RMSNorm: x/√(mean(x²) + eps)·w', () => {
     return r.map((x, i) => (x / Math.sqrt(ms + 1e-6)) * [2, 1, 1, 0.5][i]!);
   });
   rms.forward(tensor(rows)).toArray().forEach((y, i) => assert.ok(Math.abs(y - expected[i]!) < 1e-5));
+});
+
+test('Conv3d with stride = kernel (patch embedding) equals the direct convolution', () => {
+  const conv = new Conv3d(3, 5, [1, 2, 2], { stride: [1, 2, 2], generator: new Generator(1) });
+  const x = randn([2, 3, 3, 4, 6], new Generator(2));
+  const direct = conv3d(x, conv.weight, conv.bias, { stride: [1, 2, 2] }).toArray();
+  const got = conv.forward(x);
+  assert.deepEqual(got.shape, [2, 5, 3, 2, 3]);
+  got.toArray().forEach((v, i) => assert.ok(Math.abs(v - direct[i]!) < 1e-5));
+  const tokens = conv.tokens(x);
+  assert.deepEqual(tokens.shape, [2, 18, 5]);
+  tokens.toArray().forEach((v, i) => assert.ok(Math.abs(v - got.flatten(2).transpose(1, 2).contiguous().toArray()[i]!) < 1e-6));
 });

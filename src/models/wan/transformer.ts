@@ -115,7 +115,7 @@ export class WanTransformer3DModel extends Module {
     const positions = framePositions ?? Array.from({ length: grid.frames }, (_, i) => i);
     if (positions.length !== grid.frames) throw new RangeError(`transformer: ${positions.length} frame positions for ${grid.frames} patched frames`);
 
-    const x = this.patch_embedding.forward(typeAs(hiddenStates, this.patch_embedding.weight)).flatten(2).transpose(1, 2);
+    const x = this.patch_embedding.tokens(typeAs(hiddenStates, this.patch_embedding.weight));
     const { temb, timestepProj, text } = this.condition_embedder.forward(timestep, typeAs(encoderHiddenStates, this.patch_embedding.weight));
     const rope = this.rope.forward({ framePositions: positions, height: grid.height, width: grid.width });
     return { x, temb, timestepProj, text, rope, grid };
