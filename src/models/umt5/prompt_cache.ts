@@ -1,0 +1,126 @@
+// Prompt-embedding cache: WorldWander's prompts are fixed per task, so their embeddings are
+// computed once and read back, and inference/training never load the 5.7B-parameter encoder.
+// One safetensors file per (text encoder identity, prompt, max length), written atomically;
+// it stores the prompt's `length` non-zero rows, and reads pad them back to max length with zeros.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+import { cat, saveSafetensors, SafetensorsFile, zeros, type DType, type Device, type Tensor } from '../../torch/index.js';
+import { encodePrompts } from './encode.js';
+import { UMT5EncoderModel } from './model.js';
+import { UMT5Tokenizer } from './tokenizer.js';
+
+export interface PromptKey {
+  encoder: string;
+  prompt: string;
+  maxLength: number;
+}
+
+/**
+ * Identity of a text encoder + tokenizer pair: a hash of the config files, the tokenizer.json
+ * and the weight files' names and sizes (cheap to compute; changes when any of them is replaced).
+ */
+export function textEncoderIdentity(textEncoderDir: string, tokenizerDir: string): string {
+  const hash = createHash('sha256');
+  const add = (file: string): void => {
+    hash.update(path.basename(file));
+    hash.update(readFileSync(file));
+  };
+  add(path.join(textEncoderDir, 'config.json'));
+  add(path.join(tokenizerDir, 'tokenizer.json'));
+  for (const name of readdirSync(textEncoderDir).sort()) {
+    if (name.endsWith('.safetensors')) hash.update(`${name}:${statSync(path.join(textEncoderDir, name)).size}`);
+  }
+  return `umt5-${hash.digest('hex').slice(0, 16)}`;
+}
+
+export class PromptEmbeddingCache {
+  constructor(readonly dir: string) {}
+
+  fileFor(key: PromptKey): string {
+    const digest = createHash('sha256').update(JSON.stringify([key.encoder, key.prompt, key.maxLength])).digest('hex');
+    return path.join(this.dir, `${digest.slice(0, 32)}.safetensors`);
+  }
+
+  has(key: PromptKey): boolean {
+    return existsSync(this.fileFor(key));
+  }
+
+  /** [maxLength, d_model] or null when absent; a file whose metadata names another key is an error. */
+  get(key: PromptKey, { dtype, device }: { dtype?: DType; device?: Device } = {}): Tensor | null {
+    const file = this.fileFor(key);
+    if (!existsSync(file)) return null;
+    const st = SafetensorsFile.open(file);
+    const m = st.metadata;
+    if (m.encoder !== key.encoder || m.prompt !== key.prompt || Number(m.max_length) !== key.maxLength) {
+      throw new Error(`${file}: cached embedding is for ${JSON.stringify({ encoder: m.encoder, prompt: m.prompt, max_length: m.max_length })}, expected ${JSON.stringify(key)}`);
+    }
+    if (!st.has('prompt_embeds')) throw new Error(`${file}: no 'prompt_embeds' tensor`);
+    const rows = st.get('prompt_embeds', { dtype, device });
+    const missing = key.maxLength - rows.size(0);
+    if (missing < 0) throw new Error(`${file}: ${rows.size(0)} rows exceed max length ${key.maxLength}`);
+    if (missing === 0) return rows;
+    const pad = zeros([missing, rows.size(1)], { dtype: rows.dtype, device: rows.device });
+    const out = cat([rows, pad], 0);
+    rows.dispose();
+    pad.dispose();
+    return out;
+  }
+
+  /** Stores the first `length` rows of a [maxLength, d_model] embedding. */
+  put(key: PromptKey, embeds: Tensor, length: number): void {
+    if (embeds.ndim !== 2 || embeds.size(0) !== key.maxLength) throw new Error(`PromptEmbeddingCache.put: expected [${key.maxLength}, d_model], got [${embeds.shape.join(', ')}]`);
+    mkdirSync(this.dir, { recursive: true });
+    const rows = embeds.narrow(0, 0, length).contiguous();
+    try {
+      saveSafetensors(this.fileFor(key), { prompt_embeds: rows }, { encoder: key.encoder, prompt: key.prompt, max_length: String(key.maxLength), length: String(length) });
+    } finally {
+      rows.dispose();
+    }
+  }
+}
+
+export interface PromptEmbeddingOptions {
+  cacheDir: string;
+  maxLength?: number;
+  dtype?: DType;
+  device?: Device;
+  /** Called with the prompts that had to be encoded (the encoder is loaded only then). */
+  onEncode?: (prompts: string[]) => void;
+}
+
+/**
+ * Embeddings [B, maxLength, d_model] for `prompts`, from the cache where present; missing ones
+ * are encoded with the model under `modelRoot` (its text_encoder/ and tokenizer/) and stored.
+ */
+export function promptEmbeddings(modelRoot: string, prompts: readonly string[], o: PromptEmbeddingOptions): Tensor {
+  const maxLength = o.maxLength ?? 512;
+  const textEncoderDir = path.join(modelRoot, 'text_encoder');
+  const tokenizerDir = path.join(modelRoot, 'tokenizer');
+  const encoder = textEncoderIdentity(textEncoderDir, tokenizerDir);
+  const cache = new PromptEmbeddingCache(o.cacheDir);
+  const missing = [...new Set(prompts.filter((p) => !cache.has({ encoder, prompt: p, maxLength })))];
+  if (missing.length) {
+    o.onEncode?.(missing);
+    const tokenizer = UMT5Tokenizer.fromPretrained(tokenizerDir);
+    const model = UMT5EncoderModel.fromPretrained(textEncoderDir, { dtype: o.dtype, device: o.device });
+    try {
+      const lengths = tokenizer.encode(missing, { maxLength }).lengths;
+      missing.forEach((prompt, i) => {
+        const embeds = encodePrompts(model, tokenizer, [prompt], { maxLength });
+        const row = embeds.select(0, 0);
+        cache.put({ encoder, prompt, maxLength }, row, lengths[i]!);
+        row.dispose();
+        embeds.dispose();
+      });
+    } finally {
+      model.dispose();
+    }
+  }
+  const rows = prompts.map((prompt) => cache.get({ encoder, prompt, maxLength }, { dtype: o.dtype, device: o.device })!);
+  const out = rows.map((r) => r.unsqueeze(0));
+  const batch = cat(out, 0);
+  for (const t of [...rows, ...out]) t.dispose();
+  return batch;
+}
