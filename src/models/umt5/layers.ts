@@ -7,7 +7,7 @@ import { Module } from '../../nn/module.js';
 // consume(t, f): f(t) then release t (a tensor helper that lives with the VAE layers).
 import { consume } from '../wan/vae_layers.js';
 
-/** T5 norm: x·rsqrt(mean(x²) + eps) in float32 (no mean subtraction, no bias), cast to the weight dtype, times weight. */
+/** T5 norm: x·rsqrt(mean(x²) + eps) in float32 (float64 stays float64; no mean subtraction, no bias), cast to the weight dtype, times weight. */
 export class UMT5LayerNorm extends Module {
   readonly weight: Tensor;
 
@@ -17,14 +17,14 @@ export class UMT5LayerNorm extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const wide = x.float();
+    const wide = x.dtype === 'float64' ? x.clone() : x.float();
     const variance = consume(wide.square(), (t) => t.mean(-1, true));
     const scale = consume(variance.add(this.eps), (t) => t.rsqrt());
     variance.dispose();
     let y = wide.mul(scale);
     wide.dispose();
     scale.dispose();
-    if (this.weight.dtype !== 'float32') y = consume(y, (t) => t.to({ dtype: this.weight.dtype }));
+    if (this.weight.dtype !== y.dtype) y = consume(y, (t) => t.to({ dtype: this.weight.dtype }));
     return consume(y, (t) => t.mul(this.weight));
   }
 }
@@ -82,7 +82,8 @@ export class UMT5Attention extends Module {
     const fullBias = maskBias ? consume(bias, (t) => t.add(maskBias)) : bias;
     scores = consume(scores, (t) => t.add(fullBias));
     fullBias.dispose();
-    const weights = consume(consume(scores, (t) => t.softmax(-1, 'float32')), (t) => t.to({ dtype: x.dtype }));
+    const softmaxDtype = x.dtype === 'float64' ? 'float64' : 'float32';
+    const weights = consume(consume(scores, (t) => t.softmax(-1, softmaxDtype)), (t) => t.to({ dtype: x.dtype }));
     const v = heads(this.v);
     const out = consume(weights, (t) => t.matmul(v));
     v.dispose();

@@ -1,0 +1,75 @@
+// The prompt-embedding cache: encode once, read back without loading the encoder, keyed by
+// (encoder identity, prompt, max length), zero rows past the prompt's length.
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+
+import { saveSafetensors, scope, tensor } from '../../src/torch/index.js';
+import { UMT5EncoderModel } from '../../src/models/umt5/model.js';
+import { PromptEmbeddingCache, promptEmbeddings, textEncoderIdentity } from '../../src/models/umt5/prompt_cache.js';
+import { assertClose } from '../helpers/assert_close.js';
+
+const PROMPTS = ['Transform it into the first-person perspective.', ''];
+
+function modelRoot(): string {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'prompt-cache-'));
+  cpSync('test/fixtures/umt5_tiny', root, { recursive: true });
+  return root;
+}
+
+test('embeddings are encoded once, stored, and read back without the encoder; rows past the length are zero', () =>
+  scope(() => {
+    const root = modelRoot();
+    try {
+      const cacheDir = path.join(root, 'cache');
+      const encoded: string[][] = [];
+      const first = promptEmbeddings(root, PROMPTS, { cacheDir, maxLength: 16, onEncode: (p) => encoded.push(p) });
+      assert.deepEqual(encoded, [PROMPTS]);
+      assert.deepEqual(first.shape, [2, 16, 8]);
+      // Rows below the length are the encoder's own output for the padded input.
+      const model = UMT5EncoderModel.fromPretrained(path.join(root, 'text_encoder'));
+      const ids = [4, 5, 6, 7, 8, 10, 11, 12, 13, 1, 0, 0, 0, 0, 0, 0];
+      const mask = ids.map((_, i) => (i < 10 ? 1 : 0));
+      const raw = model.forward(tensor([ids], { dtype: 'int64' }), tensor([mask], { dtype: 'int64' })).toArray();
+      const got = first.toArray();
+      assertClose(got.slice(0, 80), raw.slice(0, 80), { atol: 1e-6, what: 'prompt rows' });
+      assert.ok(got.slice(80, 128).every((v) => v === 0), 'rows past the prompt are zero');
+      assert.ok(got.slice(128 + 8).every((v) => v === 0), 'the empty prompt keeps only its </s> row');
+      assert.ok(got.slice(128, 136).some((v) => v !== 0));
+      assert.equal(readdirSync(cacheDir).filter((f) => !f.endsWith('.safetensors')).length, 0, 'no temporary files left');
+
+      const again = promptEmbeddings(root, [...PROMPTS].reverse(), { cacheDir, maxLength: 16, onEncode: (p) => encoded.push(p) });
+      assert.equal(encoded.length, 1, 'second call reads the cache');
+      assert.deepEqual(again.toArray(), [...got.slice(128), ...got.slice(0, 128)]);
+
+      promptEmbeddings(root, PROMPTS.slice(0, 1), { cacheDir, maxLength: 12, onEncode: (p) => encoded.push(p) });
+      assert.deepEqual(encoded[1], PROMPTS.slice(0, 1), 'another max length is another entry');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }));
+
+test('the key includes the encoder identity; a file holding another key is refused', () =>
+  scope(() => {
+    const root = modelRoot();
+    try {
+      const te = path.join(root, 'text_encoder');
+      const tok = path.join(root, 'tokenizer');
+      const before = textEncoderIdentity(te, tok);
+      const config = JSON.parse(readFileSync(path.join(te, 'config.json'), 'utf8'));
+      writeFileSync(path.join(te, 'config.json'), JSON.stringify({ ...config, layer_norm_epsilon: 1e-5 }));
+      assert.notEqual(textEncoderIdentity(te, tok), before);
+
+      const cache = new PromptEmbeddingCache(path.join(root, 'cache'));
+      const key = { encoder: before, prompt: 'a', maxLength: 4 };
+      cache.put(key, tensor([[1, 2], [3, 4], [0, 0], [0, 0]]), 2);
+      assert.deepEqual(cache.get(key)!.toArray(), [1, 2, 3, 4, 0, 0, 0, 0]);
+      assert.equal(cache.get({ ...key, prompt: 'b' }), null);
+      saveSafetensors(cache.fileFor(key), { prompt_embeds: tensor([[1, 2]]) }, { encoder: before, prompt: 'other', max_length: '4' });
+      assert.throws(() => cache.get(key), /cached embedding is for .*"prompt":"other"/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }));
