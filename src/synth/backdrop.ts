@@ -3,7 +3,7 @@ import { mix, type Rgb } from './color.js';
 import type { Backdrop, Frame } from './rasterizer.js';
 import { latticeNoise } from './rng.js';
 import type { WorldSpec } from './spec.js';
-import { smoothstep, valueNoise } from './texture.js';
+import { smoothstep, ValueNoise } from './texture.js';
 
 /** Darkness (0 none, 1 black) cast on the ground by static objects, on a square grid of cells. */
 export class ShadowGrid {
@@ -56,6 +56,11 @@ export class WorldBackdrop implements Backdrop {
   private readonly cloudColor: Rgb;
   private readonly roadCos: number;
   private readonly roadSin: number;
+  private readonly noise: ValueNoise;
+  private readonly fineNoise: ValueNoise;
+  private readonly cloudNoise: ValueNoise;
+  private readonly fineCloudNoise: ValueNoise;
+  private readonly color: Float64Array = new Float64Array(3);
 
   constructor(readonly spec: WorldSpec, readonly shadows: ShadowGrid) {
     const { style, colorA, colorB } = spec.ground;
@@ -63,12 +68,16 @@ export class WorldBackdrop implements Backdrop {
     this.cloudColor = mix(spec.skyHorizon, [255, 255, 255], 0.65);
     this.roadCos = Math.cos(spec.ground.road.angle);
     this.roadSin = Math.sin(spec.ground.road.angle);
+    this.noise = new ValueNoise(spec.seed ^ 0x1b873593);
+    this.fineNoise = new ValueNoise(spec.seed ^ 0x2c1b3c6d);
+    this.cloudNoise = new ValueNoise(spec.seed ^ 0x5bd1e995, 32);
+    this.fineCloudNoise = new ValueNoise(spec.seed ^ 0x68e31da4, 128);
   }
 
   fill(frame: Frame, camera: Camera): void {
     const { width, height, rgb, invDepth } = frame;
     const { position: c, forward: f, right: r, up: u, focal } = camera;
-    const out: Rgb = [0, 0, 0];
+    const out = this.color;
     for (let y = 0; y < height; y++) {
       const b = -(y + 0.5 - height / 2) / focal;
       for (let x = 0; x < width; x++) {
@@ -86,15 +95,15 @@ export class WorldBackdrop implements Backdrop {
           this.sky(dx, dy, dz, out);
           invDepth[i] = 0;
         }
-        rgb[i * 3] = out[0];
-        rgb[i * 3 + 1] = out[1];
-        rgb[i * 3 + 2] = out[2];
+        rgb[i * 3] = out[0]!;
+        rgb[i * 3 + 1] = out[1]!;
+        rgb[i * 3 + 2] = out[2]!;
       }
     }
   }
 
-  private sky(dx: number, dy: number, dz: number, out: Rgb): void {
-    const { skyZenith: zenith, skyHorizon: horizon, clouds, seed } = this.spec;
+  private sky(dx: number, dy: number, dz: number, out: Float64Array): void {
+    const { skyZenith: zenith, skyHorizon: horizon, clouds } = this.spec;
     const flat = Math.sqrt(dx * dx + dz * dz);
     // sin(elevation), eased: the gradient changes fastest near the horizon.
     const up = Math.max(0, dy) / Math.sqrt(flat * flat + dy * dy);
@@ -103,9 +112,10 @@ export class WorldBackdrop implements Backdrop {
     let cg = horizon[1] + (zenith[1] - horizon[1]) * s;
     let cb = horizon[2] + (zenith[2] - horizon[2]) * s;
     if (clouds > 0 && up > 0) {
-      const azimuth = (Math.atan2(dx, dz) / (2 * Math.PI) + 0.5) * 24;
+      // One turn of azimuth is exactly one period of each noise table, so the sky has no seam.
+      const azimuth = (Math.atan2(dx, dz) / (2 * Math.PI) + 0.5) * 32;
       const height = Math.min(dy / flat, 4) * 5;
-      const n = 0.65 * valueNoise(azimuth, height, seed, 24) + 0.35 * valueNoise(azimuth * 3, height * 3, seed ^ 0x5bd1, 72);
+      const n = 0.65 * this.cloudNoise.at(azimuth, height) + 0.35 * this.fineCloudNoise.at(azimuth * 4, height * 3);
       const cover = smoothstep(1 - clouds, 1.05 - clouds * 0.6, n) * smoothstep(0, 0.08, up) * 0.9;
       cr += (this.cloudColor[0] - cr) * cover;
       cg += (this.cloudColor[1] - cg) * cover;
@@ -115,7 +125,7 @@ export class WorldBackdrop implements Backdrop {
   }
 
   /** Colour of the ground at (x, z) seen through a pixel covering `footprint` metres. */
-  private ground(x: number, z: number, footprint: number, out: Rgb): void {
+  private ground(x: number, z: number, footprint: number, out: Float64Array): void {
     const g = this.spec.ground;
     const { colorA, colorB, tileSize } = g;
     const seed = this.spec.seed;
@@ -133,7 +143,7 @@ export class WorldBackdrop implements Backdrop {
         break;
       }
       default:
-        t = 0.7 * valueNoise(u, v, seed) + 0.3 * valueNoise(u * 3.1, v * 3.1, seed ^ 0x2c1b);
+        t = 0.7 * this.noise.at(u, v) + 0.3 * this.fineNoise.at(u * 3.1, v * 3.1);
     }
     let cr = (colorA[0] + (colorB[0] - colorA[0]) * t) * detail;
     let cg = (colorA[1] + (colorB[1] - colorA[1]) * t) * detail;
