@@ -92,6 +92,12 @@ async function prepareFolder(options: SynthOptions): Promise<Set<number>> {
   return new Set();
 }
 
+/**
+ * Samples a worker holds at once: while ffmpeg encodes one sample's videos in its own process, the
+ * worker thread renders the next.
+ */
+const SAMPLES_IN_FLIGHT = 2;
+
 /** Hands sample indices to worker threads as they become free; resolves when all are written. */
 function runWorkers(setup: WorkerSetup, pending: number[], workers: number, onDone: (index: number, frames: number) => void): Promise<void> {
   const queue = [...pending];
@@ -108,9 +114,13 @@ function runWorkers(setup: WorkerSetup, pending: number[], workers: number, onDo
     for (let k = 0; k < workers; k++) {
       const thread = new Worker(new URL('./worker.js', import.meta.url), { workerData: setup });
       threads.push(thread);
-      const next = (): void => {
-        const index = queue.shift();
-        thread.postMessage((index === undefined ? { type: 'stop' } : { type: 'sample', index }) satisfies ToWorker);
+      let active = 0;
+      const feed = (): void => {
+        while (active < SAMPLES_IN_FLIGHT && queue.length > 0) {
+          active++;
+          thread.postMessage({ type: 'sample', index: queue.shift()! } satisfies ToWorker);
+        }
+        if (active === 0) thread.postMessage({ type: 'stop' } satisfies ToWorker);
       };
       thread.on('message', (message: FromWorker) => {
         if (message.type === 'error') {
@@ -118,8 +128,11 @@ function runWorkers(setup: WorkerSetup, pending: number[], workers: number, onDo
           error.stack = message.stack;
           return fail(error);
         }
-        if (message.type === 'done') onDone(message.index, message.frames);
-        next();
+        if (message.type === 'done') {
+          active--;
+          onDone(message.index, message.frames);
+        }
+        feed();
       });
       thread.on('error', fail);
       thread.on('exit', (code) => {
