@@ -1,0 +1,98 @@
+// Transformer speed and memory on this machine: forward and LoRA forward+backward of a small
+// config (6 layers, dim 512, two 1024-token views in context, 512 text tokens), FLOPs counted,
+// and peak resident memory of one training step with and without gradient checkpointing
+// (each measured in a fresh child process: VmHWM − RSS before the step).
+//   node dist/bench/transformer.js            all measurements, median of 3
+//   node dist/bench/transformer.js --memory plain|checkpoint
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+import { Generator, mseLoss, noGrad, randn, scope, type Tensor } from '../src/torch/index.js';
+import { injectLora } from '../src/nn/index.js';
+import { WanTransformer3DModel } from '../src/models/wan/transformer.js';
+import { buildInContextInputs } from '../src/models/wan/in_context.js';
+import type { WanTransformerConfig } from '../src/models/wan/transformer_config.js';
+
+const CONFIG: WanTransformerConfig = {
+  patch_size: [1, 2, 2], num_attention_heads: 4, attention_head_dim: 128, in_channels: 48, out_channels: 48,
+  text_dim: 4096, freq_dim: 256, ffn_dim: 2048, num_layers: 6, cross_attn_norm: true, qk_norm: 'rms_norm_across_heads', eps: 1e-6, rope_max_seq_len: 1024,
+};
+const FRAMES = 4, H = 32, W = 32, TEXT = 512, RANK = 16;
+
+/** Multiply-adds ×2 of one forward (linear layers, attention scores and values). */
+export function forwardFlops(c: WanTransformerConfig, S: number, St: number, T: number): number {
+  const d = c.num_attention_heads * c.attention_head_dim;
+  const f = c.ffn_dim;
+  const patch = c.in_channels * c.patch_size[0] * c.patch_size[1] * c.patch_size[2];
+  const perBlock = 2 * S * 4 * d * d + 2 * S * 2 * d * d + 2 * T * 2 * d * d + 2 * S * 2 * d * f + 4 * S * S * d + 4 * S * T * d;
+  const embed = 2 * S * patch * d + 2 * S * (c.freq_dim * d + d * d + 6 * d * d) + 2 * T * (c.text_dim * d + d * d);
+  return c.num_layers * perBlock + embed + 2 * St * d * patch;
+}
+
+function setup() {
+  const model = new WanTransformer3DModel(CONFIG, { generator: new Generator(0) });
+  injectLora(model, { rank: RANK, generator: new Generator(1) });
+  const g = new Generator(2);
+  const inputs = buildInContextInputs({
+    target: randn([1, 48, FRAMES, H, W], g), condition: randn([1, 48, FRAMES, H, W], g), timestep: 500,
+    encoderHiddenStates: randn([1, TEXT, 4096], g), useCollaborativePositionEncoding: true,
+  });
+  const velocity = randn([1, 48, FRAMES, H, W], g);
+  const loss = (sample: Tensor) => mseLoss(sample, velocity);
+  return { model, inputs, loss };
+}
+
+function median(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+}
+
+function time(fn: () => void, runs = 3): number {
+  fn(); // warm-up
+  const t: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    fn();
+    t.push((performance.now() - start) / 1000);
+  }
+  return median(t);
+}
+
+function statusKb(field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
+  return Number(m?.[1] ?? NaN);
+}
+
+function memory(mode: 'plain' | 'checkpoint'): void {
+  const { model, inputs, loss } = setup();
+  const before = statusKb('VmRSS');
+  model.forwardBackward(inputs, loss, { checkpoint: mode === 'checkpoint' });
+  console.log(JSON.stringify({ mode, peakAboveStartMiB: (statusKb('VmHWM') - before) / 1024, peakMiB: statusKb('VmHWM') / 1024 }));
+}
+
+function main(): void {
+  const arg = process.argv.indexOf('--memory');
+  if (arg >= 0) return memory(process.argv[arg + 1] === 'checkpoint' ? 'checkpoint' : 'plain');
+  const { model, inputs, loss } = setup();
+  const S = 2 * FRAMES * (H / 2) * (W / 2), St = S / 2;
+  const flops = forwardFlops(CONFIG, S, St, TEXT);
+  const fwd = time(() => scope(() => { noGrad(() => model.forward(inputs)); }));
+  const step = (checkpoint: boolean) => time(() => scope(() => {
+    model.forwardBackward(inputs, loss, { checkpoint });
+    for (const [, p] of model.trainableParameters()) p.grad = null;
+  }));
+  const plain = step(false);
+  const ckpt = step(true);
+  const self = fileURLToPath(import.meta.url);
+  const mem = (mode: string) => JSON.parse(execFileSync(process.execPath, [self, '--memory', mode], { encoding: 'utf8' }).trim().split('\n').pop()!) as { peakAboveStartMiB: number };
+  const memPlain = mem('plain'), memCkpt = mem('checkpoint');
+  const gf = (f: number, s: number) => (f / s / 1e9).toFixed(1);
+  console.log(`config: ${CONFIG.num_layers} layers, dim ${CONFIG.num_attention_heads * CONFIG.attention_head_dim}, ffn ${CONFIG.ffn_dim}, ${S} tokens (2 x ${St}), ${TEXT} text tokens, LoRA rank ${RANK}, float32`);
+  console.log(`forward FLOPs: ${(flops / 1e9).toFixed(1)} GFLOP`);
+  console.log(`forward (no grad):            ${fwd.toFixed(2)} s  ${gf(flops, fwd)} GFLOP/s`);
+  console.log(`forward+backward (LoRA):      ${plain.toFixed(2)} s  ${gf(2 * flops, plain)} GFLOP/s (counting backward = forward: activation gradients only, base frozen)`);
+  console.log(`  with checkpointing:         ${ckpt.toFixed(2)} s  ${gf(3 * flops, ckpt)} GFLOP/s (counting the recomputed forward)`);
+  console.log(`peak RSS above start, one step: plain ${memPlain.peakAboveStartMiB.toFixed(0)} MiB, checkpointed ${memCkpt.peakAboveStartMiB.toFixed(0)} MiB`);
+}
+
+main();
