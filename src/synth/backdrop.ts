@@ -33,10 +33,17 @@ export class ShadowGrid {
     }
   }
 
+  /** Bilinear between cell centres, so shadow edges do not show the grid. */
   at(x: number, z: number): number {
-    const col = Math.floor((x - this.originX) / this.cell), row = Math.floor((z - this.originZ) / this.cell);
-    if (col < 0 || row < 0 || col >= this.cols || row >= this.rows) return 0;
-    return this.data[row * this.cols + col]!;
+    const u = (x - this.originX) / this.cell - 0.5, v = (z - this.originZ) / this.cell - 0.5;
+    const col = Math.floor(u), row = Math.floor(v);
+    if (col < 0 || row < 0 || col >= this.cols - 1 || row >= this.rows - 1) return 0;
+    const fu = u - col, fv = v - row;
+    const i = row * this.cols + col;
+    const d = this.data;
+    const top = d[i]! + (d[i + 1]! - d[i]!) * fu;
+    const bottom = d[i + this.cols]! + (d[i + this.cols + 1]! - d[i + this.cols]!) * fu;
+    return top + (bottom - top) * fv;
   }
 }
 
