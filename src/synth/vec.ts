@@ -1,18 +1,14 @@
+/**
+ * World axes: y up; heading 0 looks along +z and headings grow towards +x (clockwise seen from
+ * above), so a positive turn rate is a right turn and (sin h, 0, cos h) is the heading's direction.
+ */
 export type Vec3 = [number, number, number];
 
-export const add = (a: Vec3, b: Vec3): Vec3 => [a[0] + b[0], a[1] + b[1], a[2] + b[2]];
-export const sub = (a: Vec3, b: Vec3): Vec3 => [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
 export const scale = (a: Vec3, s: number): Vec3 => [a[0] * s, a[1] * s, a[2] * s];
 export const dot = (a: Vec3, b: Vec3): number => a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
 export const cross = (a: Vec3, b: Vec3): Vec3 => [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
 export const length = (a: Vec3): number => Math.hypot(a[0], a[1], a[2]);
 export const normalize = (a: Vec3): Vec3 => scale(a, 1 / (length(a) || 1));
-
-/**
- * World axes: x to the right of +z, y up, z ahead at heading 0. Heading grows clockwise seen from
- * above (towards +x), so a positive turn rate is a right turn.
- */
-export const headingVector = (heading: number): Vec3 => [Math.sin(heading), 0, Math.cos(heading)];
 
 /** A 3x4 affine transform, row-major: [r00 r01 r02 tx, r10 r11 r12 ty, r20 r21 r22 tz]. */
 export type Affine = Float64Array;
