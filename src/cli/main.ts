@@ -1,10 +1,11 @@
 import { UsageError, type Command } from './command.js';
 import { doctor } from './commands/doctor.js';
+import { encodePromptsCommand } from './commands/encode_prompts.js';
 import { forward } from './commands/forward.js';
 import { synth } from './commands/synth.js';
 
 /** Every subcommand, in the order `worldwander help` lists them. */
-const commands: Command[] = [doctor, synth, forward];
+const commands: Command[] = [doctor, synth, forward, encodePromptsCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

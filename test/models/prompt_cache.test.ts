@@ -73,3 +73,23 @@ test('the key includes the encoder identity; a file holding another key is refus
       rmSync(root, { recursive: true, force: true });
     }
   }));
+
+test('worldwander encode-prompts fills the cache with the task prompts and then finds them cached', async () => {
+  const { encodePromptsCommand, TASK_PROMPTS } = await import('../../src/cli/commands/encode_prompts.js');
+  const root = modelRoot();
+  const logged: string[] = [];
+  const log = console.log;
+  console.log = (line: string) => void logged.push(line);
+  try {
+    const cacheDir = path.join(root, 'pe');
+    assert.equal(await encodePromptsCommand.run(['--model-dir', root, '--cache-dir', cacheDir, '--max-length', '16', '--dtype', 'float32']), 0);
+    assert.equal(await encodePromptsCommand.run(['--model-dir', root, '--cache-dir', cacheDir, '--max-length', '16', '--dtype', 'float32']), 0);
+    assert.match(logged[0]!, /3 prompt\(s\) in .*: 3 encoded, 0 already cached/);
+    assert.match(logged[1 + TASK_PROMPTS.length]!, /0 encoded, 3 already cached/);
+    assert.equal(readdirSync(cacheDir).length, 3);
+    await assert.rejects(encodePromptsCommand.run(['--model-dir', root, '--dtype', 'int8']), /--dtype must be one of bfloat16, float32/);
+  } finally {
+    console.log = log;
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -1,5 +1,7 @@
 import { SafetensorsFile, loadAll, saveSafetensors, type DType, type Tensor } from '../../torch/index.js';
 import { ForwardInputError, transformerForward, type ForwardOptions } from '../../models/wan/transformer_forward.js';
+import { vaeDecodeForward, vaeEncodeForward } from '../../models/wan/vae_forward.js';
+import { textEncoderForward } from '../../models/umt5/forward.js';
 import { parseFlags, requiredFlag, stringFlag } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 
@@ -9,6 +11,9 @@ export type ForwardTarget = (modelDir: string, inputs: Map<string, Tensor>, opti
 /** Targets by name; each part adds its own line. */
 const targets: Record<string, ForwardTarget> = {
   transformer: transformerForward,
+  'vae-encode': vaeEncodeForward,
+  'vae-decode': vaeDecodeForward,
+  'text-encoder': textEncoderForward,
 };
 
 const DTYPES: DType[] = ['float32', 'bfloat16'];

@@ -1,13 +1,14 @@
 // Parity tool targets `vae-encode` (video [B,3,F,H,W] in [-1,1] → latent_mean, latent_logvar) and
 // `vae-decode` (latent → video), with a diffusers `vae/` folder.
 import { noGrad, type DType, type Tensor } from '../../torch/index.js';
+import { ForwardInputError } from './transformer_forward.js';
 import { AutoencoderKLWan } from './vae.js';
 
 type Options = { dtype?: DType; device?: string };
 
 function input(inputs: Map<string, Tensor>, name: string, shape: string, target: string): Tensor {
   const t = inputs.get(name);
-  if (!t) throw new Error(`${target}: the inputs need '${name}' ${shape} (got ${[...inputs.keys()].join(', ') || 'nothing'})`);
+  if (!t) throw new ForwardInputError(`${target}: the inputs need '${name}' ${shape} (got ${[...inputs.keys()].join(', ') || 'nothing'})`);
   return t;
 }
 

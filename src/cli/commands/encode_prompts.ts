@@ -1,0 +1,34 @@
+import path from 'node:path';
+
+import { promptEmbeddings } from '../../models/umt5/prompt_cache.js';
+import type { DType } from '../../torch/index.js';
+import { intFlag, parseFlags, requiredFlag, stringFlag } from '../args.js';
+import { UsageError, type Command } from '../command.js';
+
+/** The prompts WorldWander uses: three2one, one2three, and the empty prompt for guidance. */
+export const TASK_PROMPTS = ['Transform it into the first-person perspective.', 'Transform it into the third-person perspective.', ''];
+
+const DTYPES: DType[] = ['bfloat16', 'float32'];
+
+export const encodePromptsCommand: Command = {
+  name: 'encode-prompts',
+  summary: "pre-compute umT5 prompt embeddings into the prompt cache (the task prompts and '' by default)",
+  usage: 'worldwander encode-prompts --model-dir DIR [--cache-dir DIR] [--max-length 512] [--dtype bfloat16|float32] [--device cpu|cuda] [PROMPT ...]',
+  async run(args) {
+    const { flags, positional } = parseFlags(args, { values: ['model-dir', 'cache-dir', 'max-length', 'dtype', 'device'], booleans: [] });
+    const modelDir = requiredFlag(flags, 'model-dir');
+    const cacheDir = stringFlag(flags, 'cache-dir') ?? path.join(modelDir, 'prompt_embeds');
+    const maxLength = intFlag(flags, 'max-length', 512, 2);
+    const dtype = (stringFlag(flags, 'dtype') ?? 'bfloat16') as DType;
+    if (!DTYPES.includes(dtype)) throw new UsageError(`--dtype must be one of ${DTYPES.join(', ')} (got '${dtype}')`);
+    const prompts = positional.length ? positional : TASK_PROMPTS;
+    let encoded: string[] = [];
+    const started = performance.now();
+    const embeds = promptEmbeddings(modelDir, prompts, { cacheDir, maxLength, dtype, device: stringFlag(flags, 'device'), onEncode: (p) => (encoded = p) });
+    embeds.dispose();
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    console.log(`${prompts.length} prompt(s) in ${cacheDir}: ${encoded.length} encoded, ${prompts.length - encoded.length} already cached (${seconds} s)`);
+    for (const p of prompts) console.log(`  ${encoded.includes(p) ? 'encoded' : 'cached '}  ${JSON.stringify(p)}`);
+    return 0;
+  },
+};
