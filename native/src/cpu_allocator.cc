@@ -57,10 +57,12 @@ class CachingCpuAllocator final : public c10::Allocator {
                   allocated_, " bytes in live tensors)");
     }
     *static_cast<size_t*>(base) = size;
-    return {static_cast<char*>(base) + kHeader, base, &Free, c10::Device(c10::DeviceType::CPU)};
+    // The context is the data pointer itself, as raw_allocate() (used by oneDNN) requires.
+    void* data = static_cast<char*>(base) + kHeader;
+    return {data, data, &Free, c10::Device(c10::DeviceType::CPU)};
   }
 
-  c10::DeleterFnPtr raw_deleter() const override { return nullptr; }
+  c10::DeleterFnPtr raw_deleter() const override { return &Free; }
 
 #if WW_HAS_COPY_DATA
   void copy_data(void* dest, const void* src, std::size_t count) const override { std::memcpy(dest, src, count); }
@@ -101,7 +103,7 @@ class CachingCpuAllocator final : public c10::Allocator {
     return n < 65536 ? (n + 63) & ~size_t{63} : (n + 4095) & ~size_t{4095};
   }
 
-  static void Free(void* base) { Instance().Release(base); }
+  static void Free(void* data) { Instance().Release(static_cast<char*>(data) - kHeader); }
 
   void Release(void* base) {
     size_t size = *static_cast<size_t*>(base);
