@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const cli = path.join(root, 'bin', 'worldwander.js');
+
+test('worldwander doctor --json reports the engine', () => {
+  const info = JSON.parse(execFileSync(process.execPath, [cli, 'doctor', '--json'], { encoding: 'utf8' }));
+  for (const key of ['libtorchVersion', 'cudaAvailable', 'cudaDeviceCount', 'intraOpThreads', 'bf16Supported', 'nativeAttention', 'blas']) {
+    assert.ok(key in info, `missing ${key}`);
+  }
+  assert.match(info.libtorchVersion, /^\d+\.\d+\.\d+/);
+  assert.equal(typeof info.cudaAvailable, 'boolean');
+});
+
+test('worldwander doctor prints a table; unknown flags and commands are clear errors', () => {
+  const text = execFileSync(process.execPath, [cli, 'doctor'], { encoding: 'utf8' });
+  assert.match(text, /^libtorch\s+\d/m);
+  assert.match(text, /^native attention\s+(yes|no)/m);
+  const run = (args: string[]) => {
+    try {
+      execFileSync(process.execPath, [cli, ...args], { encoding: 'utf8', stdio: 'pipe' });
+      return { status: 0, stderr: '' };
+    } catch (error) {
+      const e = error as { status: number; stderr: string };
+      return { status: e.status, stderr: e.stderr };
+    }
+  };
+  const badFlag = run(['doctor', '--jsn']);
+  assert.equal(badFlag.status, 2);
+  assert.match(badFlag.stderr, /unknown flag --jsn; known flags: --json/);
+  const badCommand = run(['doctr']);
+  assert.equal(badCommand.status, 2);
+  assert.match(badCommand.stderr, /unknown command 'doctr'/);
+});
