@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { noGrad, scope, tensor, type Tensor } from '../../src/torch/index.js';
+import { conv3d, noGrad, scope, tensor, type Tensor } from '../../src/torch/index.js';
+import { boundedConv3d } from '../../src/models/wan/vae_conv.js';
 import { avgDown3d, dupUp3d, WanAttentionBlock, WanResample } from '../../src/models/wan/vae_blocks.js';
 import { FeatureCache } from '../../src/models/wan/vae_cache.js';
 import { WanCausalConv3d, WanRMSNorm } from '../../src/models/wan/vae_layers.js';
@@ -203,4 +204,19 @@ test('upsample3d: frame 0 bypasses the time conv and is not in later windows; fr
     });
     assert.deepEqual(chunks.flatMap(perFrameValue), expected);
     cache.clear();
+  }));
+
+test('bounded conv3d: frame groups and row groups under a small workspace budget give the plain conv3d result', () =>
+  scope(() => {
+    const x = t64(data(2 * 3 * 7 * 9 * 5), [2, 3, 7, 9, 5]);
+    const w = t64(data(4 * 3 * 3 * 3 * 3), [4, 3, 3, 3, 3]);
+    const b = t64(data(4), [4]);
+    for (const stride of [[1, 1, 1], [2, 1, 1], [1, 2, 2]] as const) {
+      const plain = [0, 1].map((i) => conv3d(x.narrow(0, i, 1), w, b, { stride: [...stride] }).toArray()).flat();
+      // Per output row the buffer is 3·27·W_out·8 bytes: budgets for 2 frames, 2 rows, 1 row.
+      const perRow = 3 * 27 * (stride[2] === 2 ? 2 : 3) * 8;
+      for (const budget of [perRow * 7 * 2, perRow * 2, 1]) {
+        assertClose(boundedConv3d(x, w, b, stride, budget).toArray(), plain, { atol: 1e-12, what: `stride ${stride}, budget ${budget}` });
+      }
+    }
   }));

@@ -1,6 +1,7 @@
 // The Wan VAE's own layers: causal 3D conv (zero padding in front of time only), the channel RMS
 // norm with F.normalize semantics, and a plain 2D conv for the resamplers and attention.
-import { cat, conv3d, pad, type ConvOptions, type Tensor } from '../../torch/index.js';
+import { cat, pad, type Tensor } from '../../torch/index.js';
+import { boundedConv3d } from './vae_conv.js';
 import { constantParameter, uniformParameter, type LayerOptions } from '../../nn/init.js';
 import { Module } from '../../nn/module.js';
 import { tailForCache, type FeatureCache } from './vae_cache.js';
@@ -42,25 +43,11 @@ export class WanCausalConv3d extends Module {
       front -= past.size(2);
     }
     const padded = front > 0 || ph > 0 || pw > 0 ? pad(input, [pw, pw, ph, ph, Math.max(front, 0), 0]) : input;
-    const out = conv3dPerSample(padded, this.weight, this.bias, { stride: this.stride });
+    const out = boundedConv3d(padded, this.weight, this.bias, this.stride);
     if (padded !== input) padded.dispose();
     if (input !== x) input.dispose();
     return out;
   }
-}
-
-/**
- * conv3d one batch element at a time. Workaround for the engine's caching CPU allocator
- * (native/src/cpu_allocator.cc): its DataPtr context is not the data pointer, so libtorch 1.13's
- * oneDNN convolution path (taken for conv2d, and for conv3d with batch > 1) fails its
- * raw_allocate assertion; conv3d with batch 1 takes the native path.
- */
-export function conv3dPerSample(x: Tensor, weight: Tensor, bias: Tensor | null, options: ConvOptions): Tensor {
-  if (x.size(0) === 1) return conv3d(x, weight, bias, options);
-  const parts = x.split(1, 0).map((sample) => consume(sample, (t) => conv3d(t, weight, bias, options)));
-  const out = cat(parts, 0);
-  for (const p of parts) p.dispose();
-  return out;
 }
 
 /** f(t), releasing t: for chains of intermediates whose inputs are not needed again. */
@@ -121,12 +108,14 @@ export class VaeConv2d extends Module {
     this.bias = this.registerParameter('bias', uniformParameter([outChannels], bound, options));
   }
 
-  /** [N,C,H,W] → [N,O,H',W'], computed as a (1,k,k) conv3d over [1,C,N,H,W] (see conv3dPerSample). */
+  /** [N,C,H,W] → [N,O,H',W'], computed as a (1,k,k) conv3d over [1,C,N,H,W] (see boundedConv3d). */
   forward(x: Tensor): Tensor {
     const volume = x.permute(1, 0, 2, 3).unsqueeze(0);
+    const p = this.padding;
+    const padded = p > 0 ? consume(volume, (v) => pad(v, [p, p, p, p])) : volume;
     const kernel = this.weight.unsqueeze(2);
-    const y = conv3dPerSample(volume, kernel, this.bias, { stride: [1, this.stride, this.stride], padding: [0, this.padding, this.padding] });
-    volume.dispose();
+    const y = boundedConv3d(padded, kernel, this.bias, [1, this.stride, this.stride]);
+    padded.dispose();
     kernel.dispose();
     return consume(y, (t) => t.squeeze(0).permute(1, 0, 2, 3));
   }
