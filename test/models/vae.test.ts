@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { Generator, randn, scope, tensor, type Tensor } from '../../src/torch/index.js';
+import { Generator, memoryStats, noGrad, randn, resetPeakMemory, scope, tensor, type Tensor } from '../../src/torch/index.js';
 import { AutoencoderKLWan } from '../../src/models/wan/vae.js';
 import { FeatureCache } from '../../src/models/wan/vae_cache.js';
 import { WAN22_TI2V_5B_VAE } from '../../src/models/wan/vae_config.js';
@@ -141,4 +141,22 @@ test('posterior: mode is the mean; sample = mean + exp(logvar/2)·ε with logvar
     assert.deepEqual(p.logvar.toArray(), [0, 20]);
     const eps = randn([1, 2, 1, 1, 1], new Generator(9)).toArray();
     assertClose(p.sample(new Generator(9)).toArray(), [0.5 + eps[0]!, -1 + Math.exp(10) * eps[1]!], { rtol: 1e-6 });
+  }));
+
+test('chunked encoding keeps peak memory flat in the frame count; a whole-sequence pass grows with it', () =>
+  scope(() => {
+    const vae = new AutoencoderKLWan(TINY_WAN22, { generator: new Generator(1) });
+    const peak = (frames: number, chunked: boolean): number =>
+      scope(() => {
+        const x = video(frames, 32);
+        const base = memoryStats().allocatedBytes;
+        resetPeakMemory();
+        noGrad(() => vae.encodeMoments(x, { chunked }));
+        return memoryStats().peakAllocatedBytes - base;
+      });
+    const [c9, c33, w9, w33] = [peak(9, true), peak(33, true), peak(9, false), peak(33, false)];
+    // Chunked, the only growth is the patchified copy of the input and the output moments.
+    const extra = (33 - 9) * 3 * 32 * 32 * 4 + (9 - 3) * 8 * 2 * 2 * 4;
+    assert.ok(c33 - c9 <= extra + 4096, `chunked: ${c9} bytes at 9 frames, ${c33} at 33 (input/output growth ${extra})`);
+    assert.ok(w33 > 2.5 * w9, `whole: ${w9} bytes at 9 frames, ${w33} at 33`);
   }));

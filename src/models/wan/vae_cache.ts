@@ -39,13 +39,6 @@ export class FeatureCache {
     return this.#slots.length;
   }
 
-  /** Bytes held by cached tensors. */
-  bytes(): number {
-    let n = 0;
-    for (const s of this.#slots) if (s && s !== 'Rep') n += s.numel() * (s.dtype === 'float32' ? 4 : 2);
-    return n;
-  }
-
   clear(): void {
     for (const s of this.#slots) if (s && s !== 'Rep') s.dispose();
     this.#slots.length = 0;
