@@ -119,6 +119,18 @@ test('the real Wan2.2-TI2V-5B config builds the published tree: 196 tensors, 704
       ['decoder.conv_out.weight', [12, 256, 3, 3, 3]],
     ];
     for (const [key, shape] of expected) assert.deepEqual(shapes.get(key), shape, key);
+    // Every key is one of the key names listed in reference/wan22.md.
+    const res = String.raw`resnets\.\d\.(norm1\.gamma|norm2\.gamma|(conv1|conv2|conv_shortcut)\.(weight|bias))`;
+    const conv = String.raw`\.(weight|bias)`;
+    const patterns = [
+      String.raw`encoder\.conv_in${conv}`, String.raw`encoder\.down_blocks\.[0-3]\.${res}`,
+      String.raw`encoder\.down_blocks\.[0-2]\.downsampler\.resample\.1${conv}`, String.raw`encoder\.down_blocks\.[12]\.downsampler\.time_conv${conv}`,
+      String.raw`(en|de)coder\.mid_block\.(${res}|attentions\.0\.(norm\.gamma|(to_qkv|proj)${conv}))`,
+      String.raw`(en|de)coder\.norm_out\.gamma`, String.raw`(en|de)coder\.conv_out${conv}`, String.raw`(post_)?quant_conv${conv}`,
+      String.raw`decoder\.conv_in${conv}`, String.raw`decoder\.up_blocks\.[0-3]\.${res}`,
+      String.raw`decoder\.up_blocks\.[0-2]\.upsampler\.resample\.1${conv}`, String.raw`decoder\.up_blocks\.[01]\.upsampler\.time_conv${conv}`,
+    ].map((p) => new RegExp(`^${p}$`));
+    for (const key of shapes.keys()) assert.ok(patterns.some((p) => p.test(key)), `${key} is not a published key name`);
     for (const absent of ['encoder.down_blocks.3.downsampler.resample.1.weight', 'encoder.down_blocks.0.downsampler.time_conv.weight', 'decoder.up_blocks.2.upsampler.time_conv.weight', 'decoder.up_blocks.3.upsampler.resample.1.weight']) {
       assert.ok(!shapes.has(absent), `${absent} must not exist`);
     }
