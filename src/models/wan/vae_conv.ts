@@ -28,12 +28,7 @@ function windowConv(x: Tensor, weight: Tensor, bias: Tensor | null, stride: Trip
   return out;
 }
 
-/**
- * conv3d (no padding) of x [B, C, T, H, W]. Batch elements go one at a time: this also works
- * around the engine's caching CPU allocator, whose DataPtr context is not the data pointer, so
- * libtorch 1.13's oneDNN convolution path (taken for conv2d, and for conv3d with batch > 1)
- * fails its raw_allocate assertion; conv3d with batch 1 takes the native path.
- */
+/** conv3d (no padding) of x [B, C, T, H, W], batch elements one at a time, each within the budget. */
 export function boundedConv3d(x: Tensor, weight: Tensor, bias: Tensor | null, stride: Triple, budget = COLUMN_BUDGET_BYTES): Tensor {
   if (x.size(0) > 1) return catAndDispose(x.split(1, 0).map((s) => {
     const y = boundedConv3d(s, weight, bias, stride, budget);
