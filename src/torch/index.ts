@@ -5,7 +5,7 @@ export { Generator } from './generator.js';
 export * from './creation.js';
 export * from './functional.js';
 export { noGrad, enableGrad, isGradEnabled, backward } from './autograd.js';
-export { scope, keep } from './scope.js';
+export { scope, keep, consume } from './scope.js';
 export { callAten, atenSchema } from './call_aten.js';
 export { hasAten } from './aten.js';
 export { engineInfo, loadedBlas, setNumThreads, cudaIsAvailable, synchronize, memoryStats, resetPeakMemory, emptyCache, type EngineInfo } from './runtime.js';

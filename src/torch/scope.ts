@@ -62,3 +62,10 @@ export function scope<T>(fn: () => T): T {
   }
   return result;
 }
+
+/** out = f(t), releasing t unless f returned it: for chains that replace a value step by step. */
+export function consume<T extends Disposable>(t: T, f: (t: T) => T): T {
+  const out = f(t);
+  if (out !== t) t.dispose();
+  return out;
+}

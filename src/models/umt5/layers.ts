@@ -1,11 +1,10 @@
 // UMT5's layers: the T5 RMS norm, bidirectional relative-position buckets, self-attention with a
 // per-layer position bias and no 1/√d scaling, and the gated-GELU feed-forward.
-import { embedding, tensor, type Tensor } from '../../torch/index.js';
+import { consume, embedding, tensor, type Tensor } from '../../torch/index.js';
 import { constantParameter, uniformParameter, type LayerOptions } from '../../nn/init.js';
 import { Linear } from '../../nn/linear.js';
 import { Module } from '../../nn/module.js';
 // consume(t, f): f(t) then release t (a tensor helper that lives with the VAE layers).
-import { consume } from '../wan/vae_layers.js';
 
 /** T5 norm: x·rsqrt(mean(x²) + eps) in float32 (float64 stays float64; no mean subtraction, no bias), cast to the weight dtype, times weight. */
 export class UMT5LayerNorm extends Module {

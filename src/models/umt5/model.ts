@@ -2,10 +2,9 @@
 // relative-position bias, T5 RMS norms, gated-GELU FFN, and `encoder.final_layer_norm`.
 import path from 'node:path';
 
-import { embedding, full, scope, type DType, type Device, type Tensor, type TensorInfo, type TensorSource, openWeights } from '../../torch/index.js';
+import { consume, embedding, full, scope, type DType, type Device, type Tensor, type TensorInfo, type TensorSource, openWeights } from '../../torch/index.js';
 import type { LayerOptions } from '../../nn/init.js';
 import { Module, ModuleList } from '../../nn/module.js';
-import { consume } from '../wan/vae_layers.js';
 import { readUMT5Config, type UMT5Config } from './config.js';
 import { EmbeddingTable, UMT5Attention, UMT5DenseGatedActDense, UMT5LayerNorm } from './layers.js';
 

@@ -4,13 +4,13 @@
 // frames of each causal conv's input) lives across chunks, so memory is bounded by a chunk.
 import path from 'node:path';
 
-import { cat, openWeights, scope, type DType, type Device, type Tensor } from '../../torch/index.js';
+import { cat, consume, openWeights, scope, type DType, type Device, type Tensor } from '../../torch/index.js';
 import type { LayerOptions } from '../../nn/init.js';
 import { Module } from '../../nn/module.js';
 import { FeatureCache } from './vae_cache.js';
 import { WanDecoder3d, WanEncoder3d } from './vae_coders.js';
 import { compression, patchedChannels, readVaeConfig, type WanVAEConfig } from './vae_config.js';
-import { consume, WanCausalConv3d } from './vae_layers.js';
+import { WanCausalConv3d } from './vae_layers.js';
 import { patchify, unpatchify } from './vae_patchify.js';
 import { DiagonalGaussian } from './vae_posterior.js';
 

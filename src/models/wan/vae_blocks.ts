@@ -1,11 +1,11 @@
 // The Wan VAE's blocks (diffusers names): residual block, per-frame attention, mid block,
 // resamplers with their temporal convs, and the Wan2.2 residual down/up blocks with their
 // parameter-free AvgDown3D / DupUp3D shortcuts.
-import { cat, interpolate, pad, scaledDotProductAttention, zerosLike, type Tensor } from '../../torch/index.js';
+import { cat, consume, interpolate, pad, scaledDotProductAttention, zerosLike, type Tensor } from '../../torch/index.js';
 import type { LayerOptions } from '../../nn/init.js';
 import { Module, ModuleList } from '../../nn/module.js';
 import { tailForCache, type FeatureCache } from './vae_cache.js';
-import { cachedConv, consume, VaeConv2d, WanCausalConv3d, WanRMSNorm } from './vae_layers.js';
+import { cachedConv, VaeConv2d, WanCausalConv3d, WanRMSNorm } from './vae_layers.js';
 
 /** A block of the encoder or decoder: frames in, frames out, reading the cache when chunked. */
 export interface VaeLayer extends Module {

@@ -1,12 +1,12 @@
 // WanEncoder3d and WanDecoder3d (diffusers names), for the Wan2.1 layout (flat down_blocks,
 // WanUpBlock) and the Wan2.2 residual layout (WanResidualDownBlock / WanResidualUpBlock).
-import type { Tensor } from '../../torch/index.js';
+import { consume, type Tensor } from '../../torch/index.js';
 import type { LayerOptions } from '../../nn/init.js';
 import { Module, ModuleList } from '../../nn/module.js';
 import type { FeatureCache } from './vae_cache.js';
 import { WanAttentionBlock, WanMidBlock, WanResample, WanResidualBlock, WanResidualDownBlock, WanResidualUpBlock, WanUpBlock, type ResampleMode, type VaeLayer } from './vae_blocks.js';
 import type { WanVAEConfig } from './vae_config.js';
-import { cachedConv, consume, WanCausalConv3d, WanRMSNorm } from './vae_layers.js';
+import { cachedConv, WanCausalConv3d, WanRMSNorm } from './vae_layers.js';
 
 export class WanEncoder3d extends Module {
   readonly conv_in: WanCausalConv3d;

@@ -1,6 +1,6 @@
 // The Wan VAE's own layers: causal 3D conv (zero padding in front of time only), the channel RMS
 // norm with F.normalize semantics, and a plain 2D conv for the resamplers and attention.
-import { cat, pad, type Tensor } from '../../torch/index.js';
+import { cat, consume, pad, type Tensor } from '../../torch/index.js';
 import { boundedConv3d } from './vae_conv.js';
 import { constantParameter, uniformParameter, type LayerOptions } from '../../nn/init.js';
 import { Module } from '../../nn/module.js';
@@ -48,13 +48,6 @@ export class WanCausalConv3d extends Module {
     if (input !== x) input.dispose();
     return out;
   }
-}
-
-/** f(t), releasing t: for chains of intermediates whose inputs are not needed again. */
-export function consume(t: Tensor, f: (t: Tensor) => Tensor): Tensor {
-  const out = f(t);
-  if (out !== t) t.dispose();
-  return out;
 }
 
 /**
