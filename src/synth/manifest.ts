@@ -15,7 +15,7 @@ export interface RunParameters {
 
 export interface Manifest extends RunParameters {
   generator: 'worldwander synth';
-  version: 1;
+  version: number;
   count: number;
   layout: typeof LAYOUT;
   /** 'running' until every sample is written. */
@@ -25,11 +25,13 @@ export interface Manifest extends RunParameters {
 }
 
 export const MANIFEST_FILE = 'manifest.json';
+/** Bumped whenever the same parameters would render different pixels. */
+export const MANIFEST_VERSION = 1;
 const DECIDING: (keyof RunParameters)[] = ['seed', 'width', 'height', 'frames', 'fps', 'format'];
 
 export function makeManifest(parameters: RunParameters, count: number): Manifest {
   const samples = Array.from({ length: count }, (_, index) => ({ name: sampleName(index), ...makeSampleSpec(parameters.seed, index) }));
-  return { generator: 'worldwander synth', version: 1, ...pick(parameters), count, layout: LAYOUT, status: 'running', samples };
+  return { generator: 'worldwander synth', version: MANIFEST_VERSION, ...pick(parameters), count, layout: LAYOUT, status: 'running', samples };
 }
 
 function pick(parameters: RunParameters): RunParameters {

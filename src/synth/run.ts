@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { encodePng } from '../data/png.js';
 import { Progress } from '../data/progress.js';
-import { makeManifest, MANIFEST_FILE, parameterDifferences, readManifest, writeManifest, type RunParameters } from './manifest.js';
+import { makeManifest, MANIFEST_FILE, MANIFEST_VERSION, parameterDifferences, readManifest, writeManifest, type RunParameters } from './manifest.js';
 import { isSampleComplete, LAYOUT, makeLayout, removePartials, sampleName } from './output.js';
 import { previewSheet } from './preview.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker.js';
@@ -69,8 +69,13 @@ async function prepareFolder(options: SynthOptions): Promise<Set<number>> {
   if (info && !info.isDirectory()) throw new SynthConfigError(`--out ${options.out} exists and is not a folder`);
   const entries = await readdir(options.out).catch(() => [] as string[]);
   if (options.resume) {
-    const manifest = await readManifest(options.out);
+    const manifest = await readManifest(options.out).catch((error: Error) => {
+      throw new SynthConfigError(`--resume: cannot use ${join(options.out, MANIFEST_FILE)}: ${error.message}`);
+    });
     if (!manifest) throw new SynthConfigError(`--resume: ${options.out} holds no ${MANIFEST_FILE} of an earlier run`);
+    if (manifest.version !== MANIFEST_VERSION) {
+      throw new SynthConfigError(`--resume: ${options.out} was made by another version of the generator (${manifest.version}, this is ${MANIFEST_VERSION}); start a new run`);
+    }
     const differences = parameterDifferences(manifest, options);
     if (differences.length) throw new SynthConfigError(`--resume: this run differs from the one in ${options.out}: ${differences.join('; ')}`);
     if (options.count < manifest.count) {

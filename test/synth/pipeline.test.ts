@@ -126,6 +126,13 @@ test('bad arguments get clear errors naming the flag', async () => {
   const mismatch = await cli(['--out', busy, '--count', '1', '--resume', '--width', '64', '--height', '32', '--frames', '5', '--quiet']);
   assert.equal(mismatch.code, 2);
   assert.match(mismatch.stderr, /--width 64 \(the existing run used 48\)/);
+
+  const broken = freshDir();
+  mkdirSync(broken);
+  writeFileSync(join(broken, 'manifest.json'), '{"generator": "worldwander synth", ');
+  const unreadable = await cli(['--out', broken, '--count', '1', '--resume', ...small]);
+  assert.equal(unreadable.code, 2);
+  assert.match(unreadable.stderr, /--resume: cannot use .*manifest\.json/);
 });
 
 test('a run killed part-way and restarted with --resume completes without redoing finished samples', async () => {
