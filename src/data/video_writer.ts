@@ -47,6 +47,12 @@ function runTool(tool: string, args: string[]): Promise<Buffer> {
   });
 }
 
+/** Resolves when ffmpeg and ffprobe run; rejects with FfmpegMissingError naming the one that does not. */
+export async function checkFfmpeg(): Promise<void> {
+  await runTool('ffmpeg', ['-hide_banner', '-version']);
+  await runTool('ffprobe', ['-hide_banner', '-version']);
+}
+
 function checkSize(width: number, height: number): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 2 || height < 2 || width % 2 || height % 2) {
     throw new Error(`H.264 (yuv420p) needs an even width and height of at least 2; got ${width}x${height}`);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { encodePng } from '../data/png.js';
 import { Progress } from '../data/progress.js';
+import { checkFfmpeg, FfmpegMissingError } from '../data/video_writer.js';
 import { makeManifest, MANIFEST_FILE, MANIFEST_VERSION, parameterDifferences, readManifest, writeManifest, type RunParameters } from './manifest.js';
 import { isSampleComplete, LAYOUT, makeLayout, removePartials, sampleName } from './output.js';
 import { previewSheet } from './preview.js';
@@ -152,6 +153,11 @@ function runWorkers(setup: WorkerSetup, pending: number[], workers: number, onDo
 /** Generates `count` synchronized samples into `out` in the release's layout, with a manifest. */
 export async function synthesize(options: SynthOptions): Promise<SynthResult> {
   validateSynthOptions(options);
+  if (options.format === 'mp4') {
+    await checkFfmpeg().catch((error: Error) => {
+      throw error instanceof FfmpegMissingError ? new SynthConfigError(`--format mp4 needs ffmpeg: ${error.message}; or use --format png`) : error;
+    });
+  }
   const done = await prepareFolder(options);
   await makeLayout(options.out);
   const manifest = makeManifest(options, options.count);

@@ -127,6 +127,16 @@ test('bad arguments get clear errors naming the flag', async () => {
   assert.equal(mismatch.code, 2);
   assert.match(mismatch.stderr, /--width 64 \(the existing run used 48\)/);
 
+  const path = process.env.PATH;
+  process.env.PATH = scratch;
+  try {
+    const noFfmpeg = await cli(['--out', freshDir(), '--count', '1', ...small]);
+    assert.equal(noFfmpeg.code, 2);
+    assert.match(noFfmpeg.stderr, /--format mp4 needs ffmpeg: ffmpeg was not found on PATH; install it .*; or use --format png/);
+  } finally {
+    process.env.PATH = path;
+  }
+
   const broken = freshDir();
   mkdirSync(broken);
   writeFileSync(join(broken, 'manifest.json'), '{"generator": "worldwander synth", ');
