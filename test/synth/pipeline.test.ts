@@ -91,6 +91,15 @@ test('mp4 output has the right size, rate and frame count and decodes close to t
   }
   assert.deepEqual(decodePng(readFileSync(join(out, 'Reference_Image', 'sample_000001.png'))).data, renderer.reference());
   assert.deepEqual(readdirSync(join(out, 'First_Video')).sort(), ['sample_000000.mp4', 'sample_000001.mp4']);
+
+  // x264 on one thread with metadata stripped is deterministic: even the files are identical.
+  const again = freshDir();
+  assert.equal((await cli(['--out', again, '--count', '2', '--width', '64', '--height', '48', '--frames', '9', '--seed', '8', '--workers', '1', '--quiet'])).code, 0);
+  const a = tree(out), b = tree(again);
+  a.delete('manifest.json');
+  b.delete('manifest.json');
+  assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
+  for (const [name, bytes] of a) assert.ok(bytes.equals(b.get(name)!), `${name} differs between two runs`);
 });
 
 test('bad arguments get clear errors naming the flag', async () => {
