@@ -143,7 +143,13 @@ export class VideoWriter {
     const stdin = this.child.stdin!;
     let ready = true;
     for (const frame of frames) ready = stdin.write(frame) && ready;
-    if (!ready) await Promise.race([once(stdin, 'drain'), this.finished]);
+    if (!ready) {
+      // A broken pipe means ffmpeg exited: report its own reason rather than EPIPE.
+      await Promise.race([once(stdin, 'drain'), this.finished]).catch(async (error: unknown) => {
+        await this.finished;
+        throw error;
+      });
+    }
   }
 
   /** Finishes the files and moves them to their final names; returns the number of frames written to each. */

@@ -94,3 +94,12 @@ test('one writer can feed two synchronized videos, each reading back as its own 
     }
   }
 }));
+
+test('when ffmpeg fails, the error carries its own reason', withTempDir(async (dir) => {
+  const writer = VideoWriter.open(join(dir, 'missing-folder', 'a.mp4'), { width: 128, height: 128, fps: 8 });
+  const attempt = async (): Promise<void> => {
+    for (let i = 0; i < 50; i++) await writer.write(new Uint8Array(128 * 128 * 3));
+    await writer.close();
+  };
+  await assert.rejects(attempt(), /ffmpeg failed writing .*missing-folder.*No such file or directory/);
+}));
