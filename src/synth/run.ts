@@ -1,6 +1,6 @@
-import { readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { encodePng } from '../data/png.js';
 import { Progress } from '../data/progress.js';
@@ -185,6 +185,7 @@ export async function synthesize(options: SynthOptions): Promise<SynthResult> {
   let preview: string | undefined;
   if (options.preview) {
     preview = options.preview;
+    await mkdir(dirname(preview), { recursive: true });
     await writeFile(preview, encodePng(previewSheet(manifest.samples.slice(0, PREVIEW_ROWS), size)));
   }
   return { written: pending.length, skipped: done.size, seconds, framesPerSecond, workers, manifest: join(options.out, MANIFEST_FILE), preview };

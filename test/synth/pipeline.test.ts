@@ -227,7 +227,7 @@ test('--preview writes a contact sheet of both views and the reference', async (
   assert.deepEqual(tile(2 * gap + 7 * (48 + gap), rowTop), renderer.thirdPerson(4));
   assert.deepEqual(tile(3 * gap + 8 * (48 + gap), rowTop), renderer.reference());
 
-  const elsewhere = join(scratch, 'sheet.png');
+  const elsewhere = join(scratch, 'sheets', 'sheet.png');
   assert.equal((await cli(['--out', freshDir(), '--count', '1', '--format', 'png', '--preview', elsewhere, ...small])).code, 0);
   assert.equal(decodePng(readFileSync(elsewhere)).height, gap + 32 + gap);
 });
