@@ -132,7 +132,8 @@ function characterSpec(rng: Rng): CharacterSpec {
 function walkSpec(rng: Rng): WalkSpec {
   const keyInterval = round(rng.range(1.0, 2.0), 3);
   const turnKeys: number[] = [];
-  for (let i = 0; i < 12; i++) turnKeys.push(rng.chance(0.35) ? 0 : round(rng.range(-0.6, 0.6)));
+  // Keys for at least 32 s of walking; past the last key the turn rate stays at its value.
+  for (let i = 0; i < 32; i++) turnKeys.push(rng.chance(0.35) ? 0 : round(rng.range(-0.6, 0.6)));
   return { start: [0, 0], heading: round(rng.range(-Math.PI, Math.PI)), speed: round(rng.range(1.1, 1.7), 3), turnKeys, keyInterval };
 }
 

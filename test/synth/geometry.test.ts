@@ -4,12 +4,12 @@ import { MeshBuilder } from '../../src/synth/mesh.js';
 import { FIRST_PERSON, CHASE } from '../../src/synth/rig.js';
 import { SampleRenderer } from '../../src/synth/sample.js';
 import { makeSampleSpec } from '../../src/synth/spec.js';
-import { translation } from '../../src/synth/vec.js';
+import { compose, rotationY, translation } from '../../src/synth/vec.js';
 import { colorHistogram, differenceMask, histogramOverlap, horizontalShift, maskStats, median } from './image_stats.js';
 
 const MAGENTA: [number, number, number] = [255, 0, 255];
 
-/** A 0.5 m magenta cube centred `ahead` metres in front of the character and `aside` to its right, at eye level. */
+/** A 0.5 m magenta cube, turned square to the character, `ahead` metres in front of it and `aside` to its right, at eye level. */
 function markerFor(renderer: SampleRenderer, frame: number, ahead: number, aside: number): { mesh: ReturnType<MeshBuilder['build']>; eye: number } {
   const pose = renderer.poses[frame]!;
   const eye = renderer.spec.character.height * 0.9;
@@ -18,7 +18,7 @@ function markerFor(renderer: SampleRenderer, frame: number, ahead: number, aside
   const x = pose.x + ahead * forward[0]! + aside * right[0]!;
   const z = pose.z + ahead * forward[1]! + aside * right[1]!;
   const builder = new MeshBuilder(null);
-  builder.box(translation(x, eye, z), 0.5, 0.5, 0.5, MAGENTA);
+  builder.box(compose(translation(x, eye, z), rotationY(pose.heading)), 0.5, 0.5, 0.5, MAGENTA);
   return { mesh: builder.build(), eye };
 }
 
