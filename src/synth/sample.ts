@@ -7,7 +7,7 @@ import { applyFog, Frame, render } from './rasterizer.js';
 import { chaseCameraGround, firstPersonCamera, referenceCamera, thirdPersonCamera } from './rig.js';
 import type { SampleSpec } from './spec.js';
 import { normalize } from './vec.js';
-import { buildWorld, type World } from './world.js';
+import { buildWorld, type KeepOut, type World } from './world.js';
 
 /** Frame size and timeline of a run. */
 export interface RenderSize {
@@ -17,8 +17,12 @@ export interface RenderSize {
   fps: number;
 }
 
-/** Objects keep this far (metres, beyond their own radius) from the character's and chase camera's track. */
+/**
+ * Objects keep this far (metres, beyond their own radius) from the character's track and the line
+ * of sight to it, and further from the chase camera, where anything near fills the frame.
+ */
 const CLEARANCE = 1.0;
+const CAMERA_CLEARANCE = 2.0;
 const REFERENCE_LIGHT: Light = { sun: normalize([0.35, 0.8, -0.5]), ambient: 0.45, sky: 0.15, diffuse: 0.55 };
 const REFERENCE_BACKDROP = new PlainBackdrop([208, 208, 206], [184, 184, 182]);
 
@@ -32,12 +36,12 @@ export class SampleRenderer {
 
   constructor(readonly spec: SampleSpec, readonly size: RenderSize) {
     this.poses = walkTimeline(spec.walk, spec.character.height, size.frames, size.fps);
-    const points: [number, number][] = [];
+    const keepOut: KeepOut = [];
     for (const pose of this.poses) {
       const [cx, cz] = chaseCameraGround(pose, spec.character);
-      for (let k = 0; k <= 3; k++) points.push([pose.x + ((cx - pose.x) * k) / 3, pose.z + ((cz - pose.z) * k) / 3]);
+      for (let k = 0; k <= 3; k++) keepOut.push([pose.x + ((cx - pose.x) * k) / 3, pose.z + ((cz - pose.z) * k) / 3, k === 3 ? CAMERA_CLEARANCE : CLEARANCE]);
     }
-    this.world = buildWorld(spec.world, { points, clearance: CLEARANCE });
+    this.world = buildWorld(spec.world, keepOut);
     this.frame = new Frame(size.width, size.height);
   }
 

@@ -25,11 +25,8 @@ export interface World {
   backdrop: WorldBackdrop;
 }
 
-/** Ground points (x, z) that objects must keep clear of, with the clearance they need. */
-export interface KeepOut {
-  points: [number, number][];
-  clearance: number;
-}
+/** Ground points (x, z) that objects must keep clear of, each with the clearance (metres) it needs. */
+export type KeepOut = [x: number, z: number, clearance: number][];
 
 const KINDS: ObjectKind[] = ['crate', 'crate', 'pillar', 'tree', 'tree', 'tree', 'bush', 'lamp', 'wall', 'rock'];
 const MARGIN = 20;
@@ -116,8 +113,8 @@ function objectShape(kind: ObjectKind, rng: Rng): Shape {
 }
 
 function tooClose(x: number, z: number, radius: number, keepOut: KeepOut, placed: PlacedObject[]): boolean {
-  for (const [px, pz] of keepOut.points) {
-    if (Math.hypot(x - px, z - pz) < radius + keepOut.clearance) return true;
+  for (const [px, pz, clearance] of keepOut) {
+    if (Math.hypot(x - px, z - pz) < radius + clearance) return true;
   }
   return placed.some((o) => Math.hypot(x - o.x, z - o.z) < radius + o.radius + 0.3);
 }
@@ -126,7 +123,7 @@ function tooClose(x: number, z: number, radius: number, keepOut: KeepOut, placed
 export function buildWorld(spec: WorldSpec, keepOut: KeepOut): World {
   const rng = new Rng(spec.seed);
   const light = lightFromSun(spec.sun.azimuth, spec.sun.elevation);
-  const xs = keepOut.points.map((p) => p[0]), zs = keepOut.points.map((p) => p[1]);
+  const xs = keepOut.map((p) => p[0]), zs = keepOut.map((p) => p[1]);
   const minX = Math.min(...xs) - MARGIN, maxX = Math.max(...xs) + MARGIN;
   const minZ = Math.min(...zs) - MARGIN, maxZ = Math.max(...zs) + MARGIN;
   const shadows = new ShadowGrid(minX, minZ, SHADOW_CELL, Math.ceil((maxX - minX) / SHADOW_CELL), Math.ceil((maxZ - minZ) / SHADOW_CELL));
@@ -150,8 +147,8 @@ export function buildWorld(spec: WorldSpec, keepOut: KeepOut): World {
     // Half of the objects stand near the track, where both views see them up close.
     let x: number, z: number;
     if (rng.chance(0.5)) {
-      const [px, pz] = rng.pick(keepOut.points);
-      const angle = rng.range(0, 2 * Math.PI), distance = shape.radius + keepOut.clearance + rng.range(0.5, 8);
+      const [px, pz, clearance] = rng.pick(keepOut);
+      const angle = rng.range(0, 2 * Math.PI), distance = shape.radius + clearance + rng.range(0.5, 8);
       x = px + distance * Math.sin(angle);
       z = pz + distance * Math.cos(angle);
     } else {
