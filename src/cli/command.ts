@@ -1,7 +1,5 @@
 /** One subcommand of the `worldwander` CLI: a thin layer over the typed API. */
 export interface Command {
-  name: string;
-  summary: string;
   usage: string;
   /** Returns the process exit code. */
   run(args: string[]): Promise<number>;

@@ -1,11 +1,35 @@
 import { UsageError, type Command } from './command.js';
-import { doctor } from './commands/doctor.js';
-import { encodePromptsCommand } from './commands/encode_prompts.js';
-import { forward } from './commands/forward.js';
-import { synth } from './commands/synth.js';
+
+interface CommandEntry {
+  name: string;
+  summary: string;
+  /** Loaded on use, so that commands without the tensor engine (synth) run without the addon. */
+  load(): Promise<Command>;
+}
 
 /** Every subcommand, in the order `worldwander help` lists them. */
-const commands: Command[] = [doctor, synth, forward, encodePromptsCommand];
+const commands: CommandEntry[] = [
+  {
+    name: 'synth',
+    summary: 'generate synchronized first-person / third-person / reference triplets from a synthetic 3D world',
+    load: async () => (await import('./commands/synth.js')).synth,
+  },
+  {
+    name: 'forward',
+    summary: 'run one forward of a model part on tensors from a safetensors file (parity checks against Python)',
+    load: async () => (await import('./commands/forward.js')).forward,
+  },
+  {
+    name: 'encode-prompts',
+    summary: "pre-compute umT5 prompt embeddings into the prompt cache (the task prompts and '' by default)",
+    load: async () => (await import('./commands/encode_prompts.js')).encodePromptsCommand,
+  },
+  {
+    name: 'doctor',
+    summary: 'report the tensor engine: libtorch version, devices, threads, BLAS, bf16, attention kernel',
+    load: async () => (await import('./commands/doctor.js')).doctor,
+  },
+];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -19,13 +43,21 @@ export async function main(argv: string[]): Promise<number> {
     console.log(help());
     return name === undefined ? 2 : 0;
   }
-  const command = commands.find((c) => c.name === name);
-  if (!command) {
+  const entry = commands.find((c) => c.name === name);
+  if (!entry) {
     console.error(`worldwander: unknown command '${name}'\n\n${help()}`);
     return 2;
   }
+  let command: Command;
+  try {
+    command = await entry.load();
+  } catch (error) {
+    // e.g. the libtorch addon is not built: the message says what to run
+    console.error(`worldwander ${name}: ${(error as Error).message}`);
+    return 1;
+  }
   if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(`usage: ${command.usage}\n\n${command.summary}`);
+    console.log(`usage: ${command.usage}\n\n${entry.summary}`);
     return 0;
   }
   try {

@@ -3,8 +3,6 @@ import { parseFlags } from '../args.js';
 import type { Command } from '../command.js';
 
 export const doctor: Command = {
-  name: 'doctor',
-  summary: 'report the tensor engine: libtorch version, devices, threads, BLAS, bf16, attention kernel',
   usage: 'worldwander doctor [--json]',
   async run(args) {
     const { flags } = parseFlags(args, { values: [], booleans: ['json'] });

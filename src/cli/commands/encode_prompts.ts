@@ -11,8 +11,6 @@ export const TASK_PROMPTS = ['Transform it into the first-person perspective.', 
 const DTYPES: DType[] = ['bfloat16', 'float32'];
 
 export const encodePromptsCommand: Command = {
-  name: 'encode-prompts',
-  summary: "pre-compute umT5 prompt embeddings into the prompt cache (the task prompts and '' by default)",
   usage: 'worldwander encode-prompts --model-dir DIR [--cache-dir DIR] [--max-length 512] [--dtype bfloat16|float32] [--device cpu|cuda] [PROMPT ...]',
   async run(args) {
     const { flags, positional } = parseFlags(args, { values: ['model-dir', 'cache-dir', 'max-length', 'dtype', 'device'], booleans: [] });

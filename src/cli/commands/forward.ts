@@ -19,8 +19,6 @@ const targets: Record<string, ForwardTarget> = {
 const DTYPES: DType[] = ['float32', 'bfloat16'];
 
 export const forward: Command = {
-  name: 'forward',
-  summary: 'run one forward of a model part on tensors from a safetensors file (parity checks against Python)',
   usage: `worldwander forward <${Object.keys(targets).join('|')}> --model-dir DIR --inputs IN.safetensors --out OUT.safetensors [--lora L.safetensors] [--dtype float32|bfloat16] [--device cpu|cuda]`,
   async run(args) {
     const { flags, positional } = parseFlags(args, { values: ['model-dir', 'inputs', 'out', 'lora', 'dtype', 'device'], booleans: [] });

@@ -10,8 +10,6 @@ const FLAGS = {
 };
 
 export const synth: Command = {
-  name: 'synth',
-  summary: 'Generate synchronized first-person / third-person / reference triplets from a synthetic 3D world.',
   usage: [
     'worldwander synth --out DIR --count N [--width 128] [--height 128] [--frames 49] [--fps 8] [--seed 0]',
     '                  [--format mp4|png] [--workers K] [--preview [PATH]] [--overwrite | --resume] [--quiet]',
