@@ -24,6 +24,8 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
   static Napi::Value Wrap(Napi::Env env, at::Tensor tensor);  // undefined tensor -> null
   static const at::Tensor& Get(const Napi::Value& value, const char* what);
   static bool IsHandle(const Napi::Value& value);
+  // The tensor of a handle (undefined once disposed), or nullptr when value is no tensor handle.
+  static const at::Tensor* TryGet(const Napi::Value& value);
 
   explicit TensorHandle(const Napi::CallbackInfo& info);
   ~TensorHandle() override;
@@ -46,6 +48,7 @@ class GeneratorHandle : public Napi::ObjectWrap<GeneratorHandle> {
  public:
   static Napi::Function Define(Napi::Env env);
   static at::Generator Get(const Napi::Value& value);
+  static bool IsHandle(const Napi::Value& value);
   explicit GeneratorHandle(const Napi::CallbackInfo& info);
 
  private:

@@ -16,32 +16,39 @@ at::ScalarType ScalarTypeFromCode(Napi::Env env, int code) {
 
 int CodeFromScalarType(at::ScalarType type) { return static_cast<int>(type); }
 
-static int64_t ToInt(const Napi::Value& value, const std::string& what) {
-  if (!value.IsNumber()) throw Napi::TypeError::New(value.Env(), what + ": expected an integer");
+static int64_t ToInt(const Napi::Value& value) {
+  if (!value.IsNumber()) throw ConversionError("expected an integer");
   double d = value.As<Napi::Number>().DoubleValue();
-  if (std::floor(d) != d || !std::isfinite(d)) {
-    throw Napi::TypeError::New(value.Env(), what + ": expected an integer, got " + std::to_string(d));
-  }
+  if (std::floor(d) != d || !std::isfinite(d)) throw ConversionError("expected an integer, got " + std::to_string(d));
   return static_cast<int64_t>(d);
+}
+
+static const at::Tensor& ToTensor(const Napi::Value& value) {
+  const at::Tensor* tensor = TensorHandle::TryGet(value);
+  if (tensor == nullptr) throw ConversionError("expected a tensor");
+  if (!tensor->defined()) throw ConversionError("the tensor was disposed");
+  return *tensor;
 }
 
 std::vector<int64_t> ShapeFromArray(const Napi::Value& value, const char* what) {
   if (!value.IsArray()) throw Napi::TypeError::New(value.Env(), std::string(what) + ": expected an array of sizes");
   Napi::Array array = value.As<Napi::Array>();
   std::vector<int64_t> shape(array.Length());
-  for (uint32_t i = 0; i < array.Length(); i++) shape[i] = ToInt(array.Get(i), what);
+  try {
+    for (uint32_t i = 0; i < array.Length(); i++) shape[i] = ToInt(array.Get(i));
+  } catch (const ConversionError& e) {
+    throw Napi::TypeError::New(value.Env(), std::string(what) + ": " + e.what());
+  }
   return shape;
 }
 
-static c10::IValue ToList(const Napi::Value& value, const c10::TypePtr& element, c10::optional<int32_t> fixed,
-                          const std::string& what) {
-  Napi::Env env = value.Env();
+static c10::IValue ToList(const Napi::Value& value, const c10::TypePtr& element, c10::optional<int32_t> fixed) {
   // A single number for a fixed-size `int[N]` stands for N copies, as in Python.
   if (!value.IsArray()) {
     if (fixed && value.IsNumber() && element->kind() == c10::TypeKind::IntType) {
-      return c10::IValue(c10::List<int64_t>(std::vector<int64_t>(*fixed, ToInt(value, what))));
+      return c10::IValue(c10::List<int64_t>(std::vector<int64_t>(*fixed, ToInt(value))));
     }
-    throw Napi::TypeError::New(env, what + ": expected an array");
+    throw ConversionError("expected an array");
   }
   Napi::Array array = value.As<Napi::Array>();
   uint32_t n = array.Length();
@@ -50,7 +57,7 @@ static c10::IValue ToList(const Napi::Value& value, const c10::TypePtr& element,
     case c10::TypeKind::SymIntType: {
       c10::List<int64_t> list;
       list.reserve(n);
-      for (uint32_t i = 0; i < n; i++) list.push_back(ToInt(array.Get(i), what));
+      for (uint32_t i = 0; i < n; i++) list.push_back(ToInt(array.Get(i)));
       return c10::IValue(list);
     }
     case c10::TypeKind::FloatType: {
@@ -66,7 +73,7 @@ static c10::IValue ToList(const Napi::Value& value, const c10::TypePtr& element,
     case c10::TypeKind::TensorType: {
       c10::List<at::Tensor> list;
       list.reserve(n);
-      for (uint32_t i = 0; i < n; i++) list.push_back(TensorHandle::Get(array.Get(i), what.c_str()));
+      for (uint32_t i = 0; i < n; i++) list.push_back(ToTensor(array.Get(i)));
       return c10::IValue(list);
     }
     case c10::TypeKind::OptionalType: {
@@ -74,36 +81,34 @@ static c10::IValue ToList(const Napi::Value& value, const c10::TypePtr& element,
       for (uint32_t i = 0; i < n; i++) {
         Napi::Value item = array.Get(i);
         if (item.IsNull() || item.IsUndefined()) list.push_back(c10::nullopt);
-        else list.push_back(TensorHandle::Get(item, what.c_str()));
+        else list.push_back(ToTensor(item));
       }
       return c10::IValue(list);
     }
     default:
-      throw Napi::TypeError::New(env, what + ": unsupported list type " + element->str());
+      throw ConversionError("unsupported list type " + element->str());
   }
 }
 
-c10::IValue ToIValue(const Napi::Value& value, const c10::TypePtr& type, c10::optional<int32_t> fixed,
-                     const std::string& what) {
-  Napi::Env env = value.Env();
+c10::IValue ToIValue(const Napi::Value& value, const c10::TypePtr& type, c10::optional<int32_t> fixed) {
   switch (type->kind()) {
     case c10::TypeKind::OptionalType:
       if (value.IsNull() || value.IsUndefined()) return c10::IValue();
-      return ToIValue(value, type->containedType(0), fixed, what);
+      return ToIValue(value, type->containedType(0), fixed);
     case c10::TypeKind::TensorType:
-      return c10::IValue(TensorHandle::Get(value, what.c_str()));
+      return c10::IValue(ToTensor(value));
     case c10::TypeKind::IntType:
     case c10::TypeKind::SymIntType:
     case c10::TypeKind::ScalarTypeType:
     case c10::TypeKind::LayoutType:
     case c10::TypeKind::MemoryFormatType:
-      return c10::IValue(ToInt(value, what));
+      return c10::IValue(ToInt(value));
     case c10::TypeKind::FloatType:
-      if (!value.IsNumber()) throw Napi::TypeError::New(env, what + ": expected a number");
+      if (!value.IsNumber()) throw ConversionError("expected a number");
       return c10::IValue(value.As<Napi::Number>().DoubleValue());
     case c10::TypeKind::NumberType: {  // Scalar: an integer-valued number is an integer Scalar
       if (value.IsBoolean()) return c10::IValue(value.As<Napi::Boolean>().Value());
-      if (!value.IsNumber()) throw Napi::TypeError::New(env, what + ": expected a number");
+      if (!value.IsNumber()) throw ConversionError("expected a number");
       double d = value.As<Napi::Number>().DoubleValue();
       if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) < 9007199254740992.0) {
         return c10::IValue(static_cast<int64_t>(d));
@@ -111,20 +116,21 @@ c10::IValue ToIValue(const Napi::Value& value, const c10::TypePtr& type, c10::op
       return c10::IValue(d);
     }
     case c10::TypeKind::BoolType:
-      if (!value.IsBoolean()) throw Napi::TypeError::New(env, what + ": expected a boolean");
+      if (!value.IsBoolean()) throw ConversionError("expected a boolean");
       return c10::IValue(value.As<Napi::Boolean>().Value());
     case c10::TypeKind::StringType:
-      if (!value.IsString()) throw Napi::TypeError::New(env, what + ": expected a string");
+      if (!value.IsString()) throw ConversionError("expected a string");
       return c10::IValue(value.As<Napi::String>().Utf8Value());
     case c10::TypeKind::DeviceObjType:
-      if (!value.IsString()) throw Napi::TypeError::New(env, what + ": expected a device string such as 'cpu' or 'cuda:0'");
+      if (!value.IsString()) throw ConversionError("expected a device string such as 'cpu' or 'cuda:0'");
       return c10::IValue(c10::Device(value.As<Napi::String>().Utf8Value()));
     case c10::TypeKind::GeneratorType:
+      if (!GeneratorHandle::IsHandle(value)) throw ConversionError("expected a Generator");
       return c10::IValue(GeneratorHandle::Get(value));
     case c10::TypeKind::ListType:
-      return ToList(value, type->containedType(0), fixed, what);
+      return ToList(value, type->containedType(0), fixed);
     default:
-      throw Napi::TypeError::New(env, what + ": unsupported argument type " + type->str());
+      throw ConversionError("unsupported argument type " + type->str());
   }
 }
 

@@ -77,7 +77,11 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
     for (size_t i = 0; i < arguments.size(); i++) {
       const c10::Argument& argument = arguments[i];
       if (i < given && !info[i + 1].IsUndefined()) {
-        stack.push_back(ToIValue(info[i + 1], argument.type(), argument.N(), op.name + " argument '" + argument.name() + "'"));
+        try {
+          stack.push_back(ToIValue(info[i + 1], argument.type(), argument.N()));
+        } catch (const ConversionError& e) {
+          throw Napi::TypeError::New(env, op.name + " argument '" + argument.name() + "': " + e.what());
+        }
       } else if (argument.default_value()) {
         stack.push_back(*argument.default_value());
       } else {

@@ -3,6 +3,10 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+// Type tags tell our objects apart faster than instanceof, and cannot be forged from JavaScript.
+static const napi_type_tag kTensorTag = {0x5f1c2b7a9e3d4c10ULL, 0x8a6b4f2e1d0c9b7aULL};
+static const napi_type_tag kGeneratorTag = {0x2c7e9a1b5d3f4e60ULL, 0x91a8b7c6d5e4f302ULL};
+
 Napi::Function TensorHandle::Define(Napi::Env env) {
   Napi::Function ctor = DefineClass(env, "TensorHandle", {
       InstanceMethod("dispose", &TensorHandle::Dispose),
@@ -16,7 +20,9 @@ Napi::Function TensorHandle::Define(Napi::Env env) {
   return ctor;
 }
 
-TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorHandle>(info) {}
+TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorHandle>(info) {
+  info.This().As<Napi::Object>().TypeTag(&kTensorTag);
+}
 
 TensorHandle::~TensorHandle() { Release(); }
 
@@ -42,17 +48,20 @@ void TensorHandle::Release() {
 }
 
 bool TensorHandle::IsHandle(const Napi::Value& value) {
-  if (!value.IsObject()) return false;
-  Napi::Env env = value.Env();
-  return value.As<Napi::Object>().InstanceOf(env.GetInstanceData<AddonData>()->tensor_constructor.Value());
+  return value.IsObject() && value.As<Napi::Object>().CheckTypeTag(&kTensorTag);
+}
+
+const at::Tensor* TensorHandle::TryGet(const Napi::Value& value) {
+  if (!IsHandle(value)) return nullptr;
+  return &Napi::ObjectWrap<TensorHandle>::Unwrap(value.As<Napi::Object>())->tensor_;
 }
 
 const at::Tensor& TensorHandle::Get(const Napi::Value& value, const char* what) {
   Napi::Env env = value.Env();
-  if (!IsHandle(value)) throw Napi::TypeError::New(env, std::string(what) + ": expected a tensor");
-  TensorHandle* handle = Napi::ObjectWrap<TensorHandle>::Unwrap(value.As<Napi::Object>());
-  if (!handle->tensor_.defined()) throw Napi::Error::New(env, std::string(what) + ": the tensor was disposed");
-  return handle->tensor_;
+  const at::Tensor* tensor = TryGet(value);
+  if (tensor == nullptr) throw Napi::TypeError::New(env, std::string(what) + ": expected a tensor");
+  if (!tensor->defined()) throw Napi::Error::New(env, std::string(what) + ": the tensor was disposed");
+  return *tensor;
 }
 
 Napi::Value TensorHandle::Dispose(const Napi::CallbackInfo& info) {
@@ -99,6 +108,7 @@ Napi::Function GeneratorHandle::Define(Napi::Env env) {
 // new Generator(seed: bigint | number)
 GeneratorHandle::GeneratorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GeneratorHandle>(info) {
   Napi::Env env = info.Env();
+  info.This().As<Napi::Object>().TypeTag(&kGeneratorTag);
   uint64_t seed = 0;
   if (info.Length() > 0 && info[0].IsBigInt()) {
     bool lossless = true;
@@ -115,12 +125,12 @@ GeneratorHandle::GeneratorHandle(const Napi::CallbackInfo& info) : Napi::ObjectW
   generator_ = at::make_generator<at::CPUGeneratorImpl>(seed);
 }
 
+bool GeneratorHandle::IsHandle(const Napi::Value& value) {
+  return value.IsObject() && value.As<Napi::Object>().CheckTypeTag(&kGeneratorTag);
+}
+
 at::Generator GeneratorHandle::Get(const Napi::Value& value) {
-  Napi::Env env = value.Env();
-  if (!value.IsObject() ||
-      !value.As<Napi::Object>().InstanceOf(env.GetInstanceData<AddonData>()->generator_constructor.Value())) {
-    throw Napi::TypeError::New(env, "expected a Generator");
-  }
+  if (!IsHandle(value)) throw Napi::TypeError::New(value.Env(), "expected a Generator");
   return Napi::ObjectWrap<GeneratorHandle>::Unwrap(value.As<Napi::Object>())->generator_;
 }
 
