@@ -24,6 +24,7 @@ const binding = noGrad(() => {
   })));
 });
 const inside = native.benchMatmul(n, runs, dtypeCode('float32'), device);
+const insideBf16 = native.benchMatmul(n, runs, dtypeCode('bfloat16'), device);
 
 // A tiny op: add on a 1-element tensor, wrapped and disposed, as the models call ops.
 const tiny = zeros([1], { device });
@@ -41,6 +42,7 @@ const result = {
   matmul_n: n,
   matmul_gflops: flops / median(binding) / 1e9,
   matmul_gflops_native: flops / median(inside) / 1e9,
+  matmul_gflops_bf16_native: flops / median(insideBf16) / 1e9,
   op_overhead_us: median(batches) * 1e6,
 };
 if (json) {
@@ -48,5 +50,6 @@ if (json) {
 } else {
   console.log(`libtorch ${result.libtorch} on ${device}, ${result.threads} threads`);
   console.log(`matmul ${n}³ float32: ${result.matmul_gflops.toFixed(1)} GFLOP/s through the binding, ${result.matmul_gflops_native.toFixed(1)} inside C++`);
+  console.log(`matmul ${n}³ bfloat16 inside C++: ${result.matmul_gflops_bf16_native.toFixed(1)} GFLOP/s`);
   console.log(`tiny op call: ${result.op_overhead_us.toFixed(2)} µs`);
 }
