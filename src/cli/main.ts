@@ -10,6 +10,11 @@ interface CommandEntry {
 /** Every subcommand, in the order `worldwander help` lists them. */
 const commands: CommandEntry[] = [
   {
+    name: 'demo',
+    summary: 'the bundled default run (npm start): engine check, the bundled synthetic dataset and its contact sheet',
+    load: async () => (await import('./commands/demo.js')).demo,
+  },
+  {
     name: 'synth',
     summary: 'generate synchronized first-person / third-person / reference triplets from a synthetic 3D world',
     load: async () => (await import('./commands/synth.js')).synth,
