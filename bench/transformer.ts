@@ -13,6 +13,7 @@ import { injectLora } from '../src/nn/index.js';
 import { WanTransformer3DModel } from '../src/models/wan/transformer.js';
 import { buildInContextInputs } from '../src/models/wan/in_context.js';
 import type { WanTransformerConfig } from '../src/models/wan/transformer_config.js';
+import { median, timeIt } from './stats.js';
 
 const CONFIG: WanTransformerConfig = {
   patch_size: [1, 2, 2], num_attention_heads: 4, attention_head_dim: 128, in_channels: 48, out_channels: 48,
@@ -43,19 +44,9 @@ function setup() {
   return { model, inputs, loss };
 }
 
-function median(xs: number[]): number {
-  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-}
-
 function time(fn: () => void, runs = 3): number {
   fn(); // warm-up
-  const t: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    fn();
-    t.push((performance.now() - start) / 1000);
-  }
-  return median(t);
+  return median(Array.from({ length: runs }, () => timeIt(fn)));
 }
 
 function statusKb(field: string): number {
@@ -81,6 +72,10 @@ function main(): void {
     model.forwardBackward(inputs, loss, { checkpoint });
     for (const [, p] of model.trainableParameters()) p.grad = null;
   }));
+  // Inference in bfloat16 (the real model's dtype; the fp32-kept parts stay fp32).
+  const bf16Model = new WanTransformer3DModel(CONFIG, { generator: new Generator(0), dtype: 'bfloat16' });
+  const fwdBf16 = time(() => scope(() => { noGrad(() => bf16Model.forward(inputs)); }));
+  bf16Model.dispose();
   const plain = step(false);
   const ckpt = step(true);
   const self = fileURLToPath(import.meta.url);
@@ -90,6 +85,7 @@ function main(): void {
   console.log(`config: ${CONFIG.num_layers} layers, dim ${CONFIG.num_attention_heads * CONFIG.attention_head_dim}, ffn ${CONFIG.ffn_dim}, ${S} tokens (2 x ${St}), ${TEXT} text tokens, LoRA rank ${RANK}, float32`);
   console.log(`forward FLOPs: ${(flops / 1e9).toFixed(1)} GFLOP`);
   console.log(`forward (no grad):            ${fwd.toFixed(2)} s  ${gf(flops, fwd)} GFLOP/s`);
+  console.log(`forward, bfloat16 (no grad):  ${fwdBf16.toFixed(2)} s  ${gf(flops, fwdBf16)} GFLOP/s`);
   console.log(`forward+backward (LoRA):      ${plain.toFixed(2)} s  ${gf(2 * flops, plain)} GFLOP/s (counting backward = forward: activation gradients only, base frozen)`);
   console.log(`  with checkpointing:         ${ckpt.toFixed(2)} s  ${gf(3 * flops, ckpt)} GFLOP/s (counting the recomputed forward)`);
   console.log(`peak RSS above start, one step: plain ${memPlain.peakAboveStartMiB.toFixed(0)} MiB, checkpointed ${memCkpt.peakAboveStartMiB.toFixed(0)} MiB`);
