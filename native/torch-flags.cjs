@@ -27,8 +27,14 @@ if (what === 'include') {
   libs.push('-Wl,--as-needed');
   console.log(libs.join(' '));
 } else if (what === 'abi') {
-  // pip wheels before 2.7 were built with the old C++ ABI; TORCH_CXX11_ABI=0 selects it.
-  console.log(process.env.TORCH_CXX11_ABI ?? '1');
+  // The C++ ABI libtorch was built with (older pip wheels use the old one): TorchConfig.cmake
+  // records it in TORCH_CXX_FLAGS; TORCH_CXX11_ABI=0|1 overrides.
+  const configs = [path.join(root, 'share', 'cmake', 'Torch', 'TorchConfig.cmake'), path.join(lib, 'cmake', 'Torch', 'TorchConfig.cmake')];
+  const recorded = configs
+    .filter((file) => fs.existsSync(file))
+    .map((file) => /_GLIBCXX_USE_CXX11_ABI=(\d)/.exec(fs.readFileSync(file, 'utf8'))?.[1])
+    .find((abi) => abi !== undefined);
+  console.log(process.env.TORCH_CXX11_ABI ?? recorded ?? '1');
 } else {
   console.error('usage: torch-flags.cjs include|libs|abi');
   process.exit(2);
