@@ -7,7 +7,6 @@
 #include "common.h"
 
 #include <c10/core/CPUAllocator.h>
-#include <torch/version.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -18,13 +17,6 @@
 
 namespace {
 
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
-#define WW_ALLOCATE_CONST
-#define WW_HAS_COPY_DATA 1
-#else
-#define WW_ALLOCATE_CONST const
-#define WW_HAS_COPY_DATA 0
-#endif
 
 class CachingCpuAllocator final : public c10::Allocator {
  public:
@@ -36,7 +28,13 @@ class CachingCpuAllocator final : public c10::Allocator {
     return *instance;
   }
 
-  c10::DataPtr allocate(size_t requested) WW_ALLOCATE_CONST override {
+  // libtorch 2.3 made allocate() non-const and added copy_data(); both forms are defined here
+  // without `override`, so whichever the base class declares is the one overridden.
+  c10::DataPtr allocate(size_t requested) { return Allocate(requested); }
+  c10::DataPtr allocate(size_t requested) const { return Allocate(requested); }
+  void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
+
+  c10::DataPtr Allocate(size_t requested) const {
     size_t size = RoundSize(requested);
     void* base = nullptr;
     {
@@ -63,10 +61,6 @@ class CachingCpuAllocator final : public c10::Allocator {
   }
 
   c10::DeleterFnPtr raw_deleter() const override { return &Free; }
-
-#if WW_HAS_COPY_DATA
-  void copy_data(void* dest, const void* src, std::size_t count) const override { std::memcpy(dest, src, count); }
-#endif
 
   void EmptyCache() {
     std::lock_guard<std::mutex> lock(mutex_);
