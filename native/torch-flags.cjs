@@ -5,9 +5,23 @@ const path = require('node:path');
 
 const root = process.env.LIBTORCH || '/usr';
 const debian = root === '/usr';
-const lib = debian ? '/usr/lib/x86_64-linux-gnu' : path.join(root, 'lib');
+const lib = debian ? path.join('/usr/lib', multiarch()) : path.join(root, 'lib');
 const include = path.join(root, 'include');
 const what = process.argv[2];
+
+/** Debian's library folder name for this machine (x86_64-linux-gnu, aarch64-linux-gnu, …). */
+function multiarch() {
+  const { execFileSync } = require('node:child_process');
+  for (const [command, args] of [['dpkg-architecture', ['-qDEB_HOST_MULTIARCH']], ['gcc', ['-print-multiarch']]]) {
+    try {
+      const name = execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+      if (name) return name;
+    } catch {
+      // try the next way
+    }
+  }
+  return `${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
+}
 
 if (!fs.existsSync(path.join(include, 'ATen', 'ATen.h'))) {
   console.error(`libtorch not found: ${path.join(include, 'ATen', 'ATen.h')} is missing (LIBTORCH=${root})`);

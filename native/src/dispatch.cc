@@ -6,6 +6,8 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 
 #include <deque>
+#include <mutex>
+#include <unordered_map>
 #include <sstream>
 
 #include <torch/version.h>
@@ -17,10 +19,17 @@ struct Resolved {
   std::string name;
 };
 
-// Handles are stable for the life of the process; a deque keeps references valid.
-std::deque<Resolved>& Registry() {
-  static std::deque<Resolved> registry;
-  return registry;
+// One entry per operator for the life of the process (a deque keeps references valid), shared by
+// every worker thread that loads the addon.
+struct Registry {
+  std::mutex mutex;
+  std::deque<Resolved> entries;
+  std::unordered_map<std::string, size_t> ids;
+};
+
+Registry& registry() {
+  static auto* instance = new Registry();
+  return *instance;
 }
 
 c10::optional<c10::OperatorHandle> Lookup(const std::string& name, const std::string& overload) {
@@ -37,8 +46,14 @@ Napi::Value FindOp(const Napi::CallbackInfo& info) {
     throw Napi::Error::New(env, std::string("libtorch ") + TORCH_VERSION + " has no operator " + name +
                                     (overload.empty() ? "" : "." + overload));
   }
-  Registry().push_back({*handle, name + (overload.empty() ? "" : "." + overload)});
-  return Napi::Number::New(env, static_cast<double>(Registry().size() - 1));
+  std::string full = name + (overload.empty() ? "" : "." + overload);
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  auto found = r.ids.find(full);
+  if (found != r.ids.end()) return Napi::Number::New(env, static_cast<double>(found->second));
+  r.entries.push_back({*handle, full});
+  r.ids.emplace(full, r.entries.size() - 1);
+  return Napi::Number::New(env, static_cast<double>(r.entries.size() - 1));
 }
 
 Napi::Value HasOp(const Napi::CallbackInfo& info) {
@@ -49,8 +64,10 @@ Napi::Value HasOp(const Napi::CallbackInfo& info) {
 
 const Resolved& Get(Napi::Env env, const Napi::Value& id) {
   uint32_t index = id.As<Napi::Number>().Uint32Value();
-  if (index >= Registry().size()) throw Napi::RangeError::New(env, "callOp: unknown operator id");
-  return Registry()[index];
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  if (index >= r.entries.size()) throw Napi::RangeError::New(env, "callOp: unknown operator id");
+  return r.entries[index];
 }
 
 Napi::Value OpSchema(const Napi::CallbackInfo& info) {

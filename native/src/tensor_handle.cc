@@ -113,6 +113,7 @@ GeneratorHandle::GeneratorHandle(const Napi::CallbackInfo& info) : Napi::ObjectW
   if (info.Length() > 0 && info[0].IsBigInt()) {
     bool lossless = true;
     seed = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) throw Napi::RangeError::New(env, "Generator: seed must be an integer in [0, 2^64)");
   } else if (info.Length() > 0 && info[0].IsNumber()) {
     double value = info[0].As<Napi::Number>().DoubleValue();
     if (value < 0 || value != static_cast<double>(static_cast<uint64_t>(value))) {

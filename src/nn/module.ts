@@ -1,7 +1,7 @@
 // Module: a tree of named parameters, buffers and child modules, like torch.nn.Module. State-dict
 // keys are the dotted paths (`blocks.0.attn1.to_q.weight`). Parameters keep their identity for
 // life: loading copies into them, so fields that reference them stay valid.
-import { keep, noGrad, type DType, type Device, type Tensor, type TensorSource } from '../torch/index.js';
+import { keep, noGrad, type Tensor, type TensorSource } from '../torch/index.js';
 
 export interface LoadReport {
   missing: string[];
@@ -152,39 +152,21 @@ export class Module {
     return report;
   }
 
-  /** Converts every parameter and buffer in place of the module (new tensors, same names). */
-  to(target: { dtype?: DType; device?: Device }): this {
-    for (const [, m] of this.namedModules()) m.#convertOwn(target);
-    return this;
-  }
-
-  #convertOwn(target: { dtype?: DType; device?: Device }): void {
-    for (const [name, p] of this.#parameters) {
-      const wanted = target.dtype && p.dtype !== 'int64' ? target.dtype : p.dtype;
-      if (wanted === p.dtype && (target.device === undefined || target.device === p.device)) continue;
-      const converted = noGrad(() => p.to({ dtype: wanted, device: target.device }));
-      this.registerParameter(name, converted, p.requiresGrad);
-      this.#rebindField(p, converted);
-      p.dispose();
-    }
-    for (const [name, b] of this.#buffers) {
-      if (target.device === undefined || target.device === b.tensor.device) continue;
-      const converted = b.tensor.to({ device: target.device });
-      this.#rebindField(b.tensor, converted);
-      b.tensor.dispose();
-      this.#buffers.set(name, { tensor: keep(converted), persistent: b.persistent });
-    }
-  }
-
-  #rebindField(old: Tensor, replacement: Tensor): void {
-    const fields = this as unknown as Record<string, unknown>;
-    for (const key of Object.keys(fields)) if (fields[key] === old) fields[key] = replacement;
-  }
-
   dispose(): void {
     for (const p of this.#parameters.values()) p.dispose();
     for (const b of this.#buffers.values()) b.tensor.dispose();
     for (const c of this.#children.values()) c.dispose();
+  }
+}
+
+/** Loads weights into a just-built model, strictly; if that fails the model is released first. */
+export function loadPretrained<M extends Module>(model: M, source: Map<string, Tensor> | TensorSource, where: string): M {
+  try {
+    model.loadStateDict(source, { where });
+    return model;
+  } catch (error) {
+    model.dispose();
+    throw error;
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -6,7 +6,7 @@ import { encodePng } from '../data/png.js';
 import { Progress } from '../data/progress.js';
 import { checkFfmpeg, FfmpegMissingError } from '../data/video_writer.js';
 import { makeManifest, MANIFEST_FILE, MANIFEST_VERSION, parameterDifferences, readManifest, writeManifest, type RunParameters } from './manifest.js';
-import { isSampleComplete, LAYOUT, makeLayout, removePartials, sampleName } from './output.js';
+import { isSampleComplete, LAYOUT, makeLayout, removePartials, sampleName, writeFileAtomic } from './output.js';
 import { previewSheet } from './preview.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker.js';
 
@@ -161,9 +161,12 @@ export async function synthesize(options: SynthOptions): Promise<SynthResult> {
   const done = await prepareFolder(options);
   await makeLayout(options.out);
   const manifest = makeManifest(options, options.count);
-  await writeManifest(options.out, manifest);
-
   const pending = Array.from({ length: options.count }, (_, i) => i).filter((i) => !done.has(i));
+  // A resumed run with nothing left to write keeps its manifest (and stats) and preview as they are.
+  const previous = options.resume ? await readManifest(options.out) : undefined;
+  const changed = pending.length > 0 || previous?.status !== 'complete' || previous.count !== options.count;
+  if (changed) await writeManifest(options.out, manifest);
+
   const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), pending.length));
   const size = { width: options.width, height: options.height, frames: options.frames, fps: options.fps };
   const progress = options.progress ? new Progress('synth', pending.length, { unit: 'samples' }) : undefined;
@@ -178,15 +181,21 @@ export async function synthesize(options: SynthOptions): Promise<SynthResult> {
   progress?.finish();
   const seconds = (performance.now() - start) / 1000;
   const framesPerSecond = seconds > 0 ? frames / seconds : 0;
-  manifest.status = 'complete';
-  manifest.stats = { seconds: Number(seconds.toFixed(3)), samplesWritten: pending.length, framesPerSecond: Number(framesPerSecond.toFixed(1)), workers };
-  await writeManifest(options.out, manifest);
+  if (changed) {
+    manifest.status = 'complete';
+    manifest.stats = pending.length > 0
+      ? { seconds: Number(seconds.toFixed(3)), samplesWritten: pending.length, framesPerSecond: Number(framesPerSecond.toFixed(1)), workers }
+      : previous?.stats;
+    await writeManifest(options.out, manifest);
+  }
 
   let preview: string | undefined;
   if (options.preview) {
     preview = options.preview;
-    await mkdir(dirname(preview), { recursive: true });
-    await writeFile(preview, encodePng(previewSheet(manifest.samples.slice(0, PREVIEW_ROWS), size)));
+    if (changed || !(await stat(preview).then(() => true, () => false))) {
+      await mkdir(dirname(preview), { recursive: true });
+      await writeFileAtomic(preview, encodePng(previewSheet(manifest.samples.slice(0, PREVIEW_ROWS), size)));
+    }
   }
   return { written: pending.length, skipped: done.size, seconds, framesPerSecond, workers, manifest: join(options.out, MANIFEST_FILE), preview };
 }

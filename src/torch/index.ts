@@ -11,3 +11,4 @@ export { hasAten } from './aten.js';
 export { engineInfo, loadedBlas, setNumThreads, cudaIsAvailable, synchronize, memoryStats, resetPeakMemory, emptyCache, type EngineInfo } from './runtime.js';
 export type { MemoryStats } from './native.js';
 export * from './safetensors.js';
+export { readJsonFile } from './json_file.js';

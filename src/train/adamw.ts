@@ -1,6 +1,6 @@
 // AdamW (Loshchilov & Hutter) with PyTorch's semantics: decoupled weight decay p ← p(1 − lr·λ),
 // then the Adam update with bias correction, denominator √v̂ + ε.
-import { noGrad, zerosLike, type Tensor } from '../torch/index.js';
+import { keep, noGrad, zerosLike, type Tensor } from '../torch/index.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -51,7 +51,8 @@ export class AdamW {
         if (!grad) continue;
         let state = this.#state.get(p);
         if (!state) {
-          state = { expAvg: zerosLike(p), expAvgSq: zerosLike(p) };
+          // kept: optimiser state outlives any scope a step runs in
+          state = { expAvg: keep(zerosLike(p)), expAvgSq: keep(zerosLike(p)) };
           this.#state.set(p, state);
         }
         if (this.weightDecay !== 0) p.mul_(1 - this.lr * this.weightDecay);

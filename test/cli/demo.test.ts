@@ -22,6 +22,11 @@ test('worldwander demo makes the bundled dataset once, and a second run only che
   for (const folder of ['First_Video', 'Third_Video']) assert.ok(existsSync(path.join(out, 'synthetic', folder, `${manifest.samples[0].name}.mp4`)));
   const preview = decodePng(readFileSync(path.join(out, 'preview.png')));
   assert.ok(preview.width > 128 && preview.height > 128);
+  const manifestBytes = readFileSync(path.join(out, 'synthetic', 'manifest.json'));
+  const previewBytes = readFileSync(path.join(out, 'preview.png'));
   const second = execFileSync(process.execPath, [cli, 'demo', '--out', out], { encoding: 'utf8' });
   assert.match(second, /data: 0 samples written, 16 already there/);
+  // nothing rewritten: the first run's manifest (with its stats) and contact sheet stay as they were
+  assert.deepEqual(readFileSync(path.join(out, 'synthetic', 'manifest.json')), manifestBytes);
+  assert.deepEqual(readFileSync(path.join(out, 'preview.png')), previewBytes);
 });

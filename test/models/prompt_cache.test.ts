@@ -75,7 +75,8 @@ test('the key includes the encoder identity; a file holding another key is refus
   }));
 
 test('worldwander encode-prompts fills the cache with the task prompts and then finds them cached', async () => {
-  const { encodePromptsCommand, TASK_PROMPTS } = await import('../../src/cli/commands/encode_prompts.js');
+  const { encodePromptsCommand } = await import('../../src/cli/commands/encode_prompts.js');
+  const { ALL_PROMPTS: TASK_PROMPTS } = await import('../../src/worldwander/prompts.js');
   const root = modelRoot();
   const logged: string[] = [];
   const log = console.log;

@@ -1,14 +1,9 @@
 import path from 'node:path';
 
 import { promptEmbeddings } from '../../models/umt5/prompt_cache.js';
-import type { DType } from '../../torch/index.js';
-import { intFlag, parseFlags, requiredFlag, stringFlag } from '../args.js';
-import { UsageError, type Command } from '../command.js';
-
-/** The prompts WorldWander uses: three2one, one2three, and the empty prompt for guidance. */
-export const TASK_PROMPTS = ['Transform it into the first-person perspective.', 'Transform it into the third-person perspective.', ''];
-
-const DTYPES: DType[] = ['bfloat16', 'float32'];
+import { ALL_PROMPTS } from '../../worldwander/prompts.js';
+import { choiceFlag, intFlag, parseFlags, requiredFlag, stringFlag } from '../args.js';
+import type { Command } from '../command.js';
 
 export const encodePromptsCommand: Command = {
   usage: 'worldwander encode-prompts --model-dir DIR [--cache-dir DIR] [--max-length 512] [--dtype bfloat16|float32] [--device cpu|cuda] [PROMPT ...]',
@@ -17,9 +12,8 @@ export const encodePromptsCommand: Command = {
     const modelDir = requiredFlag(flags, 'model-dir');
     const cacheDir = stringFlag(flags, 'cache-dir') ?? path.join(modelDir, 'prompt_embeds');
     const maxLength = intFlag(flags, 'max-length', 512, 2);
-    const dtype = (stringFlag(flags, 'dtype') ?? 'bfloat16') as DType;
-    if (!DTYPES.includes(dtype)) throw new UsageError(`--dtype must be one of ${DTYPES.join(', ')} (got '${dtype}')`);
-    const prompts = positional.length ? positional : TASK_PROMPTS;
+    const dtype = choiceFlag(flags, 'dtype', ['bfloat16', 'float32'] as const, 'bfloat16');
+    const prompts = positional.length ? positional : ALL_PROMPTS;
     let encoded: string[] = [];
     const started = performance.now();
     const embeds = promptEmbeddings(modelDir, prompts, { cacheDir, maxLength, dtype, device: stringFlag(flags, 'device'), onEncode: (p) => (encoded = p) });

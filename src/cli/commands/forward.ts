@@ -1,8 +1,9 @@
-import { SafetensorsFile, loadAll, saveSafetensors, type DType, type Tensor } from '../../torch/index.js';
-import { ForwardInputError, transformerForward, type ForwardOptions } from '../../models/wan/transformer_forward.js';
+import { SafetensorsFile, loadAll, saveSafetensors, type Tensor } from '../../torch/index.js';
+import { ForwardInputError } from '../../models/parity.js';
+import { transformerForward, type ForwardOptions } from '../../models/wan/transformer_forward.js';
 import { vaeDecodeForward, vaeEncodeForward } from '../../models/wan/vae_forward.js';
 import { textEncoderForward } from '../../models/umt5/forward.js';
-import { parseFlags, requiredFlag, stringFlag } from '../args.js';
+import { choiceFlag, parseFlags, requiredFlag, stringFlag } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 
 /** One model part's forward: named tensors in, named tensors out. */
@@ -16,8 +17,6 @@ const targets: Record<string, ForwardTarget> = {
   'text-encoder': textEncoderForward,
 };
 
-const DTYPES: DType[] = ['float32', 'bfloat16'];
-
 export const forward: Command = {
   usage: `worldwander forward <${Object.keys(targets).join('|')}> --model-dir DIR --inputs IN.safetensors --out OUT.safetensors [--lora L.safetensors] [--dtype float32|bfloat16] [--device cpu|cuda]`,
   async run(args) {
@@ -26,8 +25,7 @@ export const forward: Command = {
     if (name === undefined || extra.length) throw new UsageError(`expected exactly one target (${Object.keys(targets).join(', ')}), got ${positional.length ? positional.join(' ') : 'none'}`);
     const target = targets[name];
     if (!target) throw new UsageError(`unknown target '${name}'; known targets: ${Object.keys(targets).join(', ')}`);
-    const dtype = (stringFlag(flags, 'dtype') ?? 'float32') as DType;
-    if (!DTYPES.includes(dtype)) throw new UsageError(`--dtype must be one of ${DTYPES.join(', ')} (got '${dtype}')`);
+    const dtype = choiceFlag(flags, 'dtype', ['float32', 'bfloat16'] as const, 'float32');
     const lora = stringFlag(flags, 'lora');
     if (lora !== undefined && name !== 'transformer') throw new UsageError(`--lora applies to the transformer only (target '${name}')`);
     const inputsFile = requiredFlag(flags, 'inputs');
@@ -39,11 +37,14 @@ export const forward: Command = {
     try {
       outputs = target(modelDir, inputs, { dtype, lora, device: stringFlag(flags, 'device') });
     } catch (error) {
-      if (error instanceof ForwardInputError || error instanceof RangeError) throw new UsageError(`${inputsFile}: ${error.message}`);
+      if (error instanceof ForwardInputError) throw new UsageError(`${inputsFile}: ${error.message}`);
+      if (error instanceof RangeError) throw new UsageError(error.message); // shapes the model cannot take
       throw error;
     }
-    saveSafetensors(out, outputs, { target: name, dtype });
-    const summary = [...outputs].map(([k, t]) => `${k} [${t.shape.join(', ')}]`).join(', ');
+    // Outputs are saved as float32 whatever the compute dtype, for comparison with a reference.
+    const float = new Map([...outputs].map(([key, t]) => [key, t.dtype === 'float32' ? t : t.to({ dtype: 'float32' })]));
+    saveSafetensors(out, float, { target: name, dtype });
+    const summary = [...float].map(([k, t]) => `${k} [${t.shape.join(', ')}]`).join(', ');
     console.log(`${name}: wrote ${summary} to ${out} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
     return 0;
   },

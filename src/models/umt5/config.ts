@@ -1,5 +1,5 @@
 // UMT5 config.json (transformers keys) for the encoder.
-import { readFileSync } from 'node:fs';
+import { readJsonFile } from '../../torch/index.js';
 
 export interface UMT5Config {
   vocab_size: number;
@@ -39,11 +39,5 @@ export function parseUMT5Config(raw: Record<string, unknown>, where = 'UMT5 conf
 }
 
 export function readUMT5Config(file: string): UMT5Config {
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new Error(`${file}: cannot read the text encoder config: ${(error as Error).message}`);
-  }
-  return parseUMT5Config(raw, file);
+  return parseUMT5Config(readJsonFile(file, 'text encoder config') as Record<string, unknown>, file);
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 
 import { consume, embedding, full, scope, type DType, type Device, type Tensor, type TensorInfo, type TensorSource, openWeights } from '../../torch/index.js';
 import type { LayerOptions } from '../../nn/init.js';
-import { Module, ModuleList } from '../../nn/module.js';
+import { loadPretrained, Module, ModuleList } from '../../nn/module.js';
 import { readUMT5Config, type UMT5Config } from './config.js';
 import { EmbeddingTable, UMT5Attention, UMT5DenseGatedActDense, UMT5LayerNorm } from './layers.js';
 
@@ -81,9 +81,7 @@ export class UMT5EncoderModel extends Module {
   static fromPretrained(dir: string, { dtype, device }: { dtype?: DType; device?: Device } = {}): UMT5EncoderModel {
     const config = readUMT5Config(path.join(dir, 'config.json'));
     const source = withoutTiedCopy(openWeights(dir, 'model'));
-    const model = new UMT5EncoderModel(config, { init: 'empty', dtype: dtype ?? source.info('shared.weight').dtype, device });
-    model.loadStateDict(source, { where: dir });
-    return model;
+    return loadPretrained(new UMT5EncoderModel(config, { init: 'empty', dtype: dtype ?? source.info('shared.weight').dtype, device }), source, dir);
   }
 
   /** input_ids [B, L] (int64), attention_mask [B, L] (1 = token, 0 = pad) → last_hidden_state [B, L, d_model]. */

@@ -1,12 +1,12 @@
 // The umT5 tokenizer from the model's tokenizer/tokenizer.json (SentencePiece Unigram, T5 style)
 // through @huggingface/tokenizers, with Wan's prompt cleaning, `</s>` appended, truncation and
 // padding to max_length (512), and the attention mask.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 import { Tokenizer } from '@huggingface/tokenizers';
 
-import { tensor, type Tensor } from '../../torch/index.js';
+import { readJsonFile, tensor, type Tensor } from '../../torch/index.js';
 
 export interface TokenizedBatch {
   /** [B][maxLength] token ids, `</s>` after the text, then `<pad>`. */
@@ -49,14 +49,9 @@ export class UMT5Tokenizer {
   static fromPretrained(location: string): UMT5Tokenizer {
     const file = location.endsWith('.json') ? location : path.join(location, 'tokenizer.json');
     if (!existsSync(file)) throw new Error(`${location}: no tokenizer.json found (the T5TokenizerFast file of the model's tokenizer/ folder)`);
-    let json: unknown;
-    try {
-      json = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (error) {
-      throw new Error(`${file}: not valid JSON: ${(error as Error).message}`);
-    }
+    const json = readJsonFile(file, 'tokenizer');
     const configFile = path.join(path.dirname(file), 'tokenizer_config.json');
-    const config = existsSync(configFile) ? (JSON.parse(readFileSync(configFile, 'utf8')) as object) : {};
+    const config = existsSync(configFile) ? (readJsonFile(configFile, 'tokenizer config') as object) : {};
     try {
       return new UMT5Tokenizer(new Tokenizer(json as object, config), file);
     } catch (error) {

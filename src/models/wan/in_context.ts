@@ -6,8 +6,6 @@
 import { cat, ones, scope, zeros, type Tensor } from '../../torch/index.js';
 import type { TransformerInputs } from './transformer.js';
 
-export type WorldWanderTask = 'three2one' | 'one2three';
-
 export interface FrameCounts {
   /** Latent frames of the reference image (one2three; 1 for one image), 0 for three2one. */
   ref: number;
@@ -42,11 +40,6 @@ export interface InContextLatents {
   patchFrames?: number;
   /** Spatial patch area ph·pw (4 for Wan2.2), to count tokens per frame. */
   patchArea?: number;
-}
-
-/** Which task a set of inputs is: a reference makes it one2three. */
-export function taskOf(latents: Pick<InContextLatents, 'ref'>): WorldWanderTask {
-  return latents.ref ? 'one2three' : 'three2one';
 }
 
 /**

@@ -1,6 +1,6 @@
 // WanTransformerBlock (diffusers): AdaLN-modulated self-attention with RoPE, cross-attention to
 // the text, gelu-tanh FFN, gated residuals; modulation and norms in float32.
-import { empty, scope, randn, type Tensor } from '../../torch/index.js';
+import { consume, empty, scope, randn, type Tensor } from '../../torch/index.js';
 import { FeedForward, LayerNorm, Module, generatorOf, type LayerOptions } from '../../nn/index.js';
 import { WanAttention } from './attention.js';
 import type { RopeTables } from './rope.js';
@@ -9,10 +9,7 @@ import { innerDim, type WanTransformerConfig } from './transformer_config.js';
 /** randn(shape)/√dim, diffusers' init of the modulation tables; float32 always. */
 export function scaleShiftTable(shape: readonly number[], dim: number, options: LayerOptions): Tensor {
   if (options.init === 'empty') return empty(shape, { dtype: 'float32', device: options.device });
-  const t = randn(shape, generatorOf(options), { dtype: 'float32' });
-  const scaled = t.div(Math.sqrt(dim));
-  t.dispose();
-  return options.device && options.device !== 'cpu' ? scaled.to({ device: options.device }) : scaled;
+  return consume(randn(shape, generatorOf(options), { dtype: 'float32', device: options.device }), (t) => t.div(Math.sqrt(dim)));
 }
 
 /** The same value cast to the dtype of `like` (type_as). */

@@ -1,8 +1,9 @@
 // One transformer forward from named tensors, for parity checks against a Python port:
 // hidden_states, timestep, encoder_hidden_states, optional condition_states / ref_states and
 // use_cpe in; sample out.
-import { SafetensorsFile, noGrad, type DType, type Device, type Tensor } from '../../torch/index.js';
+import { SafetensorsFile, type DType, type Device, type Tensor } from '../../torch/index.js';
 import { loadLora } from '../../nn/index.js';
+import { ForwardInputError, withModel } from '../parity.js';
 import { buildInContextInputs } from './in_context.js';
 import type { TransformerInputs } from './transformer.js';
 import { loadWanTransformer } from './transformer_load.js';
@@ -15,8 +16,6 @@ export interface ForwardOptions {
 }
 
 const KNOWN = ['hidden_states', 'timestep', 'encoder_hidden_states', 'condition_states', 'ref_states', 'use_cpe'];
-
-export class ForwardInputError extends Error {}
 
 /**
  * The transformer inputs from named tensors. With condition_states the sequence is the
@@ -54,16 +53,11 @@ export function transformerInputsFromTensors(inputs: Map<string, Tensor>, patch:
   return { ...built, timestep };
 }
 
-/** `worldwander forward transformer`: loads the folder (and LoRA), runs once, returns {sample} in float32. */
+/** `worldwander forward transformer`: loads the folder (and LoRA), runs once, returns {sample}. */
 export function transformerForward(modelDir: string, inputs: Map<string, Tensor>, options: ForwardOptions = {}): Map<string, Tensor> {
-  const model = loadWanTransformer(modelDir, { dtype: options.dtype, device: options.device });
-  try {
+  return withModel(() => loadWanTransformer(modelDir, { dtype: options.dtype, device: options.device }), (model) => {
     if (options.lora) loadLora(model, SafetensorsFile.open(options.lora), { where: options.lora });
     const moved = options.device ? new Map([...inputs].map(([k, t]) => [k, t.to({ device: options.device })])) : inputs;
-    const sample = noGrad(() => model.forward(transformerInputsFromTensors(moved, model.config.patch_size)));
-    const out = sample.to({ dtype: 'float32', device: 'cpu' });
-    return new Map([['sample', out]]);
-  } finally {
-    model.dispose();
-  }
+    return new Map([['sample', model.forward(transformerInputsFromTensors(moved, model.config.patch_size))]]);
+  });
 }

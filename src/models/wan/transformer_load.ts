@@ -1,21 +1,15 @@
 // Loading a diffusers-format transformer folder: config.json plus diffusion_pytorch_model
 // safetensors (one file or sharded with an index), real key names, float32 or bfloat16.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { openWeights, type DType, type Device } from '../../torch/index.js';
+import { openWeights, readJsonFile, type DType, type Device } from '../../torch/index.js';
+import { loadPretrained } from '../../nn/module.js';
 import { WanTransformer3DModel } from './transformer.js';
 import { parseTransformerConfig, type WanTransformerConfig } from './transformer_config.js';
 
 export function readTransformerConfig(modelDir: string): WanTransformerConfig {
   const file = path.join(modelDir, 'config.json');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new Error(`${file}: cannot read the transformer config: ${(error as Error).message}`);
-  }
-  return parseTransformerConfig(raw, file);
+  return parseTransformerConfig(readJsonFile(file, 'transformer config'), file);
 }
 
 /**
@@ -25,12 +19,5 @@ export function readTransformerConfig(modelDir: string): WanTransformerConfig {
  */
 export function loadWanTransformer(modelDir: string, { dtype = 'float32', device }: { dtype?: DType; device?: Device } = {}): WanTransformer3DModel {
   const config = readTransformerConfig(modelDir);
-  const model = new WanTransformer3DModel(config, { init: 'empty', dtype, device });
-  try {
-    model.loadStateDict(openWeights(modelDir, 'diffusion_pytorch_model'), { where: modelDir });
-  } catch (error) {
-    model.dispose();
-    throw error;
-  }
-  return model.eval();
+  return loadPretrained(new WanTransformer3DModel(config, { init: 'empty', dtype, device }), openWeights(modelDir, 'diffusion_pytorch_model'), modelDir).eval();
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 
 import { cat, consume, openWeights, scope, type DType, type Device, type Tensor } from '../../torch/index.js';
 import type { LayerOptions } from '../../nn/init.js';
-import { Module } from '../../nn/module.js';
+import { loadPretrained, Module } from '../../nn/module.js';
 import { FeatureCache } from './vae_cache.js';
 import { WanDecoder3d, WanEncoder3d } from './vae_coders.js';
 import { compression, patchedChannels, readVaeConfig, type WanVAEConfig } from './vae_config.js';
@@ -46,9 +46,7 @@ export class AutoencoderKLWan extends Module {
   /** Loads a diffusers `vae/` folder (config.json + diffusion_pytorch_model[.safetensors|.index.json]), strictly. */
   static fromPretrained(dir: string, { dtype = 'float32', device }: { dtype?: DType; device?: Device } = {}): AutoencoderKLWan {
     const config = readVaeConfig(path.join(dir, 'config.json'));
-    const vae = new AutoencoderKLWan(config, { init: 'empty', dtype, device });
-    vae.loadStateDict(openWeights(dir, 'diffusion_pytorch_model'), { where: dir });
-    return vae;
+    return loadPretrained(new AutoencoderKLWan(config, { init: 'empty', dtype, device }), openWeights(dir, 'diffusion_pytorch_model'), dir);
   }
 
   /** Latent frames for `frames` video frames; throws unless frames = 1 + temporal·k. */

@@ -1,5 +1,5 @@
 // AutoencoderKLWan's config.json (diffusers keys), with the class defaults and checks.
-import { readFileSync } from 'node:fs';
+import { readJsonFile } from '../../torch/index.js';
 
 export interface WanVAEConfig {
   base_dim: number;
@@ -54,13 +54,7 @@ const IGNORED = new Set(['clip_output']);
  * patchified channels (12 = 3·2·2); the encoder input and decoder output are then 3 channels.
  */
 export function readVaeConfig(file: string): WanVAEConfig {
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new Error(`${file}: cannot read the VAE config: ${(error as Error).message}`);
-  }
-  return parseVaeConfig(raw, file);
+  return parseVaeConfig(readJsonFile(file, 'VAE config') as Record<string, unknown>, file);
 }
 
 export function parseVaeConfig(raw: Record<string, unknown>, where = 'VAE config'): WanVAEConfig {

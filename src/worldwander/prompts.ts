@@ -1,0 +1,13 @@
+// WorldWander's prompts are fixed per task (DESIGN.md section 3); classifier-free guidance and
+// text dropout use the empty prompt.
+export type WorldWanderTask = 'three2one' | 'one2three';
+
+export const TASK_PROMPT: Record<WorldWanderTask, string> = {
+  three2one: 'Transform it into the first-person perspective.',
+  one2three: 'Transform it into the third-person perspective.',
+};
+
+export const EMPTY_PROMPT = '';
+
+/** Every prompt a WorldWander run can need: both tasks and the empty prompt. */
+export const ALL_PROMPTS: readonly string[] = [TASK_PROMPT.three2one, TASK_PROMPT.one2three, EMPTY_PROMPT];
