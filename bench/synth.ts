@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { SampleRenderer } from '../src/synth/sample.js';
 import { makeSampleSpec } from '../src/synth/spec.js';
+import { median } from './stats.js';
 import { synthesize } from '../src/synth/run.js';
 
 interface RenderJob {
@@ -83,7 +84,6 @@ async function writeFps(side: number, frames: number, samples: number, workers: 
   }
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -36,7 +36,7 @@ export class Conv3d extends Module {
 
   forward(x: Tensor): Tensor {
     if (!this.isPatchwise) return conv3d(x, this.weight, this.bias, { stride: [...this.stride], padding: [...this.padding] });
-    // Same math as the conv, as one matmul; libtorch 1.13's bfloat16 conv3d on CPU also aborts.
+    // Same math as the conv, as one matmul over non-overlapping patches.
     return scope(() => {
       const [b, , f, h, w] = x.shape as [number, number, number, number, number];
       const [kt, kh, kw] = this.kernelSize;

@@ -12,9 +12,20 @@ export interface EngineInfo {
   interOpThreads: number;
   bf16Supported: boolean;
   nativeAttention: boolean;
+  /** The BLAS libraries mapped into the process, and which kind is live. */
   blas: string[];
+  blasKind: BlasKind;
   mkldnn: boolean;
   cpuCapability: string | null;
+}
+
+export type BlasKind = 'openblas' | 'mkl' | 'reference' | 'none mapped';
+
+/** Which BLAS the mapped libraries are: the reference BLAS makes matmuls ~60x slower. */
+export function blasKindOf(libraries: readonly string[]): BlasKind {
+  if (libraries.some((file) => /openblas/i.test(file))) return 'openblas';
+  if (libraries.some((file) => /mkl/i.test(file))) return 'mkl';
+  return libraries.length ? 'reference' : 'none mapped';
 }
 
 /** The BLAS libraries mapped into this process, by their real file names. */
@@ -39,6 +50,7 @@ export function engineInfo(): EngineInfo {
   if (cached) return cached;
   const info = native.info();
   const capability = /CPU capability usage: (\S+)/.exec(info.config)?.[1] ?? null;
+  const blas = loadedBlas();
   cached = {
     libtorchVersion: info.version,
     cudaAvailable: info.cuda,
@@ -47,7 +59,8 @@ export function engineInfo(): EngineInfo {
     interOpThreads: info.numInteropThreads,
     bf16Supported: bf16Works(),
     nativeAttention: hasNativeAttention(),
-    blas: loadedBlas(),
+    blas,
+    blasKind: blasKindOf(blas),
     mkldnn: info.mkldnn,
     cpuCapability: capability,
   };

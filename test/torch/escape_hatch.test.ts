@@ -29,3 +29,11 @@ test('engine info reports version, threads, bf16 and attention kernel consistent
   assert.equal(typeof info.bf16Supported, 'boolean');
   assert.equal(info.cudaDeviceCount > 0, info.cudaAvailable);
 });
+
+test('the BLAS kind is read from the mapped library names', async () => {
+  const { blasKindOf } = await import('../../src/torch/index.js');
+  assert.equal(blasKindOf(['/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblasp-r0.3.21.so', '/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3']), 'openblas');
+  assert.equal(blasKindOf(['/opt/intel/lib/libmkl_rt.so.2']), 'mkl');
+  assert.equal(blasKindOf(['/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0']), 'reference');
+  assert.equal(blasKindOf([]), 'none mapped');
+});

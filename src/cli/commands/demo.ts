@@ -19,8 +19,7 @@ export const demo: Command = {
     const { flags } = parseFlags(args, { values: ['out'], booleans: [] });
     const out = stringFlag(flags, 'out') ?? path.join('outputs', 'demo');
     const info = engineInfo();
-    const blas = info.blas.some((b) => /openblas|mkl/i.test(b)) ? 'OpenBLAS' : info.blas.length ? 'reference BLAS (slow)' : 'built-in BLAS';
-    console.log(`engine: libtorch ${info.libtorchVersion}, ${info.intraOpThreads} threads, ${blas}, ` +
+    console.log(`engine: libtorch ${info.libtorchVersion}, ${info.intraOpThreads} threads, BLAS ${info.blasKind}, ` +
       `${info.cudaAvailable ? `${info.cudaDeviceCount} CUDA device(s)` : 'no CUDA'}, bf16 ${info.bf16Supported ? 'yes' : 'no'}`);
 
     const data = path.join(out, 'synthetic');

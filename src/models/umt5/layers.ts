@@ -4,7 +4,6 @@ import { consume, embedding, tensor, type Tensor } from '../../torch/index.js';
 import { constantParameter, uniformParameter, type LayerOptions } from '../../nn/init.js';
 import { Linear } from '../../nn/linear.js';
 import { Module } from '../../nn/module.js';
-// consume(t, f): f(t) then release t (a tensor helper that lives with the VAE layers).
 
 /** T5 norm: x·rsqrt(mean(x²) + eps) in float32 (float64 stays float64; no mean subtraction, no bias), cast to the weight dtype, times weight. */
 export class UMT5LayerNorm extends Module {

@@ -3,11 +3,10 @@
 // chunk at the first encoder stage of a 704x1280 video. Output frames (and, if one frame is still
 // too large, output rows) are computed in groups whose buffer fits the budget; the result is the
 // same sum over the same windows. Other devices take the plain call.
-import { cat, conv3d, type Tensor } from '../../torch/index.js';
+import { cat, conv3d, itemSize, type Tensor } from '../../torch/index.js';
 
 export const COLUMN_BUDGET_BYTES = 256 * 1024 * 1024;
 
-const ITEM: Record<string, number> = { float64: 8, float32: 4, bfloat16: 2, float16: 2 };
 
 type Triple = readonly [number, number, number];
 
@@ -40,7 +39,7 @@ export function boundedConv3d(x: Tensor, weight: Tensor, bias: Tensor | null, st
   const tOut = Math.floor((t - kt) / stride[0]) + 1;
   const hOut = Math.floor((h - kh) / stride[1]) + 1;
   const wOut = Math.floor((w - kw) / stride[2]) + 1;
-  const perRow = cin * kt * kh * kw * wOut * (ITEM[x.dtype] ?? 4);
+  const perRow = cin * kt * kh * kw * wOut * itemSize[x.dtype];
   if (x.device !== 'cpu' || perRow * hOut * tOut <= budget) return conv3d(x, weight, bias, { stride: [...stride] });
   const parts: Tensor[] = [];
   if (perRow * hOut <= budget) {

@@ -1,0 +1,8 @@
+// WorldWander.ts: the typed public API (the `worldwander` CLI is a thin layer over it).
+export * as torch from './torch/index.js';
+export * as nn from './nn/index.js';
+export * as wan from './models/wan/index.js';
+export * as umt5 from './models/umt5/index.js';
+export * as synth from './synth/index.js';
+export { TASK_PROMPT, EMPTY_PROMPT, ALL_PROMPTS, type WorldWanderTask } from './worldwander/prompts.js';
+export { AdamW } from './train/adamw.js';
