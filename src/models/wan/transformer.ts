@@ -6,6 +6,7 @@ import { Conv3d, LayerNorm, Linear, Module, ModuleList, forwardBackwardCheckpoin
 import { WanRotaryPosEmbed, type RopeTables } from './rope.js';
 import { WanTransformerBlock, scaleShiftTable, typeAs } from './transformer_block.js';
 import { WanConditionEmbedder } from './transformer_embeddings.js';
+import { byRuns, rowOf, runsWithin, type TimestepRun } from './timestep_runs.js';
 import { innerDim, type WanTransformerConfig } from './transformer_config.js';
 
 export interface TransformerInputs {
@@ -26,6 +27,7 @@ interface Prepared {
   x: Tensor;
   temb: Tensor;
   timestepProj: Tensor;
+  runs: TimestepRun[] | null;
   text: Tensor;
   rope: RopeTables;
   grid: { frames: number; height: number; width: number; batch: number; outputFrames: number };
@@ -63,8 +65,8 @@ export class WanTransformer3DModel extends Module {
     return scope(() => {
       const p = this.#prepare(inputs);
       let x = p.x;
-      for (const block of this.blocks.items) x = block.forward(x, p.text, p.timestepProj, p.rope);
-      return this.#head(x, p.temb, p.grid);
+      for (const block of this.blocks.items) x = block.forward(x, p.text, p.timestepProj, p.runs, p.rope);
+      return this.#head(x, p.temb, p.runs, p.grid);
     });
   }
 
@@ -79,14 +81,14 @@ export class WanTransformer3DModel extends Module {
       const p = this.#prepare(inputs);
       if (!checkpoint) {
         let x = p.x;
-        for (const block of this.blocks.items) x = block.forward(x, p.text, p.timestepProj, p.rope);
-        const loss = lossFn(this.#head(x, p.temb, p.grid));
+        for (const block of this.blocks.items) x = block.forward(x, p.text, p.timestepProj, p.runs, p.rope);
+        const loss = lossFn(this.#head(x, p.temb, p.runs, p.grid));
         backward([loss]);
         return loss.item();
       }
-      // Context order: text, timestepProj, temb (head only); RoPE tables are constants.
-      const segments = this.blocks.items.map((block) => (x: Tensor, ctx: readonly Tensor[]) => block.forward(x, ctx[0]!, ctx[1]!, p.rope));
-      const { loss } = forwardBackwardCheckpointed(p.x, [p.text, p.timestepProj, p.temb], segments, (y, ctx) => lossFn(this.#head(y, ctx[2]!, p.grid)));
+      // Context order: text, timestepProj, temb (head only); RoPE tables and runs are constants.
+      const segments = this.blocks.items.map((block) => (x: Tensor, ctx: readonly Tensor[]) => block.forward(x, ctx[0]!, ctx[1]!, p.runs, p.rope));
+      const { loss } = forwardBackwardCheckpointed(p.x, [p.text, p.timestepProj, p.temb], segments, (y, ctx) => lossFn(this.#head(y, ctx[2]!, p.runs, p.grid)));
       return loss.item();
     });
   }
@@ -116,22 +118,23 @@ export class WanTransformer3DModel extends Module {
     if (positions.length !== grid.frames) throw new RangeError(`transformer: ${positions.length} frame positions for ${grid.frames} patched frames`);
 
     const x = this.patch_embedding.tokens(typeAs(hiddenStates, this.patch_embedding.weight));
-    const { temb, timestepProj, text } = this.condition_embedder.forward(timestep, typeAs(encoderHiddenStates, this.patch_embedding.weight));
+    const { temb, timestepProj, text, runs } = this.condition_embedder.forward(timestep, typeAs(encoderHiddenStates, this.patch_embedding.weight), tokens);
     const rope = this.rope.forward({ framePositions: positions, height: grid.height, width: grid.width });
-    return { x, temb, timestepProj, text, rope, grid };
+    return { x, temb, timestepProj, runs, text, rope, grid };
   }
 
   /** Output norm with shift/scale from temb, projection, slice to the target, unpatchify. */
-  #head(x: Tensor, temb: Tensor, grid: Prepared['grid']): Tensor {
+  #head(x: Tensor, temb: Tensor, runs: readonly TimestepRun[] | null, grid: Prepared['grid']): Tensor {
     return scope(() => {
       const [pt, ph, pw] = this.config.patch_size;
       const perFrame = grid.height * grid.width;
       const keep = grid.outputFrames * perFrame;
       const total = x.size(1);
       const xs = keep === total ? x : x.narrow(1, total - keep, keep);
-      const ts = temb.size(1) === 1 || keep === total ? temb : temb.narrow(1, total - keep, keep);
+      const kept = runs === null ? null : runsWithin(runs, total - keep, keep);
+      const ts = runs === null && keep !== total ? temb.narrow(1, total - keep, keep) : temb;
       const [shift, scale] = this.scale_shift_table.unsqueeze(0).add(ts.unsqueeze(2)).chunk(2, 2).map((t) => t.squeeze(2)) as [Tensor, Tensor];
-      const normed = typeAs(this.norm_out.forward(xs.float()).mul(scale.add(1)).add(shift), xs);
+      const normed = byRuns(kept, [xs], ([part], r) => typeAs(this.norm_out.forward(part!.float()).mul(rowOf(scale, r).add(1)).add(rowOf(shift, r)), part!));
       const y = this.proj_out.forward(normed);
       const c = this.config.out_channels;
       return y

@@ -4,6 +4,7 @@ import { consume, empty, scope, randn, type Tensor } from '../../torch/index.js'
 import { FeedForward, LayerNorm, Module, generatorOf, type LayerOptions } from '../../nn/index.js';
 import { WanAttention } from './attention.js';
 import type { RopeTables } from './rope.js';
+import { byRuns, rowOf, type TimestepRun } from './timestep_runs.js';
 import { innerDim, type WanTransformerConfig } from './transformer_config.js';
 
 /** randn(shape)/√dim, diffusers' init of the modulation tables; float32 always. */
@@ -41,24 +42,28 @@ export class WanTransformerBlock extends Module {
   }
 
   /**
-   * x [B, S, dim]; text [B, T, dim]; timestepProj [B, S or 1, 6, dim] (per-token or per-sample
-   * modulation, chunks [shift, scale, gate, c_shift, c_scale, c_gate]).
+   * x [B, S, dim]; text [B, T, dim]; timestepProj [B, R, 6, dim], row r serving the tokens of
+   * `runs` (or one row per token when runs is null); chunks [shift, scale, gate, c_shift,
+   * c_scale, c_gate].
    */
-  forward(x: Tensor, text: Tensor, timestepProj: Tensor, rope: RopeTables): Tensor {
+  forward(x: Tensor, text: Tensor, timestepProj: Tensor, runs: readonly TimestepRun[] | null, rope: RopeTables): Tensor {
     return scope(() => {
       const modulation = this.scale_shift_table.unsqueeze(0).add(timestepProj.float());
       const [shift, scale, gate, cShift, cScale, cGate] = modulation.chunk(6, 2).map((t) => t.squeeze(2)) as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
 
-      const h1 = typeAs(this.norm1.forward(x.float()).mul(scale.add(1)).add(shift), x);
+      const h1 = byRuns(runs, [x], ([xs], r) => typeAs(this.norm1.forward(xs!.float()).mul(rowOf(scale, r).add(1)).add(rowOf(shift, r)), xs!));
       const attn = this.attn1.forward(h1, null, rope);
-      let y = typeAs(x.float().add(attn.mul(gate)), x);
+      let y = byRuns(runs, [x, attn], ([xs, a], r) => typeAs(xs!.float().add(a!.mul(rowOf(gate, r))), xs!));
 
       const h2 = this.norm2 ? typeAs(this.norm2.forward(y.float()), y) : y;
       y = y.add(this.attn2.forward(h2, text, null));
 
-      const h3 = typeAs(this.norm3.forward(y.float()).mul(cScale.add(1)).add(cShift), y);
-      const ff = this.ffn.forward(h3);
-      return typeAs(y.float().add(ff.float().mul(cGate)), y);
+      // The feed-forward is per token, so it runs run by run too.
+      return byRuns(runs, [y], ([ys], r) => {
+        const h3 = typeAs(this.norm3.forward(ys!.float()).mul(rowOf(cScale, r).add(1)).add(rowOf(cShift, r)), ys!);
+        const ff = this.ffn.forward(h3);
+        return typeAs(ys!.float().add(ff.float().mul(rowOf(cGate, r))), ys!);
+      });
     });
   }
 }

@@ -1,6 +1,7 @@
 // The condition embedder of WanTransformer3DModel (diffusers WanTimeTextImageEmbedding): the
 // sinusoidal timestep embedding, its MLP and 6-way projection, and the text projection.
-import { arange, cat, scope, type Tensor } from '../../torch/index.js';
+import { arange, cat, scope, tensor, type Tensor } from '../../torch/index.js';
+import { timestepRuns, type TimestepRun } from './timestep_runs.js';
 import { Linear, Module, type LayerOptions } from '../../nn/index.js';
 import { typeAs } from './transformer_block.js';
 
@@ -46,12 +47,18 @@ export class TextProjection extends Module {
 }
 
 export interface ConditionEmbeddings {
-  /** [B, S or 1, dim] in the compute dtype (rounded like diffusers' type_as). */
+  /** [B, R, dim] in the compute dtype (rounded like diffusers' type_as): one row per run, or per token. */
   temb: Tensor;
-  /** [B, S or 1, 6, dim]. */
+  /** [B, R, 6, dim]. */
   timestepProj: Tensor;
   /** [B, T, dim]. */
   text: Tensor;
+  /**
+   * Which tokens each row serves; null: one row per token (R = S). Embedding each distinct
+   * timestep once saves the per-token [S, 6, dim] projection and its float32 modulation copy in
+   * every block (~0.8 GB and ~1.7 GB at the real size with two views).
+   */
+  runs: TimestepRun[] | null;
 }
 
 export class WanConditionEmbedder extends Module {
@@ -67,14 +74,20 @@ export class WanConditionEmbedder extends Module {
     this.text_embedder = this.registerModule('text_embedder', new TextProjection(textDim, dim, options));
   }
 
-  /** timestep [B] (one per sample) or [B, S] (one per token); text [B, T, text_dim] in the compute dtype. */
-  forward(timestep: Tensor, text: Tensor): ConditionEmbeddings {
+  /**
+   * timestep [B] (one per sample) or [B, S] (one per token) over `tokens` tokens; text
+   * [B, T, text_dim] in the compute dtype.
+   */
+  forward(timestep: Tensor, text: Tensor, tokens: number): ConditionEmbeddings {
     return scope(() => {
-      const perToken = timestep.ndim === 2 ? timestep : timestep.unsqueeze(1);
-      const sinusoid = timestepSinusoid(perToken, this.freqDim);
+      const runs = timestep.ndim === 1 ? [{ start: 0, length: tokens, row: 0 }] : timestepRuns(timestep);
+      const rows = timestep.ndim === 1
+        ? timestep.unsqueeze(1)
+        : runs === null ? timestep : timestep.indexSelect(1, tensor(runs.map((r) => r.start), { dtype: 'int64', device: timestep.device }));
+      const sinusoid = timestepSinusoid(rows, this.freqDim);
       const temb = typeAs(this.time_embedder.forward(sinusoid), text);
       const timestepProj = this.time_proj.forward(temb.silu()).unflatten(2, [6, this.dim]);
-      return { temb, timestepProj, text: this.text_embedder.forward(text) };
+      return { temb, timestepProj, text: this.text_embedder.forward(text), runs };
     });
   }
 }
