@@ -1,6 +1,6 @@
 // Normalisation layers that compute in float32 whatever the input dtype (diffusers' FP32LayerNorm
 // and RMSNorm), returning the input's dtype.
-import { layerNorm, type Tensor } from '../torch/index.js';
+import { layerNorm, scope, type Tensor } from '../torch/index.js';
 import { constantParameter, type LayerOptions } from './init.js';
 import { Module } from './module.js';
 
@@ -18,15 +18,11 @@ export class LayerNorm extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const x32 = x.dtype === 'float32' ? x : x.float();
-    const w = this.weight && this.weight.dtype !== 'float32' ? this.weight.float() : this.weight;
-    const b = this.bias && this.bias.dtype !== 'float32' ? this.bias.float() : this.bias;
-    const y = layerNorm(x32, [this.dim], w, b, this.eps);
-    for (const t of [x32, w, b]) if (t && t !== x && t !== this.weight && t !== this.bias) t.dispose();
-    if (x.dtype === 'float32') return y;
-    const out = y.to({ dtype: x.dtype });
-    y.dispose();
-    return out;
+    return scope(() => {
+      const w = this.weight && this.weight.dtype !== 'float32' ? this.weight.float() : this.weight;
+      const b = this.bias && this.bias.dtype !== 'float32' ? this.bias.float() : this.bias;
+      return inDtypeOf(x, layerNorm(x.float(), [this.dim], w, b, this.eps));
+    });
   }
 }
 
@@ -46,25 +42,16 @@ export class RMSNorm extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const x32 = x.dtype === 'float32' ? x : x.float();
-    const variance = x32.square().mean(-1, true);
-    const inv = variance.add(this.eps).rsqrt();
-    let y = x32.mul(inv);
-    for (const t of [variance, inv]) t.dispose();
-    if (x32 !== x) x32.dispose();
-    if (this.weight) {
-      if (this.weight.dtype !== 'float32') {
-        const cast = y.to({ dtype: this.weight.dtype });
-        y.dispose();
-        y = cast;
-      }
-      const scaled = y.mul(this.weight);
-      y.dispose();
-      y = scaled;
-    }
-    if (y.dtype === x.dtype) return y;
-    const out = y.to({ dtype: x.dtype });
-    y.dispose();
-    return out;
+    return scope(() => {
+      const x32 = x.float();
+      let y = x32.mul(x32.square().mean(-1, true).add(this.eps).rsqrt());
+      if (this.weight) y = (this.weight.dtype === 'float32' ? y : y.to({ dtype: this.weight.dtype })).mul(this.weight);
+      return inDtypeOf(x, y);
+    });
   }
+}
+
+/** y in x's dtype (y itself when it already is). */
+function inDtypeOf(x: Tensor, y: Tensor): Tensor {
+  return y.dtype === x.dtype ? y : y.to({ dtype: x.dtype });
 }

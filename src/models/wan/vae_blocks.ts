@@ -15,11 +15,9 @@ export interface VaeLayer extends Module {
 /** [B,C,T,H,W] → [B·T,C,H,W], f, and back. */
 function perFrame(x: Tensor, f: (frames: Tensor) => Tensor): Tensor {
   const [b, c, t, h, w] = x.shape as [number, number, number, number, number];
-  const frames = x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w);
+  const frames = consume(x.permute(0, 2, 1, 3, 4), (v) => v.reshape(b * t, c, h, w));
   const y = consume(frames, f);
-  const out = y.view(b, t, y.size(1), y.size(2), y.size(3)).permute(0, 2, 1, 3, 4);
-  y.dispose();
-  return out;
+  return consume(consume(y, (v) => v.view(b, t, y.size(1), y.size(2), y.size(3))), (v) => v.permute(0, 2, 1, 3, 4));
 }
 
 export class WanResidualBlock extends Module implements VaeLayer {

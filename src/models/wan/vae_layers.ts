@@ -76,12 +76,10 @@ export class WanRMSNorm extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const norm = x.norm(2, 1, true).clamp(1e-12);
+    const norm = consume(x.norm(2, 1, true), (n) => n.clamp(1e-12));
     const unit = x.div(norm);
-    const out = unit.mul(this.gamma).mul(this.scale);
     norm.dispose();
-    unit.dispose();
-    return out;
+    return consume(consume(unit, (u) => u.mul(this.gamma)), (t) => t.mul(this.scale));
   }
 }
 
@@ -103,7 +101,7 @@ export class VaeConv2d extends Module {
 
   /** [N,C,H,W] → [N,O,H',W'], computed as a (1,k,k) conv3d over [1,C,N,H,W] so that it shares boundedConv3d's workspace bound. */
   forward(x: Tensor): Tensor {
-    const volume = x.permute(1, 0, 2, 3).unsqueeze(0);
+    const volume = consume(x.permute(1, 0, 2, 3), (v) => v.unsqueeze(0));
     const p = this.padding;
     const padded = p > 0 ? consume(volume, (v) => pad(v, [p, p, p, p])) : volume;
     const kernel = this.weight.unsqueeze(2);
