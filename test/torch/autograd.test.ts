@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
-  backward, cat, conv2d, conv3d, embedding, enableGrad, gelu, groupNorm, interpolate, isGradEnabled, layerNorm, linear,
+  backward, cat, conv1d, conv2d, conv3d, embedding, enableGrad, gelu, groupNorm, interpolate, isGradEnabled, layerNorm, linear,
   mathAttention, mseLoss, noGrad, pad, scope, tensor,
 } from '../../src/torch/index.js';
 import { gradcheck } from '../helpers/gradcheck.js';
@@ -50,6 +50,27 @@ describe('gradients equal finite differences (float64)', () => {
     gradcheck('mse loss', ([a, b]) => mseLoss(a!, b!), [[2, 3], [2, 3]]);
     const index = () => tensor([2, 0, 2], { dtype: 'int64' });
     gradcheck('embedding', ([w]) => embedding(index(), w!), [[3, 2]]);
+  });
+
+  test('the remaining view, indexing and resizing ops the models use', () => {
+    // clamp bounds sit between the sample values (all in (-1, 1)), away from the kinks
+    gradcheck('clamp', ([a]) => a!.mul(3).clamp(-2.5, 2.5), [[2, 5]], { seed: 3 });
+    gradcheck('repeatInterleave/expand', ([a]) => a!.repeatInterleave(2, 1).mul(a!.unsqueeze(1).expand(2, 2, 3).reshape(2, 6)), [[2, 3]]);
+    gradcheck('select/indexSelect/gather', ([a]) => cat([
+      a!.select(0, 1),
+      a!.indexSelect(1, tensor([2, 0, 2], { dtype: 'int64' })).flatten(),
+      a!.gather(1, tensor([[1, 1, 0], [2, 0, 0]], { dtype: 'int64' })).flatten(),
+    ]), [[2, 3]]);
+    gradcheck('chunk/split/transpose/flip', ([a]) => {
+      const [p, q] = a!.chunk(2, 1);
+      const [r] = a!.split([1, 3], 1);
+      return cat([p!.transpose(0, 1).flip(0).flatten(), q!.square().flatten(), r!.flatten()]);
+    }, [[3, 4]]);
+    gradcheck('pad constant', ([x]) => pad(x!, [2, 1, 0, 1], 'constant', 0.5).square(), [[1, 1, 2, 3]]);
+    gradcheck('conv1d groups 2', ([x, w]) => conv1d(x!, w!, null, { padding: 1, groups: 2 }), [[1, 4, 5], [4, 2, 3]]);
+    gradcheck('interpolate nearest', ([x]) => interpolate(x!, { scaleFactor: 2, mode: 'nearest' }).square(), [[1, 1, 2, 2]]);
+    gradcheck('interpolate trilinear', ([x]) => interpolate(x!, { size: [3, 3, 2], mode: 'trilinear', alignCorners: true }), [[1, 1, 2, 2, 2]]);
+    gradcheck('layerNorm plain', ([x]) => layerNorm(x!, [5], null, null, 1e-6), [[2, 5]]);
   });
 });
 
