@@ -157,12 +157,14 @@ export function mathAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | nu
   const batch = q.numel() / (queries * q.size(-1));
   const rows = Math.max(1, Math.floor(SCORE_BUDGET_ELEMENTS / Math.max(1, batch * keys)));
   const kT = k.transpose(-2, -1);
+  // Scaling q ([L, E]) costs less than scaling the [L, S] scores.
+  const qScaled = q.mul(scale);
   const blocks: Tensor[] = [];
   try {
     for (let start = 0; start < queries; start += rows) {
       const length = Math.min(rows, queries - start);
-      const qBlock = q.narrow(-2, start, length);
-      const scores = qBlock.matmul(kT).mul(scale);
+      const qBlock = qScaled.narrow(-2, start, length);
+      const scores = qBlock.matmul(kT);
       let masked = scores;
       if (mask) {
         const maskBlock = mask.size(-2) === 1 ? mask : mask.narrow(-2, start, length);
@@ -178,6 +180,7 @@ export function mathAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | nu
     return blocks.length === 1 ? blocks[0]! : cat(blocks, -2);
   } finally {
     kT.dispose();
+    qScaled.dispose();
     if (blocks.length > 1) for (const b of blocks) b.dispose();
   }
 }
