@@ -233,27 +233,39 @@ export function dupUp3d(x: Tensor, outChannels: number, factorT: number, factorS
 }
 
 /** Wan2.2 encoder stage: residual blocks, an optional downsampler, plus the AvgDown3D shortcut. */
+/** `count` residual blocks, the first taking inDim channels. */
+function residualBlocks(count: number, inDim: number, outDim: number, options: LayerOptions): ModuleList<WanResidualBlock> {
+  return new ModuleList(Array.from({ length: count }, (_, i) => new WanResidualBlock(i === 0 ? inDim : outDim, outDim, options)));
+}
+
+/** x through the residual blocks, then the resampler if any; x itself is left to the caller. */
+function stage(x: Tensor, resnets: ModuleList<WanResidualBlock>, resample: WanResample | null, cache: FeatureCache | null): Tensor {
+  let y = x;
+  for (const resnet of resnets.items) y = y === x ? resnet.forward(y, cache) : consume(y, (t) => resnet.forward(t, cache));
+  return resample ? consume(y, (t) => resample.forward(t, cache)) : y;
+}
+
+/** y + shortcut, releasing both. */
+function addShortcut(y: Tensor, shortcut: Tensor): Tensor {
+  const out = y.add(shortcut);
+  y.dispose();
+  shortcut.dispose();
+  return out;
+}
+
 export class WanResidualDownBlock extends Module implements VaeLayer {
   readonly resnets: ModuleList<WanResidualBlock>;
   readonly downsampler: WanResample | null;
 
   constructor(inDim: number, readonly outDim: number, numResBlocks: number, readonly temporalDown: boolean, readonly downFlag: boolean, options: LayerOptions = {}) {
     super();
-    const blocks: WanResidualBlock[] = [];
-    for (let i = 0; i < numResBlocks; i++) blocks.push(new WanResidualBlock(i === 0 ? inDim : outDim, outDim, options));
-    this.resnets = this.registerModule('resnets', new ModuleList(blocks));
+    this.resnets = this.registerModule('resnets', residualBlocks(numResBlocks, inDim, outDim, options));
     this.downsampler = downFlag ? this.registerModule('downsampler', new WanResample(outDim, temporalDown ? 'downsample3d' : 'downsample2d', undefined, options)) : null;
   }
 
   forward(x: Tensor, cache: FeatureCache | null): Tensor {
-    let y = x;
-    for (const resnet of this.resnets.items) y = y === x ? resnet.forward(y, cache) : consume(y, (t) => resnet.forward(t, cache));
-    if (this.downsampler) y = consume(y, (t) => this.downsampler!.forward(t, cache));
-    const shortcut = avgDown3d(x, this.outDim, this.temporalDown ? 2 : 1, this.downFlag ? 2 : 1);
-    const out = y.add(shortcut);
-    y.dispose();
-    shortcut.dispose();
-    return out;
+    const y = stage(x, this.resnets, this.downsampler, cache);
+    return addShortcut(y, avgDown3d(x, this.outDim, this.temporalDown ? 2 : 1, this.downFlag ? 2 : 1));
   }
 }
 
@@ -264,22 +276,13 @@ export class WanResidualUpBlock extends Module implements VaeLayer {
 
   constructor(inDim: number, readonly outDim: number, numResBlocks: number, readonly temporalUp: boolean, readonly upFlag: boolean, options: LayerOptions = {}) {
     super();
-    const blocks: WanResidualBlock[] = [];
-    for (let i = 0; i <= numResBlocks; i++) blocks.push(new WanResidualBlock(i === 0 ? inDim : outDim, outDim, options));
-    this.resnets = this.registerModule('resnets', new ModuleList(blocks));
+    this.resnets = this.registerModule('resnets', residualBlocks(numResBlocks + 1, inDim, outDim, options));
     this.upsampler = upFlag ? this.registerModule('upsampler', new WanResample(outDim, temporalUp ? 'upsample3d' : 'upsample2d', outDim, options)) : null;
   }
 
   forward(x: Tensor, cache: FeatureCache | null, firstChunk = false): Tensor {
-    let y = x;
-    for (const resnet of this.resnets.items) y = y === x ? resnet.forward(y, cache) : consume(y, (t) => resnet.forward(t, cache));
-    if (this.upsampler) y = consume(y, (t) => this.upsampler!.forward(t, cache));
-    if (!this.upFlag) return y;
-    const shortcut = dupUp3d(x, this.outDim, this.temporalUp ? 2 : 1, 2, firstChunk);
-    const out = y.add(shortcut);
-    y.dispose();
-    shortcut.dispose();
-    return out;
+    const y = stage(x, this.resnets, this.upsampler, cache);
+    return this.upFlag ? addShortcut(y, dupUp3d(x, this.outDim, this.temporalUp ? 2 : 1, 2, firstChunk)) : y;
   }
 }
 
@@ -290,16 +293,11 @@ export class WanUpBlock extends Module implements VaeLayer {
 
   constructor(inDim: number, outDim: number, numResBlocks: number, upsampleMode: ResampleMode | null, options: LayerOptions = {}) {
     super();
-    const blocks: WanResidualBlock[] = [];
-    for (let i = 0; i <= numResBlocks; i++) blocks.push(new WanResidualBlock(i === 0 ? inDim : outDim, outDim, options));
-    this.resnets = this.registerModule('resnets', new ModuleList(blocks));
+    this.resnets = this.registerModule('resnets', residualBlocks(numResBlocks + 1, inDim, outDim, options));
     this.upsamplers = upsampleMode ? this.registerModule('upsamplers', new ModuleList([new WanResample(outDim, upsampleMode, undefined, options)])) : null;
   }
 
   forward(x: Tensor, cache: FeatureCache | null): Tensor {
-    let y = x;
-    for (const resnet of this.resnets.items) y = y === x ? resnet.forward(y, cache) : consume(y, (t) => resnet.forward(t, cache));
-    if (this.upsamplers) y = consume(y, (t) => this.upsamplers!.at(0).forward(t, cache));
-    return y;
+    return stage(x, this.resnets, this.upsamplers?.at(0) ?? null, cache);
   }
 }
