@@ -1,6 +1,15 @@
 // Shared by the parity targets of `worldwander forward`: named tensors in, one forward of a model
 // loaded for the call, named tensors out.
-import { noGrad, scope, type Tensor } from '../torch/index.js';
+import { noGrad, scope, type DType, type Device, type Tensor } from '../torch/index.js';
+import type { LoadProgress } from '../nn/module.js';
+
+/** What every target takes; the transformer adds a LoRA file. */
+export interface ParityOptions {
+  dtype?: DType;
+  device?: Device;
+  /** Reports weight loading, tensor by tensor. */
+  onLoadProgress?: LoadProgress;
+}
 
 /** The inputs file does not hold what a target needs. */
 export class ForwardInputError extends Error {}

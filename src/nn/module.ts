@@ -19,6 +19,9 @@ export class StateDictError extends Error {
   }
 }
 
+/** Called after each tensor is loaded: how many of `total` are done (a real model has hundreds). */
+export type LoadProgress = (done: number, total: number) => void;
+
 /** How new parameters start: drawn by the module's init, or uninitialised (to be loaded). */
 export type InitMode = 'random' | 'empty';
 
@@ -116,7 +119,10 @@ export class Module {
    * and device. `strict` (the default) rejects missing and unexpected keys; a shape mismatch is
    * always an error. Every bad key is named at once.
    */
-  loadStateDict(source: Map<string, Tensor> | TensorSource, { strict = true, where = 'loadStateDict' }: { strict?: boolean; where?: string } = {}): LoadReport {
+  loadStateDict(
+    source: Map<string, Tensor> | TensorSource,
+    { strict = true, where = 'loadStateDict', onProgress }: { strict?: boolean; where?: string; onProgress?: LoadProgress } = {},
+  ): LoadReport {
     const own = this.stateDict();
     const keys = source instanceof Map ? [...source.keys()] : source.keys();
     const shapeOf = (key: string): readonly number[] => (source instanceof Map ? source.get(key)!.shape : source.info(key).shape);
@@ -136,6 +142,8 @@ export class Module {
     if (report.mismatched.length || (strict && (report.missing.length || report.unexpected.length))) {
       throw new StateDictError(report, where);
     }
+    const total = keys.filter((key) => own.has(key)).length;
+    let done = 0;
     noGrad(() => {
       for (const key of keys) {
         const target = own.get(key);
@@ -147,6 +155,7 @@ export class Module {
           target.copy_(loaded);
           loaded.dispose();
         }
+        onProgress?.(++done, total);
       }
     });
     return report;
@@ -160,9 +169,9 @@ export class Module {
 }
 
 /** Loads weights into a just-built model, strictly; if that fails the model is released first. */
-export function loadPretrained<M extends Module>(model: M, source: Map<string, Tensor> | TensorSource, where: string): M {
+export function loadPretrained<M extends Module>(model: M, source: Map<string, Tensor> | TensorSource, where: string, onProgress?: LoadProgress): M {
   try {
-    model.loadStateDict(source, { where });
+    model.loadStateDict(source, { where, onProgress });
     return model;
   } catch (error) {
     model.dispose();

@@ -3,6 +3,7 @@ import { ForwardInputError } from '../../models/parity.js';
 import { transformerForward, type ForwardOptions } from '../../models/wan/transformer_forward.js';
 import { vaeDecodeForward, vaeEncodeForward } from '../../models/wan/vae_forward.js';
 import { textEncoderForward } from '../../models/umt5/forward.js';
+import { Progress } from '../../data/progress.js';
 import { choiceFlag, parseFlags, requiredFlag, stringFlag } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 
@@ -35,7 +36,7 @@ export const forward: Command = {
     const started = performance.now();
     let outputs: Map<string, Tensor>;
     try {
-      outputs = target(modelDir, inputs, { dtype, lora, device: stringFlag(flags, 'device') });
+      outputs = target(modelDir, inputs, { dtype, lora, device: stringFlag(flags, 'device'), onLoadProgress: loadingBar(`loading ${name}`) });
     } catch (error) {
       if (error instanceof ForwardInputError) throw new UsageError(`${inputsFile}: ${error.message}`);
       if (error instanceof RangeError) throw new UsageError(error.message); // shapes the model cannot take
@@ -49,3 +50,13 @@ export const forward: Command = {
     return 0;
   },
 };
+
+/** A progress bar on stderr for weight loading, made when the total is known. */
+function loadingBar(label: string): (done: number, total: number) => void {
+  let bar: Progress | undefined;
+  return (done, total) => {
+    bar ??= new Progress(label, total, { unit: 'tensors' });
+    bar.tick();
+    if (done === total) bar.finish();
+  };
+}

@@ -4,7 +4,7 @@ import path from 'node:path';
 
 import { consume, embedding, full, scope, type DType, type Device, type Tensor, type TensorInfo, type TensorSource, openWeights } from '../../torch/index.js';
 import type { LayerOptions } from '../../nn/init.js';
-import { loadPretrained, Module, ModuleList } from '../../nn/module.js';
+import { loadPretrained, Module, ModuleList, type LoadProgress } from '../../nn/module.js';
 import { readUMT5Config, type UMT5Config } from './config.js';
 import { EmbeddingTable, UMT5Attention, UMT5DenseGatedActDense, UMT5LayerNorm } from './layers.js';
 
@@ -78,10 +78,10 @@ export class UMT5EncoderModel extends Module {
   }
 
   /** Loads a transformers `text_encoder/` folder (config.json + model[.safetensors|.safetensors.index.json]), strictly. */
-  static fromPretrained(dir: string, { dtype, device }: { dtype?: DType; device?: Device } = {}): UMT5EncoderModel {
+  static fromPretrained(dir: string, { dtype, device, onProgress }: { dtype?: DType; device?: Device; onProgress?: LoadProgress } = {}): UMT5EncoderModel {
     const config = readUMT5Config(path.join(dir, 'config.json'));
     const source = withoutTiedCopy(openWeights(dir, 'model'));
-    return loadPretrained(new UMT5EncoderModel(config, { init: 'empty', dtype: dtype ?? source.info('shared.weight').dtype, device }), source, dir);
+    return loadPretrained(new UMT5EncoderModel(config, { init: 'empty', dtype: dtype ?? source.info('shared.weight').dtype, device }), source, dir, onProgress);
   }
 
   /** input_ids [B, L] (int64), attention_mask [B, L] (1 = token, 0 = pad) → last_hidden_state [B, L, d_model]. */

@@ -1,16 +1,14 @@
 // One transformer forward from named tensors, for parity checks against a Python port:
 // hidden_states, timestep, encoder_hidden_states, optional condition_states / ref_states and
 // use_cpe in; sample out.
-import { SafetensorsFile, type DType, type Device, type Tensor } from '../../torch/index.js';
+import { SafetensorsFile, type Tensor } from '../../torch/index.js';
 import { loadLora } from '../../nn/index.js';
-import { ForwardInputError, withModel } from '../parity.js';
+import { ForwardInputError, withModel, type ParityOptions } from '../parity.js';
 import { buildInContextInputs } from './in_context.js';
 import type { TransformerInputs } from './transformer.js';
 import { loadWanTransformer } from './transformer_load.js';
 
-export interface ForwardOptions {
-  dtype?: DType;
-  device?: Device;
+export interface ForwardOptions extends ParityOptions {
   /** A LoRA file (diffusers or PEFT key names) applied unmerged. */
   lora?: string;
 }
@@ -55,7 +53,7 @@ export function transformerInputsFromTensors(inputs: Map<string, Tensor>, patch:
 
 /** `worldwander forward transformer`: loads the folder (and LoRA), runs once, returns {sample}. */
 export function transformerForward(modelDir: string, inputs: Map<string, Tensor>, options: ForwardOptions = {}): Map<string, Tensor> {
-  return withModel(() => loadWanTransformer(modelDir, { dtype: options.dtype, device: options.device }), (model) => {
+  return withModel(() => loadWanTransformer(modelDir, { dtype: options.dtype, device: options.device, onProgress: options.onLoadProgress }), (model) => {
     if (options.lora) loadLora(model, SafetensorsFile.open(options.lora), { where: options.lora });
     const moved = options.device ? new Map([...inputs].map(([k, t]) => [k, t.to({ device: options.device })])) : inputs;
     return new Map([['sample', model.forward(transformerInputsFromTensors(moved, model.config.patch_size))]]);

@@ -3,7 +3,7 @@
 import path from 'node:path';
 
 import { openWeights, readJsonFile, type DType, type Device } from '../../torch/index.js';
-import { loadPretrained } from '../../nn/module.js';
+import { loadPretrained, type LoadProgress } from '../../nn/module.js';
 import { WanTransformer3DModel } from './transformer.js';
 import { parseTransformerConfig, type WanTransformerConfig } from './transformer_config.js';
 
@@ -17,7 +17,10 @@ export function readTransformerConfig(modelDir: string): WanTransformerConfig {
  * strictly (all missing, unexpected or mis-shaped keys named). With dtype bfloat16, the parts
  * diffusers keeps in float32 (time_embedder, every scale_shift_table, blocks.N.norm2) stay so.
  */
-export function loadWanTransformer(modelDir: string, { dtype = 'float32', device }: { dtype?: DType; device?: Device } = {}): WanTransformer3DModel {
+export function loadWanTransformer(
+  modelDir: string,
+  { dtype = 'float32', device, onProgress }: { dtype?: DType; device?: Device; onProgress?: LoadProgress } = {},
+): WanTransformer3DModel {
   const config = readTransformerConfig(modelDir);
-  return loadPretrained(new WanTransformer3DModel(config, { init: 'empty', dtype, device }), openWeights(modelDir, 'diffusion_pytorch_model'), modelDir).eval();
+  return loadPretrained(new WanTransformer3DModel(config, { init: 'empty', dtype, device }), openWeights(modelDir, 'diffusion_pytorch_model'), modelDir, onProgress).eval();
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 
 import { cat, consume, openWeights, scope, type DType, type Device, type Tensor } from '../../torch/index.js';
 import type { LayerOptions } from '../../nn/init.js';
-import { loadPretrained, Module } from '../../nn/module.js';
+import { loadPretrained, Module, type LoadProgress } from '../../nn/module.js';
 import { FeatureCache } from './vae_cache.js';
 import { WanDecoder3d, WanEncoder3d } from './vae_coders.js';
 import { compression, patchedChannels, readVaeConfig, type WanVAEConfig } from './vae_config.js';
@@ -44,9 +44,9 @@ export class AutoencoderKLWan extends Module {
   }
 
   /** Loads a diffusers `vae/` folder (config.json + diffusion_pytorch_model[.safetensors|.index.json]), strictly. */
-  static fromPretrained(dir: string, { dtype = 'float32', device }: { dtype?: DType; device?: Device } = {}): AutoencoderKLWan {
+  static fromPretrained(dir: string, { dtype = 'float32', device, onProgress }: { dtype?: DType; device?: Device; onProgress?: LoadProgress } = {}): AutoencoderKLWan {
     const config = readVaeConfig(path.join(dir, 'config.json'));
-    return loadPretrained(new AutoencoderKLWan(config, { init: 'empty', dtype, device }), openWeights(dir, 'diffusion_pytorch_model'), dir);
+    return loadPretrained(new AutoencoderKLWan(config, { init: 'empty', dtype, device }), openWeights(dir, 'diffusion_pytorch_model'), dir, onProgress);
   }
 
   /** Latent frames for `frames` video frames; throws unless frames = 1 + temporal·k. */

@@ -1,16 +1,14 @@
 // Parity tool targets `vae-encode` (video [B,3,F,H,W] in [-1,1] → latent_mean, latent_logvar) and
 // `vae-decode` (latent → video), with a diffusers `vae/` folder.
-import type { DType, Tensor } from '../../torch/index.js';
-import { requireInput, withModel } from '../parity.js';
+import type { Tensor } from '../../torch/index.js';
+import { requireInput, withModel, type ParityOptions } from '../parity.js';
 import { AutoencoderKLWan } from './vae.js';
 
-type Options = { dtype?: DType; device?: string };
-
-function withVae<T>(modelDir: string, options: Options, f: (vae: AutoencoderKLWan) => T): T {
-  return withModel(() => AutoencoderKLWan.fromPretrained(modelDir, options), f);
+function withVae<T>(modelDir: string, options: ParityOptions, f: (vae: AutoencoderKLWan) => T): T {
+  return withModel(() => AutoencoderKLWan.fromPretrained(modelDir, { ...options, onProgress: options.onLoadProgress }), f);
 }
 
-export function vaeEncodeForward(modelDir: string, inputs: Map<string, Tensor>, options: Options = {}): Map<string, Tensor> {
+export function vaeEncodeForward(modelDir: string, inputs: Map<string, Tensor>, options: ParityOptions = {}): Map<string, Tensor> {
   const video = requireInput(inputs, 'video', '[B,3,F,H,W]', 'vae-encode');
   return withVae(modelDir, options, (vae) => {
     const x = video.to({ dtype: vae.quant_conv.weight.dtype, device: vae.quant_conv.weight.device });
@@ -19,7 +17,7 @@ export function vaeEncodeForward(modelDir: string, inputs: Map<string, Tensor>, 
   });
 }
 
-export function vaeDecodeForward(modelDir: string, inputs: Map<string, Tensor>, options: Options = {}): Map<string, Tensor> {
+export function vaeDecodeForward(modelDir: string, inputs: Map<string, Tensor>, options: ParityOptions = {}): Map<string, Tensor> {
   const latent = requireInput(inputs, 'latent', '[B,z,T,H,W]', 'vae-decode');
   return withVae(modelDir, options, (vae) => {
     const z = latent.to({ dtype: vae.quant_conv.weight.dtype, device: vae.quant_conv.weight.device });
