@@ -9,9 +9,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { Generator, mseLoss, noGrad, randn, scope, type Tensor } from '../src/torch/index.js';
-import { injectLora } from '../src/nn/index.js';
 import { WanTransformer3DModel } from '../src/models/wan/transformer.js';
-import { buildInContextInputs } from '../src/models/wan/in_context.js';
+import { buildInContextInputs } from '../src/worldwander/in_context.js';
 import type { WanTransformerConfig } from '../src/models/wan/transformer_config.js';
 import { median, timeIt } from './stats.js';
 
@@ -33,7 +32,7 @@ export function forwardFlops(c: WanTransformerConfig, S: number, St: number, T: 
 
 function setup() {
   const model = new WanTransformer3DModel(CONFIG, { generator: new Generator(0) });
-  injectLora(model, { rank: RANK, generator: new Generator(1) });
+  model.attachLora({ rank: RANK, generator: new Generator(1) });
   const g = new Generator(2);
   const inputs = buildInContextInputs({
     target: randn([1, 48, FRAMES, H, W], g), condition: randn([1, 48, FRAMES, H, W], g), timestep: 500,

@@ -4,5 +4,6 @@ export * as nn from './nn/index.js';
 export * as wan from './models/wan/index.js';
 export * as umt5 from './models/umt5/index.js';
 export * as synth from './synth/index.js';
-export { TASK_PROMPT, EMPTY_PROMPT, ALL_PROMPTS, type WorldWanderTask } from './worldwander/prompts.js';
+export * from './worldwander/index.js';
+export * from './errors.js';
 export { AdamW } from './train/adamw.js';

@@ -5,6 +5,14 @@
 
 #include <string>
 
+// A libtorch error as a JavaScript Error named 'TorchError' (the CLI reports those without a
+// stack trace).
+inline Napi::Error TorchError(Napi::Env env, const std::string& message) {
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Value().Set("name", Napi::String::New(env, "TorchError"));
+  return error;
+}
+
 // Runs `body`, turning C++ and libtorch exceptions into JavaScript errors.
 #define WW_TRY(env, body)                                                         \
   try {                                                                           \
@@ -12,7 +20,7 @@
   } catch (const Napi::Error&) {                                                  \
     throw;                                                                        \
   } catch (const c10::Error& e) {                                                 \
-    throw Napi::Error::New(env, e.what_without_backtrace());                      \
+    throw TorchError(env, e.what_without_backtrace());                            \
   } catch (const std::exception& e) {                                             \
     throw Napi::Error::New(env, e.what());                                        \
   }

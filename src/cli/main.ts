@@ -1,77 +1,67 @@
-import { UsageError, type Command } from './command.js';
+// The `worldwander` command: parses with commander, runs the subcommand, and turns every error
+// into one clean message and an exit code (2: the command line is wrong; 1: the run failed).
+// A stack trace is printed only with --debug or WORLDWANDER_DEBUG=1.
+import { Command, CommanderError } from 'commander';
 
-interface CommandEntry {
-  name: string;
-  summary: string;
-  /** Loaded on use, so that commands without the tensor engine (synth) run without the addon. */
-  load(): Promise<Command>;
+import { OptionError, WorldWanderError, isTorchError } from '../errors.js';
+import { UsageError, type Register } from './command.js';
+import { register as demo } from './commands/demo.js';
+import { register as doctor } from './commands/doctor.js';
+import { register as encodePrompts } from './commands/encode_prompts.js';
+import { register as forward } from './commands/forward.js';
+import { register as synth } from './commands/synth.js';
+
+/** Every subcommand, in the order `worldwander --help` lists them. */
+const COMMANDS: Register[] = [demo, synth, forward, encodePrompts, doctor];
+
+export function buildProgram(): Command {
+  const program = new Command('worldwander')
+    .description('Translate videos between the first-person and the third-person view (WorldWander on libtorch).')
+    .option('--debug', 'print the stack trace of an error (also WORLDWANDER_DEBUG=1)')
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    // errors through console.error, like every other message of the CLI
+    .configureOutput({ writeErr: (text) => console.error(text.trimEnd()), outputError: (text) => console.error(text.trimEnd()) });
+  for (const add of COMMANDS) add(program);
+  for (const command of program.commands) command.exitOverride().showHelpAfterError('(add --help for usage)');
+  return program;
 }
 
-/** Every subcommand, in the order `worldwander help` lists them. */
-const commands: CommandEntry[] = [
-  {
-    name: 'demo',
-    summary: 'the bundled default run (npm start): engine check, the bundled synthetic dataset and its contact sheet',
-    load: async () => (await import('./commands/demo.js')).demo,
-  },
-  {
-    name: 'synth',
-    summary: 'generate synchronized first-person / third-person / reference triplets from a synthetic 3D world',
-    load: async () => (await import('./commands/synth.js')).synth,
-  },
-  {
-    name: 'forward',
-    summary: 'run one forward of a model part on tensors from a safetensors file (parity checks against Python)',
-    load: async () => (await import('./commands/forward.js')).forward,
-  },
-  {
-    name: 'encode-prompts',
-    summary: "pre-compute umT5 prompt embeddings into the prompt cache (the task prompts and '' by default)",
-    load: async () => (await import('./commands/encode_prompts.js')).encodePromptsCommand,
-  },
-  {
-    name: 'doctor',
-    summary: 'report the tensor engine: libtorch version, devices, threads, BLAS, bf16, attention kernel',
-    load: async () => (await import('./commands/doctor.js')).doctor,
-  },
-];
-
-function help(): string {
-  const width = Math.max(...commands.map((c) => c.name.length));
-  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
-  return `usage: worldwander <command> [flags]\n\ncommands:\n${lines.join('\n')}\n\n'worldwander <command> --help' shows a command's flags.`;
+/** Errors whose message is the whole story: the user can act on it. */
+function isExpected(error: unknown): error is Error {
+  return error instanceof WorldWanderError || isTorchError(error) || (error instanceof Error && (error.name === 'FfmpegMissingError' || 'code' in error && typeof error.code === 'string' && /^E[A-Z]+$/.test(error.code)));
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    console.log(help());
-    return name === undefined ? 2 : 0;
-  }
-  const entry = commands.find((c) => c.name === name);
-  if (!entry) {
-    console.error(`worldwander: unknown command '${name}'\n\n${help()}`);
+  const debug = argv.includes('--debug') || process.env.WORLDWANDER_DEBUG === '1';
+  const program = buildProgram();
+  if (argv.length === 0) {
+    program.outputHelp({ error: true });
     return 2;
   }
-  let command: Command;
   try {
-    command = await entry.load();
-  } catch (error) {
-    // e.g. the libtorch addon is not built: the message says what to run
-    console.error(`worldwander ${name}: ${(error as Error).message}`);
-    return 1;
-  }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(`usage: ${command.usage}\n\n${entry.summary}`);
+    await program.parseAsync(argv, { from: 'user' });
     return 0;
-  }
-  try {
-    return await command.run(rest);
   } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander has printed its message; help and version are not errors
+      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? 0 : 2;
+    }
+    const command = argv.find((a) => !a.startsWith('-')) ?? '';
+    const message = error instanceof Error ? error.message : String(error);
     if (error instanceof UsageError) {
-      console.error(`worldwander ${name}: ${error.message}`);
+      console.error(`worldwander ${command}: ${message}`);
       return 2;
     }
-    throw error;
+    if (error instanceof OptionError) {
+      // an option's value: shown as the flag that carried it
+      const flag = error.option ? `--${error.option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ` : '';
+      console.error(`worldwander ${command}: ${flag}${error.detail}`);
+      return 2;
+    }
+    if (isExpected(error)) console.error(`worldwander ${command}: ${message}`);
+    else console.error(`worldwander ${command}: unexpected error: ${message}${debug ? '' : '\n(this looks like a bug; rerun with --debug for the stack trace)'}`);
+    if (debug && error instanceof Error) console.error(error.stack);
+    return 1;
   }
 }

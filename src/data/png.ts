@@ -73,6 +73,8 @@ export interface EncodeOptions {
   filter?: 0 | 1 | 2 | 3 | 4 | 'adaptive';
   /** zlib level 0-9. */
   level?: number;
+  /** tEXt chunks (Latin-1 keywords and text), e.g. { Software: 'worldwander synth preview' }. */
+  text?: Record<string, string>;
 }
 
 /** Encodes an 8-bit image as a non-interlaced PNG. */
@@ -115,6 +117,7 @@ export function encodePng(image: Image, options: EncodeOptions = {}): Buffer {
   return Buffer.concat([
     SIGNATURE,
     chunk('IHDR', header),
+    ...Object.entries(options.text ?? {}).map(([key, value]) => chunk('tEXt', Buffer.from(`${key}\0${value}`, 'latin1'))),
     chunk('IDAT', deflateSync(raw, { level: options.level ?? 6 })),
     chunk('IEND', new Uint8Array(0)),
   ]);
@@ -157,6 +160,25 @@ function sampleAt(row: Uint8Array, offset: number, index: number, depth: number,
   const shift = 8 - depth * (1 + (index % perByte));
   const value = (byte >> shift) & ((1 << depth) - 1);
   return scale ? Math.round((value * 255) / ((1 << depth) - 1)) : value;
+}
+
+/** The tEXt chunks of a PNG (keyword → text), read without decoding the image; {} for a file that is not a PNG. */
+export function pngText(bytes: Uint8Array): Record<string, string> {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const text: Record<string, string> = {};
+  if (buf.length < 8 || !buf.subarray(0, 8).equals(SIGNATURE)) return text;
+  for (let pos = 8; pos + 12 <= buf.length;) {
+    const length = buf.readUInt32BE(pos);
+    const type = buf.toString('latin1', pos + 4, pos + 8);
+    if (type === 'IDAT' || type === 'IEND' || pos + 12 + length > buf.length) break;
+    if (type === 'tEXt') {
+      const body = buf.toString('latin1', pos + 8, pos + 8 + length);
+      const zero = body.indexOf('\0');
+      if (zero > 0) text[body.slice(0, zero)] = body.slice(zero + 1);
+    }
+    pos += 12 + length;
+  }
+  return text;
 }
 
 /**

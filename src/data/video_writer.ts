@@ -2,8 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 
+import { FileFormatError, OptionError, WorldWanderError } from '../errors.js';
+import { releaseTemporary, temporaryPathFor, trackTemporary } from '../io/atomic.js';
+import { checkMp4 } from './mp4.js';
+
 /** ffmpeg (or ffprobe) is not installed, or not on PATH. */
-export class FfmpegMissingError extends Error {
+export class FfmpegMissingError extends WorldWanderError {
+  override name = 'FfmpegMissingError';
   constructor(tool: string) {
     super(`${tool} was not found on PATH; install it (Debian: sudo apt-get install ffmpeg) or run scripts/setup.sh`);
   }
@@ -42,7 +47,7 @@ function runTool(tool: string, args: string[]): Promise<Buffer> {
     child.on('error', (error) => reject(toolError(tool, error)));
     child.on('close', (code) => {
       if (code === 0) resolve(Buffer.concat(chunks, received));
-      else reject(new Error(`${tool} ${args.join(' ')} failed (exit ${code}): ${Buffer.concat(errors).toString().trim().slice(-2000)}`));
+      else reject(new WorldWanderError(`${tool} ${args.join(' ')} failed (exit ${code}): ${Buffer.concat(errors).toString().trim().slice(-2000)}`));
     });
   });
 }
@@ -55,7 +60,7 @@ export async function checkFfmpeg(): Promise<void> {
 
 function checkSize(width: number, height: number): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 2 || height < 2 || width % 2 || height % 2) {
-    throw new Error(`H.264 (yuv420p) needs an even width and height of at least 2; got ${width}x${height}`);
+    throw new OptionError(null, `H.264 (yuv420p) needs an even width and height of at least 2; got ${width}x${height}`);
   }
 }
 
@@ -72,7 +77,8 @@ function encoderArgs(options: VideoOptions, path: string): string[] {
  * Streams raw RGB frames into ffmpeg, which encodes H.264 (yuv420p) MP4s. One writer can feed
  * several synchronized videos of the same size through one ffmpeg process (openMany): each write
  * then takes one frame per video. Files appear under their final names only after close()
- * succeeds (written to `<path>.partial`, then renamed).
+ * succeeds and the files check out (written to `<path>.tmp-<pid>`, checked, then renamed): ffmpeg
+ * can exit 0 on a full disk after printing "Error writing trailer", leaving a file without index.
  */
 export class VideoWriter {
   readonly paths: string[];
@@ -82,6 +88,7 @@ export class VideoWriter {
   private readonly finished: Promise<void>;
   private frames = 0;
   private failure: Error | undefined;
+  private readonly errors: Buffer[] = [];
 
   private constructor(paths: string[], options: VideoOptions) {
     checkSize(options.width, options.height);
@@ -89,7 +96,8 @@ export class VideoWriter {
     const { width, height } = options;
     this.paths = paths;
     this.options = options;
-    this.partials = paths.map((path) => `${path}.partial`);
+    this.partials = paths.map((path) => temporaryPathFor(path));
+    for (const partial of this.partials) trackTemporary(partial);
     const input = ['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height * paths.length}`, '-r', String(options.fps), '-i', 'pipe:0'];
     let outputs: string[];
     if (paths.length === 1) {
@@ -102,7 +110,7 @@ export class VideoWriter {
       this.partials.forEach((partial, i) => outputs.push('-map', `[v${i}]`, ...encoderArgs(options, partial)));
     }
     this.child = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...input, ...outputs], { stdio: ['pipe', 'ignore', 'pipe'] });
-    const errors: Buffer[] = [];
+    const errors = this.errors;
     this.child.stderr!.on('data', (data: Buffer) => errors.push(data));
     // Writes after ffmpeg died fail with EPIPE; the exit status below carries the real reason.
     this.child.stdin!.on('error', () => {});
@@ -110,7 +118,7 @@ export class VideoWriter {
       this.child.on('error', (error) => { this.failure = toolError('ffmpeg', error); reject(this.failure); });
       this.child.on('close', (code) => {
         if (code === 0) return resolve();
-        this.failure ??= new Error(`ffmpeg failed writing ${paths.join(', ')} (exit ${code}): ${Buffer.concat(errors).toString().trim().slice(-2000)}`);
+        this.failure ??= new WorldWanderError(`ffmpeg failed writing ${paths.join(', ')} (exit ${code}): ${Buffer.concat(errors).toString().trim().slice(-2000)}`);
         reject(this.failure);
       });
     });
@@ -161,18 +169,26 @@ export class VideoWriter {
     this.child.stdin!.end();
     try {
       await this.finished;
+      // With -loglevel error, anything on stderr is an error, whatever the exit code says.
+      const reported = Buffer.concat(this.errors).toString().trim();
+      if (reported) throw new WorldWanderError(`ffmpeg reported errors writing ${this.paths.join(', ')}: ${reported.slice(-2000)}`);
+      for (const partial of this.partials) checkMp4(partial);
+      for (let i = 0; i < this.paths.length; i++) await rename(this.partials[i]!, this.paths[i]!);
     } catch (error) {
       await Promise.all(this.partials.map((partial) => rm(partial, { force: true })));
       throw error;
+    } finally {
+      for (const partial of this.partials) releaseTemporary(partial);
     }
-    for (let i = 0; i < this.paths.length; i++) await rename(this.partials[i]!, this.paths[i]!);
     return this.frames;
   }
 
   /** Stops ffmpeg and removes the partial files. */
   abort(): void {
     this.child.kill('SIGKILL');
-    this.finished.finally(() => Promise.all(this.partials.map((partial) => rm(partial, { force: true })))).catch(() => {});
+    this.finished.finally(() => Promise.all(this.partials.map((partial) => rm(partial, { force: true })))).catch(() => {}).finally(() => {
+      for (const partial of this.partials) releaseTemporary(partial);
+    });
   }
 }
 
@@ -195,7 +211,7 @@ export async function probeVideo(path: string): Promise<VideoInfo> {
     '-show_entries', 'stream=width,height,avg_frame_rate,r_frame_rate,nb_read_frames', '-of', 'json', path,
   ]);
   const stream = (JSON.parse(out.toString()) as { streams?: Record<string, string | number>[] }).streams?.[0];
-  if (!stream) throw new Error(`probeVideo: ${path} has no video stream`);
+  if (!stream) throw new FileFormatError(`${path}: no video stream`);
   const rate = String(stream.avg_frame_rate !== '0/0' ? stream.avg_frame_rate : stream.r_frame_rate);
   const [num, den] = rate.split('/').map(Number);
   return {
@@ -217,7 +233,7 @@ export async function readVideoFrames(path: string): Promise<DecodedVideo> {
   const frameBytes = info.width * info.height * 3;
   const raw = await runTool('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', path, '-map', '0:v:0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
   if (raw.length % frameBytes !== 0) {
-    throw new Error(`readVideoFrames: ${raw.length} bytes of frames from ${path} are not a whole number of ${info.width}x${info.height} frames`);
+    throw new FileFormatError(`readVideoFrames: ${raw.length} bytes of frames from ${path} are not a whole number of ${info.width}x${info.height} frames`);
   }
   const frames: Uint8Array[] = [];
   for (let offset = 0; offset < raw.length; offset += frameBytes) frames.push(raw.subarray(offset, offset + frameBytes));

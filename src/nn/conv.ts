@@ -1,3 +1,4 @@
+import { ModelInputError } from '../errors.js';
 import { conv3d, linear, scope, type Tensor } from '../torch/index.js';
 import { uniformParameter, type LayerOptions } from './init.js';
 import { Module } from './module.js';
@@ -53,7 +54,7 @@ export class Conv3d extends Module {
     const [kt, kh, kw] = this.kernelSize;
     const [b, c, f, h, w] = x.shape as [number, number, number, number, number];
     if (c !== this.inChannels || f % kt || h % kh || w % kw) {
-      throw new RangeError(`Conv3d: input [${x.shape.join(', ')}] does not tile into ${this.inChannels}-channel patches of [${kt}, ${kh}, ${kw}]`);
+      throw new ModelInputError(`Conv3d: input [${x.shape.join(', ')}] does not tile into ${this.inChannels}-channel patches of [${kt}, ${kh}, ${kw}]`);
     }
     return scope(() => {
       const patches = x

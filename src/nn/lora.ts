@@ -1,145 +1,63 @@
-// LoRA (Hu et al. 2021) as PEFT does it: y = W x + b + (α/r) · B(A x), A [r, in] Kaiming-uniform,
-// B [out, r] zero, the base frozen. Adapters are injected by module-name suffix; their weights
-// are saved alone under PEFT/diffusers names (`blocks.0.attn1.to_q.lora_A.weight`).
+// LoRA over a module tree (Hu et al. 2021, as PEFT does it): adapters attach to the Linear
+// layers whose dotted names end with one of the targets; the rest of the model is frozen. Only
+// adapter weights are saved, under PEFT/diffusers names (`blocks.0.attn1.to_q.lora_A.weight`).
+import { FileFormatError } from '../errors.js';
 import { noGrad, saveSafetensors, type Tensor, type TensorSource } from '../torch/index.js';
-import type { LayerOptions } from './init.js';
-import { Linear, type Layer } from './linear.js';
-import { Module } from './module.js';
-
-/** The layers WorldWander adapts (every attention projection and both FFN linears). */
-export const WAN_LORA_TARGETS = ['to_q', 'to_k', 'to_v', 'to_out.0', 'ffn.net.0.proj', 'ffn.net.2'] as const;
-
-export interface LoraOptions {
-  rank: number;
-  /** Defaults to the rank (scaling 1), as in the release. */
-  alpha?: number;
-  /** LoRA weights' dtype; float32 by default whatever the base dtype. */
-  dtype?: LayerOptions['dtype'];
-  generator?: LayerOptions['generator'];
-  init?: LayerOptions['init'];
-}
-
-export class LoRALinear extends Module {
-  readonly weight: Tensor;
-  readonly bias: Tensor | null;
-  readonly lora_A: Linear;
-  readonly lora_B: Linear;
-  readonly rank: number;
-  alpha: number;
-
-  constructor(readonly base: Linear, { rank, alpha = rank, dtype = 'float32', generator, init }: LoraOptions) {
-    super();
-    if (!Number.isInteger(rank) || rank < 1) throw new RangeError(`LoRA rank must be a positive integer, got ${rank}`);
-    this.rank = rank;
-    this.alpha = alpha;
-    // The base tensors keep their keys (`to_q.weight`), frozen.
-    this.weight = this.registerParameter('weight', base.weight, false);
-    this.bias = base.bias ? this.registerParameter('bias', base.bias, false) : null;
-    const device = base.weight.device;
-    // kaiming_uniform_(a=√5) on A is U(±1/√in), Linear's own default.
-    this.lora_A = this.registerModule('lora_A', new Linear(base.inFeatures, rank, { bias: false, dtype, device, generator, init }));
-    this.lora_B = this.registerModule('lora_B', new Linear(rank, base.outFeatures, { bias: false, dtype, device, init: 'empty' }));
-    noGrad(() => this.lora_B.weight.zero_());
-  }
-
-  get scaling(): number {
-    return this.alpha / this.rank;
-  }
-
-  forward(x: Tensor): Tensor {
-    const y = this.base.forward(x);
-    const xa = x.dtype === this.lora_A.weight.dtype ? x : x.to({ dtype: this.lora_A.weight.dtype });
-    const a = this.lora_A.forward(xa);
-    const b = this.lora_B.forward(a);
-    const scaled = this.scaling === 1 ? b : b.mul(this.scaling);
-    const delta = scaled.dtype === y.dtype ? scaled : scaled.to({ dtype: y.dtype });
-    const out = y.add(delta);
-    for (const t of new Set([y, xa, a, b, scaled, delta])) if (t !== x) t.dispose();
-    return out;
-  }
-
-  /** W += (α/r)·B·A in W's dtype; returns the base Linear, now holding the merged weight. */
-  merge(): Linear {
-    noGrad(() => {
-      const product = this.lora_B.weight.matmul(this.lora_A.weight).mul(this.scaling);
-      const typed = product.to({ dtype: this.base.weight.dtype });
-      this.base.weight.add_(typed);
-      product.dispose();
-      typed.dispose();
-    });
-    this.lora_A.dispose();
-    this.lora_B.dispose();
-    return this.base;
-  }
-}
+import { Linear, type LoraOptions } from './linear.js';
+import type { Module } from './module.js';
 
 function matchesSuffix(name: string, suffix: string): boolean {
   return name === suffix || name.endsWith(`.${suffix}`);
 }
 
-function splitPath(name: string): [string, string] {
-  const dot = name.lastIndexOf('.');
-  return dot < 0 ? ['', name] : [name.slice(0, dot), name.slice(dot + 1)];
-}
-
-function moduleAt(root: Module, path: string): Module {
-  const found = new Map(root.namedModules()).get(path);
-  if (!found) throw new Error(`no module at '${path}'`);
-  return found;
-}
-
 /**
- * Wraps every Linear whose dotted name ends with one of `targets` in a LoRALinear, freezing the
- * whole model first (only LoRA weights train). Returns the wrapped names.
+ * Attaches an adapter to every Linear whose dotted name ends with one of `targets`, freezing the
+ * whole model first (only adapter weights train). Returns the adapted names.
  */
-export function injectLora(model: Module, options: LoraOptions & { targets?: readonly string[] }): string[] {
-  const targets = options.targets ?? WAN_LORA_TARGETS;
+export function attachLora(model: Module, options: LoraOptions & { targets: readonly string[] }): string[] {
+  const chosen = [...model.namedModules()].filter((e): e is [string, Linear] => e[1] instanceof Linear && options.targets.some((t) => matchesSuffix(e[0], t)));
+  if (chosen.length === 0) throw new Error(`attachLora: no Linear module ends with any of ${options.targets.join(', ')}`);
   model.requiresGrad_(false);
-  const chosen = [...model.namedModules()].filter(([name, m]) => m instanceof Linear && targets.some((t) => matchesSuffix(name, t)));
-  if (chosen.length === 0) throw new Error(`injectLora: no Linear module ends with any of ${targets.join(', ')}`);
-  for (const [name, m] of chosen) {
-    const [parentPath, childName] = splitPath(name);
-    moduleAt(model, parentPath).replaceChild(childName, new LoRALinear(m as Linear, options));
-  }
+  for (const [, linear] of chosen) linear.attachLora(options);
   return chosen.map(([name]) => name);
 }
 
-export function loraModules(model: Module): [string, LoRALinear][] {
-  return [...model.namedModules()].filter((e): e is [string, LoRALinear] => e[1] instanceof LoRALinear);
+/** The Linear layers that carry an adapter, by dotted name. */
+export function loraLayers(model: Module): [string, Linear][] {
+  return [...model.namedModules()].filter((e): e is [string, Linear] => e[1] instanceof Linear && e[1].lora_A !== null);
 }
 
-/** Folds every adapter into its base weight and puts the plain Linear back (for inference). */
+/** Folds every adapter into its base weight (for inference); returns how many. */
 export function mergeLora(model: Module): number {
-  const found = loraModules(model);
-  for (const [name, lora] of found) {
-    const [parentPath, childName] = splitPath(name);
-    moduleAt(model, parentPath).replaceChild(childName, lora.merge() as Layer);
-  }
+  const found = loraLayers(model);
+  for (const [, linear] of found) linear.mergeLora();
   return found.length;
 }
 
-/** The LoRA weights alone: `<module>.lora_A.weight`, `<module>.lora_B.weight` (references). */
+/** The adapter weights alone: `<module>.lora_A.weight`, `<module>.lora_B.weight` (references). */
 export function loraStateDict(model: Module, prefix = ''): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
-  for (const [name, lora] of loraModules(model)) {
-    out.set(`${prefix}${name}.lora_A.weight`, lora.lora_A.weight);
-    out.set(`${prefix}${name}.lora_B.weight`, lora.lora_B.weight);
+  for (const [name, linear] of loraLayers(model)) {
+    out.set(`${prefix}${name}.lora_A.weight`, linear.lora_A!.weight);
+    out.set(`${prefix}${name}.lora_B.weight`, linear.lora_B!.weight);
   }
   return out;
 }
 
 /**
- * Saves the LoRA weights under diffusers' names (`transformer.` prefix by default, as
+ * Saves the adapter weights under diffusers' names (`transformer.` prefix by default, as
  * `save_lora_weights` writes), with the rank and alpha in the file's metadata.
  */
 export function saveLora(file: string, model: Module, { prefix = 'transformer.' }: { prefix?: string } = {}): void {
-  const found = loraModules(model);
+  const found = loraLayers(model);
   if (found.length === 0) throw new Error(`saveLora(${file}): the model has no LoRA adapters`);
-  const { rank, alpha } = found[0]![1];
-  saveSafetensors(file, loraStateDict(model, prefix), { lora_rank: String(rank), lora_alpha: String(alpha) });
+  const first = found[0]![1];
+  saveSafetensors(file, loraStateDict(model, prefix), { lora_rank: String(first.loraRank), lora_alpha: String(first.loraAlpha) });
 }
 
-export class LoraLoadError extends Error {}
+export class LoraLoadError extends FileFormatError {
+  override name = 'LoraLoadError';
+}
 
 /**
  * Maps a key from any of the forms LoRA files use to `<module>.lora_{A,B}.weight`, or null for
@@ -164,7 +82,7 @@ export interface LoraLoadReport {
 }
 
 /**
- * Loads LoRA weights into `model`, injecting adapters (rank from the file's shapes) where the
+ * Loads LoRA weights into `model`, attaching adapters (rank from the file's shapes) where the
  * model has none yet. Strict: every adapter of the model must be in the file and every LoRA key
  * of the file must name a Linear of the model, with matching shapes; all bad keys are named.
  * Alpha: the option, else the file's `lora_alpha` metadata, else the rank.
@@ -183,6 +101,10 @@ export function loadLora(model: Module, source: TensorSource & { metadata?: Reco
   }
   if (adapters.size > 1) throw new LoraLoadError(`${where}: the file holds several adapters (${[...adapters].join(', ')}); expected one`);
   if (entries.size === 0) throw new LoraLoadError(`${where}: no LoRA weights (keys like '<module>.lora_A.weight') in the file`);
+  for (const [, key] of entries) {
+    const { dtype } = source.info(key);
+    if (!['float32', 'float16', 'bfloat16', 'float64'].includes(dtype)) throw new LoraLoadError(`${where}: '${key}' holds ${dtype} values; LoRA weights are floating point`);
+  }
 
   const moduleNames = [...new Set([...entries.keys()].map((k) => k.replace(/\.lora_[AB]\.weight$/, '')))];
   const ranks = new Set<number>();
@@ -195,13 +117,13 @@ export function loadLora(model: Module, source: TensorSource & { metadata?: Reco
   const metaAlpha = source.metadata?.lora_alpha !== undefined ? Number(source.metadata.lora_alpha) : undefined;
   const chosenAlpha = alpha ?? (metaAlpha !== undefined && Number.isFinite(metaAlpha) ? metaAlpha : rank);
 
-  if (loraModules(model).length === 0) {
+  if (loraLayers(model).length === 0) {
     const linears = new Set([...model.namedModules()].filter(([, m]) => m instanceof Linear).map(([n]) => n));
     const targets = moduleNames.filter((n) => linears.has(n));
-    if (targets.length) injectLora(model, { rank, alpha: chosenAlpha, targets, init: 'empty' });
+    if (targets.length) attachLora(model, { rank, alpha: chosenAlpha, targets, init: 'empty' });
   }
   const own = loraStateDict(model);
-  for (const [, lora] of loraModules(model)) lora.alpha = chosenAlpha;
+  for (const [, linear] of loraLayers(model)) linear.loraAlpha = chosenAlpha;
   const missing = [...own.keys()].filter((k) => !entries.has(k));
   const unexpected = [...entries.keys()].filter((k) => !own.has(k)).map((k) => entries.get(k)!);
   const mismatched: string[] = [];

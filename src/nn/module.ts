@@ -1,29 +1,31 @@
 // Module: a tree of named parameters, buffers and child modules, like torch.nn.Module. State-dict
 // keys are the dotted paths (`blocks.0.attn1.to_q.weight`). Parameters keep their identity for
 // life: loading copies into them, so fields that reference them stay valid.
-import { keep, noGrad, type Tensor, type TensorSource } from '../torch/index.js';
+import { FileFormatError } from '../errors.js';
+import { isFloating, keep, noGrad, type DType, type Tensor, type TensorSource } from '../torch/index.js';
 
 export interface LoadReport {
   missing: string[];
   unexpected: string[];
   mismatched: { key: string; expected: readonly number[]; got: readonly number[] }[];
+  /** Keys whose values are of another kind than the parameter's (integers or booleans for floats, or the reverse). */
+  wrongKind: { key: string; expected: DType; got: DType }[];
 }
 
-export class StateDictError extends Error {
+export class StateDictError extends FileFormatError {
+  override name = 'StateDictError';
   constructor(readonly report: LoadReport, where: string) {
     const parts: string[] = [];
     if (report.missing.length) parts.push(`missing keys (${report.missing.length}): ${report.missing.join(', ')}`);
     if (report.unexpected.length) parts.push(`unexpected keys (${report.unexpected.length}): ${report.unexpected.join(', ')}`);
     for (const m of report.mismatched) parts.push(`${m.key}: expected shape [${m.expected.join(', ')}], got [${m.got.join(', ')}]`);
+    for (const m of report.wrongKind) parts.push(`${m.key}: holds ${m.got} values, the parameter is ${m.expected}`);
     super(`${where}: state dict does not match the model:\n  ${parts.join('\n  ')}`);
   }
 }
 
 /** Called after each tensor is loaded: how many of `total` are done (a real model has hundreds). */
 export type LoadProgress = (done: number, total: number) => void;
-
-/** How new parameters start: drawn by the module's init, or uninitialised (to be loaded). */
-export type InitMode = 'random' | 'empty';
 
 export class Module {
   training = true;
@@ -50,13 +52,9 @@ export class Module {
     return module;
   }
 
-  /** Replaces a child (e.g. a Linear by a LoRA-wrapped one), keeping the same-named field in step. */
-  replaceChild(name: string, module: Module): void {
-    const old = this.#children.get(name);
-    if (!old) throw new Error(`${this.constructor.name} has no child module '${name}'`);
-    this.#children.set(name, module);
-    const fields = this as unknown as Record<string, unknown>;
-    if (fields[name] === old) fields[name] = module;
+  /** Removes a child (the caller disposes it). */
+  protected unregisterModule(name: string): void {
+    if (!this.#children.delete(name)) throw new Error(`${this.constructor.name} has no child module '${name}'`);
   }
 
   child(name: string): Module | undefined {
@@ -125,21 +123,24 @@ export class Module {
   ): LoadReport {
     const own = this.stateDict();
     const keys = source instanceof Map ? [...source.keys()] : source.keys();
-    const shapeOf = (key: string): readonly number[] => (source instanceof Map ? source.get(key)!.shape : source.info(key).shape);
+    const infoOf = (key: string): { shape: readonly number[]; dtype: DType } => (source instanceof Map ? source.get(key)! : source.info(key));
+    const ownKeys = new Set(keys);
     const report: LoadReport = {
-      missing: [...own.keys()].filter((k) => !keys.includes(k)),
+      missing: [...own.keys()].filter((k) => !ownKeys.has(k)),
       unexpected: keys.filter((k) => !own.has(k)),
       mismatched: [],
+      wrongKind: [],
     };
     for (const key of keys) {
       const target = own.get(key);
       if (!target) continue;
-      const got = shapeOf(key);
+      const { shape: got, dtype } = infoOf(key);
       if (got.length !== target.shape.length || got.some((n, i) => n !== target.shape[i])) {
         report.mismatched.push({ key, expected: target.shape, got });
       }
+      if (isFloating(dtype) !== isFloating(target.dtype)) report.wrongKind.push({ key, expected: target.dtype, got: dtype });
     }
-    if (report.mismatched.length || (strict && (report.missing.length || report.unexpected.length))) {
+    if (report.mismatched.length || report.wrongKind.length || (strict && (report.missing.length || report.unexpected.length))) {
       throw new StateDictError(report, where);
     }
     const total = keys.filter((key) => own.has(key)).length;
@@ -191,11 +192,6 @@ export class ModuleList<M extends Module = Module> extends Module {
   push(module: M): void {
     this.registerModule(String(this.items.length), module);
     this.items.push(module);
-  }
-
-  override replaceChild(name: string, module: Module): void {
-    super.replaceChild(name, module);
-    this.items[Number(name)] = module as M;
   }
 
   get length(): number {

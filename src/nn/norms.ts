@@ -18,11 +18,7 @@ export class LayerNorm extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return scope(() => {
-      const w = this.weight && this.weight.dtype !== 'float32' ? this.weight.float() : this.weight;
-      const b = this.bias && this.bias.dtype !== 'float32' ? this.bias.float() : this.bias;
-      return inDtypeOf(x, layerNorm(x.float(), [this.dim], w, b, this.eps));
-    });
+    return scope(() => layerNorm(x.float(), [this.dim], this.weight?.float(), this.bias?.float(), this.eps).typeAs(x));
   }
 }
 
@@ -45,13 +41,8 @@ export class RMSNorm extends Module {
     return scope(() => {
       const x32 = x.float();
       let y = x32.mul(x32.square().mean(-1, true).add(this.eps).rsqrt());
-      if (this.weight) y = (this.weight.dtype === 'float32' ? y : y.to({ dtype: this.weight.dtype })).mul(this.weight);
-      return inDtypeOf(x, y);
+      if (this.weight) y = y.typeAs(this.weight).mul(this.weight);
+      return y.typeAs(x);
     });
   }
-}
-
-/** y in x's dtype (y itself when it already is). */
-function inDtypeOf(x: Tensor, y: Tensor): Tensor {
-  return y.dtype === x.dtype ? y : y.to({ dtype: x.dtype });
 }

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LAYOUT, sampleName, writeFileAtomic, type OutputFormat } from './output.js';
+import { FileFormatError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { LAYOUT, sampleName, type FileRecord, type OutputFormat } from './output.js';
 import { makeSampleSpec, type SampleSpec } from './spec.js';
 
 /** The parameters that decide a run's content; a resumed run must match them. */
@@ -13,6 +15,16 @@ export interface RunParameters {
   format: OutputFormat;
 }
 
+export interface ManifestSample extends SampleSpec {
+  name: string;
+  /** Size and SHA-256 of the sample's outputs, once written: resume checks them. */
+  files?: FileRecord[];
+}
+
+/**
+ * The dataset's description, made only of what decides its content (no timings), so that the
+ * same seed and parameters give a byte-identical folder, manifest included.
+ */
 export interface Manifest extends RunParameters {
   generator: 'worldwander synth';
   version: number;
@@ -20,13 +32,12 @@ export interface Manifest extends RunParameters {
   layout: typeof LAYOUT;
   /** 'running' until every sample is written. */
   status: 'running' | 'complete';
-  stats?: { seconds: number; samplesWritten: number; framesPerSecond: number; workers: number };
-  samples: (SampleSpec & { name: string })[];
+  samples: ManifestSample[];
 }
 
 export const MANIFEST_FILE = 'manifest.json';
-/** Bumped whenever the same parameters would render different pixels. */
-export const MANIFEST_VERSION = 1;
+/** Bumped whenever the same parameters would render different pixels or the manifest changes form. */
+export const MANIFEST_VERSION = 2;
 const DECIDING: (keyof RunParameters)[] = ['seed', 'width', 'height', 'frames', 'fps', 'format'];
 
 export function makeManifest(parameters: RunParameters, count: number): Manifest {
@@ -39,15 +50,22 @@ function pick(parameters: RunParameters): RunParameters {
   return { seed, width, height, frames, fps, format };
 }
 
+/** The manifest of the run in `out`, undefined when there is none; an unreadable one is an error naming the file. */
 export async function readManifest(out: string): Promise<Manifest | undefined> {
+  const file = join(out, MANIFEST_FILE);
   let text: string;
   try {
-    text = await readFile(join(out, MANIFEST_FILE), 'utf8');
+    text = await readFile(file, 'utf8');
   } catch {
     return undefined;
   }
-  const manifest = JSON.parse(text) as Manifest;
-  if (manifest.generator !== 'worldwander synth') throw new Error(`${join(out, MANIFEST_FILE)} was not written by worldwander synth`);
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(text) as Manifest;
+  } catch (error) {
+    throw new FileFormatError(`${file}: not valid JSON (${(error as Error).message})`);
+  }
+  if (manifest?.generator !== 'worldwander synth' || !Array.isArray(manifest.samples)) throw new FileFormatError(`${file} was not written by worldwander synth`);
   return manifest;
 }
 
@@ -59,7 +77,7 @@ export async function writeManifest(out: string, manifest: Manifest): Promise<vo
   await writeFileAtomic(join(out, MANIFEST_FILE), `${text}\n`);
 }
 
-/** The deciding parameters in which a manifest differs from a run's, as 'name: manifest -> run' lines. */
+/** The deciding parameters in which a manifest differs from a run's, as 'name value (the existing run used ...)' lines. */
 export function parameterDifferences(manifest: RunParameters, run: RunParameters): string[] {
-  return DECIDING.filter((key) => manifest[key] !== run[key]).map((key) => `--${key} ${String(run[key])} (the existing run used ${String(manifest[key])})`);
+  return DECIDING.filter((key) => manifest[key] !== run[key]).map((key) => `${key} ${String(run[key])} (the existing run used ${String(manifest[key])})`);
 }

@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { writeSample, type OutputFormat } from './output.js';
+import { WorldWanderError } from '../errors.js';
+import { writeSample, type FileRecord, type OutputFormat } from './output.js';
 import type { RenderSize } from './sample.js';
 import { makeSampleSpec } from './spec.js';
 
@@ -14,8 +15,8 @@ export interface WorkerSetup {
 export type ToWorker = { type: 'sample'; index: number } | { type: 'stop' };
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'done'; index: number; frames: number }
-  | { type: 'error'; index: number; message: string; stack?: string };
+  | { type: 'done'; index: number; frames: number; files: FileRecord[] }
+  | { type: 'error'; index: number; expected: boolean; message: string; stack?: string };
 
 /** Renders and writes whole samples, one index at a time, as the main thread hands them out. */
 function serve(): void {
@@ -30,8 +31,8 @@ function serve(): void {
     }
     const { index } = message;
     writeSample(setup.out, makeSampleSpec(setup.seed, index), setup.size, setup.format).then(
-      (frames) => send({ type: 'done', index, frames }),
-      (error: Error) => send({ type: 'error', index, message: error.message, stack: error.stack }),
+      ({ frames, files }) => send({ type: 'done', index, frames, files }),
+      (error: Error) => send({ type: 'error', index, expected: error instanceof WorldWanderError || typeof (error as NodeJS.ErrnoException).code === 'string', message: error.message, stack: error.stack }),
     );
   });
   send({ type: 'ready' });

@@ -1,3 +1,4 @@
+import { FileFormatError } from '../errors.js';
 import { readFileSync } from 'node:fs';
 
 /** A JSON file's content; the error names the file and what it was meant to hold. */
@@ -5,6 +6,6 @@ export function readJsonFile(file: string, what: string): unknown {
   try {
     return JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new Error(`${file}: cannot read the ${what}: ${(error as Error).message}`);
+    throw new FileFormatError(`${file}: cannot read the ${what}: ${(error as Error).message}`);
   }
 }

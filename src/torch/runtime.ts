@@ -1,6 +1,7 @@
 // What the engine is running on: libtorch version, devices, threads, BLAS, attention kernel.
 import { readFileSync, realpathSync } from 'node:fs';
 
+import { OptionError } from '../errors.js';
 import { hasNativeAttention } from './functional.js';
 import { native, type MemoryStats } from './native.js';
 
@@ -90,6 +91,18 @@ export function setNumThreads(n: number): void {
 
 export function cudaIsAvailable(): boolean {
   return native.info().cuda;
+}
+
+/** A device name this libtorch can use ('cpu', 'cuda', 'cuda:N'), or an error saying why not. */
+export function checkDevice(device: string): string {
+  const m = /^(cpu|cuda)(?::(\d+))?$/.exec(device);
+  if (!m || (m[1] === 'cpu' && m[2] !== undefined)) throw new OptionError('device', `'${device}' is not one of cpu, cuda, cuda:N`);
+  if (m[1] === 'cpu') return device;
+  const info = native.info();
+  if (!info.cuda) throw new OptionError('device', `'${device}': this libtorch (${info.version}) has no CUDA; build the addon against a CUDA libtorch (LIBTORCH=/path/to/torch npm run setup)`);
+  const index = Number(m[2] ?? 0);
+  if (index >= info.cudaDeviceCount) throw new OptionError('device', `'${device}': only ${info.cudaDeviceCount} CUDA device(s) are visible`);
+  return device;
 }
 
 /** Waits for queued work on a device (GPU timing); no-op on CPU. */

@@ -1,7 +1,9 @@
 // safetensors files: a u64 little-endian header length, a JSON header naming each tensor's dtype,
 // shape and [begin, end) byte range in the data that follows, then the data. Tensors are read one
 // at a time straight into libtorch memory; sharded checkpoints are read through their index.
-import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { FileFormatError } from '../errors.js';
+import { writeAll, writeFileAtomicSync } from '../io/atomic.js';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import path from 'node:path';
 
 import { dtypeCode, itemSize, type DType } from './dtype.js';
@@ -35,7 +37,9 @@ export interface TensorSource {
   get(key: string, options?: LoadOptions): Tensor;
 }
 
-export class SafetensorsError extends Error {}
+export class SafetensorsError extends FileFormatError {
+  override name = 'SafetensorsError';
+}
 
 /** Largest header accepted (the format's own reference limit is 100 MB). */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -247,23 +251,9 @@ export function saveSafetensors(file: string, tensors: Map<string, Tensor> | Rec
   const length = Buffer.alloc(8);
   length.writeBigUInt64LE(BigInt(headerBytes.length));
 
-  const temp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(temp, 'w');
-  try {
+  writeFileAtomicSync(file, (fd) => {
     writeAll(fd, length);
     writeAll(fd, headerBytes);
     for (const [, t] of entries) writeAll(fd, new Uint8Array(native.toBytes(t.handle)));
-    fsyncSync(fd);
-    closeSync(fd);
-  } catch (error) {
-    closeSync(fd);
-    rmSync(temp, { force: true });
-    throw error;
-  }
-  renameSync(temp, file);
-}
-
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+  });
 }

@@ -246,6 +246,8 @@ export class Tensor {
     const { dtype, device, copy = false } = typeof target === 'string' ? { dtype: target } : target;
     return wrap(op.to(this.handle, dtype === undefined ? null : dtypeCode(dtype), null, device ?? null, null, false, copy, null));
   }
+  /** This tensor in `other`'s dtype (PyTorch's type_as): a new reference, a copy only when the dtype differs. */
+  typeAs(other: Tensor): Tensor { return this.to({ dtype: other.dtype }); }
   float(): Tensor { return this.to({ dtype: 'float32' }); }
   double(): Tensor { return this.to({ dtype: 'float64' }); }
   bfloat16(): Tensor { return this.to({ dtype: 'bfloat16' }); }

@@ -31,8 +31,8 @@ test('worldwander doctor prints a table; unknown flags and commands are clear er
   };
   const badFlag = run(['doctor', '--jsn']);
   assert.equal(badFlag.status, 2);
-  assert.match(badFlag.stderr, /unknown flag --jsn; known flags: --json/);
+  assert.match(badFlag.stderr, /unknown option '--jsn'\n\(Did you mean --json\?\)/);
   const badCommand = run(['doctr']);
   assert.equal(badCommand.status, 2);
-  assert.match(badCommand.stderr, /unknown command 'doctr'/);
+  assert.match(badCommand.stderr, /unknown command 'doctr'\n\(Did you mean doctor\?\)/);
 });

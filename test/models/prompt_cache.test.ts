@@ -1,12 +1,14 @@
 // The prompt-embedding cache: encode once, read back without loading the encoder, keyed by
 // (encoder identity, prompt, max length), zero rows past the prompt's length.
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { saveSafetensors, scope, tensor } from '../../src/torch/index.js';
+import { SafetensorsFile, loadAll, saveSafetensors, scope, tensor } from '../../src/torch/index.js';
+
+const maxAbs = (a: number[], b: number[]): number => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
 import { UMT5EncoderModel } from '../../src/models/umt5/model.js';
 import { PromptEmbeddingCache, promptEmbeddings, textEncoderIdentity } from '../../src/models/umt5/prompt_cache.js';
 import { assertClose } from '../helpers/assert_close.js';
@@ -38,7 +40,7 @@ test('embeddings are encoded once, stored, and read back without the encoder; ro
       assert.ok(got.slice(80, 128).every((v) => v === 0), 'rows past the prompt are zero');
       assert.ok(got.slice(128 + 8).every((v) => v === 0), 'the empty prompt keeps only its </s> row');
       assert.ok(got.slice(128, 136).some((v) => v !== 0));
-      assert.equal(readdirSync(cacheDir).filter((f) => !f.endsWith('.safetensors')).length, 0, 'no temporary files left');
+      assert.deepEqual(readdirSync(cacheDir).filter((f) => !f.endsWith('.safetensors')), ['weight-digests.json'], 'no temporary files left');
 
       const again = promptEmbeddings(root, [...PROMPTS].reverse(), { cacheDir, maxLength: 16, onEncode: (p) => encoded.push(p) });
       assert.equal(encoded.length, 1, 'second call reads the cache');
@@ -46,6 +48,34 @@ test('embeddings are encoded once, stored, and read back without the encoder; ro
 
       promptEmbeddings(root, PROMPTS.slice(0, 1), { cacheDir, maxLength: 12, onEncode: (p) => encoded.push(p) });
       assert.deepEqual(encoded[1], PROMPTS.slice(0, 1), 'another max length is another entry');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }));
+
+test('the identity follows the weights themselves, not their names and sizes; another dtype is another entry', () =>
+  scope(() => {
+    const root = modelRoot();
+    try {
+      const te = path.join(root, 'text_encoder');
+      const cacheDir = path.join(root, 'cache');
+      const encoded: string[][] = [];
+      const first = promptEmbeddings(root, PROMPTS, { cacheDir, maxLength: 16, dtype: 'float32', onEncode: (p) => encoded.push(p) }).toArray();
+      // same file name, same size, same header: only the values differ
+      const file = path.join(te, 'model.safetensors');
+      const weights = loadAll(SafetensorsFile.open(file));
+      const scaled = new Map([...weights].map(([k, t]) => [k, k === 'shared.weight' ? t.mul(2) : t]));
+      const size = statSync(file).size;
+      saveSafetensors(file, scaled, SafetensorsFile.open(file).metadata);
+      assert.equal(statSync(file).size, size);
+      const second = promptEmbeddings(root, PROMPTS, { cacheDir, maxLength: 16, dtype: 'float32', onEncode: (p) => encoded.push(p) }).toArray();
+      assert.equal(encoded.length, 2, 'new weights are encoded again');
+      assert.ok(maxAbs(first, second) > 1e-3, 'and give other embeddings');
+      promptEmbeddings(root, PROMPTS, { cacheDir, maxLength: 16, dtype: 'float32', onEncode: (p) => encoded.push(p) });
+      assert.equal(encoded.length, 2, 'unchanged weights are read from the cache');
+      const bf16 = promptEmbeddings(root, PROMPTS, { cacheDir, maxLength: 16, dtype: 'bfloat16', onEncode: (p) => encoded.push(p) });
+      assert.equal(encoded.length, 3, 'another dtype is encoded again');
+      assert.equal(bf16.dtype, 'bfloat16');
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
@@ -63,11 +93,11 @@ test('the key includes the encoder identity; a file holding another key is refus
       assert.notEqual(textEncoderIdentity(te, tok), before);
 
       const cache = new PromptEmbeddingCache(path.join(root, 'cache'));
-      const key = { encoder: before, prompt: 'a', maxLength: 4 };
+      const key = { encoder: before, dtype: 'float32' as const, prompt: 'a', maxLength: 4 };
       cache.put(key, tensor([[1, 2], [3, 4], [0, 0], [0, 0]]), 2);
       assert.deepEqual(cache.get(key)!.toArray(), [1, 2, 3, 4, 0, 0, 0, 0]);
       assert.equal(cache.get({ ...key, prompt: 'b' }), null);
-      saveSafetensors(cache.fileFor(key), { prompt_embeds: tensor([[1, 2]]) }, { encoder: before, prompt: 'other', max_length: '4' });
+      saveSafetensors(cache.fileFor(key), { prompt_embeds: tensor([[1, 2]]) }, { encoder: before, dtype: 'float32', prompt: 'other', max_length: '4' });
       assert.throws(() => cache.get(key), /cached embedding is for .*"prompt":"other"/);
     } finally {
       rmSync(root, { recursive: true, force: true });
@@ -75,7 +105,7 @@ test('the key includes the encoder identity; a file holding another key is refus
   }));
 
 test('worldwander encode-prompts fills the cache with the task prompts and then finds them cached', async () => {
-  const { encodePromptsCommand } = await import('../../src/cli/commands/encode_prompts.js');
+  const { main } = await import('../../src/cli/main.js');
   const { ALL_PROMPTS: TASK_PROMPTS } = await import('../../src/worldwander/prompts.js');
   const root = modelRoot();
   const logged: string[] = [];
@@ -83,12 +113,20 @@ test('worldwander encode-prompts fills the cache with the task prompts and then 
   console.log = (line: string) => void logged.push(line);
   try {
     const cacheDir = path.join(root, 'pe');
-    assert.equal(await encodePromptsCommand.run(['--model-dir', root, '--cache-dir', cacheDir, '--max-length', '16', '--dtype', 'float32']), 0);
-    assert.equal(await encodePromptsCommand.run(['--model-dir', root, '--cache-dir', cacheDir, '--max-length', '16', '--dtype', 'float32']), 0);
+    assert.equal(await main(['encode-prompts', '--model-dir', root, '--cache-dir', cacheDir, '--max-length', '16', '--dtype', 'float32']), 0);
+    assert.equal(await main(['encode-prompts', '--model-dir', root, '--cache-dir', cacheDir, '--max-length', '16', '--dtype', 'float32']), 0);
     assert.match(logged[0]!, /3 prompt\(s\) in .*: 3 encoded, 0 already cached/);
     assert.match(logged[1 + TASK_PROMPTS.length]!, /0 encoded, 3 already cached/);
-    assert.equal(readdirSync(cacheDir).length, 3);
-    await assert.rejects(encodePromptsCommand.run(['--model-dir', root, '--dtype', 'int8']), /--dtype must be one of bfloat16, float32/);
+    assert.equal(readdirSync(cacheDir).filter((f) => f.endsWith('.safetensors')).length, 3);
+    const errors: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string) => (errors.push(chunk), true)) as typeof process.stderr.write;
+    try {
+      assert.equal(await main(['encode-prompts', '--model-dir', root, '--dtype', 'int8']), 2);
+    } finally {
+      process.stderr.write = write;
+    }
+    assert.match(errors.join(''), /--dtype <dtype>' argument 'int8' is invalid. Allowed choices are bfloat16, float32/);
   } finally {
     console.log = log;
     rmSync(root, { recursive: true, force: true });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { tensor } from '../../src/torch/index.js';
-import { runsWithin, timestepRuns } from '../../src/models/wan/timestep_runs.js';
+import { runsWithin, timestepRuns } from '../../src/models/wan/modulation.js';
 import { referenceForward } from './transformer_reference.js';
 import { TINY, maxAbsDiff, nested4, rand, tinyModel, weightsOf } from './transformer_fixtures.js';
 
@@ -41,6 +41,29 @@ test('forward with a different timestep on every token (one embedding row per to
   });
   const diff = maxAbsDiff(out.toArray(), expected.flat(3));
   assert.ok(diff < 2e-4, `max |diff| ${diff}`);
+});
+
+test('per-token rows sliced to the output frames (outputFrames < frames, every token its own timestep) equal the float64 reference', () => {
+  const model = tinyModel(41);
+  const latent = rand([1, 4, 3, 2, 4], 42), text = rand([1, 2, 8], 43);
+  const timesteps = Array.from({ length: 6 }, (_, i) => 11 + 97 * i); // 3 frames x 1x2 patches, all different
+  // more runs than MAX_RUNS are kept per token; pad the timestep count past it with a bigger grid
+  const wide = rand([1, 4, 9, 2, 4], 44);
+  const wideSteps = Array.from({ length: 18 }, (_, i) => 5 + 53 * i);
+  for (const [x, steps, frames] of [[latent, timesteps, 3], [wide, wideSteps, 9]] as const) {
+    const out = model.forward({ hiddenStates: x, timestep: tensor([[...steps]]), encoderHiddenStates: text, outputFrames: 2 });
+    assert.deepEqual(out.shape, [1, 4, 2, 2, 4]);
+    const expected = referenceForward(TINY, weightsOf(model), {
+      latent: nested4(x),
+      timesteps: [...steps],
+      text: [0, 1].map((i) => text.select(0, 0).select(0, i).toArray()),
+      framePositions: Array.from({ length: frames }, (_, i) => i),
+      outputFrames: 2,
+    });
+    const diff = maxAbsDiff(out.toArray(), expected.flat(3));
+    assert.ok(diff < 2e-4, `${frames} frames: max |diff| ${diff}`);
+  }
+  assert.equal(timestepRuns(tensor([wideSteps])), null, 'the 18-run case takes the per-token path');
 });
 
 test('forward with three runs of timesteps (more than the in-context two) equals the float64 reference', () => {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { tensor, full, type Tensor } from '../../src/torch/index.js';
 import { WanTransformer3DModel } from '../../src/models/wan/transformer.js';
 import { WAN22_TI2V_5B, parseTransformerConfig } from '../../src/models/wan/transformer_config.js';
-import { buildInContextInputs, inContextFramePositions } from '../../src/models/wan/in_context.js';
+import { buildInContextInputs, inContextFramePositions } from '../../src/worldwander/in_context.js';
 import { WanRotaryPosEmbed } from '../../src/models/wan/rope.js';
 import { StateDictError } from '../../src/nn/index.js';
 import { referenceForward } from './transformer_reference.js';

@@ -5,9 +5,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import { Generator, SafetensorsFile, cat, noGrad, randn, saveSafetensors, scalarTensor, tensor } from '../../src/torch/index.js';
-import { injectLora, loraModules, saveLora } from '../../src/nn/index.js';
+import { loraLayers, saveLora } from '../../src/nn/index.js';
 import { main } from '../../src/cli/main.js';
-import { loadWanTransformer } from '../../src/models/wan/transformer_load.js';
+import { WanTransformer3DModel } from '../../src/models/wan/transformer.js';
 import { referenceForward, type Weights } from './transformer_reference.js';
 import { TINY, maxAbsDiff, nested4, rand, tinyModel, weightsOf } from './transformer_fixtures.js';
 
@@ -63,17 +63,17 @@ test('worldwander forward transformer: a sharded diffusers folder loads and matc
   assert.ok(maxAbsDiff(SafetensorsFile.open(out).get('sample').toArray(), expected) < 2e-4);
 });
 
-test('worldwander forward transformer --lora: equals the reference with W + (α/r)·B·A; bad inputs are usage errors', async () => {
+test('worldwander forward transformer --lora: equals the reference with W + (α/r)·B·A; a bad inputs file is a runtime error (1), a bad target a usage error (2)', async () => {
   const { dir, weights } = writeTinyFolder();
-  const donor = loadWanTransformer(dir);
-  injectLora(donor, { rank: 2, alpha: 2, generator: new Generator(5) });
-  for (const [, m] of loraModules(donor)) noGrad(() => m.lora_B.weight.copy_(randn(m.lora_B.weight.shape, new Generator(6)).mul(0.2)));
+  const donor = WanTransformer3DModel.fromPretrained(dir);
+  donor.attachLora({ rank: 2, alpha: 2, generator: new Generator(5) });
+  for (const [, m] of loraLayers(donor)) noGrad(() => m.lora_B!.weight.copy_(randn(m.lora_B!.weight.shape, new Generator(6)).mul(0.2)));
   const loraFile = path.join(dir, 'lora.safetensors');
   saveLora(loraFile, donor);
   const merged: Weights = new Map(weights);
-  for (const [name, m] of loraModules(donor)) {
-    const A = m.lora_A.weight.toArray(), B = m.lora_B.weight.toArray();
-    const [outF, r] = m.lora_B.weight.shape as [number, number];
+  for (const [name, m] of loraLayers(donor)) {
+    const A = m.lora_A!.weight.toArray(), B = m.lora_B!.weight.toArray();
+    const [outF, r] = m.lora_B!.weight.shape as [number, number];
     const inF = A.length / r;
     const W = merged.get(`${name}.weight`)!.data.map((v, idx) => {
       const o = Math.floor(idx / inF), i = idx % inF;
@@ -99,7 +99,7 @@ test('worldwander forward transformer --lora: equals the reference with W + (α/
   const messages: string[] = [];
   console.error = (m: string) => { messages.push(m); };
   try {
-    assert.equal(await run(['forward', 'transformer', '--model-dir', dir, '--inputs', bad, '--out', out]), 2);
+    assert.equal(await run(['forward', 'transformer', '--model-dir', dir, '--inputs', bad, '--out', out]), 1);
     assert.equal(await run(['forward', 'nothing', '--model-dir', dir, '--inputs', bad, '--out', out]), 2);
   } finally {
     console.error = err;
@@ -114,7 +114,7 @@ test('worldwander forward transformer --dtype bfloat16: fp32-kept parts stay flo
   saveSafetensors(inputs, { hidden_states: target, timestep: tensor([400]), encoder_hidden_states: text, condition_states: condition, use_cpe: scalarTensor(1) });
   const out = path.join(dir, 'out.safetensors');
   const expected = referenceForward(TINY, weights, expectedInput).flat(3);
-  const bf = loadWanTransformer(dir, { dtype: 'bfloat16' });
+  const bf = WanTransformer3DModel.fromPretrained(dir, { dtype: 'bfloat16' });
   const dtypes = new Map([...bf.stateDict()].map(([k, t]) => [k, t.dtype]));
   for (const k of ['condition_embedder.time_embedder.linear_1.weight', 'blocks.0.scale_shift_table', 'blocks.1.norm2.bias', 'scale_shift_table']) assert.equal(dtypes.get(k), 'float32', k);
   for (const k of ['blocks.0.attn1.to_q.weight', 'condition_embedder.time_proj.weight', 'patch_embedding.weight']) assert.equal(dtypes.get(k), 'bfloat16', k);

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { Generator, mseLoss, randn, type Tensor } from '../../src/torch/index.js';
-import { injectLora, loraModules } from '../../src/nn/index.js';
-import { buildInContextInputs } from '../../src/models/wan/in_context.js';
+import { loraLayers } from '../../src/nn/index.js';
+import { buildInContextInputs } from '../../src/worldwander/in_context.js';
 import { AdamW } from '../../src/train/adamw.js';
 import { maxAbsDiff, rand, tinyModel } from './transformer_fixtures.js';
 
@@ -20,7 +20,7 @@ test('zero-initialised LoRA leaves the transformer output unchanged', () => {
   const model = tinyModel(7);
   const { inputs } = batch(10);
   const before = model.forward(inputs).toArray();
-  const wrapped = injectLora(model, { rank: 4, generator: new Generator(1) });
+  const wrapped = model.attachLora({ rank: 4, generator: new Generator(1) });
   assert.equal(wrapped.length, 2 * 10); // per block: 4 in attn1, 4 in attn2, 2 in the FFN
   assert.ok(wrapped.includes('blocks.1.attn2.to_out.0') && wrapped.includes('blocks.0.ffn.net.0.proj') && wrapped.includes('blocks.0.ffn.net.2'));
   assert.deepEqual(model.forward(inputs).toArray(), before);
@@ -28,7 +28,7 @@ test('zero-initialised LoRA leaves the transformer output unchanged', () => {
 
 test('gradients reach LoRA weights and nothing else; one AdamW step changes only LoRA weights', () => {
   const model = tinyModel(8);
-  injectLora(model, { rank: 4, generator: new Generator(2) });
+  model.attachLora({ rank: 4, generator: new Generator(2) });
   const snapshot = new Map([...model.namedParameters()].map(([k, p]) => [k, p.toArray()]));
   const { inputs, loss } = batch(20);
   model.forwardBackward(inputs, loss);
@@ -47,7 +47,7 @@ test('gradients reach LoRA weights and nothing else; one AdamW step changes only
   // With B non-zero, the next backward also reaches A.
   opt.zeroGrad();
   model.forwardBackward(inputs, loss);
-  const a = loraModules(model)[0]![1].lora_A.weight.grad!;
+  const a = loraLayers(model)[0]![1].lora_A!.weight.grad!;
   assert.ok(a.toArray().some((v) => v !== 0));
 });
 
@@ -55,9 +55,9 @@ test('checkpointed and plain backward agree through the transformer (LoRA and fu
   for (const lora of [true, false]) {
     const model = tinyModel(9);
     if (lora) {
-      injectLora(model, { rank: 4, generator: new Generator(3) });
+      model.attachLora({ rank: 4, generator: new Generator(3) });
       // non-zero B so that every LoRA weight gets a gradient
-      for (const [, m] of loraModules(model)) m.lora_B.weight.requiresGrad_(false).copy_(randn(m.lora_B.weight.shape, new Generator(4)).mul(0.1)).requiresGrad_(true);
+      for (const [, m] of loraLayers(model)) m.lora_B!.weight.requiresGrad_(false).copy_(randn(m.lora_B!.weight.shape, new Generator(4)).mul(0.1)).requiresGrad_(true);
     }
     const { inputs, loss } = batch(30);
     const plainLoss = model.forwardBackward(inputs, loss);

@@ -38,7 +38,7 @@ test('truncation keeps the first max_length − 1 text tokens and still ends wit
   const b = tokenizer.encode([FIRST], { maxLength: 5 });
   assert.deepEqual(b.inputIds[0], [4, 5, 6, 7, 1]);
   assert.deepEqual(b.attentionMask[0], [1, 1, 1, 1, 1]);
-  assert.throws(() => tokenizer.encode([FIRST], { maxLength: 1 }), /max length must be an integer >= 2/);
+  assert.throws(() => tokenizer.encode([FIRST], { maxLength: 1 }), /maxLength: must be an integer >= 2/);
 });
 
 test("prompts are cleaned as Wan does: html entities (twice), trimmed, whitespace runs collapsed", () => {

@@ -7,7 +7,8 @@ import { test } from 'node:test';
 
 import { Generator, openWeights, randn, scope } from '../../src/torch/index.js';
 import { AutoencoderKLWan } from '../../src/models/wan/vae.js';
-import { vaeDecodeForward, vaeEncodeForward } from '../../src/models/wan/vae_forward.js';
+import { vaeDecodeTarget, vaeEncodeTarget } from '../../src/cli/forward/vae.js';
+import { checkInputs } from '../../src/cli/forward/targets.js';
 
 const FIXTURE = 'test/fixtures/vae_tiny';
 
@@ -26,12 +27,12 @@ test('fromPretrained reads config.json and the sharded weights by their diffuser
 test('parity targets: vae-encode gives latent_mean/latent_logvar, vae-decode gives video', () =>
   scope(() => {
     const video = randn([1, 3, 5, 16, 16], new Generator(1)).clamp(-1, 1);
-    const encoded = vaeEncodeForward(FIXTURE, new Map([['video', video]]), {});
+    const encoded = vaeEncodeTarget.run(FIXTURE, new Map([['video', video]]), {});
     assert.deepEqual([...encoded.keys()], ['latent_mean', 'latent_logvar']);
     assert.deepEqual(encoded.get('latent_mean')!.shape, [1, 2, 3, 2, 2]);
-    const decoded = vaeDecodeForward(FIXTURE, new Map([['latent', encoded.get('latent_mean')!]]), {});
+    const decoded = vaeDecodeTarget.run(FIXTURE, new Map([['latent', encoded.get('latent_mean')!]]), {});
     assert.deepEqual(decoded.get('video')!.shape, [1, 3, 5, 16, 16]);
-    assert.throws(() => vaeDecodeForward(FIXTURE, new Map([['video', video]]), {}), /vae-decode: the inputs need 'latent' \[B,z,T,H,W\] \(got video\)/);
+    assert.throws(() => checkInputs('vae-decode', vaeDecodeTarget.inputs, new Map([['video', video]])), /vae-decode: unknown input 'video'; missing input 'latent' \[B, z_dim, T, H, W\]/);
   }));
 
 test('strict loading names the folder and every bad key; a bad config names its file and key', () =>

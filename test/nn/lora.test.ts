@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import { Generator, SafetensorsFile, noGrad, randn, saveSafetensors, tensor, type Tensor } from '../../src/torch/index.js';
-import { Linear, LoRALinear, Module, ModuleList, injectLora, loadLora, loraModules, loraStateDict, mergeLora, normaliseLoraKey, saveLora } from '../../src/nn/index.js';
+import { Linear, Module, ModuleList, attachLora, loadLora, loraLayers, loraStateDict, mergeLora, normaliseLoraKey, saveLora } from '../../src/nn/index.js';
 
 class Attn extends Module {
   to_q: Linear; to_k: Linear; other: Linear;
@@ -18,7 +18,7 @@ class Attn extends Module {
     this.to_out = this.registerModule('to_out', new ModuleList([new Linear(4, 6, { generator: g })]));
   }
   forward(x: Tensor): Tensor {
-    return (this.to_out.at(0) as unknown as LoRALinear | Linear).forward(this.other.forward(this.to_q.forward(x).add(this.to_k.forward(x))));
+    return this.to_out.at(0).forward(this.other.forward(this.to_q.forward(x).add(this.to_k.forward(x))));
   }
 }
 class Net extends Module {
@@ -36,15 +36,15 @@ class Net extends Module {
 const targets = ['to_q', 'to_k', 'to_out.0'];
 const tmp = (): string => mkdtempSync(path.join(tmpdir(), 'lora-'));
 
-test('injection by suffix: zero B leaves the output unchanged, base frozen, A is U(±1/√in)', () => {
+test('attached by name suffix: zero B leaves the output unchanged, base frozen, A is U(±1/√in)', () => {
   const net = new Net();
   const x = randn([3, 6], new Generator(9));
   const before = net.forward(x).toArray();
-  const names = injectLora(net, { rank: 2, alpha: 4, targets, generator: new Generator(1) });
+  const names = attachLora(net, { rank: 2, alpha: 4, targets, generator: new Generator(1) });
   assert.deepEqual(names, ['blocks.0.to_q', 'blocks.0.to_k', 'blocks.0.to_out.0', 'blocks.1.to_q', 'blocks.1.to_k', 'blocks.1.to_out.0']);
   assert.deepEqual(net.forward(x).toArray(), before);
   assert.deepEqual(net.trainableParameters().map(([n]) => n), names.flatMap((n) => [`${n}.lora_A.weight`, `${n}.lora_B.weight`]));
-  const a = (net.blocks.at(0).to_q as unknown as LoRALinear).lora_A.weight.toArray();
+  const a = net.blocks.at(0).to_q.lora_A!.weight.toArray();
   assert.ok(a.every((v) => Math.abs(v) <= 1 / Math.sqrt(6)) && a.some((v) => v !== 0));
   // state dict keeps the base keys and adds PEFT-style ones
   assert.ok(net.stateDict().has('blocks.0.to_q.weight') && net.stateDict().has('blocks.0.to_q.lora_B.weight'));
@@ -52,11 +52,11 @@ test('injection by suffix: zero B leaves the output unchanged, base frozen, A is
 
 test('the adapter adds (α/r)·B·A x; merge() folds it into W with the same output', () => {
   const net = new Net();
-  injectLora(net, { rank: 2, alpha: 4, targets, generator: new Generator(1) });
-  const q = net.blocks.at(0).to_q as unknown as LoRALinear;
-  noGrad(() => q.lora_B.weight.copy_(tensor([[1, 0], [0, 1], [1, 1], [0.5, -2]])));
+  attachLora(net, { rank: 2, alpha: 4, targets, generator: new Generator(1) });
+  const q = net.blocks.at(0).to_q;
+  noGrad(() => q.lora_B!.weight.copy_(tensor([[1, 0], [0, 1], [1, 1], [0.5, -2]])));
   const x = tensor([[1, 0, 0, 2, 0, -1]]);
-  const W = q.weight.toArray(), b = q.bias!.toArray(), A = q.lora_A.weight.toArray(), B = [[1, 0], [0, 1], [1, 1], [0.5, -2]];
+  const W = q.weight.toArray(), b = q.bias!.toArray(), A = q.lora_A!.weight.toArray(), B = [[1, 0], [0, 1], [1, 1], [0.5, -2]];
   const xv = [1, 0, 0, 2, 0, -1];
   const ax = [0, 1].map((r) => xv.reduce((s, v, i) => s + A[r * 6 + i]! * v, 0));
   const expected = [0, 1, 2, 3].map((o) => xv.reduce((s, v, i) => s + W[o * 6 + i]! * v, b[o]!) + 2 * (B[o]![0]! * ax[0]! + B[o]![1]! * ax[1]!));
@@ -64,14 +64,15 @@ test('the adapter adds (α/r)·B·A x; merge() folds it into W with the same out
   const input = randn([5, 6], new Generator(3));
   const unmerged = net.forward(input).toArray();
   assert.equal(mergeLora(net), 6);
-  assert.equal(loraModules(net).length, 0);
-  assert.ok(net.blocks.at(0).to_q instanceof Linear);
+  assert.equal(loraLayers(net).length, 0);
+  assert.equal(net.blocks.at(0).to_q.lora_A, null);
+  assert.ok(!net.stateDict().has('blocks.0.to_q.lora_A.weight'), 'merged adapters leave the state dict');
   net.forward(input).toArray().forEach((y, i) => assert.ok(Math.abs(y - unmerged[i]!) < 1e-5));
 });
 
 test('save/load round trip under diffusers names; rank from the file, alpha from metadata', () => {
   const net = new Net();
-  injectLora(net, { rank: 3, alpha: 6, targets, generator: new Generator(1) });
+  attachLora(net, { rank: 3, alpha: 6, targets, generator: new Generator(1) });
   for (const [, t] of loraStateDict(net)) noGrad(() => t.copy_(randn(t.shape, new Generator(t.numel()))));
   const file = path.join(tmp(), 'lora.safetensors');
   saveLora(file, net);
@@ -86,7 +87,7 @@ test('save/load round trip under diffusers names; rank from the file, alpha from
 
 test('loading accepts PEFT adapter-named keys and base weights of a whole PEFT state dict; alpha defaults to rank', () => {
   const net = new Net();
-  injectLora(net, { rank: 2, targets, generator: new Generator(1) });
+  attachLora(net, { rank: 2, targets, generator: new Generator(1) });
   for (const [, t] of loraStateDict(net)) noGrad(() => t.copy_(randn(t.shape, new Generator(7))));
   const peft = new Map<string, Tensor>();
   for (const [k, t] of loraStateDict(net)) peft.set(k.replace(/\.(lora_[AB])\.weight$/, '.$1.default.weight'), t);
@@ -105,7 +106,7 @@ test('loading accepts PEFT adapter-named keys and base weights of a whole PEFT s
 
 test('loading names missing, unexpected and mis-shaped LoRA keys', () => {
   const net = new Net();
-  injectLora(net, { rank: 2, targets, generator: new Generator(1) });
+  attachLora(net, { rank: 2, targets, generator: new Generator(1) });
   const sd = new Map(loraStateDict(net));
   sd.delete('blocks.1.to_k.lora_B.weight');
   sd.set('blocks.0.nothing.lora_A.weight', tensor([[1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6]]));
@@ -113,7 +114,7 @@ test('loading names missing, unexpected and mis-shaped LoRA keys', () => {
   const file = path.join(tmp(), 'bad.safetensors');
   saveSafetensors(file, sd);
   const target = new Net();
-  injectLora(target, { rank: 2, targets });
+  attachLora(target, { rank: 2, targets });
   assert.throws(() => loadLora(target, SafetensorsFile.open(file)), (e: unknown) => {
     const m = (e as Error).message;
     assert.match(m, /missing \(1\): blocks\.1\.to_k\.lora_B\.weight/);

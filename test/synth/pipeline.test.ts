@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -71,7 +72,10 @@ test('the PNG layout is the release layout, matches direct rendering, and does n
   const manifest = JSON.parse(a.get('manifest.json')!.toString()) as Manifest;
   assert.equal(manifest.status, 'complete');
   assert.deepEqual([manifest.seed, manifest.width, manifest.height, manifest.frames, manifest.fps, manifest.format, manifest.count], [4, 48, 32, 5, 8, 'png', 3]);
-  assert.deepEqual(manifest.samples[2], { name: 'sample_000002', ...makeSampleSpec(4, 2) });
+  const { files, ...spec } = manifest.samples[2]!;
+  assert.deepEqual(spec, { name: 'sample_000002', ...makeSampleSpec(4, 2) });
+  assert.deepEqual(files!.map((f) => f.path), [join('First_Video', 'sample_000002'), join('Third_Video', 'sample_000002'), join('Reference_Image', 'sample_000002.png')]);
+  assert.equal(files![2]!.sha256, createHash('sha256').update(a.get(join('Reference_Image', 'sample_000002.png'))!).digest('hex'));
 });
 
 test('mp4 output has the right size, rate and frame count and decodes close to the rendered frames', async () => {
@@ -105,16 +109,17 @@ test('mp4 output has the right size, rate and frame count and decodes close to t
 test('bad arguments get clear errors naming the flag', async () => {
   const out = freshDir();
   const cases: [string[], RegExp][] = [
-    [['--out', out, '--count', '0'], /--count must be an integer >= 1 \(got '0'\)/],
-    [['--out', out], /--count is required/],
-    [['--count', '2'], /--out is required/],
-    [['--out', out, '--count', '2', '--width', '63'], /--width must be even.*63/],
-    [['--out', out, '--count', '2', '--height', '8'], /--height must be even and at least 16/],
-    [['--out', out, '--count', '2', '--format', 'gif'], /--format must be one of mp4, png \(got 'gif'\)/],
-    [['--out', out, '--count', '2', '--frames', 'ten'], /--frames must be an integer/],
+    [['--out', out, '--count', '0'], /option '--count <n>' argument '0' is invalid\. expected an integer >= 1/],
+    [['--out', out], /required option '--count <n>' not specified/],
+    [['--count', '2'], /required option '--out <dir>' not specified/],
+    [['--out', out, '--count', '2', '--width', '63'], /--width: must be even.*63/],
+    [['--out', out, '--count', '2', '--height', '8'], /--height: must be even and at least 16/],
+    [['--out', out, '--count', '2', '--format', 'gif'], /argument 'gif' is invalid\. Allowed choices are mp4, png/],
+    [['--out', out, '--count', '2', '--frames', 'ten'], /option '--frames <n>' argument 'ten' is invalid\. expected an integer/],
+    [['--out', out, '--count', '2', '--frames', '12.5'], /argument '12\.5' is invalid\. expected an integer/],
     [['--out', out, '--count', '2', '--overwrite', '--resume'], /--overwrite and --resume exclude each other/],
     [['--out', out, '--count', '2', '--resume'], /--resume: .* holds no manifest.json/],
-    [['--out', out, '--count', '2', '--colour', 'red'], /unknown flag --colour/],
+    [['--out', out, '--count', '2', '--colour', 'red'], /unknown option '--colour'/],
   ];
   for (const [args, message] of cases) {
     const { code, stderr } = await cli(args);
@@ -129,19 +134,23 @@ test('bad arguments get clear errors naming the flag', async () => {
   const refused = await cli(['--out', busy, '--count', '1', ...small]);
   assert.equal(refused.code, 2);
   assert.match(refused.stderr, /is not empty; pass --overwrite .* or --resume/);
-
-  assert.equal((await cli(['--out', busy, '--count', '1', '--overwrite', ...small])).code, 0);
+  const notOurs = await cli(['--out', busy, '--count', '1', '--overwrite', ...small]);
+  assert.equal(notOurs.code, 2);
+  assert.match(notOurs.stderr, /holds no manifest\.json; --overwrite replaces only a run of this generator/);
   assert.equal(readFileSync(join(busy, 'notes.txt'), 'utf8'), 'mine', '--overwrite removed a file it did not write');
-  const mismatch = await cli(['--out', busy, '--count', '1', '--resume', '--width', '64', '--height', '32', '--frames', '5', '--quiet']);
+
+  const own = freshDir();
+  assert.equal((await cli(['--out', own, '--count', '1', ...small])).code, 0);
+  const mismatch = await cli(['--out', own, '--count', '1', '--resume', '--width', '64', '--height', '32', '--frames', '5', '--quiet']);
   assert.equal(mismatch.code, 2);
-  assert.match(mismatch.stderr, /--width 64 \(the existing run used 48\)/);
+  assert.match(mismatch.stderr, /width 64 \(the existing run used 48\)/);
 
   const path = process.env.PATH;
   process.env.PATH = scratch;
   try {
     const noFfmpeg = await cli(['--out', freshDir(), '--count', '1', ...small]);
     assert.equal(noFfmpeg.code, 2);
-    assert.match(noFfmpeg.stderr, /--format mp4 needs ffmpeg: ffmpeg was not found on PATH; install it .*; or use --format png/);
+    assert.match(noFfmpeg.stderr, /--format: mp4 needs ffmpeg: ffmpeg was not found on PATH; install it .*; or use --format png/);
   } finally {
     process.env.PATH = path;
   }
@@ -159,14 +168,15 @@ test('a run killed part-way and restarted with --resume completes without redoin
   const args = ['--out', out, '--count', '12', '--width', '96', '--height', '96', '--frames', '17', '--format', 'png', '--seed', '3', '--quiet'];
   const child = spawn(process.execPath, [join(repoRoot, 'bin/worldwander.js'), 'synth', ...args, '--workers', '1'], { stdio: 'ignore' });
   const exited = new Promise((resolve) => child.on('exit', resolve));
-  const references = join(out, 'Reference_Image');
-  const finishedNow = (): string[] => (existsSync(references) ? readdirSync(references).filter((f) => f.endsWith('.png')) : []);
+  // finished = recorded in the run's journal (written after a sample's files are in place)
+  const journal = join(out, '.synth-journal.jsonl');
+  const finishedNow = (): string[] => (existsSync(journal) ? readFileSync(journal, 'utf8').split('\n').filter((l) => l.endsWith('}')).map((l) => `sample_${String(JSON.parse(l).index).padStart(6, '0')}`) : []);
   const deadline = Date.now() + 60_000;
-  while (finishedNow().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  while (finishedNow().length < 2 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
   child.kill('SIGKILL');
   await exited;
 
-  const finished = finishedNow().map((f) => f.replace('.png', ''));
+  const finished = finishedNow();
   assert.ok(finished.length >= 2 && finished.length < 12, `the run was not interrupted part-way (${finished.length} finished)`);
   const before = new Map(finished.map((name) => [name, statSync(join(out, 'First_Video', name, '00016.png')).mtimeMs]));
   const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest;
@@ -178,16 +188,14 @@ test('a run killed part-way and restarted with --resume completes without redoin
   }
   const resumed = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest;
   assert.equal(resumed.status, 'complete');
-  assert.equal(resumed.stats!.samplesWritten, 12 - finished.length);
   for (const folder of ['First_Video', 'Third_Video', 'Reference_Image']) {
-    assert.ok(readdirSync(join(out, folder)).every((f) => !f.endsWith('.partial')), `partial files left in ${folder}`);
+    assert.ok(readdirSync(join(out, folder)).every((f) => !/\.tmp-\d+$/.test(f)), `temporary files left in ${folder}`);
   }
 
+  assert.ok(!existsSync(journal), 'the journal goes when the run completes');
   const fresh = freshDir();
   assert.equal((await cli([...args.map((a) => (a === out ? fresh : a)), '--workers', '2'])).code, 0);
   const a = tree(out), b = tree(fresh);
-  a.delete('manifest.json');
-  b.delete('manifest.json');
   assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
   for (const [name, bytes] of a) assert.ok(bytes.equals(b.get(name)!), `${name} differs from an uninterrupted run`);
 });
@@ -200,11 +208,10 @@ test('--resume with a larger --count grows a finished run', async () => {
   assert.equal(statSync(join(out, 'Reference_Image', 'sample_000000.png')).mtimeMs, first);
   const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest;
   assert.equal(manifest.count, 3);
-  assert.equal(manifest.stats!.samplesWritten, 1);
   assert.ok(existsSync(join(out, 'Third_Video', 'sample_000002', '00004.png')));
   const shrink = await cli(['--out', out, '--count', '2', '--format', 'png', '--resume', ...small]);
   assert.equal(shrink.code, 2);
-  assert.match(shrink.stderr, /--count 2 is smaller than the existing run's 3/);
+  assert.match(shrink.stderr, /--resume: count 2 is smaller than the existing run's 3/);
 });
 
 test('--preview writes a contact sheet of both views and the reference', async () => {
@@ -230,4 +237,93 @@ test('--preview writes a contact sheet of both views and the reference', async (
   const elsewhere = join(scratch, 'sheets', 'sheet.png');
   assert.equal((await cli(['--out', freshDir(), '--count', '1', '--format', 'png', '--preview', elsewhere, ...small])).code, 0);
   assert.equal(decodePng(readFileSync(elsewhere)).height, gap + 32 + gap);
+});
+
+test('--overwrite removes only the files its manifest lists, and refuses a folder holding others (naming one)', async () => {
+  const out = freshDir();
+  assert.equal((await cli(['--out', out, '--count', '2', '--format', 'png', ...small])).code, 0);
+  for (const stray of [join(out, 'notes.txt'), join(out, 'First_Video', 'mine.mp4')]) {
+    writeFileSync(stray, 'mine');
+    const refused = await cli(['--out', out, '--count', '1', '--format', 'png', '--overwrite', ...small]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, new RegExp(`holds ${relative(out, stray).replace('.', '\\.')}, which the manifest of its run does not list`));
+    assert.equal(readFileSync(stray, 'utf8'), 'mine');
+    assert.ok(existsSync(join(out, 'Reference_Image', 'sample_000001.png')), 'nothing was removed before refusing');
+    rmSync(stray);
+  }
+  assert.equal((await cli(['--out', out, '--count', '1', '--format', 'png', '--overwrite', '--seed', '5', ...small])).code, 0);
+  assert.deepEqual(readdirSync(join(out, 'Reference_Image')), ['sample_000000.png']);
+  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest;
+  assert.deepEqual([manifest.seed, manifest.count], [5, 1]);
+});
+
+test('--preview never replaces a file that is not a contact sheet of this generator', async () => {
+  const target = join(scratch, 'precious.png');
+  writeFileSync(target, 'not a preview');
+  const out = freshDir();
+  const refused = await cli(['--out', out, '--count', '1', '--format', 'png', '--preview', target, ...small]);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /--preview: .*precious\.png exists and is not a contact sheet of worldwander synth/);
+  assert.equal(readFileSync(target, 'utf8'), 'not a preview');
+  assert.ok(!existsSync(out), 'the refused run wrote nothing');
+  // a contact sheet of an earlier run may be replaced
+  const sheet = join(scratch, 'sheet-again.png');
+  assert.equal((await cli(['--out', freshDir(), '--count', '1', '--format', 'png', '--preview', sheet, ...small])).code, 0);
+  assert.equal((await cli(['--out', freshDir(), '--count', '1', '--format', 'png', '--preview', sheet, '--seed', '3', ...small])).code, 0);
+});
+
+test('limits with reasons: counts, sizes and workers it cannot use are refused or capped before work starts', async () => {
+  const out = freshDir();
+  const started = performance.now();
+  const huge = await cli(['--out', out, '--count', '100000000', ...small]);
+  assert.equal(huge.code, 2);
+  assert.match(huge.stderr, /--count: 100000000 is more than 1,000,000: the manifest holds every sample's spec/);
+  const wide = await cli(['--out', out, '--count', '1', '--width', '100000', '--height', '32', '--frames', '2', '--quiet']);
+  assert.equal(wide.code, 2);
+  assert.match(wide.stderr, /--width: 100000 is more than 8192, the largest frame side H\.264/);
+  const pixels = await cli(['--out', out, '--count', '1', '--width', '8192', '--height', '8192', '--frames', '2', '--quiet']);
+  assert.equal(pixels.code, 2);
+  assert.match(pixels.stderr, /more pixels than H\.264 \(level 6\.2\) allows in a frame/);
+  assert.ok(performance.now() - started < 30_000);
+  assert.ok(!existsSync(out), 'refused runs wrote nothing');
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (line: string) => void lines.push(line);
+  try {
+    assert.equal(await main(['synth', '--out', freshDir(), '--count', '2', '--workers', '64', '--format', 'png', ...small]), 0);
+  } finally {
+    console.log = log;
+  }
+  assert.match(lines.join('\n'), /on [12] worker\(s\)/, 'at most one worker per sample to write');
+});
+
+test('the same seed and arguments give a byte-identical dataset folder, manifest included', async () => {
+  const one = freshDir(), two = freshDir();
+  assert.equal((await cli(['--out', one, '--count', '2', '--workers', '2', ...small])).code, 0);
+  assert.equal((await cli(['--out', two, '--count', '2', '--workers', '1', ...small])).code, 0);
+  const a = tree(one), b = tree(two);
+  assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
+  assert.ok(a.has('manifest.json'));
+  for (const [name, bytes] of a) assert.ok(bytes.equals(b.get(name)!), `${name} differs between two runs`);
+});
+
+test('--resume checks finished samples against the sizes and hashes in the manifest and redoes altered ones', async () => {
+  const out = freshDir();
+  assert.equal((await cli(['--out', out, '--count', '3', ...small])).code, 0);
+  const before = tree(out);
+  const damaged = join(out, 'Third_Video', 'sample_000001.mp4');
+  writeFileSync(damaged, readFileSync(damaged).subarray(0, 200)); // cut short, as a full disk leaves it
+  const kept = statSync(join(out, 'First_Video', 'sample_000000.mp4')).mtimeMs;
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (line: string) => void lines.push(line);
+  try {
+    assert.equal(await main(['synth', '--out', out, '--count', '3', '--resume', ...small]), 0);
+  } finally {
+    console.log = log;
+  }
+  assert.match(lines.join('\n'), /wrote 1 samples \(2 already finished\)/);
+  assert.equal(statSync(join(out, 'First_Video', 'sample_000000.mp4')).mtimeMs, kept, 'an intact sample was redone');
+  const after = tree(out);
+  for (const [name, bytes] of before) assert.ok(bytes.equals(after.get(name)!), `${name} differs after the repair`);
 });

@@ -1,29 +1,29 @@
-import { engineInfo } from '../../torch/index.js';
-import { parseFlags } from '../args.js';
-import type { Command } from '../command.js';
+import type { Register } from '../command.js';
 
-export const doctor: Command = {
-  usage: 'worldwander doctor [--json]',
-  async run(args) {
-    const { flags } = parseFlags(args, { values: [], booleans: ['json'] });
-    const info = engineInfo();
-    if (flags.json) {
-      console.log(JSON.stringify(info, null, 2));
-      return 0;
-    }
-    const lines: [string, string][] = [
-      ['libtorch', info.libtorchVersion],
-      ['cuda', info.cudaAvailable ? `yes, ${info.cudaDeviceCount} device(s)` : 'no'],
-      ['intra-op threads', String(info.intraOpThreads)],
-      ['cpu capability', info.cpuCapability ?? 'unknown'],
-      ['blas', info.blas.length ? `${info.blasKind}: ${info.blas.join(', ')}` : 'none mapped (libtorch may use its own)'],
-      ['bf16', info.bf16Supported ? 'yes' : 'no'],
-      ['native attention', info.nativeAttention ? 'yes (scaled_dot_product_attention)' : 'no (math fallback, libtorch < 2.0)'],
-    ];
-    for (const [key, value] of lines) console.log(`${key.padEnd(18)} ${value}`);
-    if (info.blasKind === 'reference') {
-      console.log('\nwarning: the reference BLAS is live; matmuls run ~60x slower. Install libopenblas0-pthread.');
-    }
-    return 0;
-  },
+export const register: Register = (program) => {
+  program
+    .command('doctor')
+    .description('report the tensor engine: libtorch version, devices, threads, BLAS, bf16, attention kernel')
+    .option('--json', 'print the report as JSON')
+    .action(async (options: { json?: boolean }) => {
+      const { engineInfo } = await import('../../torch/index.js');
+      const info = engineInfo();
+      if (options.json) {
+        console.log(JSON.stringify(info, null, 2));
+        return;
+      }
+      const lines: [string, string][] = [
+        ['libtorch', info.libtorchVersion],
+        ['cuda', info.cudaAvailable ? `yes, ${info.cudaDeviceCount} device(s)` : 'no'],
+        ['intra-op threads', String(info.intraOpThreads)],
+        ['cpu capability', info.cpuCapability ?? 'unknown'],
+        ['blas', info.blas.length ? `${info.blasKind}: ${info.blas.join(', ')}` : 'none mapped (libtorch may use its own)'],
+        ['bf16', info.bf16Supported ? 'yes' : 'no'],
+        ['native attention', info.nativeAttention ? 'yes (scaled_dot_product_attention)' : 'no (math fallback, libtorch < 2.0)'],
+      ];
+      for (const [key, value] of lines) console.log(`${key.padEnd(18)} ${value}`);
+      if (info.blasKind === 'reference') {
+        console.log('\nwarning: the reference BLAS is live; matmuls run ~60x slower. Install libopenblas0-pthread.');
+      }
+    });
 };

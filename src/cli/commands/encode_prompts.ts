@@ -1,26 +1,30 @@
 import path from 'node:path';
 
-import { promptEmbeddings } from '../../models/umt5/prompt_cache.js';
-import { ALL_PROMPTS } from '../../worldwander/prompts.js';
-import { choiceFlag, intFlag, parseFlags, requiredFlag, stringFlag } from '../args.js';
-import type { Command } from '../command.js';
+import { Option } from 'commander';
 
-export const encodePromptsCommand: Command = {
-  usage: 'worldwander encode-prompts --model-dir DIR [--cache-dir DIR] [--max-length 512] [--dtype bfloat16|float32] [--device cpu|cuda] [PROMPT ...]',
-  async run(args) {
-    const { flags, positional } = parseFlags(args, { values: ['model-dir', 'cache-dir', 'max-length', 'dtype', 'device'], booleans: [] });
-    const modelDir = requiredFlag(flags, 'model-dir');
-    const cacheDir = stringFlag(flags, 'cache-dir') ?? path.join(modelDir, 'prompt_embeds');
-    const maxLength = intFlag(flags, 'max-length', 512, 2);
-    const dtype = choiceFlag(flags, 'dtype', ['bfloat16', 'float32'] as const, 'bfloat16');
-    const prompts = positional.length ? positional : ALL_PROMPTS;
-    let encoded: string[] = [];
-    const started = performance.now();
-    const embeds = promptEmbeddings(modelDir, prompts, { cacheDir, maxLength, dtype, device: stringFlag(flags, 'device'), onEncode: (p) => (encoded = p) });
-    embeds.dispose();
-    const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    console.log(`${prompts.length} prompt(s) in ${cacheDir}: ${encoded.length} encoded, ${prompts.length - encoded.length} already cached (${seconds} s)`);
-    for (const p of prompts) console.log(`  ${encoded.includes(p) ? 'encoded' : 'cached '}  ${JSON.stringify(p)}`);
-    return 0;
-  },
+import { integer, path as pathArg, type Register } from '../command.js';
+
+export const register: Register = (program) => {
+  program
+    .command('encode-prompts')
+    .description("pre-compute umT5 prompt embeddings into the prompt cache (the task prompts and '' by default)")
+    .argument('[prompts...]', 'prompts to encode (default: both task prompts and the empty prompt)')
+    .requiredOption('--model-dir <dir>', 'a diffusers model folder with text_encoder/ and tokenizer/', pathArg)
+    .option('--cache-dir <dir>', 'the prompt cache (default: MODEL_DIR/prompt_embeds)', pathArg)
+    .option('--max-length <n>', 'tokens per prompt', integer(2), 512)
+    .addOption(new Option('--dtype <dtype>', 'dtype of the text encoder and the cached embeddings').choices(['bfloat16', 'float32']).default('bfloat16'))
+    .option('--device <device>', 'cpu or cuda[:N]', 'cpu')
+    .action(async (positional: string[], options: { modelDir: string; cacheDir?: string; maxLength: number; dtype: 'bfloat16' | 'float32'; device: string }) => {
+      const { promptEmbeddings } = await import('../../models/umt5/prompt_cache.js');
+      const { ALL_PROMPTS } = await import('../../worldwander/prompts.js');
+      const cacheDir = options.cacheDir ?? path.join(options.modelDir, 'prompt_embeds');
+      const prompts = positional.length ? positional : ALL_PROMPTS;
+      let encoded: string[] = [];
+      const started = performance.now();
+      const embeds = promptEmbeddings(options.modelDir, prompts, { cacheDir, maxLength: options.maxLength, dtype: options.dtype, device: options.device, onEncode: (p) => (encoded = p) });
+      embeds.dispose();
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      console.log(`${prompts.length} prompt(s) in ${cacheDir}: ${encoded.length} encoded, ${prompts.length - encoded.length} already cached (${seconds} s)`);
+      for (const p of prompts) console.log(`  ${encoded.includes(p) ? 'encoded' : 'cached '}  ${JSON.stringify(p)}`);
+    });
 };

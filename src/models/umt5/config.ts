@@ -1,4 +1,5 @@
 // UMT5 config.json (transformers keys) for the encoder.
+import { FileFormatError } from '../../errors.js';
 import { readJsonFile } from '../../torch/index.js';
 
 export interface UMT5Config {
@@ -27,13 +28,13 @@ const REQUIRED: (keyof UMT5Config)[] = ['vocab_size', 'd_model', 'd_kv', 'd_ff',
 
 export function parseUMT5Config(raw: Record<string, unknown>, where = 'UMT5 config'): UMT5Config {
   const missing = REQUIRED.filter((k) => raw[k] === undefined);
-  if (missing.length) throw new Error(`${where}: missing ${missing.join(', ')}`);
+  if (missing.length) throw new FileFormatError(`${where}: missing ${missing.join(', ')}`);
   const c: UMT5Config = { ...UMT5_XXL };
   for (const key of Object.keys(UMT5_XXL) as (keyof UMT5Config)[]) if (raw[key] !== undefined) (c as unknown as Record<string, unknown>)[key] = raw[key];
-  for (const key of REQUIRED) if (!Number.isInteger(c[key]) || (c[key] as number) < 1) throw new Error(`${where}: ${key} must be a positive integer, got ${JSON.stringify(c[key])}`);
-  if (c.feed_forward_proj !== 'gated-gelu') throw new Error(`${where}: feed_forward_proj '${c.feed_forward_proj}' is not supported (UMT5 uses 'gated-gelu')`);
+  for (const key of REQUIRED) if (!Number.isInteger(c[key]) || (c[key] as number) < 1) throw new FileFormatError(`${where}: ${key} must be a positive integer, got ${JSON.stringify(c[key])}`);
+  if (c.feed_forward_proj !== 'gated-gelu') throw new FileFormatError(`${where}: feed_forward_proj '${c.feed_forward_proj}' is not supported (UMT5 uses 'gated-gelu')`);
   if (raw.is_encoder_decoder === false || (typeof raw.model_type === 'string' && raw.model_type !== 'umt5')) {
-    throw new Error(`${where}: model_type must be 'umt5', got ${JSON.stringify(raw.model_type)}`);
+    throw new FileFormatError(`${where}: model_type must be 'umt5', got ${JSON.stringify(raw.model_type)}`);
   }
   return c;
 }

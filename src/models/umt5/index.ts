@@ -4,4 +4,3 @@ export { relativePositionBucket } from './layers.js';
 export { UMT5Tokenizer, cleanPrompt, type TokenizedBatch } from './tokenizer.js';
 export { encodePrompts } from './encode.js';
 export { PromptEmbeddingCache, promptEmbeddings, textEncoderIdentity, type PromptKey } from './prompt_cache.js';
-export { textEncoderForward } from './forward.js';

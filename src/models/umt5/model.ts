@@ -1,8 +1,9 @@
 // UMT5EncoderModel (transformers): token embedding `shared`, `num_layers` blocks each with its own
 // relative-position bias, T5 RMS norms, gated-GELU FFN, and `encoder.final_layer_norm`.
+import { ModelInputError } from '../../errors.js';
 import path from 'node:path';
 
-import { consume, embedding, full, scope, type DType, type Device, type Tensor, type TensorInfo, type TensorSource, openWeights } from '../../torch/index.js';
+import { embedding, full, scope, type DType, type Device, type Tensor, type TensorInfo, type TensorSource, openWeights } from '../../torch/index.js';
 import type { LayerOptions } from '../../nn/init.js';
 import { loadPretrained, Module, ModuleList, type LoadProgress } from '../../nn/module.js';
 import { readUMT5Config, type UMT5Config } from './config.js';
@@ -41,10 +42,10 @@ export class UMT5Block extends Module {
   }
 
   forward(x: Tensor, maskBias: Tensor | null): Tensor {
-    const attended = consume(this.attention.layer_norm.forward(x), (h) => this.attention.SelfAttention.forward(h, maskBias));
-    const y = consume(attended, (a) => x.add(a));
-    const ff = consume(this.ffn.layer_norm.forward(y), (h) => this.ffn.DenseReluDense.forward(h));
-    return consume(ff, (f) => consume(y, (t) => t.add(f)));
+    return scope(() => {
+      const y = x.add(this.attention.SelfAttention.forward(this.attention.layer_norm.forward(x), maskBias));
+      return y.add(this.ffn.DenseReluDense.forward(this.ffn.layer_norm.forward(y)));
+    });
   }
 }
 
@@ -86,9 +87,9 @@ export class UMT5EncoderModel extends Module {
 
   /** input_ids [B, L] (int64), attention_mask [B, L] (1 = token, 0 = pad) → last_hidden_state [B, L, d_model]. */
   forward(inputIds: Tensor, attentionMask: Tensor | null = null): Tensor {
-    if (inputIds.ndim !== 2) throw new Error(`UMT5EncoderModel: input_ids must be [B, L], got [${inputIds.shape.join(', ')}]`);
+    if (inputIds.ndim !== 2) throw new ModelInputError(`UMT5EncoderModel: input_ids must be [B, L], got [${inputIds.shape.join(', ')}]`);
     if (attentionMask && (attentionMask.ndim !== 2 || attentionMask.size(0) !== inputIds.size(0) || attentionMask.size(1) !== inputIds.size(1))) {
-      throw new Error(`UMT5EncoderModel: attention_mask [${attentionMask.shape.join(', ')}] must match input_ids [${inputIds.shape.join(', ')}]`);
+      throw new ModelInputError(`UMT5EncoderModel: attention_mask [${attentionMask.shape.join(', ')}] must match input_ids [${inputIds.shape.join(', ')}]`);
     }
     return scope(() => {
       const dtype = this.shared.weight.dtype;

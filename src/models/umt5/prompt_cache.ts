@@ -1,27 +1,74 @@
 // Prompt-embedding cache: WorldWander's prompts are fixed per task, so their embeddings are
 // computed once and read back, and inference/training never load the 5.7B-parameter encoder.
-// One safetensors file per (text encoder identity, prompt, max length), written atomically;
-// it stores the prompt's `length` non-zero rows, and reads pad them back to max length with zeros.
+// One safetensors file per (text encoder identity, dtype, prompt, max length), written
+// atomically; it stores the prompt's `length` non-zero rows, and reads pad them back with zeros.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 
-import { cat, saveSafetensors, SafetensorsFile, zeros, type DType, type Device, type Tensor } from '../../torch/index.js';
+import { FileFormatError, ModelInputError } from '../../errors.js';
+import { writeAll, writeFileAtomicSync } from '../../io/atomic.js';
+import { cat, openWeights, saveSafetensors, SafetensorsFile, zeros, type DType, type Device, type Tensor } from '../../torch/index.js';
 import { encodePrompts } from './encode.js';
 import { UMT5EncoderModel } from './model.js';
 import { UMT5Tokenizer } from './tokenizer.js';
 
 export interface PromptKey {
   encoder: string;
+  /** The dtype the encoder ran in (the embeddings' dtype). */
+  dtype: DType;
   prompt: string;
   maxLength: number;
 }
 
+const DIGESTS_FILE = 'weight-digests.json';
+
+/** SHA-256 of a file's bytes, read in 16 MiB pieces. */
+function fileDigest(file: string): string {
+  const hash = createHash('sha256');
+  const buffer = Buffer.alloc(16 << 20);
+  const fd = openSync(file, 'r');
+  try {
+    for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0;) hash.update(buffer.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
 /**
- * Identity of a text encoder + tokenizer pair: a hash of the config files, the tokenizer.json
- * and the weight files' names and sizes (cheap to compute; changes when any of them is replaced).
+ * Content digests of weight files, computed once and remembered in `remember` (a JSON file) by
+ * real path, size and modification time: a replaced file is read again, an unchanged 11 GB
+ * encoder is not.
  */
-export function textEncoderIdentity(textEncoderDir: string, tokenizerDir: string): string {
+export function weightDigest(file: string, remember?: string): string {
+  const real = realpathSync(file);
+  const { size, mtimeMs } = statSync(real);
+  let known: Record<string, { size: number; mtimeMs: number; sha256: string }> = {};
+  if (remember && existsSync(remember)) {
+    try {
+      known = JSON.parse(readFileSync(remember, 'utf8'));
+    } catch {
+      known = {};
+    }
+  }
+  const entry = known[real];
+  if (entry && entry.size === size && entry.mtimeMs === mtimeMs) return entry.sha256;
+  const sha256 = fileDigest(real);
+  if (remember) {
+    known[real] = { size, mtimeMs, sha256 };
+    mkdirSync(path.dirname(remember), { recursive: true });
+    writeFileAtomicSync(remember, (fd) => writeAll(fd, Buffer.from(JSON.stringify(known, null, 1))));
+  }
+  return sha256;
+}
+
+/**
+ * Identity of a text encoder + tokenizer pair: a hash of the config, the tokenizer.json, and
+ * every weight file's safetensors header and content digest. Weights of the same names and
+ * sizes but other values are another encoder. Digests are remembered in `digestsFile`.
+ */
+export function textEncoderIdentity(textEncoderDir: string, tokenizerDir: string, digestsFile?: string): string {
   const hash = createHash('sha256');
   const add = (file: string): void => {
     hash.update(path.basename(file));
@@ -30,7 +77,11 @@ export function textEncoderIdentity(textEncoderDir: string, tokenizerDir: string
   add(path.join(textEncoderDir, 'config.json'));
   add(path.join(tokenizerDir, 'tokenizer.json'));
   for (const name of readdirSync(textEncoderDir).sort()) {
-    if (name.endsWith('.safetensors')) hash.update(`${name}:${statSync(path.join(textEncoderDir, name)).size}`);
+    if (!name.endsWith('.safetensors')) continue;
+    const file = path.join(textEncoderDir, name);
+    const st = SafetensorsFile.open(file);
+    hash.update(`${name}\0${JSON.stringify(st.keys().map((k) => [k, st.info(k).dtype, st.info(k).shape]))}\0${JSON.stringify(st.metadata)}\0`);
+    hash.update(weightDigest(file, digestsFile));
   }
   return `umt5-${hash.digest('hex').slice(0, 16)}`;
 }
@@ -39,7 +90,7 @@ export class PromptEmbeddingCache {
   constructor(readonly dir: string) {}
 
   fileFor(key: PromptKey): string {
-    const digest = createHash('sha256').update(JSON.stringify([key.encoder, key.prompt, key.maxLength])).digest('hex');
+    const digest = createHash('sha256').update(JSON.stringify([key.encoder, key.dtype, key.prompt, key.maxLength])).digest('hex');
     return path.join(this.dir, `${digest.slice(0, 32)}.safetensors`);
   }
 
@@ -48,18 +99,18 @@ export class PromptEmbeddingCache {
   }
 
   /** [maxLength, d_model] or null when absent; a file whose metadata names another key is an error. */
-  get(key: PromptKey, { dtype, device }: { dtype?: DType; device?: Device } = {}): Tensor | null {
+  get(key: PromptKey, { device }: { device?: Device } = {}): Tensor | null {
     const file = this.fileFor(key);
     if (!existsSync(file)) return null;
     const st = SafetensorsFile.open(file);
     const m = st.metadata;
-    if (m.encoder !== key.encoder || m.prompt !== key.prompt || Number(m.max_length) !== key.maxLength) {
-      throw new Error(`${file}: cached embedding is for ${JSON.stringify({ encoder: m.encoder, prompt: m.prompt, max_length: m.max_length })}, expected ${JSON.stringify(key)}`);
+    if (m.encoder !== key.encoder || m.dtype !== key.dtype || m.prompt !== key.prompt || Number(m.max_length) !== key.maxLength) {
+      throw new FileFormatError(`${file}: cached embedding is for ${JSON.stringify({ encoder: m.encoder, dtype: m.dtype, prompt: m.prompt, max_length: m.max_length })}, expected ${JSON.stringify(key)}`);
     }
-    if (!st.has('prompt_embeds')) throw new Error(`${file}: no 'prompt_embeds' tensor`);
-    const rows = st.get('prompt_embeds', { dtype, device });
+    if (!st.has('prompt_embeds')) throw new FileFormatError(`${file}: no 'prompt_embeds' tensor`);
+    const rows = st.get('prompt_embeds', { device });
     const missing = key.maxLength - rows.size(0);
-    if (missing < 0) throw new Error(`${file}: ${rows.size(0)} rows exceed max length ${key.maxLength}`);
+    if (missing < 0) throw new FileFormatError(`${file}: ${rows.size(0)} rows exceed max length ${key.maxLength}`);
     if (missing === 0) return rows;
     const pad = zeros([missing, rows.size(1)], { dtype: rows.dtype, device: rows.device });
     const out = cat([rows, pad], 0);
@@ -70,11 +121,12 @@ export class PromptEmbeddingCache {
 
   /** Stores the first `length` rows of a [maxLength, d_model] embedding. */
   put(key: PromptKey, embeds: Tensor, length: number): void {
-    if (embeds.ndim !== 2 || embeds.size(0) !== key.maxLength) throw new Error(`PromptEmbeddingCache.put: expected [${key.maxLength}, d_model], got [${embeds.shape.join(', ')}]`);
+    if (embeds.ndim !== 2 || embeds.size(0) !== key.maxLength) throw new ModelInputError(`PromptEmbeddingCache.put: expected [${key.maxLength}, d_model], got [${embeds.shape.join(', ')}]`);
+    if (embeds.dtype !== key.dtype) throw new ModelInputError(`PromptEmbeddingCache.put: embeddings are ${embeds.dtype}, the key says ${key.dtype}`);
     mkdirSync(this.dir, { recursive: true });
     const rows = embeds.narrow(0, 0, length).contiguous();
     try {
-      saveSafetensors(this.fileFor(key), { prompt_embeds: rows }, { encoder: key.encoder, prompt: key.prompt, max_length: String(key.maxLength), length: String(length) });
+      saveSafetensors(this.fileFor(key), { prompt_embeds: rows }, { encoder: key.encoder, dtype: key.dtype, prompt: key.prompt, max_length: String(key.maxLength), length: String(length) });
     } finally {
       rows.dispose();
     }
@@ -90,6 +142,12 @@ export interface PromptEmbeddingOptions {
   onEncode?: (prompts: string[]) => void;
 }
 
+/** The dtype the encoder's weights are stored in (its embedding table's). */
+function storedDtype(textEncoderDir: string): DType {
+  const source = openWeights(textEncoderDir, 'model');
+  return source.info(source.has('shared.weight') ? 'shared.weight' : 'encoder.embed_tokens.weight').dtype;
+}
+
 /**
  * Embeddings [B, maxLength, d_model] for `prompts`, from the cache where present; missing ones
  * are encoded with the model under `modelRoot` (its text_encoder/ and tokenizer/) and stored.
@@ -98,19 +156,21 @@ export function promptEmbeddings(modelRoot: string, prompts: readonly string[], 
   const maxLength = o.maxLength ?? 512;
   const textEncoderDir = path.join(modelRoot, 'text_encoder');
   const tokenizerDir = path.join(modelRoot, 'tokenizer');
-  const encoder = textEncoderIdentity(textEncoderDir, tokenizerDir);
+  const encoder = textEncoderIdentity(textEncoderDir, tokenizerDir, path.join(o.cacheDir, DIGESTS_FILE));
+  const dtype = o.dtype ?? storedDtype(textEncoderDir);
   const cache = new PromptEmbeddingCache(o.cacheDir);
-  const missing = [...new Set(prompts.filter((p) => !cache.has({ encoder, prompt: p, maxLength })))];
+  const keyOf = (prompt: string): PromptKey => ({ encoder, dtype, prompt, maxLength });
+  const missing = [...new Set(prompts.filter((p) => !cache.has(keyOf(p))))];
   if (missing.length) {
     o.onEncode?.(missing);
     const tokenizer = UMT5Tokenizer.fromPretrained(tokenizerDir);
-    const model = UMT5EncoderModel.fromPretrained(textEncoderDir, { dtype: o.dtype, device: o.device });
+    const model = UMT5EncoderModel.fromPretrained(textEncoderDir, { dtype, device: o.device });
     try {
       const lengths = tokenizer.encode(missing, { maxLength }).lengths;
       missing.forEach((prompt, i) => {
         const embeds = encodePrompts(model, tokenizer, [prompt], { maxLength });
         const row = embeds.select(0, 0);
-        cache.put({ encoder, prompt, maxLength }, row, lengths[i]!);
+        cache.put(keyOf(prompt), row, lengths[i]!);
         row.dispose();
         embeds.dispose();
       });
@@ -118,7 +178,7 @@ export function promptEmbeddings(modelRoot: string, prompts: readonly string[], 
       model.dispose();
     }
   }
-  const rows = prompts.map((prompt) => cache.get({ encoder, prompt, maxLength }, { dtype: o.dtype, device: o.device })!);
+  const rows = prompts.map((prompt) => cache.get(keyOf(prompt), { device: o.device })!);
   const out = rows.map((r) => r.unsqueeze(0));
   const batch = cat(out, 0);
   for (const t of [...rows, ...out]) t.dispose();

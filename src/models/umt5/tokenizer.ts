@@ -1,6 +1,7 @@
 // The umT5 tokenizer from the model's tokenizer/tokenizer.json (SentencePiece Unigram, T5 style)
 // through @huggingface/tokenizers, with Wan's prompt cleaning, `</s>` appended, truncation and
 // padding to max_length (512), and the attention mask.
+import { FileFormatError, OptionError } from '../../errors.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
@@ -41,21 +42,21 @@ export class UMT5Tokenizer {
 
   constructor(readonly tokenizer: Tokenizer, readonly source = 'tokenizer.json') {
     const pad = tokenizer.token_to_id('<pad>');
-    if (pad === undefined) throw new Error(`${source}: the vocabulary has no '<pad>' token`);
+    if (pad === undefined) throw new FileFormatError(`${source}: the vocabulary has no '<pad>' token`);
     this.padId = pad;
   }
 
   /** A tokenizer.json file, or a `tokenizer/` folder holding one (and optionally tokenizer_config.json). */
   static fromPretrained(location: string): UMT5Tokenizer {
     const file = location.endsWith('.json') ? location : path.join(location, 'tokenizer.json');
-    if (!existsSync(file)) throw new Error(`${location}: no tokenizer.json found (the T5TokenizerFast file of the model's tokenizer/ folder)`);
+    if (!existsSync(file)) throw new FileFormatError(`${location}: no tokenizer.json found (the T5TokenizerFast file of the model's tokenizer/ folder)`);
     const json = readJsonFile(file, 'tokenizer');
     const configFile = path.join(path.dirname(file), 'tokenizer_config.json');
     const config = existsSync(configFile) ? (readJsonFile(configFile, 'tokenizer config') as object) : {};
     try {
       return new UMT5Tokenizer(new Tokenizer(json as object, config), file);
     } catch (error) {
-      throw new Error(`${file}: cannot build the tokenizer: ${(error as Error).message}`);
+      throw new FileFormatError(`${file}: cannot build the tokenizer: ${(error as Error).message}`);
     }
   }
 
@@ -63,15 +64,15 @@ export class UMT5Tokenizer {
   ids(text: string, maxLength: number): number[] {
     const plain: number[] = this.tokenizer.encode(text, { add_special_tokens: false }).ids;
     const full: number[] = this.tokenizer.encode(text, { add_special_tokens: true }).ids;
-    if (plain.some((id, i) => full[i] !== id)) throw new Error(`${this.source}: the post-processor adds tokens in front; only suffixes (T5's '</s>') are supported`);
+    if (plain.some((id, i) => full[i] !== id)) throw new FileFormatError(`${this.source}: the post-processor adds tokens in front; only suffixes (T5's '</s>') are supported`);
     const suffix = full.slice(plain.length);
-    if (suffix.length >= maxLength) throw new Error(`max length ${maxLength} leaves no room for text after ${suffix.length} special tokens`);
+    if (suffix.length >= maxLength) throw new OptionError('maxLength', `${maxLength} leaves no room for text after ${suffix.length} special tokens`);
     return [...plain.slice(0, maxLength - suffix.length), ...suffix];
   }
 
   /** Cleans, tokenizes, truncates and pads every prompt to `maxLength` (padding="max_length"). */
   encode(prompts: readonly string[], { maxLength = 512 }: { maxLength?: number } = {}): TokenizedBatch {
-    if (!Number.isInteger(maxLength) || maxLength < 2) throw new Error(`max length must be an integer >= 2, got ${maxLength}`);
+    if (!Number.isInteger(maxLength) || maxLength < 2) throw new OptionError('maxLength', `must be an integer >= 2, got ${maxLength}`);
     const batch: TokenizedBatch = { inputIds: [], attentionMask: [], lengths: [] };
     for (const prompt of prompts) {
       const ids = this.ids(cleanPrompt(prompt), maxLength);

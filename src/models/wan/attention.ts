@@ -1,15 +1,15 @@
 // WanAttention (diffusers): projections, RMS-norm on q and k across all heads, optional RoPE,
 // scaled dot-product attention without a mask, output projection `to_out.0`.
 import { scaledDotProductAttention, scope, type Tensor } from '../../torch/index.js';
-import { Linear, ModuleList, Module, RMSNorm, type Layer, type LayerOptions } from '../../nn/index.js';
+import { Linear, ModuleList, Module, RMSNorm, type LayerOptions } from '../../nn/index.js';
 import { applyRotaryEmbedding, type RopeTables } from './rope.js';
 import type { QkNorm } from './transformer_config.js';
 
 export class WanAttention extends Module {
-  to_q: Layer;
-  to_k: Layer;
-  to_v: Layer;
-  readonly to_out: ModuleList<Layer>;
+  readonly to_q: Linear;
+  readonly to_k: Linear;
+  readonly to_v: Linear;
+  readonly to_out: ModuleList<Linear>;
   readonly norm_q: RMSNorm | null;
   readonly norm_k: RMSNorm | null;
 
@@ -19,7 +19,7 @@ export class WanAttention extends Module {
     this.to_q = this.registerModule('to_q', new Linear(dim, inner, options));
     this.to_k = this.registerModule('to_k', new Linear(dim, inner, options));
     this.to_v = this.registerModule('to_v', new Linear(dim, inner, options));
-    this.to_out = this.registerModule('to_out', new ModuleList<Layer>([new Linear(inner, dim, options)]));
+    this.to_out = this.registerModule('to_out', new ModuleList<Linear>([new Linear(inner, dim, options)]));
     this.norm_q = qkNorm ? this.registerModule('norm_q', new RMSNorm(inner, { eps, ...options })) : null;
     this.norm_k = qkNorm ? this.registerModule('norm_k', new RMSNorm(inner, { eps, ...options })) : null;
   }
@@ -42,9 +42,7 @@ export class WanAttention extends Module {
         k = applyRotaryEmbedding(k, rope);
       }
       const out = scaledDotProductAttention(q.transpose(1, 2), k.transpose(1, 2), vh.transpose(1, 2));
-      const merged = out.transpose(1, 2).flatten(2, 3);
-      const typed = merged.dtype === q.dtype ? merged : merged.to({ dtype: q.dtype });
-      return this.to_out.at(0).forward(typed);
+      return this.to_out.at(0).forward(out.transpose(1, 2).flatten(2, 3).typeAs(q));
     });
   }
 }

@@ -1,6 +1,7 @@
 // Latent normalisation with the VAE's per-channel statistics: the transformer works on
 // (mu − latents_mean) / latents_std; decoding takes z·std + mean.
 import { tensor, type Tensor } from '../../torch/index.js';
+import { ModelInputError } from '../../errors.js';
 
 export interface LatentStats {
   latents_mean: readonly number[];
@@ -9,7 +10,7 @@ export interface LatentStats {
 
 function channelVector(values: readonly number[], like: Tensor, what: string): Tensor {
   if (like.ndim < 2 || like.size(1) !== values.length) {
-    throw new Error(`${what}: latents need ${values.length} channels at dim 1, got shape [${like.shape.join(', ')}]`);
+    throw new ModelInputError(`${what}: latents need ${values.length} channels at dim 1, got shape [${like.shape.join(', ')}]`);
   }
   const shape = like.shape.map((_, i) => (i === 1 ? values.length : 1));
   return tensor(Float64Array.from(values), { shape, dtype: like.dtype === 'float64' ? 'float64' : 'float32', device: like.device });

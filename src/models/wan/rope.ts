@@ -1,6 +1,7 @@
 // 3D rotary position embedding of Wan (diffusers WanRotaryPosEmbed), generalised so that each
 // latent frame carries an explicit frame position: WorldWander's collaborative position encoding
 // gives the condition and target views the same positions.
+import { ModelInputError } from '../../errors.js';
 import { cat, noGrad, scope, tensor, type Tensor } from '../../torch/index.js';
 import { Module } from '../../nn/index.js';
 import { ropeSplit } from './transformer_config.js';
@@ -45,9 +46,9 @@ export class WanRotaryPosEmbed extends Module {
   forward(grid: RopeGrid): RopeTables {
     const { framePositions, height, width } = grid;
     for (const p of framePositions) {
-      if (!Number.isInteger(p) || p < 0 || p >= this.maxSeqLen) throw new RangeError(`RoPE: frame position ${p} outside [0, ${this.maxSeqLen})`);
+      if (!Number.isInteger(p) || p < 0 || p >= this.maxSeqLen) throw new ModelInputError(`RoPE: frame position ${p} outside [0, ${this.maxSeqLen})`);
     }
-    if (height > this.maxSeqLen || width > this.maxSeqLen) throw new RangeError(`RoPE: grid ${height}x${width} exceeds rope_max_seq_len ${this.maxSeqLen}`);
+    if (height > this.maxSeqLen || width > this.maxSeqLen) throw new ModelInputError(`RoPE: grid ${height}x${width} exceeds rope_max_seq_len ${this.maxSeqLen}`);
     const frames = framePositions.length;
     const build = (tables: Tensor[]): Tensor => noGrad(() => scope(() => {
       const device = tables[0]!.device;
@@ -80,6 +81,6 @@ export function applyRotaryEmbedding(x: Tensor, { cos, sin }: RopeTables): Tenso
     const out0 = x0.mul(cos).sub(x1.mul(sin));
     const out1 = x0.mul(sin).add(x1.mul(cos));
     const out = cat([out0.unsqueeze(-1), out1.unsqueeze(-1)], -1).flatten(-2);
-    return out.dtype === x.dtype ? out : out.to({ dtype: x.dtype });
+    return out.typeAs(x);
   });
 }

@@ -1,13 +1,26 @@
 // WanTransformer3DModel (diffusers), any config: patch embedding, condition embedder, blocks,
 // modulated output norm, projection, unpatchify. Per-token timesteps (Wan2.2 TI2V), explicit
 // RoPE frame positions and output slicing make it serve WorldWander's in-context sequences.
-import { backward, scope, type DType, type Tensor } from '../../torch/index.js';
-import { Conv3d, LayerNorm, Linear, Module, ModuleList, forwardBackwardCheckpointed, type LayerOptions } from '../../nn/index.js';
+import path from 'node:path';
+
+import { ModelInputError } from '../../errors.js';
+import { backward, openWeights, readJsonFile, scope, type DType, type Device, type Tensor } from '../../torch/index.js';
+import { Conv3d, LayerNorm, Linear, Module, ModuleList, attachLora, forwardBackwardCheckpointed, loadPretrained, type LayerOptions, type LoadProgress, type LoraOptions } from '../../nn/index.js';
+import { Modulation, scaleShiftTable, type TimestepRun } from './modulation.js';
 import { WanRotaryPosEmbed, type RopeTables } from './rope.js';
-import { WanTransformerBlock, scaleShiftTable, typeAs } from './transformer_block.js';
+import { WanTransformerBlock } from './transformer_block.js';
 import { WanConditionEmbedder } from './transformer_embeddings.js';
-import { byRuns, rowOf, runsWithin, type TimestepRun } from './timestep_runs.js';
-import { innerDim, type WanTransformerConfig } from './transformer_config.js';
+import { innerDim, parseTransformerConfig, type WanTransformerConfig } from './transformer_config.js';
+
+/** The layers WorldWander adapts with LoRA: every attention projection and both FFN linears. */
+export const WAN_LORA_TARGETS = ['to_q', 'to_k', 'to_v', 'to_out.0', 'ffn.net.0.proj', 'ffn.net.2'] as const;
+
+export interface PretrainedOptions {
+  dtype?: DType;
+  device?: Device;
+  /** Reports weight loading, tensor by tensor. */
+  onProgress?: LoadProgress;
+}
 
 export interface TransformerInputs {
   /** Latents [B, in_channels, F, H, W]: the whole (possibly concatenated) sequence. */
@@ -60,6 +73,23 @@ export class WanTransformer3DModel extends Module {
     this.scale_shift_table = this.registerParameter('scale_shift_table', scaleShiftTable([1, 2, dim], dim, options));
   }
 
+  /**
+   * Builds the model from `dir/config.json` without drawing weights, then loads
+   * `diffusion_pytorch_model.safetensors` (or its sharded index) strictly: every missing,
+   * unexpected, mis-shaped or wrongly typed key is named. With bfloat16 the parts diffusers keeps
+   * in float32 (time_embedder, every scale_shift_table, blocks.N.norm2) stay so.
+   */
+  static fromPretrained(dir: string, { dtype = 'float32', device, onProgress }: PretrainedOptions = {}): WanTransformer3DModel {
+    const file = path.join(dir, 'config.json');
+    const config = parseTransformerConfig(readJsonFile(file, 'transformer config'), file);
+    return loadPretrained(new WanTransformer3DModel(config, { init: 'empty', dtype, device }), openWeights(dir, 'diffusion_pytorch_model'), dir, onProgress).eval();
+  }
+
+  /** LoRA adapters on WAN_LORA_TARGETS (the rest frozen); returns the adapted layer names. */
+  attachLora(options: LoraOptions): string[] {
+    return attachLora(this, { ...options, targets: WAN_LORA_TARGETS });
+  }
+
   /** The velocity prediction [B, out_channels, F_out, H, W] (F_out: outputFrames·pt, default all). */
   forward(inputs: TransformerInputs): Tensor {
     return scope(() => {
@@ -97,28 +127,28 @@ export class WanTransformer3DModel extends Module {
     const c = this.config;
     const [pt, ph, pw] = c.patch_size;
     if (hiddenStates.ndim !== 5 || hiddenStates.size(1) !== c.in_channels) {
-      throw new RangeError(`transformer: hidden_states must be [B, ${c.in_channels}, F, H, W], got [${hiddenStates.shape.join(', ')}]`);
+      throw new ModelInputError(`transformer: hidden_states must be [B, ${c.in_channels}, F, H, W], got [${hiddenStates.shape.join(', ')}]`);
     }
     const [batch, , f, h, w] = hiddenStates.shape as [number, number, number, number, number];
-    if (f % pt || h % ph || w % pw) throw new RangeError(`transformer: latent [F, H, W] = [${f}, ${h}, ${w}] is not divisible by patch_size [${c.patch_size.join(', ')}]`);
+    if (f % pt || h % ph || w % pw) throw new ModelInputError(`transformer: latent [F, H, W] = [${f}, ${h}, ${w}] is not divisible by patch_size [${c.patch_size.join(', ')}]`);
     const grid = { batch, frames: f / pt, height: h / ph, width: w / pw, outputFrames: outputFrames ?? f / pt };
     const tokens = grid.frames * grid.height * grid.width;
     if (!Number.isInteger(grid.outputFrames) || grid.outputFrames < 1 || grid.outputFrames > grid.frames) {
-      throw new RangeError(`transformer: outputFrames must be an integer in [1, ${grid.frames}], got ${outputFrames}`);
+      throw new ModelInputError(`transformer: outputFrames must be an integer in [1, ${grid.frames}], got ${outputFrames}`);
     }
     if (encoderHiddenStates.ndim !== 3 || encoderHiddenStates.size(0) !== batch || encoderHiddenStates.size(2) !== c.text_dim) {
-      throw new RangeError(`transformer: encoder_hidden_states must be [${batch}, T, ${c.text_dim}], got [${encoderHiddenStates.shape.join(', ')}]`);
+      throw new ModelInputError(`transformer: encoder_hidden_states must be [${batch}, T, ${c.text_dim}], got [${encoderHiddenStates.shape.join(', ')}]`);
     }
     const perSample = timestep.ndim === 1 && timestep.size(0) === batch;
     const perToken = timestep.ndim === 2 && timestep.size(0) === batch && timestep.size(1) === tokens;
     if (!perSample && !perToken) {
-      throw new RangeError(`transformer: timestep must be [${batch}] or [${batch}, ${tokens}] (one per token), got [${timestep.shape.join(', ')}]`);
+      throw new ModelInputError(`transformer: timestep must be [${batch}] or [${batch}, ${tokens}] (one per token), got [${timestep.shape.join(', ')}]`);
     }
     const positions = framePositions ?? Array.from({ length: grid.frames }, (_, i) => i);
-    if (positions.length !== grid.frames) throw new RangeError(`transformer: ${positions.length} frame positions for ${grid.frames} patched frames`);
+    if (positions.length !== grid.frames) throw new ModelInputError(`transformer: ${positions.length} frame positions for ${grid.frames} patched frames`);
 
-    const x = this.patch_embedding.tokens(typeAs(hiddenStates, this.patch_embedding.weight));
-    const { temb, timestepProj, text, runs } = this.condition_embedder.forward(timestep, typeAs(encoderHiddenStates, this.patch_embedding.weight), tokens);
+    const x = this.patch_embedding.tokens(hiddenStates.typeAs(this.patch_embedding.weight));
+    const { temb, timestepProj, text, runs } = this.condition_embedder.forward(timestep, encoderHiddenStates.typeAs(this.patch_embedding.weight), tokens);
     const rope = this.rope.forward({ framePositions: positions, height: grid.height, width: grid.width });
     return { x, temb, timestepProj, runs, text, rope, grid };
   }
@@ -130,12 +160,8 @@ export class WanTransformer3DModel extends Module {
       const perFrame = grid.height * grid.width;
       const keep = grid.outputFrames * perFrame;
       const total = x.size(1);
-      const xs = keep === total ? x : x.narrow(1, total - keep, keep);
-      const kept = runs === null ? null : runsWithin(runs, total - keep, keep);
-      const ts = runs === null && keep !== total ? temb.narrow(1, total - keep, keep) : temb;
-      const [shift, scale] = this.scale_shift_table.unsqueeze(0).add(ts.unsqueeze(2)).chunk(2, 2).map((t) => t.squeeze(2)) as [Tensor, Tensor];
-      const normed = byRuns(kept, [xs], ([part], r) => typeAs(this.norm_out.forward(part!.float()).mul(rowOf(scale, r).add(1)).add(rowOf(shift, r)), part!));
-      const y = this.proj_out.forward(normed);
+      const mod = Modulation.of(this.scale_shift_table, temb.unsqueeze(2), runs, ['shift', 'scale']).within(total - keep, keep);
+      const y = this.proj_out.forward(mod.affine(this.norm_out, x.narrow(1, total - keep, keep), 'shift', 'scale'));
       const c = this.config.out_channels;
       return y
         .reshape(grid.batch, grid.outputFrames, grid.height, grid.width, pt, ph, pw, c)

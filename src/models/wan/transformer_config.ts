@@ -1,6 +1,7 @@
 // WanTransformer3DModel's config.json (diffusers), validated. Keys the real TI2V-5B file carries
 // and this port does not use (image_dim, added_kv_proj_dim, pos_embed_seq_len: I2V-only parts
 // that the official checkpoint has no weights for) are accepted and ignored.
+import { FileFormatError } from '../../errors.js';
 
 export type QkNorm = 'rms_norm_across_heads' | null;
 
@@ -42,7 +43,9 @@ const CLASS_DEFAULTS: WanTransformerConfig = { ...WAN22_TI2V_5B, in_channels: 16
 
 const IGNORED_KEYS = new Set(['image_dim', 'added_kv_proj_dim', 'pos_embed_seq_len']);
 
-export class TransformerConfigError extends Error {}
+export class TransformerConfigError extends FileFormatError {
+  override name = 'TransformerConfigError';
+}
 
 /**
  * Reads a config object as diffusers writes it: missing keys take diffusers' class defaults, `_`-prefixed bookkeeping keys are skipped, unknown keys are an error.

@@ -1,9 +1,8 @@
 // The condition embedder of WanTransformer3DModel (diffusers WanTimeTextImageEmbedding): the
 // sinusoidal timestep embedding, its MLP and 6-way projection, and the text projection.
 import { arange, cat, scope, tensor, type Tensor } from '../../torch/index.js';
-import { timestepRuns, type TimestepRun } from './timestep_runs.js';
 import { Linear, Module, type LayerOptions } from '../../nn/index.js';
-import { typeAs } from './transformer_block.js';
+import { timestepRuns, type TimestepRun } from './modulation.js';
 
 /**
  * diffusers Timesteps(dim, flip_sin_to_cos=True, downscale_freq_shift=0): for t of any shape,
@@ -85,7 +84,7 @@ export class WanConditionEmbedder extends Module {
         ? timestep.unsqueeze(1)
         : runs === null ? timestep : timestep.indexSelect(1, tensor(runs.map((r) => r.start), { dtype: 'int64', device: timestep.device }));
       const sinusoid = timestepSinusoid(rows, this.freqDim);
-      const temb = typeAs(this.time_embedder.forward(sinusoid), text);
+      const temb = this.time_embedder.forward(sinusoid).typeAs(text);
       const timestepProj = this.time_proj.forward(temb.silu()).unflatten(2, [6, this.dim]);
       return { temb, timestepProj, text: this.text_embedder.forward(text), runs };
     });

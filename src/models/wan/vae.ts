@@ -4,6 +4,7 @@
 // frames of each causal conv's input) lives across chunks, so memory is bounded by a chunk.
 import path from 'node:path';
 
+import { ModelInputError } from '../../errors.js';
 import { cat, consume, openWeights, scope, type DType, type Device, type Tensor } from '../../torch/index.js';
 import type { LayerOptions } from '../../nn/init.js';
 import { loadPretrained, Module, type LoadProgress } from '../../nn/module.js';
@@ -43,6 +44,14 @@ export class AutoencoderKLWan extends Module {
     this.eval();
   }
 
+  /** The dtype and device of the weights (inputs are taken in these). */
+  get dtype(): DType {
+    return this.quant_conv.weight.dtype;
+  }
+  get device(): Device {
+    return this.quant_conv.weight.device;
+  }
+
   /** Loads a diffusers `vae/` folder (config.json + diffusion_pytorch_model[.safetensors|.index.json]), strictly. */
   static fromPretrained(dir: string, { dtype = 'float32', device, onProgress }: { dtype?: DType; device?: Device; onProgress?: LoadProgress } = {}): AutoencoderKLWan {
     const config = readVaeConfig(path.join(dir, 'config.json'));
@@ -53,7 +62,7 @@ export class AutoencoderKLWan extends Module {
   latentFrames(frames: number): number {
     const r = this.temporalCompression;
     if (!Number.isInteger(frames) || frames < 1 || (frames - 1) % r !== 0) {
-      throw new Error(`AutoencoderKLWan: a video needs 1 + ${r}k frames (1, ${1 + r}, ${1 + 2 * r}, …, 49, …), got ${frames}`);
+      throw new ModelInputError(`AutoencoderKLWan: a video needs 1 + ${r}k frames (1, ${1 + r}, ${1 + 2 * r}, …, 49, …), got ${frames}`);
     }
     return 1 + (frames - 1) / r;
   }
@@ -61,11 +70,11 @@ export class AutoencoderKLWan extends Module {
   #checkVideo(video: Tensor): void {
     const s = this.spatialCompression;
     if (video.ndim !== 5 || video.size(1) !== this.videoChannels) {
-      throw new Error(`AutoencoderKLWan.encode: expected video [B,${this.videoChannels},T,H,W], got [${video.shape.join(', ')}]`);
+      throw new ModelInputError(`AutoencoderKLWan.encode: expected video [B,${this.videoChannels},T,H,W], got [${video.shape.join(', ')}]`);
     }
     this.latentFrames(video.size(2));
     if (video.size(3) % s !== 0 || video.size(4) % s !== 0) {
-      throw new Error(`AutoencoderKLWan.encode: height ${video.size(3)} and width ${video.size(4)} must be multiples of ${s}`);
+      throw new ModelInputError(`AutoencoderKLWan.encode: height ${video.size(3)} and width ${video.size(4)} must be multiples of ${s}`);
     }
   }
 
@@ -107,7 +116,7 @@ export class AutoencoderKLWan extends Module {
   /** Latents [B,z,T',H',W'] → video [B,3,1+temporal·(T'-1),H,W], clamped to [-1,1]. */
   decode(latent: Tensor, { chunked = true }: VaePassOptions = {}): Tensor {
     if (latent.ndim !== 5 || latent.size(1) !== this.config.z_dim) {
-      throw new Error(`AutoencoderKLWan.decode: expected latent [B,${this.config.z_dim},T,H,W], got [${latent.shape.join(', ')}]`);
+      throw new ModelInputError(`AutoencoderKLWan.decode: expected latent [B,${this.config.z_dim},T,H,W], got [${latent.shape.join(', ')}]`);
     }
     const patched = scope(() => {
       const z = this.post_quant_conv.forward(latent);

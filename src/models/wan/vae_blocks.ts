@@ -1,7 +1,10 @@
 // The Wan VAE's blocks (diffusers names): residual block, per-frame attention, mid block,
 // resamplers with their temporal convs, and the Wan2.2 residual down/up blocks with their
 // parameter-free AvgDown3D / DupUp3D shortcuts.
-import { cat, consume, interpolate, pad, scaledDotProductAttention, zerosLike, type Tensor } from '../../torch/index.js';
+// Intermediates are released as soon as used (`consume`), not at the end of a scope: at the real
+// size one activation of the first stage is ~0.6 GB, and a block makes six of them
+// (docs/vae.md, "Memory").
+import { cat, consume, interpolate, pad, scaledDotProductAttention, scope, zerosLike, type Tensor } from '../../torch/index.js';
 import type { LayerOptions } from '../../nn/init.js';
 import { Module, ModuleList } from '../../nn/module.js';
 import { tailForCache, type FeatureCache } from './vae_cache.js';
@@ -139,11 +142,8 @@ export class WanResample extends Module implements VaeLayer {
   #spatial(frames: Tensor): Tensor {
     const conv = this.resample.conv;
     if (this.mode.startsWith('up')) {
-      const wide = frames.dtype === 'float32' ? frames : frames.float();
-      const up = interpolate(wide, { scaleFactor: 2, mode: 'nearest-exact' });
-      if (wide !== frames) wide.dispose();
-      const typed = up.dtype === frames.dtype ? up : consume(up, (t) => t.to({ dtype: frames.dtype }));
-      return consume(typed, (t) => conv.forward(t));
+      const up = scope(() => interpolate(frames.float(), { scaleFactor: 2, mode: 'nearest-exact' }).typeAs(frames));
+      return consume(up, (t) => conv.forward(t));
     }
     return consume(pad(frames, [0, 1, 0, 1]), (t) => conv.forward(t));
   }

@@ -1,4 +1,5 @@
 // AutoencoderKLWan's config.json (diffusers keys), with the class defaults and checks.
+import { FileFormatError } from '../../errors.js';
 import { readJsonFile } from '../../torch/index.js';
 
 export interface WanVAEConfig {
@@ -65,18 +66,18 @@ export function parseVaeConfig(raw: Record<string, unknown>, where = 'VAE config
     if (!(key in WAN_VAE_DEFAULTS)) unknown.push(key);
     else config[key] = value;
   }
-  if (unknown.length) throw new Error(`${where}: unknown keys ${unknown.join(', ')} (known: ${Object.keys(WAN_VAE_DEFAULTS).join(', ')})`);
+  if (unknown.length) throw new FileFormatError(`${where}: unknown keys ${unknown.join(', ')} (known: ${Object.keys(WAN_VAE_DEFAULTS).join(', ')})`);
   const c = config as unknown as WanVAEConfig;
   const intKeys = ['base_dim', 'z_dim', 'num_res_blocks', 'in_channels', 'out_channels'] as const;
-  for (const key of intKeys) if (!Number.isInteger(c[key]) || c[key] < 0) throw new Error(`${where}: ${key} must be a non-negative integer, got ${JSON.stringify(c[key])}`);
-  if (!Array.isArray(c.dim_mult) || c.dim_mult.length < 1) throw new Error(`${where}: dim_mult must be a non-empty list`);
+  for (const key of intKeys) if (!Number.isInteger(c[key]) || c[key] < 0) throw new FileFormatError(`${where}: ${key} must be a non-negative integer, got ${JSON.stringify(c[key])}`);
+  if (!Array.isArray(c.dim_mult) || c.dim_mult.length < 1) throw new FileFormatError(`${where}: dim_mult must be a non-empty list`);
   if (!Array.isArray(c.temperal_downsample) || c.temperal_downsample.length < c.dim_mult.length - 1) {
-    throw new Error(`${where}: temperal_downsample needs ${c.dim_mult.length - 1} entries (one per downsampling stage), got ${JSON.stringify(c.temperal_downsample)}`);
+    throw new FileFormatError(`${where}: temperal_downsample needs ${c.dim_mult.length - 1} entries (one per downsampling stage), got ${JSON.stringify(c.temperal_downsample)}`);
   }
   if (c.latents_mean.length !== c.z_dim || c.latents_std.length !== c.z_dim) {
-    throw new Error(`${where}: latents_mean and latents_std need z_dim=${c.z_dim} entries, got ${c.latents_mean.length} and ${c.latents_std.length}`);
+    throw new FileFormatError(`${where}: latents_mean and latents_std need z_dim=${c.z_dim} entries, got ${c.latents_mean.length} and ${c.latents_std.length}`);
   }
-  if (c.patch_size !== null && (!Number.isInteger(c.patch_size) || c.patch_size < 1)) throw new Error(`${where}: patch_size must be null or a positive integer`);
+  if (c.patch_size !== null && (!Number.isInteger(c.patch_size) || c.patch_size < 1)) throw new FileFormatError(`${where}: patch_size must be null or a positive integer`);
   return c;
 }
 

@@ -2,6 +2,7 @@
 // chunked feature cache) and blended into the output with linear ramps across each overlap, so
 // memory is bounded by one tile's activations plus the output video. The decoder's mid-block
 // attention spans a whole frame, so tiles differ from an untiled decode near and inside seams.
+import { ModelInputError } from '../../errors.js';
 import { keep, scope, tensor, zeros, type Tensor } from '../../torch/index.js';
 import type { AutoencoderKLWan } from './vae.js';
 
@@ -34,8 +35,8 @@ export function blendRamp(length: number, overlapBefore: number, overlapAfter: n
 }
 
 export function decodeTiled(vae: AutoencoderKLWan, latent: Tensor, o: TileOptions): Tensor {
-  for (const [k, v] of Object.entries(o)) if (!Number.isInteger(v) || v < 1) throw new Error(`decodeTiled: ${k} must be a positive integer, got ${v}`);
-  if (o.strideHeight > o.tileHeight || o.strideWidth > o.tileWidth) throw new Error('decodeTiled: strides must not exceed the tile size (tiles must touch or overlap)');
+  for (const [k, v] of Object.entries(o)) if (!Number.isInteger(v) || v < 1) throw new ModelInputError(`decodeTiled: ${k} must be a positive integer, got ${v}`);
+  if (o.strideHeight > o.tileHeight || o.strideWidth > o.tileWidth) throw new ModelInputError('decodeTiled: strides must not exceed the tile size (tiles must touch or overlap)');
   const [b, , t, h, w] = latent.shape as [number, number, number, number, number];
   const s = vae.spatialCompression;
   const frames = 1 + vae.temporalCompression * (t - 1);

@@ -1,10 +1,11 @@
-// WorldWander's two ideas on top of the transformer (DESIGN.md section 3).
+// WorldWander's two ideas on top of the transformer (docs/method.md).
 // In-context perspective alignment: [ref?, condition, target] latents concatenated on the frame
 // axis, per-token timesteps 0 on ref/condition tokens and t on target tokens, output sliced to
 // the target. Collaborative position encoding: the target reuses the condition's RoPE frame
 // positions (CPE on), or positions run on over the whole sequence (uniform).
-import { cat, ones, scope, zeros, type Tensor } from '../../torch/index.js';
-import type { TransformerInputs } from './transformer.js';
+import { ModelInputError } from '../errors.js';
+import { cat, ones, scope, zeros, type Tensor } from '../torch/index.js';
+import type { TransformerInputs } from '../models/wan/transformer.js';
 
 export interface FrameCounts {
   /** Latent frames of the reference image (one2three; 1 for one image), 0 for three2one. */
@@ -56,17 +57,16 @@ export function buildInContextInputs(latents: InContextLatents): TransformerInpu
   const [b, c, , h, w] = target.shape as [number, number, number, number, number];
   for (const [name, t] of [['condition', condition], ['ref', ref]] as const) {
     if (t && (t.ndim !== 5 || t.size(0) !== b || t.size(1) !== c || t.size(3) !== h || t.size(4) !== w)) {
-      throw new RangeError(`in-context: ${name} latent [${t.shape.join(', ')}] must match the target's [${b}, ${c}, *, ${h}, ${w}]`);
+      throw new ModelInputError(`in-context: ${name} latent [${t.shape.join(', ')}] must match the target's [${b}, ${c}, *, ${h}, ${w}]`);
     }
   }
-  for (const t of parts) if (t.size(2) % pt) throw new RangeError(`in-context: latent frames ${t.size(2)} not divisible by the temporal patch ${pt}`);
+  for (const t of parts) if (t.size(2) % pt) throw new ModelInputError(`in-context: latent frames ${t.size(2)} not divisible by the temporal patch ${pt}`);
   const frames: FrameCounts = { ref: ref ? ref.size(2) / pt : 0, condition: condition.size(2) / pt, target: target.size(2) / pt };
   const perFrame = (h * w) / area;
   return scope(() => {
-    const dtype = target.dtype;
-    const hiddenStates = cat(parts.map((t) => (t.dtype === dtype ? t : t.to({ dtype }))), 2);
+    const hiddenStates = cat(parts.map((t) => t.typeAs(target)), 2);
     const t = typeof latents.timestep === 'number' ? ones([b], { device: target.device }).mul(latents.timestep) : latents.timestep.float();
-    if (t.ndim !== 1 || t.size(0) !== b) throw new RangeError(`in-context: timestep must be [${b}] (one per sample), got [${t.shape.join(', ')}]`);
+    if (t.ndim !== 1 || t.size(0) !== b) throw new ModelInputError(`in-context: timestep must be [${b}] (one per sample), got [${t.shape.join(', ')}]`);
     const clean = (frames.ref + frames.condition) * perFrame;
     const noisy = frames.target * perFrame;
     const timestep = cat([zeros([b, clean], { device: target.device }), t.unsqueeze(1).expand(b, noisy)], 1);

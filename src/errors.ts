@@ -1,0 +1,34 @@
+// Expected failures: something the user gave (a file, a key, a value, a shape) is not what the
+// program needs. The CLI prints their message alone (no stack trace) and exits 1; anything else
+// is a bug and says so.
+
+/** The base of every expected failure; its message names the file, key or value and what was expected. */
+export class WorldWanderError extends Error {
+  override name = 'WorldWanderError';
+}
+
+/** A model was called with inputs it cannot take (shapes, dtypes, counts). */
+export class ModelInputError extends WorldWanderError {
+  override name = 'ModelInputError';
+}
+
+/** A file's content is not what it should be (a config, weights, a dataset, a checkpoint). */
+export class FileFormatError extends WorldWanderError {
+  override name = 'FileFormatError';
+}
+
+/**
+ * A value of an option is out of what the run can take. `option` is the option's API name
+ * (`count`, `out`, `modelDir`); the CLI shows it as its flag (--count, --out, --model-dir).
+ */
+export class OptionError extends WorldWanderError {
+  override name = 'OptionError';
+  constructor(readonly option: string | null, readonly detail: string) {
+    super(option ? `${option}: ${detail}` : detail);
+  }
+}
+
+/** libtorch raised (c10::Error): the addon names these errors 'TorchError'. */
+export function isTorchError(error: unknown): error is Error {
+  return error instanceof Error && error.name === 'TorchError';
+}
