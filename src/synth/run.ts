@@ -268,6 +268,7 @@ export async function synthesize(options: SynthOptions): Promise<SynthResult> {
 
   const journal = join(options.out, JOURNAL_FILE);
   let journaling: Promise<void> = Promise.resolve();
+  let journalError: unknown;
   const workers = workersFor(options, pending.length);
   const size = { width: options.width, height: options.height, frames: options.frames, fps: options.fps };
   const progress = options.progress ? new Progress('synth', pending.length, { unit: 'samples' }) : undefined;
@@ -279,12 +280,13 @@ export async function synthesize(options: SynthOptions): Promise<SynthResult> {
         frames += message.frames;
         manifest.samples[message.index]!.files = message.files;
         const line = `${JSON.stringify({ index: message.index, files: message.files })}\n`;
-        journaling = journaling.then(() => appendFile(journal, line));
+        journaling = journaling.then(() => appendFile(journal, line)).catch((error: unknown) => void (journalError ??= error));
         progress?.tick();
       });
     } finally {
-      await journaling.catch(() => {});
+      await journaling;
     }
+    if (journalError) throw journalError;
   }
   progress?.finish();
   const seconds = (performance.now() - start) / 1000;

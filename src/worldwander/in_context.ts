@@ -37,10 +37,8 @@ export interface InContextLatents {
   timestep: Tensor | number;
   encoderHiddenStates: Tensor;
   useCollaborativePositionEncoding: boolean;
-  /** Temporal patch size (1 for Wan2.2); positions count patched frames. */
-  patchFrames?: number;
-  /** Spatial patch area ph·pw (4 for Wan2.2), to count tokens per frame. */
-  patchArea?: number;
+  /** The transformer's patch_size [pt, ph, pw] ([1, 2, 2] for Wan2.2): positions count patched frames, tokens count patches. */
+  patchSize?: readonly [number, number, number];
 }
 
 /**
@@ -51,10 +49,11 @@ export interface InContextLatents {
 export function buildInContextInputs(latents: InContextLatents): TransformerInputs {
   const { target, condition, encoderHiddenStates } = latents;
   const ref = latents.ref ?? null;
-  const pt = latents.patchFrames ?? 1;
-  const area = latents.patchArea ?? 4;
+  const [pt, ph, pw] = latents.patchSize ?? [1, 2, 2];
   const parts = ref ? [ref, condition, target] : [condition, target];
+  if (target.ndim !== 5) throw new ModelInputError(`in-context: the target latent must be [B, C, F, H, W], got [${target.shape.join(', ')}]`);
   const [b, c, , h, w] = target.shape as [number, number, number, number, number];
+  if (h % ph || w % pw) throw new ModelInputError(`in-context: latent height ${h} and width ${w} must be multiples of the patch size ${ph}x${pw}`);
   for (const [name, t] of [['condition', condition], ['ref', ref]] as const) {
     if (t && (t.ndim !== 5 || t.size(0) !== b || t.size(1) !== c || t.size(3) !== h || t.size(4) !== w)) {
       throw new ModelInputError(`in-context: ${name} latent [${t.shape.join(', ')}] must match the target's [${b}, ${c}, *, ${h}, ${w}]`);
@@ -62,7 +61,7 @@ export function buildInContextInputs(latents: InContextLatents): TransformerInpu
   }
   for (const t of parts) if (t.size(2) % pt) throw new ModelInputError(`in-context: latent frames ${t.size(2)} not divisible by the temporal patch ${pt}`);
   const frames: FrameCounts = { ref: ref ? ref.size(2) / pt : 0, condition: condition.size(2) / pt, target: target.size(2) / pt };
-  const perFrame = (h * w) / area;
+  const perFrame = (h / ph) * (w / pw);
   return scope(() => {
     const hiddenStates = cat(parts.map((t) => t.typeAs(target)), 2);
     const t = typeof latents.timestep === 'number' ? ones([b], { device: target.device }).mul(latents.timestep) : latents.timestep.float();

@@ -1,4 +1,4 @@
-// WorldWander's prompts are fixed per task (DESIGN.md section 3); classifier-free guidance and
+// WorldWander's prompts are fixed per task (docs/method.md); classifier-free guidance and
 // text dropout use the empty prompt.
 export type WorldWanderTask = 'three2one' | 'one2three';
 

@@ -7,9 +7,10 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { inflateSync } from 'node:zlib';
 import { decodePng, encodePng, toRgb, type Image } from '../../src/data/png.js';
+import { RELEASE_EXAMPLES, haveReleaseExamples } from '../helpers/release_examples.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const examples = resolve(repoRoot, '../shared/reference/examples/synthetic_scenarios');
+const examples = RELEASE_EXAMPLES;
 
 function pseudoRandomImage(width: number, height: number, channels: Image['channels'], seed: number): Image {
   const data = new Uint8Array(width * height * channels);
@@ -95,10 +96,7 @@ test('decodes PNGs written by another encoder (ffmpeg) in grey, grey+alpha, RGBA
 });
 
 test('decodes the release example frames and reference image exactly as ffmpeg does', (t) => {
-  if (!existsSync(examples)) {
-    t.skip(`release examples not found at ${examples}`);
-    return;
-  }
+  if (!haveReleaseExamples(t)) return;
   const files = [
     join(examples, 'Reference_Image/case1.png'),
     ...readdirSync(join(examples, 'First_Video/case1')).slice(0, 3).map((f) => join(examples, 'First_Video/case1', f)),

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { main } from '../../src/cli/main.js';
+import { checkMp4 } from '../../src/data/mp4.js';
 import { FfmpegMissingError, probeVideo, readVideoFrames, VideoWriter, writeVideo } from '../../src/data/video_writer.js';
 
 /** A frame with a colour gradient and a bright square that moves right by 4 pixels a frame. */
@@ -103,3 +106,66 @@ test('when ffmpeg fails, the error carries its own reason', withTempDir(async (d
   };
   await assert.rejects(attempt(), /ffmpeg failed writing .*missing-folder.*No such file or directory/);
 }));
+
+test('checkMp4 accepts a whole file and refuses one cut short or with an unclosed media box', withTempDir(async (dir) => {
+  const width = 64, height = 48;
+  const path = join(dir, 'whole.mp4');
+  await writeVideo(path, Array.from({ length: 5 }, (_, i) => movingSquare(width, height, i)), { width, height, fps: 8 });
+  checkMp4(path);
+  const bytes = readFileSync(path);
+  const cut = join(dir, 'cut.mp4');
+  writeFileSync(cut, bytes.subarray(0, bytes.length - 100));
+  assert.throws(() => checkMp4(cut), /cut\.mp4: incomplete MP4 \(box 'moov' at byte \d+ needs \d+ bytes/);
+  // What a full disk leaves: ftyp, free, an mdat whose size was never patched (0), no moov.
+  const unclosed = join(dir, 'unclosed.mp4');
+  const mdat = bytes.indexOf('mdat') - 4;
+  const head = Buffer.from(bytes.subarray(0, mdat + 8));
+  head.writeUInt32BE(0, mdat);
+  writeFileSync(unclosed, Buffer.concat([head, Buffer.alloc(4000, 7)]));
+  assert.throws(() => checkMp4(unclosed), /unclosed\.mp4: incomplete MP4 \(the media data box was never closed\); was the disk full\?/);
+}));
+
+test('a full disk: ffmpeg exits 0 with a broken file, the writer refuses it, and synth --resume redoes it', async () => {
+  const mount = mkdtempSync(join(tmpdir(), 'full-disk-'));
+  // A tiny tmpfs needs root and mount rights (CI runs as root); elsewhere say so.
+  if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=96k', 'tmpfs', mount]).status !== 0) {
+    console.log('# notice: cannot mount a tmpfs here (not root?); the full-disk case is not exercised');
+    rmSync(mount, { recursive: true, force: true });
+    return;
+  }
+  try {
+    const width = 128, height = 128;
+    const noisy = (i: number): Uint8Array => Uint8Array.from({ length: width * height * 3 }, (_, k) => (k * 7919 + i * 104729) % 251);
+    const writer = VideoWriter.open(join(mount, 'big.mp4'), { width, height, fps: 8, crf: 0 });
+    for (let i = 0; i < 9; i++) await writer.write(noisy(i));
+    await assert.rejects(writer.close(), /ffmpeg reported errors writing .*big\.mp4: .*No space left on device|incomplete MP4/);
+    assert.deepEqual(readdirSync(mount), [], 'neither the broken file nor its temporary is left');
+
+    // synth into a disk too small for its ~74 kB fails; after room is made, --resume redoes what is broken
+    assert.equal(spawnSync('mount', ['-o', 'remount,size=40k', mount]).status, 0);
+    const out = join(mount, 'data');
+    const args = ['synth', '--out', out, '--count', '3', '--width', '64', '--height', '64', '--frames', '9', '--quiet', '--workers', '1'];
+    const quiet = console.error;
+    console.error = () => {};
+    const failed = await main(args).finally(() => { console.error = quiet; });
+    assert.equal(failed, 1);
+    assert.equal(spawnSync('mount', ['-o', 'remount,size=4m', mount]).status, 0);
+    const log = console.log;
+    console.log = () => {};
+    try {
+      assert.equal(await main([...args, '--resume']), 0);
+    } finally {
+      console.log = log;
+    }
+    for (const view of ['First_Video', 'Third_Video']) {
+      for (let i = 0; i < 3; i++) {
+        const file = join(out, view, `sample_00000${i}.mp4`);
+        checkMp4(file);
+        assert.equal((await probeVideo(file)).frameCount, 9);
+      }
+    }
+  } finally {
+    spawnSync('umount', [mount]);
+    rmSync(mount, { recursive: true, force: true });
+  }
+});

@@ -1,5 +1,5 @@
 // An independent float64 reference of WanTransformer3DModel's forward in plain JS loops, written
-// from the math in shared/reference/wan22.md section 2 (not from the TypeScript model).
+// from the math in docs/wan22.md section 2 (not from the TypeScript model).
 import type { WanTransformerConfig } from '../../src/models/wan/transformer_config.js';
 
 export type Weights = Map<string, { data: number[]; shape: readonly number[] }>;

@@ -8,8 +8,8 @@ import { AutoencoderKLWan } from '../../src/models/wan/vae.js';
 import { FeatureCache } from '../../src/models/wan/vae_cache.js';
 import { WAN22_TI2V_5B_VAE } from '../../src/models/wan/vae_config.js';
 import { denormalizeLatents, normalizeLatents } from '../../src/models/wan/latents.js';
-import { patchify } from '../../src/models/wan/vae_patchify.js';
-import { DiagonalGaussian } from '../../src/models/wan/vae_posterior.js';
+import { patchify } from '../../src/models/wan/vae_layers.js';
+import { DiagonalGaussian } from '../../src/models/wan/vae.js';
 import { assertClose } from '../helpers/assert_close.js';
 import { TINY_WAN21, TINY_WAN22 } from './vae_tiny_config.js';
 

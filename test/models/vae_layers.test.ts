@@ -7,7 +7,7 @@ import { boundedConv3d } from '../../src/models/wan/vae_conv.js';
 import { avgDown3d, dupUp3d, WanAttentionBlock, WanResample } from '../../src/models/wan/vae_blocks.js';
 import { FeatureCache } from '../../src/models/wan/vae_cache.js';
 import { WanCausalConv3d, WanRMSNorm } from '../../src/models/wan/vae_layers.js';
-import { patchify, unpatchify } from '../../src/models/wan/vae_patchify.js';
+import { patchify, unpatchify } from '../../src/models/wan/vae_layers.js';
 import { assertClose } from '../helpers/assert_close.js';
 
 let seed = 7;

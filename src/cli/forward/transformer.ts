@@ -19,7 +19,7 @@ export function transformerInputsFromTensors(inputs: Map<string, Tensor>, patch:
     return { hiddenStates, timestep, encoderHiddenStates };
   }
   const cpe = inputs.get('use_cpe');
-  const shared = { target: hiddenStates, condition, ref, encoderHiddenStates, useCollaborativePositionEncoding: cpe ? cpe.item() !== 0 : true, patchFrames: patch[0], patchArea: patch[1] * patch[2] };
+  const shared = { target: hiddenStates, condition, ref, encoderHiddenStates, useCollaborativePositionEncoding: cpe ? cpe.item() !== 0 : true, patchSize: patch };
   if (timestep.ndim === 1) return buildInContextInputs({ ...shared, timestep });
   const built = buildInContextInputs({ ...shared, timestep: 0 });
   const tokens = built.timestep.size(1);

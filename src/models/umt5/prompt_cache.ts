@@ -8,10 +8,25 @@ import path from 'node:path';
 
 import { FileFormatError, ModelInputError } from '../../errors.js';
 import { writeAll, writeFileAtomicSync } from '../../io/atomic.js';
-import { cat, openWeights, saveSafetensors, SafetensorsFile, zeros, type DType, type Device, type Tensor } from '../../torch/index.js';
-import { encodePrompts } from './encode.js';
+import { cat, noGrad, openWeights, saveSafetensors, SafetensorsFile, scope, zeros, type DType, type Device, type Tensor } from '../../torch/index.js';
 import { UMT5EncoderModel } from './model.js';
 import { UMT5Tokenizer } from './tokenizer.js';
+
+/**
+ * Prompt → embeddings as Wan uses them: tokenized to max_length, encoded with the attention
+ * mask, rows past each prompt's length (its tokens and `</s>`) set to zero.
+ */
+/** [B, maxLength, d_model] in the encoder's dtype, zero past each prompt's length. */
+export function encodePrompts(model: UMT5EncoderModel, tokenizer: UMT5Tokenizer, prompts: readonly string[], { maxLength = 512 }: { maxLength?: number } = {}): Tensor {
+  return scope(() =>
+    noGrad(() => {
+      const { inputIds, attentionMask } = tokenizer.encodeTensors(prompts, { maxLength });
+      const hidden = model.forward(inputIds, attentionMask);
+      const keep = attentionMask.to({ dtype: hidden.dtype, device: hidden.device }).unsqueeze(-1);
+      return hidden.mul(keep);
+    }),
+  );
+}
 
 export interface PromptKey {
   encoder: string;

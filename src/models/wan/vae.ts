@@ -5,15 +5,13 @@
 import path from 'node:path';
 
 import { ModelInputError } from '../../errors.js';
-import { cat, consume, openWeights, scope, type DType, type Device, type Tensor } from '../../torch/index.js';
+import { cat, consume, openWeights, randn, scope, type DType, type Device, type Generator, type Tensor } from '../../torch/index.js';
 import type { LayerOptions } from '../../nn/init.js';
 import { loadPretrained, Module, type LoadProgress } from '../../nn/module.js';
 import { FeatureCache } from './vae_cache.js';
 import { WanDecoder3d, WanEncoder3d } from './vae_coders.js';
 import { compression, patchedChannels, readVaeConfig, type WanVAEConfig } from './vae_config.js';
-import { WanCausalConv3d } from './vae_layers.js';
-import { patchify, unpatchify } from './vae_patchify.js';
-import { DiagonalGaussian } from './vae_posterior.js';
+import { WanCausalConv3d, patchify, unpatchify } from './vae_layers.js';
 
 export interface VaePassOptions {
   /** false: one whole-sequence causal pass (the reference the chunked schedule must equal; holds every frame). */
@@ -136,5 +134,40 @@ export class AutoencoderKLWan extends Module {
     const video = unpatchify(patched, this.config.patch_size ?? 1);
     patched.dispose();
     return consume(video, (t) => t.clamp(-1, 1));
+  }
+}
+
+/** The VAE posterior N(mean, exp(logvar)) over latents (diffusers DiagonalGaussianDistribution). */
+export class DiagonalGaussian {
+  /** mean and logvar are the two channel halves of the encoder's moments; logvar clamped to [-30, 20]. */
+  readonly mean: Tensor;
+  readonly logvar: Tensor;
+
+  constructor(moments: Tensor) {
+    const [mean, logvar] = moments.chunk(2, 1) as [Tensor, Tensor];
+    this.mean = mean.contiguous();
+    this.logvar = logvar.clamp(-30, 20);
+    mean.dispose();
+    logvar.dispose();
+  }
+
+  /** The pipeline's choice: the mean. */
+  mode(): Tensor {
+    return this.mean.clone();
+  }
+
+  /** mean + exp(logvar/2)·ε, ε ~ N(0, 1) from `generator`. */
+  sample(generator: Generator): Tensor {
+    const eps = randn(this.mean.shape, generator, { dtype: this.mean.dtype, device: this.mean.device });
+    const std = this.logvar.mul(0.5).exp();
+    const scaled = std.mul(eps);
+    const out = scaled.add(this.mean);
+    for (const t of [eps, std, scaled]) t.dispose();
+    return out;
+  }
+
+  dispose(): void {
+    this.mean.dispose();
+    this.logvar.dispose();
   }
 }
