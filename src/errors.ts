@@ -19,12 +19,20 @@ export class FileFormatError extends WorldWanderError {
 
 /**
  * A value of an option is out of what the run can take. `option` is the option's API name
- * (`count`, `out`, `modelDir`); the CLI shows it as its flag (--count, --out, --model-dir).
+ * (`count`, `out`, `modelDir`); other options the detail refers to are written `{overwrite}`.
+ * The message names them as the API does (`overwrite`); the CLI shows them as flags
+ * (`--count`, `--overwrite`) through `render`.
  */
 export class OptionError extends WorldWanderError {
   override name = 'OptionError';
   constructor(readonly option: string | null, readonly detail: string) {
-    super(option ? `${option}: ${detail}` : detail);
+    super(OptionError.render(option, detail, (name) => name));
+  }
+
+  /** The message with option names shown by `show` (the CLI passes one that makes flags). */
+  static render(option: string | null, detail: string, show: (name: string) => string): string {
+    const text = detail.replace(/\{([A-Za-z]+)\}/g, (_, name: string) => show(name));
+    return option ? `${show(option)}: ${text}` : text;
   }
 }
 

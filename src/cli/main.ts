@@ -55,8 +55,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (error instanceof OptionError) {
       // an option's value: shown as the flag that carried it
-      const flag = error.option ? `--${error.option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ` : '';
-      console.error(`worldwander ${command}: ${flag}${error.detail}`);
+      const flag = (name: string): string => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+      console.error(`worldwander ${command}: ${OptionError.render(error.option, error.detail, flag)}`);
       return 2;
     }
     if (isExpected(error)) console.error(`worldwander ${command}: ${message}`);

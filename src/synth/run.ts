@@ -55,7 +55,7 @@ const MAX_MP4_PIXELS = 8192 * 4320;
 const BYTES_PER_PIXEL_IN_FLIGHT = 24;
 /**
  * While a run goes on, each finished sample's file records are appended here (one JSON line), so
- * that a killed run's finished samples are known to --resume; the records move into the
+ * that a killed run's finished samples are known to a resumed run; the records move into the
  * manifest when the run completes, and the journal goes.
  */
 export const JOURNAL_FILE = '.synth-journal.jsonl';
@@ -81,13 +81,13 @@ export function validateSynthOptions(options: SynthOptions): void {
   }
   if (options.format !== 'mp4' && options.format !== 'png') throw new SynthConfigError('format', `must be mp4 or png (got '${String(options.format)}')`);
   if (options.format === 'mp4' && options.width * options.height > MAX_MP4_PIXELS) {
-    throw new SynthConfigError('width', `${options.width}x${options.height} has more pixels than H.264 (level 6.2) allows in a frame (8192x4320); use --format png or a smaller size`);
+    throw new SynthConfigError('width', `${options.width}x${options.height} has more pixels than H.264 (level 6.2) allows in a frame (8192x4320); use {format} png or a smaller size`);
   }
   if (!Number.isInteger(options.seed) || options.seed < 0 || options.seed > 0xffffffff) {
     throw new SynthConfigError('seed', `must be an integer from 0 to 4294967295 (got ${options.seed})`);
   }
   if (options.workers !== undefined) positive('workers', options.workers);
-  if (options.overwrite && options.resume) throw new SynthConfigError(null, '--overwrite and --resume exclude each other: replace the run, or finish it');
+  if (options.overwrite && options.resume) throw new SynthConfigError(null, '{overwrite} and {resume} exclude each other: replace the run, or finish it');
   const perWorker = 2 * options.width * options.height * BYTES_PER_PIXEL_IN_FLIGHT;
   if (perWorker > totalmem() / 2) {
     throw new SynthConfigError('width', `${options.width}x${options.height} frames need ~${(perWorker / 2 ** 30).toFixed(1)} GiB per worker, more than half of this machine's ${(totalmem() / 2 ** 30).toFixed(0)} GiB`);
@@ -114,13 +114,13 @@ async function checkPreviewTarget(preview: string): Promise<void> {
   }
 }
 
-/** What --overwrite would remove: the files the manifest lists. Anything else in the folder stops it. */
+/** What `overwrite` would remove: the files the manifest lists. Anything else in the folder stops it. */
 async function ownFiles(out: string, manifest: Manifest): Promise<string[]> {
   const listed = new Set<string>();
   for (const sample of manifest.samples) for (const entry of Object.values(sampleEntries(sample.name, manifest.format))) listed.add(entry);
   const own: string[] = [];
   const foreign = (entry: string): never => {
-    throw new SynthConfigError('out', `${out} holds ${entry}, which the manifest of its run does not list; --overwrite replaces only a run's own files (move that away first)`);
+    throw new SynthConfigError('out', `${out} holds ${entry}, which the manifest of its run does not list; {overwrite} replaces only a run's own files (move that away first)`);
   };
   for (const entry of await readdir(out)) {
     if (entry === MANIFEST_FILE || entry === JOURNAL_FILE || isTemporary(entry)) { own.push(entry); continue; }
@@ -167,10 +167,10 @@ async function prepareFolder(options: SynthOptions): Promise<{ previous?: Manife
   }
   if (entries.length > 0) {
     if (!options.overwrite) {
-      throw new SynthConfigError('out', `${options.out} is not empty; pass --overwrite to replace a run there, or --resume to finish an interrupted one`);
+      throw new SynthConfigError('out', `${options.out} is not empty; pass {overwrite} to replace a run there, or {resume} to finish an interrupted one`);
     }
     const manifest = await manifestOf('out');
-    if (!manifest) throw new SynthConfigError('out', `${options.out} is not empty and holds no ${MANIFEST_FILE}; --overwrite replaces only a run of this generator`);
+    if (!manifest) throw new SynthConfigError('out', `${options.out} is not empty and holds no ${MANIFEST_FILE}; {overwrite} replaces only a run of this generator`);
     for (const entry of await ownFiles(options.out, manifest)) await rm(join(options.out, entry), { recursive: true, force: true });
   }
   return { done: new Set() };
@@ -252,7 +252,7 @@ export async function synthesize(options: SynthOptions): Promise<SynthResult> {
   validateSynthOptions(options);
   if (options.format === 'mp4') {
     await checkFfmpeg().catch((error: Error) => {
-      throw error instanceof FfmpegMissingError ? new SynthConfigError('format', `mp4 needs ffmpeg: ${error.message}; or use --format png`) : error;
+      throw error instanceof FfmpegMissingError ? new SynthConfigError('format', `mp4 needs ffmpeg: ${error.message}; or use {format} png`) : error;
     });
   }
   if (options.preview) await checkPreviewTarget(options.preview);
