@@ -1,0 +1,8 @@
+// Flow-matching sampling, model-agnostic: the release's UniPC grid and solver, an Euler check,
+// classifier-free guidance, and the loop.
+export { samplingSchedule, shiftSigma, type SamplingSchedule } from './flow_schedule.js';
+export { UniPCMultistepSampler } from './unipc.js';
+export { FlowMatchEulerSampler } from './euler.js';
+export { classifierFreeGuidance } from './guidance.js';
+export { denoise, DenoiseAborted, type DenoiseOptions } from './denoise.js';
+export { makeSampler, type FlowSampler, type SamplerName } from './sampler.js';
