@@ -227,11 +227,12 @@ export interface DecodedVideo extends VideoInfo {
   frames: Uint8Array[];
 }
 
-/** Decodes every frame of a video to RGB. */
-export async function readVideoFrames(path: string): Promise<DecodedVideo> {
+/** Decodes the frames of a video to RGB: all of them, or the first `maxFrames`. */
+export async function readVideoFrames(path: string, { maxFrames }: { maxFrames?: number } = {}): Promise<DecodedVideo> {
   const info = await probeVideo(path);
   const frameBytes = info.width * info.height * 3;
-  const raw = await runTool('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', path, '-map', '0:v:0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
+  const limit = maxFrames === undefined ? [] : ['-frames:v', String(maxFrames)];
+  const raw = await runTool('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', path, '-map', '0:v:0', ...limit, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
   if (raw.length % frameBytes !== 0) {
     throw new FileFormatError(`readVideoFrames: ${raw.length} bytes of frames from ${path} are not a whole number of ${info.width}x${info.height} frames`);
   }

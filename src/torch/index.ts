@@ -12,3 +12,5 @@ export { engineInfo, loadedBlas, blasKindOf, type BlasKind, setNumThreads, cudaI
 export type { MemoryStats } from './native.js';
 export * from './safetensors.js';
 export { readJsonFile } from './json_file.js';
+export { TorchCheckpoint, TensorRef, describePickled } from './torch_checkpoint.js';
+export { unpickle, StandIn, StandInCall, type UnpickleResult } from './pickle.js';

@@ -1,0 +1,35 @@
+// LoRA files for the transformer: the release's Lightning .ckpt (tensors under state_dict.lora,
+// read by the restricted unpickler: nothing in the file runs) or a .safetensors (PEFT, diffusers
+// or bare names).
+import path from 'node:path';
+
+import { FileFormatError } from '../errors.js';
+import { SafetensorsFile, TorchCheckpoint, describePickled, type TensorSource } from '../torch/index.js';
+import { loadLora, type LoraLoadReport } from '../nn/index.js';
+import type { Module } from '../nn/index.js';
+
+/** Globals that checkpoints of PyTorch Lightning and OmegaConf name in their hyper-parameters and loop state. */
+const FAMILIAR = /^(omegaconf|pytorch_lightning|lightning|lightning_fabric|torch|typing|pathlib|collections|numpy|_codecs|builtins\.(dict|list|tuple|object|int|float|str|bool|type))\b/;
+
+export interface LoraSource {
+  source: TensorSource & { metadata?: Record<string, string> };
+  /** Globals the file names that are not familiar (each recorded, none run): worth a warning. */
+  unfamiliarGlobals: string[];
+}
+
+export function openLoraFile(file: string): LoraSource {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.safetensors') return { source: SafetensorsFile.open(file), unfamiliarGlobals: [] };
+  if (ext !== '.ckpt' && ext !== '.pt' && ext !== '.pth') throw new FileFormatError(`${file}: a LoRA file is a .ckpt (the release's) or a .safetensors`);
+  const ckpt = TorchCheckpoint.open(file);
+  if (!(ckpt.value instanceof Map)) throw new FileFormatError(`${file}: the checkpoint's top-level object is ${describePickled(ckpt.value)}, not a dict; refused`);
+  const stateDict = ckpt.value.get('state_dict');
+  const at = stateDict instanceof Map && stateDict.get('lora') instanceof Map ? ['state_dict', 'lora'] : stateDict instanceof Map ? ['state_dict'] : [];
+  return { source: ckpt.tensorsAt(at), unfamiliarGlobals: [...ckpt.standIns].filter((name) => !FAMILIAR.test(name)).sort() };
+}
+
+/** Loads a LoRA file into the model (adapters attached with the file's rank). */
+export function loadLoraFile(model: Module, file: string, { alpha }: { alpha?: number } = {}): LoraLoadReport & { unfamiliarGlobals: string[] } {
+  const { source, unfamiliarGlobals } = openLoraFile(file);
+  return { ...loadLora(model, source, { alpha, where: file }), unfamiliarGlobals };
+}

@@ -1,0 +1,232 @@
+// WorldWanderPipeline: a video in, the same moment from the other perspective out. Loads a
+// diffusers-format Wan2.2 folder (transformer/, vae/, text_encoder/, tokenizer/), optionally a
+// LoRA, then for each call: fit the frames to the model size, VAE-encode the condition view (and
+// the reference image), take the prompt embeddings from the prompt cache, denoise the target
+// from seeded noise with the in-context transformer, and decode. Writes nothing.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+import { ModelInputError, OptionError } from '../errors.js';
+import { Generator, checkDevice, noGrad, randn, readJsonFile, scope, type DType, type Tensor } from '../torch/index.js';
+import { AutoencoderKLWan } from '../models/wan/vae.js';
+import { WanTransformer3DModel } from '../models/wan/transformer.js';
+import { denormalizeLatents, normalizeLatents } from '../models/wan/latents.js';
+import { decodeTiled } from '../models/wan/vae_tiling.js';
+import { promptEmbeddings } from '../models/umt5/prompt_cache.js';
+import { containFit, coverFit, readFrames, readImage, type RgbImage, type RgbVideo } from '../data/frames.js';
+import { framesToTensor, tensorToFrames } from '../data/video_tensor.js';
+import type { SamplerName } from '../diffusion/index.js';
+import { loadLoraFile } from './lora_file.js';
+import { denoiseInContext, type GuidanceMode } from './denoise.js';
+import { EMPTY_PROMPT, TASK_PROMPT, type WorldWanderTask } from './prompts.js';
+
+/** What a model folder may state in model_index.json under "_worldwander" (diffusers skips `_` keys). */
+export interface ModelDefaults {
+  height: number;
+  width: number;
+  num_frames: number;
+  num_inference_steps: number;
+  guidance_scale: number;
+  flow_shift: number;
+  fps: number;
+}
+
+/** The release's: Wan2.2-TI2V-5B at 704x1280, 49 frames, 50 UniPC steps, guidance 5, shift 5, 8 fps. */
+export const RELEASE_DEFAULTS: ModelDefaults = { height: 704, width: 1280, num_frames: 49, num_inference_steps: 50, guidance_scale: 5, flow_shift: 5, fps: 8 };
+
+export interface PipelineLoadOptions {
+  /** A LoRA file for the transformer: the release's .ckpt or a .safetensors (PEFT or diffusers names). */
+  lora?: string;
+  /** The transformer's dtype (the VAE computes in float32, as the release does). */
+  dtype?: DType;
+  device?: string;
+  /** The prompt-embedding cache (default MODEL_DIR/prompt_embeds). */
+  promptCacheDir?: string;
+  /** Reports weight loading: which part, tensors done, tensors in all. */
+  onProgress?: (part: string, done: number, total: number) => void;
+}
+
+export interface TranslateOptions {
+  /** The condition view: frames in memory, or a frames folder or video file. */
+  video: RgbVideo | string;
+  /** one2three: the character seen from behind (an image, or an image file). */
+  referenceImage?: RgbImage | string;
+  numInferenceSteps?: number;
+  guidanceScale?: number;
+  flowShift?: number;
+  seed?: number;
+  /** The release passes none, so "" (the same embedding as the unconditional branch). */
+  negativePrompt?: string;
+  height?: number;
+  width?: number;
+  numFrames?: number;
+  useCollaborativePositionEncoding?: boolean;
+  sampler?: SamplerName;
+  guidance?: GuidanceMode;
+  /** Per denoising step. */
+  onStep?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface Translation {
+  task: WorldWanderTask;
+  /** The generated view: numFrames RGB frames of width x height. */
+  frames: Uint8Array[];
+  /** The condition frames as the model saw them (fitted to the model size). */
+  input: Uint8Array[];
+  /** The reference image as the model saw it (one2three). */
+  reference?: Uint8Array;
+  width: number;
+  height: number;
+  /** What was done to the inputs to fit the model (resizes), for the user to see. */
+  notes: string[];
+  settings: { seed: number; steps: number; guidanceScale: number; flowShift: number; negativePrompt: string; useCollaborativePositionEncoding: boolean; sampler: SamplerName; numFrames: number };
+  /** Seconds per stage. */
+  timings: { read: number; encode: number; denoise: number; decode: number };
+}
+
+const seconds = (since: number): number => Number(((performance.now() - since) / 1000).toFixed(3));
+
+export class WorldWanderPipeline {
+  private constructor(
+    readonly modelDir: string,
+    readonly transformer: WanTransformer3DModel,
+    readonly vae: AutoencoderKLWan,
+    readonly defaults: ModelDefaults,
+    readonly promptCacheDir: string,
+    readonly device: string,
+    readonly lora: string | null,
+  ) {}
+
+  static fromPretrained(modelDir: string, options: PipelineLoadOptions = {}): WorldWanderPipeline {
+    for (const part of ['transformer', 'vae']) {
+      if (!existsSync(path.join(modelDir, part, 'config.json'))) throw new OptionError('modelDir', `${modelDir} holds no ${part}/config.json; expected a diffusers-format Wan2.2 folder (transformer/, vae/, text_encoder/, tokenizer/)`);
+    }
+    const device = checkDevice(options.device ?? 'cpu');
+    const progress = (part: string) => (done: number, total: number) => options.onProgress?.(part, done, total);
+    const transformer = WanTransformer3DModel.fromPretrained(path.join(modelDir, 'transformer'), { dtype: options.dtype, device, onProgress: progress('transformer') });
+    let vae: AutoencoderKLWan | undefined;
+    try {
+      if (options.lora) loadLoraFile(transformer, options.lora);
+      vae = AutoencoderKLWan.fromPretrained(path.join(modelDir, 'vae'), { device, onProgress: progress('vae') });
+      if (vae.config.z_dim !== transformer.config.in_channels) {
+        throw new ModelInputError(`${modelDir}: the VAE's z_dim ${vae.config.z_dim} differs from the transformer's in_channels ${transformer.config.in_channels}`);
+      }
+    } catch (error) {
+      transformer.dispose();
+      vae?.dispose();
+      throw error;
+    }
+    return new WorldWanderPipeline(modelDir, transformer, vae, readDefaults(modelDir), options.promptCacheDir ?? path.join(modelDir, 'prompt_embeds'), device, options.lora ?? null);
+  }
+
+  /** A third-person video in, the first-person video out. */
+  three2one(options: TranslateOptions): Promise<Translation> {
+    return this.translate('three2one', options);
+  }
+
+  /** A first-person video and the character's reference image in, the third-person video out. */
+  one2three(options: TranslateOptions & { referenceImage: RgbImage | string }): Promise<Translation> {
+    return this.translate('one2three', options);
+  }
+
+  async translate(task: WorldWanderTask, o: TranslateOptions): Promise<Translation> {
+    const d = this.defaults;
+    const width = o.width ?? d.width, height = o.height ?? d.height, numFrames = o.numFrames ?? d.num_frames;
+    const steps = o.numInferenceSteps ?? d.num_inference_steps, guidanceScale = o.guidanceScale ?? d.guidance_scale, flowShift = o.flowShift ?? d.flow_shift;
+    const seed = o.seed ?? 0, negativePrompt = o.negativePrompt ?? EMPTY_PROMPT, useCpe = o.useCollaborativePositionEncoding ?? true, sampler = o.sampler ?? 'unipc';
+    this.#checkSize(width, height, numFrames);
+    if (task === 'one2three' && !o.referenceImage) throw new OptionError('referenceImage', 'one2three needs the reference image of the character');
+    const notes: string[] = [];
+
+    let started = performance.now();
+    const source = typeof o.video === 'string' ? await readFrames(o.video, { maxFrames: numFrames }) : o.video;
+    const where = typeof o.video === 'string' ? o.video : 'the input video';
+    if (source.frames.length < numFrames) throw new ModelInputError(`${where}: has ${source.frames.length} frame(s); the model takes ${numFrames} (4k+1) and uses the first ${numFrames}`);
+    const frames = source.frames.slice(0, numFrames);
+    if (source.width !== width || source.height !== height) notes.push(`${where}: ${source.width}x${source.height} frames resized to cover ${width}x${height} and centre-cropped`);
+    const input = await Promise.all(frames.map(async (data) => (await coverFit({ width: source.width, height: source.height, data }, width, height)).data));
+    let reference: Uint8Array | undefined;
+    if (task === 'one2three') {
+      const image = typeof o.referenceImage === 'string' ? await readImage(o.referenceImage) : o.referenceImage!;
+      if (image.width !== width || image.height !== height) notes.push(`reference ${image.width}x${image.height} fitted inside ${width}x${height} (aspect kept, centred on its border colour)`);
+      reference = (await containFit(image, width, height)).data;
+    }
+    const read = seconds(started);
+
+    started = performance.now();
+    const { condition, ref } = noGrad(() => scope(() => ({
+      condition: this.#encode(input, width, height),
+      ref: reference ? this.#encode([reference], width, height) : null,
+    })));
+    const text = promptEmbeddings(this.modelDir, [TASK_PROMPT[task], negativePrompt], { cacheDir: this.promptCacheDir, device: this.device });
+    const encode = seconds(started);
+
+    started = performance.now();
+    let latents: Tensor;
+    const noise = randn(condition.shape, new Generator(seed), { device: this.device });
+    try {
+      const [prompt, negative] = text.chunk(2, 0) as [Tensor, Tensor];
+      latents = await denoiseInContext({
+        transformer: this.transformer, noise, condition, ref, promptEmbeds: prompt, negativePromptEmbeds: negative,
+        steps, guidanceScale, flowShift, useCollaborativePositionEncoding: useCpe, sampler, guidance: o.guidance, onStep: o.onStep, signal: o.signal,
+      });
+      prompt.dispose();
+      negative.dispose();
+    } finally {
+      for (const t of [noise, condition, ref, text]) t?.dispose();
+    }
+    const denoise = seconds(started);
+
+    started = performance.now();
+    const generated = noGrad(() => scope(() => tensorToFrames(this.#decode(denormalizeLatents(latents, this.vae.config)))));
+    latents.dispose();
+    const decode = seconds(started);
+    return {
+      task, frames: generated, input, reference, width, height, notes,
+      settings: { seed, steps, guidanceScale, flowShift, negativePrompt, useCollaborativePositionEncoding: useCpe, sampler, numFrames },
+      timings: { read, encode, denoise, decode },
+    };
+  }
+
+  dispose(): void {
+    this.transformer.dispose();
+    this.vae.dispose();
+  }
+
+  /** Frames → normalised latent mean [1, z, F', H', W'] in float32. */
+  #encode(frames: readonly Uint8Array[], width: number, height: number): Tensor {
+    const video = framesToTensor(frames, width, height, { dtype: this.vae.dtype, device: this.device });
+    const posterior = this.vae.encode(video);
+    try {
+      return normalizeLatents(posterior.mean, this.vae.config).float();
+    } finally {
+      posterior.dispose();
+    }
+  }
+
+  /** Latents → video; spatially tiled above 64x64 latent pixels (bounded memory at 704x1280). */
+  #decode(latents: Tensor): Tensor {
+    const z = latents.typeAs(this.vae.quant_conv.weight);
+    const [h, w] = [z.size(3), z.size(4)];
+    if (h * w <= 64 * 64) return this.vae.decode(z);
+    return decodeTiled(this.vae, z, { tileHeight: 32, tileWidth: 32, strideHeight: 24, strideWidth: 24 });
+  }
+
+  #checkSize(width: number, height: number, numFrames: number): void {
+    const spatial = this.vae.spatialCompression * this.transformer.config.patch_size[1];
+    for (const [name, value] of [['width', width], ['height', height]] as const) {
+      if (!Number.isInteger(value) || value < spatial || value % spatial) throw new OptionError(name, `must be a multiple of ${spatial} (the VAE's ${this.vae.spatialCompression}x and the transformer's 2x2 patches), got ${value}`);
+    }
+    const r = this.vae.temporalCompression;
+    if (!Number.isInteger(numFrames) || numFrames < 1 || (numFrames - 1) % r) throw new OptionError('numFrames', `must be ${r}k+1 (1, ${1 + r}, ${1 + 2 * r}, …), got ${numFrames}`);
+  }
+}
+
+/** The model folder's own defaults (model_index.json "_worldwander"), else the release's. */
+export function readDefaults(modelDir: string): ModelDefaults {
+  const file = path.join(modelDir, 'model_index.json');
+  if (!existsSync(file)) return { ...RELEASE_DEFAULTS };
+  const index = readJsonFile(file, 'model index') as { _worldwander?: Partial<ModelDefaults> };
+  return { ...RELEASE_DEFAULTS, ...(index._worldwander ?? {}) };
+}
