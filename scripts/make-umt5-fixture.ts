@@ -4,6 +4,7 @@
 // Usage: node dist/scripts/make-umt5-fixture.js [out-dir]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 import { Generator, saveSafetensors } from '../src/torch/index.js';
 import { UMT5EncoderModel } from '../src/models/umt5/model.js';
@@ -46,7 +47,8 @@ export const TINY_UMT5_CONFIG = {
   pad_token_id: 0, eos_token_id: 1, decoder_start_token_id: 0, tie_word_embeddings: false, scalable_attention: true, torch_dtype: 'float32',
 };
 
-function main(): void {
+/** Writes tokenizer/ and text_encoder/ (the tiny umT5, seeded) under `out`. */
+export function writeTinyTextEncoder(out: string): void {
   mkdirSync(path.join(out, 'tokenizer'), { recursive: true });
   mkdirSync(path.join(out, 'text_encoder'), { recursive: true });
   writeFileSync(path.join(out, 'tokenizer', 'tokenizer.json'), JSON.stringify(tokenizerJson()));
@@ -58,4 +60,4 @@ function main(): void {
   console.log(`wrote ${out}: tokenizer (${3 + PIECES.length} pieces), text encoder (${model.numParameters()} parameters)`);
 }
 
-main();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) writeTinyTextEncoder(out);

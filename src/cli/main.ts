@@ -5,14 +5,16 @@ import { Command, CommanderError } from 'commander';
 
 import { OptionError, WorldWanderError, isTorchError } from '../errors.js';
 import { UsageError, type Register } from './command.js';
+import { register as convertCkpt } from './commands/convert_ckpt.js';
 import { register as demo } from './commands/demo.js';
 import { register as doctor } from './commands/doctor.js';
 import { register as encodePrompts } from './commands/encode_prompts.js';
 import { register as forward } from './commands/forward.js';
+import { register as infer } from './commands/infer.js';
 import { register as synth } from './commands/synth.js';
 
 /** Every subcommand, in the order `worldwander --help` lists them. */
-const COMMANDS: Register[] = [demo, synth, forward, encodePrompts, doctor];
+const COMMANDS: Register[] = [demo, infer, convertCkpt, synth, forward, encodePrompts, doctor];
 
 export function buildProgram(): Command {
   const program = new Command('worldwander')
@@ -49,6 +51,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     const command = argv.find((a) => !a.startsWith('-')) ?? '';
     const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof Error && (error.name === 'DenoiseAborted' || error.name === 'Interrupted')) {
+      console.error(`worldwander ${command}: stopped (${message}); what was finished is kept, nothing half-written is left`);
+      return 130;
+    }
     if (error instanceof UsageError) {
       console.error(`worldwander ${command}: ${message}`);
       return 2;

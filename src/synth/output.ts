@@ -9,8 +9,9 @@ import type { SampleSpec } from './spec.js';
 
 export type OutputFormat = 'mp4' | 'png';
 
-/** The release's folder names. */
-export const LAYOUT = { first: 'First_Video', third: 'Third_Video', reference: 'Reference_Image' } as const;
+import { LAYOUT } from '../data/layout.js';
+
+export { LAYOUT };
 
 /** Rendered frames are smooth: Paeth on every row compresses as well as the adaptive choice, in half the time. */
 const PNG_OPTIONS = { filter: 4 } as const;

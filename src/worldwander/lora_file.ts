@@ -4,8 +4,8 @@
 import path from 'node:path';
 
 import { FileFormatError } from '../errors.js';
-import { SafetensorsFile, TorchCheckpoint, describePickled, type TensorSource } from '../torch/index.js';
-import { loadLora, type LoraLoadReport } from '../nn/index.js';
+import { SafetensorsFile, TorchCheckpoint, describePickled, saveSafetensors, type Tensor, type TensorSource } from '../torch/index.js';
+import { loadLora, normaliseLoraKey, type LoraLoadReport } from '../nn/index.js';
 import type { Module } from '../nn/index.js';
 
 /** Globals that checkpoints of PyTorch Lightning and OmegaConf name in their hyper-parameters and loop state. */
@@ -32,4 +32,29 @@ export function openLoraFile(file: string): LoraSource {
 export function loadLoraFile(model: Module, file: string, { alpha }: { alpha?: number } = {}): LoraLoadReport & { unfamiliarGlobals: string[] } {
   const { source, unfamiliarGlobals } = openLoraFile(file);
   return { ...loadLora(model, source, { alpha, where: file }), unfamiliarGlobals };
+}
+
+/**
+ * The release's .ckpt → a .safetensors of its LoRA tensors under the names `saveLora` writes
+ * (`transformer.blocks.0.attn1.to_q.lora_A.weight`), dtypes kept, rank and alpha (= rank, as the
+ * release trains) in the metadata. Returns what was written.
+ */
+export function convertCheckpoint(input: string, output: string): { tensors: number; rank: number; unfamiliarGlobals: string[] } {
+  const { source, unfamiliarGlobals } = openLoraFile(input);
+  const tensors = new Map<string, Tensor>();
+  let rank = 0;
+  try {
+    for (const key of source.keys()) {
+      const parsed = normaliseLoraKey(key);
+      if (!parsed) continue;
+      const t = source.get(key);
+      tensors.set(`transformer.${parsed.module}.${parsed.part}.weight`, t);
+      if (parsed.part === 'lora_A') rank = t.size(0);
+    }
+    if (tensors.size === 0) throw new FileFormatError(`${input}: no LoRA tensors (keys like '<module>.lora_A.default.weight') in the checkpoint`);
+    saveSafetensors(output, tensors, { format: 'pt', lora_rank: String(rank), lora_alpha: String(rank), source: path.basename(input) });
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
+  return { tensors: tensors.size, rank, unfamiliarGlobals };
 }

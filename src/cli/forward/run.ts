@@ -9,6 +9,7 @@ import { checkInputs, nonFinite, type ForwardTarget, type TargetOptions } from '
 import { textEncoderTarget } from './text_encoder.js';
 import { transformerTarget } from './transformer.js';
 import { vaeDecodeTarget, vaeEncodeTarget } from './vae.js';
+import { denoiseTarget } from './denoise.js';
 
 /** Targets by name; each model part adds its own line. */
 export const TARGETS: Record<string, ForwardTarget> = {
@@ -16,6 +17,7 @@ export const TARGETS: Record<string, ForwardTarget> = {
   'vae-encode': vaeEncodeTarget,
   'vae-decode': vaeDecodeTarget,
   'text-encoder': textEncoderTarget,
+  denoise: denoiseTarget,
 };
 
 export interface ForwardRun {
@@ -30,7 +32,7 @@ export interface ForwardRun {
   warn?: (line: string) => void;
 }
 
-export function runForward(o: ForwardRun): { out: string; outputs: string[]; seconds: number } {
+export async function runForward(o: ForwardRun): Promise<{ out: string; outputs: string[]; seconds: number }> {
   const target = TARGETS[o.target];
   if (!target) throw new UsageError(`unknown target '${o.target}'; known targets: ${Object.keys(TARGETS).join(', ')}`);
   if (o.lora !== undefined && !target.takesLora) throw new UsageError(`--lora applies to the transformer targets only (target '${o.target}')`);
@@ -41,12 +43,23 @@ export function runForward(o: ForwardRun): { out: string; outputs: string[]; sec
   checkInputs(o.target, target.inputs, inputs);
   for (const name of nonFinite(inputs)) warn(`warning: input '${name}' of ${o.inputs} holds NaN or infinite values`);
   const started = performance.now();
-  const options: TargetOptions = { dtype: o.dtype, device, lora: o.lora, onLoadProgress: loadingBar(`loading ${o.target}`) };
-  const outputs: Map<string, Tensor> = target.run(o.modelDir, inputs, options);
+  const steps = stepBar(o.target);
+  const options: TargetOptions = { dtype: o.dtype, device, lora: o.lora, onLoadProgress: loadingBar(`loading ${o.target}`), onStep: steps };
+  const outputs: Map<string, Tensor> = await target.run(o.modelDir, inputs, options);
   for (const name of nonFinite(outputs)) warn(`warning: output '${name}' holds NaN or infinite values`);
   const float = new Map([...outputs].map(([key, t]) => [key, t.float()]));
   saveSafetensors(o.out, float, { target: o.target, dtype: o.dtype });
   return { out: o.out, outputs: [...float].map(([k, t]) => `${k} [${t.shape.join(', ')}]`), seconds: (performance.now() - started) / 1000 };
+}
+
+/** A progress bar on stderr for the steps of a multi-step target. */
+function stepBar(label: string): (done: number, total: number) => void {
+  let bar: Progress | undefined;
+  return (done, total) => {
+    bar ??= new Progress(label, total, { unit: 'steps' });
+    bar.tick();
+    if (done === total) bar.finish();
+  };
 }
 
 /** A progress bar on stderr for weight loading, made when the total is known. */

@@ -35,7 +35,7 @@ export interface ForwardTarget {
   inputs: Record<string, InputSpec>;
   /** Whether --lora applies. */
   takesLora?: boolean;
-  run(modelDir: string, inputs: Map<string, Tensor>, options: TargetOptions): Map<string, Tensor>;
+  run(modelDir: string, inputs: Map<string, Tensor>, options: TargetOptions): Map<string, Tensor> | Promise<Map<string, Tensor>>;
 }
 
 function kindOf(dtype: DType): 'float' | 'int' | 'bool' {

@@ -1,0 +1,119 @@
+// `worldwander infer`: the release's inference, run from one of its configs. The task comes from
+// `dataset.is_one2three`, CPE from `use_collaborative_position_encoding`, the model folder from
+// the config's `model_id` as a local path (or an explicit one), sizes from the config's dataset
+// section. Every case is translated and written to OUTPUT/<case>/ (outputs.ts).
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+import { OptionError } from '../errors.js';
+import { checkWritableFolder } from '../io/output_path.js';
+import { readFrames } from '../data/frames.js';
+import type { DType } from '../torch/index.js';
+import type { SamplerName } from '../diffusion/index.js';
+import { findCases, type Case } from './cases.js';
+import { loadConfig, modelDirCandidates, taskOf, type WorldWanderConfig } from './config.js';
+import { writeCase, type CaseRecord } from './outputs.js';
+import { WorldWanderPipeline } from './pipeline.js';
+import type { GuidanceMode } from './denoise.js';
+
+export interface InferOptions {
+  config: string;
+  /** Config overrides, key.path=value. */
+  overrides?: string[];
+  /** LoRA (.ckpt or .safetensors) for a use_lora config; optional (the base model alone otherwise). */
+  ckpt?: string;
+  input: string;
+  ref?: string;
+  groundTruth?: string | true;
+  output: string;
+  modelDir?: string;
+  steps?: number;
+  guidance?: number;
+  seed?: number;
+  height?: number;
+  width?: number;
+  frames?: number;
+  dtype?: DType;
+  device?: string;
+  sampler?: SamplerName;
+  guidanceMode?: GuidanceMode;
+  overwrite?: boolean;
+  signal?: AbortSignal;
+  /** Progress: loading, then per case and per step. */
+  onEvent?: (event: InferEvent) => void;
+}
+
+export type InferEvent =
+  | { kind: 'loading'; part: string; done: number; total: number }
+  | { kind: 'case'; index: number; cases: number; name: string }
+  | { kind: 'step'; done: number; total: number }
+  | { kind: 'note'; text: string }
+  | { kind: 'written'; record: CaseRecord; dir: string };
+
+export interface InferResult {
+  output: string;
+  records: CaseRecord[];
+}
+
+/** The model folder: the one given, or the config's model_id as a local path; nothing is downloaded. */
+export function resolveModelDir(config: WorldWanderConfig, configFile: string, explicit?: string): string {
+  if (explicit) {
+    if (!existsSync(path.join(explicit, 'transformer'))) throw new OptionError('modelDir', `${explicit} holds no transformer/ (a diffusers-format Wan2.2 folder)`);
+    return explicit;
+  }
+  const candidates = modelDirCandidates(config, configFile);
+  const found = candidates.find((dir) => existsSync(path.join(dir, 'transformer')));
+  if (!found) throw new OptionError('modelDir', `the config's model_id '${config.model_id}' is not a local model folder (looked in ${candidates.join(' and ')}); nothing is downloaded: give the folder of Wan2.2-TI2V-5B-Diffusers`);
+  return found;
+}
+
+export async function infer(o: InferOptions): Promise<InferResult> {
+  const config = loadConfig(o.config, o.overrides ?? []);
+  const task = taskOf(config);
+  const modelDir = resolveModelDir(config, o.config, o.modelDir);
+  const cases = findCases({ task, input: o.input, ref: o.ref, groundTruth: o.groundTruth });
+  // The output is checked before anything loads: a folder of an earlier run is kept unless asked.
+  const outputInfo = statSync(o.output, { throwIfNoEntry: false });
+  if (outputInfo && !outputInfo.isDirectory()) throw new OptionError('output', `${o.output} exists and is not a folder`);
+  if (outputInfo && readdirSync(o.output).length > 0 && !o.overwrite) throw new OptionError('output', `${o.output} exists and is not empty; pass {overwrite} to replace the cases there`);
+  checkWritableFolder(path.dirname(path.resolve(o.output)), 'output');
+  if (config.use_lora && !o.ckpt) o.onEvent?.({ kind: 'note', text: `the config fine-tunes with LoRA, and no --ckpt is given: translating with the base model alone` });
+
+  const pipeline = WorldWanderPipeline.fromPretrained(modelDir, {
+    lora: o.ckpt, dtype: o.dtype, device: o.device,
+    onProgress: (part, done, total) => o.onEvent?.({ kind: 'loading', part, done, total }),
+  });
+  const records: CaseRecord[] = [];
+  try {
+    const fps = config.dataset.fps;
+    const height = o.height ?? config.dataset.height, width = o.width ?? config.dataset.width, numFrames = o.frames ?? config.dataset.sample_n_frames;
+    const sampling = config.sampling;
+    for (const [index, c] of cases.entries()) {
+      o.onEvent?.({ kind: 'case', index, cases: cases.length, name: c.name });
+      const translation = await pipeline.translate(task, {
+        video: c.video, referenceImage: c.reference, height, width, numFrames,
+        numInferenceSteps: o.steps ?? sampling?.num_inference_steps, guidanceScale: o.guidance ?? sampling?.guidance_scale,
+        flowShift: sampling?.flow_shift, seed: o.seed ?? 1234, sampler: o.sampler ?? sampling?.sampler, guidance: o.guidanceMode,
+        useCollaborativePositionEncoding: config.use_collaborative_position_encoding,
+        onStep: (done, total) => o.onEvent?.({ kind: 'step', done, total }), signal: o.signal,
+      });
+      for (const text of translation.notes) o.onEvent?.({ kind: 'note', text });
+      const truth = c.groundTruth ? await readFrames(c.groundTruth, { maxFrames: numFrames }) : undefined;
+      const dir = path.join(o.output, c.name);
+      const s = translation.settings;
+      const record = await writeCase(dir, translation, {
+        case: c.name, task, model: modelDir, lora: o.ckpt ?? null, input: c.video, reference: c.reference, groundTruth: c.groundTruth,
+        width: translation.width, height: translation.height, frames: translation.frames.length, fps,
+        seed: s.seed, steps: s.steps, guidance_scale: s.guidanceScale, flow_shift: s.flowShift, negative_prompt: s.negativePrompt,
+        use_collaborative_position_encoding: s.useCollaborativePositionEncoding, sampler: s.sampler, notes: translation.notes, seconds: translation.timings,
+      }, truth);
+      records.push(record);
+      o.onEvent?.({ kind: 'written', record, dir });
+    }
+  } finally {
+    pipeline.dispose();
+  }
+  return { output: o.output, records };
+}
+
+export type { Case };

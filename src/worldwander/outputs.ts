@@ -1,0 +1,82 @@
+// What a translated case leaves on disk, the release's outputs and more, in OUTPUT/<case>/:
+//   side_by_side.mp4   three2one [input | generated], one2three [ref | input | generated], then
+//                      | ground truth when one is given (the release's video, at the config's fps)
+//   generated.mp4      the generated view alone
+//   frames/00000.png…  the generated view as PNG frames
+//   run.json           what ran: model, LoRA, task, seed, steps, guidance, sizes, notes, seconds per stage
+// Every file appears under its final name only when whole; run.json is written last, so a case
+// folder with a run.json is complete.
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+
+import { coverFit, sideBySide, writePng, type RgbVideo } from '../data/frames.js';
+import { VideoWriter } from '../data/video_writer.js';
+import { produceAtomically, writeFileAtomic } from '../io/atomic.js';
+import type { Translation } from './pipeline.js';
+
+export interface CaseRecord {
+  case: string;
+  task: string;
+  model: string;
+  lora: string | null;
+  input: string;
+  reference?: string;
+  groundTruth?: string;
+  width: number;
+  height: number;
+  frames: number;
+  fps: number;
+  seed: number;
+  steps: number;
+  guidance_scale: number;
+  flow_shift: number;
+  negative_prompt: string;
+  use_collaborative_position_encoding: boolean;
+  sampler: string;
+  notes: string[];
+  seconds: Translation['timings'] & { write: number };
+}
+
+function frameName(index: number): string {
+  return `${String(index).padStart(5, '0')}.png`;
+}
+
+async function writeMp4(file: string, frames: readonly Uint8Array[], width: number, height: number, fps: number): Promise<void> {
+  const writer = VideoWriter.open(file, { width, height, fps });
+  try {
+    for (const frame of frames) await writer.write(frame);
+    await writer.close();
+  } catch (error) {
+    writer.abort();
+    throw error;
+  }
+}
+
+/**
+ * Writes one case's outputs into `dir` (replacing an earlier run's) and returns the record.
+ * `groundTruth`, when given, is fitted to the generated size and joins the side-by-side video.
+ */
+export async function writeCase(dir: string, translation: Translation, record: Omit<CaseRecord, 'seconds'> & { seconds: Translation['timings'] }, groundTruth?: RgbVideo): Promise<CaseRecord> {
+  const started = performance.now();
+  const { width, height, frames } = translation;
+  await rm(path.join(dir, 'run.json'), { force: true });
+  await mkdir(dir, { recursive: true });
+  const truth = groundTruth ? await Promise.all(frames.map(async (_, i) => (await coverFit({ width: groundTruth.width, height: groundTruth.height, data: groundTruth.frames[Math.min(i, groundTruth.frames.length - 1)]! }, width, height)).data)) : null;
+  const panels = frames.map((generated, i) => [
+    ...(translation.reference ? [translation.reference] : []),
+    translation.input[i]!,
+    generated,
+    ...(truth ? [truth[i]!] : []),
+  ]);
+  const columns = panels[0]!.length;
+  const joined = panels.map((parts) => sideBySide(parts.map((data) => ({ width, height, data }))).data);
+  await writeMp4(path.join(dir, 'side_by_side.mp4'), joined, width * columns, height, record.fps);
+  await writeMp4(path.join(dir, 'generated.mp4'), frames, width, height, record.fps);
+  await produceAtomically(path.join(dir, 'frames'), async (temp) => {
+    await mkdir(temp, { recursive: true });
+    for (let i = 0; i < frames.length; i++) await writePng(path.join(temp, frameName(i)), { width, height, data: frames[i]! });
+  });
+  const full: CaseRecord = { ...record, seconds: { ...record.seconds, write: Number(((performance.now() - started) / 1000).toFixed(3)) } };
+  await writeFileAtomic(path.join(dir, 'run.json'), `${JSON.stringify(full, null, 2)}\n`);
+  return full;
+}
