@@ -4,6 +4,7 @@ export * as nn from './nn/index.js';
 export * as wan from './models/wan/index.js';
 export * as umt5 from './models/umt5/index.js';
 export * as synth from './synth/index.js';
+export * as diffusion from './diffusion/index.js';
 export * from './worldwander/index.js';
 export * from './errors.js';
 export { AdamW } from './train/adamw.js';

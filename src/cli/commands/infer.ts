@@ -2,27 +2,9 @@ import { Option } from 'commander';
 
 import { integer, number, path as pathArg, type Register } from '../command.js';
 import { onInterrupt } from '../interrupt.js';
+import type { InferOptions } from '../../worldwander/infer.js';
 
-interface InferFlags {
-  config: string;
-  ckpt?: string;
-  input: string;
-  ref?: string;
-  groundTruth?: string | true;
-  output: string;
-  modelDir?: string;
-  steps?: number;
-  guidance?: number;
-  seed: number;
-  height?: number;
-  width?: number;
-  frames?: number;
-  dtype: 'float32' | 'bfloat16';
-  device: string;
-  sampler?: 'unipc' | 'euler';
-  guidanceMode: 'batched' | 'sequential';
-  overwrite?: boolean;
-}
+type InferFlags = Omit<InferOptions, 'config' | 'overrides' | 'signal' | 'onEvent'> & { config: string; seed: number };
 
 export const register: Register = (program) => {
   program

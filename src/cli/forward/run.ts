@@ -43,8 +43,7 @@ export async function runForward(o: ForwardRun): Promise<{ out: string; outputs:
   checkInputs(o.target, target.inputs, inputs);
   for (const name of nonFinite(inputs)) warn(`warning: input '${name}' of ${o.inputs} holds NaN or infinite values`);
   const started = performance.now();
-  const steps = stepBar(o.target);
-  const options: TargetOptions = { dtype: o.dtype, device, lora: o.lora, onLoadProgress: loadingBar(`loading ${o.target}`), onStep: steps };
+  const options: TargetOptions = { dtype: o.dtype, device, lora: o.lora, onLoadProgress: countBar(`loading ${o.target}`, 'tensors'), onStep: countBar(o.target, 'steps') };
   const outputs: Map<string, Tensor> = await target.run(o.modelDir, inputs, options);
   for (const name of nonFinite(outputs)) warn(`warning: output '${name}' holds NaN or infinite values`);
   const float = new Map([...outputs].map(([key, t]) => [key, t.float()]));
@@ -52,21 +51,11 @@ export async function runForward(o: ForwardRun): Promise<{ out: string; outputs:
   return { out: o.out, outputs: [...float].map(([k, t]) => `${k} [${t.shape.join(', ')}]`), seconds: (performance.now() - started) / 1000 };
 }
 
-/** A progress bar on stderr for the steps of a multi-step target. */
-function stepBar(label: string): (done: number, total: number) => void {
+/** A progress bar on stderr, made when the total is known: weight loading, or the steps of a multi-step target. */
+function countBar(label: string, unit: string): (done: number, total: number) => void {
   let bar: Progress | undefined;
   return (done, total) => {
-    bar ??= new Progress(label, total, { unit: 'steps' });
-    bar.tick();
-    if (done === total) bar.finish();
-  };
-}
-
-/** A progress bar on stderr for weight loading, made when the total is known. */
-function loadingBar(label: string): (done: number, total: number) => void {
-  let bar: Progress | undefined;
-  return (done, total) => {
-    bar ??= new Progress(label, total, { unit: 'tensors' });
+    bar ??= new Progress(label, total, { unit });
     bar.tick();
     if (done === total) bar.finish();
   };
