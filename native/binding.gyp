@@ -10,7 +10,8 @@
         "src/data.cc",
         "src/autograd.cc",
         "src/runtime.cc",
-        "src/cpu_allocator.cc"
+        "src/cpu_allocator.cc",
+        "src/distributed.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
@@ -20,6 +21,7 @@
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
+        "<!@(node torch-flags.cjs defines)",
         "_GLIBCXX_USE_CXX11_ABI=<!(node torch-flags.cjs abi)"
       ],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],

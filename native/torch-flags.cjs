@@ -34,6 +34,8 @@ if (what === 'include') {
   console.log([...dirs, path.join(include, 'torch', 'csrc', 'api', 'include')].join(' '));
 } else if (what === 'libs') {
   const libs = [`-L${lib}`, `-Wl,-rpath,${lib}`, '-Wl,--no-as-needed', '-ltorch', '-ltorch_cpu', '-lc10'];
+  // Debian's libtorch links the system Gloo (c10d's CPU collectives); pip wheels carry their own inside libtorch_cpu.
+  if (debian) libs.push('-lgloo');
   // A CUDA libtorch registers its kernels from these; they must stay linked though unreferenced.
   for (const name of ['torch_cuda', 'c10_cuda']) {
     if (fs.existsSync(path.join(lib, `lib${name}.so`))) libs.push(`-l${name}`);
@@ -49,7 +51,12 @@ if (what === 'include') {
     .map((file) => /_GLIBCXX_USE_CXX11_ABI=(\d)/.exec(fs.readFileSync(file, 'utf8'))?.[1])
     .find((abi) => abi !== undefined);
   console.log(process.env.TORCH_CXX11_ABI ?? recorded ?? '1');
+} else if (what === 'defines') {
+  // c10d's Gloo process group needs Gloo's headers (Debian: libgloo-dev); without them the addon
+  // builds without data parallel and says so when asked for it.
+  const gloo = [path.join(include, 'gloo', 'context.h'), '/usr/include/gloo/context.h'].some((file) => fs.existsSync(file));
+  console.log(gloo ? 'USE_C10D_GLOO' : 'WORLDWANDER_NO_GLOO');
 } else {
-  console.error('usage: torch-flags.cjs include|libs|abi');
+  console.error('usage: torch-flags.cjs include|libs|abi|defines');
   process.exit(2);
 }

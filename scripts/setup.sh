@@ -15,6 +15,8 @@ if command -v dpkg-query >/dev/null 2>&1; then
     installed libtorch-dev || missing+=(libtorch-dev)
     # Debian's libtorch calls the system libblas.so.3; the reference BLAS is ~60x slower.
     installed libopenblas0-pthread || missing+=(libopenblas0-pthread)
+    # c10d's Gloo process group (data-parallel training) needs Gloo's headers
+    installed libgloo-dev || missing+=(libgloo-dev)
   fi
   command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
   if [ ${#missing[@]} -gt 0 ]; then

@@ -11,6 +11,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterAutograd(env, exports);
   RegisterRuntime(env, exports);
   RegisterCpuAllocator(env, exports);
+  RegisterDistributed(env, exports);
   return exports;
 }
 

@@ -83,3 +83,4 @@ void RegisterData(Napi::Env env, Napi::Object exports);
 void RegisterAutograd(Napi::Env env, Napi::Object exports);
 void RegisterRuntime(Napi::Env env, Napi::Object exports);
 void RegisterCpuAllocator(Napi::Env env, Napi::Object exports);
+void RegisterDistributed(Napi::Env env, Napi::Object exports);

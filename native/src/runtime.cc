@@ -3,6 +3,7 @@
 #include "common.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/version.h>
 
@@ -71,6 +72,26 @@ Napi::Value Synchronize(const Napi::CallbackInfo& info) {
   })
 }
 
+// setAutocastCpu(enabled, dtypeCode) -> previous enabled state (turning on what is on does nothing). With it on, the CPU autocast
+// dispatch key casts the inputs of matmul-like ops (linear, matmul, conv, bmm, ...) to dtype,
+// as torch.autocast("cpu") does; turning it off clears its cache of cast weights.
+Napi::Value SetAutocastCpu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool enabled = info[0].As<Napi::Boolean>().Value();
+  WW_TRY(env, {
+    bool previous = at::autocast::is_cpu_enabled();
+    if (enabled && !previous) {
+      at::autocast::set_autocast_cpu_dtype(ScalarTypeFromCode(env, info[1].As<Napi::Number>().Int32Value()));
+      at::autocast::increment_nesting();
+      at::autocast::set_cpu_enabled(true);
+    } else if (!enabled && previous) {
+      if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+      at::autocast::set_cpu_enabled(false);
+    }
+    return Napi::Boolean::New(env, previous);
+  })
+}
+
 }  // namespace
 
 void RegisterRuntime(Napi::Env env, Napi::Object exports) {
@@ -78,4 +99,5 @@ void RegisterRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("benchMatmul", Napi::Function::New(env, BenchMatmul));
   exports.Set("synchronize", Napi::Function::New(env, Synchronize));
+  exports.Set("setAutocastCpu", Napi::Function::New(env, SetAutocastCpu));
 }

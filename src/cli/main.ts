@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 
 import { OptionError, WorldWanderError, isTorchError } from '../errors.js';
 import { UsageError, type Register } from './command.js';
+import { register as cacheLatents } from './commands/cache_latents.js';
 import { register as convertCkpt } from './commands/convert_ckpt.js';
 import { register as demo } from './commands/demo.js';
 import { register as doctor } from './commands/doctor.js';
@@ -12,9 +13,10 @@ import { register as encodePrompts } from './commands/encode_prompts.js';
 import { register as forward } from './commands/forward.js';
 import { register as infer } from './commands/infer.js';
 import { register as synth } from './commands/synth.js';
+import { register as train } from './commands/train.js';
 
 /** Every subcommand, in the order `worldwander --help` lists them. */
-const COMMANDS: Register[] = [demo, infer, convertCkpt, synth, forward, encodePrompts, doctor];
+const COMMANDS: Register[] = [demo, infer, train, cacheLatents, convertCkpt, synth, forward, encodePrompts, doctor];
 
 export function buildProgram(): Command {
   const program = new Command('worldwander')

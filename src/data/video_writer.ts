@@ -204,22 +204,30 @@ export async function writeVideo(path: string, frames: Iterable<Uint8Array>, opt
   return writer.close();
 }
 
-/** Size, frame rate and exact frame count of a video's first video stream (decodes it to count). */
-export async function probeVideo(path: string): Promise<VideoInfo> {
+/**
+ * Size, frame rate and frame count of a video's first video stream: decoded and counted, or with
+ * `{ fast: true }` read from the container's header (nb_frames) when it has one.
+ */
+export async function probeVideo(path: string, { fast = false }: { fast?: boolean } = {}): Promise<VideoInfo> {
+  if (fast) {
+    const out = await runTool('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,avg_frame_rate,r_frame_rate,nb_frames', '-of', 'json', path]);
+    const stream = (JSON.parse(out.toString()) as { streams?: Record<string, string | number>[] }).streams?.[0];
+    const count = Number(stream?.nb_frames);
+    if (stream && Number.isInteger(count) && count > 0) return videoInfo(stream, count);
+  }
   const out = await runTool('ffprobe', [
     '-v', 'error', '-select_streams', 'v:0', '-count_frames',
     '-show_entries', 'stream=width,height,avg_frame_rate,r_frame_rate,nb_read_frames', '-of', 'json', path,
   ]);
   const stream = (JSON.parse(out.toString()) as { streams?: Record<string, string | number>[] }).streams?.[0];
   if (!stream) throw new FileFormatError(`${path}: no video stream`);
+  return videoInfo(stream, Number(stream.nb_read_frames));
+}
+
+function videoInfo(stream: Record<string, string | number>, frameCount: number): VideoInfo {
   const rate = String(stream.avg_frame_rate !== '0/0' ? stream.avg_frame_rate : stream.r_frame_rate);
   const [num, den] = rate.split('/').map(Number);
-  return {
-    width: Number(stream.width),
-    height: Number(stream.height),
-    fps: den ? num! / den : num!,
-    frameCount: Number(stream.nb_read_frames),
-  };
+  return { width: Number(stream.width), height: Number(stream.height), fps: den ? num! / den : num!, frameCount };
 }
 
 export interface DecodedVideo extends VideoInfo {

@@ -6,3 +6,4 @@ export { FlowMatchEulerSampler } from './euler.js';
 export { classifierFreeGuidance } from './guidance.js';
 export { denoise, DenoiseAborted, type DenoiseOptions } from './denoise.js';
 export { makeSampler, type FlowSampler, type SamplerName } from './sampler.js';
+export { trainingSchedule, flowMatchingPair, weightedMse, type TrainingSchedule } from './training_schedule.js';

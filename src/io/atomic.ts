@@ -28,6 +28,11 @@ function track(temp: string): void {
   open.add(temp);
 }
 
+/** Whether a file name is an atomic write's temporary (of any process). */
+export function isTemporary(name: string): boolean {
+  return /\.tmp-\d+$/.test(name);
+}
+
 /** The temporary name next to `file` that an atomic write of it uses. */
 export function temporaryPathFor(file: string): string {
   return `${file}.tmp-${process.pid}`;

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { encodePng } from '../data/png.js';
 import { VideoWriter } from '../data/video_writer.js';
-import { produceAtomically, writeFileAtomic } from '../io/atomic.js';
+import { isTemporary as isAtomicTemporary, produceAtomically, writeFileAtomic } from '../io/atomic.js';
 import { SampleRenderer, type RenderSize } from './sample.js';
 import type { SampleSpec } from './spec.js';
 
@@ -69,7 +69,7 @@ export async function recordsHold(out: string, records: readonly FileRecord[]): 
 
 /** Temporary files of an atomic write: `<name>.tmp-<pid>` (and `.partial`, from version 1 runs). */
 export function isTemporary(entry: string): boolean {
-  return /\.tmp-\d+$/.test(entry) || entry.endsWith('.partial');
+  return isAtomicTemporary(entry) || entry.endsWith('.partial');
 }
 
 /** Removes what an interrupted run left half-written. */

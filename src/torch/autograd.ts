@@ -1,4 +1,5 @@
 // Autograd switches over libtorch's engine.
+import { dtypeCode, type DType } from './dtype.js';
 import { native } from './native.js';
 import type { Tensor } from './tensor.js';
 
@@ -41,4 +42,18 @@ export function backward(
     retainGraph,
     inputs === null ? null : inputs.map((t) => t.handle),
   );
+}
+
+/**
+ * Runs fn under CPU autocast (torch.autocast('cpu', dtype)): matmul-like ops (linear, matmul,
+ * bmm, conv) take their inputs in `dtype`, the weights stay as they are (float32 master copies)
+ * and gradients flow back in their dtypes. Nested calls run inside the outer one.
+ */
+export function autocast<T>(dtype: DType, fn: () => T): T {
+  if (native.setAutocastCpu(true, dtypeCode(dtype))) return fn();
+  try {
+    return fn();
+  } finally {
+    native.setAutocastCpu(false, 0);
+  }
 }

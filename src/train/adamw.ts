@@ -1,6 +1,6 @@
 // AdamW (Loshchilov & Hutter) with PyTorch's semantics: decoupled weight decay p ← p(1 − lr·λ),
 // then the Adam update with bias correction, denominator √v̂ + ε.
-import { keep, noGrad, zerosLike, type Tensor } from '../torch/index.js';
+import { keep, noGrad, scope, zerosLike, type Tensor } from '../torch/index.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -75,6 +75,17 @@ export class AdamW {
   stateOf(index: number): { expAvg: Tensor; expAvgSq: Tensor } | undefined {
     const p = this.#params[index];
     return p ? this.#state.get(p) : undefined;
+  }
+
+  /** Restores a parameter's moment buffers (copies; a resumed run continues bit for bit). */
+  setStateOf(index: number, expAvg: Tensor, expAvgSq: Tensor): void {
+    const p = this.#params[index];
+    if (!p) throw new RangeError(`AdamW: no parameter ${index}`);
+    if (expAvg.numel() !== p.numel() || expAvgSq.numel() !== p.numel()) throw new RangeError(`AdamW: state of parameter ${index} has ${expAvg.numel()} elements, the parameter ${p.numel()}`);
+    this.#state.get(p)?.expAvg.dispose();
+    this.#state.get(p)?.expAvgSq.dispose();
+    const own = (t: Tensor): Tensor => keep(scope(() => t.to({ dtype: p.dtype, device: p.device, copy: true }).reshape(...p.shape)));
+    this.#state.set(p, { expAvg: own(expAvg), expAvgSq: own(expAvgSq) });
   }
 
   dispose(): void {

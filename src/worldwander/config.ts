@@ -58,8 +58,10 @@ const DatasetSchema = z.strictObject({
   // beyond the release
   /** Held-out cases (names) never trained on; validation samples the first of them unless `validation.cases` says. */
   held_out: z.array(z.string()).optional(),
-  /** Latent cache folder (VAE-encoded clips), default OUTPUT/../latent_cache. */
+  /** Latent cache folder (VAE-encoded clip windows): training then reads latents, not videos. Relative to the config's folder. */
   latent_cache: path_.nullable().optional(),
+  /** Windows cached per clip (spread evenly over it): the random start becomes a choice among them. */
+  cached_windows: int(1).optional(),
 });
 
 const SamplingSchema = z.strictObject({

@@ -120,6 +120,18 @@ export class WorldWanderPipeline {
     return new WorldWanderPipeline(modelDir, transformer, vae, readDefaults(modelDir), options.promptCacheDir ?? path.join(modelDir, 'prompt_embeds'), device, options.lora ?? null);
   }
 
+  /**
+   * A pipeline over models already in memory (a trainer's, for validation samples): `modelDir`
+   * still provides the text side (the prompt cache) and the defaults. Disposing it disposes nothing.
+   */
+  static fromModels(modelDir: string, transformer: WanTransformer3DModel, vae: AutoencoderKLWan, { promptCacheDir, defaults }: { promptCacheDir?: string; defaults?: Partial<ModelDefaults> } = {}): WorldWanderPipeline {
+    const pipeline = new WorldWanderPipeline(modelDir, transformer, vae, { ...readDefaults(modelDir), ...defaults }, promptCacheDir ?? path.join(modelDir, 'prompt_embeds'), transformer.patch_embedding.weight.device, null);
+    pipeline.#owned = false;
+    return pipeline;
+  }
+
+  #owned = true;
+
   /** A third-person video in, the first-person video out. */
   three2one(options: TranslateOptions): Promise<Translation> {
     return this.translate('three2one', options);
@@ -190,6 +202,7 @@ export class WorldWanderPipeline {
   }
 
   dispose(): void {
+    if (!this.#owned) return;
     this.transformer.dispose();
     this.vae.dispose();
   }

@@ -3,11 +3,11 @@
 // One safetensors file per (text encoder identity, dtype, prompt, max length), written
 // atomically; it stores the prompt's `length` non-zero rows, and reads pad them back with zeros.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { FileFormatError, ModelInputError } from '../../errors.js';
-import { writeAll, writeFileAtomicSync } from '../../io/atomic.js';
+import { rememberedDigest } from '../../io/digest.js';
 import { cat, noGrad, openWeights, saveSafetensors, SafetensorsFile, scope, zeros, type DType, type Device, type Tensor } from '../../torch/index.js';
 import { UMT5EncoderModel } from './model.js';
 import { UMT5Tokenizer } from './tokenizer.js';
@@ -38,46 +38,6 @@ export interface PromptKey {
 
 const DIGESTS_FILE = 'weight-digests.json';
 
-/** SHA-256 of a file's bytes, read in 16 MiB pieces. */
-function fileDigest(file: string): string {
-  const hash = createHash('sha256');
-  const buffer = Buffer.alloc(16 << 20);
-  const fd = openSync(file, 'r');
-  try {
-    for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0;) hash.update(buffer.subarray(0, n));
-  } finally {
-    closeSync(fd);
-  }
-  return hash.digest('hex');
-}
-
-/**
- * Content digests of weight files, computed once and remembered in `remember` (a JSON file) by
- * real path, size and modification time: a replaced file is read again, an unchanged 11 GB
- * encoder is not.
- */
-export function weightDigest(file: string, remember?: string): string {
-  const real = realpathSync(file);
-  const { size, mtimeMs } = statSync(real);
-  let known: Record<string, { size: number; mtimeMs: number; sha256: string }> = {};
-  if (remember && existsSync(remember)) {
-    try {
-      known = JSON.parse(readFileSync(remember, 'utf8'));
-    } catch {
-      known = {};
-    }
-  }
-  const entry = known[real];
-  if (entry && entry.size === size && entry.mtimeMs === mtimeMs) return entry.sha256;
-  const sha256 = fileDigest(real);
-  if (remember) {
-    known[real] = { size, mtimeMs, sha256 };
-    mkdirSync(path.dirname(remember), { recursive: true });
-    writeFileAtomicSync(remember, (fd) => writeAll(fd, Buffer.from(JSON.stringify(known, null, 1))));
-  }
-  return sha256;
-}
-
 /**
  * Identity of a text encoder + tokenizer pair: a hash of the config, the tokenizer.json, and
  * every weight file's safetensors header and content digest. Weights of the same names and
@@ -96,7 +56,7 @@ export function textEncoderIdentity(textEncoderDir: string, tokenizerDir: string
     const file = path.join(textEncoderDir, name);
     const st = SafetensorsFile.open(file);
     hash.update(`${name}\0${JSON.stringify(st.keys().map((k) => [k, st.info(k).dtype, st.info(k).shape]))}\0${JSON.stringify(st.metadata)}\0`);
-    hash.update(weightDigest(file, digestsFile));
+    hash.update(rememberedDigest(file, digestsFile));
   }
   return `umt5-${hash.digest('hex').slice(0, 16)}`;
 }

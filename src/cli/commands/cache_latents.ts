@@ -1,0 +1,21 @@
+import { path as pathArg, type Register } from '../command.js';
+
+export const register: Register = (program) => {
+  program
+    .command('cache-latents')
+    .description("VAE-encode a config's clips once into its latent cache (dataset.latent_cache), ahead of training")
+    .argument('[overrides...]', 'config overrides, key.path=value')
+    .requiredOption('--config <file>', 'a training config', pathArg)
+    .option('--model-dir <dir>', "the diffusers-format model folder (default: the config's model_id)", pathArg)
+    .option('--device <device>', 'cpu or cuda[:N]', 'cpu')
+    .action(async (overrides: string[], flags: { config: string; modelDir?: string; device: string }) => {
+      const { cacheLatents } = await import('../../train/cache_latents.js');
+      const { Progress } = await import('../../data/progress.js');
+      let bar: InstanceType<typeof Progress> | undefined;
+      const result = await cacheLatents({
+        ...flags, overrides, onNote: (text) => console.error(`note: ${text}`),
+        onProgress: (done, total) => { bar ??= new Progress('latent cache', total, { unit: 'clips' }); bar.tick(); if (done === total) bar.finish(); },
+      });
+      console.log(`${result.dir}: ${result.clips} clips, ${result.written} entries encoded, ${result.found} already there`);
+    });
+};

@@ -1,0 +1,288 @@
+// `worldwander train`: the release's fine-tuning, from one of its configs. LoRA on the
+// transformer (or, with `use_lora: False`, every weight), the flow-matching objective with the
+// in-context inputs of sampling, AdamW as the release sets it, gradient accumulation, clipping,
+// bf16 autocast, gradient checkpointing; checkpoints that resume bit for bit, validation samples,
+// metrics.jsonl, progress. Data parallel over a process group when one is given (one rank per
+// process: gradients all-reduced, rank 0 writes).
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { stringify as yamlStringify } from 'yaml';
+
+import { OptionError, WorldWanderError } from '../errors.js';
+import { Generator, autocast, cat, checkDevice, randint, randn, rand, scope, stack, tensor, type Tensor } from '../torch/index.js';
+import { WanTransformer3DModel } from '../models/wan/transformer.js';
+import { AutoencoderKLWan } from '../models/wan/vae.js';
+import { promptEmbeddings } from '../models/umt5/prompt_cache.js';
+import { flowMatchingPair, trainingSchedule, weightedMse } from '../diffusion/index.js';
+import { buildInContextInputs } from '../worldwander/in_context.js';
+import { loadConfig, taskOf, type WorldWanderConfig } from '../worldwander/config.js';
+import { resolveModelDir } from '../worldwander/infer.js';
+import { EMPTY_PROMPT, TASK_PROMPT, type WorldWanderTask } from '../worldwander/prompts.js';
+import { describeReport, indexTriplets, type Clip } from '../data/triplets.js';
+import { LatentCache, fillLatentCache, vaeIdentity } from '../data/latent_cache.js';
+import { isTemporary } from '../io/atomic.js';
+import { AdamW } from './adamw.js';
+import { loadCheckpoint, resolveCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { CachedLatents, DecodedLatents, SampleOrder, sampleSeed, type LatentBatch, type LatentSource, type SampleRef } from './data.js';
+import { clipGradNorm } from './grad_norm.js';
+import { faultPoint } from './fault.js';
+import { learningRateAt, scaledLearningRate } from './schedule.js';
+import { runValidation } from './validation.js';
+
+/** The collective operations data parallel needs (src/train/distributed.ts gives one over c10d). */
+export interface ProcessGroup {
+  rank: number;
+  worldSize: number;
+  /** Sums each tensor across ranks in place, then divides by the world size. */
+  allReduceMean(tensors: readonly Tensor[]): void;
+  barrier(): void;
+}
+
+export class NonFiniteLossError extends WorldWanderError {
+  override name = 'NonFiniteLossError';
+}
+
+export interface TrainOptions {
+  config: string;
+  overrides?: string[];
+  output: string;
+  /** 'latest' or a checkpoint folder (OUTPUT/checkpoints/step-N). */
+  resume?: string;
+  seed?: number;
+  modelDir?: string;
+  device?: string;
+  group?: ProcessGroup | null;
+  signal?: AbortSignal;
+  onEvent?: (event: TrainEvent) => void;
+}
+
+export interface StepMetrics {
+  step: number;
+  loss: number;
+  lr: number;
+  grad_norm: number;
+  step_seconds: number;
+  samples_per_second: number;
+  data_wait_seconds: number;
+  epoch: number;
+}
+
+export type TrainEvent =
+  | { kind: 'note'; text: string }
+  | { kind: 'cache'; done: number; total: number }
+  | { kind: 'start'; step: number; steps: number; clips: number }
+  | { kind: 'step'; metrics: StepMetrics; steps: number }
+  | { kind: 'checkpoint'; dir: string }
+  | { kind: 'validation'; step: number; results: { case: string; psnr: number; dir: string }[] };
+
+export interface TrainResult {
+  output: string;
+  steps: number;
+  lastCheckpoint: string | null;
+}
+
+/** The task's layout of a batch: what is denoised, what conditions it. */
+function taskViews(task: WorldWanderTask, batch: LatentBatch): { target: Tensor; condition: Tensor; ref: Tensor | null } {
+  return task === 'three2one' ? { target: batch.first, condition: batch.third, ref: null } : { target: batch.third, condition: batch.first, ref: batch.reference };
+}
+
+export async function train(o: TrainOptions): Promise<TrainResult> {
+  const config = loadConfig(o.config, o.overrides ?? []);
+  const t = config.training, d = config.dataset;
+  const task = taskOf(config);
+  const group = o.group ?? null;
+  const rank = group?.rank ?? 0, worldSize = group?.worldSize ?? 1;
+  const lead = rank === 0;
+  const note = (text: string): void => { if (lead) o.onEvent?.({ kind: 'note', text }); };
+  const seed = o.seed ?? t.seed ?? 0;
+  const device = checkDevice(o.device ?? 'cpu');
+  const modelDir = resolveModelDir(config, o.config, o.modelDir);
+  const configDir = path.dirname(path.resolve(o.config));
+  const root = (p: string): string => (path.isAbsolute(p) ? p : existsSync(p) ? p : path.join(configDir, p));
+
+  // The output: a fresh folder, or the run to resume.
+  const checkpointsExist = existsSync(path.join(o.output, 'checkpoints')) && readdirSync(path.join(o.output, 'checkpoints')).length > 0;
+  if (!o.resume && checkpointsExist) throw new OptionError('output', `${o.output} holds checkpoints of a run; pass {resume} latest to continue it, or choose another folder`);
+  const resumeFrom = o.resume ? resolveCheckpoint(o.output, o.resume) : null;
+  if (lead) {
+    mkdirSync(o.output, { recursive: true });
+    // what a killed run was writing when it died (checkpoints/step-N.tmp-PID) goes
+    if (checkpointsExist) for (const name of readdirSync(path.join(o.output, 'checkpoints'))) if (isTemporary(name)) rmSync(path.join(o.output, 'checkpoints', name), { recursive: true, force: true });
+  }
+
+  // Data: every clip of the layout but the held-out ones.
+  const { clips: all, report } = await indexTriplets({ first: root(d.first_video_root), third: root(d.third_video_root), reference: d.ref_image_root ? root(d.ref_image_root) : null }, { sampleFrames: d.sample_n_frames, stride: d.stride, needReference: d.is_one2three });
+  const heldOut = new Set(d.held_out ?? []);
+  const clips = all.filter((c) => !heldOut.has(c.name));
+  for (const line of describeReport(report)) note(`dataset: ${line}`);
+  if (clips.length === 0) throw new WorldWanderError(`${d.third_video_root}: no usable training clip (${all.length} found, ${heldOut.size} held out)`);
+  if (lead) writeFileSync(path.join(o.output, 'dataset_report.json'), `${JSON.stringify({ clips: clips.length, heldOut: [...heldOut], ...report }, null, 2)}\n`);
+
+  // Models.
+  const vae = AutoencoderKLWan.fromPretrained(path.join(modelDir, 'vae'), { device });
+  const model = WanTransformer3DModel.fromPretrained(path.join(modelDir, 'transformer'), { device });
+  let source: LatentSource | null = null;
+  const embeds: Tensor[] = [];
+  try {
+    if (config.use_lora) model.attachLora({ rank: t.rank, alpha: t.lora_alpha ?? t.rank, generator: new Generator(seed) });
+    else model.requiresGrad_(true);
+    model.train();
+    const trainable = model.trainableParameters();
+    const params = trainable.map(([, p]) => p);
+    const accumulation = t.accumulate_grad_batches;
+    const optimizer = new AdamW(params, { lr: scaledLearningRate(t.learning_rate, accumulation, worldSize), betas: [0.9, 0.95], eps: 1e-8, weightDecay: t.weight_decay });
+    const baseLr = optimizer.lr;
+
+    // The text side: the task prompt and the empty one (text dropout, guidance), from the prompt cache.
+    const text = promptEmbeddings(modelDir, [TASK_PROMPT[task], EMPTY_PROMPT], { cacheDir: path.join(modelDir, 'prompt_embeds'), device });
+    embeds.push(text);
+    const [prompt, empty] = text.chunk(2, 0) as [Tensor, Tensor];
+    embeds.push(prompt, empty);
+
+    // Where latents come from: the latent cache (filled here if it lacks entries) or decoding.
+    const spec = { frames: d.sample_n_frames, stride: d.stride, transform: { height: d.height, width: d.width, resizeLong: d.resize_long } };
+    if (d.latent_cache) {
+      const cache = new LatentCache(root(d.latent_cache));
+      const vaeId = vaeIdentity(path.join(modelDir, 'vae'), path.join(cache.dir, 'weight-digests.json'));
+      const windows = d.cached_windows ?? 1;
+      note(`latent cache ${cache.dir}: ${windows} cached window(s) per clip; a clip's window is a random choice among them (not any start, as the release draws)`);
+      if (lead) {
+        const filled = await fillLatentCache(cache, vae, clips, { ...spec, windows, withReference: d.is_one2three, vaeId, onProgress: (done, total) => o.onEvent?.({ kind: 'cache', done, total }) });
+        if (filled.written) note(`latent cache: ${filled.written} entries encoded, ${filled.found} found`);
+      }
+      group?.barrier();
+      source = new CachedLatents(cache, { ...spec, windows, vaeId }, d.is_one2three);
+    } else {
+      source = new DecodedLatents(vae, spec, d.is_one2three, d.num_workers > 0 ? Math.min(d.num_workers, 4) : undefined);
+    }
+
+    // Resume, or start at step 0.
+    let state: TrainerState = { step: 0, epoch: 0, position: rank, generators: {}, optimizerSteps: 0, lora: config.use_lora, seed, worldSize, config };
+    if (resumeFrom) {
+      state = loadCheckpoint(resumeFrom, { model, trainable, optimizer });
+      if (state.worldSize !== worldSize) throw new OptionError('resume', `${resumeFrom} was written by a run of ${state.worldSize} process(es); resume it with as many`);
+      note(`resumed from ${resumeFrom} at step ${state.step}`);
+      if (lead) truncateJsonl(path.join(o.output, 'metrics.jsonl'), state.step);
+    }
+    const order = new SampleOrder(clips, seed, rank, worldSize, (clip, choice) => source!.start(clip, choice), state.epoch, resumeFrom ? state.position : rank);
+    const schedule = trainingSchedule(t.flow_shift ?? 5);
+    const maxSteps = t.max_steps, interval = t.save_val_interval_steps, keep = t.keep_last_checkpoints ?? 3;
+    const bf16 = t.precision === 'bf16-mixed';
+    if (lead) writeFileSync(path.join(o.output, 'config.yaml'), yamlStringify(config));
+    o.onEvent?.({ kind: 'start', step: state.step, steps: maxSteps, clips: clips.length });
+
+    const checkpoint = async (step: number): Promise<string | null> => {
+      if (!lead) return null;
+      const dir = await saveCheckpoint(o.output, { model, trainable, optimizer, keep, state: { ...state, step, epoch: order.epoch, position: order.position, optimizerSteps: optimizer.stepCount } });
+      o.onEvent?.({ kind: 'checkpoint', dir });
+      return dir;
+    };
+    const validate = async (step: number): Promise<void> => {
+      if (!lead) return;
+      const results = await runValidation({ config, task, modelDir, model, vae, root, all, clips, step, output: o.output, signal: o.signal });
+      if (results.length) o.onEvent?.({ kind: 'validation', step, results });
+    };
+    if (state.step === 0 && !resumeFrom) await validate(0);
+
+    let lastCheckpoint: string | null = null;
+    for (let step = state.step; step < maxSteps; step++) {
+      if (o.signal?.aborted) {
+        lastCheckpoint = await checkpoint(step);
+        throw new InterruptedTraining(step, lastCheckpoint);
+      }
+      faultPoint(`rank-${rank}-step:${step + 1}`);
+      const started = performance.now();
+      const waitedBefore = source.waited;
+      let loss = 0;
+      let names: string[] = [];
+      for (let micro = 0; micro < accumulation; micro++) {
+        const samples = order.take(t.batch_size);
+        source.prefetch(order.peek(t.batch_size * 2));
+        const batch = await source.batch(samples);
+        names = batch.names;
+        try {
+          const value = scope(() => {
+            const { target, condition, ref } = taskViews(task, batch);
+            const draws = sampleDraws(samples, schedule, target.shape.slice(1), config.use_drop_text);
+            const { noisy, target: velocity } = flowMatchingPair(target, draws.noise, draws.sigmas.view(-1, 1, 1, 1, 1));
+            const textEmbeds = cat(draws.dropped.map((drop) => (drop ? empty : prompt)), 0);
+            const inputs = buildInContextInputs({ target: noisy, condition, ref, timestep: draws.timesteps, encoderHiddenStates: textEmbeds, useCollaborativePositionEncoding: config.use_collaborative_position_encoding, patchSize: model.config.patch_size });
+            const run = (): number => model.forwardBackward(inputs, (pred) => weightedMse(pred, velocity, draws.weights).div(accumulation), { checkpoint: t.gradient_checkpointing });
+            return bf16 ? autocast('bfloat16', run) : run();
+          });
+          if (!Number.isFinite(value)) throw new NonFiniteLossError(`step ${step + 1}: the loss is ${value} on samples ${batch.names.join(', ')}; stopped (the last checkpoint is kept)`);
+          loss += value;
+        } finally {
+          for (const tensor_ of [batch.first, batch.third, batch.reference]) tensor_?.dispose();
+        }
+      }
+      if (group) {
+        group.allReduceMean(params.map((p) => p.grad).filter((g): g is Tensor => g !== null));
+        // the logged loss is the mean over every rank's samples, as the gradient is
+        loss = scope(() => {
+          const value = tensor([loss], { dtype: 'float64' });
+          group.allReduceMean([value]);
+          return value.item();
+        });
+      }
+      const gradNorm = clipGradNorm(params, t.gradient_clip_val);
+      if (!Number.isFinite(gradNorm)) throw new NonFiniteLossError(`step ${step + 1}: the gradient norm is ${gradNorm} (samples ${names.join(', ')}); stopped`);
+      optimizer.lr = learningRateAt(step, baseLr, t.warmup_steps);
+      optimizer.step();
+      optimizer.zeroGrad();
+      const seconds = (performance.now() - started) / 1000;
+      const metrics: StepMetrics = {
+        step: step + 1, loss, lr: optimizer.lr, grad_norm: gradNorm, step_seconds: Number(seconds.toFixed(4)),
+        samples_per_second: Number(((t.batch_size * accumulation * worldSize) / seconds).toFixed(3)),
+        data_wait_seconds: Number((source.waited - waitedBefore).toFixed(4)), epoch: order.epoch,
+      };
+      if (lead) appendFileSync(path.join(o.output, 'metrics.jsonl'), `${JSON.stringify(metrics)}\n`);
+      o.onEvent?.({ kind: 'step', metrics, steps: maxSteps });
+      if ((step + 1) % interval === 0 || step + 1 === maxSteps) {
+        lastCheckpoint = (await checkpoint(step + 1)) ?? lastCheckpoint;
+        await validate(step + 1);
+      }
+    }
+    return { output: o.output, steps: maxSteps, lastCheckpoint };
+  } finally {
+    await source?.close();
+    for (const e of embeds) e.dispose();
+    model.dispose();
+    vae.dispose();
+  }
+}
+
+/** Per sample, from its name alone: timestep index (uniform), noise, and text dropout (p = 0.1). */
+function sampleDraws(samples: readonly SampleRef[], schedule: ReturnType<typeof trainingSchedule>, shape: readonly number[], dropText: boolean): { noise: Tensor; sigmas: Tensor; timesteps: Tensor; weights: Tensor; dropped: boolean[] } {
+  const picks = samples.map((s) => {
+    const generator = new Generator(sampleSeed(s.key, 'noise'));
+    const k = scope(() => randint(0, schedule.sigmas.length, [1], generator).item());
+    const noise = randn(shape, generator);
+    const drop = dropText && scope(() => rand([1], generator).item()) < 0.1;
+    return { k, noise, drop };
+  });
+  return {
+    noise: stack(picks.map((p) => p.noise), 0),
+    sigmas: tensor(picks.map((p) => schedule.sigmas[p.k]!)),
+    timesteps: tensor(picks.map((p) => schedule.timesteps[p.k]!)),
+    weights: tensor(picks.map((p) => schedule.weights[p.k]!)),
+    dropped: picks.map((p) => p.drop),
+  };
+}
+
+/** Keeps the first `steps` lines of a metrics file (a resumed run rewrites what came after its checkpoint). */
+function truncateJsonl(file: string, steps: number): void {
+  if (!existsSync(file)) return;
+  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).filter((line) => (JSON.parse(line) as { step: number }).step <= steps);
+  writeFileSync(file, lines.map((l) => `${l}\n`).join(''));
+}
+
+export class InterruptedTraining extends WorldWanderError {
+  override name = 'Interrupted';
+  constructor(readonly step: number, readonly checkpoint: string | null) {
+    super(`stopped at step ${step}${checkpoint ? `; checkpoint ${checkpoint} written, continue with --resume latest` : ''}`);
+  }
+}
+
+export type { Clip, WorldWanderConfig };
