@@ -10,13 +10,15 @@ import { register as convertCkpt } from './commands/convert_ckpt.js';
 import { register as demo } from './commands/demo.js';
 import { register as doctor } from './commands/doctor.js';
 import { register as encodePrompts } from './commands/encode_prompts.js';
+import { register as evalCommand } from './commands/eval.js';
 import { register as forward } from './commands/forward.js';
 import { register as infer } from './commands/infer.js';
 import { register as synth } from './commands/synth.js';
 import { register as train } from './commands/train.js';
+import { register as trainVae } from './commands/train_vae.js';
 
 /** Every subcommand, in the order `worldwander --help` lists them. */
-const COMMANDS: Register[] = [demo, infer, train, cacheLatents, convertCkpt, synth, forward, encodePrompts, doctor];
+const COMMANDS: Register[] = [demo, infer, train, trainVae, cacheLatents, evalCommand, convertCkpt, synth, forward, encodePrompts, doctor];
 
 export function buildProgram(): Command {
   const program = new Command('worldwander')

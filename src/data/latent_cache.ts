@@ -10,10 +10,10 @@ import path from 'node:path';
 
 import { FileFormatError } from '../errors.js';
 import { rememberedDigest } from '../io/digest.js';
-import { SafetensorsFile, noGrad, saveSafetensors, scope, type Tensor } from '../torch/index.js';
+import { SafetensorsFile, noGrad, saveSafetensors, scope, stack, type Tensor } from '../torch/index.js';
 import type { AutoencoderKLWan } from '../models/wan/vae.js';
 import { normalizeLatents } from '../models/wan/latents.js';
-import { loadWindow, type ClipTransform } from './clip_loader.js';
+import { ClipLoaderPool, type ClipTransform } from './clip_loader.js';
 import { framesToTensor } from './video_tensor.js';
 import { fixedWindowStarts, type Clip } from './triplets.js';
 
@@ -104,40 +104,64 @@ export function clipKeys(clip: Clip, o: Pick<CacheFillOptions, 'frames' | 'strid
   };
 }
 
-/** Encodes what the cache lacks; returns how many entries were written and found. */
+/** Windows VAE-encoded per call: one batched call runs convolutions several times faster than single clips. */
+const ENCODE_BATCH = 16;
+
+/**
+ * Encodes what the cache lacks, in batches, with the windows decoded ahead in worker processes;
+ * returns how many entries were written and found.
+ */
 export async function fillLatentCache(cache: LatentCache, vae: AutoencoderKLWan, clips: readonly Clip[], o: CacheFillOptions): Promise<{ written: number; found: number }> {
-  let written = 0, found = 0, done = 0;
-  const encode = (frames: Uint8Array[]): Tensor => noGrad(() => scope(() => {
-    const video = framesToTensor(frames, o.transform.width, o.transform.height, { dtype: vae.dtype, device: vae.device });
-    const posterior = vae.encode(video);
+  type Job = { clip: Clip; start: number; views: View[]; reference: boolean };
+  const jobs: Job[] = [];
+  let found = 0;
+  for (const clip of clips) {
+    const keys = clipKeys(clip, o);
+    for (const start of keys.starts) {
+      const views = (['first', 'third'] as const).filter((view) => !cache.has(keys.view(view, start)));
+      const reference = o.withReference && clip.reference !== undefined && start === keys.starts[0] && !cache.has(keys.reference());
+      found += 2 - views.length;
+      if (views.length || reference) jobs.push({ clip, start, views, reference });
+    }
+  }
+  const encode = (videos: Uint8Array[][]): Tensor[] => noGrad(() => scope(() => {
+    const batch = stack(videos.map((frames) => framesToTensor(frames, o.transform.width, o.transform.height, { dtype: vae.dtype, device: vae.device }).squeeze(0)), 0);
+    const posterior = vae.encode(batch);
     try {
-      return normalizeLatents(posterior.mean, vae.config).float().squeeze(0).contiguous();
+      return normalizeLatents(posterior.mean, vae.config).float().split(1, 0).map((t) => t.squeeze(0).contiguous());
     } finally {
       posterior.dispose();
     }
   }));
-  for (const clip of clips) {
-    const keys = clipKeys(clip, o);
-    for (const start of keys.starts) {
-      const wanted = (['first', 'third'] as const).filter((view) => !cache.has(keys.view(view, start)));
-      const wantReference = o.withReference && clip.reference !== undefined && start === keys.starts[0] && !cache.has(keys.reference());
-      found += 2 - wanted.length;
-      if (wanted.length === 0 && !wantReference) continue;
-      const window = await loadWindow({ clip, start, frames: o.frames, stride: o.stride, transform: o.transform, withReference: wantReference });
-      for (const view of wanted) {
-        const latents = encode(window[view]);
-        cache.put(keys.view(view, start), latents);
-        latents.dispose();
-        written++;
+  const pool = new ClipLoaderPool();
+  let written = 0;
+  try {
+    const load = (job: Job) => pool.load({ clip: job.clip, start: job.start, frames: o.frames, stride: o.stride, transform: o.transform, withReference: job.reference });
+    let ahead = jobs.slice(0, ENCODE_BATCH).map(load);
+    for (let at = 0; at < jobs.length; at += ENCODE_BATCH) {
+      const group = jobs.slice(at, at + ENCODE_BATCH);
+      const windows = await Promise.all(ahead);
+      ahead = jobs.slice(at + ENCODE_BATCH, at + 2 * ENCODE_BATCH).map(load);
+      const videos: { key: LatentKey; frames: Uint8Array[] }[] = [];
+      const references: { key: LatentKey; frames: Uint8Array[] }[] = [];
+      group.forEach((job, i) => {
+        const keys = clipKeys(job.clip, o);
+        for (const view of job.views) videos.push({ key: keys.view(view, job.start), frames: windows[i]![view] });
+        if (job.reference) references.push({ key: keys.reference(), frames: [windows[i]!.reference!] });
+      });
+      for (const part of [videos, references]) {
+        for (let k = 0; k < part.length; k += ENCODE_BATCH) {
+          const slice = part.slice(k, k + ENCODE_BATCH);
+          const latents = encode(slice.map((v) => v.frames));
+          slice.forEach((v, i) => cache.put(v.key, latents[i]!));
+          for (const t of latents) t.dispose();
+          written += slice.length;
+        }
       }
-      if (wantReference) {
-        const latents = encode([window.reference!]);
-        cache.put(keys.reference(), latents);
-        latents.dispose();
-        written++;
-      }
+      o.onProgress?.(Math.min(at + ENCODE_BATCH, jobs.length), jobs.length);
     }
-    o.onProgress?.(++done, clips.length);
+  } finally {
+    await pool.close();
   }
   return { written, found };
 }

@@ -30,3 +30,61 @@ export function checkMp4(file: string): void {
     closeSync(fd);
   }
 }
+
+/**
+ * The sample (frame) count of an MP4's video track, read from its sample-size box
+ * (moov/trak[hdlr=vide]/mdia/minf/stbl/stsz) without decoding, or null when the file does not
+ * say (another container, a fragmented MP4): callers then ask ffprobe.
+ */
+export function mp4VideoFrameCount(file: string): number | null {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const header = Buffer.alloc(16);
+    /** The child boxes of [start, end): type → [bodyStart, end]. */
+    const children = (start: number, end: number): [string, number, number][] => {
+      const found: [string, number, number][] = [];
+      for (let offset = start; offset + 8 <= end;) {
+        readSync(fd, header, 0, 16, offset);
+        let length = header.readUInt32BE(0);
+        let body = offset + 8;
+        if (length === 1) { length = Number(header.readBigUInt64BE(8)); body = offset + 16; }
+        else if (length === 0) length = end - offset;
+        if (length < 8 || offset + length > end) break;
+        found.push([header.toString('latin1', 4, 8), body, offset + length]);
+        offset += length;
+      }
+      return found;
+    };
+    const child = (boxes: [string, number, number][], type: string) => boxes.find((b) => b[0] === type);
+    const moov = child(children(0, size), 'moov');
+    if (!moov) return null;
+    for (const trak of children(moov[1], moov[2]).filter((b) => b[0] === 'trak')) {
+      const mdia = child(children(trak[1], trak[2]), 'mdia');
+      if (!mdia) continue;
+      const boxes = children(mdia[1], mdia[2]);
+      const hdlr = child(boxes, 'hdlr');
+      if (!hdlr) continue;
+      const handler = Buffer.alloc(4);
+      readSync(fd, handler, 0, 4, hdlr[1] + 8);
+      if (handler.toString('latin1') !== 'vide') continue;
+      const minf = child(boxes, 'minf');
+      const stbl = minf && child(children(minf[1], minf[2]), 'stbl');
+      const stsz = stbl && child(children(stbl[1], stbl[2]), 'stsz');
+      if (!stsz) return null;
+      const counts = Buffer.alloc(12);
+      readSync(fd, counts, 0, 12, stsz[1]);
+      return counts.readUInt32BE(8);
+    }
+    return null;
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}

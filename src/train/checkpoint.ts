@@ -51,14 +51,49 @@ export function listCheckpoints(output: string): { step: number; dir: string }[]
     .sort((a, b) => a.step - b.step);
 }
 
-export async function saveCheckpoint(
-  output: string,
-  { model, trainable, optimizer, state, keep }: { model: WanTransformer3DModel; trainable: [string, Tensor][]; optimizer: AdamW; state: TrainerState; keep: number },
-): Promise<string> {
-  const final = checkpointDir(output, state.step);
+/**
+ * Writes checkpoint `step` through `write(dir)` into a temporary folder renamed when whole, then
+ * keeps only the newest `keep`. trainer_state.json must be the last file `write` makes.
+ */
+export async function writeCheckpoint(output: string, step: number, keep: number, write: (dir: string) => void): Promise<string> {
+  const final = checkpointDir(output, step);
   mkdirSync(path.dirname(final), { recursive: true });
   await produceAtomically(final, async (temp) => {
     mkdirSync(temp, { recursive: true });
+    write(temp);
+  });
+  for (const old of listCheckpoints(output).slice(0, -keep)) rmSync(old.dir, { recursive: true, force: true });
+  return final;
+}
+
+/** AdamW's moments by parameter name. */
+export function saveOptimizerState(file: string, trainable: readonly [string, Tensor][], optimizer: AdamW): void {
+  const moments = new Map<string, Tensor>();
+  trainable.forEach(([name], i) => {
+    const s = optimizer.stateOf(i);
+    if (s) { moments.set(`exp_avg.${name}`, s.expAvg); moments.set(`exp_avg_sq.${name}`, s.expAvgSq); }
+  });
+  saveSafetensors(file, moments);
+}
+
+export function loadOptimizerState(file: string, trainable: readonly [string, Tensor][], optimizer: AdamW, steps: number): void {
+  const moments = SafetensorsFile.open(file);
+  trainable.forEach(([name], i) => {
+    if (!moments.has(`exp_avg.${name}`)) return;
+    const [a, b] = [moments.get(`exp_avg.${name}`), moments.get(`exp_avg_sq.${name}`)];
+    optimizer.setStateOf(i, a, b);
+    a.dispose();
+    b.dispose();
+  });
+  optimizer.stepCount = steps;
+}
+
+/** A transformer training checkpoint (see the top of this file). */
+export function saveCheckpoint(
+  output: string,
+  { model, trainable, optimizer, state, keep }: { model: WanTransformer3DModel; trainable: [string, Tensor][]; optimizer: AdamW; state: TrainerState; keep: number },
+): Promise<string> {
+  return writeCheckpoint(output, state.step, keep, (temp) => {
     if (state.lora) {
       saveLora(path.join(temp, LORA_FILE), model);
     } else {
@@ -66,17 +101,10 @@ export async function saveCheckpoint(
       writeFileSync(path.join(temp, 'transformer', 'config.json'), `${JSON.stringify({ _class_name: 'WanTransformer3DModel', ...model.config }, null, 2)}\n`);
       saveSafetensors(path.join(temp, 'transformer', 'diffusion_pytorch_model.safetensors'), model.stateDict(), { format: 'pt' });
     }
-    const moments = new Map<string, Tensor>();
-    trainable.forEach(([name], i) => {
-      const s = optimizer.stateOf(i);
-      if (s) { moments.set(`exp_avg.${name}`, s.expAvg); moments.set(`exp_avg_sq.${name}`, s.expAvgSq); }
-    });
-    saveSafetensors(path.join(temp, 'optimizer.safetensors'), moments);
+    saveOptimizerState(path.join(temp, 'optimizer.safetensors'), trainable, optimizer);
     faultPoint(`checkpoint-write:${state.step}`);
     writeFileSync(path.join(temp, 'trainer_state.json'), `${JSON.stringify(state, null, 2)}\n`);
   });
-  for (const old of listCheckpoints(output).slice(0, -keep)) rmSync(old.dir, { recursive: true, force: true });
-  return final;
 }
 
 /** `latest` or a step-N folder → the checkpoint folder; an error says what is missing. */
@@ -95,14 +123,6 @@ export function loadCheckpoint(dir: string, { model, trainable, optimizer }: { m
   const state = readJsonFile(path.join(dir, 'trainer_state.json'), 'trainer state') as TrainerState;
   if (state.lora) loadLora(model, SafetensorsFile.open(path.join(dir, LORA_FILE)), { where: dir });
   else model.loadStateDict(SafetensorsFile.open(path.join(dir, 'transformer', 'diffusion_pytorch_model.safetensors')), { where: dir });
-  const moments = SafetensorsFile.open(path.join(dir, 'optimizer.safetensors'));
-  trainable.forEach(([name], i) => {
-    if (!moments.has(`exp_avg.${name}`)) return;
-    const [a, b] = [moments.get(`exp_avg.${name}`), moments.get(`exp_avg_sq.${name}`)];
-    optimizer.setStateOf(i, a, b);
-    a.dispose();
-    b.dispose();
-  });
-  optimizer.stepCount = state.optimizerSteps;
+  loadOptimizerState(path.join(dir, 'optimizer.safetensors'), trainable, optimizer, state.optimizerSteps);
   return state;
 }

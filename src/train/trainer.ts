@@ -91,6 +91,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const config = loadConfig(o.config, o.overrides ?? []);
   const t = config.training, d = config.dataset;
   const task = taskOf(config);
+  // Tasks trained: the config's, or both in turn (one model told apart by the prompt).
+  const tasks: WorldWanderTask[] = t.alternate_tasks ? ['three2one', 'one2three'] : [task];
+  const withReference = tasks.includes('one2three');
+  if (withReference && !d.ref_image_root) throw new OptionError(null, `${o.config}: training one2three needs dataset.ref_image_root`);
   const group = o.group ?? null;
   const rank = group?.rank ?? 0, worldSize = group?.worldSize ?? 1;
   const lead = rank === 0;
@@ -112,7 +116,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   }
 
   // Data: every clip of the layout but the held-out ones.
-  const { clips: all, report } = await indexTriplets({ first: root(d.first_video_root), third: root(d.third_video_root), reference: d.ref_image_root ? root(d.ref_image_root) : null }, { sampleFrames: d.sample_n_frames, stride: d.stride, needReference: d.is_one2three });
+  const { clips: all, report } = await indexTriplets({ first: root(d.first_video_root), third: root(d.third_video_root), reference: d.ref_image_root ? root(d.ref_image_root) : null }, { sampleFrames: d.sample_n_frames, stride: d.stride, needReference: withReference });
   const heldOut = new Set(d.held_out ?? []);
   const clips = all.filter((c) => !heldOut.has(c.name));
   for (const line of describeReport(report)) note(`dataset: ${line}`);
@@ -135,10 +139,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const baseLr = optimizer.lr;
 
     // The text side: the task prompt and the empty one (text dropout, guidance), from the prompt cache.
-    const text = promptEmbeddings(modelDir, [TASK_PROMPT[task], EMPTY_PROMPT], { cacheDir: path.join(modelDir, 'prompt_embeds'), device });
+    const text = promptEmbeddings(modelDir, [TASK_PROMPT.three2one, TASK_PROMPT.one2three, EMPTY_PROMPT], { cacheDir: path.join(modelDir, 'prompt_embeds'), device });
     embeds.push(text);
-    const [prompt, empty] = text.chunk(2, 0) as [Tensor, Tensor];
-    embeds.push(prompt, empty);
+    const [prompt3to1, prompt1to3, empty] = text.chunk(3, 0) as [Tensor, Tensor, Tensor];
+    embeds.push(prompt3to1, prompt1to3, empty);
+    const promptOf: Record<WorldWanderTask, Tensor> = { three2one: prompt3to1, one2three: prompt1to3 };
 
     // Where latents come from: the latent cache (filled here if it lacks entries) or decoding.
     const spec = { frames: d.sample_n_frames, stride: d.stride, transform: { height: d.height, width: d.width, resizeLong: d.resize_long } };
@@ -148,13 +153,13 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const windows = d.cached_windows ?? 1;
       note(`latent cache ${cache.dir}: ${windows} cached window(s) per clip; a clip's window is a random choice among them (not any start, as the release draws)`);
       if (lead) {
-        const filled = await fillLatentCache(cache, vae, clips, { ...spec, windows, withReference: d.is_one2three, vaeId, onProgress: (done, total) => o.onEvent?.({ kind: 'cache', done, total }) });
+        const filled = await fillLatentCache(cache, vae, clips, { ...spec, windows, withReference, vaeId, onProgress: (done, total) => o.onEvent?.({ kind: 'cache', done, total }) });
         if (filled.written) note(`latent cache: ${filled.written} entries encoded, ${filled.found} found`);
       }
       group?.barrier();
-      source = new CachedLatents(cache, { ...spec, windows, vaeId }, d.is_one2three);
+      source = new CachedLatents(cache, { ...spec, windows, vaeId }, withReference);
     } else {
-      source = new DecodedLatents(vae, spec, d.is_one2three, d.num_workers > 0 ? Math.min(d.num_workers, 4) : undefined);
+      source = new DecodedLatents(vae, spec, withReference, d.num_workers > 0 ? Math.min(d.num_workers, 4) : undefined);
     }
 
     // Resume, or start at step 0.
@@ -180,8 +185,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     };
     const validate = async (step: number): Promise<void> => {
       if (!lead) return;
-      const results = await runValidation({ config, task, modelDir, model, vae, root, all, clips, step, output: o.output, signal: o.signal });
-      if (results.length) o.onEvent?.({ kind: 'validation', step, results });
+      for (const each of tasks) {
+        const results = await runValidation({ config, task: each, modelDir, model, vae, root, all, clips, step, output: o.output, signal: o.signal, suffix: tasks.length > 1 ? `-${each}` : '' });
+        if (results.length) o.onEvent?.({ kind: 'validation', step, results });
+      }
     };
     if (state.step === 0 && !resumeFrom) await validate(0);
 
@@ -196,6 +203,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const waitedBefore = source.waited;
       let loss = 0;
       let names: string[] = [];
+      const stepTask = tasks[step % tasks.length]!;
+      const prompt = promptOf[stepTask];
       for (let micro = 0; micro < accumulation; micro++) {
         const samples = order.take(t.batch_size);
         source.prefetch(order.peek(t.batch_size * 2));
@@ -203,7 +212,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         names = batch.names;
         try {
           const value = scope(() => {
-            const { target, condition, ref } = taskViews(task, batch);
+            const { target, condition, ref } = taskViews(stepTask, batch);
             const draws = sampleDraws(samples, schedule, target.shape.slice(1), config.use_drop_text);
             const { noisy, target: velocity } = flowMatchingPair(target, draws.noise, draws.sigmas.view(-1, 1, 1, 1, 1));
             const textEmbeds = cat(draws.dropped.map((drop) => (drop ? empty : prompt)), 0);

@@ -27,6 +27,8 @@ export interface ValidationContext {
   step: number;
   output: string;
   signal?: AbortSignal;
+  /** Appended to case folder names (a run of both tasks writes each). */
+  suffix?: string;
 }
 
 export async function runValidation(v: ValidationContext): Promise<{ case: string; psnr: number; dir: string }[]> {
@@ -51,7 +53,7 @@ export async function runValidation(v: ValidationContext): Promise<{ case: strin
       const truth = await readFrames(truthVideo, { maxFrames: d.sample_n_frames });
       const fitted = await Promise.all(truth.frames.map(async (data) => (await coverFit({ width: truth.width, height: truth.height, data }, d.width, d.height)).data));
       const psnr = mean(videoPsnr(translation.frames, fitted));
-      const dir = path.join(v.output, 'validation', `step-${v.step}`, name);
+      const dir = path.join(v.output, 'validation', `step-${v.step}`, `${name}${v.suffix ?? ''}`);
       const s = translation.settings;
       await writeCase(dir, translation, {
         case: name, task, model: v.modelDir, lora: null, input: condition, reference: clip.reference, groundTruth: truthVideo,
@@ -59,8 +61,8 @@ export async function runValidation(v: ValidationContext): Promise<{ case: strin
         seed: s.seed, steps: s.steps, guidance_scale: s.guidanceScale, flow_shift: s.flowShift, negative_prompt: s.negativePrompt,
         use_collaborative_position_encoding: s.useCollaborativePositionEncoding, sampler: s.sampler, notes: translation.notes, seconds: translation.timings,
       }, truth);
-      appendFileSync(path.join(v.output, 'validation.jsonl'), `${JSON.stringify({ step: v.step, case: name, psnr: Number(psnr.toFixed(3)) })}\n`);
-      results.push({ case: name, psnr, dir });
+      appendFileSync(path.join(v.output, 'validation.jsonl'), `${JSON.stringify({ step: v.step, case: name, task, psnr: Number(psnr.toFixed(3)) })}\n`);
+      results.push({ case: `${name}${v.suffix ?? ''}`, psnr, dir });
     }
   } finally {
     v.model.train();

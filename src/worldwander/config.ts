@@ -38,6 +38,8 @@ const TrainingSchema = z.strictObject({
   keep_last_checkpoints: int(1).optional(),
   /** Flow shift of the training schedule (the release: 5). */
   flow_shift: z.number().positive().optional(),
+  /** One model for both tasks, told apart by the task prompt: steps alternate three2one / one2three (needs ref_image_root). */
+  alternate_tasks: z.boolean().optional(),
 });
 
 const DatasetSchema = z.strictObject({

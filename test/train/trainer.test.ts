@@ -52,7 +52,7 @@ test('resume reproduces the uninterrupted run: 6 steps straight and 3 + resume +
   const state = JSON.parse(readFileSync(path.join(split, 'checkpoints', 'step-6', 'trainer_state.json'), 'utf8'));
   assert.equal(state.step, 6);
   assert.ok(existsSync(path.join(split, 'validation', 'step-0', 'sample_000004', 'side_by_side.mp4')), 'the step-0 sanity sample');
-  assert.match(readFileSync(path.join(split, 'validation.jsonl'), 'utf8'), /"step":6,"case":"sample_000004","psnr":\d/);
+  assert.match(readFileSync(path.join(split, 'validation.jsonl'), 'utf8'), /"step":6,"case":"sample_000004","task":"three2one","psnr":\d/);
   // the LoRA checkpoint is what infer --ckpt takes: diffusers names
   assert.ok(SafetensorsFile.open(path.join(split, 'checkpoints', 'step-6', 'pytorch_lora_weights.safetensors')).has('transformer.blocks.0.attn1.to_q.lora_A.weight'));
 });

@@ -1,30 +1,33 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 import { path as pathArg, type Register } from '../command.js';
 
-/** The bundled synthetic dataset the demo makes. */
-export const BUNDLED_DATASET = { count: 16, width: 128, height: 128, frames: 49, fps: 8, seed: 0, format: 'mp4' } as const;
-
 /**
- * The bundled default run (`npm start`): checks the engine and makes the bundled synthetic
- * ego/exo dataset with its contact sheet, resuming what an earlier run left.
+ * The bundled default run (`npm start`): the bundled small model translates held-out synthetic
+ * clips both ways; the scores against the baselines and a results page.
  */
 export const register: Register = (program) => {
   program
     .command('demo')
-    .description('the bundled default run (npm start): engine check, the bundled synthetic dataset and its contact sheet')
+    .description('the bundled default run (npm start): the bundled small model translates held-out clips both ways, scores them, writes a results page')
     .option('--out <dir>', 'where the demo writes', pathArg, path.join('outputs', 'demo'))
-    .action(async ({ out }: { out: string }) => {
+    .option('--model-dir <dir>', 'the model folder (default: the bundled models/worldwander-small)', pathArg)
+    .action(async ({ out, modelDir }: { out: string; modelDir?: string }) => {
+      const { runDemo } = await import('../../worldwander/demo.js');
+      const { Progress } = await import('../../data/progress.js');
+      const started = performance.now();
+      let bar: InstanceType<typeof Progress> | undefined;
+      const result = await runDemo({
+        out, modelDir, onNote: (text) => console.error(`note: ${text}`),
+        onProgress: (what, done, total) => { bar ??= new Progress(what, total, { unit: 'clips' }); bar.tick(); if (done === total) bar.finish(); },
+      });
       const { engineInfo } = await import('../../torch/index.js');
-      const { synthesize } = await import('../../synth/run.js');
       const info = engineInfo();
-      console.log(`engine: libtorch ${info.libtorchVersion}, ${info.intraOpThreads} threads, BLAS ${info.blasKind}, ` +
-        `${info.cudaAvailable ? `${info.cudaDeviceCount} CUDA device(s)` : 'no CUDA'}, bf16 ${info.bf16Supported ? 'yes' : 'no'}`);
-      const data = path.join(out, 'synthetic');
-      const resume = existsSync(path.join(data, 'manifest.json'));
-      const result = await synthesize({ ...BUNDLED_DATASET, out: data, resume, preview: path.join(out, 'preview.png'), progress: process.stderr.isTTY });
-      console.log(`data: ${result.written} samples written, ${result.skipped} already there, in ${data} (release layout, manifest.json)`);
-      console.log(`look: ${result.preview} (first-person | third-person | reference, one row per sample)`);
+      console.log(`engine: libtorch ${info.libtorchVersion}, ${info.intraOpThreads} threads, BLAS ${info.blasKind}, ${info.cudaAvailable ? `${info.cudaDeviceCount} CUDA device(s)` : 'no CUDA'}`);
+      for (const [task, report] of Object.entries(result.reports)) {
+        const o = report.overall;
+        console.log(`${task}: model PSNR ${o.model.psnr.toFixed(2)} dB, SSIM ${o.model.ssim.toFixed(3)} | copy-input ${o.copyInput.psnr.toFixed(2)} dB, ${o.copyInput.ssim.toFixed(3)}${o.meanFrame ? ` | mean frame ${o.meanFrame.psnr.toFixed(2)} dB, ${o.meanFrame.ssim.toFixed(3)}` : ''} (${report.cases.length} held-out clips)`);
+      }
+      console.log(`${result.reused ? 'reused the translations of an earlier run' : 'translated'}; page: ${result.page} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
     });
 };

@@ -111,8 +111,8 @@ export class AutoencoderKLWan extends Module {
     }
   }
 
-  /** Latents [B,z,T',H',W'] → video [B,3,1+temporal·(T'-1),H,W], clamped to [-1,1]. */
-  decode(latent: Tensor, { chunked = true }: VaePassOptions = {}): Tensor {
+  /** Latents [B,z,T',H',W'] → video [B,3,1+temporal·(T'-1),H,W], clamped to [-1,1] (unless `clamp: false`, for training). */
+  decode(latent: Tensor, { chunked = true, clamp = true }: VaePassOptions & { clamp?: boolean } = {}): Tensor {
     if (latent.ndim !== 5 || latent.size(1) !== this.config.z_dim) {
       throw new ModelInputError(`AutoencoderKLWan.decode: expected latent [B,${this.config.z_dim},T,H,W], got [${latent.shape.join(', ')}]`);
     }
@@ -133,7 +133,7 @@ export class AutoencoderKLWan extends Module {
     });
     const video = unpatchify(patched, this.config.patch_size ?? 1);
     patched.dispose();
-    return consume(video, (t) => t.clamp(-1, 1));
+    return clamp ? consume(video, (t) => t.clamp(-1, 1)) : video;
   }
 }
 

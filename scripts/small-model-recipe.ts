@@ -1,0 +1,229 @@
+// The bundled small WorldWander, from nothing: `npm run recipe` (see models/worldwander-small/README.md).
+// Every stage picks up what an earlier, interrupted run left (synth --resume, training resumes
+// from its last checkpoint), so running it again finishes it. Stages:
+//   1. data       synthetic triplets, 64x64, 17 frames: training seed 1 (2,500 clips), validation
+//                 seed 2 (64 clips, for choosing the sampling settings), test seed 3 (32 clips,
+//                 held out from everything: only the model card's numbers come from them)
+//   2. vae        train-vae with configs/small/vae.yaml
+//   3. assemble   the staging model folder: the VAE, a tiny umT5 and its prompt cache, the
+//                 transformer (configs/small/transformer.json) at its seeded initialisation
+//   4. transformer  train with configs/small/three2one.yaml: all weights, both tasks alternating,
+//                 latents from the latent cache
+//   5. export     models/worldwander-small (bfloat16 storage)
+//   6. sampling   steps / guidance / flow shift chosen by PSNR on the validation split
+//   7. report     both tasks on the test split against the baselines
+//   with --ablation: 4 and 7 again with uniform positions (CPE off), same budget.
+// Usage: node dist/scripts/small-model-recipe.js [--ablation] [--only STAGE]
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { synthesize } from '../src/synth/run.js';
+import { trainVae } from '../src/train/vae_trainer.js';
+import { train } from '../src/train/trainer.js';
+import { listCheckpoints } from '../src/train/checkpoint.js';
+import { Generator, SafetensorsFile, saveSafetensors } from '../src/torch/index.js';
+import { WanTransformer3DModel } from '../src/models/wan/transformer.js';
+import { parseTransformerConfig } from '../src/models/wan/transformer_config.js';
+import { promptEmbeddings } from '../src/models/umt5/prompt_cache.js';
+import { ALL_PROMPTS } from '../src/worldwander/prompts.js';
+import { WorldWanderPipeline, type ModelDefaults } from '../src/worldwander/pipeline.js';
+import { evaluate, meanTargetFrame, type EvalReport } from '../src/eval/evaluate.js';
+import { writeReport } from '../src/eval/report.js';
+import { writePng } from '../src/data/frames.js';
+import { LAYOUT } from '../src/data/layout.js';
+import { Progress } from '../src/data/progress.js';
+import { writeTinyTextEncoder } from './make-umt5-fixture.js';
+
+const OUT = 'outputs/recipe';
+const MODEL = 'models/worldwander-small';
+const STAGING = path.join(OUT, 'model');
+const SIZE = { width: 64, height: 64, frames: 17, fps: 8 };
+const SPLITS = { train: { seed: 1, count: 2500 }, validation: { seed: 2, count: 64 }, test: { seed: 3, count: 32 } };
+const TASKS = ['three2one', 'one2three'] as const;
+const args = process.argv.slice(2);
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+const ablation = args.includes('--ablation');
+const times: Record<string, number> = existsSync(path.join(OUT, 'times.json')) ? JSON.parse(readFileSync(path.join(OUT, 'times.json'), 'utf8')) : {};
+
+async function stage(name: string, run: () => Promise<void> | void): Promise<void> {
+  if (only && only !== name) return;
+  const started = performance.now();
+  console.error(`== ${name}`);
+  await run();
+  times[name] = (times[name] ?? 0) + (performance.now() - started) / 1000;
+  writeFileSync(path.join(OUT, 'times.json'), `${JSON.stringify(times, null, 2)}\n`);
+  console.error(`== ${name}: ${times[name]!.toFixed(0)} s in all runs`);
+}
+
+const dataDir = (split: keyof typeof SPLITS): string => path.join(OUT, 'data', split);
+
+async function data(): Promise<void> {
+  for (const split of Object.keys(SPLITS) as (keyof typeof SPLITS)[]) {
+    const out = dataDir(split);
+    const result = await synthesize({ ...SPLITS[split], ...SIZE, format: 'mp4', out, resume: existsSync(path.join(out, 'manifest.json')), progress: true });
+    console.error(`${split}: ${result.written} written, ${result.skipped} already there`);
+  }
+}
+
+async function vae(): Promise<void> {
+  const output = path.join(OUT, 'vae');
+  const resume = listCheckpoints(output).length ? 'latest' : undefined;
+  const bar = new Progress('vae', 1, { unit: 'steps' });
+  await trainVae({ config: 'configs/small/vae.yaml', output, resume, onEvent: (e) => {
+    if (e.kind === 'checkpoint') console.error(`\n${e.dir}: validation PSNR ${e.validationPsnr.toFixed(2)} dB`);
+    else if (e.kind === 'step' && e.step % 20 === 0) console.error(`vae step ${e.step}/${e.steps}: loss ${e.loss.toFixed(4)}, batch PSNR ${e.psnr.toFixed(2)} dB`);
+  } });
+  bar.finish();
+}
+
+/** The staging model folder: the trained VAE, the text side, and the transformer's initial weights. */
+async function assemble(): Promise<void> {
+  const vaeCheckpoint = listCheckpoints(path.join(OUT, 'vae')).pop();
+  if (!vaeCheckpoint) throw new Error('no VAE checkpoint: run the vae stage first');
+  rmSync(path.join(STAGING, 'vae'), { recursive: true, force: true });
+  mkdirSync(STAGING, { recursive: true });
+  cpSync(path.join(vaeCheckpoint.dir, 'vae'), path.join(STAGING, 'vae'), { recursive: true });
+  writeTinyTextEncoder(STAGING);
+  const transformerDir = path.join(STAGING, 'transformer');
+  if (!existsSync(path.join(transformerDir, 'diffusion_pytorch_model.safetensors'))) {
+    mkdirSync(transformerDir, { recursive: true });
+    const config = parseTransformerConfig(JSON.parse(readFileSync('configs/small/transformer.json', 'utf8')), 'configs/small/transformer.json');
+    const model = new WanTransformer3DModel(config, { generator: new Generator(2026) });
+    writeFileSync(path.join(transformerDir, 'config.json'), readFileSync('configs/small/transformer.json'));
+    saveSafetensors(path.join(transformerDir, 'diffusion_pytorch_model.safetensors'), model.stateDict(), { format: 'pt' });
+    model.dispose();
+  }
+  promptEmbeddings(STAGING, ALL_PROMPTS, { cacheDir: path.join(STAGING, 'prompt_embeds'), maxLength: 512, dtype: 'float32' }).dispose();
+}
+
+async function transformer(name: string, overrides: string[]): Promise<void> {
+  const output = path.join(OUT, name);
+  const resume = listCheckpoints(output).length ? 'latest' : undefined;
+  let bar: Progress | undefined;
+  await train({
+    config: 'configs/small/three2one.yaml', overrides: [`model_id=${STAGING}`, `output_root=${output}`, ...overrides], output, resume,
+    onEvent: (e) => {
+      if (e.kind === 'note') console.error(`note: ${e.text}`);
+      else if (e.kind === 'start') bar = new Progress(name, e.steps - e.step, { unit: 'steps' });
+      else if (e.kind === 'step') { bar?.tick(); if (e.metrics.step % 50 === 0) console.error(`\n${name} step ${e.metrics.step}: loss ${e.metrics.loss.toFixed(4)}`); }
+      else if (e.kind === 'validation') for (const r of e.results) console.error(`\nvalidation step ${e.step} ${r.case}: PSNR ${r.psnr.toFixed(2)} dB`);
+      else if (e.kind === 'cache') { if (e.done % 256 === 0 || e.done === e.total) console.error(`latent cache ${e.done}/${e.total}`); }
+    },
+  });
+  bar?.finish();
+}
+
+/** A model folder from the staging one and a trained transformer checkpoint, weights stored as bfloat16. */
+function exportModel(runDir: string, target: string, defaults: Partial<ModelDefaults>): void {
+  const checkpoint = listCheckpoints(runDir).pop();
+  if (!checkpoint) throw new Error(`no checkpoint in ${runDir}`);
+  rmSync(target, { recursive: true, force: true });
+  mkdirSync(target, { recursive: true });
+  for (const part of ['text_encoder', 'tokenizer', 'prompt_embeds']) cpSync(path.join(STAGING, part), path.join(target, part), { recursive: true });
+  const bf16 = (from: string, to: string): void => {
+    mkdirSync(to, { recursive: true });
+    cpSync(path.join(from, 'config.json'), path.join(to, 'config.json'));
+    const source = SafetensorsFile.open(path.join(from, 'diffusion_pytorch_model.safetensors'));
+    const tensors = new Map(source.keys().map((k) => [k, source.get(k, { dtype: 'bfloat16' })]));
+    saveSafetensors(path.join(to, 'diffusion_pytorch_model.safetensors'), tensors, { format: 'pt' });
+    for (const t of tensors.values()) t.dispose();
+  };
+  bf16(path.join(checkpoint.dir, 'transformer'), path.join(target, 'transformer'));
+  bf16(path.join(STAGING, 'vae'), path.join(target, 'vae'));
+  writeFileSync(path.join(target, 'model_index.json'), `${JSON.stringify({
+    _class_name: 'WanPipeline', _diffusers_version: '0.35.0', boundary_ratio: null, expand_timesteps: true,
+    scheduler: ['diffusers', 'UniPCMultistepScheduler'], text_encoder: ['transformers', 'UMT5EncoderModel'], tokenizer: ['transformers', 'T5TokenizerFast'],
+    transformer: ['diffusers', 'WanTransformer3DModel'], vae: ['diffusers', 'AutoencoderKLWan'],
+    _worldwander: { height: SIZE.height, width: SIZE.width, num_frames: SIZE.frames, num_inference_steps: 20, guidance_scale: 1, flow_shift: 1, fps: SIZE.fps, ...defaults },
+  }, null, 2)}\n`);
+}
+
+/** Translates the first `count` clips of a split with a model folder, into OUTPUT/<task>/<case>/frames. */
+async function translateSplit(modelDir: string, split: keyof typeof SPLITS, count: number, out: string, settings: { steps: number; guidance: number; shift: number; cpe: boolean }): Promise<void> {
+  const pipeline = WorldWanderPipeline.fromPretrained(modelDir);
+  try {
+    const root = dataDir(split);
+    for (const task of TASKS) {
+      for (let i = 0; i < count; i++) {
+        const name = `sample_${String(i).padStart(6, '0')}`;
+        const input = path.join(root, task === 'three2one' ? LAYOUT.third : LAYOUT.first, `${name}.mp4`);
+        const result = await pipeline.translate(task, {
+          video: input, referenceImage: path.join(root, LAYOUT.reference, `${name}.png`),
+          numInferenceSteps: settings.steps, guidanceScale: settings.guidance, flowShift: settings.shift, seed: 1234,
+          useCollaborativePositionEncoding: settings.cpe,
+        });
+        const dir = path.join(out, task, task === 'three2one' ? LAYOUT.first : LAYOUT.third, name);
+        mkdirSync(dir, { recursive: true });
+        for (const [f, frame] of result.frames.entries()) await writePng(path.join(dir, `${String(f).padStart(5, '0')}.png`), { width: result.width, height: result.height, data: frame });
+      }
+    }
+  } finally {
+    pipeline.dispose();
+  }
+}
+
+async function scoreSplit(out: string, split: keyof typeof SPLITS, withMeanFrame: boolean): Promise<Record<string, EvalReport>> {
+  const reports: Record<string, EvalReport> = {};
+  for (const task of TASKS) {
+    const meanFile = path.join(OUT, `mean_frame_${task}.bin`);
+    if (withMeanFrame && !existsSync(meanFile)) writeFileSync(meanFile, await meanTargetFrame(dataDir('train'), task, SIZE.frames, SIZE.width, SIZE.height));
+    reports[task] = await evaluate({ task, predictions: path.join(out, task), groundTruth: dataDir(split), frames: SIZE.frames, meanFrame: withMeanFrame ? new Uint8Array(readFileSync(meanFile)) : undefined });
+  }
+  return reports;
+}
+
+/** Sampling settings by mean PSNR over both tasks on 16 validation clips (the test split is never looked at). */
+async function sampling(): Promise<void> {
+  const grid: { steps: number; guidance: number; shift: number }[] = [];
+  for (const guidance of [1, 2, 3.5]) for (const shift of [1, 3]) grid.push({ steps: 20, guidance, shift });
+  const results: (typeof grid[number] & { psnr: number })[] = [];
+  for (const settings of grid) {
+    const out = path.join(OUT, 'sampling', `g${settings.guidance}_s${settings.shift}`);
+    rmSync(out, { recursive: true, force: true });
+    await translateSplit(MODEL, 'validation', 16, out, { ...settings, cpe: true });
+    const reports = await scoreSplit(out, 'validation', false);
+    const psnr = (reports.three2one!.overall.model.psnr + reports.one2three!.overall.model.psnr) / 2;
+    results.push({ ...settings, psnr });
+    console.error(`sampling ${JSON.stringify(settings)}: validation PSNR ${psnr.toFixed(2)} dB`);
+  }
+  const best = results.reduce((a, b) => (b.psnr > a.psnr ? b : a));
+  writeFileSync(path.join(OUT, 'sampling.json'), `${JSON.stringify({ results, best }, null, 2)}\n`);
+  const index = JSON.parse(readFileSync(path.join(MODEL, 'model_index.json'), 'utf8'));
+  index._worldwander = { ...index._worldwander, num_inference_steps: best.steps, guidance_scale: best.guidance, flow_shift: best.shift };
+  writeFileSync(path.join(MODEL, 'model_index.json'), `${JSON.stringify(index, null, 2)}\n`);
+}
+
+async function report(modelDir: string, name: string, cpe: boolean): Promise<void> {
+  const index = JSON.parse(readFileSync(path.join(modelDir, 'model_index.json'), 'utf8'))._worldwander as ModelDefaults;
+  const out = path.join(OUT, name, 'predictions');
+  rmSync(out, { recursive: true, force: true });
+  await translateSplit(modelDir, 'test', SPLITS.test.count, out, { steps: index.num_inference_steps, guidance: index.guidance_scale, shift: index.flow_shift, cpe });
+  const reports = await scoreSplit(out, 'test', true);
+  for (const task of TASKS) {
+    writeReport(path.join(OUT, name, task), reports[task]!, { title: `${name}: ${task} on the held-out test split (seed 3)`, lossFile: path.join(OUT, cpe ? 'transformer' : 'transformer-uniform', 'metrics.jsonl') });
+    const o = reports[task]!.overall;
+    console.error(`${name} ${task}: model ${o.model.psnr.toFixed(2)} dB / ${o.model.ssim.toFixed(4)}, copy-input ${o.copyInput.psnr.toFixed(2)} / ${o.copyInput.ssim.toFixed(4)}, mean frame ${o.meanFrame!.psnr.toFixed(2)} / ${o.meanFrame!.ssim.toFixed(4)}`);
+  }
+}
+
+mkdirSync(OUT, { recursive: true });
+const started = performance.now();
+await stage('data', data);
+await stage('vae', vae);
+await stage('assemble', assemble);
+await stage('transformer', () => transformer('transformer', []));
+await stage('export', () => exportModel(path.join(OUT, 'transformer'), MODEL, existsSync(path.join(OUT, 'sampling.json')) ? (() => {
+  const best = JSON.parse(readFileSync(path.join(OUT, 'sampling.json'), 'utf8')).best;
+  return { num_inference_steps: best.steps, guidance_scale: best.guidance, flow_shift: best.shift };
+})() : {}));
+if (!existsSync(path.join(OUT, 'sampling.json')) || only === 'sampling') await stage('sampling', sampling);
+await stage('report', () => report(MODEL, 'report', true));
+if (ablation) {
+  const uniform = path.join(OUT, 'model-uniform');
+  await stage('transformer-uniform', () => transformer('transformer-uniform', ['use_collaborative_position_encoding=False']));
+  await stage('export-uniform', () => {
+    exportModel(path.join(OUT, 'transformer-uniform'), uniform, JSON.parse(readFileSync(path.join(MODEL, 'model_index.json'), 'utf8'))._worldwander);
+  });
+  await stage('report-uniform', () => report(uniform, 'report-uniform', false));
+}
+console.error(`recipe: ${((performance.now() - started) / 60000).toFixed(1)} min this run; stages (all runs, s): ${JSON.stringify(times)}`);

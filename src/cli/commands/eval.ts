@@ -1,0 +1,27 @@
+import { Option } from 'commander';
+
+import { integer, path as pathArg, type Register } from '../command.js';
+
+export const register: Register = (program) => {
+  program
+    .command('eval')
+    .description('PSNR/SSIM of predicted videos against the ground truth, with the copy-input and mean-frame baselines; a report and a results page')
+    .addOption(new Option('--task <task>', 'which view was predicted').choices(['three2one', 'one2three']).makeOptionMandatory())
+    .requiredOption('--predictions <dir>', 'predicted videos: a folder in the release layout, or an infer output folder', pathArg)
+    .requiredOption('--ground-truth <dir>', 'the ground truth (and the input views) in the release layout', pathArg)
+    .requiredOption('--output <dir>', 'where report.json, report.md, the plots (and page/) go', pathArg)
+    .option('--frames <n>', 'frames compared per video (the first ones)', integer(1), 17)
+    .option('--train-data <dir>', 'training data in the release layout, for the mean-frame baseline', pathArg)
+    .option('--metrics <file>', "a training run's metrics.jsonl, for the loss plot", pathArg)
+    .option('--html', 'also write the results page (OUTPUT/page/index.html)')
+    .option('--title <text>', 'the report title')
+    .option('--fps <n>', 'frame rate of the page videos', integer(1), 8)
+    .action(async (flags: { task: 'three2one' | 'one2three'; predictions: string; groundTruth: string; output: string; frames: number; trainData?: string; metrics?: string; html?: boolean; title?: string; fps: number }) => {
+      const { runEval } = await import('../../eval/run_eval.js');
+      const { report, files, page } = await runEval(flags);
+      const o = report.overall;
+      console.log(`${report.task}, ${report.cases.length} case(s): model PSNR ${o.model.psnr.toFixed(2)} dB SSIM ${o.model.ssim.toFixed(4)}; copy-input ${o.copyInput.psnr.toFixed(2)} / ${o.copyInput.ssim.toFixed(4)}${o.meanFrame ? `; mean frame ${o.meanFrame.psnr.toFixed(2)} / ${o.meanFrame.ssim.toFixed(4)}` : ''}`);
+      console.log(`report: ${files.join(', ')}`);
+      if (page) console.log(`page: ${page}`);
+    });
+};

@@ -1,0 +1,45 @@
+// `worldwander eval`: the report (and the results page) of predictions against ground truth.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+import { OptionError } from '../errors.js';
+import { checkWritableFolder } from '../io/output_path.js';
+import { LAYOUT } from '../data/layout.js';
+import type { WorldWanderTask } from '../worldwander/prompts.js';
+import { imageNamed } from '../worldwander/cases.js';
+import { evaluate, meanTargetFrame, type EvalReport } from './evaluate.js';
+import { writeResultsPage } from './page.js';
+import { writeReport } from './report.js';
+
+export interface EvalCommandOptions {
+  task: WorldWanderTask;
+  predictions: string;
+  groundTruth: string;
+  output: string;
+  frames: number;
+  /** Training data in the release layout, for the mean-frame baseline. */
+  trainData?: string;
+  /** A training run's metrics.jsonl, for the loss plot. */
+  metrics?: string;
+  html?: boolean;
+  title?: string;
+  fps: number;
+  onProgress?: (what: string, done: number, total: number) => void;
+}
+
+export async function runEval(o: EvalCommandOptions): Promise<{ report: EvalReport; files: string[]; page?: string }> {
+  for (const [name, dir] of [['predictions', o.predictions], ['groundTruth', o.groundTruth]] as const) if (!existsSync(dir)) throw new OptionError(name, `${dir} does not exist`);
+  if (o.metrics && !existsSync(o.metrics)) throw new OptionError('metrics', `${o.metrics} does not exist`);
+  checkWritableFolder(path.dirname(path.resolve(o.output)), 'output');
+  const first = await evaluate({ task: o.task, predictions: o.predictions, groundTruth: o.groundTruth, frames: o.frames });
+  const meanFrame = o.trainData ? await meanTargetFrame(o.trainData, o.task, o.frames, first.width, first.height, (d, t) => o.onProgress?.('mean frame', d, t)) : undefined;
+  const report = meanFrame ? await evaluate({ task: o.task, predictions: o.predictions, groundTruth: o.groundTruth, frames: o.frames, meanFrame }) : first;
+  const title = o.title ?? `WorldWander ${o.task}: ${path.basename(path.resolve(o.predictions))}`;
+  const files = writeReport(o.output, report, { title, lossFile: o.metrics });
+  let page: string | undefined;
+  if (o.html) {
+    const references = o.task === 'one2three' ? new Map(report.cases.map((c) => [c.case, imageNamed(path.join(o.groundTruth, LAYOUT.reference), c.case)]).filter((e): e is [string, string] => e[1] !== undefined)) : undefined;
+    page = await writeResultsPage(path.join(o.output, 'page'), { title, fps: o.fps, sections: [{ report, references, lossFile: o.metrics }] });
+  }
+  return { report, files, page };
+}

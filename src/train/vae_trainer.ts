@@ -1,0 +1,223 @@
+// `worldwander train-vae`: trains a Wan2.2-layout AutoencoderKLWan from scratch on video windows,
+// through the same chunked causal encode/decode the pipeline runs (the first frame alone, then
+// chunks of `temporal` frames, each chunk seeing the cached frames of the one before). The
+// reconstruction objective, stated once:
+//   loss = mean((x̂ − x)²) + l1_weight · mean|x̂ − x| + kl_weight · mean over latent elements of
+//          KL(N(μ, σ²) ‖ N(0, 1)) = ½(μ² + σ² − 1 − log σ²),
+// with x̂ decoded from z = μ + σ·ε (the posterior sample) and not clamped, so that every pixel
+// has a gradient. At the end (and in each checkpoint) the per-channel mean and std of μ over
+// training windows become the config's latents_mean/latents_std, as Wan's VAE states them.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+import { ConfigError } from '../worldwander/config.js';
+import { Generator, checkDevice, noGrad, openWeights, randn, saveSafetensors, scope, stack, type Tensor } from '../torch/index.js';
+import { AutoencoderKLWan } from '../models/wan/vae.js';
+import { WAN22_TI2V_5B_VAE, parseVaeConfig, type WanVAEConfig } from '../models/wan/vae_config.js';
+import { ClipLoaderPool } from '../data/clip_loader.js';
+import { indexTriplets, windowStartCount, type Clip } from '../data/triplets.js';
+import { framesToTensor } from '../data/video_tensor.js';
+import { AdamW } from './adamw.js';
+import { listCheckpoints, loadOptimizerState, resolveCheckpoint, saveOptimizerState, writeCheckpoint } from './checkpoint.js';
+import { epochOrder, sampleSeed } from './data.js';
+import { learningRateAt } from './schedule.js';
+
+const VaeTrainingSchema = z.strictObject({
+  /** The AutoencoderKLWan config (keys of its config.json); the rest take the Wan2.2 values. */
+  vae: z.record(z.string(), z.unknown()),
+  data: z.strictObject({
+    first_video_root: z.string(),
+    third_video_root: z.string(),
+    height: z.number().int().positive(),
+    width: z.number().int().positive(),
+    frames: z.number().int().positive(),
+    /** Clips never trained on; PSNR is measured on them at each checkpoint. */
+    validation_clips: z.number().int().min(0),
+  }),
+  training: z.strictObject({
+    max_steps: z.number().int().positive(),
+    batch_size: z.number().int().positive(),
+    learning_rate: z.number().positive(),
+    warmup_steps: z.number().int().min(0),
+    weight_decay: z.number().min(0),
+    l1_weight: z.number().min(0),
+    kl_weight: z.number().min(0),
+    save_interval_steps: z.number().int().positive(),
+    keep_last_checkpoints: z.number().int().positive(),
+    seed: z.number().int().min(0),
+    /** Windows used to measure latents_mean/latents_std. */
+    stats_windows: z.number().int().positive(),
+  }),
+});
+
+export type VaeTrainingConfig = z.infer<typeof VaeTrainingSchema>;
+
+export function loadVaeTrainingConfig(file: string): VaeTrainingConfig {
+  const raw = parseYaml(readFileSync(file, 'utf8'));
+  const result = VaeTrainingSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(`${file}: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return result.data;
+}
+
+export interface VaeTrainOptions {
+  config: string;
+  output: string;
+  resume?: string;
+  device?: string;
+  signal?: AbortSignal;
+  onEvent?: (event: { kind: 'step'; step: number; steps: number; loss: number; psnr: number } | { kind: 'note'; text: string } | { kind: 'checkpoint'; dir: string; validationPsnr: number }) => void;
+}
+
+/** PSNR of [-1, 1] videos as 8-bit frames would give it (data range 2 here). */
+function batchPsnr(a: Tensor, b: Tensor): number {
+  return scope(() => {
+    const mse = a.clamp(-1, 1).sub(b).square().mean().item();
+    return 10 * Math.log10(4 / Math.max(mse, 1e-12));
+  });
+}
+
+export async function trainVae(o: VaeTrainOptions): Promise<{ dir: string; steps: number }> {
+  const c = loadVaeTrainingConfig(o.config);
+  const configDir = path.dirname(path.resolve(o.config));
+  const root = (p: string): string => (path.isAbsolute(p) ? p : existsSync(p) ? p : path.join(configDir, p));
+  const device = checkDevice(o.device ?? 'cpu');
+  const vaeConfig: WanVAEConfig = parseVaeConfig({ ...WAN22_TI2V_5B_VAE, ...c.vae } as Record<string, unknown>, `${o.config} (vae)`);
+  const { clips } = await indexTriplets({ first: root(c.data.first_video_root), third: root(c.data.third_video_root) }, { sampleFrames: c.data.frames, stride: 1, needReference: false });
+  const validation = clips.slice(0, c.data.validation_clips);
+  const training = clips.slice(c.data.validation_clips);
+  o.onEvent?.({ kind: 'note', text: `${training.length} training clips, ${validation.length} for validation` });
+  const vae = new AutoencoderKLWan(vaeConfig, { generator: new Generator(c.training.seed), device });
+  vae.train();
+  const trainable = vae.trainableParameters();
+  const optimizer = new AdamW(trainable.map(([, p]) => p), { lr: c.training.learning_rate, betas: [0.9, 0.95], eps: 1e-8, weightDecay: c.training.weight_decay });
+  const pool = new ClipLoaderPool(1);
+  const transform = { height: c.data.height, width: c.data.width, resizeLong: Math.max(c.data.height, c.data.width) };
+  const window = (clip: Clip, key: string, view: 'first' | 'third') => {
+    const start = Math.floor((Number(sampleSeed(key, 'start')) / 2 ** 53) * windowStartCount(clip.frames, c.data.frames, 1));
+    return pool.load({ clip, start, frames: c.data.frames, stride: 1, transform, withReference: false }).then((w) => w[view]);
+  };
+  let step = 0;
+  if (o.resume) {
+    const dir = resolveCheckpoint(o.output, o.resume);
+    const state = JSON.parse(readFileSync(path.join(dir, 'trainer_state.json'), 'utf8')) as { step: number; optimizerSteps: number };
+    vae.loadStateDict(openWeights(path.join(dir, 'vae'), 'diffusion_pytorch_model'), { where: dir });
+    loadOptimizerState(path.join(dir, 'optimizer.safetensors'), trainable, optimizer, state.optimizerSteps);
+    step = state.step;
+    o.onEvent?.({ kind: 'note', text: `resumed from ${dir} at step ${step}` });
+  } else if (listCheckpoints(o.output).length) {
+    throw new ConfigError(`${o.output} holds checkpoints of a run; resume it (--resume latest) or choose another folder`);
+  }
+  mkdirSync(o.output, { recursive: true });
+  // Sample k of the run is training window (epoch, index) of a fixed order, view alternating.
+  const sampleAt = (k: number): { clip: Clip; key: string; view: 'first' | 'third' } => {
+    const epoch = Math.floor(k / training.length), index = k % training.length;
+    const order = epochOrder(c.training.seed, epoch, training.length);
+    return { clip: training[order[index]!]!, key: `${c.training.seed}/${epoch}/${index}`, view: k % 2 === 0 ? 'first' : 'third' };
+  };
+  const batchAt = (s: number) => Array.from({ length: c.training.batch_size }, (_, b) => sampleAt(s * c.training.batch_size + b));
+  const request = (s: number) => Promise.all(batchAt(s).map((x) => window(x.clip, x.key, x.view)));
+  let next = request(step);
+  const video = (frames: Uint8Array[][]): Tensor => scope(() => stack(frames.map((f) => framesToTensor(f, c.data.width, c.data.height, { device }).squeeze(0)), 0));
+  const save = async (at: number): Promise<void> => {
+    const stats = await latentStats(vae, training, c, window, device);
+    const psnr = await validationPsnr(vae, validation, c, window, device);
+    const dir = await writeCheckpoint(o.output, at, c.training.keep_last_checkpoints, (temp) => {
+      writeVaeFolder(path.join(temp, 'vae'), vae, stats);
+      saveOptimizerState(path.join(temp, 'optimizer.safetensors'), trainable, optimizer);
+      writeFileSync(path.join(temp, 'trainer_state.json'), `${JSON.stringify({ step: at, optimizerSteps: optimizer.stepCount, validationPsnr: psnr, latents: stats }, null, 2)}\n`);
+    });
+    appendFileSync(path.join(o.output, 'validation.jsonl'), `${JSON.stringify({ step: at, psnr: Number(psnr.toFixed(3)) })}\n`);
+    o.onEvent?.({ kind: 'checkpoint', dir, validationPsnr: psnr });
+  };
+  try {
+    for (; step < c.training.max_steps; step++) {
+      if (o.signal?.aborted) { await save(step); break; }
+      const started = performance.now();
+      const frames = await next;
+      next = request(step + 1);
+      const generator = new Generator(sampleSeed(`${c.training.seed}/${step}`, 'vae-noise'));
+      const { loss, psnr } = scope(() => {
+        const x = video(frames);
+        const moments = vae.encodeMoments(x);
+        const [mean, logvar] = moments.chunk(2, 1) as [Tensor, Tensor];
+        const clamped = logvar.clamp(-30, 20);
+        const std = clamped.mul(0.5).exp();
+        const zz = mean.add(std.mul(randn(mean.shape, generator, { device })));
+        const recon = vae.decode(zz, { clamp: false });
+        const diff = recon.sub(x);
+        const kl = mean.square().add(clamped.exp()).sub(1).sub(clamped).mul(0.5).mean();
+        const total = diff.square().mean().add(diff.abs().mean().mul(c.training.l1_weight)).add(kl.mul(c.training.kl_weight));
+        total.backward();
+        return { loss: total.item(), psnr: noGrad(() => batchPsnr(recon.detach(), x)) };
+      });
+      if (!Number.isFinite(loss)) throw new ConfigError(`step ${step + 1}: the loss is ${loss}; stopped`);
+      optimizer.lr = learningRateAt(step, c.training.learning_rate, c.training.warmup_steps);
+      optimizer.step();
+      optimizer.zeroGrad();
+      appendFileSync(path.join(o.output, 'metrics.jsonl'), `${JSON.stringify({ step: step + 1, loss, psnr: Number(psnr.toFixed(3)), lr: optimizer.lr, step_seconds: Number(((performance.now() - started) / 1000).toFixed(3)) })}\n`);
+      o.onEvent?.({ kind: 'step', step: step + 1, steps: c.training.max_steps, loss, psnr });
+      if ((step + 1) % c.training.save_interval_steps === 0 || step + 1 === c.training.max_steps) await save(step + 1);
+    }
+  } finally {
+    await next.catch(() => undefined);
+    await pool.close();
+    vae.dispose();
+  }
+  return { dir: o.output, steps: step };
+}
+
+/** A diffusers vae/ folder with the measured latent statistics in its config. */
+export function writeVaeFolder(dir: string, vae: AutoencoderKLWan, stats: { mean: number[]; std: number[] }): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify({ _class_name: 'AutoencoderKLWan', _diffusers_version: '0.35.0', ...vae.config, latents_mean: stats.mean, latents_std: stats.std }, null, 2)}\n`);
+  saveSafetensors(path.join(dir, 'diffusion_pytorch_model.safetensors'), vae.stateDict(), { format: 'pt' });
+}
+
+type WindowFn = (clip: Clip, key: string, view: 'first' | 'third') => Promise<Uint8Array[]>;
+
+/** Per-channel mean and std of the posterior means over the first `stats_windows` training windows. */
+async function latentStats(vae: AutoencoderKLWan, clips: readonly Clip[], c: VaeTrainingConfig, window: WindowFn, device: string): Promise<{ mean: number[]; std: number[] }> {
+  const n = Math.min(c.training.stats_windows, clips.length * 2);
+  const sums = new Float64Array(vae.config.z_dim), squares = new Float64Array(vae.config.z_dim);
+  let count = 0;
+  vae.eval();
+  for (let k = 0; k < n; k++) {
+    const clip = clips[Math.floor(k / 2) % clips.length]!;
+    const frames = await window(clip, `stats/${k}`, k % 2 ? 'third' : 'first');
+    noGrad(() => scope(() => {
+      const mu = vae.encode(framesToTensor(frames, c.data.width, c.data.height, { device })).mean;
+      const perChannel = mu.transpose(0, 1).reshape(vae.config.z_dim, -1).double();
+      perChannel.sum(1).toArray().forEach((v, i) => (sums[i]! += v));
+      perChannel.square().sum(1).toArray().forEach((v, i) => (squares[i]! += v));
+      count += perChannel.size(1);
+    }));
+  }
+  vae.train();
+  const mean = Array.from(sums, (s) => s / count);
+  const std = Array.from(squares, (s, i) => Math.sqrt(Math.max(s / count - mean[i]! ** 2, 1e-12)));
+  const round = (v: number): number => Number(v.toFixed(6));
+  return { mean: mean.map(round), std: std.map(round) };
+}
+
+/** Mean PSNR (dB, 8-bit frames) of the chunked encode→decode of the validation clips. */
+async function validationPsnr(vae: AutoencoderKLWan, clips: readonly Clip[], c: VaeTrainingConfig, window: WindowFn, device: string): Promise<number> {
+  if (clips.length === 0) return Number.NaN;
+  vae.eval();
+  const values: number[] = [];
+  for (const [k, clip] of clips.entries()) {
+    const frames = await window(clip, `validation/${k}`, k % 2 ? 'third' : 'first');
+    values.push(noGrad(() => scope(() => {
+      const x = framesToTensor(frames, c.data.width, c.data.height, { device });
+      const recon = vae.decode(vae.encode(x).mean);
+      const q = (t: Tensor): Tensor => t.add(1).mul(127.5).round();
+      const mse = q(recon).sub(q(x)).square().mean().item();
+      return 10 * Math.log10((255 * 255) / Math.max(mse, 1e-12));
+    })));
+  }
+  vae.train();
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
