@@ -2,7 +2,10 @@
 # Idempotent set-up: system packages, npm dependencies, the native addon, the TypeScript build.
 # A second run does only what changed. LIBTORCH=/dir (with include/ and lib/) builds the addon
 # against another libtorch (a CUDA build, or the torch/ folder of a pip install).
+# --test also installs what only the tests need (Debian's chromium, for the results-page test).
 set -euo pipefail
+for_tests=0
+[ "${1:-}" = "--test" ] && for_tests=1
 cd "$(dirname "$0")/.."
 
 say() { printf 'setup: %s\n' "$*" >&2; }
@@ -19,6 +22,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
     installed libgloo-dev || missing+=(libgloo-dev)
   fi
   command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+  if [ $for_tests = 1 ] && [ -z "${CHROMIUM:-}" ]; then installed chromium || missing+=(chromium); fi
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
       say "installing ${missing[*]} with apt-get"

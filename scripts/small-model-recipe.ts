@@ -114,7 +114,7 @@ async function transformer(name: string, overrides: string[]): Promise<void> {
 }
 
 /** A model folder from the staging one and a trained transformer checkpoint, weights stored as bfloat16. */
-function exportModel(runDir: string, target: string, defaults: Partial<ModelDefaults>): void {
+async function exportModel(runDir: string, target: string, defaults: Partial<ModelDefaults>): Promise<void> {
   const checkpoint = listCheckpoints(runDir).pop();
   if (!checkpoint) throw new Error(`no checkpoint in ${runDir}`);
   rmSync(target, { recursive: true, force: true });
@@ -136,6 +136,10 @@ function exportModel(runDir: string, target: string, defaults: Partial<ModelDefa
     transformer: ['diffusers', 'WanTransformer3DModel'], vae: ['diffusers', 'AutoencoderKLWan'],
     _worldwander: { height: SIZE.height, width: SIZE.width, num_frames: SIZE.frames, num_inference_steps: 20, guidance_scale: 1, flow_shift: 1, fps: SIZE.fps, ...defaults },
   }, null, 2)}\n`);
+  // what the demo shows next to the model's numbers: its loss curve and the mean-frame baseline
+  cpSync(path.join(runDir, 'metrics.jsonl'), path.join(target, 'training_metrics.jsonl'));
+  mkdirSync(path.join(target, 'mean_frames'), { recursive: true });
+  for (const task of TASKS) await writePng(path.join(target, 'mean_frames', `${task}.png`), { width: SIZE.width, height: SIZE.height, data: await meanFrame(task) });
 }
 
 /** Translates the first `count` clips of a split with a model folder, into OUTPUT/<task>/<case>/frames. */
@@ -162,12 +166,17 @@ async function translateSplit(modelDir: string, split: keyof typeof SPLITS, coun
   }
 }
 
+/** The mean target frame of the training split (the mean-frame baseline), computed once. */
+async function meanFrame(task: (typeof TASKS)[number]): Promise<Uint8Array> {
+  const file = path.join(OUT, `mean_frame_${task}.bin`);
+  if (!existsSync(file)) writeFileSync(file, await meanTargetFrame(dataDir('train'), task, SIZE.frames, SIZE.width, SIZE.height));
+  return new Uint8Array(readFileSync(file));
+}
+
 async function scoreSplit(out: string, split: keyof typeof SPLITS, withMeanFrame: boolean): Promise<Record<string, EvalReport>> {
   const reports: Record<string, EvalReport> = {};
   for (const task of TASKS) {
-    const meanFile = path.join(OUT, `mean_frame_${task}.bin`);
-    if (withMeanFrame && !existsSync(meanFile)) writeFileSync(meanFile, await meanTargetFrame(dataDir('train'), task, SIZE.frames, SIZE.width, SIZE.height));
-    reports[task] = await evaluate({ task, predictions: path.join(out, task), groundTruth: dataDir(split), frames: SIZE.frames, meanFrame: withMeanFrame ? new Uint8Array(readFileSync(meanFile)) : undefined });
+    reports[task] = await evaluate({ task, predictions: path.join(out, task), groundTruth: dataDir(split), frames: SIZE.frames, meanFrame: withMeanFrame ? await meanFrame(task) : undefined });
   }
   return reports;
 }
@@ -221,9 +230,7 @@ await stage('report', () => report(MODEL, 'report', true));
 if (ablation) {
   const uniform = path.join(OUT, 'model-uniform');
   await stage('transformer-uniform', () => transformer('transformer-uniform', ['use_collaborative_position_encoding=False']));
-  await stage('export-uniform', () => {
-    exportModel(path.join(OUT, 'transformer-uniform'), uniform, JSON.parse(readFileSync(path.join(MODEL, 'model_index.json'), 'utf8'))._worldwander);
-  });
+  await stage('export-uniform', () => exportModel(path.join(OUT, 'transformer-uniform'), uniform, JSON.parse(readFileSync(path.join(MODEL, 'model_index.json'), 'utf8'))._worldwander));
   await stage('report-uniform', () => report(uniform, 'report-uniform', false));
 }
 console.error(`recipe: ${((performance.now() - started) / 60000).toFixed(1)} min this run; stages (all runs, s): ${JSON.stringify(times)}`);

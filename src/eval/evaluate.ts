@@ -121,6 +121,7 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
     const truth = await framesAt(truths.get(name)!, o.frames);
     if (truth.frames.length < o.frames) throw new FileFormatError(`${truths.get(name)}: has ${truth.frames.length} frames, ${o.frames} are compared`);
     size ??= { width: truth.width, height: truth.height, frames: o.frames };
+    if (o.meanFrame && o.meanFrame.length !== truth.width * truth.height * 3) throw new OptionError('meanFrame', `the mean frame has ${o.meanFrame.length} bytes, the ground truth of ${name} is ${truth.width}x${truth.height} (${truth.width * truth.height * 3} bytes of RGB)`);
     const prediction = await framesAt(predictions.get(name)!, o.frames, truth.width, truth.height);
     if (prediction.frames.length < o.frames) throw new FileFormatError(`${predictions.get(name)}: has ${prediction.frames.length} frames, ${o.frames} are compared`);
     const input = await framesAt(inputs.get(name)!, o.frames, truth.width, truth.height);

@@ -1,9 +1,10 @@
 // What `worldwander eval` writes: report.json (every number), report.md (the tables), plots as
 // SVG (PSNR per case, PSNR per frame, the training loss when a metrics.jsonl is given), and with
 // `html` a self-contained results page (page.ts).
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
+import { writeFileAtomicSync } from '../io/atomic.js';
 import type { EvalReport } from './evaluate.js';
 import { barChart, lineChart, smooth } from './plots.js';
 
@@ -63,7 +64,7 @@ export function writeReport(dir: string, report: EvalReport, { title, lossFile }
   mkdirSync(dir, { recursive: true });
   const files: string[] = [];
   const put = (name: string, text: string): void => {
-    writeFileSync(path.join(dir, name), text);
+    writeFileAtomicSync(path.join(dir, name), (fd) => writeSync(fd, text));
     files.push(path.join(dir, name));
   };
   put('report.json', `${JSON.stringify(report, null, 1)}\n`);

@@ -7,15 +7,14 @@ import { checkDevice } from '../torch/index.js';
 import { AutoencoderKLWan } from '../models/wan/vae.js';
 import { LatentCache, fillLatentCache, vaeIdentity } from '../data/latent_cache.js';
 import { describeReport, indexTriplets } from '../data/triplets.js';
-import { loadConfig } from '../worldwander/config.js';
+import { loadConfig, resolveConfigPath } from '../worldwander/config.js';
 import { resolveModelDir } from '../worldwander/infer.js';
 
 export async function cacheLatents(o: { config: string; overrides?: string[]; modelDir?: string; device?: string; onNote?: (text: string) => void; onProgress?: (done: number, total: number) => void }): Promise<{ dir: string; clips: number; written: number; found: number }> {
   const config = loadConfig(o.config, o.overrides ?? []);
   const d = config.dataset;
   if (!d.latent_cache) throw new OptionError(null, `${o.config}: dataset.latent_cache is not set; set it to the cache folder (e.g. dataset.latent_cache=latent_cache)`);
-  const configDir = path.dirname(path.resolve(o.config));
-  const root = (p: string): string => (path.isAbsolute(p) ? p : path.join(configDir, p));
+  const root = (p: string): string => resolveConfigPath(o.config, p);
   const modelDir = resolveModelDir(config, o.config, o.modelDir);
   const { clips, report } = await indexTriplets({ first: root(d.first_video_root), third: root(d.third_video_root), reference: d.ref_image_root ? root(d.ref_image_root) : null }, { sampleFrames: d.sample_n_frames, stride: d.stride, needReference: d.is_one2three });
   for (const line of describeReport(report)) o.onNote?.(`dataset: ${line}`);

@@ -1,7 +1,7 @@
 // What a training step reads: the order of clips (a permutation per epoch, from the seed and the
 // epoch alone, each rank taking every world-size-th entry), each clip's window (from the seed,
 // epoch and position alone), and the clean latents of both views and the reference, either from
-// the latent cache or decoded in worker threads and VAE-encoded here. No state but (epoch,
+// the latent cache or decoded in worker processes and VAE-encoded here. No state but (epoch,
 // position): a resumed run reads exactly what the uninterrupted one would.
 import { createHash } from 'node:crypto';
 
@@ -160,7 +160,7 @@ export class CachedLatents implements LatentSource {
   async close(): Promise<void> {}
 }
 
-/** Windows decoded in worker threads (requested ahead) and VAE-encoded here, as the release trains. */
+/** Windows decoded in worker processes (requested ahead) and VAE-encoded here, as the release trains. */
 export class DecodedLatents implements LatentSource {
   waited = 0;
   readonly #pool: ClipLoaderPool;

@@ -16,7 +16,7 @@ import { AutoencoderKLWan } from '../models/wan/vae.js';
 import { promptEmbeddings } from '../models/umt5/prompt_cache.js';
 import { flowMatchingPair, trainingSchedule, weightedMse } from '../diffusion/index.js';
 import { buildInContextInputs } from '../worldwander/in_context.js';
-import { loadConfig, taskOf, type WorldWanderConfig } from '../worldwander/config.js';
+import { loadConfig, resolveConfigPath, taskOf, type WorldWanderConfig } from '../worldwander/config.js';
 import { resolveModelDir } from '../worldwander/infer.js';
 import { EMPTY_PROMPT, TASK_PROMPT, type WorldWanderTask } from '../worldwander/prompts.js';
 import { describeReport, indexTriplets, type Clip } from '../data/triplets.js';
@@ -66,6 +66,8 @@ export interface StepMetrics {
   samples_per_second: number;
   data_wait_seconds: number;
   epoch: number;
+  /** Resident memory of the process after the step (flat over a run, or something leaks). */
+  rss_mib: number;
 }
 
 export type TrainEvent =
@@ -102,8 +104,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const seed = o.seed ?? t.seed ?? 0;
   const device = checkDevice(o.device ?? 'cpu');
   const modelDir = resolveModelDir(config, o.config, o.modelDir);
-  const configDir = path.dirname(path.resolve(o.config));
-  const root = (p: string): string => (path.isAbsolute(p) ? p : existsSync(p) ? p : path.join(configDir, p));
+  const root = (p: string): string => resolveConfigPath(o.config, p);
 
   // The output: a fresh folder, or the run to resume.
   const checkpointsExist = existsSync(path.join(o.output, 'checkpoints')) && readdirSync(path.join(o.output, 'checkpoints')).length > 0;
@@ -245,6 +246,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         step: step + 1, loss, lr: optimizer.lr, grad_norm: gradNorm, step_seconds: Number(seconds.toFixed(4)),
         samples_per_second: Number(((t.batch_size * accumulation * worldSize) / seconds).toFixed(3)),
         data_wait_seconds: Number((source.waited - waitedBefore).toFixed(4)), epoch: order.epoch,
+        rss_mib: Math.round(process.memoryUsage.rss() / 2 ** 20),
       };
       if (lead) appendFileSync(path.join(o.output, 'metrics.jsonl'), `${JSON.stringify(metrics)}\n`);
       o.onEvent?.({ kind: 'step', metrics, steps: maxSteps });

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
-import { ConfigError } from '../worldwander/config.js';
+import { ConfigError, resolveConfigPath } from '../worldwander/config.js';
 import { Generator, checkDevice, noGrad, openWeights, randn, saveSafetensors, scope, stack, type Tensor } from '../torch/index.js';
 import { AutoencoderKLWan } from '../models/wan/vae.js';
 import { WAN22_TI2V_5B_VAE, parseVaeConfig, type WanVAEConfig } from '../models/wan/vae_config.js';
@@ -81,8 +81,7 @@ function batchPsnr(a: Tensor, b: Tensor): number {
 
 export async function trainVae(o: VaeTrainOptions): Promise<{ dir: string; steps: number }> {
   const c = loadVaeTrainingConfig(o.config);
-  const configDir = path.dirname(path.resolve(o.config));
-  const root = (p: string): string => (path.isAbsolute(p) ? p : existsSync(p) ? p : path.join(configDir, p));
+  const root = (p: string): string => resolveConfigPath(o.config, p);
   const device = checkDevice(o.device ?? 'cpu');
   const vaeConfig: WanVAEConfig = parseVaeConfig({ ...WAN22_TI2V_5B_VAE, ...c.vae } as Record<string, unknown>, `${o.config} (vae)`);
   const { clips } = await indexTriplets({ first: root(c.data.first_video_root), third: root(c.data.third_video_root) }, { sampleFrames: c.data.frames, stride: 1, needReference: false });

@@ -4,6 +4,7 @@
 // `validation` and `sampling` sections. Dotted overrides (`training.learning_rate=1e-4`) apply
 // before the check. Shared by `worldwander infer` and `worldwander train`.
 import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 import { parse as parseYaml, parseDocument } from 'yaml';
@@ -159,6 +160,16 @@ export function loadConfig(file: string, overrides: readonly string[] = []): Wor
 
 export function taskOf(config: WorldWanderConfig): WorldWanderTaskName {
   return config.dataset.is_one2three ? 'one2three' : 'three2one';
+}
+
+/**
+ * A path a config names: relative paths are the release's, taken from the working folder (its
+ * scripts run from the repository root); one found only next to the config is taken from there.
+ */
+export function resolveConfigPath(configFile: string, p: string): string {
+  if (path.isAbsolute(p) || existsSync(p)) return p;
+  const beside = path.join(path.dirname(path.resolve(configFile)), p);
+  return existsSync(beside) ? beside : p;
 }
 
 /** The model folder of a config: `model_id` as a local path, relative to the working folder or to the config's folder. */

@@ -1,0 +1,53 @@
+// Sampling on this machine with a model folder (default: the bundled models/worldwander-small):
+// the stages of one translation (read, VAE encode, denoise, VAE decode), batched against
+// sequential classifier-free guidance, and memory over a long sampling loop (RSS and the engine's
+// live tensor bytes after each step of a 50-step run: flat, or it leaks).
+//   node dist/bench/sampling.js [--model-dir DIR] [--runs N]
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { synthesize } from '../src/synth/run.js';
+import { LAYOUT } from '../src/data/layout.js';
+import { WorldWanderPipeline, readDefaults, type Translation } from '../src/worldwander/pipeline.js';
+import { memoryStats } from '../src/torch/index.js';
+import { median } from './stats.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string, fallback: string): string => (args.includes(name) ? args[args.indexOf(name) + 1]! : fallback);
+const modelDir = flag('--model-dir', 'models/worldwander-small');
+const runs = Number(flag('--runs', '3'));
+if (!existsSync(path.join(modelDir, 'model_index.json'))) throw new Error(`${modelDir} is not a model folder`);
+const defaults = readDefaults(modelDir);
+
+const rssMiB = (): number => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
+
+const data = mkdtempSync(path.join(tmpdir(), 'ww-bench-sampling-'));
+try {
+  await synthesize({ seed: 3, count: 1, width: defaults.width, height: defaults.height, frames: defaults.num_frames, fps: defaults.fps, format: 'mp4', out: data });
+  const clip = { video: path.join(data, LAYOUT.first, 'sample_000000.mp4'), referenceImage: path.join(data, LAYOUT.reference, 'sample_000000.png') };
+  const loadStarted = performance.now();
+  const pipeline = WorldWanderPipeline.fromPretrained(modelDir);
+  const load = (performance.now() - loadStarted) / 1000;
+  try {
+    console.log(JSON.stringify({ modelDir, size: `${defaults.width}x${defaults.height}x${defaults.num_frames}`, steps: defaults.num_inference_steps, load_seconds: Number(load.toFixed(3)) }));
+    await pipeline.translate('one2three', { ...clip, numInferenceSteps: 2 }); // warm-up
+    for (const task of ['three2one', 'one2three'] as const) {
+      for (const [label, guidanceScale, guidance] of [['no guidance (g = 1)', 1, 'batched'], ['guidance 5, batched', 5, 'batched'], ['guidance 5, sequential', 5, 'sequential']] as const) {
+        const timings: Translation['timings'][] = [];
+        for (let r = 0; r < runs; r++) timings.push((await pipeline.translate(task, { ...clip, guidanceScale, guidance })).timings);
+        const m = (k: keyof Translation['timings']): number => Number(median(timings.map((t) => t[k])).toFixed(3));
+        console.log(JSON.stringify({ task, mode: label, read: m('read'), encode: m('encode'), denoise: m('denoise'), decode: m('decode') }));
+      }
+    }
+    // memory over a 50-step run with guidance: after each step
+    const rss: number[] = [], live: number[] = [];
+    await pipeline.translate('one2three', { ...clip, numInferenceSteps: 50, guidanceScale: 5, onStep: () => { rss.push(rssMiB()); live.push(memoryStats().allocatedBytes / 2 ** 20); } });
+    const at = (xs: number[], i: number): number => Number(xs[i]!.toFixed(1));
+    console.log(JSON.stringify({ memory: '50 steps, guidance 5', rss_mib_step: { 5: at(rss, 4), 25: at(rss, 24), 50: at(rss, 49) }, live_tensor_mib_step: { 5: at(live, 4), 25: at(live, 24), 50: at(live, 49) } }));
+  } finally {
+    pipeline.dispose();
+  }
+} finally {
+  rmSync(data, { recursive: true, force: true });
+}

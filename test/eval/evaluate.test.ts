@@ -1,0 +1,67 @@
+// evaluate() on hand-made cases whose scores are known in closed form: flat frames, so PSNR is
+// 10·log10(255²/d²) for a difference d, and SSIM the luminance term (2ab + C1)/(a² + b² + C1).
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+
+import { encodePng } from '../../src/data/png.js';
+import { evaluate } from '../../src/eval/evaluate.js';
+import { writeReport } from '../../src/eval/report.js';
+
+const root = mkdtempSync(path.join(tmpdir(), 'ww-eval-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+const W = 16, H = 12, FRAMES = 3;
+
+function flatClip(dir: string, value: number, frames = FRAMES): void {
+  mkdirSync(dir, { recursive: true });
+  for (let f = 0; f < frames; f++) writeFileSync(path.join(dir, `${String(f).padStart(5, '0')}.png`), encodePng({ width: W, height: H, channels: 3, data: new Uint8Array(W * H * 3).fill(value) }));
+}
+
+const psnrOf = (d: number): number => 10 * Math.log10(255 ** 2 / d ** 2);
+const ssimOf = (a: number, b: number): number => { const c1 = (0.01 * 255) ** 2; return (2 * a * b + c1) / (a * a + b * b + c1); };
+
+test('three2one: model, copy-input and mean-frame scores in closed form; unmatched cases listed, not dropped', async () => {
+  const truth = path.join(root, 'truth'), predictions = path.join(root, 'pred');
+  flatClip(path.join(truth, 'First_Video', 'a'), 100);
+  flatClip(path.join(truth, 'Third_Video', 'a'), 40);
+  flatClip(path.join(truth, 'First_Video', 'b'), 200);
+  flatClip(path.join(truth, 'Third_Video', 'b'), 190);
+  flatClip(path.join(truth, 'First_Video', 'only_truth'), 0);
+  flatClip(path.join(truth, 'Third_Video', 'only_truth'), 0);
+  flatClip(path.join(predictions, 'First_Video', 'a'), 110);
+  flatClip(path.join(predictions, 'First_Video', 'b'), 180);
+  flatClip(path.join(predictions, 'First_Video', 'only_prediction'), 0);
+  const report = await evaluate({ task: 'three2one', predictions, groundTruth: truth, frames: FRAMES, meanFrame: new Uint8Array(W * H * 3).fill(150) });
+  assert.deepEqual(report.cases.map((c) => c.case), ['a', 'b']);
+  const [a, b] = report.cases as [typeof report.cases[0], typeof report.cases[0]];
+  const close = (x: number, y: number, what: string): void => assert.ok(Math.abs(x - y) < 1e-9, `${what}: ${x} vs ${y}`);
+  close(a.model.psnr, psnrOf(10), 'a model PSNR');
+  close(b.model.psnr, psnrOf(20), 'b model PSNR');
+  close(a.copyInput.psnr, psnrOf(60), 'a copy-input PSNR');
+  close(b.copyInput.psnr, psnrOf(10), 'b copy-input PSNR');
+  close(a.meanFrame!.psnr, psnrOf(50), 'a mean-frame PSNR');
+  close(a.model.ssim, ssimOf(100, 110), 'a model SSIM');
+  close(b.copyInput.ssim, ssimOf(200, 190), 'b copy-input SSIM');
+  assert.equal(a.model.psnrFrames.length, FRAMES);
+  close(report.overall.model.psnr, (psnrOf(10) + psnrOf(20)) / 2, 'overall = mean over cases');
+  close(report.overall.meanFrame!.ssim, (ssimOf(100, 150) + ssimOf(200, 150)) / 2, 'overall mean-frame SSIM');
+  assert.deepEqual(report.unmatched, { predictions: ['only_prediction'], groundTruth: ['only_truth'] });
+  const files = writeReport(path.join(root, 'report'), report, { title: 'closed form' });
+  assert.ok(files.some((f) => f.endsWith('psnr_per_case.svg')));
+  const md = files.find((f) => f.endsWith('report.md'))!;
+  assert.match((await import('node:fs')).readFileSync(md, 'utf8'), /Unmatched: predictions without ground truth: only_prediction; ground truth without predictions: only_truth/);
+});
+
+test('bad input names what is wrong: too few frames, no matching case, a mean frame of another size', async () => {
+  const truth = path.join(root, 'truth2'), predictions = path.join(root, 'pred2');
+  flatClip(path.join(truth, 'First_Video', 'a'), 100);
+  flatClip(path.join(truth, 'Third_Video', 'a'), 40);
+  flatClip(path.join(predictions, 'First_Video', 'a'), 100, 2);
+  await assert.rejects(evaluate({ task: 'three2one', predictions, groundTruth: truth, frames: FRAMES }), /pred2\/First_Video\/a: has 2 frames, 3 are compared/);
+  await assert.rejects(evaluate({ task: 'one2three', predictions, groundTruth: truth, frames: FRAMES }), /no prediction matches a case of .*Third_Video by name/);
+  flatClip(path.join(predictions, 'First_Video', 'a'), 100);
+  await assert.rejects(evaluate({ task: 'three2one', predictions, groundTruth: truth, frames: FRAMES, meanFrame: new Uint8Array(10) }), /the mean frame has 10 bytes, the ground truth of a is 16x12 \(576 bytes of RGB\)/);
+  await assert.rejects(evaluate({ task: 'three2one', predictions, groundTruth: path.join(root, 'nowhere'), frames: FRAMES }), /has no Third_Video\//);
+});
