@@ -93,7 +93,8 @@ async function assemble(): Promise<void> {
     saveSafetensors(path.join(transformerDir, 'diffusion_pytorch_model.safetensors'), model.stateDict(), { format: 'pt' });
     model.dispose();
   }
-  promptEmbeddings(STAGING, ALL_PROMPTS, { cacheDir: path.join(STAGING, 'prompt_embeds'), maxLength: 512, dtype: 'float32' }).dispose();
+  writeModelIndex(STAGING, {});
+  promptEmbeddings(STAGING, ALL_PROMPTS, { cacheDir: path.join(STAGING, 'prompt_embeds'), maxLength: SMALL_DEFAULTS.max_sequence_length, dtype: 'float32' }).dispose();
 }
 
 async function transformer(name: string, overrides: string[]): Promise<void> {
@@ -113,6 +114,18 @@ async function transformer(name: string, overrides: string[]): Promise<void> {
   bar?.finish();
 }
 
+/** Sampling defaults of the small model until the sampling stage chooses them; 16 text tokens (the task prompts are 10). */
+const SMALL_DEFAULTS: ModelDefaults = { height: SIZE.height, width: SIZE.width, num_frames: SIZE.frames, num_inference_steps: 20, guidance_scale: 1, flow_shift: 1, fps: SIZE.fps, max_sequence_length: 16 };
+
+function writeModelIndex(target: string, defaults: Partial<ModelDefaults>): void {
+  writeFileSync(path.join(target, 'model_index.json'), `${JSON.stringify({
+    _class_name: 'WanPipeline', _diffusers_version: '0.35.0', boundary_ratio: null, expand_timesteps: true,
+    scheduler: ['diffusers', 'UniPCMultistepScheduler'], text_encoder: ['transformers', 'UMT5EncoderModel'], tokenizer: ['transformers', 'T5TokenizerFast'],
+    transformer: ['diffusers', 'WanTransformer3DModel'], vae: ['diffusers', 'AutoencoderKLWan'],
+    _worldwander: { ...SMALL_DEFAULTS, ...defaults },
+  }, null, 2)}\n`);
+}
+
 /** A model folder from the staging one and a trained transformer checkpoint, weights stored as bfloat16. */
 async function exportModel(runDir: string, target: string, defaults: Partial<ModelDefaults>): Promise<void> {
   const checkpoint = listCheckpoints(runDir).pop();
@@ -130,12 +143,7 @@ async function exportModel(runDir: string, target: string, defaults: Partial<Mod
   };
   bf16(path.join(checkpoint.dir, 'transformer'), path.join(target, 'transformer'));
   bf16(path.join(STAGING, 'vae'), path.join(target, 'vae'));
-  writeFileSync(path.join(target, 'model_index.json'), `${JSON.stringify({
-    _class_name: 'WanPipeline', _diffusers_version: '0.35.0', boundary_ratio: null, expand_timesteps: true,
-    scheduler: ['diffusers', 'UniPCMultistepScheduler'], text_encoder: ['transformers', 'UMT5EncoderModel'], tokenizer: ['transformers', 'T5TokenizerFast'],
-    transformer: ['diffusers', 'WanTransformer3DModel'], vae: ['diffusers', 'AutoencoderKLWan'],
-    _worldwander: { height: SIZE.height, width: SIZE.width, num_frames: SIZE.frames, num_inference_steps: 20, guidance_scale: 1, flow_shift: 1, fps: SIZE.fps, ...defaults },
-  }, null, 2)}\n`);
+  writeModelIndex(target, defaults);
   // what the demo shows next to the model's numbers: its loss curve and the mean-frame baseline
   cpSync(path.join(runDir, 'metrics.jsonl'), path.join(target, 'training_metrics.jsonl'));
   mkdirSync(path.join(target, 'mean_frames'), { recursive: true });

@@ -49,6 +49,11 @@ export const METRIC_DEFINITIONS =
   'SSIM: Wang et al. (2004) on BT.601 luma (0.299R + 0.587G + 0.114B), 11x11 Gaussian window σ = 1.5, valid positions only, C1 = (0.01·255)², C2 = (0.03·255)²; ' +
   'a video\'s score is the mean of its frames\', the overall score the mean of the cases\'. Videos of another size are scaled to cover the ground truth\'s size and centre-cropped first.';
 
+/** Said in every report and by `worldwander eval`: what is not measured, and why. */
+export const NOT_MEASURED =
+  'LPIPS and FVD are not computed: both score with pretrained networks (AlexNet or VGG with the LPIPS heads; I3D) ' +
+  'that nothing here downloads, and loading user-supplied weights for them is not implemented yet.';
+
 /** The predictions of a folder: the target view of a release layout, or `<case>/generated.mp4` (or frames/) as infer writes them. */
 export function predictionEntries(dir: string, task: WorldWanderTask): Map<string, string> {
   const view = path.join(dir, task === 'three2one' ? LAYOUT.first : LAYOUT.third);

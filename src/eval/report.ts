@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 import { writeFileAtomicSync } from '../io/atomic.js';
-import type { EvalReport } from './evaluate.js';
+import { NOT_MEASURED, type EvalReport } from './evaluate.js';
 import { barChart, lineChart, smooth } from './plots.js';
 
 const fixed = (v: number, d = 2): string => (Number.isFinite(v) ? v.toFixed(d) : '—');
@@ -26,6 +26,7 @@ export function markdownReport(report: EvalReport, title = 'Evaluation'): string
     `|---|---|---|---|---${o.meanFrame ? '|---|---' : ''}|`,
     ...report.cases.map((c) => `| ${c.case} | ${fixed(c.model.psnr)} | ${fixed(c.model.ssim, 4)} | ${fixed(c.copyInput.psnr)} | ${fixed(c.copyInput.ssim, 4)}${c.meanFrame ? ` | ${fixed(c.meanFrame.psnr)} | ${fixed(c.meanFrame.ssim, 4)}` : ''} |`), '',
     `Definitions: ${report.definitions}`, '',
+    NOT_MEASURED, '',
   ];
   if (report.unmatched.predictions.length || report.unmatched.groundTruth.length) {
     lines.push(`Unmatched: predictions without ground truth: ${report.unmatched.predictions.join(', ') || 'none'}; ground truth without predictions: ${report.unmatched.groundTruth.join(', ') || 'none'}.`, '');

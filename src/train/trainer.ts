@@ -18,6 +18,7 @@ import { flowMatchingPair, trainingSchedule, weightedMse } from '../diffusion/in
 import { buildInContextInputs } from '../worldwander/in_context.js';
 import { loadConfig, resolveConfigPath, taskOf, type WorldWanderConfig } from '../worldwander/config.js';
 import { resolveModelDir } from '../worldwander/infer.js';
+import { readDefaults } from '../worldwander/pipeline.js';
 import { EMPTY_PROMPT, TASK_PROMPT, type WorldWanderTask } from '../worldwander/prompts.js';
 import { describeReport, indexTriplets, type Clip } from '../data/triplets.js';
 import { LatentCache, fillLatentCache, vaeIdentity } from '../data/latent_cache.js';
@@ -140,7 +141,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const baseLr = optimizer.lr;
 
     // The text side: the task prompt and the empty one (text dropout, guidance), from the prompt cache.
-    const text = promptEmbeddings(modelDir, [TASK_PROMPT.three2one, TASK_PROMPT.one2three, EMPTY_PROMPT], { cacheDir: path.join(modelDir, 'prompt_embeds'), device });
+    const text = promptEmbeddings(modelDir, [TASK_PROMPT.three2one, TASK_PROMPT.one2three, EMPTY_PROMPT], { cacheDir: path.join(modelDir, 'prompt_embeds'), device, maxLength: readDefaults(modelDir).max_sequence_length });
     embeds.push(text);
     const [prompt3to1, prompt1to3, empty] = text.chunk(3, 0) as [Tensor, Tensor, Tensor];
     embeds.push(prompt3to1, prompt1to3, empty);
@@ -169,7 +170,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       state = loadCheckpoint(resumeFrom, { model, trainable, optimizer });
       if (state.worldSize !== worldSize) throw new OptionError('resume', `${resumeFrom} was written by a run of ${state.worldSize} process(es); resume it with as many`);
       note(`resumed from ${resumeFrom} at step ${state.step}`);
-      if (lead) truncateJsonl(path.join(o.output, 'metrics.jsonl'), state.step);
+    }
+    // what a run that died before its first checkpoint, or after the one resumed from, logged goes
+    for (const log of ['metrics.jsonl', 'validation.jsonl']) {
+      if (lead) { if (resumeFrom) truncateJsonl(path.join(o.output, log), state.step); else rmSync(path.join(o.output, log), { force: true }); }
     }
     const order = new SampleOrder(clips, seed, rank, worldSize, (clip, choice) => source!.start(clip, choice), state.epoch, resumeFrom ? state.position : rank);
     const schedule = trainingSchedule(t.flow_shift ?? 5);
@@ -282,7 +286,7 @@ function sampleDraws(samples: readonly SampleRef[], schedule: ReturnType<typeof 
   };
 }
 
-/** Keeps the first `steps` lines of a metrics file (a resumed run rewrites what came after its checkpoint). */
+/** Keeps the lines of a JSONL log up to step `steps` (a resumed run rewrites what came after its checkpoint). */
 function truncateJsonl(file: string, steps: number): void {
   if (!existsSync(file)) return;
   const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).filter((line) => (JSON.parse(line) as { step: number }).step <= steps);

@@ -29,10 +29,12 @@ export interface ModelDefaults {
   guidance_scale: number;
   flow_shift: number;
   fps: number;
+  /** Text tokens the transformer attends to (prompt embeddings zero-padded to this length). */
+  max_sequence_length: number;
 }
 
-/** The release's: Wan2.2-TI2V-5B at 704x1280, 49 frames, 50 UniPC steps, guidance 5, shift 5, 8 fps. */
-export const RELEASE_DEFAULTS: ModelDefaults = { height: 704, width: 1280, num_frames: 49, num_inference_steps: 50, guidance_scale: 5, flow_shift: 5, fps: 8 };
+/** The release's: Wan2.2-TI2V-5B at 704x1280, 49 frames, 50 UniPC steps, guidance 5, shift 5, 8 fps, 512 text tokens. */
+export const RELEASE_DEFAULTS: ModelDefaults = { height: 704, width: 1280, num_frames: 49, num_inference_steps: 50, guidance_scale: 5, flow_shift: 5, fps: 8, max_sequence_length: 512 };
 
 export interface PipelineLoadOptions {
   /** A LoRA file for the transformer: the release's .ckpt or a .safetensors (PEFT or diffusers names). */
@@ -171,7 +173,7 @@ export class WorldWanderPipeline {
       condition: this.#encode(input, width, height),
       ref: reference ? this.#encode([reference], width, height) : null,
     })));
-    const text = promptEmbeddings(this.modelDir, [TASK_PROMPT[task], negativePrompt], { cacheDir: this.promptCacheDir, device: this.device });
+    const text = promptEmbeddings(this.modelDir, [TASK_PROMPT[task], negativePrompt], { cacheDir: this.promptCacheDir, device: this.device, maxLength: this.defaults.max_sequence_length });
     const encode = seconds(started);
 
     started = performance.now();

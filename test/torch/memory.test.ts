@@ -1,6 +1,9 @@
 // Memory stays flat over long loops of scoped ops: the property training and sampling rely on.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 import { Generator, keep, memoryStats, noGrad, randn, scope, tensor, zeros } from '../../src/torch/index.js';
 
@@ -50,4 +53,18 @@ test('10,000 scoped iterations of ops keep RSS growth under 64 MiB', () => {
   assert.ok(growth < 64 * 1024 * 1024, `RSS grew by ${(growth / 2 ** 20).toFixed(1)} MiB`);
   assert.ok(Number.isFinite(state.sum().item()));
   tensor([0]).dispose();
+});
+
+test('blocks past the allocator cache go back to the system: tensors of changing sizes do not grow RSS', () => {
+  // glibc alone (its mmap threshold risen to 32 MiB, as it does after the first large free) grew
+  // RSS by ~2.2 GB over this loop; the addon pins the threshold at 1 MiB
+  const child = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'fragmentation_loop.js');
+  const run = (env: Record<string, string>): { growthMiB: number; live: number } =>
+    JSON.parse(execFileSync(process.execPath, [child], { encoding: 'utf8', env: { ...process.env, WORLDWANDER_CPU_CACHE_MB: '8', ...env } }));
+  const pinned = run({});
+  assert.equal(pinned.live, 0);
+  assert.ok(pinned.growthMiB < 128, `RSS grew by ${pinned.growthMiB.toFixed(1)} MiB over 1000 iterations`);
+  // the same loop with glibc's risen threshold does grow: the check above can fail
+  const risen = run({ MALLOC_MMAP_THRESHOLD_: String(32 << 20) });
+  assert.ok(risen.growthMiB > 512, `with a 32 MiB threshold RSS grew by only ${risen.growthMiB.toFixed(1)} MiB`);
 });

@@ -22,6 +22,8 @@ export const register: Register = (program) => {
       const o = report.overall;
       console.log(`${report.task}, ${report.cases.length} case(s): model PSNR ${o.model.psnr.toFixed(2)} dB SSIM ${o.model.ssim.toFixed(4)}; copy-input ${o.copyInput.psnr.toFixed(2)} / ${o.copyInput.ssim.toFixed(4)}${o.meanFrame ? `; mean frame ${o.meanFrame.psnr.toFixed(2)} / ${o.meanFrame.ssim.toFixed(4)}` : ''}`);
       console.log(`report: ${files.join(', ')}`);
+      const { NOT_MEASURED } = await import('../../eval/evaluate.js');
+      console.error(`note: ${NOT_MEASURED}`);
       if (page) console.log(`page: ${page}`);
     });
 };
