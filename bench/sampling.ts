@@ -1,7 +1,8 @@
 // Sampling on this machine with a model folder (default: the bundled models/worldwander-small):
 // the stages of one translation (read, VAE encode, denoise, VAE decode), batched against
-// sequential classifier-free guidance, and memory over a long sampling loop (RSS and the engine's
-// live tensor bytes after each step of a 50-step run: flat, or it leaks).
+// sequential classifier-free guidance, memory over a long sampling loop (RSS and the engine's
+// live tensor bytes after steps 5, 25, 50 of a 50-step guided run, and its peak), and the FLOPs of
+// one transformer forward here and at the real size (Wan2.2-TI2V-5B, 704x1280x49, two views).
 //   node dist/bench/sampling.js [--model-dir DIR] [--runs N]
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,9 @@ import path from 'node:path';
 import { synthesize } from '../src/synth/run.js';
 import { LAYOUT } from '../src/data/layout.js';
 import { WorldWanderPipeline, readDefaults, type Translation } from '../src/worldwander/pipeline.js';
-import { memoryStats } from '../src/torch/index.js';
+import { memoryStats, resetPeakMemory } from '../src/torch/index.js';
+import { WAN22_TI2V_5B } from '../src/models/wan/transformer_config.js';
+import { forwardFlops } from './flops.js';
 import { median } from './stats.js';
 
 const args = process.argv.slice(2);
@@ -42,9 +45,19 @@ try {
     }
     // memory over a 50-step run with guidance: after each step
     const rss: number[] = [], live: number[] = [];
+    resetPeakMemory();
     await pipeline.translate('one2three', { ...clip, numInferenceSteps: 50, guidanceScale: 5, onStep: () => { rss.push(rssMiB()); live.push(memoryStats().allocatedBytes / 2 ** 20); } });
     const at = (xs: number[], i: number): number => Number(xs[i]!.toFixed(1));
-    console.log(JSON.stringify({ memory: '50 steps, guidance 5', rss_mib_step: { 5: at(rss, 4), 25: at(rss, 24), 50: at(rss, 49) }, live_tensor_mib_step: { 5: at(live, 4), 25: at(live, 24), 50: at(live, 49) } }));
+    console.log(JSON.stringify({ memory: '50 steps, guidance 5', rss_mib_step: { 5: at(rss, 4), 25: at(rss, 24), 50: at(rss, 49) }, live_tensor_mib_step: { 5: at(live, 4), 25: at(live, 24), 50: at(live, 49) }, peak_tensor_mib: Number((memoryStats().peakAllocatedBytes / 2 ** 20).toFixed(1)) }));
+    // FLOPs of one forward: this model (one2three: condition + target + one reference frame of tokens) and the real one (three2one)
+    const t = pipeline.transformer.config;
+    const s = pipeline.vae.spatialCompression;
+    const tokensPerFrame = (defaults.height / s / t.patch_size[1]) * (defaults.width / s / t.patch_size[2]);
+    const latentFrames = (defaults.num_frames - 1) / pipeline.vae.temporalCompression + 1;
+    const here = forwardFlops(t, (2 * latentFrames + 1) * tokensPerFrame, latentFrames * tokensPerFrame, defaults.max_sequence_length);
+    const realView = 13 * (704 / 16 / 2) * (1280 / 16 / 2);
+    const real = forwardFlops(WAN22_TI2V_5B, 2 * realView, realView, 512);
+    console.log(JSON.stringify({ forward_gflops_here: Number((here / 1e9).toFixed(3)), forward_tflops_real_704x1280x49_two_views: Number((real / 1e12).toFixed(1)), real_tokens: 2 * realView }));
   } finally {
     pipeline.dispose();
   }

@@ -1,7 +1,7 @@
 // Training steps on this machine, through `worldwander train` itself: the bundled small model's
-// config (configs/small/three2one.yaml) from the recipe's staging model folder, in float32 and
-// bf16-mixed, from the latent cache and from videos (decoded in worker processes), in one and two
-// processes. Per mode: median step time (steps after the first 3), samples/s, the median time a
+// config (configs/small/three2one.yaml) from the recipe's staging model folder: float32 and
+// bf16-mixed, with and without gradient checkpointing, from the latent cache and from videos
+// (decoded in worker processes), in one and two processes. Per mode: median step time (steps after the first 3), samples/s, the median time a
 // step waited for data, and RSS after step 5 and the last step.
 //   node dist/bench/train.js [--model-dir outputs/recipe/model] [--steps 20] [--modes a,b,...]
 import { execFileSync } from 'node:child_process';
@@ -21,6 +21,7 @@ const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 
 const MODES: Record<string, { overrides: string[]; procs: number }> = {
   'fp32, latent cache': { overrides: ['training.precision=32'], procs: 1 },
   'bf16-mixed, latent cache': { overrides: ['training.precision=bf16-mixed'], procs: 1 },
+  'fp32, latent cache, gradient checkpointing': { overrides: ['training.precision=32', 'training.gradient_checkpointing=True'], procs: 1 },
   'fp32, videos (1 worker)': { overrides: ['training.precision=32', 'dataset.latent_cache=~'], procs: 1 },
   'fp32, latent cache, 2 processes (batch 16 each)': { overrides: ['training.precision=32', 'training.batch_size=16'], procs: 2 },
 };

@@ -12,6 +12,7 @@ import { Generator, mseLoss, noGrad, randn, scope, type Tensor } from '../src/to
 import { WanTransformer3DModel } from '../src/models/wan/transformer.js';
 import { buildInContextInputs } from '../src/worldwander/in_context.js';
 import type { WanTransformerConfig } from '../src/models/wan/transformer_config.js';
+import { forwardFlops } from './flops.js';
 import { median, timeIt } from './stats.js';
 
 const CONFIG: WanTransformerConfig = {
@@ -19,16 +20,6 @@ const CONFIG: WanTransformerConfig = {
   text_dim: 4096, freq_dim: 256, ffn_dim: 2048, num_layers: 6, cross_attn_norm: true, qk_norm: 'rms_norm_across_heads', eps: 1e-6, rope_max_seq_len: 1024,
 };
 const FRAMES = 4, H = 32, W = 32, TEXT = 512, RANK = 16;
-
-/** Multiply-adds ×2 of one forward (linear layers, attention scores and values). */
-export function forwardFlops(c: WanTransformerConfig, S: number, St: number, T: number): number {
-  const d = c.num_attention_heads * c.attention_head_dim;
-  const f = c.ffn_dim;
-  const patch = c.in_channels * c.patch_size[0] * c.patch_size[1] * c.patch_size[2];
-  const perBlock = 2 * S * 4 * d * d + 2 * S * 2 * d * d + 2 * T * 2 * d * d + 2 * S * 2 * d * f + 4 * S * S * d + 4 * S * T * d;
-  const embed = 2 * S * patch * d + 2 * S * (c.freq_dim * d + d * d + 6 * d * d) + 2 * T * (c.text_dim * d + d * d);
-  return c.num_layers * perBlock + embed + 2 * St * d * patch;
-}
 
 function setup() {
   const model = new WanTransformer3DModel(CONFIG, { generator: new Generator(0) });
