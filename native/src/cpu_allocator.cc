@@ -2,7 +2,8 @@
 // the small allocations of the JavaScript wrappers, so a loop that frees and reallocates the same
 // tensor sizes grows without bound (seen: +1.2 GB over 30,000 iterations of a 64 KiB op). Here
 // freed blocks are kept per exact (rounded) size and handed out again, so steady loops reuse
-// the same memory; what is cached is capped (WORLDWANDER_CPU_CACHE_MB, default 2048) and can be
+// the same memory; what is cached is capped (WORLDWANDER_CPU_CACHE_MB, default a quarter of RAM,
+// at most 4096), the largest blocks leaving first when a new one needs room, and it can be
 // released with emptyCache(). It also counts live and peak tensor bytes for memory benchmarks.
 // Blocks past the cap go back to glibc, and glibc's dynamic mmap threshold (it rises to 32 MB
 // after the first large free) would then serve tensor-sized blocks from its heap, which it does
@@ -21,7 +22,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
-#include <unordered_map>
+#include <map>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -52,6 +54,7 @@ class CachingCpuAllocator final : public c10::Allocator {
       if (found != free_.end() && !found->second.empty()) {
         base = found->second.back();
         found->second.pop_back();
+        if (found->second.empty()) free_.erase(found);  // no empty buckets: eviction takes from the last
         cached_ -= size;
       }
       allocated_ += size;
@@ -98,7 +101,9 @@ class CachingCpuAllocator final : public c10::Allocator {
  private:
   CachingCpuAllocator() {
     const char* env = std::getenv("WORLDWANDER_CPU_CACHE_MB");
-    limit_ = (env ? std::strtoull(env, nullptr, 10) : 2048) << 20;
+    // default: a quarter of physical memory, at most 4 GiB
+    const size_t quarter = static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<size_t>(sysconf(_SC_PAGE_SIZE)) / 4;
+    limit_ = env ? std::strtoull(env, nullptr, 10) << 20 : std::min<size_t>(quarter, size_t{4096} << 20);
   }
 
   static size_t RoundSize(size_t n) {
@@ -112,16 +117,26 @@ class CachingCpuAllocator final : public c10::Allocator {
     size_t size = *static_cast<size_t*>(base);
     std::lock_guard<std::mutex> lock(mutex_);
     allocated_ -= size;
-    if (cached_ + size <= limit_) {
-      free_[size].push_back(base);
-      cached_ += size;
-    } else {
+    if (size > limit_) {
       std::free(base);
+      return;
     }
+    // Make room by releasing the largest cached blocks: the cache follows the sizes in use now
+    // (a loop whose tensor sizes change, e.g. two tasks alternating, would otherwise keep the old
+    // sizes and send every new block through mmap and its page faults).
+    while (cached_ + size > limit_) {
+      auto largest = std::prev(free_.end());
+      std::free(largest->second.back());
+      largest->second.pop_back();
+      cached_ -= largest->first;
+      if (largest->second.empty()) free_.erase(largest);
+    }
+    free_[size].push_back(base);
+    cached_ += size;
   }
 
   mutable std::mutex mutex_;
-  mutable std::unordered_map<size_t, std::vector<void*>> free_;
+  mutable std::map<size_t, std::vector<void*>> free_;
   mutable size_t allocated_ = 0;
   mutable size_t peak_ = 0;
   mutable size_t cached_ = 0;
