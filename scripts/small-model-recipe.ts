@@ -12,7 +12,8 @@
 //   5. export     models/worldwander-small (bfloat16 storage)
 //   6. sampling   steps / guidance / flow shift chosen by PSNR on the validation split
 //   7. report     both tasks on the test split against the baselines
-//   with --ablation: 4 and 7 again with uniform positions (CPE off), same budget.
+//   with --ablation: a run with uniform positions (CPE off) of ABLATION_STEPS steps, and both it
+//                 and the main run's checkpoint of that step reported on the test split.
 // Usage: node dist/scripts/small-model-recipe.js [--ablation] [--only STAGE]
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -40,6 +41,8 @@ const STAGING = path.join(OUT, 'model');
 const SIZE = { width: 64, height: 64, frames: 17, fps: 8 };
 const SPLITS = { train: { seed: 1, count: 2500 }, validation: { seed: 2, count: 64 }, test: { seed: 3, count: 32 } };
 const TASKS = ['three2one', 'one2three'] as const;
+/** Steps of each run of the CPE ablation (the main run keeps its checkpoint of this step). */
+const ABLATION_STEPS = 500;
 const args = process.argv.slice(2);
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const ablation = args.includes('--ablation');
@@ -127,9 +130,9 @@ function writeModelIndex(target: string, defaults: Partial<ModelDefaults>): void
 }
 
 /** A model folder from the staging one and a trained transformer checkpoint, weights stored as bfloat16. */
-async function exportModel(runDir: string, target: string, defaults: Partial<ModelDefaults>): Promise<void> {
-  const checkpoint = listCheckpoints(runDir).pop();
-  if (!checkpoint) throw new Error(`no checkpoint in ${runDir}`);
+async function exportModel(runDir: string, target: string, defaults: Partial<ModelDefaults>, step?: number): Promise<void> {
+  const checkpoint = step === undefined ? listCheckpoints(runDir).pop() : listCheckpoints(runDir).find((c) => c.step === step);
+  if (!checkpoint) throw new Error(`no checkpoint${step === undefined ? '' : ` of step ${step}`} in ${runDir}`);
   rmSync(target, { recursive: true, force: true });
   mkdirSync(target, { recursive: true });
   for (const part of ['text_encoder', 'tokenizer', 'prompt_embeds']) cpSync(path.join(STAGING, part), path.join(target, part), { recursive: true });
@@ -210,14 +213,14 @@ async function sampling(): Promise<void> {
   writeFileSync(path.join(MODEL, 'model_index.json'), `${JSON.stringify(index, null, 2)}\n`);
 }
 
-async function report(modelDir: string, name: string, cpe: boolean): Promise<void> {
+async function report(modelDir: string, name: string, cpe: boolean, lossFile = path.join(OUT, cpe ? 'transformer' : 'transformer-uniform', 'metrics.jsonl')): Promise<void> {
   const index = JSON.parse(readFileSync(path.join(modelDir, 'model_index.json'), 'utf8'))._worldwander as ModelDefaults;
   const out = path.join(OUT, name, 'predictions');
   rmSync(out, { recursive: true, force: true });
   await translateSplit(modelDir, 'test', SPLITS.test.count, out, { steps: index.num_inference_steps, guidance: index.guidance_scale, shift: index.flow_shift, cpe });
   const reports = await scoreSplit(out, 'test', true);
   for (const task of TASKS) {
-    writeReport(path.join(OUT, name, task), reports[task]!, { title: `${name}: ${task} on the held-out test split (seed 3)`, lossFile: path.join(OUT, cpe ? 'transformer' : 'transformer-uniform', 'metrics.jsonl') });
+    writeReport(path.join(OUT, name, task), reports[task]!, { title: `${name}: ${task} on the held-out test split (seed 3)`, lossFile });
     const o = reports[task]!.overall;
     console.error(`${name} ${task}: model ${o.model.psnr.toFixed(2)} dB / ${o.model.ssim.toFixed(4)}, copy-input ${o.copyInput.psnr.toFixed(2)} / ${o.copyInput.ssim.toFixed(4)}, mean frame ${o.meanFrame!.psnr.toFixed(2)} / ${o.meanFrame!.ssim.toFixed(4)}`);
   }
@@ -236,9 +239,19 @@ await stage('export', () => exportModel(path.join(OUT, 'transformer'), MODEL, ex
 if (!existsSync(path.join(OUT, 'sampling.json')) || only === 'sampling') await stage('sampling', sampling);
 await stage('report', () => report(MODEL, 'report', true));
 if (ablation) {
-  const uniform = path.join(OUT, 'model-uniform');
-  await stage('transformer-uniform', () => transformer('transformer-uniform', ['use_collaborative_position_encoding=False']));
-  await stage('export-uniform', () => exportModel(path.join(OUT, 'transformer-uniform'), uniform, JSON.parse(readFileSync(path.join(MODEL, 'model_index.json'), 'utf8'))._worldwander));
-  await stage('report-uniform', () => report(uniform, 'report-uniform', false));
+  // CPE against uniform positions at the same budget: a uniform run of ABLATION_STEPS steps
+  // against the main run's checkpoint of the same step (its learning rate is constant after
+  // warm-up, so that checkpoint is what a run of ABLATION_STEPS steps ends with).
+  const settings = JSON.parse(readFileSync(path.join(MODEL, 'model_index.json'), 'utf8'))._worldwander;
+  const cpe = path.join(OUT, 'model-cpe'), uniform = path.join(OUT, 'model-uniform');
+  await stage('transformer-uniform', () => transformer('transformer-uniform', ['use_collaborative_position_encoding=False', `training.max_steps=${ABLATION_STEPS}`]));
+  await stage('export-ablation', async () => {
+    await exportModel(path.join(OUT, 'transformer'), cpe, settings, ABLATION_STEPS);
+    await exportModel(path.join(OUT, 'transformer-uniform'), uniform, settings, ABLATION_STEPS);
+  });
+  await stage('report-ablation', async () => {
+    await report(cpe, 'report-cpe', true);
+    await report(uniform, 'report-uniform', false);
+  });
 }
 console.error(`recipe: ${((performance.now() - started) / 60000).toFixed(1)} min this run; stages (all runs, s): ${JSON.stringify(times)}`);
