@@ -15,7 +15,7 @@
 //   with --ablation: a run with uniform positions (CPE off) of ABLATION_STEPS steps, and both it
 //                 and the main run's checkpoint of that step reported on the test split.
 // Usage: node dist/scripts/small-model-recipe.js [--ablation] [--only STAGE]
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { synthesize } from '../src/synth/run.js';
@@ -133,8 +133,8 @@ function writeModelIndex(target: string, defaults: Partial<ModelDefaults>): void
 async function exportModel(runDir: string, target: string, defaults: Partial<ModelDefaults>, step?: number): Promise<void> {
   const checkpoint = step === undefined ? listCheckpoints(runDir).pop() : listCheckpoints(runDir).find((c) => c.step === step);
   if (!checkpoint) throw new Error(`no checkpoint${step === undefined ? '' : ` of step ${step}`} in ${runDir}`);
-  rmSync(target, { recursive: true, force: true });
   mkdirSync(target, { recursive: true });
+  for (const entry of readdirSync(target)) if (entry !== 'README.md') rmSync(path.join(target, entry), { recursive: true, force: true });  // the model card stays
   for (const part of ['text_encoder', 'tokenizer', 'prompt_embeds']) cpSync(path.join(STAGING, part), path.join(target, part), { recursive: true });
   const bf16 = (from: string, to: string): void => {
     mkdirSync(to, { recursive: true });

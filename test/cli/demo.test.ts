@@ -9,6 +9,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 
+import { readFrames } from '../../src/data/frames.js';
+import { mean, videoPsnr } from '../../src/eval/metrics.js';
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const cli = path.join(root, 'bin', 'worldwander.js');
 const model = path.join(root, 'models', 'worldwander-small');
@@ -49,7 +52,7 @@ test('npm start\'s demo: the bundled model translates held-out clips both ways b
   assert.deepEqual(readFileSync(path.join(out, 'demo.json')), before);
 });
 
-test('the bundled model through infer: a held-out clip in, the other view out, with the model folder\'s settings', () => {
+test('the bundled model through infer: a held-out clip in, the other view out, closer to the ground truth than the input is', async () => {
   const data = path.join(out, 'data');
   const result = path.join(out, 'infer');
   execFileSync(process.execPath, [cli, 'infer', '--config', path.join(root, 'configs', 'small', 'one2three.yaml'), '--model-dir', model,
@@ -60,4 +63,9 @@ test('the bundled model through infer: a held-out clip in, the other view out, w
   assert.equal(run.frames, 17);
   assert.deepEqual([run.width, run.height], [64, 64]);
   assert.ok(existsSync(path.join(result, 'sample_000001', 'generated.mp4')));
+  const truth = (await readFrames(path.join(data, 'Third_Video', 'sample_000001.mp4'), { maxFrames: 17 })).frames;
+  const generated = (await readFrames(path.join(result, 'sample_000001', 'frames'))).frames;
+  const input = (await readFrames(path.join(data, 'First_Video', 'sample_000001.mp4'), { maxFrames: 17 })).frames;
+  const generatedPsnr = mean(videoPsnr(generated, truth)), copyInput = mean(videoPsnr(input, truth));
+  assert.ok(generatedPsnr > copyInput, `infer's one2three: ${generatedPsnr.toFixed(2)} dB against the ground truth, copying the input ${copyInput.toFixed(2)} dB`);
 });
