@@ -71,12 +71,16 @@ async function data(): Promise<void> {
 async function vae(): Promise<void> {
   const output = path.join(OUT, 'vae');
   const resume = listCheckpoints(output).length ? 'latest' : undefined;
-  const bar = new Progress('vae', 1, { unit: 'steps' });
+  let bar: Progress | undefined;
   await trainVae({ config: 'configs/small/vae.yaml', output, resume, onEvent: (e) => {
     if (e.kind === 'checkpoint') console.error(`\n${e.dir}: validation PSNR ${e.validationPsnr.toFixed(2)} dB`);
-    else if (e.kind === 'step' && e.step % 20 === 0) console.error(`vae step ${e.step}/${e.steps}: loss ${e.loss.toFixed(4)}, batch PSNR ${e.psnr.toFixed(2)} dB`);
+    else if (e.kind === 'step') {
+      bar ??= new Progress('vae', e.steps - e.step + 1, { unit: 'steps' });
+      bar.tick();
+      if (e.step % 50 === 0) console.error(`\nvae step ${e.step}/${e.steps}: loss ${e.loss.toFixed(4)}, batch PSNR ${e.psnr.toFixed(2)} dB`);
+    }
   } });
-  bar.finish();
+  bar?.finish();
 }
 
 /** The staging model folder: the trained VAE, the text side, and the transformer's initial weights. */

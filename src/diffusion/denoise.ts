@@ -2,7 +2,7 @@
 // Each step runs in its own scope, so the only tensors that live across steps are the latents and
 // the sampler's state: memory is flat however many steps run. Between steps the loop yields to
 // the event loop, so that an AbortSignal (Ctrl-C) is seen and the loop stops cleanly.
-import { keep, scope, type Tensor } from '../torch/index.js';
+import { keep, scope, yieldToEventLoop, type Tensor } from '../torch/index.js';
 import type { FlowSampler } from './sampler.js';
 
 export class DenoiseAborted extends Error {
@@ -36,7 +36,7 @@ export async function denoise({ sampler, latents, velocity, onStep, signal }: De
       current.dispose();
       x = next;
       onStep?.(i + 1, total);
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await yieldToEventLoop();
     }
     return x;
   } catch (error) {

@@ -110,6 +110,16 @@ export function synchronize(device = 'cpu'): void {
   native.synchronize(device);
 }
 
+/**
+ * Lets the event loop run once. Node-API runs the finalisers of garbage-collected tensor wrappers
+ * from the loop's check phase, so a loop that only ever awaits settled promises keeps every
+ * wrapper it made (seen: ~0.7 KB per op, ~0.3-0.8 MB per training step). Long loops await this
+ * once per iteration.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(resolve));
+}
+
 /** CPU tensor memory: live and peak bytes, and the allocator's cache of freed blocks. */
 export function memoryStats(): MemoryStats {
   return native.memoryStats();

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { stringify as yamlStringify } from 'yaml';
 
 import { OptionError, WorldWanderError } from '../errors.js';
-import { Generator, autocast, cat, checkDevice, randint, randn, rand, scope, stack, tensor, type Tensor } from '../torch/index.js';
+import { Generator, autocast, cat, checkDevice, randint, randn, rand, scope, stack, tensor, yieldToEventLoop, type Tensor } from '../torch/index.js';
 import { WanTransformer3DModel } from '../models/wan/transformer.js';
 import { AutoencoderKLWan } from '../models/wan/vae.js';
 import { promptEmbeddings } from '../models/umt5/prompt_cache.js';
@@ -254,6 +254,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       };
       if (lead) appendFileSync(path.join(o.output, 'metrics.jsonl'), `${JSON.stringify(metrics)}\n`);
       o.onEvent?.({ kind: 'step', metrics, steps: maxSteps });
+      await yieldToEventLoop();
       if ((step + 1) % interval === 0 || step + 1 === maxSteps) {
         lastCheckpoint = (await checkpoint(step + 1)) ?? lastCheckpoint;
         await validate(step + 1);

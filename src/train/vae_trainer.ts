@@ -14,7 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
 import { ConfigError, resolveConfigPath } from '../worldwander/config.js';
-import { Generator, checkDevice, noGrad, openWeights, randn, saveSafetensors, scope, stack, type Tensor } from '../torch/index.js';
+import { Generator, checkDevice, noGrad, openWeights, randn, saveSafetensors, scope, stack, yieldToEventLoop, type Tensor } from '../torch/index.js';
 import { AutoencoderKLWan } from '../models/wan/vae.js';
 import { WAN22_TI2V_5B_VAE, parseVaeConfig, type WanVAEConfig } from '../models/wan/vae_config.js';
 import { ClipLoaderPool } from '../data/clip_loader.js';
@@ -158,6 +158,7 @@ export async function trainVae(o: VaeTrainOptions): Promise<{ dir: string; steps
       optimizer.zeroGrad();
       appendFileSync(path.join(o.output, 'metrics.jsonl'), `${JSON.stringify({ step: step + 1, loss, psnr: Number(psnr.toFixed(3)), lr: optimizer.lr, step_seconds: Number(((performance.now() - started) / 1000).toFixed(3)) })}\n`);
       o.onEvent?.({ kind: 'step', step: step + 1, steps: c.training.max_steps, loss, psnr });
+      await yieldToEventLoop();
       if ((step + 1) % c.training.save_interval_steps === 0 || step + 1 === c.training.max_steps) await save(step + 1);
     }
   } finally {
