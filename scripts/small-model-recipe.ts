@@ -42,7 +42,7 @@ const SIZE = { width: 64, height: 64, frames: 17, fps: 8 };
 const SPLITS = { train: { seed: 1, count: 2500 }, validation: { seed: 2, count: 64 }, test: { seed: 3, count: 32 } };
 const TASKS = ['three2one', 'one2three'] as const;
 /** Steps of each run of the CPE ablation (the main run keeps its checkpoint of this step). */
-const ABLATION_STEPS = 500;
+const ABLATION_STEPS = 250;
 const args = process.argv.slice(2);
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const ablation = args.includes('--ablation');
