@@ -88,13 +88,18 @@ export async function meanTargetFrame(trainingData: string, task: WorldWanderTas
   const entries = [...viewEntries(view).values()];
   const sum = new Float64Array(width * height * 3);
   let count = 0;
-  for (const [i, entry] of entries.entries()) {
-    const video = await framesAt(entry, frames, width, height);
-    for (const frame of video.frames) {
-      for (let k = 0; k < sum.length; k++) sum[k]! += frame[k]!;
-      count++;
+  // a few decodes at a time: each is one ffmpeg process, mostly start-up (sums of integers in
+  // float64 are exact, so the order they finish in does not matter)
+  const parallel = 4;
+  for (let start = 0; start < entries.length; start += parallel) {
+    const videos = await Promise.all(entries.slice(start, start + parallel).map((entry) => framesAt(entry, frames, width, height)));
+    for (const video of videos) {
+      for (const frame of video.frames) {
+        for (let k = 0; k < sum.length; k++) sum[k]! += frame[k]!;
+        count++;
+      }
     }
-    onProgress?.(i + 1, entries.length);
+    onProgress?.(Math.min(start + parallel, entries.length), entries.length);
   }
   return Uint8Array.from(sum, (v) => Math.round(v / count));
 }
