@@ -113,7 +113,7 @@ export function synchronize(device = 'cpu'): void {
 /**
  * Lets the event loop run once. Node-API runs the finalisers of garbage-collected tensor wrappers
  * from the loop's check phase, so a loop that only ever awaits settled promises keeps every
- * wrapper it made (seen: ~0.7 KB per op, ~0.3-0.8 MB per training step). Long loops await this
+ * wrapper it made (seen: ~0.7 KB per op, ~0.3 MB per step of the tiny training config). Long loops await this
  * once per iteration.
  */
 export function yieldToEventLoop(): Promise<void> {

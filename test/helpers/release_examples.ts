@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const RELEASE_EXAMPLES = resolve(repoRoot, '../shared/reference/examples/synthetic_scenarios');
-export const RELEASE_CONFIGS = resolve(repoRoot, '../shared/reference/configs');
+// the release's four configs, kept unchanged in configs/ (so tests of them run without the examples)
+export const RELEASE_CONFIGS = resolve(repoRoot, 'configs');
 
 /** True when the examples are here; otherwise prints a notice and skips the test. */
 export function haveReleaseExamples(t: { skip(message?: string): void }): boolean {
