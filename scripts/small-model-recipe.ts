@@ -241,7 +241,10 @@ await stage('export', () => exportModel(path.join(OUT, 'transformer'), MODEL, ex
   return { num_inference_steps: best.steps, guidance_scale: best.guidance, flow_shift: best.shift };
 })() : {}));
 if (!existsSync(path.join(OUT, 'sampling.json')) || only === 'sampling') await stage('sampling', sampling);
-await stage('report', () => report(MODEL, 'report', true));
+await stage('report', async () => {
+  await report(MODEL, 'report', true);
+  cpSync(path.join(OUT, 'report', 'three2one', 'training_loss.svg'), path.join(MODEL, 'training_loss.svg'));  // for the model card
+});
 if (ablation) {
   // CPE against uniform positions at the same budget: a uniform run of ABLATION_STEPS steps
   // against the main run's checkpoint of the same step (its learning rate is constant after
