@@ -26,7 +26,8 @@ const TrainingSchema = z.strictObject({
   save_val_interval_steps: int(1),
   accumulate_grad_batches: int(1),
   gradient_clip_val: z.number().positive().nullable(),
-  precision: z.enum(['bf16-mixed', '32', '32-true']),
+  // a number from YAML or an override (`training.precision=32`) means the same as the string
+  precision: z.preprocess((v) => (typeof v === 'number' ? String(v) : v), z.enum(['bf16-mixed', '32', '32-true'])),
   accelerator: z.string(),
   strategy: z.string(),
   gradient_checkpointing: z.boolean(),
