@@ -44,10 +44,10 @@ function sourceIdentity(source: string): string {
   return `${real}:${hash.digest('hex')}`;
 }
 
-/** Identity of a VAE folder: its config and its weight files' content digests (remembered in `remember`). */
-export function vaeIdentity(vaeDir: string, remember?: string): string {
+/** Identity of a VAE folder: its config and its weight files' content digests. */
+export function vaeIdentity(vaeDir: string): string {
   const hash = createHash('sha256').update(readFileSync(path.join(vaeDir, 'config.json')));
-  for (const name of readdirSync(vaeDir).sort()) if (name.endsWith('.safetensors')) hash.update(`${name}:${rememberedDigest(path.join(vaeDir, name), remember)}`);
+  for (const name of readdirSync(vaeDir).sort()) if (name.endsWith('.safetensors')) hash.update(`${name}:${rememberedDigest(path.join(vaeDir, name))}`);
   return `vae-${hash.digest('hex').slice(0, 16)}`;
 }
 

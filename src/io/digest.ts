@@ -1,7 +1,9 @@
 // Content digests of (large) files, computed once and remembered by real path, size and
-// modification time: a replaced file is read again, an unchanged 11 GB one is not.
+// modification time in one per-user store: a replaced file is read again, an unchanged 11 GB one
+// is not. The store lives outside model folders, so reading a model never writes into it.
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 import { writeAll, writeFileAtomicSync } from './atomic.js';
@@ -19,25 +21,37 @@ export function fileDigest(file: string): string {
   return hash.digest('hex');
 }
 
-/** The file's SHA-256, from `remember` (a JSON file) when its path, size and mtime are unchanged. */
-export function rememberedDigest(file: string, remember?: string): string {
+/** The remembered digests: $WORLDWANDER_CACHE_DIR, else $XDG_CACHE_HOME/worldwander, else ~/.cache/worldwander. */
+export function digestStorePath(env: NodeJS.ProcessEnv = process.env): string {
+  const dir = env.WORLDWANDER_CACHE_DIR || path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'worldwander');
+  return path.join(dir, 'weight-digests.json');
+}
+
+type Store = Record<string, { size: number; mtimeMs: number; sha256: string }>;
+
+function readStore(file: string): Store {
+  if (!existsSync(file)) return {};
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Store;
+  } catch {
+    return {};  // a damaged store only costs re-reading the files
+  }
+}
+
+/** The file's SHA-256, from the store when its real path, size and mtime are unchanged there. */
+export function rememberedDigest(file: string, store = digestStorePath()): string {
   const real = realpathSync(file);
   const { size, mtimeMs } = statSync(real);
-  let known: Record<string, { size: number; mtimeMs: number; sha256: string }> = {};
-  if (remember && existsSync(remember)) {
-    try {
-      known = JSON.parse(readFileSync(remember, 'utf8'));
-    } catch {
-      known = {};
-    }
-  }
+  const known = readStore(store);
   const entry = known[real];
   if (entry && entry.size === size && entry.mtimeMs === mtimeMs) return entry.sha256;
   const sha256 = fileDigest(real);
-  if (remember) {
+  try {
     known[real] = { size, mtimeMs, sha256 };
-    mkdirSync(path.dirname(remember), { recursive: true });
-    writeFileAtomicSync(remember, (fd) => writeAll(fd, Buffer.from(JSON.stringify(known, null, 1))));
+    mkdirSync(path.dirname(store), { recursive: true });
+    writeFileAtomicSync(store, (fd) => writeAll(fd, Buffer.from(JSON.stringify(known, null, 1))));
+  } catch {
+    // a read-only home: the digest is still right, only not remembered
   }
   return sha256;
 }

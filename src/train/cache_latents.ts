@@ -21,7 +21,7 @@ export async function cacheLatents(o: { config: string; overrides?: string[]; mo
   const cache = new LatentCache(root(d.latent_cache));
   const vae = AutoencoderKLWan.fromPretrained(path.join(modelDir, 'vae'), { device: checkDevice(o.device ?? 'cpu') });
   try {
-    const vaeId = vaeIdentity(path.join(modelDir, 'vae'), path.join(cache.dir, 'weight-digests.json'));
+    const vaeId = vaeIdentity(path.join(modelDir, 'vae'));
     const transform = { height: d.height, width: d.width, resizeLong: d.resize_long };
     const filled = await fillLatentCache(cache, vae, clips, { frames: d.sample_n_frames, stride: d.stride, transform, windows: d.cached_windows ?? 1, withReference: d.is_one2three, vaeId, onProgress: o.onProgress });
     return { dir: cache.dir, clips: clips.length, ...filled };

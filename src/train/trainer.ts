@@ -151,7 +151,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const spec = { frames: d.sample_n_frames, stride: d.stride, transform: { height: d.height, width: d.width, resizeLong: d.resize_long } };
     if (d.latent_cache) {
       const cache = new LatentCache(root(d.latent_cache));
-      const vaeId = vaeIdentity(path.join(modelDir, 'vae'), path.join(cache.dir, 'weight-digests.json'));
+      const vaeId = vaeIdentity(path.join(modelDir, 'vae'));
       const windows = d.cached_windows ?? 1;
       note(`latent cache ${cache.dir}: ${windows} cached window(s) per clip; a clip's window is a random choice among them (not any start, as the release draws)`);
       if (lead) {

@@ -36,14 +36,12 @@ export interface PromptKey {
   maxLength: number;
 }
 
-const DIGESTS_FILE = 'weight-digests.json';
-
 /**
  * Identity of a text encoder + tokenizer pair: a hash of the config, the tokenizer.json, and
  * every weight file's safetensors header and content digest. Weights of the same names and
- * sizes but other values are another encoder. Digests are remembered in `digestsFile`.
+ * sizes but other values are another encoder (content digests are remembered per user: io/digest).
  */
-export function textEncoderIdentity(textEncoderDir: string, tokenizerDir: string, digestsFile?: string): string {
+export function textEncoderIdentity(textEncoderDir: string, tokenizerDir: string): string {
   const hash = createHash('sha256');
   const add = (file: string): void => {
     hash.update(path.basename(file));
@@ -56,7 +54,7 @@ export function textEncoderIdentity(textEncoderDir: string, tokenizerDir: string
     const file = path.join(textEncoderDir, name);
     const st = SafetensorsFile.open(file);
     hash.update(`${name}\0${JSON.stringify(st.keys().map((k) => [k, st.info(k).dtype, st.info(k).shape]))}\0${JSON.stringify(st.metadata)}\0`);
-    hash.update(rememberedDigest(file, digestsFile));
+    hash.update(rememberedDigest(file));
   }
   return `umt5-${hash.digest('hex').slice(0, 16)}`;
 }
@@ -131,7 +129,7 @@ export function promptEmbeddings(modelRoot: string, prompts: readonly string[], 
   const maxLength = o.maxLength ?? 512;
   const textEncoderDir = path.join(modelRoot, 'text_encoder');
   const tokenizerDir = path.join(modelRoot, 'tokenizer');
-  const encoder = textEncoderIdentity(textEncoderDir, tokenizerDir, path.join(o.cacheDir, DIGESTS_FILE));
+  const encoder = textEncoderIdentity(textEncoderDir, tokenizerDir);
   const dtype = o.dtype ?? storedDtype(textEncoderDir);
   const cache = new PromptEmbeddingCache(o.cacheDir);
   const keyOf = (prompt: string): PromptKey => ({ encoder, dtype, prompt, maxLength });
