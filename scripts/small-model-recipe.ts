@@ -8,7 +8,8 @@
 //   3. assemble   the staging model folder: the VAE, a tiny umT5 and its prompt cache, the
 //                 transformer (configs/small/transformer.json) at its seeded initialisation
 //   4. transformer  train with configs/small/three2one.yaml: all weights, both tasks alternating,
-//                 latents from the latent cache
+//                 latents from the latent cache; a constant learning rate, then a linear
+//                 cool-down over the last 300 of 1300 steps
 //   5. export     models/worldwander-small (bfloat16 storage)
 //   6. sampling   steps / guidance / flow shift chosen by PSNR on the validation split
 //   7. report     both tasks on the test split against the baselines
@@ -196,22 +197,31 @@ async function scoreSplit(out: string, split: keyof typeof SPLITS, withMeanFrame
   return reports;
 }
 
-/** Sampling settings by mean PSNR over both tasks on 16 validation clips (the test split is never looked at). */
+/**
+ * Sampling settings by mean PSNR over both tasks on 16 validation clips (the test split is never
+ * looked at). Few steps are in the grid on purpose: one Euler step from pure noise returns the
+ * model's estimate of E[x0 | condition], the prediction PSNR rewards most; more steps draw a
+ * sharper sample whose expected error is larger (the perception-distortion trade-off).
+ */
 async function sampling(): Promise<void> {
   const grid: { steps: number; guidance: number; shift: number }[] = [];
-  for (const guidance of [1, 2, 3.5]) for (const shift of [1, 3]) grid.push({ steps: 20, guidance, shift });
-  const results: (typeof grid[number] & { psnr: number })[] = [];
+  for (const guidance of [1, 2]) grid.push({ steps: 1, guidance, shift: 1 });  // the shift moves no sigma of one step
+  for (const steps of [2, 4, 8, 20]) for (const guidance of [1, 2]) for (const shift of [1, 3]) grid.push({ steps, guidance, shift });
+  const file = path.join(OUT, 'sampling.json');
+  const results: (typeof grid[number] & { psnr: number; ssim: number })[] = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')).results : [];
   for (const settings of grid) {
-    const out = path.join(OUT, 'sampling', `g${settings.guidance}_s${settings.shift}`);
+    if (results.some((r) => r.steps === settings.steps && r.guidance === settings.guidance && r.shift === settings.shift)) continue;
+    const out = path.join(OUT, 'sampling', `n${settings.steps}_g${settings.guidance}_s${settings.shift}`);
     rmSync(out, { recursive: true, force: true });
     await translateSplit(MODEL, 'validation', 16, out, { ...settings, cpe: true });
     const reports = await scoreSplit(out, 'validation', false);
-    const psnr = (reports.three2one!.overall.model.psnr + reports.one2three!.overall.model.psnr) / 2;
-    results.push({ ...settings, psnr });
-    console.error(`sampling ${JSON.stringify(settings)}: validation PSNR ${psnr.toFixed(2)} dB`);
+    const mean = (m: 'psnr' | 'ssim'): number => (reports.three2one!.overall.model[m] + reports.one2three!.overall.model[m]) / 2;
+    results.push({ ...settings, psnr: mean('psnr'), ssim: mean('ssim') });
+    console.error(`sampling ${JSON.stringify(settings)}: validation PSNR ${mean('psnr').toFixed(2)} dB, SSIM ${mean('ssim').toFixed(4)}`);
+    writeFileSync(file, `${JSON.stringify({ results, complete: false }, null, 2)}\n`);  // a stopped grid resumes
   }
   const best = results.reduce((a, b) => (b.psnr > a.psnr ? b : a));
-  writeFileSync(path.join(OUT, 'sampling.json'), `${JSON.stringify({ results, best }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ results, best, complete: true }, null, 2)}\n`);
   const index = JSON.parse(readFileSync(path.join(MODEL, 'model_index.json'), 'utf8'));
   index._worldwander = { ...index._worldwander, num_inference_steps: best.steps, guidance_scale: best.guidance, flow_shift: best.shift };
   writeFileSync(path.join(MODEL, 'model_index.json'), `${JSON.stringify(index, null, 2)}\n`);
@@ -236,22 +246,24 @@ await stage('data', data);
 await stage('vae', vae);
 await stage('assemble', assemble);
 await stage('transformer', () => transformer('transformer', []));
-await stage('export', () => exportModel(path.join(OUT, 'transformer'), MODEL, existsSync(path.join(OUT, 'sampling.json')) ? (() => {
-  const best = JSON.parse(readFileSync(path.join(OUT, 'sampling.json'), 'utf8')).best;
-  return { num_inference_steps: best.steps, guidance_scale: best.guidance, flow_shift: best.shift };
-})() : {}));
-if (!existsSync(path.join(OUT, 'sampling.json')) || only === 'sampling') await stage('sampling', sampling);
+const chosen = (): { complete: boolean; best?: { steps: number; guidance: number; shift: number } } => (existsSync(path.join(OUT, 'sampling.json')) ? JSON.parse(readFileSync(path.join(OUT, 'sampling.json'), 'utf8')) : { complete: false });
+await stage('export', () => {
+  const best = chosen().best;
+  return exportModel(path.join(OUT, 'transformer'), MODEL, best ? { num_inference_steps: best.steps, guidance_scale: best.guidance, flow_shift: best.shift } : {});
+});
+if (!chosen().complete || only === 'sampling') await stage('sampling', sampling);
 await stage('report', async () => {
   await report(MODEL, 'report', true);
   cpSync(path.join(OUT, 'report', 'three2one', 'training_loss.svg'), path.join(MODEL, 'training_loss.svg'));  // for the model card
 });
 if (ablation) {
   // CPE against uniform positions at the same budget: a uniform run of ABLATION_STEPS steps
-  // against the main run's checkpoint of the same step (its learning rate is constant after
-  // warm-up, so that checkpoint is what a run of ABLATION_STEPS steps ends with).
+  // against the main run's checkpoint of the same step (its learning rate is constant from
+  // warm-up to its cool-down, so that checkpoint is what a constant-rate run of ABLATION_STEPS
+  // steps ends with).
   const settings = JSON.parse(readFileSync(path.join(MODEL, 'model_index.json'), 'utf8'))._worldwander;
   const cpe = path.join(OUT, 'model-cpe'), uniform = path.join(OUT, 'model-uniform');
-  await stage('transformer-uniform', () => transformer('transformer-uniform', ['use_collaborative_position_encoding=False', `training.max_steps=${ABLATION_STEPS}`]));
+  await stage('transformer-uniform', () => transformer('transformer-uniform', ['use_collaborative_position_encoding=False', `training.max_steps=${ABLATION_STEPS}`, 'training.decay_steps=0']));
   await stage('export-ablation', async () => {
     await exportModel(path.join(OUT, 'transformer'), cpe, settings, ABLATION_STEPS);
     await exportModel(path.join(OUT, 'transformer-uniform'), uniform, settings, ABLATION_STEPS);

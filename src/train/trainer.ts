@@ -242,7 +242,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       }
       const gradNorm = clipGradNorm(params, t.gradient_clip_val);
       if (!Number.isFinite(gradNorm)) throw new NonFiniteLossError(`step ${step + 1}: the gradient norm is ${gradNorm} (samples ${names.join(', ')}); stopped`);
-      optimizer.lr = learningRateAt(step, baseLr, t.warmup_steps);
+      optimizer.lr = learningRateAt(step, baseLr, t.warmup_steps, { steps: t.decay_steps ?? 0, total: maxSteps });
       optimizer.step();
       optimizer.zeroGrad();
       const seconds = (performance.now() - started) / 1000;

@@ -40,6 +40,8 @@ const TrainingSchema = z.strictObject({
   keep_last_checkpoints: int(1).optional(),
   /** Flow shift of the training schedule (the release: 5). */
   flow_shift: z.number().positive().optional(),
+  /** Linear learning-rate decay over the last steps of max_steps (0, the release: constant after warm-up). */
+  decay_steps: int(0).optional(),
   /** One model for both tasks, told apart by the task prompt: steps alternate three2one / one2three (needs ref_image_root). */
   alternate_tasks: z.boolean().optional(),
 });
@@ -140,6 +142,7 @@ export function parseConfig(raw: unknown, where: string): WorldWanderConfig {
   const result = WorldWanderConfigSchema.safeParse(raw);
   if (!result.success) throw new ConfigError(`${where}: ${result.error.issues.map((i) => describe(i, raw)).join('; ')}`);
   const config = result.data;
+  if ((config.training.decay_steps ?? 0) > config.training.max_steps) throw new ConfigError(`${where}: training.decay_steps is ${config.training.decay_steps}, more than training.max_steps (${config.training.max_steps})`);
   if (config.dataset.is_one2three && !config.dataset.ref_image_root) throw new ConfigError(`${where}: dataset.is_one2three needs dataset.ref_image_root`);
   return config;
 }

@@ -49,6 +49,13 @@ test('learning rate: 5e-5·√(accumulation·world) warmed up linearly over 10 s
   assert.equal(learningRateAt(0, base, 0), base);
 });
 
+test('learning rate cool-down: the last 4 of 10 steps at 4/5, 3/5, 2/5, 1/5 of the base; warm-up still first', () => {
+  const lr = (k: number): number => learningRateAt(k, 1, 2, { steps: 4, total: 10 });
+  assert.deepEqual([0, 1, 5, 6, 7, 8, 9].map(lr), [0.5, 1, 1, 0.8, 0.6, 0.4, 0.2]);
+  assert.deepEqual([0, 1, 2].map((k) => learningRateAt(k, 1, 2, { steps: 3, total: 3 })), [0.5, 0.5, 0.25], 'the smaller factor wins');
+  assert.equal(learningRateAt(9, 1, 0, { steps: 0, total: 10 }), 1, 'no cool-down: constant');
+});
+
 test('windows always fit, also when the video is barely long enough; fixed starts spread over the clip', () => {
   // 49 frames at stride 2 span 97 frames: a 97-frame video has exactly one start, a 96-frame one none
   assert.equal(windowStartCount(97, 49, 2), 1);

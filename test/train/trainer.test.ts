@@ -131,6 +131,9 @@ test('bad input: an unknown config key, a missing view folder, mismatched and to
   const unknown = spawnTrain(['--config', config('three2one'), '--output', fresh(), ...roots, 'training.learnin_rate=1']);
   assert.equal(unknown.status, 1);
   assert.match(unknown.stderr, /three2one\.yaml \(with .*\): training: unknown key 'learnin_rate'/);
+  const decay = spawnTrain(['--config', config('three2one'), '--output', fresh(), ...roots, 'training.max_steps=6', 'training.decay_steps=7']);
+  assert.equal(decay.status, 1);
+  assert.match(decay.stderr, /training\.decay_steps is 7, more than training\.max_steps \(6\)/);
   const missing = spawnTrain(['--config', config('three2one'), '--output', fresh(), ...roots, `dataset.third_video_root=${data}/Nope`]);
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /Nope: cannot read the view folder \(missing\?\)/);
