@@ -227,11 +227,13 @@ async function sampling(): Promise<void> {
   writeFileSync(path.join(MODEL, 'model_index.json'), `${JSON.stringify(index, null, 2)}\n`);
 }
 
-async function report(modelDir: string, name: string, cpe: boolean, lossFile = path.join(OUT, cpe ? 'transformer' : 'transformer-uniform', 'metrics.jsonl')): Promise<void> {
+/** Both tasks on the test split with the model folder's sampling settings (or `settings`), against the baselines. */
+async function report(modelDir: string, name: string, cpe: boolean, settings?: { steps: number; guidance: number; shift: number }): Promise<void> {
   const index = JSON.parse(readFileSync(path.join(modelDir, 'model_index.json'), 'utf8'))._worldwander as ModelDefaults;
   const out = path.join(OUT, name, 'predictions');
+  const lossFile = path.join(OUT, cpe ? 'transformer' : 'transformer-uniform', 'metrics.jsonl');
   rmSync(out, { recursive: true, force: true });
-  await translateSplit(modelDir, 'test', SPLITS.test.count, out, { steps: index.num_inference_steps, guidance: index.guidance_scale, shift: index.flow_shift, cpe });
+  await translateSplit(modelDir, 'test', SPLITS.test.count, out, { ...(settings ?? { steps: index.num_inference_steps, guidance: index.guidance_scale, shift: index.flow_shift }), cpe });
   const reports = await scoreSplit(out, 'test', true);
   for (const task of TASKS) {
     writeReport(path.join(OUT, name, task), reports[task]!, { title: `${name}: ${task} on the held-out test split (seed 3)`, lossFile });
@@ -246,7 +248,9 @@ await stage('data', data);
 await stage('vae', vae);
 await stage('assemble', assemble);
 await stage('transformer', () => transformer('transformer', []));
-const chosen = (): { complete: boolean; best?: { steps: number; guidance: number; shift: number } } => (existsSync(path.join(OUT, 'sampling.json')) ? JSON.parse(readFileSync(path.join(OUT, 'sampling.json'), 'utf8')) : { complete: false });
+type Setting = { steps: number; guidance: number; shift: number };
+/** The sampling stage's record (sampling.json): every setting tried, and the best once complete. */
+const chosen = (): { complete: boolean; best?: Setting; results?: (Setting & { psnr: number; ssim: number })[] } => (existsSync(path.join(OUT, 'sampling.json')) ? JSON.parse(readFileSync(path.join(OUT, 'sampling.json'), 'utf8')) : { complete: false });
 await stage('export', () => {
   const best = chosen().best;
   return exportModel(path.join(OUT, 'transformer'), MODEL, best ? { num_inference_steps: best.steps, guidance_scale: best.guidance, flow_shift: best.shift } : {});
@@ -254,6 +258,9 @@ await stage('export', () => {
 if (!chosen().complete || only === 'sampling') await stage('sampling', sampling);
 await stage('report', async () => {
   await report(MODEL, 'report', true);
+  // and the best many-step setting on validation: sharper samples, further from the mean
+  const sampled = chosen().results?.filter((r) => r.steps === 20);
+  if (sampled?.length) await report(MODEL, 'report-20-steps', true, sampled.reduce((a, b) => (b.psnr > a.psnr ? b : a)));
   cpSync(path.join(OUT, 'report', 'three2one', 'training_loss.svg'), path.join(MODEL, 'training_loss.svg'));  // for the model card
 });
 if (ablation) {
