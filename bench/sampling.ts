@@ -36,9 +36,13 @@ try {
     console.log(JSON.stringify({ modelDir, size: `${defaults.width}x${defaults.height}x${defaults.num_frames}`, steps: defaults.num_inference_steps, load_seconds: Number(load.toFixed(3)) }));
     await pipeline.translate('one2three', { ...clip, numInferenceSteps: 2 }); // warm-up
     for (const task of ['three2one', 'one2three'] as const) {
-      for (const [label, guidanceScale, guidance] of [['no guidance (g = 1)', 1, 'batched'], ['guidance 5, batched', 5, 'batched'], ['guidance 5, sequential', 5, 'sequential']] as const) {
+      const modes: [string, number, number, 'batched' | 'sequential'][] = [
+        [`the model folder's settings (${defaults.num_inference_steps} step${defaults.num_inference_steps === 1 ? '' : 's'}, g = ${defaults.guidance_scale})`, defaults.num_inference_steps, defaults.guidance_scale, 'batched'],
+        ['20 steps, no guidance (g = 1)', 20, 1, 'batched'], ['20 steps, guidance 5, batched', 20, 5, 'batched'], ['20 steps, guidance 5, sequential', 20, 5, 'sequential'],
+      ];
+      for (const [label, numInferenceSteps, guidanceScale, guidance] of modes) {
         const timings: Translation['timings'][] = [];
-        for (let r = 0; r < runs; r++) timings.push((await pipeline.translate(task, { ...clip, guidanceScale, guidance })).timings);
+        for (let r = 0; r < runs; r++) timings.push((await pipeline.translate(task, { ...clip, numInferenceSteps, guidanceScale, guidance })).timings);
         const m = (k: keyof Translation['timings']): number => Number(median(timings.map((t) => t[k])).toFixed(3));
         console.log(JSON.stringify({ task, mode: label, read: m('read'), encode: m('encode'), denoise: m('denoise'), decode: m('decode') }));
       }
