@@ -23,6 +23,7 @@ import { synthesize } from '../src/synth/run.js';
 import { trainVae } from '../src/train/vae_trainer.js';
 import { train } from '../src/train/trainer.js';
 import { listCheckpoints } from '../src/train/checkpoint.js';
+import { fileDigest } from '../src/io/digest.js';
 import { Generator, SafetensorsFile, saveSafetensors } from '../src/torch/index.js';
 import { WanTransformer3DModel } from '../src/models/wan/transformer.js';
 import { parseTransformerConfig } from '../src/models/wan/transformer_config.js';
@@ -197,6 +198,23 @@ async function scoreSplit(out: string, split: keyof typeof SPLITS, withMeanFrame
   return reports;
 }
 
+type Setting = { steps: number; guidance: number; shift: number };
+type SamplingRecord = { model: string; complete: boolean; best?: Setting; results: (Setting & { psnr: number; ssim: number })[] };
+const SAMPLING_RECORD = path.join(OUT, 'sampling.json');
+
+/** The trained transformer the sampling settings were chosen for: its last checkpoint's step and weights digest. */
+function trainedIdentity(): string {
+  const last = listCheckpoints(path.join(OUT, 'transformer')).pop();
+  return last ? `step-${last.step}:${fileDigest(path.join(last.dir, 'transformer', 'diffusion_pytorch_model.safetensors'))}` : 'untrained';
+}
+
+/** The sampling stage's record (sampling.json): every setting tried and, once complete, the best; empty when made for other weights. */
+function chosen(): SamplingRecord {
+  const model = trainedIdentity();
+  const record = existsSync(SAMPLING_RECORD) ? (JSON.parse(readFileSync(SAMPLING_RECORD, 'utf8')) as SamplingRecord) : null;
+  return record?.model === model ? record : { model, complete: false, results: [] };
+}
+
 /**
  * Sampling settings by mean PSNR over both tasks on 16 validation clips (the test split is never
  * looked at). Few steps are in the grid on purpose: one Euler step from pure noise returns the
@@ -204,11 +222,11 @@ async function scoreSplit(out: string, split: keyof typeof SPLITS, withMeanFrame
  * sharper sample whose expected error is larger (the perception-distortion trade-off).
  */
 async function sampling(): Promise<void> {
-  const grid: { steps: number; guidance: number; shift: number }[] = [];
+  const grid: Setting[] = [];
   for (const guidance of [1, 2]) grid.push({ steps: 1, guidance, shift: 1 });  // the shift moves no sigma of one step
   for (const steps of [2, 4, 8, 20]) for (const guidance of [1, 2]) for (const shift of [1, 3]) grid.push({ steps, guidance, shift });
-  const file = path.join(OUT, 'sampling.json');
-  const results: (typeof grid[number] & { psnr: number; ssim: number })[] = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')).results : [];
+  const { model, results } = chosen();
+  const write = (record: SamplingRecord): void => writeFileSync(SAMPLING_RECORD, `${JSON.stringify(record, null, 2)}\n`);
   for (const settings of grid) {
     if (results.some((r) => r.steps === settings.steps && r.guidance === settings.guidance && r.shift === settings.shift)) continue;
     const out = path.join(OUT, 'sampling', `n${settings.steps}_g${settings.guidance}_s${settings.shift}`);
@@ -218,10 +236,10 @@ async function sampling(): Promise<void> {
     const mean = (m: 'psnr' | 'ssim'): number => (reports.three2one!.overall.model[m] + reports.one2three!.overall.model[m]) / 2;
     results.push({ ...settings, psnr: mean('psnr'), ssim: mean('ssim') });
     console.error(`sampling ${JSON.stringify(settings)}: validation PSNR ${mean('psnr').toFixed(2)} dB, SSIM ${mean('ssim').toFixed(4)}`);
-    writeFileSync(file, `${JSON.stringify({ results, complete: false }, null, 2)}\n`);  // a stopped grid resumes
+    write({ model, complete: false, results });  // a stopped grid resumes
   }
   const best = results.reduce((a, b) => (b.psnr > a.psnr ? b : a));
-  writeFileSync(file, `${JSON.stringify({ results, best, complete: true }, null, 2)}\n`);
+  write({ model, complete: true, best, results });
   const index = JSON.parse(readFileSync(path.join(MODEL, 'model_index.json'), 'utf8'));
   index._worldwander = { ...index._worldwander, num_inference_steps: best.steps, guidance_scale: best.guidance, flow_shift: best.shift };
   writeFileSync(path.join(MODEL, 'model_index.json'), `${JSON.stringify(index, null, 2)}\n`);
@@ -248,9 +266,6 @@ await stage('data', data);
 await stage('vae', vae);
 await stage('assemble', assemble);
 await stage('transformer', () => transformer('transformer', []));
-type Setting = { steps: number; guidance: number; shift: number };
-/** The sampling stage's record (sampling.json): every setting tried, and the best once complete. */
-const chosen = (): { complete: boolean; best?: Setting; results?: (Setting & { psnr: number; ssim: number })[] } => (existsSync(path.join(OUT, 'sampling.json')) ? JSON.parse(readFileSync(path.join(OUT, 'sampling.json'), 'utf8')) : { complete: false });
 await stage('export', () => {
   const best = chosen().best;
   return exportModel(path.join(OUT, 'transformer'), MODEL, best ? { num_inference_steps: best.steps, guidance_scale: best.guidance, flow_shift: best.shift } : {});
@@ -259,8 +274,8 @@ if (!chosen().complete || only === 'sampling') await stage('sampling', sampling)
 await stage('report', async () => {
   await report(MODEL, 'report', true);
   // and the best many-step setting on validation: sharper samples, further from the mean
-  const sampled = chosen().results?.filter((r) => r.steps === 20);
-  if (sampled?.length) await report(MODEL, 'report-20-steps', true, sampled.reduce((a, b) => (b.psnr > a.psnr ? b : a)));
+  const sampled = chosen().results.filter((r) => r.steps === 20);
+  if (sampled.length) await report(MODEL, 'report-20-steps', true, sampled.reduce((a, b) => (b.psnr > a.psnr ? b : a)));
   cpSync(path.join(OUT, 'report', 'three2one', 'training_loss.svg'), path.join(MODEL, 'training_loss.svg'));  // for the model card
 });
 if (ablation) {
