@@ -10,7 +10,8 @@ import path from 'node:path';
 
 import { synthesize } from '../src/synth/run.js';
 import { LAYOUT } from '../src/data/layout.js';
-import { WorldWanderPipeline, readDefaults, type Translation } from '../src/worldwander/pipeline.js';
+import { WorldWanderPipeline, type Translation } from '../src/worldwander/pipeline.js';
+import { readDefaults } from '../src/worldwander/model_defaults.js';
 import { memoryStats, resetPeakMemory } from '../src/torch/index.js';
 import { WAN22_TI2V_5B } from '../src/models/wan/transformer_config.js';
 import { forwardFlops } from './flops.js';

@@ -18,7 +18,7 @@ import { flowMatchingPair, trainingSchedule, weightedMse } from '../diffusion/in
 import { buildInContextInputs } from '../worldwander/in_context.js';
 import { loadConfig, resolveConfigPath, taskOf, type WorldWanderConfig } from '../worldwander/config.js';
 import { resolveModelDir } from '../worldwander/infer.js';
-import { readDefaults } from '../worldwander/pipeline.js';
+import { readDefaults } from '../worldwander/model_defaults.js';
 import { EMPTY_PROMPT, TASK_PROMPT, type WorldWanderTask } from '../worldwander/prompts.js';
 import { describeReport, indexTriplets, type Clip } from '../data/triplets.js';
 import { LatentCache, fillLatentCache, vaeIdentity } from '../data/latent_cache.js';

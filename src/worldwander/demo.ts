@@ -13,7 +13,8 @@ import { evaluate, type EvalReport } from '../eval/evaluate.js';
 import { writeResultsPage } from '../eval/page.js';
 import { writeReport } from '../eval/report.js';
 import { writeCase } from './outputs.js';
-import { WorldWanderPipeline, readDefaults } from './pipeline.js';
+import { WorldWanderPipeline } from './pipeline.js';
+import { readDefaults } from './model_defaults.js';
 import type { WorldWanderTask } from './prompts.js';
 
 export const BUNDLED_MODEL = 'models/worldwander-small';

@@ -1,7 +1,8 @@
 // WorldWander's own logic on top of the Wan model parts: the tasks, their prompts, the in-context layout.
 export { TASK_PROMPT, EMPTY_PROMPT, ALL_PROMPTS, type WorldWanderTask } from './prompts.js';
 export { buildInContextInputs, inContextFramePositions, type InContextLatents, type FrameCounts } from './in_context.js';
-export { WorldWanderPipeline, RELEASE_DEFAULTS, readDefaults, type ModelDefaults, type PipelineLoadOptions, type TranslateOptions, type Translation } from './pipeline.js';
+export { WorldWanderPipeline, type PipelineLoadOptions, type TranslateOptions, type Translation } from './pipeline.js';
+export { RELEASE_DEFAULTS, readDefaults, type ModelDefaults } from './model_defaults.js';
 export { denoiseInContext, type InContextDenoiseOptions, type GuidanceMode } from './denoise.js';
 export { infer, resolveModelDir, type InferOptions, type InferEvent, type InferResult } from './infer.js';
 export { findCases, type Case, type CaseOptions } from './cases.js';

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 import { ModelInputError, OptionError } from '../errors.js';
-import { Generator, checkDevice, noGrad, randn, readJsonFile, scope, type DType, type Tensor } from '../torch/index.js';
+import { Generator, checkDevice, noGrad, randn, scope, type DType, type Tensor } from '../torch/index.js';
 import { AutoencoderKLWan } from '../models/wan/vae.js';
 import { WanTransformer3DModel } from '../models/wan/transformer.js';
 import { denormalizeLatents, normalizeLatents } from '../models/wan/latents.js';
@@ -18,23 +18,8 @@ import { framesToTensor, tensorToFrames } from '../data/video_tensor.js';
 import type { SamplerName } from '../diffusion/index.js';
 import { loadLoraFile } from './lora_file.js';
 import { denoiseInContext, type GuidanceMode } from './denoise.js';
+import { readDefaults, type ModelDefaults } from './model_defaults.js';
 import { EMPTY_PROMPT, TASK_PROMPT, type WorldWanderTask } from './prompts.js';
-
-/** What a model folder may state in model_index.json under "_worldwander" (diffusers skips `_` keys). */
-export interface ModelDefaults {
-  height: number;
-  width: number;
-  num_frames: number;
-  num_inference_steps: number;
-  guidance_scale: number;
-  flow_shift: number;
-  fps: number;
-  /** Text tokens the transformer attends to (prompt embeddings zero-padded to this length). */
-  max_sequence_length: number;
-}
-
-/** The release's: Wan2.2-TI2V-5B at 704x1280, 49 frames, 50 UniPC steps, guidance 5, shift 5, 8 fps, 512 text tokens. */
-export const RELEASE_DEFAULTS: ModelDefaults = { height: 704, width: 1280, num_frames: 49, num_inference_steps: 50, guidance_scale: 5, flow_shift: 5, fps: 8, max_sequence_length: 512 };
 
 export interface PipelineLoadOptions {
   /** A LoRA file for the transformer: the release's .ckpt or a .safetensors (PEFT or diffusers names). */
@@ -236,12 +221,4 @@ export class WorldWanderPipeline {
     const r = this.vae.temporalCompression;
     if (!Number.isInteger(numFrames) || numFrames < 1 || (numFrames - 1) % r) throw new OptionError('numFrames', `must be ${r}k+1 (1, ${1 + r}, ${1 + 2 * r}, …), got ${numFrames}`);
   }
-}
-
-/** The model folder's own defaults (model_index.json "_worldwander"), else the release's. */
-export function readDefaults(modelDir: string): ModelDefaults {
-  const file = path.join(modelDir, 'model_index.json');
-  if (!existsSync(file)) return { ...RELEASE_DEFAULTS };
-  const index = readJsonFile(file, 'model index') as { _worldwander?: Partial<ModelDefaults> };
-  return { ...RELEASE_DEFAULTS, ...(index._worldwander ?? {}) };
 }

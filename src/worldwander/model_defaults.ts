@@ -1,0 +1,30 @@
+// A model folder's sampling defaults: what model_index.json states under "_worldwander"
+// (diffusers skips keys that start with `_`), else the release's.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+import { readJsonFile } from '../torch/index.js';
+
+/** What a model folder may state in model_index.json under "_worldwander" (diffusers skips `_` keys). */
+export interface ModelDefaults {
+  height: number;
+  width: number;
+  num_frames: number;
+  num_inference_steps: number;
+  guidance_scale: number;
+  flow_shift: number;
+  fps: number;
+  /** Text tokens the transformer attends to (prompt embeddings zero-padded to this length). */
+  max_sequence_length: number;
+}
+
+/** The release's: Wan2.2-TI2V-5B at 704x1280, 49 frames, 50 UniPC steps, guidance 5, shift 5, 8 fps, 512 text tokens. */
+export const RELEASE_DEFAULTS: ModelDefaults = { height: 704, width: 1280, num_frames: 49, num_inference_steps: 50, guidance_scale: 5, flow_shift: 5, fps: 8, max_sequence_length: 512 };
+
+/** The model folder's own defaults (model_index.json "_worldwander"), else the release's. */
+export function readDefaults(modelDir: string): ModelDefaults {
+  const file = path.join(modelDir, 'model_index.json');
+  if (!existsSync(file)) return { ...RELEASE_DEFAULTS };
+  const index = readJsonFile(file, 'model index') as { _worldwander?: Partial<ModelDefaults> };
+  return { ...RELEASE_DEFAULTS, ...(index._worldwander ?? {}) };
+}
