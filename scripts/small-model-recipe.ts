@@ -30,7 +30,7 @@ import { parseTransformerConfig } from '../src/models/wan/transformer_config.js'
 import { promptEmbeddings } from '../src/models/umt5/prompt_cache.js';
 import { ALL_PROMPTS } from '../src/worldwander/prompts.js';
 import { WorldWanderPipeline } from '../src/worldwander/pipeline.js';
-import type { ModelDefaults } from '../src/worldwander/model_defaults.js';
+import { MODEL_CARD_FILES, type ModelDefaults } from '../src/worldwander/model_defaults.js';
 import { evaluate, meanTargetFrame, type EvalReport } from '../src/eval/evaluate.js';
 import { writeReport } from '../src/eval/report.js';
 import { writePng } from '../src/data/frames.js';
@@ -141,7 +141,7 @@ async function exportModel(runDir: string, target: string, defaults: Partial<Mod
   const checkpoint = step === undefined ? listCheckpoints(runDir).pop() : listCheckpoints(runDir).find((c) => c.step === step);
   if (!checkpoint) throw new Error(`no checkpoint${step === undefined ? '' : ` of step ${step}`} in ${runDir}`);
   mkdirSync(target, { recursive: true });
-  for (const entry of readdirSync(target)) if (entry !== 'README.md') rmSync(path.join(target, entry), { recursive: true, force: true });  // the model card stays
+  for (const entry of readdirSync(target)) if (!MODEL_CARD_FILES.includes(entry)) rmSync(path.join(target, entry), { recursive: true, force: true });  // the model card stays
   for (const part of ['text_encoder', 'tokenizer', 'prompt_embeds']) cpSync(path.join(STAGING, part), path.join(target, part), { recursive: true });
   const bf16 = (from: string, to: string): void => {
     mkdirSync(to, { recursive: true });

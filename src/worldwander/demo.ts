@@ -14,7 +14,7 @@ import { writeResultsPage } from '../eval/page.js';
 import { writeReport } from '../eval/report.js';
 import { writeCase } from './outputs.js';
 import { WorldWanderPipeline } from './pipeline.js';
-import { readDefaults } from './model_defaults.js';
+import { MODEL_CARD_FILES, readDefaults } from './model_defaults.js';
 import type { WorldWanderTask } from './prompts.js';
 
 export const BUNDLED_MODEL = 'models/worldwander-small';
@@ -41,7 +41,7 @@ function identity(modelDir: string): string {
   const hash = createHash('sha256').update(JSON.stringify(DEMO_DATA));
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir).sort()) {
-      if (name === 'README.md') continue;  // the model card changes no output
+      if (MODEL_CARD_FILES.includes(name)) continue;
       const full = path.join(dir, name);
       const info = statSync(full);
       if (info.isDirectory()) walk(full);

@@ -1,5 +1,6 @@
 // A model folder's sampling defaults: what model_index.json states under "_worldwander"
-// (diffusers skips keys that start with `_`), else the release's.
+// (diffusers skips keys that start with `_`), else the release's; and which of its files only
+// document it.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
@@ -28,3 +29,6 @@ export function readDefaults(modelDir: string): ModelDefaults {
   const index = readJsonFile(file, 'model index') as { _worldwander?: Partial<ModelDefaults> };
   return { ...RELEASE_DEFAULTS, ...(index._worldwander ?? {}) };
 }
+
+/** Files of a model folder that document it and change no output: the model card and its picture. */
+export const MODEL_CARD_FILES: readonly string[] = ['README.md', 'example.png'];
