@@ -7,6 +7,10 @@
 // with x̂ decoded from z = μ + σ·ε (the posterior sample) and not clamped, so that every pixel
 // has a gradient. At the end (and in each checkpoint) the per-channel mean and std of μ over
 // training windows become the config's latents_mean/latents_std, as Wan's VAE states them.
+// `training.trainable: decoder` fine-tunes a trained VAE's decoder alone (`init_from`): the
+// encoder and quant_conv are frozen, so the latent space, its statistics and any transformer
+// trained on it stay valid; the decoder learns from z = μ (what the pipeline decodes), and the
+// loss is the same without the KL term, which has no gradient then.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -16,7 +20,7 @@ import { z } from 'zod';
 import { ConfigError, resolveConfigPath } from '../worldwander/config.js';
 import { Generator, checkDevice, noGrad, openWeights, randn, saveSafetensors, scope, stack, yieldToEventLoop, type Tensor } from '../torch/index.js';
 import { AutoencoderKLWan } from '../models/wan/vae.js';
-import { WAN22_TI2V_5B_VAE, parseVaeConfig, type WanVAEConfig } from '../models/wan/vae_config.js';
+import { WAN22_TI2V_5B_VAE, parseVaeConfig } from '../models/wan/vae_config.js';
 import { ClipLoaderPool } from '../data/clip_loader.js';
 import { indexTriplets, windowStartCount, type Clip } from '../data/triplets.js';
 import { framesToTensor } from '../data/video_tensor.js';
@@ -26,8 +30,8 @@ import { epochOrder, sampleSeed } from './data.js';
 import { learningRateAt } from './schedule.js';
 
 const VaeTrainingSchema = z.strictObject({
-  /** The AutoencoderKLWan config (keys of its config.json); the rest take the Wan2.2 values. */
-  vae: z.record(z.string(), z.unknown()),
+  /** The AutoencoderKLWan config (keys of its config.json); the rest take the Wan2.2 values. Not with init_from. */
+  vae: z.record(z.string(), z.unknown()).optional(),
   data: z.strictObject({
     first_video_root: z.string(),
     third_video_root: z.string(),
@@ -50,6 +54,10 @@ const VaeTrainingSchema = z.strictObject({
     seed: z.number().int().min(0),
     /** Windows used to measure latents_mean/latents_std. */
     stats_windows: z.number().int().positive(),
+    /** A trained VAE folder to start from (its config.json and weights) instead of a fresh initialisation. */
+    init_from: z.string().optional(),
+    /** What learns: every weight, or the decoder alone (post_quant_conv and decoder; needs init_from). */
+    trainable: z.enum(['all', 'decoder']).optional(),
   }),
 });
 
@@ -59,6 +67,10 @@ export function loadVaeTrainingConfig(file: string): VaeTrainingConfig {
   const raw = parseYaml(readFileSync(file, 'utf8'));
   const result = VaeTrainingSchema.safeParse(raw);
   if (!result.success) throw new ConfigError(`${file}: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const t = result.data.training;
+  if (t.trainable === 'decoder' && !t.init_from) throw new ConfigError(`${file}: training.trainable: decoder needs training.init_from (the trained VAE folder whose decoder to fine-tune)`);
+  if (t.init_from && result.data.vae) throw new ConfigError(`${file}: give either vae (a new VAE's config) or training.init_from (a trained VAE folder, whose config is used), not both`);
+  if (!t.init_from && !result.data.vae) throw new ConfigError(`${file}: no vae config and no training.init_from: nothing says what VAE to train`);
   return result.data;
 }
 
@@ -83,13 +95,21 @@ export async function trainVae(o: VaeTrainOptions): Promise<{ dir: string; steps
   const c = loadVaeTrainingConfig(o.config);
   const root = (p: string): string => resolveConfigPath(o.config, p);
   const device = checkDevice(o.device ?? 'cpu');
-  const vaeConfig: WanVAEConfig = parseVaeConfig({ ...WAN22_TI2V_5B_VAE, ...c.vae } as Record<string, unknown>, `${o.config} (vae)`);
   const { clips } = await indexTriplets({ first: root(c.data.first_video_root), third: root(c.data.third_video_root) }, { sampleFrames: c.data.frames, stride: 1, needReference: false });
   const validation = clips.slice(0, c.data.validation_clips);
   const training = clips.slice(c.data.validation_clips);
   o.onEvent?.({ kind: 'note', text: `${training.length} training clips, ${validation.length} for validation` });
-  const vae = new AutoencoderKLWan(vaeConfig, { generator: new Generator(c.training.seed), device });
+  const decoderOnly = c.training.trainable === 'decoder';
+  const vae = c.training.init_from
+    ? AutoencoderKLWan.fromPretrained(root(c.training.init_from), { device })
+    : new AutoencoderKLWan(parseVaeConfig({ ...WAN22_TI2V_5B_VAE, ...c.vae } as Record<string, unknown>, `${o.config} (vae)`), { generator: new Generator(c.training.seed), device });
   vae.train();
+  if (decoderOnly) {
+    vae.encoder.requiresGrad_(false);
+    vae.quant_conv.requiresGrad_(false);
+  }
+  // a frozen encoder keeps its latent statistics; measuring them again could only add float noise
+  const fixedStats = decoderOnly ? { mean: [...vae.config.latents_mean], std: [...vae.config.latents_std] } : null;
   const trainable = vae.trainableParameters();
   const optimizer = new AdamW(trainable.map(([, p]) => p), { lr: c.training.learning_rate, betas: [0.9, 0.95], eps: 1e-8, weightDecay: c.training.weight_decay });
   const pool = new ClipLoaderPool(1);
@@ -121,7 +141,7 @@ export async function trainVae(o: VaeTrainOptions): Promise<{ dir: string; steps
   let next = request(step);
   const video = (frames: Uint8Array[][]): Tensor => scope(() => stack(frames.map((f) => framesToTensor(f, c.data.width, c.data.height, { device }).squeeze(0)), 0));
   const save = async (at: number): Promise<void> => {
-    const stats = await latentStats(vae, training, c, window, device);
+    const stats = fixedStats ?? (await latentStats(vae, training, c, window, device));
     const psnr = await validationPsnr(vae, validation, c, window, device);
     const dir = await writeCheckpoint(o.output, at, c.training.keep_last_checkpoints, (temp) => {
       writeVaeFolder(path.join(temp, 'vae'), vae, stats);
@@ -140,6 +160,14 @@ export async function trainVae(o: VaeTrainOptions): Promise<{ dir: string; steps
       const generator = new Generator(sampleSeed(`${c.training.seed}/${step}`, 'vae-noise'));
       const { loss, psnr } = scope(() => {
         const x = video(frames);
+        if (decoderOnly) {
+          const mean = noGrad(() => vae.encode(x).mean);
+          const recon = vae.decode(mean, { clamp: false });
+          const diff = recon.sub(x);
+          const total = diff.square().mean().add(diff.abs().mean().mul(c.training.l1_weight));
+          total.backward();
+          return { loss: total.item(), psnr: noGrad(() => batchPsnr(recon.detach(), x)) };
+        }
         const moments = vae.encodeMoments(x);
         const [mean, logvar] = moments.chunk(2, 1) as [Tensor, Tensor];
         const clamped = logvar.clamp(-30, 20);

@@ -1,0 +1,108 @@
+// train-vae on a tiny Wan2.2-layout VAE over synthetic clips made here: learning from scratch,
+// fine-tuning the decoder alone (the encoder, and so the latent space, byte for byte unchanged),
+// and the configs it must refuse.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+
+import { synthesize } from '../../src/synth/run.js';
+import { SafetensorsFile } from '../../src/torch/index.js';
+import { loadVaeTrainingConfig, trainVae } from '../../src/train/vae_trainer.js';
+import { listCheckpoints } from '../../src/train/checkpoint.js';
+
+const scratch = mkdtempSync(path.join(tmpdir(), 'vae-trainer-'));
+process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
+const data = path.join(scratch, 'data');
+const ready = synthesize({ out: data, count: 6, width: 32, height: 32, frames: 5, fps: 8, seed: 21, format: 'mp4' });
+
+const VAE = `vae:
+  base_dim: 8
+  decoder_base_dim: 8
+  z_dim: 4
+  dim_mult: [1, 2, 2]
+  num_res_blocks: 1
+  attn_scales: []
+  temperal_downsample: [true, true]
+  is_residual: true
+  patch_size: 2
+  in_channels: 12
+  out_channels: 12
+  scale_factor_temporal: 4
+  scale_factor_spatial: 8
+  latents_mean: [0, 0, 0, 0]
+  latents_std: [1, 1, 1, 1]
+`;
+
+function config(name: string, { steps, model = VAE, extra = '' }: { steps: number; model?: string; extra?: string }): string {
+  const file = path.join(scratch, `${name}.yaml`);
+  writeFileSync(file, `${model}
+data:
+  first_video_root: '${data}/First_Video'
+  third_video_root: '${data}/Third_Video'
+  height: 32
+  width: 32
+  frames: 5
+  validation_clips: 2
+training:
+  max_steps: ${steps}
+  batch_size: 2
+  learning_rate: 3e-3
+  warmup_steps: 2
+  weight_decay: 0
+  l1_weight: 1.0
+  kl_weight: 1e-4
+  save_interval_steps: ${steps}
+  keep_last_checkpoints: 1
+  seed: 0
+  stats_windows: 4
+${extra}`);
+  return file;
+}
+
+const losses = (dir: string): number[] => readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const bytes = (vaeDir: string): Map<string, string> => {
+  const st = SafetensorsFile.open(path.join(vaeDir, 'diffusion_pytorch_model.safetensors'));
+  return new Map(st.keys().map((k) => [k, JSON.stringify(st.get(k).toArray())]));
+};
+
+let scratchVae = '';
+
+test('from scratch: the reconstruction loss falls, and the checkpoint is a diffusers vae/ folder with measured latent statistics', async () => {
+  await ready;
+  const output = path.join(scratch, 'full');
+  await trainVae({ config: config('full', { steps: 30 }), output });
+  const l = losses(output);
+  assert.equal(l.length, 30);
+  assert.ok(mean(l.slice(-5)) < 0.85 * mean(l.slice(0, 5)), `loss ${mean(l.slice(0, 5)).toFixed(4)} → ${mean(l.slice(-5)).toFixed(4)}`);
+  scratchVae = path.join(listCheckpoints(output).pop()!.dir, 'vae');
+  const cfg = JSON.parse(readFileSync(path.join(scratchVae, 'config.json'), 'utf8'));
+  assert.equal(cfg._class_name, 'AutoencoderKLWan');
+  assert.equal(cfg.latents_mean.length, 4);
+  assert.ok(cfg.latents_std.every((s: number) => s > 0) && cfg.latents_std.some((s: number) => s !== 1), 'measured, not the defaults');
+});
+
+test('decoder only: the encoder and quant_conv stay byte for byte, the decoder learns, the latent statistics are kept', async () => {
+  assert.ok(scratchVae, 'needs the from-scratch run');
+  const output = path.join(scratch, 'decoder');
+  await trainVae({ config: config('decoder', { steps: 20, model: '', extra: `  init_from: '${scratchVae}'\n  trainable: decoder\n` }), output });
+  const tuned = path.join(listCheckpoints(output).pop()!.dir, 'vae');
+  const [before, after] = [bytes(scratchVae), bytes(tuned)];
+  assert.deepEqual([...after.keys()].sort(), [...before.keys()].sort());
+  const changed = [...before.keys()].filter((k) => before.get(k) !== after.get(k));
+  assert.ok(changed.length > 0);
+  assert.deepEqual(changed.filter((k) => !k.startsWith('decoder.') && !k.startsWith('post_quant_conv.')), [], 'nothing outside the decoder moved');
+  assert.ok(changed.some((k) => k.startsWith('decoder.')), 'the decoder moved');
+  const [a, b] = [scratchVae, tuned].map((d) => JSON.parse(readFileSync(path.join(d, 'config.json'), 'utf8')));
+  assert.deepEqual([b.latents_mean, b.latents_std], [a.latents_mean, a.latents_std]);
+  const l = losses(output);
+  assert.ok(mean(l.slice(-5)) < mean(l.slice(0, 5)), `decoder loss ${mean(l.slice(0, 5)).toFixed(4)} → ${mean(l.slice(-5)).toFixed(4)}`);
+});
+
+test('configs it refuses, named: decoder-only without a VAE to start from; both a new config and init_from; neither', () => {
+  assert.throws(() => loadVaeTrainingConfig(config('bad1', { steps: 1, extra: '  trainable: decoder\n' })), /training\.trainable: decoder needs training\.init_from/);
+  assert.throws(() => loadVaeTrainingConfig(config('bad2', { steps: 1, extra: "  init_from: 'somewhere'\n" })), /either vae .* or training\.init_from/);
+  assert.throws(() => loadVaeTrainingConfig(config('bad3', { steps: 1, model: '' })), /bad3\.yaml: no vae config and no training\.init_from/);
+});
