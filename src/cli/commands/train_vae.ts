@@ -4,7 +4,7 @@ import { onInterrupt } from '../interrupt.js';
 export const register: Register = (program) => {
   program
     .command('train-vae')
-    .description('train a Wan2.2-layout VAE from scratch on video windows (reconstruction objective, chunked causal encode/decode)')
+    .description('train a Wan2.2-layout VAE from scratch on video windows, or fine-tune the decoder of a trained one (reconstruction objective, chunked causal encode/decode)')
     .requiredOption('--config <file>', 'a VAE training config (configs/small/vae.yaml)', pathArg)
     .requiredOption('--output <dir>', 'the run folder: checkpoints/step-N/vae/, metrics.jsonl, validation.jsonl', pathArg)
     .option('--resume <checkpoint>', "'latest' or OUTPUT/checkpoints/step-N", pathArg)
