@@ -10,7 +10,7 @@ import sharp from 'sharp';
 
 import { synthesize } from '../src/synth/run.js';
 import { LAYOUT } from '../src/data/layout.js';
-import { readFrames } from '../src/data/frames.js';
+import { readFrames, sideBySide, type RgbImage } from '../src/data/frames.js';
 import { framesToTensor, tensorToFrames } from '../src/data/video_tensor.js';
 import { noGrad } from '../src/torch/index.js';
 import { WorldWanderPipeline } from '../src/worldwander/pipeline.js';
@@ -21,7 +21,7 @@ const flag = (name: string, fallback: string): string => (args.includes(name) ? 
 const modelDir = flag('--model-dir', 'models/worldwander-small');
 const index = Number(flag('--case', '2'));
 const out = flag('--out', path.join(modelDir, 'example.png'));
-const FRAME = 8, SCALE = 3, GAP = 4;
+const FRAME = 8, SCALE = 3, GAP = 1;
 
 const d = readDefaults(modelDir);
 const data = mkdtempSync(path.join(tmpdir(), 'ww-figure-'));
@@ -40,20 +40,21 @@ try {
     const reconstruction = noGrad(() => {
       const x = framesToTensor(truth.frames.slice(0, d.num_frames), truth.width, truth.height);
       const posterior = pipeline.vae.encode(x);
-      const z = posterior.mode();
-      const y = pipeline.vae.decode(z);
-      for (const t of [x, posterior.mean, posterior.logvar, z]) t.dispose();
+      const y = pipeline.vae.decode(posterior.mean);
+      for (const t of [x, posterior.mean, posterior.logvar]) t.dispose();
       const frames = tensorToFrames(y);
       y.dispose();
       return frames;
     });
     rows.push([shipped.input[FRAME]!, reconstruction[FRAME]!, shipped.frames[FRAME]!, sampled.frames[FRAME]!, truth.frames[FRAME]!]);
   }
-  const tile = async (rgb: Uint8Array): Promise<Buffer> => sharp(rgb, { raw: { width: d.width, height: d.height, channels: 3 } }).resize(d.width * SCALE, d.height * SCALE, { kernel: 'nearest' }).png().toBuffer();
-  const w = d.width * SCALE, h = d.height * SCALE;
-  const composites = [];
-  for (const [r, row] of rows.entries()) for (const [c, rgb] of row.entries()) composites.push({ input: await tile(rgb), left: c * (w + GAP), top: r * (h + GAP) });
-  await sharp({ create: { width: 5 * w + 4 * GAP, height: 2 * h + GAP, channels: 3, background: '#ffffff' } }).composite(composites).png().toFile(out);
+  // rows of tiles with white gaps, stacked, then scaled up as one picture
+  const white = (width: number, height: number): RgbImage => ({ width, height, data: new Uint8Array(width * height * 3).fill(255) });
+  const tile = (data: Uint8Array): RgbImage => ({ width: d.width, height: d.height, data });
+  const lines = rows.map((row) => sideBySide(row.flatMap((rgb, c) => (c ? [white(GAP, d.height), tile(rgb)] : [tile(rgb)]))));
+  const grid = lines.flatMap((line, r) => (r ? [white(line.width, GAP), line] : [line]));
+  const width = lines[0]!.width, height = grid.reduce((h, part) => h + part.height, 0);
+  await sharp(Buffer.concat(grid.map((part) => part.data)), { raw: { width, height, channels: 3 } }).resize(width * SCALE, height * SCALE, { kernel: 'nearest' }).png().toFile(out);
   console.log(`${out}: rows three2one, one2three; columns input, VAE reconstruction of the ground truth, model (${d.num_inference_steps} step(s), g ${d.guidance_scale}), model (20 steps), ground truth`);
 } finally {
   pipeline.dispose();

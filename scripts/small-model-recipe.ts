@@ -23,7 +23,7 @@ import { synthesize } from '../src/synth/run.js';
 import { trainVae } from '../src/train/vae_trainer.js';
 import { train } from '../src/train/trainer.js';
 import { listCheckpoints } from '../src/train/checkpoint.js';
-import { fileDigest } from '../src/io/digest.js';
+import { rememberedDigest } from '../src/io/digest.js';
 import { Generator, SafetensorsFile, saveSafetensors } from '../src/torch/index.js';
 import { WanTransformer3DModel } from '../src/models/wan/transformer.js';
 import { parseTransformerConfig } from '../src/models/wan/transformer_config.js';
@@ -206,7 +206,7 @@ const SAMPLING_RECORD = path.join(OUT, 'sampling.json');
 /** The trained transformer the sampling settings were chosen for: its last checkpoint's step and weights digest. */
 function trainedIdentity(): string {
   const last = listCheckpoints(path.join(OUT, 'transformer')).pop();
-  return last ? `step-${last.step}:${fileDigest(path.join(last.dir, 'transformer', 'diffusion_pytorch_model.safetensors'))}` : 'untrained';
+  return last ? `step-${last.step}:${rememberedDigest(path.join(last.dir, 'transformer', 'diffusion_pytorch_model.safetensors'))}` : 'untrained';
 }
 
 /** The sampling stage's record (sampling.json): every setting tried and, once complete, the best; empty when made for other weights. */

@@ -157,7 +157,6 @@ export async function trainVae(o: VaeTrainOptions): Promise<{ dir: string; steps
       const started = performance.now();
       const frames = await next;
       next = request(step + 1);
-      const generator = new Generator(sampleSeed(`${c.training.seed}/${step}`, 'vae-noise'));
       const { loss, psnr } = scope(() => {
         const x = video(frames);
         if (decoderOnly) {
@@ -168,6 +167,7 @@ export async function trainVae(o: VaeTrainOptions): Promise<{ dir: string; steps
           total.backward();
           return { loss: total.item(), psnr: noGrad(() => batchPsnr(recon.detach(), x)) };
         }
+        const generator = new Generator(sampleSeed(`${c.training.seed}/${step}`, 'vae-noise'));
         const moments = vae.encodeMoments(x);
         const [mean, logvar] = moments.chunk(2, 1) as [Tensor, Tensor];
         const clamped = logvar.clamp(-30, 20);
