@@ -2,7 +2,7 @@
 // σ_k = shift(1 − k/1000) for k = 0..999 (linspace(1, 0, 1001) without its last value, shifted),
 // timestep_k = 1000·σ_k, and bell-shaped loss weights over the timesteps,
 // y_k = exp(−2·((t_k − 500)/1000)²), w_k = (y_k − min y)·1000 / Σ(y − min y) (they sum to 1000).
-// Training draws k uniformly, x_t = (1 − σ)·x0 + σ·noise, and regresses v = noise − x0.
+// (`uniform` weighting, beyond the release: w_k = 1.) Training draws k uniformly, x_t = (1 − σ)·x0 + σ·noise, and regresses v = noise − x0.
 import { scope, type Tensor } from '../torch/index.js';
 import { shiftSigma } from './flow_schedule.js';
 
@@ -12,9 +12,12 @@ export interface TrainingSchedule {
   weights: number[];
 }
 
-export function trainingSchedule(shift = 5, steps = 1000): TrainingSchedule {
+export type LossWeighting = 'bell' | 'uniform';
+
+export function trainingSchedule(shift = 5, steps = 1000, weighting: LossWeighting = 'bell'): TrainingSchedule {
   const sigmas = Array.from({ length: steps }, (_, k) => shiftSigma(1 - k / steps, shift));
   const timesteps = sigmas.map((s) => s * steps);
+  if (weighting === 'uniform') return { sigmas, timesteps, weights: timesteps.map(() => 1) };
   const y = timesteps.map((t) => Math.exp(-2 * ((t - steps / 2) / steps) ** 2));
   const min = Math.min(...y);
   const total = y.reduce((sum, v) => sum + (v - min), 0);

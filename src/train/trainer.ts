@@ -107,10 +107,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const modelDir = resolveModelDir(config, o.config, o.modelDir);
   const root = (p: string): string => resolveConfigPath(o.config, p);
 
-  // The output: a fresh folder, or the run to resume.
+  // The output: a fresh folder, or the run to resume (--resume, else the config's training.resume_path).
+  const resume = o.resume ?? (t.resume_path ? root(t.resume_path) : undefined);
   const checkpointsExist = existsSync(path.join(o.output, 'checkpoints')) && readdirSync(path.join(o.output, 'checkpoints')).length > 0;
-  if (!o.resume && checkpointsExist) throw new OptionError('output', `${o.output} holds checkpoints of a run; pass {resume} latest to continue it, or choose another folder`);
-  const resumeFrom = o.resume ? resolveCheckpoint(o.output, o.resume) : null;
+  if (!resume && checkpointsExist) throw new OptionError('output', `${o.output} holds checkpoints of a run; pass {resume} latest to continue it, or choose another folder`);
+  const resumeFrom = resume ? resolveCheckpoint(o.output, resume) : null;
   if (lead) {
     mkdirSync(o.output, { recursive: true });
     // what a killed run was writing when it died (checkpoints/step-N.tmp-PID) goes
@@ -176,7 +177,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       if (lead) { if (resumeFrom) truncateJsonl(path.join(o.output, log), state.step); else rmSync(path.join(o.output, log), { force: true }); }
     }
     const order = new SampleOrder(clips, seed, rank, worldSize, (clip, choice) => source!.start(clip, choice), state.epoch, resumeFrom ? state.position : rank);
-    const schedule = trainingSchedule(t.flow_shift ?? 5);
+    const schedule = trainingSchedule(t.flow_shift ?? 5, 1000, t.loss_weighting ?? 'bell');
     const maxSteps = t.max_steps, interval = t.save_val_interval_steps, keep = t.keep_last_checkpoints ?? 3;
     const bf16 = t.precision === 'bf16-mixed';
     if (lead) writeFileSync(path.join(o.output, 'config.yaml'), yamlStringify(config));

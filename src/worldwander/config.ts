@@ -40,6 +40,8 @@ const TrainingSchema = z.strictObject({
   keep_last_checkpoints: int(1).optional(),
   /** Flow shift of the training schedule (the release: 5). */
   flow_shift: z.number().positive().optional(),
+  /** Loss weight per timestep: the release's bell around t = 500 (zero at t = 1000), or uniform (every timestep 1). */
+  loss_weighting: z.enum(['bell', 'uniform']).optional(),
   /** Linear learning-rate decay over the last steps of max_steps (0, the release: constant after warm-up). */
   decay_steps: int(0).optional(),
   /** One model for both tasks, told apart by the task prompt: steps alternate three2one / one2three (needs ref_image_root). */

@@ -32,6 +32,16 @@ test('training schedule: σ = shift(1 − k/1000), timestep = 1000σ, bell weigh
   assert.ok(Math.abs(s.timesteps[peak]! - 500) <= Math.abs(s.timesteps[peak - 1]! - 500) && Math.abs(s.timesteps[peak]! - 500) <= Math.abs(s.timesteps[peak + 1]! - 500));
 });
 
+test('uniform loss weighting: every timestep weighs 1, the σ grid is the bell schedule\'s', () => {
+  const bell = trainingSchedule(1), uniform = trainingSchedule(1, 1000, 'uniform');
+  assert.deepEqual(uniform.sigmas, bell.sigmas);
+  assert.deepEqual(uniform.timesteps, bell.timesteps);
+  assert.ok(uniform.weights.every((w) => w === 1));
+  // shift 1: σ_k = 1 − k/1000 exactly, so t = 1000 (the one-step sampler's first timestep) weighs 0 under the bell
+  assert.equal(bell.sigmas[250], 0.75);
+  assert.equal(bell.weights[0], 0);
+});
+
 test('x_t = (1 − σ)x0 + σ·noise, target noise − x0, and the per-sample weighted MSE, on hand-made tensors', () => scope(() => {
   const x0 = tensor([[1, 2], [3, 4]]), noise = tensor([[0.5, -1], [2, 0]]), sigma = tensor([[0.25], [0.5]]);
   const { noisy, target } = flowMatchingPair(x0, noise, sigma);

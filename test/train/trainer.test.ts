@@ -43,7 +43,8 @@ test('resume reproduces the uninterrupted run: 6 steps straight and 3 + resume +
   const straight = await run({ config: config('three2one'), overrides: roots });
   const split = fresh();
   await run({ config: config('three2one'), overrides: [...roots, 'training.max_steps=3'], output: split });
-  await run({ config: config('three2one'), overrides: roots, output: split, resume: 'latest' });
+  // resumed through the release's config key (the CLI's --resume is the kill test's)
+  await run({ config: config('three2one'), overrides: [...roots, `training.resume_path=${split}/checkpoints/step-3`], output: split });
   const [a, b] = [metricsOf(straight), metricsOf(split)];
   assert.deepEqual(b.map((m) => m.step), [1, 2, 3, 4, 5, 6]);
   assert.deepEqual(b.map((m) => [m.loss, m.grad_norm]), a.map((m) => [m.loss, m.grad_norm]), 'losses and gradient norms, bit for bit');
@@ -134,6 +135,9 @@ test('bad input: an unknown config key, a missing view folder, mismatched and to
   const decay = spawnTrain(['--config', config('three2one'), '--output', fresh(), ...roots, 'training.max_steps=6', 'training.decay_steps=7']);
   assert.equal(decay.status, 1);
   assert.match(decay.stderr, /training\.decay_steps is 7, more than training\.max_steps \(6\)/);
+  const resumeFrom = spawnTrain(['--config', config('three2one'), '--output', fresh(), ...roots, `training.resume_path=${data}`]);
+  assert.equal(resumeFrom.status, 1);
+  assert.match(resumeFrom.stderr, new RegExp(`${data}: not a complete checkpoint \\(no trainer_state\\.json\\)`));
   const missing = spawnTrain(['--config', config('three2one'), '--output', fresh(), ...roots, `dataset.third_video_root=${data}/Nope`]);
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /Nope: cannot read the view folder \(missing\?\)/);
