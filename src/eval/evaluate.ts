@@ -6,7 +6,8 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 import { FileFormatError, OptionError } from '../errors.js';
-import { coverFit, readFrames, type RgbVideo } from '../data/frames.js';
+import { coverFit, isVideoFile, readFrames, type RgbVideo } from '../data/frames.js';
+import { decodeVideos, probeVideo } from '../data/video_writer.js';
 import { LAYOUT } from '../data/layout.js';
 import { viewEntries } from '../worldwander/cases.js';
 import type { WorldWanderTask } from '../worldwander/prompts.js';
@@ -86,20 +87,44 @@ export async function meanTargetFrame(trainingData: string, task: WorldWanderTas
   const view = path.join(trainingData, task === 'three2one' ? LAYOUT.first : LAYOUT.third);
   if (!existsSync(view)) throw new OptionError('trainData', `${trainingData} has no ${path.basename(view)}/ (the training data in the release layout)`);
   const entries = [...viewEntries(view).values()];
+  // Sums of integers in float64 are exact, so neither grouping nor order changes the result.
   const sum = new Float64Array(width * height * 3);
   let count = 0;
-  // a few decodes at a time: each is one ffmpeg process, mostly start-up (sums of integers in
-  // float64 are exact, so the order they finish in does not matter)
-  const parallel = 4;
-  for (let start = 0; start < entries.length; start += parallel) {
-    const videos = await Promise.all(entries.slice(start, start + parallel).map((entry) => framesAt(entry, frames, width, height)));
-    for (const video of videos) {
-      for (const frame of video.frames) {
-        for (let k = 0; k < sum.length; k++) sum[k]! += frame[k]!;
-        count++;
+  const add = async (frame: Uint8Array, w: number, h: number): Promise<void> => {
+    const fitted = w === width && h === height ? frame : (await coverFit({ width: w, height: h, data: frame }, width, height)).data;
+    for (let k = 0; k < sum.length; k++) sum[k]! += fitted[k]!;
+    count++;
+  };
+  // Video files go many to one ffmpeg process (a process per clip is mostly start-up); a group
+  // that one process cannot take (sizes differ, an unreadable file) and frame folders go one by
+  // one. Frames of the mean's size are summed as they arrive; others wait for scaling, so a group
+  // holds at most ~256 MiB of them.
+  const first = entries.find((e) => isVideoFile(e) && statSync(e).isFile());
+  const size = first ? await probeVideo(first, { fast: true }) : { width, height };
+  const group = Math.max(1, Math.min(64, Math.floor(2 ** 28 / (frames * size.width * size.height * 3))));
+  for (let start = 0; start < entries.length; start += group) {
+    const chunk = entries.slice(start, start + group);
+    const before = { sum: Float64Array.from(sum), count };
+    let done = false;
+    if (chunk.every((e) => isVideoFile(e) && statSync(e).isFile())) {
+      const other: RgbVideo = { width: 0, height: 0, frames: [] };
+      const onFrame = (frame: Uint8Array, w: number, h: number): void => {
+        if (w === width && h === height) {
+          for (let k = 0; k < sum.length; k++) sum[k]! += frame[k]!;
+          count++;
+        } else Object.assign(other, { width: w, height: h }).frames.push(frame);
+      };
+      done = await decodeVideos(chunk, { maxFrames: frames }, onFrame).then(() => true, () => false);
+      if (done) for (const frame of other.frames) await add(frame, other.width, other.height);
+      else { sum.set(before.sum); count = before.count; }  // undo a partial group
+    }
+    if (!done) {
+      for (const entry of chunk) {
+        const video = await framesAt(entry, frames);
+        for (const frame of video.frames) await add(frame, video.width, video.height);
       }
     }
-    onProgress?.(Math.min(start + parallel, entries.length), entries.length);
+    onProgress?.(Math.min(start + group, entries.length), entries.length);
   }
   return Uint8Array.from(sum, (v) => Math.round(v / count));
 }

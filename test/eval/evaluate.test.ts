@@ -7,7 +7,8 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 
 import { encodePng } from '../../src/data/png.js';
-import { evaluate } from '../../src/eval/evaluate.js';
+import { evaluate, meanTargetFrame } from '../../src/eval/evaluate.js';
+import { writeVideo } from '../../src/data/video_writer.js';
 import { writeReport } from '../../src/eval/report.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'ww-eval-'));
@@ -64,4 +65,30 @@ test('bad input names what is wrong: too few frames, no matching case, a mean fr
   flatClip(path.join(predictions, 'First_Video', 'a'), 100);
   await assert.rejects(evaluate({ task: 'three2one', predictions, groundTruth: truth, frames: FRAMES, meanFrame: new Uint8Array(10) }), /the mean frame has 10 bytes, the ground truth of a is 16x12 \(576 bytes of RGB\)/);
   await assert.rejects(evaluate({ task: 'three2one', predictions, groundTruth: path.join(root, 'nowhere'), frames: FRAMES }), /has no Third_Video\//);
+});
+
+test('mean frame of a training set: grey MP4 clips decoded in one process, frame folders and other sizes one by one, over the first frames only', async () => {
+  const grey = (w: number, h: number, value: number, count: number): Uint8Array[] => Array.from({ length: count }, () => new Uint8Array(w * h * 3).fill(value));
+  const mp4 = async (dir: string, name: string, value: number, count: number, w = W, h = H): Promise<void> => {
+    mkdirSync(path.join(dir, 'First_Video'), { recursive: true });
+    await writeVideo(path.join(dir, 'First_Video', `${name}.mp4`), grey(w, h, value, count), { width: w, height: h, fps: 8 });
+  };
+  const near = (frame: Uint8Array, value: number, what: string): void => {
+    const off = frame.reduce((worst, v) => Math.max(worst, Math.abs(v - value)), 0);
+    assert.ok(off <= 1, `${what}: a pixel is ${off} away from ${value} (H.264 keeps flat grey within 1)`);
+  };
+  const videos = path.join(root, 'train-mp4');
+  await mp4(videos, 'a', 40, FRAMES);
+  await mp4(videos, 'b', 100, FRAMES + 2);  // only its first FRAMES frames count
+  await mp4(videos, 'c', 220, FRAMES);
+  near(await meanTargetFrame(videos, 'three2one', FRAMES, W, H), (40 + 100 + 220) / 3, 'three video files');
+  // a frame folder among them: every clip read on its own
+  flatClip(path.join(videos, 'First_Video', 'd'), 0);
+  near(await meanTargetFrame(videos, 'three2one', FRAMES, W, H), (40 + 100 + 220 + 0) / 4, 'with a frame folder');
+  // a clip of another size: one process cannot take the group, each clip is read and scaled to W x H
+  const mixed = path.join(root, 'train-mixed');
+  await mp4(mixed, 'a', 40, FRAMES);
+  await mp4(mixed, 'b', 100, FRAMES);
+  await mp4(mixed, 'c', 180, FRAMES, 2 * W, 2 * H);
+  near(await meanTargetFrame(mixed, 'three2one', FRAMES, W, H), (40 + 100 + 180) / 3, 'with a clip of twice the size');
 });
