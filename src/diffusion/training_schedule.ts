@@ -2,7 +2,8 @@
 // σ_k = shift(1 − k/1000) for k = 0..999 (linspace(1, 0, 1001) without its last value, shifted),
 // timestep_k = 1000·σ_k, and bell-shaped loss weights over the timesteps,
 // y_k = exp(−2·((t_k − 500)/1000)²), w_k = (y_k − min y)·1000 / Σ(y − min y) (they sum to 1000).
-// (`uniform` weighting, beyond the release: w_k = 1.) Training draws k uniformly, x_t = (1 − σ)·x0 + σ·noise, and regresses v = noise − x0.
+// (`uniform` weighting, beyond the release: w_k = 1.) Training draws k uniformly,
+// x_t = (1 − σ)·x0 + σ·noise, and regresses v = noise − x0.
 import { scope, type Tensor } from '../torch/index.js';
 import { shiftSigma } from './flow_schedule.js';
 

@@ -90,10 +90,12 @@ export async function meanTargetFrame(trainingData: string, task: WorldWanderTas
   // Sums of integers in float64 are exact, so neither grouping nor order changes the result.
   const sum = new Float64Array(width * height * 3);
   let count = 0;
-  const add = async (frame: Uint8Array, w: number, h: number): Promise<void> => {
-    const fitted = w === width && h === height ? frame : (await coverFit({ width: w, height: h, data: frame }, width, height)).data;
-    for (let k = 0; k < sum.length; k++) sum[k]! += fitted[k]!;
+  const accumulate = (frame: Uint8Array): void => {
+    for (let k = 0; k < sum.length; k++) sum[k]! += frame[k]!;
     count++;
+  };
+  const add = async (frame: Uint8Array, w: number, h: number): Promise<void> => {
+    accumulate(w === width && h === height ? frame : (await coverFit({ width: w, height: h, data: frame }, width, height)).data);
   };
   // Video files go many to one ffmpeg process (a process per clip is mostly start-up); a group
   // that one process cannot take (sizes differ, an unreadable file) and frame folders go one by
@@ -109,10 +111,8 @@ export async function meanTargetFrame(trainingData: string, task: WorldWanderTas
     if (chunk.every((e) => isVideoFile(e) && statSync(e).isFile())) {
       const other: RgbVideo = { width: 0, height: 0, frames: [] };
       const onFrame = (frame: Uint8Array, w: number, h: number): void => {
-        if (w === width && h === height) {
-          for (let k = 0; k < sum.length; k++) sum[k]! += frame[k]!;
-          count++;
-        } else Object.assign(other, { width: w, height: h }).frames.push(frame);
+        if (w === width && h === height) accumulate(frame);
+        else Object.assign(other, { width: w, height: h }).frames.push(frame);
       };
       done = await decodeVideos(chunk, { maxFrames: frames }, onFrame).then(() => true, () => false);
       if (done) for (const frame of other.frames) await add(frame, other.width, other.height);
