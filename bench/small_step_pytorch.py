@@ -3,7 +3,7 @@
 # 6 layers, FFN 1024, q/k RMS-norm across heads, RoPE, cross-attention to 16 text tokens,
 # AdaLN modulation), batch 32 of 176 tokens, float32, 2 threads. Not a test and not the model
 # (random weights): what the same work costs without our engine in between.
-#   python3 bench/small_step_pytorch.py [--batch 32] [--runs 3]
+#   python3 bench/small_step_pytorch.py [--batch 32] [--runs 3] [--profile]
 import argparse
 import json
 import time
@@ -15,6 +15,7 @@ import torch.nn.functional as F
 parser = argparse.ArgumentParser()
 parser.add_argument('--batch', type=int, default=32)
 parser.add_argument('--runs', type=int, default=3)
+parser.add_argument('--profile', action='store_true', help='also print torch.profiler\'s table of one step')
 args = parser.parse_args()
 torch.set_num_threads(2)
 torch.manual_seed(0)
@@ -117,3 +118,7 @@ def median_seconds(fn):
 
 
 print(json.dumps({'batch': B, 'torch': torch.__version__, 'forward_s': round(median_seconds(forward), 3), 'forward_backward_s': round(median_seconds(step), 3)}))
+if args.profile:
+    with torch.profiler.profile() as profile:
+        step()
+    print(profile.key_averages().table(sort_by='self_cpu_time_total', row_limit=12))
