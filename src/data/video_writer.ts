@@ -238,28 +238,24 @@ export interface DecodedVideo extends VideoInfo {
 /** Decodes the frames of a video to RGB: all of them, or the first `maxFrames`. */
 export async function readVideoFrames(path: string, { maxFrames }: { maxFrames?: number } = {}): Promise<DecodedVideo> {
   const info = await probeVideo(path, { fast: true });  // the size; the frames are counted as decoded
-  const frameBytes = info.width * info.height * 3;
-  const limit = maxFrames === undefined ? [] : ['-frames:v', String(maxFrames)];
-  const raw = await runTool('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', path, '-map', '0:v:0', ...limit, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
-  if (raw.length % frameBytes !== 0) {
-    throw new FileFormatError(`readVideoFrames: ${raw.length} bytes of frames from ${path} are not a whole number of ${info.width}x${info.height} frames`);
-  }
   const frames: Uint8Array[] = [];
-  for (let offset = 0; offset < raw.length; offset += frameBytes) frames.push(raw.subarray(offset, offset + frameBytes));
+  await decodeVideos([path], { maxFrames, size: info }, (frame) => frames.push(frame));
   return { ...info, frameCount: frames.length, frames };
 }
 
 /**
- * Decodes the first `maxFrames` frames of several videos of one size in a single ffmpeg process
- * (each trimmed, then concatenated), handing each RGB frame to `onFrame` in order as it arrives:
- * for reading many short clips, where starting one process per clip would cost more than the
- * decoding. Rejects (naming the failure) when the videos differ in size or one cannot be read.
+ * Decodes the frames of one or more videos of one size (all of each, or its first `maxFrames`) in
+ * a single ffmpeg process (each trimmed, then concatenated), handing each RGB frame to `onFrame`
+ * in order as it arrives: many short clips cost one process start, not one each. `size` (the
+ * first video's, when the caller has probed it) saves a probe. Rejects (naming the failure) when
+ * the videos differ in size or one cannot be read.
  */
-export async function decodeVideos(paths: readonly string[], { maxFrames }: { maxFrames: number }, onFrame: (frame: Uint8Array, width: number, height: number) => void): Promise<{ width: number; height: number; frames: number }> {
+export async function decodeVideos(paths: readonly string[], { maxFrames, size }: { maxFrames?: number; size?: { width: number; height: number } }, onFrame: (frame: Uint8Array, width: number, height: number) => void): Promise<{ width: number; height: number; frames: number }> {
   if (paths.length === 0) throw new OptionError(null, 'decodeVideos: no videos');
-  const { width, height } = await probeVideo(paths[0]!, { fast: true });
+  const { width, height } = size ?? await probeVideo(paths[0]!, { fast: true });
   const frameBytes = width * height * 3;
-  const trims = paths.map((_, i) => `[${i}:v:0]trim=end_frame=${maxFrames},setpts=PTS-STARTPTS[v${i}]`);
+  const trim = maxFrames === undefined ? '' : `trim=end_frame=${maxFrames},`;
+  const trims = paths.map((_, i) => `[${i}:v:0]${trim}setpts=PTS-STARTPTS[v${i}]`);
   const graph = `${trims.join(';')};${paths.map((_, i) => `[v${i}]`).join('')}concat=n=${paths.length}:v=1:a=0[out]`;
   const args = ['-hide_banner', '-loglevel', 'error', ...paths.flatMap((p) => ['-i', p]), '-filter_complex', graph, '-map', '[out]', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
   const child = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -277,7 +273,8 @@ export async function decodeVideos(paths: readonly string[], { maxFrames }: { ma
     pending = pending.subarray(offset);
   });
   const [code] = (await Promise.race([once(child, 'close'), once(child, 'error').then(([error]) => { throw toolError('ffmpeg', error as NodeJS.ErrnoException); })])) as [number | null];
-  if (code !== 0) throw new FileFormatError(`decodeVideos: ffmpeg failed on ${paths.length} videos from ${paths[0]} (exit ${code}): ${Buffer.concat(errors).toString().trim().slice(-1000)}`);
-  if (pending.length) throw new FileFormatError(`decodeVideos: ${pending.length} bytes left after the last whole ${width}x${height} frame of ${paths.length} videos from ${paths[0]}`);
+  const videos = paths.length === 1 ? paths[0] : `${paths.length} videos from ${paths[0]}`;
+  if (code !== 0) throw new FileFormatError(`decodeVideos: ffmpeg failed on ${videos} (exit ${code}): ${Buffer.concat(errors).toString().trim().slice(-1000)}`);
+  if (pending.length) throw new FileFormatError(`decodeVideos: ${pending.length} bytes left after the last whole ${width}x${height} frame of ${videos}`);
   return { width, height, frames };
 }

@@ -89,10 +89,12 @@ export async function meanTargetFrame(trainingData: string, task: WorldWanderTas
   const entries = [...viewEntries(view).values()];
   // Sums of integers in float64 are exact, so neither grouping nor order changes the result.
   const sum = new Float64Array(width * height * 3);
+  const groupSum = new Float64Array(sum.length);
   let count = 0;
+  let groupCount = 0;
   const accumulate = (frame: Uint8Array): void => {
-    for (let k = 0; k < sum.length; k++) sum[k]! += frame[k]!;
-    count++;
+    for (let k = 0; k < groupSum.length; k++) groupSum[k]! += frame[k]!;
+    groupCount++;
   };
   const add = async (frame: Uint8Array, w: number, h: number): Promise<void> => {
     accumulate(w === width && h === height ? frame : (await coverFit({ width: w, height: h, data: frame }, width, height)).data);
@@ -100,13 +102,12 @@ export async function meanTargetFrame(trainingData: string, task: WorldWanderTas
   // Video files go many to one ffmpeg process (a process per clip is mostly start-up); a group
   // that one process cannot take (sizes differ, an unreadable file) and frame folders go one by
   // one. Frames of the mean's size are summed as they arrive; others wait for scaling, so a group
-  // holds at most ~256 MiB of them.
+  // holds at most ~256 MiB of them. A group's sum joins the total only once the group is whole.
   const first = entries.find((e) => isVideoFile(e) && statSync(e).isFile());
   const size = first ? await probeVideo(first, { fast: true }) : { width, height };
   const group = Math.max(1, Math.min(64, Math.floor(2 ** 28 / (frames * size.width * size.height * 3))));
   for (let start = 0; start < entries.length; start += group) {
     const chunk = entries.slice(start, start + group);
-    const before = { sum: Float64Array.from(sum), count };
     let done = false;
     if (chunk.every((e) => isVideoFile(e) && statSync(e).isFile())) {
       const other: RgbVideo = { width: 0, height: 0, frames: [] };
@@ -114,9 +115,9 @@ export async function meanTargetFrame(trainingData: string, task: WorldWanderTas
         if (w === width && h === height) accumulate(frame);
         else Object.assign(other, { width: w, height: h }).frames.push(frame);
       };
-      done = await decodeVideos(chunk, { maxFrames: frames }, onFrame).then(() => true, () => false);
+      done = await decodeVideos(chunk, { maxFrames: frames, size: chunk[0] === first ? size : undefined }, onFrame).then(() => true, () => false);
       if (done) for (const frame of other.frames) await add(frame, other.width, other.height);
-      else { sum.set(before.sum); count = before.count; }  // undo a partial group
+      else { groupSum.fill(0); groupCount = 0; }  // a partial group is read again one by one
     }
     if (!done) {
       for (const entry of chunk) {
@@ -124,6 +125,10 @@ export async function meanTargetFrame(trainingData: string, task: WorldWanderTas
         for (const frame of video.frames) await add(frame, video.width, video.height);
       }
     }
+    for (let k = 0; k < sum.length; k++) sum[k]! += groupSum[k]!;
+    count += groupCount;
+    groupSum.fill(0);
+    groupCount = 0;
     onProgress?.(Math.min(start + group, entries.length), entries.length);
   }
   return Uint8Array.from(sum, (v) => Math.round(v / count));
