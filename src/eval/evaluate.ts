@@ -11,6 +11,7 @@ import { decodeVideos, probeVideo } from '../data/video_writer.js';
 import { LAYOUT } from '../data/layout.js';
 import { viewEntries } from '../worldwander/cases.js';
 import type { WorldWanderTask } from '../worldwander/prompts.js';
+import type { PairedComparison } from './compare.js';
 import { mean, videoPsnr, videoSsim } from './metrics.js';
 
 export interface MethodScores {
@@ -43,6 +44,8 @@ export interface EvalReport {
   definitions: string;
   /** Predictions without ground truth, and ground truth without predictions. */
   unmatched: { predictions: string[]; groundTruth: string[] };
+  /** With `eval --compare`: the model against another report's, paired case by case. */
+  comparison?: PairedComparison;
 }
 
 export const METRIC_DEFINITIONS =

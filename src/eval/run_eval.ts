@@ -7,6 +7,7 @@ import { checkWritableFolder } from '../io/output_path.js';
 import { LAYOUT } from '../data/layout.js';
 import type { WorldWanderTask } from '../worldwander/prompts.js';
 import { imageNamed } from '../worldwander/cases.js';
+import { pairedComparison, readEvalReport } from './compare.js';
 import { evaluate, meanTargetFrame, type EvalReport } from './evaluate.js';
 import { writeResultsPage } from './page.js';
 import { writeReport } from './report.js';
@@ -21,6 +22,8 @@ export interface EvalCommandOptions {
   trainData?: string;
   /** A training run's metrics.jsonl, for the loss plot. */
   metrics?: string;
+  /** Another run's report.json on the same cases: the model against it, paired case by case. */
+  compare?: string;
   html?: boolean;
   title?: string;
   fps: number;
@@ -31,9 +34,12 @@ export async function runEval(o: EvalCommandOptions): Promise<{ report: EvalRepo
   for (const [name, dir] of [['predictions', o.predictions], ['groundTruth', o.groundTruth]] as const) if (!existsSync(dir)) throw new OptionError(name, `${dir} does not exist`);
   if (o.metrics && !existsSync(o.metrics)) throw new OptionError('metrics', `${o.metrics} does not exist`);
   checkWritableFolder(path.dirname(path.resolve(o.output)), 'output');
+  if (o.compare && !existsSync(o.compare)) throw new OptionError('compare', `${o.compare} does not exist`);
+  const other = o.compare ? readEvalReport(o.compare) : undefined;  // read first: a bad file costs no evaluation
   const first = await evaluate({ task: o.task, predictions: o.predictions, groundTruth: o.groundTruth, frames: o.frames });
   const meanFrame = o.trainData ? await meanTargetFrame(o.trainData, o.task, o.frames, first.width, first.height, (d, t) => o.onProgress?.('mean frame', d, t)) : undefined;
   const report = meanFrame ? await evaluate({ task: o.task, predictions: o.predictions, groundTruth: o.groundTruth, frames: o.frames, meanFrame }) : first;
+  if (other) report.comparison = pairedComparison(report, other, o.compare!);
   const title = o.title ?? `WorldWander ${o.task}: ${path.basename(path.resolve(o.predictions))}`;
   const files = writeReport(o.output, report, { title, lossFile: o.metrics });
   let page: string | undefined;

@@ -1,7 +1,7 @@
 // evaluate() on hand-made cases whose scores are known in closed form: flat frames, so PSNR is
 // 10·log10(255²/d²) for a difference d, and SSIM the luminance term (2ab + C1)/(a² + b² + C1).
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -10,6 +10,7 @@ import { encodePng } from '../../src/data/png.js';
 import { evaluate, meanTargetFrame } from '../../src/eval/evaluate.js';
 import { writeVideo } from '../../src/data/video_writer.js';
 import { writeReport } from '../../src/eval/report.js';
+import { runEval } from '../../src/eval/run_eval.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'ww-eval-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -52,7 +53,7 @@ test('three2one: model, copy-input and mean-frame scores in closed form; unmatch
   const files = writeReport(path.join(root, 'report'), report, { title: 'closed form' });
   assert.ok(files.some((f) => f.endsWith('psnr_per_case.svg')));
   const md = files.find((f) => f.endsWith('report.md'))!;
-  assert.match((await import('node:fs')).readFileSync(md, 'utf8'), /Unmatched: predictions without ground truth: only_prediction; ground truth without predictions: only_truth/);
+  assert.match(readFileSync(md, 'utf8'), /Unmatched: predictions without ground truth: only_prediction; ground truth without predictions: only_truth/);
 });
 
 test('bad input names what is wrong: too few frames, no matching case, a mean frame of another size', async () => {
@@ -91,4 +92,31 @@ test('mean frame of a training set: grey MP4 clips decoded in one process, frame
   await mp4(mixed, 'b', 100, FRAMES);
   await mp4(mixed, 'c', 180, FRAMES, 2 * W, 2 * H);
   near(await meanTargetFrame(mixed, 'three2one', FRAMES, W, H), (40 + 100 + 180) / 3, 'with a clip of twice the size');
+});
+
+test('eval --compare: a second run against the first run\'s report.json, paired in closed form; a bad report is refused before any scoring', async () => {
+  const truth = path.join(root, 'truth3'), first = path.join(root, 'pred3a'), second = path.join(root, 'pred3b');
+  for (const [name, target] of [['a', 100], ['b', 200]] as const) {
+    flatClip(path.join(truth, 'First_Video', name), target);
+    flatClip(path.join(truth, 'Third_Video', name), 0);
+  }
+  flatClip(path.join(first, 'First_Video', 'a'), 110);   // off by 10, then by 5
+  flatClip(path.join(first, 'First_Video', 'b'), 220);   // off by 20, then by 40
+  flatClip(path.join(second, 'First_Video', 'a'), 105);
+  flatClip(path.join(second, 'First_Video', 'b'), 160);
+  const base = { task: 'three2one' as const, groundTruth: truth, frames: FRAMES, fps: 8 };
+  await runEval({ ...base, predictions: first, output: path.join(root, 'eval3a') });
+  const previous = path.join(root, 'eval3a', 'report.json');
+  const { report } = await runEval({ ...base, predictions: second, output: path.join(root, 'eval3b'), compare: previous });
+  const differences = [psnrOf(5) - psnrOf(10), psnrOf(40) - psnrOf(20)];  // +6.02 and −6.02 dB
+  const meanDifference = (differences[0]! + differences[1]!) / 2;
+  const c = report.comparison!;
+  assert.equal(c.cases, 2);
+  assert.ok(Math.abs(c.psnr.meanDifference - meanDifference) < 1e-9);
+  assert.ok(Math.abs(c.psnr.standardError - Math.abs(differences[0]! - differences[1]!) / 2) < 1e-9);  // n = 2: s.e. = |d1 − d2| / 2
+  assert.equal(c.psnr.better, 1);
+  assert.match(readFileSync(path.join(root, 'eval3b', 'report.md'), 'utf8'), /## Against .*eval3a\/report\.json/);
+  writeFileSync(path.join(root, 'not-a-report.json'), '[]');
+  await assert.rejects(runEval({ ...base, predictions: second, output: path.join(root, 'eval3c'), compare: path.join(root, 'not-a-report.json') }), /not-a-report\.json: not a report\.json of worldwander eval/);
+  assert.equal(existsSync(path.join(root, 'eval3c')), false);
 });
