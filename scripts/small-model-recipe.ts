@@ -33,6 +33,7 @@ import { WorldWanderPipeline } from '../src/worldwander/pipeline.js';
 import { MODEL_CARD_FILES, type ModelDefaults } from '../src/worldwander/model_defaults.js';
 import { evaluate, meanTargetFrame, type EvalReport } from '../src/eval/evaluate.js';
 import { writeReport } from '../src/eval/report.js';
+import { pairedComparison, readEvalReport } from '../src/eval/compare.js';
 import { writePng } from '../src/data/frames.js';
 import { LAYOUT } from '../src/data/layout.js';
 import { Progress } from '../src/data/progress.js';
@@ -249,8 +250,11 @@ async function sampling(): Promise<void> {
   writeFileSync(path.join(MODEL, 'model_index.json'), `${JSON.stringify(index, null, 2)}\n`);
 }
 
-/** Both tasks on the test split with the model folder's sampling settings (or `settings`), against the baselines. */
-async function report(modelDir: string, name: string, cpe: boolean, settings?: { steps: number; guidance: number; shift: number }): Promise<void> {
+/**
+ * Both tasks on the test split with the model folder's sampling settings (or `settings`), against
+ * the baselines, and, with `compareWith` (an earlier report's name), against that model paired case by case.
+ */
+async function report(modelDir: string, name: string, cpe: boolean, { settings, compareWith }: { settings?: Setting; compareWith?: string } = {}): Promise<void> {
   const index = JSON.parse(readFileSync(path.join(modelDir, 'model_index.json'), 'utf8'))._worldwander as ModelDefaults;
   const out = path.join(OUT, name, 'predictions');
   const lossFile = path.join(OUT, cpe ? 'transformer' : 'transformer-uniform', 'metrics.jsonl');
@@ -258,9 +262,12 @@ async function report(modelDir: string, name: string, cpe: boolean, settings?: {
   await translateSplit(modelDir, 'test', SPLITS.test.count, out, { ...(settings ?? { steps: index.num_inference_steps, guidance: index.guidance_scale, shift: index.flow_shift }), cpe });
   const reports = await scoreSplit(out, 'test', true);
   for (const task of TASKS) {
+    const other = compareWith && path.join(OUT, compareWith, task, 'report.json');
+    if (other) reports[task]!.comparison = pairedComparison(reports[task]!, readEvalReport(other), other);
     writeReport(path.join(OUT, name, task), reports[task]!, { title: `${name}: ${task} on the held-out test split (seed 3)`, lossFile });
-    const o = reports[task]!.overall;
-    console.error(`${name} ${task}: model ${o.model.psnr.toFixed(2)} dB / ${o.model.ssim.toFixed(4)}, copy-input ${o.copyInput.psnr.toFixed(2)} / ${o.copyInput.ssim.toFixed(4)}, mean frame ${o.meanFrame!.psnr.toFixed(2)} / ${o.meanFrame!.ssim.toFixed(4)}`);
+    const o = reports[task]!.overall, c = reports[task]!.comparison;
+    console.error(`${name} ${task}: model ${o.model.psnr.toFixed(2)} dB / ${o.model.ssim.toFixed(4)}, copy-input ${o.copyInput.psnr.toFixed(2)} / ${o.copyInput.ssim.toFixed(4)}, mean frame ${o.meanFrame!.psnr.toFixed(2)} / ${o.meanFrame!.ssim.toFixed(4)}` +
+      (c ? `; − ${compareWith}: ${c.psnr.meanDifference.toFixed(2)} ± ${c.psnr.standardError.toFixed(2)} dB (better on ${c.psnr.better} of ${c.cases})` : ''));
   }
 }
 
@@ -279,7 +286,7 @@ await stage('report', async () => {
   await report(MODEL, 'report', true);
   // and the best many-step setting on validation: sharper samples, further from the mean
   const sampled = chosen().results.filter((r) => r.steps === 20);
-  if (sampled.length) await report(MODEL, 'report-20-steps', true, sampled.reduce((a, b) => (b.psnr > a.psnr ? b : a)));
+  if (sampled.length) await report(MODEL, 'report-20-steps', true, { settings: sampled.reduce((a, b) => (b.psnr > a.psnr ? b : a)) });
   cpSync(path.join(OUT, 'report', 'three2one', 'training_loss.svg'), path.join(MODEL, 'training_loss.svg'));  // for the model card
 });
 if (ablation) {
@@ -295,8 +302,8 @@ if (ablation) {
     await exportModel(path.join(OUT, 'transformer-uniform'), uniform, settings, ABLATION_STEPS);
   });
   await stage('report-ablation', async () => {
-    await report(cpe, 'report-cpe', true);
     await report(uniform, 'report-uniform', false);
+    await report(cpe, 'report-cpe', true, { compareWith: 'report-uniform' });  // CPE − uniform, paired
   });
 }
 console.error(`recipe: ${((performance.now() - started) / 60000).toFixed(1)} min this run; stages (all runs, s): ${JSON.stringify(times)}`);
