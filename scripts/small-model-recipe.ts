@@ -8,8 +8,9 @@
 //   3. assemble   the staging model folder: the VAE, a tiny umT5 and its prompt cache, the
 //                 transformer (configs/small/transformer.json) at its seeded initialisation
 //   4. transformer  train with configs/small/three2one.yaml: all weights, both tasks alternating,
-//                 latents from the latent cache, every timestep weighted alike; a constant
-//                 learning rate, then a linear cool-down over the last 300 of 1300 steps
+//                 latents from the latent cache, timesteps drawn with the release's shift 5 and
+//                 weighted alike; a constant learning rate, then a linear cool-down over the
+//                 last 300 of 1300 steps
 //   5. export     models/worldwander-small (bfloat16 storage)
 //   6. sampling   steps / guidance / flow shift chosen by PSNR on 16 validation clips
 //   7. report     both tasks on the test split against the baselines
