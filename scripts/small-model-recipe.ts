@@ -34,7 +34,7 @@ import { WorldWanderPipeline } from '../src/worldwander/pipeline.js';
 import { MODEL_CARD_FILES, type ModelDefaults } from '../src/worldwander/model_defaults.js';
 import { evaluate, meanTargetFrame, type EvalReport } from '../src/eval/evaluate.js';
 import { writeReport } from '../src/eval/report.js';
-import { pairedComparison, readEvalReport } from '../src/eval/compare.js';
+import { formatPaired, pairedComparison, readEvalReport } from '../src/eval/compare.js';
 import { writePng } from '../src/data/frames.js';
 import { LAYOUT } from '../src/data/layout.js';
 import { Progress } from '../src/data/progress.js';
@@ -268,7 +268,7 @@ async function report(modelDir: string, name: string, cpe: boolean, { settings, 
     writeReport(path.join(OUT, name, task), reports[task]!, { title: `${name}: ${task} on the held-out test split (seed 3)`, lossFile });
     const o = reports[task]!.overall, c = reports[task]!.comparison;
     console.error(`${name} ${task}: model ${o.model.psnr.toFixed(2)} dB / ${o.model.ssim.toFixed(4)}, copy-input ${o.copyInput.psnr.toFixed(2)} / ${o.copyInput.ssim.toFixed(4)}, mean frame ${o.meanFrame!.psnr.toFixed(2)} / ${o.meanFrame!.ssim.toFixed(4)}` +
-      (c ? `; − ${compareWith}: ${c.psnr.meanDifference.toFixed(2)} ± ${c.psnr.standardError.toFixed(2)} dB (better on ${c.psnr.better} of ${c.cases})` : ''));
+      (c ? `; − ${compareWith}: ${formatPaired(c.psnr, 2)} dB (better on ${c.psnr.better} of ${c.cases})` : ''));
   }
 }
 

@@ -48,6 +48,12 @@ export function readEvalReport(file: string): EvalReport {
   return report as EvalReport;
 }
 
+/** `+0.34 ± 0.03`: a paired difference, signed, with its standard error (`—` where there is none: one case). */
+export function formatPaired(d: PairedDifference, digits: number): string {
+  const fixed = (v: number): string => (Number.isFinite(v) ? v.toFixed(digits) : '—');
+  return `${d.meanDifference >= 0 ? '+' : ''}${fixed(d.meanDifference)} ± ${fixed(d.standardError)}`;
+}
+
 function pairedDifference(differences: number[]): PairedDifference {
   const n = differences.length;
   const mean = differences.reduce((a, b) => a + b, 0) / n;
@@ -55,10 +61,15 @@ function pairedDifference(differences: number[]): PairedDifference {
   return { meanDifference: mean, standardError: n > 1 ? Math.sqrt(variance / n) : NaN, better: differences.filter((d) => d > 0).length };
 }
 
+/** Refuses a report of another task or frame count (callers check before scoring, so a wrong file costs nothing). */
+export function checkComparable(other: EvalReport, run: { task: string; frames: number }, against: string): void {
+  if (other.task !== run.task) throw new OptionError('compare', `${against} scores ${other.task}, this run ${run.task}: only the same task's reports compare`);
+  if (other.frames !== run.frames) throw new OptionError('compare', `${against} scores ${other.frames} frames per video, this run ${run.frames} (set {frames} alike)`);
+}
+
 /** `report`'s model against `other`'s, on the cases both have; `against` names the other in the report. */
 export function pairedComparison(report: EvalReport, other: EvalReport, against: string): PairedComparison {
-  if (other.task !== report.task) throw new OptionError('compare', `${against} scores ${other.task}, this run ${report.task}: only the same task's reports compare`);
-  if (other.frames !== report.frames) throw new OptionError('compare', `${against} scores ${other.frames} frames per video, this run ${report.frames} (set {frames} alike)`);
+  checkComparable(other, report, against);
   const theirs = new Map(other.cases.map((c) => [c.case, c.model]));
   const shared = report.cases.filter((c) => theirs.has(c.case));
   if (shared.length === 0) throw new OptionError('compare', `${against} has none of this run's cases (${report.cases.slice(0, 3).map((c) => c.case).join(', ')}, ...)`);

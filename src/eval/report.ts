@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 import { writeFileAtomicSync } from '../io/atomic.js';
+import { formatPaired } from './compare.js';
 import { NOT_MEASURED, type EvalReport } from './evaluate.js';
 import { barChart, lineChart, smooth } from './plots.js';
 
@@ -30,12 +31,11 @@ export function markdownReport(report: EvalReport, title = 'Evaluation'): string
   ];
   const c = report.comparison;
   if (c) {
-    const pm = (d: { meanDifference: number; standardError: number }, digits: number): string => `${d.meanDifference >= 0 ? '+' : ''}${fixed(d.meanDifference, digits)} ± ${fixed(d.standardError, digits)}`;
     lines.push(`## Against ${c.against}`, '',
       `Paired over the ${c.cases} case(s) both have: this model − that one, mean ± standard error of the per-case differences.`, '',
       '| metric | difference | cases better here |', '|---|---|---|',
-      `| PSNR (dB) | ${pm(c.psnr, 2)} | ${c.psnr.better} of ${c.cases} |`,
-      `| SSIM | ${pm(c.ssim, 4)} | ${c.ssim.better} of ${c.cases} |`, '');
+      `| PSNR (dB) | ${formatPaired(c.psnr, 2)} | ${c.psnr.better} of ${c.cases} |`,
+      `| SSIM | ${formatPaired(c.ssim, 4)} | ${c.ssim.better} of ${c.cases} |`, '');
     if (c.onlyHere.length || c.onlyThere.length) lines.push(`Not compared: only here ${c.onlyHere.join(', ') || 'none'}; only there ${c.onlyThere.join(', ') || 'none'}.`, '');
   }
   if (report.unmatched.predictions.length || report.unmatched.groundTruth.length) {

@@ -7,7 +7,7 @@ import { checkWritableFolder } from '../io/output_path.js';
 import { LAYOUT } from '../data/layout.js';
 import type { WorldWanderTask } from '../worldwander/prompts.js';
 import { imageNamed } from '../worldwander/cases.js';
-import { pairedComparison, readEvalReport } from './compare.js';
+import { checkComparable, pairedComparison, readEvalReport } from './compare.js';
 import { evaluate, meanTargetFrame, type EvalReport } from './evaluate.js';
 import { writeResultsPage } from './page.js';
 import { writeReport } from './report.js';
@@ -35,7 +35,8 @@ export async function runEval(o: EvalCommandOptions): Promise<{ report: EvalRepo
   if (o.metrics && !existsSync(o.metrics)) throw new OptionError('metrics', `${o.metrics} does not exist`);
   checkWritableFolder(path.dirname(path.resolve(o.output)), 'output');
   if (o.compare && !existsSync(o.compare)) throw new OptionError('compare', `${o.compare} does not exist`);
-  const other = o.compare ? readEvalReport(o.compare) : undefined;  // read first: a bad file costs no evaluation
+  const other = o.compare ? readEvalReport(o.compare) : undefined;  // read and checked first: a wrong file costs no evaluation
+  if (other) checkComparable(other, o, o.compare!);
   const first = await evaluate({ task: o.task, predictions: o.predictions, groundTruth: o.groundTruth, frames: o.frames });
   const meanFrame = o.trainData ? await meanTargetFrame(o.trainData, o.task, o.frames, first.width, first.height, (d, t) => o.onProgress?.('mean frame', d, t)) : undefined;
   const report = meanFrame ? await evaluate({ task: o.task, predictions: o.predictions, groundTruth: o.groundTruth, frames: o.frames, meanFrame }) : first;

@@ -23,7 +23,10 @@ export const register: Register = (program) => {
       const o = report.overall;
       console.log(`${report.task}, ${report.cases.length} case(s): model PSNR ${o.model.psnr.toFixed(2)} dB SSIM ${o.model.ssim.toFixed(4)}; copy-input ${o.copyInput.psnr.toFixed(2)} / ${o.copyInput.ssim.toFixed(4)}${o.meanFrame ? `; mean frame ${o.meanFrame.psnr.toFixed(2)} / ${o.meanFrame.ssim.toFixed(4)}` : ''}`);
       const c = report.comparison;
-      if (c) console.log(`against ${c.against}, paired over ${c.cases} case(s): PSNR ${c.psnr.meanDifference >= 0 ? '+' : ''}${c.psnr.meanDifference.toFixed(2)} ± ${c.psnr.standardError.toFixed(2)} dB (better on ${c.psnr.better}), SSIM ${c.ssim.meanDifference >= 0 ? '+' : ''}${c.ssim.meanDifference.toFixed(4)} ± ${c.ssim.standardError.toFixed(4)} (better on ${c.ssim.better})`);
+      if (c) {
+        const { formatPaired } = await import('../../eval/compare.js');
+        console.log(`against ${c.against}, paired over ${c.cases} case(s): PSNR ${formatPaired(c.psnr, 2)} dB (better on ${c.psnr.better}), SSIM ${formatPaired(c.ssim, 4)} (better on ${c.ssim.better})`);
+      }
       console.log(`report: ${files.join(', ')}`);
       const { NOT_MEASURED } = await import('../../eval/evaluate.js');
       console.error(`note: ${NOT_MEASURED}`);
