@@ -16,7 +16,11 @@
 //   7. report     both tasks on the test split against the baselines
 //   with --ablation: a run with uniform positions (CPE off) of ABLATION_STEPS steps, and both it
 //                 and the main run's checkpoint of that step reported on the test split.
-// Usage: node dist/scripts/small-model-recipe.js [--ablation] [--only STAGE]
+// --quick: the same stages at a working session's budget (under 90 minutes on the 2-core machine
+// of docs/BENCHMARKS.md): VAE 200 steps, transformer 640 steps (cool-down over the last 150), a
+// sampling grid of one- and two-step settings, into outputs/recipe-quick (its model folder
+// there; the bundled model is the full schedule's).
+// Usage: node dist/scripts/small-model-recipe.js [--quick] [--ablation] [--only STAGE]
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -40,17 +44,22 @@ import { LAYOUT } from '../src/data/layout.js';
 import { Progress } from '../src/data/progress.js';
 import { writeTinyTextEncoder } from './make-umt5-fixture.js';
 
-const OUT = 'outputs/recipe';
-const MODEL = 'models/worldwander-small';
+const args = process.argv.slice(2);
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+const ablation = args.includes('--ablation');
+const quick = args.includes('--quick');
+/** The budgets: the full schedule (the bundled model) and one that fits a working session. */
+const PROFILE = quick
+  ? { out: 'outputs/recipe-quick', model: 'outputs/recipe-quick/worldwander-small', vaeSteps: 200, transformerSteps: 640, decaySteps: 150, fullGrid: false }
+  : { out: 'outputs/recipe', model: 'models/worldwander-small', vaeSteps: 300, transformerSteps: 1300, decaySteps: 300, fullGrid: true };
+const OUT = PROFILE.out;
+const MODEL = PROFILE.model;
 const STAGING = path.join(OUT, 'model');
 const SIZE = { width: 64, height: 64, frames: 17, fps: 8 };
 const SPLITS = { train: { seed: 1, count: 2500 }, validation: { seed: 2, count: 64 }, test: { seed: 3, count: 32 } };
 const TASKS = ['three2one', 'one2three'] as const;
 /** Steps of each run of the CPE ablation (the main run keeps its checkpoint of this step). */
 const ABLATION_STEPS = 250;
-const args = process.argv.slice(2);
-const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
-const ablation = args.includes('--ablation');
 const times: Record<string, number> = existsSync(path.join(OUT, 'times.json')) ? JSON.parse(readFileSync(path.join(OUT, 'times.json'), 'utf8')) : {};
 
 async function stage(name: string, run: () => Promise<void> | void): Promise<void> {
@@ -77,7 +86,8 @@ async function vae(): Promise<void> {
   const output = path.join(OUT, 'vae');
   const resume = listCheckpoints(output).length ? 'latest' : undefined;
   let bar: Progress | undefined;
-  await trainVae({ config: 'configs/small/vae.yaml', output, resume, onEvent: (e) => {
+  const clips = dataDir('train');
+  await trainVae({ config: 'configs/small/vae.yaml', overrides: [`data.first_video_root=${path.join(clips, LAYOUT.first)}`, `data.third_video_root=${path.join(clips, LAYOUT.third)}`, `training.max_steps=${PROFILE.vaeSteps}`], output, resume, onEvent: (e) => {
     if (e.kind === 'checkpoint') console.error(`\n${e.dir}: validation PSNR ${e.validationPsnr.toFixed(2)} dB`);
     else if (e.kind === 'step') {
       bar ??= new Progress('vae', e.steps - e.step + 1, { unit: 'steps' });
@@ -112,9 +122,12 @@ async function assemble(): Promise<void> {
 async function transformer(name: string, overrides: string[]): Promise<void> {
   const output = path.join(OUT, name);
   const resume = listCheckpoints(output).length ? 'latest' : undefined;
+  const data = dataDir('train');
+  const paths = [`dataset.first_video_root=${path.join(data, LAYOUT.first)}`, `dataset.third_video_root=${path.join(data, LAYOUT.third)}`, `dataset.ref_image_root=${path.join(data, LAYOUT.reference)}`, `dataset.latent_cache=${path.join(OUT, 'latent_cache')}`];
+  const schedule = [`training.max_steps=${PROFILE.transformerSteps}`, `training.decay_steps=${PROFILE.decaySteps}`];
   let bar: Progress | undefined;
   await train({
-    config: 'configs/small/three2one.yaml', overrides: [`model_id=${STAGING}`, `output_root=${output}`, ...overrides], output, resume,
+    config: 'configs/small/three2one.yaml', overrides: [`model_id=${STAGING}`, `output_root=${output}`, ...paths, ...schedule, ...overrides], output, resume,
     onEvent: (e) => {
       if (e.kind === 'note') console.error(`note: ${e.text}`);
       else if (e.kind === 'start') bar = new Progress(name, e.steps - e.step, { unit: 'steps' });
@@ -226,11 +239,11 @@ function chosen(): SamplingRecord {
  */
 async function sampling(): Promise<void> {
   const grid: Setting[] = [];
-  for (const guidance of [1, 2, 3]) grid.push({ steps: 1, guidance, shift: 1 });  // the shift moves no sigma of one step
-  for (const guidance of [1, 2]) for (const shift of [1, 3]) grid.push({ steps: 2, guidance, shift });
+  for (const guidance of PROFILE.fullGrid ? [1, 2, 3] : [1, 2]) grid.push({ steps: 1, guidance, shift: 1 });  // the shift moves no sigma of one step
+  for (const guidance of PROFILE.fullGrid ? [1, 2] : [1]) for (const shift of [1, 3]) grid.push({ steps: 2, guidance, shift });
   // many steps for the report's sharper samples (on the first model's full grid, validation PSNR
   // fell with every step added: 1 > 2 > 4 > 8 ≈ 20 steps, and shift 3 ≥ shift 1 beyond 2 steps)
-  for (const guidance of [1, 2]) grid.push({ steps: 20, guidance, shift: 3 });
+  if (PROFILE.fullGrid) for (const guidance of [1, 2]) grid.push({ steps: 20, guidance, shift: 3 });
   const { model, results } = chosen();
   const write = (record: SamplingRecord): void => writeFileSync(SAMPLING_RECORD, `${JSON.stringify(record, null, 2)}\n`);
   for (const settings of grid) {

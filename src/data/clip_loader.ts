@@ -17,7 +17,8 @@ import { FileFormatError } from '../errors.js';
 import { containFit, frameFiles, readImage, type RgbImage } from './frames.js';
 import type { Clip } from './triplets.js';
 import { windowSpan } from './triplets.js';
-import { readVideoFrames } from './video_writer.js';
+import { mp4VideoTrack } from './mp4.js';
+import { decodeVideos } from './video_writer.js';
 
 export interface ClipTransform {
   height: number;
@@ -32,6 +33,8 @@ export interface WindowRequest {
   stride: number;
   transform: ClipTransform;
   withReference: boolean;
+  /** The views to decode (both when omitted); a view left out comes back as no frames. */
+  views?: readonly ('first' | 'third')[];
 }
 
 /** RGB frames at height x width (H·W·3 bytes each). */
@@ -65,18 +68,22 @@ async function readWindow(video: string, start: number, frames: number, stride: 
       return readImage(files[i]!);
     }));
   }
-  const decoded = await readVideoFrames(video, { maxFrames: start + windowSpan(frames, stride) });
+  // the MP4's own header gives the size, saving an ffprobe process per window
+  const decoded: Uint8Array[] = [];
+  const { width, height } = await decodeVideos([video], { maxFrames: start + windowSpan(frames, stride), size: mp4VideoTrack(video) ?? undefined }, (frame) => decoded.push(frame));
   return indices.map((i) => {
-    const data = decoded.frames[i];
-    if (!data) throw new FileFormatError(`${video}: has ${decoded.frames.length} frames, frame ${i} was asked for`);
-    return { width: decoded.width, height: decoded.height, data };
+    const data = decoded[i];
+    if (!data) throw new FileFormatError(`${video}: has ${decoded.length} frames, frame ${i} was asked for`);
+    return { width, height, data };
   });
 }
 
 /** Reads and transforms one window of a triplet (in the calling thread). */
 export async function loadWindow(r: WindowRequest): Promise<LoadedWindow> {
-  const views = await Promise.all([r.clip.first, r.clip.third].map(async (video) => {
-    const images = await readWindow(video, r.start, r.frames, r.stride);
+  const wanted = r.views ?? ['first', 'third'];
+  const views = await Promise.all((['first', 'third'] as const).map(async (view) => {
+    if (!wanted.includes(view)) return [];
+    const images = await readWindow(r.clip[view], r.start, r.frames, r.stride);
     return Promise.all(images.map((image) => transformFrame(image, r.transform)));
   }));
   const reference = r.withReference && r.clip.reference ? (await containFit(await readImage(r.clip.reference), r.transform.width, r.transform.height)).data : undefined;

@@ -31,12 +31,20 @@ export function checkMp4(file: string): void {
   }
 }
 
+/** What an MP4's header says of its video track. */
+export interface Mp4VideoTrack {
+  frameCount: number;
+  width: number;
+  height: number;
+}
+
 /**
- * The sample (frame) count of an MP4's video track, read from its sample-size box
- * (moov/trak[hdlr=vide]/mdia/minf/stbl/stsz) without decoding, or null when the file does not
- * say (another container, a fragmented MP4): callers then ask ffprobe.
+ * The frame count (moov/trak[hdlr=vide]/mdia/minf/stbl/stsz) and coded size (the first sample
+ * entry of stsd, a VisualSampleEntry: width and height at bytes 32 and 34 of the entry) of an
+ * MP4's video track, read without decoding; null when the file does not say (another container,
+ * a fragmented MP4): callers then ask ffprobe, one process start more per video.
  */
-export function mp4VideoFrameCount(file: string): number | null {
+export function mp4VideoTrack(file: string): Mp4VideoTrack | null {
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -74,12 +82,18 @@ export function mp4VideoFrameCount(file: string): number | null {
       readSync(fd, handler, 0, 4, hdlr[1] + 8);
       if (handler.toString('latin1') !== 'vide') continue;
       const minf = child(boxes, 'minf');
-      const stbl = minf && child(children(minf[1], minf[2]), 'stbl');
-      const stsz = stbl && child(children(stbl[1], stbl[2]), 'stsz');
-      if (!stsz) return null;
+      const stbl = minf && children(minf[1], minf[2]).find((b) => b[0] === 'stbl');
+      const tables = stbl ? children(stbl[1], stbl[2]) : [];
+      const stsz = child(tables, 'stsz'), stsd = child(tables, 'stsd');
+      // stsz: version/flags, sample_size, sample_count; stsd: version/flags, entry_count, entries
+      if (!stsz || !stsd || stsd[2] - stsd[1] < 8 + 36) return null;
       const counts = Buffer.alloc(12);
       readSync(fd, counts, 0, 12, stsz[1]);
-      return counts.readUInt32BE(8);
+      const entry = Buffer.alloc(36);
+      readSync(fd, entry, 0, 36, stsd[1] + 8);
+      const [width, height] = [entry.readUInt16BE(32), entry.readUInt16BE(34)];
+      if (width === 0 || height === 0) return null;
+      return { frameCount: counts.readUInt32BE(8), width, height };
     }
     return null;
   } catch {

@@ -11,7 +11,7 @@ import path from 'node:path';
 
 import { FileFormatError } from '../errors.js';
 import { frameFiles, IMAGE_EXTENSIONS, isImageFile, isVideoFile } from './frames.js';
-import { mp4VideoFrameCount } from './mp4.js';
+import { mp4VideoTrack } from './mp4.js';
 import { probeVideo } from './video_writer.js';
 
 export interface Clip {
@@ -63,7 +63,7 @@ async function entries(dir: string): Promise<Map<string, string>> {
 /** Frames of a video file (from an MP4's index when it has one, else ffprobe) or a frames folder. */
 export async function frameCount(video: string): Promise<number> {
   if ((await stat(video)).isDirectory()) return (await frameFiles(video)).length;
-  return mp4VideoFrameCount(video) ?? (await probeVideo(video, { fast: true })).frameCount;
+  return mp4VideoTrack(video)?.frameCount ?? (await probeVideo(video, { fast: true })).frameCount;
 }
 
 /** Frames a window of n frames at `stride` spans. */

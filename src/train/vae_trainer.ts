@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
-import { ConfigError, resolveConfigPath } from '../worldwander/config.js';
+import { ConfigError, applyOverrides, resolveConfigPath } from '../worldwander/config.js';
 import { Generator, checkDevice, noGrad, openWeights, randn, saveSafetensors, scope, stack, yieldToEventLoop, type Tensor } from '../torch/index.js';
 import { AutoencoderKLWan } from '../models/wan/vae.js';
 import { WAN22_TI2V_5B_VAE, parseVaeConfig } from '../models/wan/vae_config.js';
@@ -63,19 +63,24 @@ const VaeTrainingSchema = z.strictObject({
 
 export type VaeTrainingConfig = z.infer<typeof VaeTrainingSchema>;
 
-export function loadVaeTrainingConfig(file: string): VaeTrainingConfig {
-  const raw = parseYaml(readFileSync(file, 'utf8'));
+/** Reads a VAE training config and applies `key.path=value` overrides (`training.max_steps=200`). */
+export function loadVaeTrainingConfig(file: string, overrides: readonly string[] = []): VaeTrainingConfig {
+  const raw = (parseYaml(readFileSync(file, 'utf8')) ?? {}) as Record<string, unknown>;
+  applyOverrides(raw, overrides);
   const result = VaeTrainingSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(`${file}: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const where = overrides.length ? `${file} (with ${overrides.join(' ')})` : file;
+  if (!result.success) throw new ConfigError(`${where}: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const t = result.data.training;
-  if (t.trainable === 'decoder' && !t.init_from) throw new ConfigError(`${file}: training.trainable: decoder needs training.init_from (the trained VAE folder whose decoder to fine-tune)`);
-  if (t.init_from && result.data.vae) throw new ConfigError(`${file}: give either vae (a new VAE's config) or training.init_from (a trained VAE folder, whose config is used), not both`);
-  if (!t.init_from && !result.data.vae) throw new ConfigError(`${file}: no vae config and no training.init_from: nothing says what VAE to train`);
+  if (t.trainable === 'decoder' && !t.init_from) throw new ConfigError(`${where}: training.trainable: decoder needs training.init_from (the trained VAE folder whose decoder to fine-tune)`);
+  if (t.init_from && result.data.vae) throw new ConfigError(`${where}: give either vae (a new VAE's config) or training.init_from (a trained VAE folder, whose config is used), not both`);
+  if (!t.init_from && !result.data.vae) throw new ConfigError(`${where}: no vae config and no training.init_from: nothing says what VAE to train`);
   return result.data;
 }
 
 export interface VaeTrainOptions {
   config: string;
+  /** `key.path=value` overrides of the config. */
+  overrides?: readonly string[];
   output: string;
   resume?: string;
   device?: string;
@@ -92,7 +97,7 @@ function batchPsnr(a: Tensor, b: Tensor): number {
 }
 
 export async function trainVae(o: VaeTrainOptions): Promise<{ dir: string; steps: number }> {
-  const c = loadVaeTrainingConfig(o.config);
+  const c = loadVaeTrainingConfig(o.config, o.overrides);
   const root = (p: string): string => resolveConfigPath(o.config, p);
   const device = checkDevice(o.device ?? 'cpu');
   const { clips } = await indexTriplets({ first: root(c.data.first_video_root), third: root(c.data.third_video_root) }, { sampleFrames: c.data.frames, stride: 1, needReference: false });
@@ -116,7 +121,7 @@ export async function trainVae(o: VaeTrainOptions): Promise<{ dir: string; steps
   const transform = { height: c.data.height, width: c.data.width, resizeLong: Math.max(c.data.height, c.data.width) };
   const window = (clip: Clip, key: string, view: 'first' | 'third') => {
     const start = Math.floor((Number(sampleSeed(key, 'start')) / 2 ** 53) * windowStartCount(clip.frames, c.data.frames, 1));
-    return pool.load({ clip, start, frames: c.data.frames, stride: 1, transform, withReference: false }).then((w) => w[view]);
+    return pool.load({ clip, start, frames: c.data.frames, stride: 1, transform, withReference: false, views: [view] }).then((w) => w[view]);
   };
   let step = 0;
   if (o.resume) {

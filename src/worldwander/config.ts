@@ -130,6 +130,11 @@ export function parseOverrides(pairs: readonly string[]): [string, unknown][] {
   });
 }
 
+/** Applies `key.path=value` overrides to a config object read from YAML. */
+export function applyOverrides(raw: Record<string, unknown>, overrides: readonly string[]): void {
+  for (const [key, value] of parseOverrides(overrides)) setPath(raw, key, value);
+}
+
 function describe(issue: z.core.$ZodIssue, raw: unknown): string {
   const where = issue.path.join('.') || '(top level)';
   if (issue.code === 'unrecognized_keys') return `${where === '(top level)' ? '' : `${where}: `}unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
@@ -160,7 +165,7 @@ export function loadConfig(file: string, overrides: readonly string[] = []): Wor
   const document = parseDocument(text);
   if (document.errors.length) throw new ConfigError(`${file}: not valid YAML: ${document.errors[0]!.message}`);
   const raw = (document.toJS() ?? {}) as Record<string, unknown>;
-  for (const [key, value] of parseOverrides(overrides)) setPath(raw, key, value);
+  applyOverrides(raw, overrides);
   return parseConfig(raw, overrides.length ? `${file} (with ${overrides.join(' ')})` : file);
 }
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { main } from '../../src/cli/main.js';
-import { checkMp4 } from '../../src/data/mp4.js';
+import { checkMp4, mp4VideoTrack } from '../../src/data/mp4.js';
 import { FfmpegMissingError, probeVideo, readVideoFrames, VideoWriter, writeVideo } from '../../src/data/video_writer.js';
 
 /** A frame with a colour gradient and a bright square that moves right by 4 pixels a frame. */
@@ -169,3 +169,19 @@ test('a full disk: ffmpeg exits 0 with a broken file, the writer refuses it, and
     rmSync(mount, { recursive: true, force: true });
   }
 });
+
+test('mp4VideoTrack reads the frame count and size from the MP4 header, as ffprobe counts them; null where the header does not say', withTempDir(async (dir) => {
+  const width = 96, height = 64, count = 7;
+  const path = join(dir, 'clip.mp4');
+  await writeVideo(path, Array.from({ length: count }, (_, i) => movingSquare(width, height, i)), { width, height, fps: 8 });
+  assert.deepEqual(mp4VideoTrack(path), { frameCount: count, width, height });
+  const probed = await probeVideo(path);
+  assert.deepEqual([probed.frameCount, probed.width, probed.height], [count, width, height]);
+  const cut = join(dir, 'cut.mp4');
+  writeFileSync(cut, readFileSync(path).subarray(0, readFileSync(path).length - 100));
+  assert.equal(mp4VideoTrack(cut), null, 'a cut file: no moov to read');
+  const text = join(dir, 'not-a-video.mp4');
+  writeFileSync(text, 'just text, no boxes');
+  assert.equal(mp4VideoTrack(text), null);
+  assert.equal(mp4VideoTrack(join(dir, 'missing.mp4')), null);
+}));

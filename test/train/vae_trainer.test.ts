@@ -106,3 +106,14 @@ test('configs it refuses, named: decoder-only without a VAE to start from; both 
   assert.throws(() => loadVaeTrainingConfig(config('bad2', { steps: 1, extra: "  init_from: 'somewhere'\n" })), /either vae .* or training\.init_from/);
   assert.throws(() => loadVaeTrainingConfig(config('bad3', { steps: 1, model: '' })), /bad3\.yaml: no vae config and no training\.init_from/);
 });
+
+test('overrides replace config values by key path, and a wrong one is refused naming the override', () => {
+  const file = config('override', { steps: 300 });
+  const c = loadVaeTrainingConfig(file, ['training.max_steps=200', "data.first_video_root='elsewhere/First_Video'"]);
+  assert.equal(c.training.max_steps, 200);
+  assert.equal(c.data.first_video_root, 'elsewhere/First_Video');
+  assert.equal(c.data.third_video_root, `${data}/Third_Video`, 'what no override names stays');
+  assert.equal(loadVaeTrainingConfig(file).training.max_steps, 300);
+  assert.throws(() => loadVaeTrainingConfig(file, ['training.max_steps=-1']), /override\.yaml \(with training\.max_steps=-1\): training\.max_steps/);
+  assert.throws(() => loadVaeTrainingConfig(file, ['training.max_steps']), /override 'training\.max_steps' is not key\.path=value/);
+});
