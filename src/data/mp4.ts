@@ -82,7 +82,7 @@ export function mp4VideoTrack(file: string): Mp4VideoTrack | null {
       readSync(fd, handler, 0, 4, hdlr[1] + 8);
       if (handler.toString('latin1') !== 'vide') continue;
       const minf = child(boxes, 'minf');
-      const stbl = minf && children(minf[1], minf[2]).find((b) => b[0] === 'stbl');
+      const stbl = minf && child(children(minf[1], minf[2]), 'stbl');
       const tables = stbl ? children(stbl[1], stbl[2]) : [];
       const stsz = child(tables, 'stsz'), stsd = child(tables, 'stsd');
       // stsz: version/flags, sample_size, sample_count; stsd: version/flags, entry_count, entries
