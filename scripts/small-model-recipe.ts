@@ -73,6 +73,10 @@ async function stage(name: string, run: () => Promise<void> | void): Promise<voi
 }
 
 const dataDir = (split: keyof typeof SPLITS): string => path.join(OUT, 'data', split);
+/** Overrides pointing a config's `section` at this profile's training clips. */
+const ROOT_KEYS = { first: 'first_video_root', third: 'third_video_root', reference: 'ref_image_root' } as const;
+const trainingRoots = (section: string, views: (keyof typeof LAYOUT)[]): string[] =>
+  views.map((view) => `${section}.${ROOT_KEYS[view]}=${path.join(dataDir('train'), LAYOUT[view])}`);
 
 async function data(): Promise<void> {
   for (const split of Object.keys(SPLITS) as (keyof typeof SPLITS)[]) {
@@ -86,8 +90,7 @@ async function vae(): Promise<void> {
   const output = path.join(OUT, 'vae');
   const resume = listCheckpoints(output).length ? 'latest' : undefined;
   let bar: Progress | undefined;
-  const clips = dataDir('train');
-  await trainVae({ config: 'configs/small/vae.yaml', overrides: [`data.first_video_root=${path.join(clips, LAYOUT.first)}`, `data.third_video_root=${path.join(clips, LAYOUT.third)}`, `training.max_steps=${PROFILE.vaeSteps}`], output, resume, onEvent: (e) => {
+  await trainVae({ config: 'configs/small/vae.yaml', overrides: [...trainingRoots('data', ['first', 'third']), `training.max_steps=${PROFILE.vaeSteps}`], output, resume, onEvent: (e) => {
     if (e.kind === 'checkpoint') console.error(`\n${e.dir}: validation PSNR ${e.validationPsnr.toFixed(2)} dB`);
     else if (e.kind === 'step') {
       bar ??= new Progress('vae', e.steps - e.step + 1, { unit: 'steps' });
@@ -122,8 +125,7 @@ async function assemble(): Promise<void> {
 async function transformer(name: string, overrides: string[]): Promise<void> {
   const output = path.join(OUT, name);
   const resume = listCheckpoints(output).length ? 'latest' : undefined;
-  const data = dataDir('train');
-  const paths = [`dataset.first_video_root=${path.join(data, LAYOUT.first)}`, `dataset.third_video_root=${path.join(data, LAYOUT.third)}`, `dataset.ref_image_root=${path.join(data, LAYOUT.reference)}`, `dataset.latent_cache=${path.join(OUT, 'latent_cache')}`];
+  const paths = [...trainingRoots('dataset', ['first', 'third', 'reference']), `dataset.latent_cache=${path.join(OUT, 'latent_cache')}`];
   const schedule = [`training.max_steps=${PROFILE.transformerSteps}`, `training.decay_steps=${PROFILE.decaySteps}`];
   let bar: Progress | undefined;
   await train({

@@ -17,7 +17,6 @@ import { FileFormatError } from '../errors.js';
 import { containFit, frameFiles, readImage, type RgbImage } from './frames.js';
 import type { Clip } from './triplets.js';
 import { windowSpan } from './triplets.js';
-import { mp4VideoTrack } from './mp4.js';
 import { decodeVideos } from './video_writer.js';
 
 export interface ClipTransform {
@@ -68,9 +67,8 @@ async function readWindow(video: string, start: number, frames: number, stride: 
       return readImage(files[i]!);
     }));
   }
-  // the MP4's own header gives the size, saving an ffprobe process per window
   const decoded: Uint8Array[] = [];
-  const { width, height } = await decodeVideos([video], { maxFrames: start + windowSpan(frames, stride), size: mp4VideoTrack(video) ?? undefined }, (frame) => decoded.push(frame));
+  const { width, height } = await decodeVideos([video], { maxFrames: start + windowSpan(frames, stride) }, (frame) => decoded.push(frame));
   return indices.map((i) => {
     const data = decoded[i];
     if (!data) throw new FileFormatError(`${video}: has ${decoded.length} frames, frame ${i} was asked for`);

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 
 import { FileFormatError, OptionError, WorldWanderError } from '../errors.js';
 import { releaseTemporary, temporaryPathFor, trackTemporary } from '../io/atomic.js';
-import { checkMp4 } from './mp4.js';
+import { checkMp4, mp4VideoTrack } from './mp4.js';
 
 /** ffmpeg (or ffprobe) is not installed, or not on PATH. */
 export class FfmpegMissingError extends WorldWanderError {
@@ -246,13 +246,13 @@ export async function readVideoFrames(path: string, { maxFrames }: { maxFrames?:
 /**
  * Decodes the frames of one or more videos of one size (all of each, or its first `maxFrames`) in
  * a single ffmpeg process (each trimmed, then concatenated), handing each RGB frame to `onFrame`
- * in order as it arrives: many short clips cost one process start, not one each. `size` (the
- * first video's, when the caller has probed it) saves a probe. Rejects (naming the failure) when
- * the videos differ in size or one cannot be read.
+ * in order as it arrives: many short clips cost one process start, not one each. The size is
+ * `size` (the first video's, when the caller has probed it), else the MP4 header's, else
+ * ffprobe's. Rejects (naming the failure) when the videos differ in size or one cannot be read.
  */
 export async function decodeVideos(paths: readonly string[], { maxFrames, size }: { maxFrames?: number; size?: { width: number; height: number } }, onFrame: (frame: Uint8Array, width: number, height: number) => void): Promise<{ width: number; height: number; frames: number }> {
   if (paths.length === 0) throw new OptionError(null, 'decodeVideos: no videos');
-  const { width, height } = size ?? await probeVideo(paths[0]!, { fast: true });
+  const { width, height } = size ?? mp4VideoTrack(paths[0]!) ?? await probeVideo(paths[0]!, { fast: true });
   const frameBytes = width * height * 3;
   const trim = maxFrames === undefined ? '' : `trim=end_frame=${maxFrames},`;
   const trims = paths.map((_, i) => `[${i}:v:0]${trim}setpts=PTS-STARTPTS[v${i}]`);

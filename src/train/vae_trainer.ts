@@ -66,9 +66,8 @@ export type VaeTrainingConfig = z.infer<typeof VaeTrainingSchema>;
 /** Reads a VAE training config and applies `key.path=value` overrides (`training.max_steps=200`). */
 export function loadVaeTrainingConfig(file: string, overrides: readonly string[] = []): VaeTrainingConfig {
   const raw = (parseYaml(readFileSync(file, 'utf8')) ?? {}) as Record<string, unknown>;
-  applyOverrides(raw, overrides);
+  const where = applyOverrides(raw, overrides, file);
   const result = VaeTrainingSchema.safeParse(raw);
-  const where = overrides.length ? `${file} (with ${overrides.join(' ')})` : file;
   if (!result.success) throw new ConfigError(`${where}: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const t = result.data.training;
   if (t.trainable === 'decoder' && !t.init_from) throw new ConfigError(`${where}: training.trainable: decoder needs training.init_from (the trained VAE folder whose decoder to fine-tune)`);

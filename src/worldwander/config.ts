@@ -130,9 +130,10 @@ export function parseOverrides(pairs: readonly string[]): [string, unknown][] {
   });
 }
 
-/** Applies `key.path=value` overrides to a config object read from YAML. */
-export function applyOverrides(raw: Record<string, unknown>, overrides: readonly string[]): void {
+/** Applies `key.path=value` overrides to a config object read from YAML; returns how errors name the result. */
+export function applyOverrides(raw: Record<string, unknown>, overrides: readonly string[], file: string): string {
   for (const [key, value] of parseOverrides(overrides)) setPath(raw, key, value);
+  return overrides.length ? `${file} (with ${overrides.join(' ')})` : file;
 }
 
 function describe(issue: z.core.$ZodIssue, raw: unknown): string {
@@ -165,8 +166,7 @@ export function loadConfig(file: string, overrides: readonly string[] = []): Wor
   const document = parseDocument(text);
   if (document.errors.length) throw new ConfigError(`${file}: not valid YAML: ${document.errors[0]!.message}`);
   const raw = (document.toJS() ?? {}) as Record<string, unknown>;
-  applyOverrides(raw, overrides);
-  return parseConfig(raw, overrides.length ? `${file} (with ${overrides.join(' ')})` : file);
+  return parseConfig(raw, applyOverrides(raw, overrides, file));
 }
 
 export function taskOf(config: WorldWanderConfig): WorldWanderTaskName {
