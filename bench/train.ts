@@ -36,7 +36,7 @@ for (const name of chosen) {
     const started = performance.now();
     execFileSync(process.execPath, [cli, 'train', '--config', 'configs/small/three2one.yaml', '--model-dir', modelDir, '--output', out,
       ...(mode.procs > 1 ? ['--nproc-per-node', String(mode.procs)] : []),
-      `training.batch_size=${batch / mode.procs}`, ...mode.overrides, `training.max_steps=${steps}`, `training.save_val_interval_steps=${steps}`, 'validation.num_inference_steps=1', 'training.warmup_steps=0'],
+      `training.batch_size=${batch / mode.procs}`, ...mode.overrides, `training.max_steps=${steps}`, `training.save_val_interval_steps=${steps}`, 'validation.num_inference_steps=1', 'training.warmup_steps=0', 'training.decay_steps=0'],
     { stdio: ['ignore', 'ignore', 'pipe'] });
     const wall = (performance.now() - started) / 1000;
     const metrics = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; step_seconds: number; samples_per_second: number; data_wait_seconds: number; rss_mib: number });
