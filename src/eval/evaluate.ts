@@ -12,15 +12,24 @@ import { LAYOUT } from '../data/layout.js';
 import { viewEntries } from '../worldwander/cases.js';
 import type { WorldWanderTask } from '../worldwander/prompts.js';
 import type { PairedComparison } from './compare.js';
-import { mean, videoPsnr, videoSsim } from './metrics.js';
+import { labelPath, readLabelStrip } from '../data/labels.js';
+import { gaussianBlurRgb } from './filters.js';
+import type { PerceptualScorer } from './perceptual.js';
+import { SetScores, type MethodScores, type OverallScores } from './scoring.js';
 
-export interface MethodScores {
-  psnr: number;
-  ssim: number;
-  /** Per frame, in frame order. */
-  psnrFrames: number[];
-  ssimFrames: number[];
-}
+export type { MethodScores, OverallScores } from './scoring.js';
+
+/** The methods scored on every case: the model, the two baselines, and the calibration rows. */
+export const METHODS = ['model', 'copyInput', 'meanFrame', 'blurredTruth', 'truth'] as const;
+export type Method = (typeof METHODS)[number];
+
+export const METHOD_LABELS: Record<Method, string> = {
+  model: 'model', copyInput: 'copy-input baseline', meanFrame: 'mean-frame baseline',
+  blurredTruth: 'ground truth blurred (σ 1.5 px; calibration)', truth: 'ground truth (floor / ceiling)',
+};
+
+/** The σ (px) of the blurred-truth calibration row: PSNR ranks this blur near 27 dB, above any model here. */
+export const CALIBRATION_BLUR_SIGMA = 1.5;
 
 export interface CaseResult {
   case: string;
@@ -31,6 +40,8 @@ export interface CaseResult {
   model: MethodScores;
   copyInput: MethodScores;
   meanFrame?: MethodScores;
+  blurredTruth: MethodScores;
+  truth: MethodScores;
 }
 
 export interface EvalReport {
@@ -39,9 +50,13 @@ export interface EvalReport {
   height: number;
   frames: number;
   cases: CaseResult[];
-  /** Means over cases. */
-  overall: { model: { psnr: number; ssim: number }; copyInput: { psnr: number; ssim: number }; meanFrame?: { psnr: number; ssim: number } };
+  /** Means over cases (the set-level metrics over the set). */
+  overall: { model: OverallScores; copyInput: OverallScores; meanFrame?: OverallScores; blurredTruth: OverallScores; truth: OverallScores };
   definitions: string;
+  /** The PerceptionNet folder the feature metrics used, its classes; absent when none was given. */
+  perception?: { dir: string; classNames: string[] };
+  /** What was not computed, and why. */
+  notes: string[];
   /** Predictions without ground truth, and ground truth without predictions. */
   unmatched: { predictions: string[]; groundTruth: string[] };
   /** With `eval --compare`: the model against another report's, paired case by case. */
@@ -51,12 +66,18 @@ export interface EvalReport {
 export const METRIC_DEFINITIONS =
   'PSNR: 10·log10(255²/MSE) over all pixels and the three RGB channels of a frame (8-bit sRGB values, data range 255), capped at 100 dB; ' +
   'SSIM: Wang et al. (2004) on BT.601 luma (0.299R + 0.587G + 0.114B), 11x11 Gaussian window σ = 1.5, valid positions only, C1 = (0.01·255)², C2 = (0.03·255)²; ' +
-  'a video\'s score is the mean of its frames\', the overall score the mean of the cases\'. Videos of another size are scaled to cover the ground truth\'s size and centre-cropped first.';
+  'sharpness: luma gradient energy (squared forward differences) of the video over the truth\'s, 1 = as sharp as the truth; ' +
+  'edge agreement: Pearson correlation of the difference-of-Gaussians (σ 1 and 2 px) responses of luma, per frame; ' +
+  'perceptual distance (LPIPS-style): each PerceptionNet block\'s features unit-normalised over channels, squared difference summed over channels, averaged over pixels and blocks, per frame; ' +
+  'Fréchet distance (FID-style): Gaussians fitted to the per-frame PerceptionNet vectors (spatial means of its deepest blocks), the predictions of the even-numbered cases against the truth of the odd-numbered ones and the other way round, averaged (the truth\'s own row is the same split, the floor); ' +
+  'content score (FCN-score): the PerceptionNet\'s class of each pixel against the renderer\'s true class map, IoU per class summed over the frames, mIoU over the classes present; ' +
+  'a video\'s score is the mean of its frames\', the overall score the mean of the cases\' (mIoU and the Fréchet distance: over the set). Videos of another size are scaled to cover the ground truth\'s size and centre-cropped first.';
 
 /** Said in every report and by `worldwander eval`: what is not measured, and why. */
 export const NOT_MEASURED =
-  'LPIPS and FVD are not computed: both score with pretrained networks (AlexNet or VGG with the LPIPS heads; I3D) ' +
-  'that nothing here downloads, and loading user-supplied weights for them is not implemented yet.';
+  'The perceptual, Fréchet and content scores use PerceptionNet, a small segmenter this project trains itself on ground-truth renders of its synthetic world ' +
+  '(no pretrained weights can be downloaded here); they are comparable between runs scored by the same network, not with published LPIPS/FID/FVD figures. ' +
+  'The standard LPIPS (AlexNet or VGG with the LPIPS heads) and FVD (I3D) are computed only from weights given as local files.';
 
 /** The predictions of a folder: the target view of a release layout, or `<case>/generated.mp4` (or frames/) as infer writes them. */
 export function predictionEntries(dir: string, task: WorldWanderTask): Map<string, string> {
@@ -77,12 +98,6 @@ async function framesAt(source: string, frames: number, width?: number, height?:
   if (width === undefined || height === undefined || (video.width === width && video.height === height)) return video;
   const fitted = await Promise.all(video.frames.map(async (data) => (await coverFit({ width: video.width, height: video.height, data }, width, height)).data));
   return { width, height, frames: fitted };
-}
-
-function scores(prediction: readonly Uint8Array[], truth: RgbVideo): MethodScores {
-  const psnrFrames = videoPsnr(prediction, truth.frames);
-  const ssimFrames = videoSsim(prediction, truth.frames, truth.width, truth.height);
-  return { psnr: mean(psnrFrames), ssim: mean(ssimFrames), psnrFrames, ssimFrames };
 }
 
 /** The per-pixel mean frame (rounded) of the target view of every clip of a training set, over `frames` frames each. */
@@ -141,15 +156,26 @@ export interface EvaluateOptions {
   task: WorldWanderTask;
   /** Predictions: a release-layout folder or an infer output folder. */
   predictions: string;
-  /** Ground truth and the condition views: a folder in the release layout. */
+  /** Ground truth and the condition views: a folder in the release layout (class maps in First_Label/, Third_Label/). */
   groundTruth: string;
   /** Frames compared per video (the first ones). */
   frames: number;
   /** The mean training frame (width·height·3 bytes at the ground truth's size), for that baseline. */
   meanFrame?: Uint8Array;
+  /** The PerceptionNet for the perceptual, Fréchet and content scores. */
+  perception?: PerceptualScorer;
+  onProgress?: (done: number, total: number) => void;
 }
 
-export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
+interface Matched {
+  names: string[];
+  predictions: Map<string, string>;
+  truths: Map<string, string>;
+  inputs: Map<string, string>;
+  targetView: 'first' | 'third';
+}
+
+function matchCases(o: EvaluateOptions): Matched {
   const inputView = o.task === 'three2one' ? LAYOUT.third : LAYOUT.first;
   const targetView = o.task === 'three2one' ? LAYOUT.first : LAYOUT.third;
   for (const view of [inputView, targetView]) if (!existsSync(path.join(o.groundTruth, view))) throw new OptionError('groundTruth', `${o.groundTruth} has no ${view}/ (the ground truth in the release layout)`);
@@ -158,31 +184,58 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
   const inputs = viewEntries(path.join(o.groundTruth, inputView));
   const names = [...predictions.keys()].filter((n) => truths.has(n) && inputs.has(n));
   if (names.length === 0) throw new FileFormatError(`${o.predictions}: no prediction matches a case of ${path.join(o.groundTruth, targetView)} by name`);
+  return { names, predictions, truths, inputs, targetView: o.task === 'three2one' ? 'first' : 'third' };
+}
+
+/** Width and height of the first matched case's ground truth (the size everything is scored at). */
+export async function groundTruthSize(o: EvaluateOptions): Promise<{ width: number; height: number }> {
+  const m = matchCases(o);
+  const truth = await framesAt(m.truths.get(m.names[0]!)!, 1);
+  return { width: truth.width, height: truth.height };
+}
+
+export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
+  const { names, predictions, truths, inputs, targetView } = matchCases(o);
   const cases: CaseResult[] = [];
+  const notes: string[] = [];
   let size: { width: number; height: number; frames: number } | undefined;
-  for (const name of names) {
+  const scorer = o.perception;
+  const labelFiles = names.map((n) => labelPath(o.groundTruth, targetView, n));
+  const withContent = scorer !== undefined && labelFiles.every((f) => existsSync(f));
+  if (!scorer) notes.push('No PerceptionNet was given: the perceptual, Fréchet and content scores are not computed.');
+  else if (!withContent) notes.push(`The content score is not computed: the ground truth has no class maps for ${names.filter((_, i) => !existsSync(labelFiles[i]!)).length} of ${names.length} cases (${path.dirname(labelFiles[0]!)}/; the synthetic world writes them).`);
+  const set = new SetScores(METHODS, scorer);
+  for (const [index, name] of names.entries()) {
     const truth = await framesAt(truths.get(name)!, o.frames);
     if (truth.frames.length < o.frames) throw new FileFormatError(`${truths.get(name)}: has ${truth.frames.length} frames, ${o.frames} are compared`);
     size ??= { width: truth.width, height: truth.height, frames: o.frames };
-    if (o.meanFrame && o.meanFrame.length !== truth.width * truth.height * 3) throw new OptionError('meanFrame', `the mean frame has ${o.meanFrame.length} bytes, the ground truth of ${name} is ${truth.width}x${truth.height} (${truth.width * truth.height * 3} bytes of RGB)`);
-    const prediction = await framesAt(predictions.get(name)!, o.frames, truth.width, truth.height);
+    const { width, height } = truth;
+    if (width !== size.width || height !== size.height) throw new FileFormatError(`${truths.get(name)}: ${width}x${height}, the first case's ground truth is ${size.width}x${size.height}`);
+    if (o.meanFrame && o.meanFrame.length !== width * height * 3) throw new OptionError('meanFrame', `the mean frame has ${o.meanFrame.length} bytes, the ground truth of ${name} is ${width}x${height} (${width * height * 3} bytes of RGB)`);
+    const prediction = await framesAt(predictions.get(name)!, o.frames, width, height);
     if (prediction.frames.length < o.frames) throw new FileFormatError(`${predictions.get(name)}: has ${prediction.frames.length} frames, ${o.frames} are compared`);
-    const input = await framesAt(inputs.get(name)!, o.frames, truth.width, truth.height);
+    const input = await framesAt(inputs.get(name)!, o.frames, width, height);
+    const trueMaps = withContent ? readLabelStrip(labelFiles[index]!, { width, height, frames: o.frames }) : undefined;
+    const result = set.addCase({
+      model: prediction.frames, copyInput: input.frames,
+      meanFrame: o.meanFrame ? truth.frames.map(() => o.meanFrame!) : undefined,
+      blurredTruth: truth.frames.map((f) => gaussianBlurRgb(f, width, height, CALIBRATION_BLUR_SIGMA)),
+      truth: truth.frames,
+    }, truth, trueMaps);
     cases.push({
       case: name, prediction: predictions.get(name)!, groundTruth: truths.get(name)!, input: inputs.get(name)!,
-      model: scores(prediction.frames, truth),
-      copyInput: scores(input.frames, truth),
-      meanFrame: o.meanFrame ? scores(truth.frames.map(() => o.meanFrame!), truth) : undefined,
+      model: result.model!, copyInput: result.copyInput!, meanFrame: result.meanFrame, blurredTruth: result.blurredTruth!, truth: result.truth!,
     });
+    o.onProgress?.(index + 1, names.length);
   }
-  const overall = (pick: (c: CaseResult) => MethodScores | undefined) => {
-    const all = cases.map(pick).filter((s): s is MethodScores => s !== undefined);
-    return all.length ? { psnr: mean(all.map((s) => s.psnr)), ssim: mean(all.map((s) => s.ssim)) } : undefined;
-  };
+  if (scorer && names.length < 2) notes.push('The Fréchet distance needs at least two cases (it compares halves of the set): not computed.');
+  const overall = (m: Method): OverallScores | undefined => set.overall(m);
   return {
     task: o.task, ...size!, cases,
-    overall: { model: overall((c) => c.model)!, copyInput: overall((c) => c.copyInput)!, meanFrame: overall((c) => c.meanFrame) },
+    overall: { model: overall('model')!, copyInput: overall('copyInput')!, meanFrame: overall('meanFrame'), blurredTruth: overall('blurredTruth')!, truth: overall('truth')! },
     definitions: METRIC_DEFINITIONS,
+    perception: scorer ? { dir: scorer.where, classNames: [...scorer.classNames] } : undefined,
+    notes,
     unmatched: { predictions: [...predictions.keys()].filter((n) => !truths.has(n)), groundTruth: [...truths.keys()].filter((n) => !predictions.has(n)) },
   };
 }

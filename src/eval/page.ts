@@ -9,7 +9,7 @@ import path from 'node:path';
 import { coverFit, readFrames, readImage, writePng, type RgbVideo } from '../data/frames.js';
 import { VideoWriter } from '../data/video_writer.js';
 import { produceAtomically } from '../io/atomic.js';
-import type { EvalReport } from './evaluate.js';
+import type { CaseResult, EvalReport } from './evaluate.js';
 import { markdownReport, reportPlots } from './report.js';
 
 export interface PageSection {
@@ -32,10 +32,27 @@ function escape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
+/** Page videos are this many times their pixel size, each pixel a block (64-px clips are tiny, and 4:2:0 chroma would smear them). */
+export const PAGE_SCALE = 4;
+
+/** An RGB frame scaled up by an integer factor, nearest neighbour. */
+export function upscaleNearest(frame: Uint8Array, width: number, height: number, factor: number): Uint8Array {
+  const out = new Uint8Array(frame.length * factor * factor);
+  const outWidth = width * factor;
+  for (let y = 0; y < height * factor; y++) {
+    const row = Math.floor(y / factor) * width;
+    for (let x = 0; x < outWidth; x++) {
+      const from = (row + Math.floor(x / factor)) * 3, to = (y * outWidth + x) * 3;
+      out[to] = frame[from]!; out[to + 1] = frame[from + 1]!; out[to + 2] = frame[from + 2]!;
+    }
+  }
+  return out;
+}
+
 async function writeMp4(file: string, video: RgbVideo, fps: number): Promise<void> {
-  const writer = VideoWriter.open(file, { width: video.width, height: video.height, fps, crf: 16 });
+  const writer = VideoWriter.open(file, { width: video.width * PAGE_SCALE, height: video.height * PAGE_SCALE, fps, crf: 16 });
   try {
-    for (const frame of video.frames) await writer.write(frame);
+    for (const frame of video.frames) await writer.write(upscaleNearest(frame, video.width, video.height, PAGE_SCALE));
     await writer.close();
   } catch (error) {
     writer.abort();
@@ -46,6 +63,14 @@ async function writeMp4(file: string, video: RgbVideo, fps: number): Promise<voi
 async function fitted(source: string, frames: number, width: number, height: number): Promise<RgbVideo> {
   const video = await readFrames(source, { maxFrames: frames });
   return { width, height, frames: await Promise.all(video.frames.map(async (data) => (await coverFit({ width: video.width, height: video.height, data }, width, height)).data)) };
+}
+
+function caseSummary(c: CaseResult): string {
+  const m = c.model;
+  const parts = [`PSNR ${m.psnr.toFixed(2)} dB`, `SSIM ${m.ssim.toFixed(3)}`, `sharpness ${m.sharpness.toFixed(2)}`, `edge agreement ${m.edges.toFixed(3)}`];
+  if (m.perceptual !== undefined) parts.push(`perceptual distance ${m.perceptual.toFixed(4)}`);
+  if (m.miou !== undefined) parts.push(`mIoU ${m.miou.toFixed(3)}`);
+  return `${parts.join(', ')}; copy-input ${c.copyInput.psnr.toFixed(2)} dB`;
 }
 
 /** Markdown tables to HTML (the subset markdownReport writes: headings, tables, paragraphs). */
@@ -103,7 +128,7 @@ body { font-family: system-ui, sans-serif; margin: 24px; color: #222; max-width:
 .case { border: 1px solid #ddd; border-radius: 6px; padding: 12px; margin: 12px 0; }
 .players .row { display: flex; gap: 8px; flex-wrap: wrap; }
 figure { margin: 0; text-align: center; }
-figure video, figure img { width: 192px; height: auto; image-rendering: pixelated; background: #000; display: block; }
+figure video, figure img { height: auto; image-rendering: pixelated; background: #000; display: block; }
 figcaption { font-size: 12px; color: #555; }
 .controls { display: flex; gap: 8px; align-items: center; margin-top: 6px; }
 .controls input { width: 320px; }
@@ -128,15 +153,16 @@ export async function writeResultsPage(dir: string, o: PageOptions): Promise<str
         if (section.references?.has(c.case)) {
           const image = await readImage(section.references.get(c.case)!);
           const file = `videos/${base}_reference.png`;
-          await writePng(path.join(temp, file), (await coverFit(image, r.width, r.height)));
-          panels.push(['reference', `<img src="${file}" alt="reference image">`]);
+          const fit = await coverFit(image, r.width, r.height);
+          await writePng(path.join(temp, file), { ...fit, width: fit.width * PAGE_SCALE, height: fit.height * PAGE_SCALE, data: upscaleNearest(fit.data, fit.width, fit.height, PAGE_SCALE) });
+          panels.push(['reference', `<img src="${file}" width="${r.width * PAGE_SCALE}" height="${r.height * PAGE_SCALE}" alt="reference image">`]);
         }
         for (const [label, source] of [['input', c.input], ['generated', c.prediction], ['ground truth', c.groundTruth]] as const) {
           const file = `videos/${base}_${label.replace(' ', '_')}.mp4`;
           await writeMp4(path.join(temp, file), await fitted(source, r.frames, r.width, r.height), o.fps);
-          panels.push([label, `<video src="${file}" muted playsinline preload="auto"></video>`]);
+          panels.push([label, `<video src="${file}" width="${r.width * PAGE_SCALE}" height="${r.height * PAGE_SCALE}" muted playsinline preload="auto"></video>`]);
         }
-        cases.push(`<div class="case"><h3>${escape(c.case)} <small>(PSNR ${c.model.psnr.toFixed(2)} dB, SSIM ${c.model.ssim.toFixed(3)}; copy-input ${c.copyInput.psnr.toFixed(2)} dB)</small></h3>
+        cases.push(`<div class="case"><h3>${escape(c.case)} <small>(${caseSummary(c)})</small></h3>
 <div class="players"><div class="row">${panels.map(([label, html]) => `<figure>${html}<figcaption>${escape(label)}</figcaption></figure>`).join('')}</div>
 <div class="controls"><button type="button">play</button><input type="range" min="0" max="1" step="0.01" value="0"><span class="clock">0.00 s</span></div></div></div>`);
       }

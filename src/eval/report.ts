@@ -6,28 +6,65 @@ import path from 'node:path';
 
 import { writeFileAtomicSync } from '../io/atomic.js';
 import { formatPaired } from './compare.js';
-import { NOT_MEASURED, type EvalReport } from './evaluate.js';
+import { METHOD_LABELS, METHODS, NOT_MEASURED, type EvalReport, type MethodScores, type OverallScores } from './evaluate.js';
 import { barChart, lineChart, smooth } from './plots.js';
 
 const fixed = (v: number, d = 2): string => (Number.isFinite(v) ? v.toFixed(d) : '—');
 
+/** A metric's column in the tables: how to read it from overall or per-case scores. */
+interface Column {
+  name: string;
+  value: (s: OverallScores | MethodScores) => number | null | undefined;
+  digits: number;
+}
+
+const COLUMNS: Column[] = [
+  { name: 'PSNR (dB) ↑', value: (s) => s.psnr, digits: 2 },
+  { name: 'SSIM ↑', value: (s) => s.ssim, digits: 4 },
+  { name: 'sharpness (truth = 1)', value: (s) => s.sharpness, digits: 2 },
+  { name: 'edge agreement ↑', value: (s) => s.edges, digits: 3 },
+  { name: 'perceptual distance ↓', value: (s) => s.perceptual, digits: 4 },
+  { name: 'Fréchet distance ↓', value: (s) => ('frechet' in s ? s.frechet : undefined), digits: 3 },
+  { name: 'mIoU ↑', value: (s) => s.miou, digits: 3 },
+  { name: 'character IoU ↑', value: (s) => s.characterIou, digits: 3 },
+];
+
+const cell = (v: number | null | undefined, digits: number): string => (v === undefined || v === null ? '—' : fixed(v, digits));
+
+/** The columns some row of `rows` has a value for. */
+function columnsOf(rows: readonly (OverallScores | MethodScores)[]): Column[] {
+  return COLUMNS.filter((c) => rows.some((r) => c.value(r) !== undefined && c.value(r) !== null));
+}
+
 export function markdownReport(report: EvalReport, title = 'Evaluation'): string {
   const o = report.overall;
-  const rows = [['model', o.model], ['copy-input baseline', o.copyInput], ...(o.meanFrame ? [['mean-frame baseline', o.meanFrame]] : [])] as [string, { psnr: number; ssim: number }][];
+  const rows = METHODS.map((m) => [METHOD_LABELS[m], o[m]] as const).filter((r): r is [string, OverallScores] => r[1] !== undefined);
+  const columns = columnsOf(rows.map((r) => r[1]));
   const best = Math.max(o.copyInput.psnr, o.meanFrame?.psnr ?? -Infinity);
   const bestSsim = Math.max(o.copyInput.ssim, o.meanFrame?.ssim ?? -Infinity);
+  const caseMethods = (['model', 'copyInput', 'meanFrame'] as const).filter((m) => report.cases[0]?.[m]);
+  const caseColumns = columnsOf(report.cases.flatMap((c) => caseMethods.map((m) => c[m]!))).filter((c) => !c.name.startsWith('Fréchet'));
+  const short = { model: 'model', copyInput: 'copy-input', meanFrame: 'mean-frame' } as const;
+  const classNames = report.perception?.classNames;
   const lines = [
     `# ${title}`, '',
     `${report.task}, ${report.cases.length} case(s), ${report.width}x${report.height}, ${report.frames} frames each.`, '',
-    '| method | PSNR (dB) | SSIM |', '|---|---|---|',
-    ...rows.map(([name, s]) => `| ${name} | ${fixed(s.psnr)} | ${fixed(s.ssim, 4)} |`), '',
+    `| method | ${columns.map((c) => c.name).join(' | ')} |`, `|---|${columns.map(() => '---').join('|')}|`,
+    ...rows.map(([name, s]) => `| ${name} | ${columns.map((c) => cell(c.value(s), c.digits)).join(' | ')} |`), '',
     `Model − best baseline: ${fixed(o.model.psnr - best)} dB PSNR, ${fixed(o.model.ssim - bestSsim, 4)} SSIM.`, '',
+    ...(classNames && o.model.iou ? [
+      '## IoU per class (content score)', '',
+      `| method | ${classNames.join(' | ')} |`, `|---|${classNames.map(() => '---').join('|')}|`,
+      ...rows.filter(([, s]) => s.iou).map(([name, s]) => `| ${name} | ${s.iou!.map((v) => cell(v, 3)).join(' | ')} |`), '',
+    ] : []),
     '## Per case', '',
-    `| case | model PSNR | model SSIM | copy-input PSNR | copy-input SSIM${o.meanFrame ? ' | mean-frame PSNR | mean-frame SSIM' : ''} |`,
-    `|---|---|---|---|---${o.meanFrame ? '|---|---' : ''}|`,
-    ...report.cases.map((c) => `| ${c.case} | ${fixed(c.model.psnr)} | ${fixed(c.model.ssim, 4)} | ${fixed(c.copyInput.psnr)} | ${fixed(c.copyInput.ssim, 4)}${c.meanFrame ? ` | ${fixed(c.meanFrame.psnr)} | ${fixed(c.meanFrame.ssim, 4)}` : ''} |`), '',
+    `| case | ${caseMethods.flatMap((m) => caseColumns.map((c) => `${short[m]} ${c.name.replace(/ [↑↓]$/, '')}`)).join(' | ')} |`,
+    `|---|${caseMethods.flatMap(() => caseColumns.map(() => '---')).join('|')}|`,
+    ...report.cases.map((c) => `| ${c.case} | ${caseMethods.flatMap((m) => caseColumns.map((col) => cell(col.value(c[m]!), col.digits))).join(' | ')} |`), '',
     `Definitions: ${report.definitions}`, '',
+    ...(report.perception ? [`PerceptionNet: ${report.perception.dir}.`, ''] : []),
     NOT_MEASURED, '',
+    ...report.notes.flatMap((n) => [n, '']),
   ];
   const c = report.comparison;
   if (c) {
@@ -47,12 +84,17 @@ export function markdownReport(report: EvalReport, title = 'Evaluation'): string
 /** The plots of a report, by file name. */
 export function reportPlots(report: EvalReport, lossFile?: string): Map<string, string> {
   const plots = new Map<string, string>();
-  const methods = (pick: 'psnr' | 'ssim') => [
-    { name: 'model', values: report.cases.map((c) => c.model[pick]) },
-    { name: 'copy-input', values: report.cases.map((c) => c.copyInput[pick]) },
-    ...(report.cases[0]?.meanFrame ? [{ name: 'mean frame', values: report.cases.map((c) => c.meanFrame![pick]) }] : []),
+  const methods = (pick: 'psnr' | 'ssim' | 'edges' | 'perceptual') => [
+    { name: 'model', values: report.cases.map((c) => c.model[pick] ?? NaN) },
+    { name: 'copy-input', values: report.cases.map((c) => c.copyInput[pick] ?? NaN) },
+    ...(report.cases[0]?.meanFrame ? [{ name: 'mean frame', values: report.cases.map((c) => c.meanFrame![pick] ?? NaN) }] : []),
+    ...(report.cases[0]?.blurredTruth ? [{ name: 'truth blurred σ 1.5', values: report.cases.map((c) => c.blurredTruth[pick] ?? NaN) }] : []),
   ];
   plots.set('psnr_per_case.svg', barChart(`PSNR per case (${report.task})`, 'PSNR (dB)', report.cases.map((c) => c.case), methods('psnr')));
+  plots.set('edges_per_case.svg', barChart(`Edge agreement per case (${report.task})`, 'edge agreement', report.cases.map((c) => c.case), methods('edges')));
+  if (report.cases[0]?.model.perceptual !== undefined) {
+    plots.set('perceptual_per_case.svg', barChart(`Perceptual distance per case, lower is better (${report.task})`, 'perceptual distance', report.cases.map((c) => c.case), methods('perceptual')));
+  }
   const perFrame = (pick: (c: EvalReport['cases'][number]) => number[] | undefined) => Array.from({ length: report.frames }, (_, f) => {
     const values = report.cases.map((c) => pick(c)?.[f]).filter((v): v is number => v !== undefined);
     return values.reduce((a, b) => a + b, 0) / values.length;
@@ -82,4 +124,15 @@ export function writeReport(dir: string, report: EvalReport, { title, lossFile }
   put('report.md', markdownReport(report, title));
   for (const [name, svg] of reportPlots(report, lossFile)) put(name, svg);
   return files;
+}
+
+/** The console's summary of a report: a line per method with every metric it has. */
+export function summaryLines(report: EvalReport): string[] {
+  const o = report.overall;
+  const rows = METHODS.map((m) => [METHOD_LABELS[m], o[m]] as const).filter((r): r is [string, OverallScores] => r[1] !== undefined);
+  const columns = columnsOf(rows.map((r) => r[1]));
+  return [
+    `${report.task}, ${report.cases.length} case(s):`,
+    ...rows.map(([name, s]) => `  ${name}: ${columns.map((c) => `${c.name.replace(/ \(.*\)| [↑↓]$/g, '')} ${cell(c.value(s), c.digits)}`).join(', ')}`),
+  ];
 }

@@ -8,7 +8,8 @@ import { LAYOUT } from '../data/layout.js';
 import type { WorldWanderTask } from '../worldwander/prompts.js';
 import { imageNamed } from '../worldwander/cases.js';
 import { checkComparable, pairedComparison, readEvalReport } from './compare.js';
-import { evaluate, meanTargetFrame, type EvalReport } from './evaluate.js';
+import { evaluate, groundTruthSize, meanTargetFrame, type EvalReport } from './evaluate.js';
+import { PerceptualScorer } from './perceptual.js';
 import { writeResultsPage } from './page.js';
 import { writeReport } from './report.js';
 
@@ -22,6 +23,8 @@ export interface EvalCommandOptions {
   trainData?: string;
   /** A training run's metrics.jsonl, for the loss plot. */
   metrics?: string;
+  /** A PerceptionNet folder (config.json, model.safetensors): the perceptual, Fréchet and content scores. */
+  perception?: string;
   /** Another run's report.json on the same cases: the model against it, paired case by case. */
   compare?: string;
   html?: boolean;
@@ -37,9 +40,17 @@ export async function runEval(o: EvalCommandOptions): Promise<{ report: EvalRepo
   if (o.compare && !existsSync(o.compare)) throw new OptionError('compare', `${o.compare} does not exist`);
   const other = o.compare ? readEvalReport(o.compare) : undefined;  // read and checked first: a wrong file costs no evaluation
   if (other) checkComparable(other, o, o.compare!);
-  const first = await evaluate({ task: o.task, predictions: o.predictions, groundTruth: o.groundTruth, frames: o.frames });
-  const meanFrame = o.trainData ? await meanTargetFrame(o.trainData, o.task, o.frames, first.width, first.height, (d, t) => o.onProgress?.('mean frame', d, t)) : undefined;
-  const report = meanFrame ? await evaluate({ task: o.task, predictions: o.predictions, groundTruth: o.groundTruth, frames: o.frames, meanFrame }) : first;
+  if (o.perception && !existsSync(path.join(o.perception, 'config.json'))) throw new OptionError('perception', `${o.perception} is not a PerceptionNet folder (no config.json)`);
+  const base = { task: o.task, predictions: o.predictions, groundTruth: o.groundTruth, frames: o.frames };
+  const { width, height } = await groundTruthSize(base);
+  const meanFrame = o.trainData ? await meanTargetFrame(o.trainData, o.task, o.frames, width, height, (d, t) => o.onProgress?.('mean frame', d, t)) : undefined;
+  const perception = o.perception ? PerceptualScorer.load(o.perception) : undefined;
+  let report: EvalReport;
+  try {
+    report = await evaluate({ ...base, meanFrame, perception, onProgress: (d, t) => o.onProgress?.('cases', d, t) });
+  } finally {
+    perception?.net.dispose();
+  }
   if (other) report.comparison = pairedComparison(report, other, o.compare!);
   const title = o.title ?? `WorldWander ${o.task}: ${path.basename(path.resolve(o.predictions))}`;
   const files = writeReport(o.output, report, { title, lossFile: o.metrics });

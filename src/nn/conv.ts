@@ -1,5 +1,5 @@
 import { ModelInputError } from '../errors.js';
-import { conv3d, linear, scope, type Tensor } from '../torch/index.js';
+import { conv2d, conv3d, linear, scope, type Tensor } from '../torch/index.js';
 import { uniformParameter, type LayerOptions } from './init.js';
 import { Module } from './module.js';
 
@@ -63,5 +63,35 @@ export class Conv3d extends Module {
         .reshape(b, (f / kt) * (h / kh) * (w / kw), c * kt * kh * kw);
       return linear(patches, this.weight.reshape(this.outChannels, -1), this.bias);
     });
+  }
+}
+
+type Pair = readonly [number, number];
+const pair = (v: number | Pair): Pair => (typeof v === 'number' ? [v, v] : v);
+
+/** torch.nn.Conv2d (weight [out, in, kh, kw]), PyTorch's default initialisation. */
+export class Conv2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  readonly stride: Pair;
+  readonly padding: Pair;
+
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: number | Pair,
+    { stride = 1, padding = 0, bias = true, ...options }: LayerOptions & { stride?: number | Pair; padding?: number | Pair; bias?: boolean } = {},
+  ) {
+    super();
+    const [kh, kw] = pair(kernelSize);
+    this.stride = pair(stride);
+    this.padding = pair(padding);
+    const bound = 1 / Math.sqrt(inChannels * kh * kw);
+    this.weight = this.registerParameter('weight', uniformParameter([outChannels, inChannels, kh, kw], bound, options));
+    this.bias = bias ? this.registerParameter('bias', uniformParameter([outChannels], bound, options)) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, { stride: [...this.stride], padding: [...this.padding] });
   }
 }

@@ -1,13 +1,16 @@
 // Validation during training: the validation cases (the config's `validation.cases`, else the
 // first held-out clip) sampled through the pipeline with the model being trained, written with
 // their ground truth as side-by-side videos under OUTPUT/validation/step-N/<case>/, and their PSNR
-// appended to OUTPUT/validation.jsonl. Step 0 gives the sanity-check sample the release writes.
-import { appendFileSync } from 'node:fs';
+// appended to OUTPUT/validation.jsonl with the blur-aware scores (sharpness, edge agreement and,
+// where the model folder has a PerceptionNet, the perceptual distance: src/eval). Step 0 gives the sanity-check sample the release writes.
+import { appendFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 
 import { coverFit, readFrames } from '../data/frames.js';
 import type { Clip } from '../data/triplets.js';
 import { mean, videoPsnr } from '../eval/metrics.js';
+import { PerceptualScorer, perceptualDistances } from '../eval/perceptual.js';
+import { videoEdgeAgreement, videoSharpness } from '../eval/sharpness.js';
 import type { AutoencoderKLWan } from '../models/wan/vae.js';
 import type { WanTransformer3DModel } from '../models/wan/transformer.js';
 import type { WorldWanderConfig } from '../worldwander/config.js';
@@ -31,13 +34,35 @@ export interface ValidationContext {
   suffix?: string;
 }
 
-export async function runValidation(v: ValidationContext): Promise<{ case: string; psnr: number; dir: string }[]> {
+export interface ValidationResult {
+  case: string;
+  psnr: number;
+  sharpness: number;
+  edges: number;
+  /** Where the model folder has a PerceptionNet (perception/). */
+  perceptual?: number;
+  dir: string;
+}
+
+function perceptualDistance(scorer: PerceptualScorer, a: readonly Uint8Array[], b: readonly Uint8Array[], width: number, height: number): number {
+  const [pa, pb] = [scorer.perceive(a, width, height), scorer.perceive(b, width, height)];
+  try {
+    return mean(perceptualDistances(pa, pb));
+  } finally {
+    pa.dispose();
+    pb.dispose();
+  }
+}
+
+export async function runValidation(v: ValidationContext): Promise<ValidationResult[]> {
   const { config, task } = v;
   const names = config.validation?.cases ?? (config.dataset.held_out?.length ? [config.dataset.held_out[0]!] : []);
   if (names.length === 0) return [];
   const d = config.dataset;
   const pipeline = WorldWanderPipeline.fromModels(v.modelDir, v.model, v.vae);
-  const results: { case: string; psnr: number; dir: string }[] = [];
+  const results: ValidationResult[] = [];
+  const perceptionDir = path.join(v.modelDir, 'perception');
+  const scorer = existsSync(path.join(perceptionDir, 'config.json')) ? PerceptualScorer.load(perceptionDir) : undefined;
   v.model.eval();
   try {
     for (const name of names) {
@@ -53,6 +78,9 @@ export async function runValidation(v: ValidationContext): Promise<{ case: strin
       const truth = await readFrames(truthVideo, { maxFrames: d.sample_n_frames });
       const fitted = await Promise.all(truth.frames.map(async (data) => (await coverFit({ width: truth.width, height: truth.height, data }, d.width, d.height)).data));
       const psnr = mean(videoPsnr(translation.frames, fitted));
+      const sharpness = videoSharpness(translation.frames, fitted, d.width, d.height);
+      const edges = mean(videoEdgeAgreement(translation.frames, fitted, d.width, d.height));
+      const perceptual = scorer ? perceptualDistance(scorer, translation.frames, fitted, d.width, d.height) : undefined;
       const dir = path.join(v.output, 'validation', `step-${v.step}`, `${name}${v.suffix ?? ''}`);
       const s = translation.settings;
       await writeCase(dir, translation, {
@@ -61,10 +89,12 @@ export async function runValidation(v: ValidationContext): Promise<{ case: strin
         seed: s.seed, steps: s.steps, guidance_scale: s.guidanceScale, flow_shift: s.flowShift, negative_prompt: s.negativePrompt,
         use_collaborative_position_encoding: s.useCollaborativePositionEncoding, sampler: s.sampler, notes: translation.notes, seconds: translation.timings,
       }, truth);
-      appendFileSync(path.join(v.output, 'validation.jsonl'), `${JSON.stringify({ step: v.step, case: name, task, psnr: Number(psnr.toFixed(3)) })}\n`);
-      results.push({ case: `${name}${v.suffix ?? ''}`, psnr, dir });
+      const round = (x: number | undefined, digits: number): number | undefined => (x === undefined ? undefined : Number(x.toFixed(digits)));
+      appendFileSync(path.join(v.output, 'validation.jsonl'), `${JSON.stringify({ step: v.step, case: name, task, psnr: round(psnr, 3), sharpness: round(sharpness, 3), edges: round(edges, 4), perceptual: round(perceptual, 4) })}\n`);
+      results.push({ case: `${name}${v.suffix ?? ''}`, psnr, sharpness, edges, perceptual, dir });
     }
   } finally {
+    scorer?.net.dispose();
     v.model.train();
   }
   return results;

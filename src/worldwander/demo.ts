@@ -12,12 +12,15 @@ import { synthesize } from '../synth/run.js';
 import { evaluate, type EvalReport } from '../eval/evaluate.js';
 import { writeResultsPage } from '../eval/page.js';
 import { writeReport } from '../eval/report.js';
+import { PerceptualScorer } from '../eval/perceptual.js';
 import { writeCase } from './outputs.js';
 import { WorldWanderPipeline } from './pipeline.js';
 import { MODEL_CARD_FILES, readDefaults } from './model_defaults.js';
 import type { WorldWanderTask } from './prompts.js';
 
 export const BUNDLED_MODEL = 'models/worldwander-small';
+/** The bundled PerceptionNet (the eval's perceptual, Fréchet and content scores), beside the model. */
+export const BUNDLED_PERCEPTION = `${BUNDLED_MODEL}/perception`;
 /** Seed 3: the bundled model's test split (training used seed 1, the choice of sampling settings seed 2). */
 export const DEMO_DATA = { seed: 3, count: 4 } as const;
 const TASKS: WorldWanderTask[] = ['three2one', 'one2three'];
@@ -102,12 +105,19 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   // 3. scores against the baselines (the mean frame of the training data ships with the model)
   const reports = {} as Record<WorldWanderTask, EvalReport>;
   await timed('evaluate', async () => {
-    for (const task of TASKS) {
-      const meanFile = path.join(modelDir, 'mean_frames', `${task}.png`);
-      const meanFrame = existsSync(meanFile) ? (await readImage(meanFile)).data : undefined;
-      if (!meanFrame) o.onNote?.(`${meanFile} is missing: no mean-frame baseline`);
-      reports[task] = await evaluate({ task, predictions: path.join(o.out, 'translations', task), groundTruth: data, frames: defaults.num_frames, meanFrame });
-      writeReport(path.join(o.out, 'reports', task), reports[task], { title: `Bundled small WorldWander, ${task}, held-out seed ${DEMO_DATA.seed}` });
+    const perceptionDir = path.join(modelDir, 'perception');
+    const perception = existsSync(path.join(perceptionDir, 'config.json')) ? PerceptualScorer.load(perceptionDir) : undefined;
+    if (!perception) o.onNote?.(`${perceptionDir} is missing: no perceptual, Fréchet or content scores`);
+    try {
+      for (const task of TASKS) {
+        const meanFile = path.join(modelDir, 'mean_frames', `${task}.png`);
+        const meanFrame = existsSync(meanFile) ? (await readImage(meanFile)).data : undefined;
+        if (!meanFrame) o.onNote?.(`${meanFile} is missing: no mean-frame baseline`);
+        reports[task] = await evaluate({ task, predictions: path.join(o.out, 'translations', task), groundTruth: data, frames: defaults.num_frames, meanFrame, perception });
+        writeReport(path.join(o.out, 'reports', task), reports[task], { title: `Bundled small WorldWander, ${task}, held-out seed ${DEMO_DATA.seed}` });
+      }
+    } finally {
+      perception?.net.dispose();
     }
   });
   // 4. the page

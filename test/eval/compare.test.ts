@@ -12,12 +12,12 @@ import { markdownReport } from '../../src/eval/report.js';
 const root = mkdtempSync(path.join(tmpdir(), 'ww-compare-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-const scores = (psnr: number, ssim: number) => ({ psnr, ssim, psnrFrames: [psnr], ssimFrames: [ssim] });
+const scores = (psnr: number, ssim: number) => ({ psnr, ssim, psnrFrames: [psnr], ssimFrames: [ssim], sharpness: 1, edges: 0.5, edgesFrames: [0.5] });
 function report(cases: [string, number, number][], task: EvalReport['task'] = 'three2one', frames = 17): EvalReport {
   return {
-    task, width: 8, height: 8, frames, definitions: '', unmatched: { predictions: [], groundTruth: [] },
-    cases: cases.map(([name, psnr, ssim]) => ({ case: name, prediction: '', groundTruth: '', input: '', model: scores(psnr, ssim), copyInput: scores(10, 0.1) })),
-    overall: { model: { psnr: 0, ssim: 0 }, copyInput: { psnr: 10, ssim: 0.1 } },
+    task, width: 8, height: 8, frames, definitions: '', notes: [], unmatched: { predictions: [], groundTruth: [] },
+    cases: cases.map(([name, psnr, ssim]) => ({ case: name, prediction: '', groundTruth: '', input: '', model: scores(psnr, ssim), copyInput: scores(10, 0.1), blurredTruth: scores(25, 0.8), truth: scores(100, 1) })),
+    overall: { model: scores(0, 0), copyInput: scores(10, 0.1), blurredTruth: scores(25, 0.8), truth: scores(100, 1) },
   };
 }
 

@@ -47,6 +47,13 @@ test('three2one: model, copy-input and mean-frame scores in closed form; unmatch
   close(a.model.ssim, ssimOf(100, 110), 'a model SSIM');
   close(b.copyInput.ssim, ssimOf(200, 190), 'b copy-input SSIM');
   assert.equal(a.model.psnrFrames.length, FRAMES);
+  // flat frames: no gradient anywhere (0/0 is "as sharp as the truth"), no band-pass response to agree with
+  assert.equal(a.model.sharpness, 1);
+  assert.equal(a.model.edges, 0);
+  assert.equal(a.blurredTruth.psnr, 100, 'a blur of a flat frame is the frame');
+  assert.equal(a.truth.psnr, 100);
+  assert.equal(a.model.perceptual, undefined, 'no PerceptionNet given, no perceptual score');
+  assert.match(report.notes.join(' '), /No PerceptionNet was given/);
   close(report.overall.model.psnr, (psnrOf(10) + psnrOf(20)) / 2, 'overall = mean over cases');
   close(report.overall.meanFrame!.ssim, (ssimOf(100, 150) + ssimOf(200, 150)) / 2, 'overall mean-frame SSIM');
   assert.deepEqual(report.unmatched, { predictions: ['only_prediction'], groundTruth: ['only_truth'] });

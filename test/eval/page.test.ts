@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 import { evaluate } from '../../src/eval/evaluate.js';
-import { writeResultsPage } from '../../src/eval/page.js';
+import { PAGE_SCALE, writeResultsPage } from '../../src/eval/page.js';
 import { LAYOUT } from '../../src/data/layout.js';
 import { synthesize } from '../../src/synth/run.js';
 
@@ -59,7 +59,7 @@ test('every video plays in the browser: metadata with the clip length and size, 
   for (const v of videos) {
     assert.equal(v.error, null, `${v.src}: ${v.error}`);
     assert.ok(Math.abs(v.duration - CLIP.frames / CLIP.fps) < 0.15, `${v.src}: duration ${v.duration} s, expected ${CLIP.frames / CLIP.fps} s`);
-    assert.deepEqual([v.width, v.height], [CLIP.width, CLIP.height], `${v.src}: frame size`);
+    assert.deepEqual([v.width, v.height], [CLIP.width * PAGE_SCALE, CLIP.height * PAGE_SCALE], `${v.src}: frame size, ${PAGE_SCALE}x the clip's`);
   }
   const images = await page.$$eval('img', (is) => is.map((i) => ({ src: i.getAttribute('src'), ok: i.complete && i.naturalWidth > 0 })));
   assert.ok(images.some((i) => i.src?.endsWith('_reference.png')), 'the one2three reference images are on the page');

@@ -13,15 +13,20 @@ export const register: Register = (program) => {
     .option('--frames <n>', 'frames compared per video (the first ones)', integer(1), 17)
     .option('--train-data <dir>', 'training data in the release layout, for the mean-frame baseline', pathArg)
     .option('--metrics <file>', "a training run's metrics.jsonl, for the loss plot", pathArg)
+    .option('--perception <dir>', 'the PerceptionNet for the perceptual, Fréchet and content scores (default: models/worldwander-small/perception, where it exists)', pathArg)
+    .option('--no-perception', 'leave the PerceptionNet scores out')
     .option('--compare <report.json>', "another run's report on the same cases: the model against it, paired case by case", pathArg)
     .option('--html', 'also write the results page (OUTPUT/page/index.html)')
     .option('--title <text>', 'the report title')
     .option('--fps <n>', 'frame rate of the page videos', integer(1), 8)
-    .action(async (flags: { task: 'three2one' | 'one2three'; predictions: string; groundTruth: string; output: string; frames: number; trainData?: string; metrics?: string; compare?: string; html?: boolean; title?: string; fps: number }) => {
+    .action(async (flags: { task: 'three2one' | 'one2three'; predictions: string; groundTruth: string; output: string; frames: number; trainData?: string; metrics?: string; perception?: string | false; compare?: string; html?: boolean; title?: string; fps: number }) => {
       const { runEval } = await import('../../eval/run_eval.js');
-      const { report, files, page } = await runEval(flags);
-      const o = report.overall;
-      console.log(`${report.task}, ${report.cases.length} case(s): model PSNR ${o.model.psnr.toFixed(2)} dB SSIM ${o.model.ssim.toFixed(4)}; copy-input ${o.copyInput.psnr.toFixed(2)} / ${o.copyInput.ssim.toFixed(4)}${o.meanFrame ? `; mean frame ${o.meanFrame.psnr.toFixed(2)} / ${o.meanFrame.ssim.toFixed(4)}` : ''}`);
+      const { BUNDLED_PERCEPTION } = await import('../../worldwander/demo.js');
+      const { existsSync } = await import('node:fs');
+      const perception = flags.perception === false ? undefined : flags.perception ?? (existsSync(BUNDLED_PERCEPTION) ? BUNDLED_PERCEPTION : undefined);
+      const { report, files, page } = await runEval({ ...flags, perception });
+      const { summaryLines } = await import('../../eval/report.js');
+      for (const line of summaryLines(report)) console.log(line);
       const c = report.comparison;
       if (c) {
         const { formatPaired } = await import('../../eval/compare.js');
@@ -30,6 +35,7 @@ export const register: Register = (program) => {
       console.log(`report: ${files.join(', ')}`);
       const { NOT_MEASURED } = await import('../../eval/evaluate.js');
       console.error(`note: ${NOT_MEASURED}`);
+      for (const note of report.notes) console.error(`note: ${note}`);
       if (page) console.log(`page: ${page}`);
     });
 };

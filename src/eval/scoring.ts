@@ -1,0 +1,133 @@
+// Scores of several methods' videos against the same ground truth, case by case, and over the set:
+// the pixel metrics (metrics.ts, sharpness.ts) always, and with a PerceptionNet the perceptual
+// distance, the Fréchet vectors and, where true class maps are given, the content score
+// (perceptual.ts). evaluate() runs it over a dataset; the calibration copies of the truth
+// (calibration.ts) run through the same code.
+import type { RgbVideo } from '../data/frames.js';
+import { frechetDistance } from './frechet.js';
+import { mean, videoPsnr, videoSsim } from './metrics.js';
+import { ClassOverlap, perceptualDistances, type PerceptualScorer } from './perceptual.js';
+import { videoEdgeAgreement, videoSharpness } from './sharpness.js';
+
+export interface MethodScores {
+  psnr: number;
+  ssim: number;
+  /** Per frame, in frame order. */
+  psnrFrames: number[];
+  ssimFrames: number[];
+  /** Luma gradient energy over the truth's (sharpness.ts). */
+  sharpness: number;
+  /** Band-pass edge agreement with the truth, mean of frames (sharpness.ts). */
+  edges: number;
+  edgesFrames: number[];
+  /** PerceptionNet metrics (perceptual.ts), where a network was given. */
+  perceptual?: number;
+  perceptualFrames?: number[];
+  /** Content score of the case, where the ground truth has class maps. */
+  miou?: number;
+  /** IoU of the character class alone (null where neither map has it). */
+  characterIou?: number | null;
+}
+
+export interface OverallScores {
+  psnr: number;
+  ssim: number;
+  sharpness: number;
+  edges: number;
+  perceptual?: number;
+  /** Fréchet distance of the set, across halves of the cases (frechetAcrossHalves). */
+  frechet?: number;
+  /** Content score over every pixel of every case (IoU per class summed over the set). */
+  miou?: number;
+  characterIou?: number | null;
+  iou?: (number | null)[];
+}
+
+export function pixelScores(prediction: readonly Uint8Array[], truth: RgbVideo): MethodScores {
+  const { width, height } = truth;
+  const psnrFrames = videoPsnr(prediction, truth.frames);
+  const ssimFrames = videoSsim(prediction, truth.frames, width, height);
+  const edgesFrames = videoEdgeAgreement(prediction, truth.frames, width, height);
+  return {
+    psnr: mean(psnrFrames), ssim: mean(ssimFrames), psnrFrames, ssimFrames,
+    sharpness: videoSharpness(prediction, truth.frames, width, height), edges: mean(edgesFrames), edgesFrames,
+  };
+}
+
+/** Fréchet distance across halves: a method's even-numbered cases against the truth's odd-numbered ones and the reverse, averaged. */
+export function frechetAcrossHalves(method: readonly Float64Array[][], truth: readonly Float64Array[][]): number {
+  const half = (sets: readonly Float64Array[][], parity: number): Float64Array[] => sets.filter((_, i) => i % 2 === parity).flat();
+  return (frechetDistance(half(method, 0), half(truth, 1)) + frechetDistance(half(method, 1), half(truth, 0))) / 2;
+}
+
+export class SetScores<M extends string> {
+  readonly cases: Partial<Record<M, MethodScores>>[] = [];
+  readonly #vectors = new Map<M, Float64Array[][]>();
+  readonly #truthVectors: Float64Array[][] = [];
+  readonly #overlaps = new Map<M, ClassOverlap>();
+
+  constructor(readonly methods: readonly M[], readonly scorer?: PerceptualScorer) {}
+
+  get #characterClass(): number {
+    return this.scorer?.classNames.indexOf('character') ?? -1;
+  }
+
+  /** Scores one case: each method's video (those given) against the truth, with the truth's class maps when known. */
+  addCase(videos: Partial<Record<M, readonly Uint8Array[]>>, truth: RgbVideo, trueMaps?: readonly Uint8Array[]): Partial<Record<M, MethodScores>> {
+    const result: Partial<Record<M, MethodScores>> = {};
+    for (const m of this.methods) if (videos[m]) result[m] = pixelScores(videos[m]!, truth);
+    const scorer = this.scorer;
+    if (scorer) {
+      const classes = scorer.classNames.length;
+      const reference = scorer.perceive(truth.frames, truth.width, truth.height);
+      try {
+        this.#truthVectors.push(reference.vectors);
+        for (const m of this.methods) {
+          const frames = videos[m];
+          if (!frames) continue;
+          const percept = frames === truth.frames ? reference : scorer.perceive(frames, truth.width, truth.height);
+          try {
+            const scores = result[m]!;
+            scores.perceptualFrames = perceptualDistances(percept, reference);
+            scores.perceptual = mean(scores.perceptualFrames);
+            if (!this.#vectors.has(m)) this.#vectors.set(m, []);
+            this.#vectors.get(m)!.push(percept.vectors);
+            if (trueMaps) {
+              const overlap = new ClassOverlap(classes);
+              percept.labels.forEach((map, f) => overlap.add(map, trueMaps[f]!));
+              scores.miou = overlap.miou();
+              scores.characterIou = this.#characterClass >= 0 ? overlap.iou()[this.#characterClass] ?? null : null;
+              if (!this.#overlaps.has(m)) this.#overlaps.set(m, new ClassOverlap(classes));
+              this.#overlaps.get(m)!.merge(overlap);
+            }
+          } finally {
+            if (percept !== reference) percept.dispose();
+          }
+        }
+      } finally {
+        reference.dispose();
+      }
+    }
+    this.cases.push(result);
+    return result;
+  }
+
+  /** Means over the cases a method was scored on; the Fréchet distance from two cases on; mIoU over the set. */
+  overall(m: M): OverallScores | undefined {
+    const all = this.cases.map((c) => c[m]).filter((s): s is MethodScores => s !== undefined);
+    if (!all.length) return undefined;
+    const out: OverallScores = {
+      psnr: mean(all.map((s) => s.psnr)), ssim: mean(all.map((s) => s.ssim)),
+      sharpness: mean(all.map((s) => s.sharpness)), edges: mean(all.map((s) => s.edges)),
+    };
+    if (all.every((s) => s.perceptual !== undefined)) out.perceptual = mean(all.map((s) => s.perceptual!));
+    const vectors = this.#vectors.get(m);
+    if (vectors && vectors.length === this.#truthVectors.length && vectors.length >= 2) out.frechet = frechetAcrossHalves(vectors, this.#truthVectors);
+    const overlap = this.#overlaps.get(m);
+    if (overlap) {
+      const iou = overlap.iou();
+      Object.assign(out, { miou: overlap.miou(), iou, characterIou: this.#characterClass >= 0 ? iou[this.#characterClass] ?? null : null });
+    }
+    return out;
+  }
+}

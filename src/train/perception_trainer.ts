@@ -1,0 +1,141 @@
+// `worldwander train-perception`: trains the PerceptionNet (src/models/perception) that the
+// perceptual, Fréchet and content metrics score with, on ground-truth renders only: frames of
+// both views of a synthetic dataset and their true class maps. Objective: the per-pixel cross
+// entropy, each class weighted by 1/√(its pixel frequency) (normalised to mean 1) so that the
+// character, a few percent of the pixels, is learnt; AdamW, linear warm-up then a linear decay to
+// zero. A batch is `batch_size` frames drawn by a hash of (seed, step, slot), each flipped left to
+// right with probability ½: any step's batch is known without the ones before, so a resumed run
+// continues bit for bit.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { OptionError } from '../errors.js';
+import { PerceptionNet, SMALL_PERCEPTION_CONFIG, type PerceptionConfig } from '../models/perception/index.js';
+import { ClassOverlap, PerceptualScorer, framesToTensor } from '../eval/perceptual.js';
+import { Generator, callAten, noGrad, openWeights, scope, tensor, type Tensor } from '../torch/index.js';
+import { AdamW } from './adamw.js';
+import { listCheckpoints, loadOptimizerState, resolveCheckpoint, saveOptimizerState, writeCheckpoint } from './checkpoint.js';
+import { sampleSeed } from './data.js';
+import { loadLabelledFrames, type LabelledFrames } from './perception_data.js';
+import { learningRateAt } from './schedule.js';
+
+export interface PerceptionTrainOptions {
+  /** Training data: a synthetic dataset in the release layout with First_Label/ and Third_Label/. */
+  data: string;
+  /** Measured at the end (mIoU of the truth's own frames); never trained on. */
+  validationData?: string;
+  output: string;
+  resume?: string;
+  clips: number;
+  frames: number;
+  steps: number;
+  batchSize: number;
+  learningRate: number;
+  warmupSteps: number;
+  seed: number;
+  saveInterval: number;
+  config?: PerceptionConfig;
+  onEvent?: (event: { kind: 'step'; step: number; steps: number; loss: number } | { kind: 'note'; text: string }) => void;
+}
+
+export const PERCEPTION_DEFAULTS = { clips: 600, frames: 17, steps: 800, batchSize: 32, learningRate: 2e-3, warmupSteps: 40, seed: 0, saveInterval: 200 };
+
+/** 1/√frequency of each class over the training maps, normalised to mean 1 over the classes present (absent ones 0). */
+export function classWeights(labels: readonly Uint8Array[], classes: number): number[] {
+  const counts = new Array<number>(classes).fill(0);
+  for (const map of labels) for (const c of map) {
+    if (c >= classes) throw new OptionError('data', `a class map holds class ${c}, the network has ${classes} classes`);
+    counts[c]!++;
+  }
+  const raw = counts.map((n) => (n ? 1 / Math.sqrt(n) : 0));
+  const present = raw.filter((w) => w > 0);
+  const meanWeight = present.reduce((a, b) => a + b, 0) / present.length;
+  return raw.map((w) => w / meanWeight);
+}
+
+function batchAt(data: LabelledFrames, seed: number, step: number, size: number): { x: Tensor; target: Tensor } {
+  const { width, height } = data;
+  const images: Uint8Array[] = [];
+  const maps = new BigInt64Array(size * width * height);
+  for (let b = 0; b < size; b++) {
+    const key = `${seed}/${step}/${b}`;
+    const index = Number(sampleSeed(key, 'frame') % BigInt(data.images.length));
+    const flip = (sampleSeed(key, 'flip') & 1n) === 1n;
+    const image = data.images[index]!, map = data.labels[index]!;
+    const img = flip ? new Uint8Array(image.length) : image;
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const from = y * width + (flip ? width - 1 - x : x), to = y * width + x;
+        if (flip) for (let c = 0; c < 3; c++) img[to * 3 + c] = image[from * 3 + c]!;
+        maps[b * width * height + to] = BigInt(map[from]!);
+      }
+    }
+    images.push(img);
+  }
+  return { x: framesToTensor(images, width, height), target: tensor(maps, { shape: [size, height, width] }) };
+}
+
+/** The network's mIoU (and IoU per class) on the truth's own frames: the content score's ceiling. */
+export function segmentationScore(net: PerceptionNet, data: LabelledFrames): { miou: number; iou: (number | null)[] } {
+  const scorer = new PerceptualScorer(net, 'training');
+  const overlap = new ClassOverlap(net.config.class_names.length);
+  for (let start = 0; start < data.images.length; start += 64) {
+    const percept = scorer.perceive(data.images.slice(start, start + 64), data.width, data.height);
+    percept.labels.forEach((map, i) => overlap.add(map, data.labels[start + i]!));
+    percept.dispose();
+  }
+  return { miou: overlap.miou(), iou: overlap.iou() };
+}
+
+export async function trainPerception(o: PerceptionTrainOptions): Promise<{ dir: string; validation?: { miou: number; iou: (number | null)[] } }> {
+  const data = await loadLabelledFrames(o.data, { clips: o.clips, frames: o.frames, onProgress: (d, t) => d === t && o.onEvent?.({ kind: 'note', text: `${t} videos decoded` }) });
+  const config = o.config ?? SMALL_PERCEPTION_CONFIG;
+  const net = new PerceptionNet(config, { generator: new Generator(o.seed) });
+  net.train();
+  const trainable = [...net.namedParameters()];
+  const weights = tensor(classWeights(data.labels, config.class_names.length), { shape: [config.class_names.length] });
+  const optimizer = new AdamW(trainable.map(([, p]) => p), { lr: o.learningRate, betas: [0.9, 0.99], weightDecay: 1e-4 });
+  let step = 0;
+  if (o.resume) {
+    const dir = resolveCheckpoint(o.output, o.resume);
+    const state = JSON.parse(readFileSync(path.join(dir, 'trainer_state.json'), 'utf8')) as { step: number };
+    net.loadStateDict(openWeights(path.join(dir, 'perception'), 'model'), { where: dir });
+    loadOptimizerState(path.join(dir, 'optimizer.safetensors'), trainable, optimizer, state.step);
+    step = state.step;
+    o.onEvent?.({ kind: 'note', text: `resumed from ${dir} at step ${step}` });
+  } else if (listCheckpoints(o.output).length) {
+    throw new OptionError('output', `${o.output} holds checkpoints of a run; resume it ({resume} latest) or choose another folder`);
+  }
+  o.onEvent?.({ kind: 'note', text: `${data.images.length} frames of ${data.width}x${data.height}; class weights ${weights.toArray().map((w) => w.toFixed(2)).join(' ')}` });
+  const save = async (): Promise<string> => writeCheckpoint(o.output, step, 2, (dir) => {
+    net.savePretrained(path.join(dir, 'perception'));
+    saveOptimizerState(path.join(dir, 'optimizer.safetensors'), trainable, optimizer);
+    writeFileSync(path.join(dir, 'trainer_state.json'), `${JSON.stringify({ step })}\n`);
+  });
+  while (step < o.steps) {
+    optimizer.lr = learningRateAt(step, o.learningRate, o.warmupSteps, { steps: o.steps - o.warmupSteps, total: o.steps });
+    const loss = scope(() => {
+      const { x, target } = batchAt(data, o.seed, step, o.batchSize);
+      const { logits } = net.forward(x);
+      const l = callAten('aten::cross_entropy_loss', '', logits!, target, weights, 1, -100, 0.0) as Tensor;
+      l.backward();
+      return l.item();
+    });
+    optimizer.step();
+    optimizer.zeroGrad();
+    step++;
+    o.onEvent?.({ kind: 'step', step, steps: o.steps, loss });
+    if (step % o.saveInterval === 0 || step === o.steps) await save();
+  }
+  net.eval();
+  const final = path.join(o.output, 'perception');
+  noGrad(() => net.savePretrained(final));
+  let validation: { miou: number; iou: (number | null)[] } | undefined;
+  if (o.validationData && existsSync(o.validationData)) {
+    validation = segmentationScore(net, await loadLabelledFrames(o.validationData, { clips: o.clips, frames: o.frames }));
+    writeFileSync(path.join(o.output, 'validation.json'), `${JSON.stringify({ step, ...validation, class_names: config.class_names }, null, 1)}\n`);
+  }
+  weights.dispose();
+  net.dispose();
+  return { dir: final, validation };
+}
