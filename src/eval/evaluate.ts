@@ -77,7 +77,7 @@ export const METRIC_DEFINITIONS =
 export const NOT_MEASURED =
   'The perceptual, Fréchet and content scores use PerceptionNet, a small segmenter this project trains itself on ground-truth renders of its synthetic world ' +
   '(no pretrained weights can be downloaded here); they are comparable between runs scored by the same network, not with published LPIPS/FID/FVD figures. ' +
-  'The standard LPIPS (AlexNet or VGG with the LPIPS heads) and FVD (I3D) are computed only from weights given as local files.';
+  'The standard LPIPS (AlexNet or VGG with the LPIPS heads) and FVD (I3D) are not computed: reading user-supplied weight files for them is not built yet.';
 
 /** The predictions of a folder: the target view of a release layout, or `<case>/generated.mp4` (or frames/) as infer writes them. */
 export function predictionEntries(dir: string, task: WorldWanderTask): Map<string, string> {
