@@ -229,10 +229,9 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
     o.onProgress?.(index + 1, names.length);
   }
   if (scorer && names.length < 2) notes.push('The Fréchet distance needs at least two cases (it compares halves of the set): not computed.');
-  const overall = (m: Method): OverallScores | undefined => set.overall(m);
   return {
     task: o.task, ...size!, cases,
-    overall: { model: overall('model')!, copyInput: overall('copyInput')!, meanFrame: overall('meanFrame'), blurredTruth: overall('blurredTruth')!, truth: overall('truth')! },
+    overall: { model: set.overall('model')!, copyInput: set.overall('copyInput')!, meanFrame: set.overall('meanFrame'), blurredTruth: set.overall('blurredTruth')!, truth: set.overall('truth')! },
     definitions: METRIC_DEFINITIONS,
     perception: scorer ? { dir: scorer.where, classNames: [...scorer.classNames] } : undefined,
     notes,
