@@ -1,7 +1,7 @@
 // True per-pixel class maps of a synthetic clip: `First_Label/<case>.png` and `Third_Label/<case>.png`
 // beside the videos, one 8-bit greyscale PNG per clip, its frames stacked top to bottom (frame 0 on
 // top, height = frame height · frames), each pixel's value the class id (PerceptionNet's
-// class_names order: 0 sky, 1 ground, 2 road, 3 building, 4 prop, 5 character).
+// class_names order, LABEL_NAMES: 0 sky, 1 ground, 2 road, 3 building, 4 prop, 5 character).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -9,7 +9,12 @@ import { FileFormatError } from '../errors.js';
 import { decodePng } from './png.js';
 
 export const LABEL_LAYOUT = { first: 'First_Label', third: 'Third_Label' } as const;
-export const LABEL_CLASSES = 6;
+export const LABEL_NAMES = ['sky', 'ground', 'road', 'building', 'prop', 'character'] as const;
+export const LABEL_CLASSES = LABEL_NAMES.length;
+export type LabelName = (typeof LABEL_NAMES)[number];
+/** A class id: an index into `LABEL_NAMES`. */
+export type LabelId = 0 | 1 | 2 | 3 | 4 | 5;
+export const LABEL_ID: Readonly<Record<LabelName, LabelId>> = { sky: 0, ground: 1, road: 2, building: 3, prop: 4, character: 5 };
 
 export function labelPath(root: string, view: 'first' | 'third', caseName: string): string {
   return path.join(root, LABEL_LAYOUT[view], `${caseName}.png`);

@@ -1,3 +1,4 @@
+import { LABEL_ID, type LabelId } from '../data/labels.js';
 import type { Camera } from './camera.js';
 import { mix, type Rgb } from './color.js';
 import type { Backdrop, Frame } from './rasterizer.js';
@@ -82,7 +83,7 @@ export class WorldBackdrop implements Backdrop {
   }
 
   fill(frame: Frame, camera: Camera): void {
-    const { width, height, rgb, invDepth } = frame;
+    const { width, height, rgb, invDepth, labels } = frame;
     const { position: c, forward: f, right: r, up: u, focal } = camera;
     const out = this.color;
     for (let y = 0; y < height; y++) {
@@ -96,11 +97,12 @@ export class WorldBackdrop implements Backdrop {
         if (dy < -1e-6 && c[1] > 0) {
           const t = -c[1] / dy;
           const length2 = dx * dx + dy * dy + dz * dz;
-          this.ground(c[0] + t * dx, c[2] + t * dz, (t * length2) / (focal * -dy), out);
+          labels[i] = this.ground(c[0] + t * dx, c[2] + t * dz, (t * length2) / (focal * -dy), out);
           invDepth[i] = 1 / t;
         } else {
           this.sky(dx, dy, dz, out);
           invDepth[i] = 0;
+          labels[i] = LABEL_ID.sky;
         }
         rgb[i * 3] = out[0]!;
         rgb[i * 3 + 1] = out[1]!;
@@ -131,8 +133,8 @@ export class WorldBackdrop implements Backdrop {
     out[0] = cr; out[1] = cg; out[2] = cb;
   }
 
-  /** Colour of the ground at (x, z) seen through a pixel covering `footprint` metres. */
-  private ground(x: number, z: number, footprint: number, out: Float64Array): void {
+  /** Colour of the ground at (x, z) seen through a pixel covering `footprint` metres; returns its class (ground or road). */
+  private ground(x: number, z: number, footprint: number, out: Float64Array): LabelId {
     const g = this.spec.ground;
     const { colorA, colorB, tileSize } = g;
     const seed = this.spec.seed;
@@ -163,10 +165,12 @@ export class WorldBackdrop implements Backdrop {
       cb += (this.average[2] - cb) * blur;
     }
     const road = g.road;
+    let label: LabelId = LABEL_ID.ground;
     if (road.width > 0) {
       const across = x * this.roadCos + z * this.roadSin;
       const d = ((across % road.period) + road.period) % road.period;
       if (d < road.width) {
+        label = LABEL_ID.road;
         cr = road.color[0]; cg = road.color[1]; cb = road.color[2];
         const along = -x * this.roadSin + z * this.roadCos;
         if (Math.abs(d - road.width / 2) < 0.1 && ((along % 3) + 3) % 3 < 1.5 && footprint < 0.15) {
@@ -183,6 +187,7 @@ export class WorldBackdrop implements Backdrop {
     out[0] = Math.min(255, cr * light);
     out[1] = Math.min(255, cg * light);
     out[2] = Math.min(255, cb * light);
+    return label;
   }
 }
 
@@ -191,8 +196,9 @@ export class PlainBackdrop implements Backdrop {
   constructor(readonly top: Rgb, readonly bottom: Rgb) {}
 
   fill(frame: Frame): void {
-    const { width, height, rgb, invDepth } = frame;
+    const { width, height, rgb, invDepth, labels } = frame;
     invDepth.fill(0);
+    labels.fill(LABEL_ID.sky);
     for (let y = 0; y < height; y++) {
       const color = mix(this.top, this.bottom, height > 1 ? y / (height - 1) : 0);
       for (let x = 0; x < width; x++) rgb.set(color, (y * width + x) * 3);

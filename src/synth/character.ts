@@ -1,3 +1,4 @@
+import { LABEL_ID } from '../data/labels.js';
 import type { Light, MeshGroup } from './mesh.js';
 import { MeshBuilder } from './mesh.js';
 import type { CharacterSpec } from './spec.js';
@@ -78,5 +79,5 @@ export function buildCharacter(spec: CharacterSpec, pose: CharacterPose, light: 
   if (spec.backpack) {
     mesh.box(at(0, (HIP + 0.17) * h, -0.11 * h * w), 0.22 * h * w, 0.24 * h, 0.09 * h, spec.backpack);
   }
-  return mesh.build();
+  return mesh.build(LABEL_ID.character);
 }

@@ -37,7 +37,7 @@ export interface Manifest extends RunParameters {
 
 export const MANIFEST_FILE = 'manifest.json';
 /** Bumped whenever the same parameters would render different pixels or the manifest changes form. */
-export const MANIFEST_VERSION = 2;
+export const MANIFEST_VERSION = 3;
 const DECIDING: (keyof RunParameters)[] = ['seed', 'width', 'height', 'frames', 'fps', 'format'];
 
 export function makeManifest(parameters: RunParameters, count: number): Manifest {

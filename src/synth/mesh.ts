@@ -1,3 +1,4 @@
+import type { LabelId } from '../data/labels.js';
 import type { Rgb } from './color.js';
 import { applyPoint, dot, normalize, type Affine, type Vec3 } from './vec.js';
 
@@ -11,12 +12,14 @@ export interface Light {
   diffuse: number;
 }
 
-/** Triangles ready to rasterise: world positions, outward normals, shaded colours, bounding sphere. */
+/** Triangles ready to rasterise: world positions, outward normals, shaded colours, class id, bounding sphere. */
 export interface MeshGroup {
   positions: Float32Array;
   normals: Float32Array;
   colors: Uint8Array;
   triangles: number;
+  /** What the triangles are, as a class id of `LABEL_NAMES` (written to the frame's class map). */
+  label: LabelId;
   center: Vec3;
   radius: number;
 }
@@ -105,7 +108,7 @@ export class MeshBuilder {
     }
   }
 
-  build(): MeshGroup {
+  build(label: LabelId): MeshGroup {
     const positions = Float32Array.from(this.positions);
     let min: Vec3 = [Infinity, Infinity, Infinity];
     let max: Vec3 = [-Infinity, -Infinity, -Infinity];
@@ -126,6 +129,7 @@ export class MeshBuilder {
       normals: Float32Array.from(this.normals),
       colors: Uint8Array.from(this.colors),
       triangles: this.triangleCount,
+      label,
       center,
       radius,
     };

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { LABEL_LAYOUT } from '../data/labels.js';
+import { LAYOUT as RELEASE_LAYOUT } from '../data/layout.js';
 import { encodePng } from '../data/png.js';
 import { VideoWriter } from '../data/video_writer.js';
 import { isTemporary as isAtomicTemporary, produceAtomically, writeFileAtomic } from '../io/atomic.js';
@@ -9,9 +11,11 @@ import type { SampleSpec } from './spec.js';
 
 export type OutputFormat = 'mp4' | 'png';
 
-import { LAYOUT } from '../data/layout.js';
-
-export { LAYOUT };
+/**
+ * The folders of a synth run: the release's layout, and beside it the true class maps of both views
+ * (readers of the release's layout ignore the two extra folders).
+ */
+export const LAYOUT = { ...RELEASE_LAYOUT, firstLabel: LABEL_LAYOUT.first, thirdLabel: LABEL_LAYOUT.third } as const;
 
 /** Rendered frames are smooth: Paeth on every row compresses as well as the adaptive choice, in half the time. */
 const PNG_OPTIONS = { filter: 4 } as const;
@@ -28,10 +32,20 @@ export function sampleName(index: number): string {
   return `sample_${String(index).padStart(6, '0')}`;
 }
 
-/** Where a sample's three outputs go, relative to the dataset folder: videos (an .mp4, or a folder of PNG frames) and the reference PNG. */
-export function sampleEntries(name: string, format: OutputFormat): { first: string; third: string; reference: string } {
+/**
+ * Where a sample's outputs go, relative to the dataset folder: videos (an .mp4, or a folder of PNG
+ * frames), the reference PNG, and each view's class-map strip (src/data/labels.ts).
+ */
+export function sampleEntries(name: string, format: OutputFormat): Record<keyof typeof LAYOUT, string> {
   const video = format === 'mp4' ? `${name}.mp4` : name;
-  return { first: join(LAYOUT.first, video), third: join(LAYOUT.third, video), reference: join(LAYOUT.reference, `${name}.png`) };
+  const png = `${name}.png`;
+  return {
+    first: join(LAYOUT.first, video),
+    third: join(LAYOUT.third, video),
+    reference: join(LAYOUT.reference, png),
+    firstLabel: join(LAYOUT.firstLabel, png),
+    thirdLabel: join(LAYOUT.thirdLabel, png),
+  };
 }
 
 /** Frame file name inside a PNG frame folder, as in the release's examples (00000.png, ...). */
@@ -92,25 +106,41 @@ async function writeFrameFolder(path: string, frames: (i: number) => Uint8Array,
   });
 }
 
-/** Renders one sample and writes its three outputs; returns the frames rendered and the files' records. */
+/** The class maps of a clip's frames as one greyscale PNG, frame 0 on top. */
+function labelStrip(maps: Uint8Array, size: RenderSize): Buffer {
+  return encodePng({ width: size.width, height: size.height * size.frames, channels: 1, data: maps }, PNG_OPTIONS);
+}
+
+/** Renders one sample and writes its outputs; returns the frames rendered and the files' records. */
 export async function writeSample(out: string, spec: SampleSpec, size: RenderSize, format: OutputFormat): Promise<{ frames: number; files: FileRecord[] }> {
   const renderer = new SampleRenderer(spec, size);
   const entries = sampleEntries(sampleName(spec.index), format);
   const { width, height, fps } = size;
+  const pixels = width * height;
+  const firstLabels = new Uint8Array(pixels * size.frames), thirdLabels = new Uint8Array(pixels * size.frames);
+  const views = (i: number): [Uint8Array, Uint8Array] => {
+    const first = renderer.firstPersonView(i), third = renderer.thirdPersonView(i);
+    firstLabels.set(first.labels, i * pixels);
+    thirdLabels.set(third.labels, i * pixels);
+    return [first.rgb, third.rgb];
+  };
   if (format === 'mp4') {
     const videos = VideoWriter.openMany([join(out, entries.first), join(out, entries.third)], { width, height, fps });
     try {
-      for (let i = 0; i < size.frames; i++) await videos.write(renderer.firstPerson(i), renderer.thirdPerson(i));
+      for (let i = 0; i < size.frames; i++) await videos.write(...views(i));
       await videos.close();
     } catch (error) {
       videos.abort();
       throw error;
     }
   } else {
-    await writeFrameFolder(join(out, entries.first), (i) => renderer.firstPerson(i), size);
-    await writeFrameFolder(join(out, entries.third), (i) => renderer.thirdPerson(i), size);
+    const rendered = Array.from({ length: size.frames }, (_, i) => views(i));
+    await writeFrameFolder(join(out, entries.first), (i) => rendered[i]![0], size);
+    await writeFrameFolder(join(out, entries.third), (i) => rendered[i]![1], size);
   }
+  await writeFileAtomic(join(out, entries.firstLabel), labelStrip(firstLabels, size));
+  await writeFileAtomic(join(out, entries.thirdLabel), labelStrip(thirdLabels, size));
   await writeFileAtomic(join(out, entries.reference), encodePng({ width, height, channels: 3, data: renderer.reference() }, PNG_OPTIONS));
-  const files = await Promise.all([entries.first, entries.third, entries.reference].map((path) => fileRecord(out, path)));
+  const files = await Promise.all(Object.values(entries).map((path) => fileRecord(out, path)));
   return { frames: 2 * size.frames + 1, files };
 }

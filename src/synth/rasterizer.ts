@@ -1,14 +1,19 @@
 import type { Camera } from './camera.js';
 import type { MeshGroup } from './mesh.js';
 
-/** An RGB colour buffer with a z-buffer of inverse view depth (0 is infinitely far). */
+/**
+ * An RGB colour buffer, a z-buffer of inverse view depth (0 is infinitely far) and the class id of
+ * what each pixel shows (`LABEL_NAMES` order), written with the colour.
+ */
 export class Frame {
   readonly rgb: Uint8Array;
   readonly invDepth: Float32Array;
+  readonly labels: Uint8Array;
 
   constructor(readonly width: number, readonly height: number) {
     this.rgb = new Uint8Array(width * height * 3);
     this.invDepth = new Float32Array(width * height);
+    this.labels = new Uint8Array(width * height);
   }
 }
 
@@ -24,9 +29,9 @@ const inX = new Float64Array(3), inY = new Float64Array(3), inZ = new Float64Arr
 function fillTriangle(
   frame: Frame, focal: number,
   x0: number, y0: number, z0: number, x1: number, y1: number, z1: number, x2: number, y2: number, z2: number,
-  r: number, g: number, b: number,
+  r: number, g: number, b: number, label: number,
 ): void {
-  const { width, height, rgb, invDepth } = frame;
+  const { width, height, rgb, invDepth, labels } = frame;
   const cx = width / 2, cy = height / 2;
   const w0 = 1 / z0, w1 = 1 / z1, w2 = 1 / z2;
   const ax = cx + focal * x0 * w0, ay = cy - focal * y0 * w0;
@@ -56,6 +61,7 @@ function fillTriangle(
       const iz = ea * w0 + eb * w1 + ec * w2;
       if (iz <= invDepth[row]!) continue;
       invDepth[row] = iz;
+      labels[row] = label;
       const o = row * 3;
       rgb[o] = r; rgb[o + 1] = g; rgb[o + 2] = b;
     }
@@ -99,7 +105,7 @@ export function drawGroups(frame: Frame, camera: Camera, groups: readonly MeshGr
   const { position: c, right, up, forward, focal, near } = camera;
   for (const group of groups) {
     if (culled(group, camera)) continue;
-    const { positions: p, normals: nrm, colors } = group;
+    const { positions: p, normals: nrm, colors, label } = group;
     for (let t = 0; t < group.triangles; t++) {
       const v = t * 9;
       const toEyeX = p[v]! - c[0], toEyeY = p[v + 1]! - c[1], toEyeZ = p[v + 2]! - c[2];
@@ -115,12 +121,12 @@ export function drawGroups(frame: Frame, camera: Camera, groups: readonly MeshGr
       if (behind === 3) continue;
       const r = colors[t * 3]!, g = colors[t * 3 + 1]!, b = colors[t * 3 + 2]!;
       if (behind === 0) {
-        fillTriangle(frame, focal, inX[0]!, inY[0]!, inZ[0]!, inX[1]!, inY[1]!, inZ[1]!, inX[2]!, inY[2]!, inZ[2]!, r, g, b);
+        fillTriangle(frame, focal, inX[0]!, inY[0]!, inZ[0]!, inX[1]!, inY[1]!, inZ[1]!, inX[2]!, inY[2]!, inZ[2]!, r, g, b, label);
         continue;
       }
       const n = clipNear(near);
       for (let k = 1; k + 1 < n; k++) {
-        fillTriangle(frame, focal, clipX[0]!, clipY[0]!, clipZ[0]!, clipX[k]!, clipY[k]!, clipZ[k]!, clipX[k + 1]!, clipY[k + 1]!, clipZ[k + 1]!, r, g, b);
+        fillTriangle(frame, focal, clipX[0]!, clipY[0]!, clipZ[0]!, clipX[k]!, clipY[k]!, clipZ[k]!, clipX[k + 1]!, clipY[k + 1]!, clipZ[k + 1]!, r, g, b, label);
       }
     }
   }

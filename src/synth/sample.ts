@@ -26,7 +26,13 @@ const CAMERA_CLEARANCE = 2.0;
 const REFERENCE_LIGHT: Light = { sun: normalize([0.35, 0.8, -0.5]), ambient: 0.45, sky: 0.15, diffuse: 0.55 };
 const REFERENCE_BACKDROP = new PlainBackdrop([208, 208, 206], [184, 184, 182]);
 
-/** Renders the three views of one sample; every call returns a new RGB buffer. */
+/** One view of one frame: its RGB pixels and its class map (one `LABEL_NAMES` id per pixel). */
+export interface RenderedView {
+  rgb: Uint8Array;
+  labels: Uint8Array;
+}
+
+/** Renders the three views of one sample; every call returns new buffers. */
 export class SampleRenderer {
   readonly poses: Pose[];
   readonly world: World;
@@ -54,14 +60,22 @@ export class SampleRenderer {
   }
 
   /** The character's own view: its body is not drawn (it would only block the eyes), its shadow is. */
-  firstPerson(index: number): Uint8Array {
+  firstPersonView(index: number): RenderedView {
     return this.renderWorld(index, this.firstPersonCamera(index), { body: false, shadow: true });
   }
 
   /** The chase view; `character: false` leaves the character (body and shadow) out of the world. */
-  thirdPerson(index: number, options: { character?: boolean } = {}): Uint8Array {
+  thirdPersonView(index: number, options: { character?: boolean } = {}): RenderedView {
     const present = options.character ?? true;
     return this.renderWorld(index, this.thirdPersonCamera(index), { body: present, shadow: present });
+  }
+
+  firstPerson(index: number): Uint8Array {
+    return this.firstPersonView(index).rgb;
+  }
+
+  thirdPerson(index: number, options: { character?: boolean } = {}): Uint8Array {
+    return this.thirdPersonView(index, options).rgb;
   }
 
   /** The character alone, standing, seen from behind on a light grey background. */
@@ -77,7 +91,7 @@ export class SampleRenderer {
     return pose;
   }
 
-  private renderWorld(index: number, camera: Camera, draw: { body: boolean; shadow: boolean }): Uint8Array {
+  private renderWorld(index: number, camera: Camera, draw: { body: boolean; shadow: boolean }): RenderedView {
     const pose = this.pose(index);
     const { character } = this.spec;
     const { sun } = this.spec.world;
@@ -94,6 +108,6 @@ export class SampleRenderer {
     }
     render(this.frame, camera, backdrop, groups);
     applyFog(this.frame, this.spec.world.skyHorizon, this.spec.world.fog);
-    return this.frame.rgb.slice();
+    return { rgb: this.frame.rgb.slice(), labels: this.frame.labels.slice() };
   }
 }

@@ -1,5 +1,6 @@
 import { ShadowGrid, WorldBackdrop } from './backdrop.js';
 import { hsl, mix, randomColor } from './color.js';
+import { LABEL_ID } from '../data/labels.js';
 import { lightFromSun, MeshBuilder, type Light, type MeshGroup } from './mesh.js';
 import { Rng } from './rng.js';
 import type { WorldSpec } from './spec.js';
@@ -134,7 +135,7 @@ export function buildWorld(spec: WorldSpec, keepOut: KeepOut): World {
   const place = (kind: ObjectKind, shape: Shape, x: number, z: number): void => {
     const mesh = new MeshBuilder(light);
     shape.build(mesh, x, z);
-    objects.push({ kind, x, z, radius: shape.radius, height: shape.height, mesh: mesh.build() });
+    objects.push({ kind, x, z, radius: shape.radius, height: shape.height, mesh: mesh.build(kind === 'building' ? LABEL_ID.building : LABEL_ID.prop) });
     if (shape.shadowRadius > 0) {
       const reach = shape.height * shadowLength * 0.85;
       shadows.addCapsule(x, z, x + awayX * reach, z + awayZ * reach, shape.shadowRadius, 1);

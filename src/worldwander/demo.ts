@@ -8,6 +8,7 @@ import path from 'node:path';
 import { OptionError } from '../errors.js';
 import { readImage } from '../data/frames.js';
 import { LAYOUT } from '../data/layout.js';
+import { MANIFEST_VERSION, readManifest } from '../synth/manifest.js';
 import { synthesize } from '../synth/run.js';
 import { evaluate, type EvalReport } from '../eval/evaluate.js';
 import { writeResultsPage } from '../eval/page.js';
@@ -70,7 +71,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   };
   // 1. held-out data at the model's size (synth runs first: its worker threads start ffmpeg before libtorch's threads exist)
   const data = path.join(o.out, 'data');
-  await timed('data', () => synthesize({ ...DEMO_DATA, width: defaults.width, height: defaults.height, frames: defaults.num_frames, fps: defaults.fps, format: 'mp4', out: data, resume: existsSync(path.join(data, 'manifest.json')) }));
+  // An earlier demo's data is finished or grown; data an older generator made (no class maps) is made again.
+  const earlier = await readManifest(data).catch(() => undefined);
+  const reuse = earlier?.version === MANIFEST_VERSION;
+  await timed('data', () => synthesize({ ...DEMO_DATA, width: defaults.width, height: defaults.height, frames: defaults.num_frames, fps: defaults.fps, format: 'mp4', out: data, resume: reuse, overwrite: earlier !== undefined && !reuse }));
   const stamp = path.join(o.out, 'demo.json');
   const id = identity(modelDir);
   const reused = existsSync(stamp) && JSON.parse(readFileSync(stamp, 'utf8')).identity === id && existsSync(path.join(o.out, 'page', 'index.html'));

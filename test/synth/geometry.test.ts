@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { LABEL_ID } from '../../src/data/labels.js';
 import { MeshBuilder } from '../../src/synth/mesh.js';
 import { FIRST_PERSON, CHASE } from '../../src/synth/rig.js';
 import { SampleRenderer } from '../../src/synth/sample.js';
@@ -19,7 +20,7 @@ function markerFor(renderer: SampleRenderer, frame: number, ahead: number, aside
   const z = pose.z + ahead * forward[1]! + aside * right[1]!;
   const builder = new MeshBuilder(null);
   builder.box(compose(translation(x, eye, z), rotationY(pose.heading)), 0.5, 0.5, 0.5, MAGENTA);
-  return { mesh: builder.build(), eye };
+  return { mesh: builder.build(LABEL_ID.prop), eye };
 }
 
 test('an object placed in front of the first-person camera appears where a pinhole model puts it', () => {
@@ -124,4 +125,48 @@ test('a turn of the path shows as a turn of the same direction and size in both 
       assert.ok(straight[view].every((s) => Math.abs(s) <= 1), `${view}-person walking straight shifts ${straight[view].join(' ')}`);
     }
   }
+});
+
+test('the class maps mark exactly the pixels each thing covers', () => {
+  const width = 96, height = 72;
+  for (const index of [0, 1, 2]) {
+    const renderer = new SampleRenderer(makeSampleSpec(5, index), { width, height, frames: 5, fps: 8 });
+    for (const k of [0, 4]) {
+      // The character: whatever it covers changes colour when it is left out; the rest of what changes is its shadow on the ground.
+      const withCharacter = renderer.thirdPersonView(k), without = renderer.thirdPersonView(k, { character: false });
+      const changed = differenceMask(withCharacter.rgb, without.rgb, 0);
+      let character = 0, unchanged = 0;
+      for (let p = 0; p < changed.length; p++) {
+        if (withCharacter.labels[p] === LABEL_ID.character) {
+          character++;
+          if (!changed[p]) unchanged++;
+        } else if (changed[p]) {
+          assert.ok(withCharacter.labels[p] === LABEL_ID.ground || withCharacter.labels[p] === LABEL_ID.road, `sample ${index} frame ${k}: pixel ${p} changed with the character but is class ${withCharacter.labels[p]}`);
+        }
+      }
+      assert.ok(character > 50, `sample ${index} frame ${k}: only ${character} character pixels in the chase view`);
+      assert.ok(unchanged <= 0.02 * character, `sample ${index} frame ${k}: ${unchanged} of ${character} character pixels look the same without it`);
+      assert.ok(!without.labels.includes(LABEL_ID.character), 'no character pixels once it is left out');
+      assert.ok(!renderer.firstPersonView(k).labels.includes(LABEL_ID.character), 'the first-person view does not see its own body');
+    }
+  }
+  // An object: with the world emptied, a cube labelled as a building covers exactly the pixels it changes.
+  const renderer = new SampleRenderer(makeSampleSpec(5, 0), { width, height, frames: 5, fps: 8 });
+  renderer.world.objects.splice(0);
+  const empty = renderer.firstPersonView(2);
+  const backdrop = new Set<number>([LABEL_ID.sky, LABEL_ID.ground, LABEL_ID.road]);
+  assert.ok([...new Set(empty.labels)].every((id) => backdrop.has(id)), 'an emptied world shows only sky, ground and road');
+  assert.ok(empty.labels.includes(LABEL_ID.sky) && empty.labels.includes(LABEL_ID.ground), 'the first-person view sees sky and ground');
+  const builder = new MeshBuilder(null);
+  const pose = renderer.poses[2]!;
+  builder.box(translation(pose.x + 3 * Math.sin(pose.heading), 1.2, pose.z + 3 * Math.cos(pose.heading)), 0.8, 0.8, 0.8, MAGENTA);
+  renderer.extra.push(builder.build(LABEL_ID.building));
+  const marked = renderer.firstPersonView(2);
+  const changed = differenceMask(marked.rgb, empty.rgb, 0);
+  let covered = 0;
+  for (let p = 0; p < changed.length; p++) {
+    assert.equal(marked.labels[p] === LABEL_ID.building, changed[p] === 1, `pixel ${p}: class ${marked.labels[p]}, changed ${changed[p]}`);
+    if (changed[p]) covered++;
+  }
+  assert.ok(covered > 30, `the cube covers only ${covered} pixels`);
 });

@@ -7,6 +7,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
+import { readLabelStrip } from '../../src/data/labels.js';
 import { decodePng } from '../../src/data/png.js';
 import { probeVideo, readVideoFrames } from '../../src/data/video_writer.js';
 import type { Manifest } from '../../src/synth/manifest.js';
@@ -58,7 +59,7 @@ test('the PNG layout is the release layout, matches direct rendering, and does n
   assert.equal((await cli(['--out', two, '--count', '3', '--format', 'png', '--workers', '2', '--seed', '4', ...small])).code, 0);
   const a = tree(one), b = tree(two);
   const names = [...a.keys()].filter((k) => k !== 'manifest.json').sort();
-  assert.equal(names.length, 3 * (2 * 5 + 1));
+  assert.equal(names.length, 3 * (2 * 5 + 1 + 2));
   assert.ok(names.includes(join('First_Video', 'sample_000002', '00004.png')));
   assert.ok(names.includes(join('Third_Video', 'sample_000000', '00000.png')));
   assert.ok(names.includes(join('Reference_Image', 'sample_000001.png')));
@@ -68,13 +69,20 @@ test('the PNG layout is the release layout, matches direct rendering, and does n
   assert.deepEqual(decodePng(a.get(join('First_Video', 'sample_000001', '00003.png'))!).data, renderer.firstPerson(3));
   assert.deepEqual(decodePng(a.get(join('Third_Video', 'sample_000001', '00002.png'))!).data, renderer.thirdPerson(2));
   assert.deepEqual(decodePng(a.get(join('Reference_Image', 'sample_000001.png'))!).data, renderer.reference());
+  const size = { width: 48, height: 32 };
+  assert.deepEqual(readLabelStrip(join(one, 'First_Label', 'sample_000001.png'), size)[3], renderer.firstPersonView(3).labels);
+  assert.deepEqual(readLabelStrip(join(one, 'Third_Label', 'sample_000001.png'), size)[2], renderer.thirdPersonView(2).labels);
+  assert.equal(readLabelStrip(join(one, 'Third_Label', 'sample_000001.png'), size).length, 5);
 
   const manifest = JSON.parse(a.get('manifest.json')!.toString()) as Manifest;
   assert.equal(manifest.status, 'complete');
   assert.deepEqual([manifest.seed, manifest.width, manifest.height, manifest.frames, manifest.fps, manifest.format, manifest.count], [4, 48, 32, 5, 8, 'png', 3]);
   const { files, ...spec } = manifest.samples[2]!;
   assert.deepEqual(spec, { name: 'sample_000002', ...makeSampleSpec(4, 2) });
-  assert.deepEqual(files!.map((f) => f.path), [join('First_Video', 'sample_000002'), join('Third_Video', 'sample_000002'), join('Reference_Image', 'sample_000002.png')]);
+  assert.deepEqual(files!.map((f) => f.path), [
+    join('First_Video', 'sample_000002'), join('Third_Video', 'sample_000002'), join('Reference_Image', 'sample_000002.png'),
+    join('First_Label', 'sample_000002.png'), join('Third_Label', 'sample_000002.png'),
+  ]);
   assert.equal(files![2]!.sha256, createHash('sha256').update(a.get(join('Reference_Image', 'sample_000002.png'))!).digest('hex'));
 });
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PlainBackdrop } from '../../src/synth/backdrop.js';
 import { makeCamera, project } from '../../src/synth/camera.js';
+import { LABEL_ID } from '../../src/data/labels.js';
 import { MeshBuilder } from '../../src/synth/mesh.js';
 import { walkTimeline } from '../../src/synth/path.js';
 import { Frame, render } from '../../src/synth/rasterizer.js';
@@ -37,7 +38,7 @@ test('a square facing the camera covers the area the projection predicts', () =>
   const mesh = new MeshBuilder(null);
   mesh.box(translation(0, 0, 5.5), 2, 2, 1, [200, 30, 30]);
   const frame = new Frame(W, H);
-  render(frame, camera, GREY, [mesh.build()]);
+  render(frame, camera, GREY, [mesh.build(LABEL_ID.prop)]);
   const side = (focal * 2) / 5;
   const count = countColor(frame, [200, 30, 30]);
   assert.ok(Math.abs(count - side * side) < 4 * side, `${count} pixels, expected about ${(side * side).toFixed(0)}`);
@@ -51,7 +52,7 @@ test('the z-buffer keeps the nearer surface whatever the drawing order, and back
   near.box(translation(0, 0, 4), 1, 1, 0.2, [0, 200, 0]);
   const far = new MeshBuilder(null);
   far.box(translation(0, 0, 8), 4, 4, 0.2, [0, 0, 200]);
-  for (const order of [[near.build(), far.build()], [far.build(), near.build()]]) {
+  for (const order of [[near.build(LABEL_ID.prop), far.build(LABEL_ID.prop)], [far.build(LABEL_ID.prop), near.build(LABEL_ID.prop)]]) {
     const frame = new Frame(W, H);
     render(frame, camera, GREY, order);
     const centre = (H / 2 * W + W / 2) * 3;
@@ -62,7 +63,7 @@ test('the z-buffer keeps the nearer surface whatever the drawing order, and back
   const room = new MeshBuilder(null);
   room.box(translation(0, 0, 0), 10, 10, 10, [250, 250, 0]);
   const frame = new Frame(W, H);
-  render(frame, camera, GREY, [room.build()]);
+  render(frame, camera, GREY, [room.build(LABEL_ID.prop)]);
   assert.equal(countColor(frame, [250, 250, 0]), 0);
 });
 
@@ -72,7 +73,7 @@ test('triangles crossing the near plane are clipped, not dropped or smeared', ()
   const slab = new MeshBuilder(null);
   slab.box(translation(0, -0.05, 40), 200, 0.1, 100, [10, 120, 10]);
   const frame = new Frame(W, H);
-  render(frame, camera, GREY, [slab.build()]);
+  render(frame, camera, GREY, [slab.build(LABEL_ID.prop)]);
   for (let x = 0; x < W; x++) {
     assert.deepEqual([...frame.rgb.subarray(((H - 1) * W + x) * 3, ((H - 1) * W + x) * 3 + 3)], [10, 120, 10], `bottom row, x ${x}`);
     assert.equal(frame.rgb[(5 * W + x) * 3], 100, `row 5 (above the horizon), x ${x}`);
@@ -82,7 +83,7 @@ test('triangles crossing the near plane are clipped, not dropped or smeared', ()
 test('the light shades faces by their angle to the sun', () => {
   const mesh = new MeshBuilder({ sun: [0, 1, 0], ambient: 0.5, sky: 0, diffuse: 0.5 });
   mesh.box(compose(translation(0, 0, 0), rotationY(0.3), rotationX(0)), 1, 1, 1, [200, 200, 200]);
-  const group = mesh.build();
+  const group = mesh.build(LABEL_ID.prop);
   const byNormalY = new Map<number, number>();
   for (let t = 0; t < group.triangles; t++) byNormalY.set(Math.round(group.normals[t * 3 + 1]!), group.colors[t * 3]!);
   assert.equal(byNormalY.get(1), 200, 'top face: fully lit');

@@ -1,5 +1,6 @@
 // The perception network's config.json: a small fully convolutional segmenter of 8-bit RGB frames
 // (perception.ts), trained by this project on ground-truth renders of its synthetic world.
+import { LABEL_NAMES } from '../../data/labels.js';
 import { FileFormatError } from '../../errors.js';
 import { readJsonFile } from '../../torch/index.js';
 
@@ -16,7 +17,7 @@ export interface PerceptionConfig {
 export const SMALL_PERCEPTION_CONFIG: PerceptionConfig = {
   in_channels: 3,
   block_out_channels: [16, 32, 64, 64],
-  class_names: ['sky', 'ground', 'road', 'building', 'prop', 'character'],
+  class_names: [...LABEL_NAMES],
   frechet_blocks: [2, 3],
 };
 
