@@ -4,16 +4,19 @@
 //   1. data       synthetic triplets, 64x64, 17 frames: training seed 1 (2,500 clips), validation
 //                 seed 2 (64 clips, for choosing the sampling settings), test seed 3 (32 clips,
 //                 held out from everything: only the model card's numbers come from them)
-//   2. vae        train-vae with configs/small/vae.yaml
-//   3. assemble   the staging model folder: the VAE, a tiny umT5 and its prompt cache, the
+//   2. perception the PerceptionNet that eval's perceptual, Fréchet and content scores use
+//                 (train-perception on both views of the training split's clips and their class
+//                 maps; shipped in the model folder as perception/)
+//   3. vae        train-vae with configs/small/vae.yaml
+//   4. assemble   the staging model folder: the VAE, a tiny umT5 and its prompt cache, the
 //                 transformer (configs/small/transformer.json) at its seeded initialisation
-//   4. transformer  train with configs/small/three2one.yaml: all weights, both tasks alternating,
+//   5. transformer  train with configs/small/three2one.yaml: all weights, both tasks alternating,
 //                 latents from the latent cache, timesteps drawn with the release's shift 5 and
 //                 weighted alike; a constant learning rate, then a linear cool-down over the
 //                 last 300 of 1300 steps
-//   5. export     models/worldwander-small (bfloat16 storage)
-//   6. sampling   steps / guidance / flow shift chosen by PSNR on 16 validation clips
-//   7. report     both tasks on the test split against the baselines
+//   6. export     models/worldwander-small (bfloat16 storage)
+//   7. sampling   steps / guidance / flow shift chosen by PSNR on 16 validation clips
+//   8. report     both tasks on the test split against the baselines
 //   with --ablation: a run with uniform positions (CPE off) of ABLATION_STEPS steps, and both it
 //                 and the main run's checkpoint of that step reported on the test split.
 // --quick: the same stages at a working session's budget (under 90 minutes on the 2-core machine
@@ -26,6 +29,8 @@ import path from 'node:path';
 
 import { synthesize } from '../src/synth/run.js';
 import { trainVae } from '../src/train/vae_trainer.js';
+import { PERCEPTION_DEFAULTS, trainPerception } from '../src/train/perception_trainer.js';
+import { PerceptualScorer } from '../src/eval/perceptual.js';
 import { train } from '../src/train/trainer.js';
 import { listCheckpoints } from '../src/train/checkpoint.js';
 import { rememberedDigest } from '../src/io/digest.js';
@@ -45,13 +50,16 @@ import { Progress } from '../src/data/progress.js';
 import { writeTinyTextEncoder } from './make-umt5-fixture.js';
 
 const args = process.argv.slice(2);
+/** The PerceptionNet's schedule (both profiles: ~6 minutes here, on every clip of the training split). */
+const PERCEPTION_STEPS = 4000;
+const PERCEPTION_CLIPS = 2500;
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const ablation = args.includes('--ablation');
 const quick = args.includes('--quick');
 /** The budgets: the full schedule (the bundled model) and one that fits a working session. */
 const PROFILE = quick
-  ? { out: 'outputs/recipe-quick', model: 'outputs/recipe-quick/worldwander-small', vaeSteps: 200, transformerSteps: 640, decaySteps: 150, fullGrid: false }
-  : { out: 'outputs/recipe', model: 'models/worldwander-small', vaeSteps: 300, transformerSteps: 1300, decaySteps: 300, fullGrid: true };
+  ? { out: 'outputs/recipe-quick', model: 'outputs/recipe-quick/worldwander-small', vaeSteps: 200, transformerSteps: 640, decaySteps: 150, fullGrid: false, perceptionSteps: PERCEPTION_STEPS }
+  : { out: 'outputs/recipe', model: 'models/worldwander-small', vaeSteps: 300, transformerSteps: 1300, decaySteps: 300, fullGrid: true, perceptionSteps: PERCEPTION_STEPS };
 const OUT = PROFILE.out;
 const MODEL = PROFILE.model;
 const STAGING = path.join(OUT, 'model');
@@ -84,6 +92,24 @@ async function data(): Promise<void> {
     const result = await synthesize({ ...SPLITS[split], ...SIZE, format: 'mp4', out, resume: existsSync(path.join(out, 'manifest.json')), progress: true });
     console.error(`${split}: ${result.written} written, ${result.skipped} already there`);
   }
+}
+
+const perceptionDir = (): string => path.join(OUT, 'perception', 'perception');
+
+async function perception(): Promise<void> {
+  const output = path.join(OUT, 'perception');
+  if (existsSync(path.join(output, 'validation.json'))) return;  // trained (the network is written before its validation)
+  let bar: Progress | undefined;
+  const { validation } = await trainPerception({
+    ...PERCEPTION_DEFAULTS, data: dataDir('train'), validationData: dataDir('validation'), output, clips: PERCEPTION_CLIPS, steps: PROFILE.perceptionSteps,
+    resume: listCheckpoints(output).length ? 'latest' : undefined,
+    onEvent: (e) => {
+      if (e.kind === 'note') console.error(`note: ${e.text}`);
+      else { bar ??= new Progress('perception', e.steps - e.step + 1, { unit: 'steps' }); bar.tick(); }
+    },
+  });
+  bar?.finish();
+  console.error(`perception: validation mIoU ${validation?.miou.toFixed(3)}`);
 }
 
 async function vae(): Promise<void> {
@@ -170,6 +196,7 @@ async function exportModel(runDir: string, target: string, defaults: Partial<Mod
   };
   bf16(path.join(checkpoint.dir, 'transformer'), path.join(target, 'transformer'));
   bf16(path.join(STAGING, 'vae'), path.join(target, 'vae'));
+  cpSync(perceptionDir(), path.join(target, 'perception'), { recursive: true });
   writeModelIndex(target, defaults);
   // what the demo shows next to the model's numbers: its loss curve and the mean-frame baseline
   cpSync(path.join(runDir, 'metrics.jsonl'), path.join(target, 'training_metrics.jsonl'));
@@ -210,8 +237,13 @@ async function meanFrame(task: (typeof TASKS)[number]): Promise<Uint8Array> {
 
 async function scoreSplit(out: string, split: keyof typeof SPLITS, withMeanFrame: boolean): Promise<Record<string, EvalReport>> {
   const reports: Record<string, EvalReport> = {};
-  for (const task of TASKS) {
-    reports[task] = await evaluate({ task, predictions: path.join(out, task), groundTruth: dataDir(split), frames: SIZE.frames, meanFrame: withMeanFrame ? await meanFrame(task) : undefined });
+  const perception = PerceptualScorer.load(perceptionDir());
+  try {
+    for (const task of TASKS) {
+      reports[task] = await evaluate({ task, predictions: path.join(out, task), groundTruth: dataDir(split), frames: SIZE.frames, meanFrame: withMeanFrame ? await meanFrame(task) : undefined, perception });
+    }
+  } finally {
+    perception.net.dispose();
   }
   return reports;
 }
@@ -290,6 +322,7 @@ async function report(modelDir: string, name: string, cpe: boolean, { settings, 
 mkdirSync(OUT, { recursive: true });
 const started = performance.now();
 await stage('data', data);
+await stage('perception', perception);
 await stage('vae', vae);
 await stage('assemble', assemble);
 await stage('transformer', () => transformer('transformer', []));

@@ -14,6 +14,7 @@ import type { WorldWanderTask } from '../worldwander/prompts.js';
 import type { PairedComparison } from './compare.js';
 import { labelPath, readLabelStrip } from '../data/labels.js';
 import { gaussianBlurRgb } from './filters.js';
+import type { Lpips } from './lpips.js';
 import type { PerceptualScorer } from './perceptual.js';
 import { SetScores, type MethodScores, type OverallScores } from './scoring.js';
 
@@ -68,16 +69,17 @@ export const METRIC_DEFINITIONS =
   'SSIM: Wang et al. (2004) on BT.601 luma (0.299R + 0.587G + 0.114B), 11x11 Gaussian window σ = 1.5, valid positions only, C1 = (0.01·255)², C2 = (0.03·255)²; ' +
   'sharpness: luma gradient energy (squared forward differences) of the video over the truth\'s, 1 = as sharp as the truth; ' +
   'edge agreement: Pearson correlation of the difference-of-Gaussians (σ 1 and 2 px) responses of luma, per frame; ' +
+  'LPIPS (where weight files were given): Zhang et al. (2018) as the lpips package v0.1 computes it, per frame; ' +
   'perceptual distance (LPIPS-style): each PerceptionNet block\'s features unit-normalised over channels, squared difference summed over channels, averaged over pixels and blocks, per frame; ' +
-  'Fréchet distance (FID-style): Gaussians fitted to the per-frame PerceptionNet vectors (spatial means of its deepest blocks), the predictions of the even-numbered cases against the truth of the odd-numbered ones and the other way round, averaged (the truth\'s own row is the same split, the floor); ' +
-  'content score (FCN-score): the PerceptionNet\'s class of each pixel against the renderer\'s true class map, IoU per class summed over the frames, mIoU over the classes present; ' +
+  'Fréchet distance (FID-style): Gaussians fitted to the per-frame PerceptionNet vectors (spatial means of its deepest blocks), of all the predictions\' frames against those of the ground truth of the same cases, as FID is computed (0 for the truth itself); ' +
+  'content score (FCN-score): the PerceptionNet\'s class of each pixel against the renderer\'s true class map, IoU per class summed over the frames, mIoU over the classes the true maps show (character IoU: none where they never show him, e.g. the first-person view); ' +
   'a video\'s score is the mean of its frames\', the overall score the mean of the cases\' (mIoU and the Fréchet distance: over the set). Videos of another size are scaled to cover the ground truth\'s size and centre-cropped first.';
 
 /** Said in every report and by `worldwander eval`: what is not measured, and why. */
 export const NOT_MEASURED =
   'The perceptual, Fréchet and content scores use PerceptionNet, a small segmenter this project trains itself on ground-truth renders of its synthetic world ' +
   '(no pretrained weights can be downloaded here); they are comparable between runs scored by the same network, not with published LPIPS/FID/FVD figures. ' +
-  'The standard LPIPS (AlexNet or VGG with the LPIPS heads) and FVD (I3D) are not computed: reading user-supplied weight files for them is not built yet.';
+  'The standard LPIPS (AlexNet or VGG with the LPIPS v0.1 heads) is computed only from weight files the user gives (eval --lpips-backbone, --lpips-heads); FVD (I3D) is not built yet.';
 
 /** The predictions of a folder: the target view of a release layout, or `<case>/generated.mp4` (or frames/) as infer writes them. */
 export function predictionEntries(dir: string, task: WorldWanderTask): Map<string, string> {
@@ -164,6 +166,8 @@ export interface EvaluateOptions {
   meanFrame?: Uint8Array;
   /** The PerceptionNet for the perceptual, Fréchet and content scores. */
   perception?: PerceptualScorer;
+  /** Standard LPIPS from the user's own weight files. */
+  lpips?: Lpips;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -204,7 +208,8 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
   const withContent = scorer !== undefined && labelFiles.every((f) => existsSync(f));
   if (!scorer) notes.push('No PerceptionNet was given: the perceptual, Fréchet and content scores are not computed.');
   else if (!withContent) notes.push(`The content score is not computed: the ground truth has no class maps for ${names.filter((_, i) => !existsSync(labelFiles[i]!)).length} of ${names.length} cases (${path.dirname(labelFiles[0]!)}/; the synthetic world writes them).`);
-  const set = new SetScores(METHODS, scorer);
+  if (o.lpips) notes.push(`LPIPS: the ${o.lpips.net} network from ${o.lpips.files.join(' and ')}.`);
+  const set = new SetScores(METHODS, scorer, o.lpips);
   for (const [index, name] of names.entries()) {
     const truth = await framesAt(truths.get(name)!, o.frames);
     if (truth.frames.length < o.frames) throw new FileFormatError(`${truths.get(name)}: has ${truth.frames.length} frames, ${o.frames} are compared`);
@@ -228,7 +233,7 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
     });
     o.onProgress?.(index + 1, names.length);
   }
-  if (scorer && names.length < 2) notes.push('The Fréchet distance needs at least two cases (it compares halves of the set): not computed.');
+  if (scorer && names.length < 2) notes.push('The Fréchet distance needs at least two cases (a distribution of one clip says little): not computed.');
   return {
     task: o.task, ...size!, cases,
     overall: { model: set.overall('model')!, copyInput: set.overall('copyInput')!, meanFrame: set.overall('meanFrame'), blurredTruth: set.overall('blurredTruth')!, truth: set.overall('truth')! },

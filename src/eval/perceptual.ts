@@ -8,7 +8,9 @@
 //     each frame's pixels and concatenated, one vector per frame of every video of a set.
 //   content score (pix2pix's FCN-score): the network's class of every pixel (argmax) against the
 //     renderer's true class map; IoU per class = intersection / union of pixels, summed over the
-//     frames counted; mIoU the mean over the classes whose union is not empty.
+//     frames counted; mIoU the mean over the classes the true maps show (a class the truth never
+//     shows has no IoU to score: the first-person view never sees the character; predicting it
+//     still costs, through the unions of the true classes those pixels belong to).
 import { PerceptionNet } from '../models/perception/index.js';
 import { cat, noGrad, pad, scope, tensor, type Tensor } from '../torch/index.js';
 
@@ -105,16 +107,20 @@ export function perceptualDistances(a: Percept, b: Percept): number[] {
 export class ClassOverlap {
   readonly intersection: number[];
   readonly union: number[];
+  /** Pixels of each class in the true maps. */
+  readonly truth: number[];
 
   constructor(readonly classes: number) {
     this.intersection = new Array<number>(classes).fill(0);
     this.union = new Array<number>(classes).fill(0);
+    this.truth = new Array<number>(classes).fill(0);
   }
 
   add(predicted: Uint8Array, truth: Uint8Array): this {
     if (predicted.length !== truth.length) throw new RangeError(`ClassOverlap: maps of ${predicted.length} and ${truth.length} pixels`);
     for (let i = 0; i < truth.length; i++) {
       const p = predicted[i]!, t = truth[i]!;
+      this.truth[t]!++;
       if (p === t) { this.intersection[t]!++; this.union[t]!++; }
       else { this.union[t]!++; this.union[p]!++; }
     }
@@ -122,13 +128,17 @@ export class ClassOverlap {
   }
 
   merge(other: ClassOverlap): this {
-    for (let c = 0; c < this.classes; c++) { this.intersection[c]! += other.intersection[c]!; this.union[c]! += other.union[c]!; }
+    for (let c = 0; c < this.classes; c++) {
+      this.intersection[c]! += other.intersection[c]!;
+      this.union[c]! += other.union[c]!;
+      this.truth[c]! += other.truth[c]!;
+    }
     return this;
   }
 
-  /** IoU per class, null where neither map has the class. */
+  /** IoU per class, null where the true maps do not show the class. */
   iou(): (number | null)[] {
-    return this.union.map((u, c) => (u === 0 ? null : this.intersection[c]! / u));
+    return this.union.map((u, c) => (this.truth[c] === 0 ? null : this.intersection[c]! / u));
   }
 
   miou(): number {

@@ -24,6 +24,7 @@ const COLUMNS: Column[] = [
   { name: 'sharpness (truth = 1)', value: (s) => s.sharpness, digits: 2 },
   { name: 'edge agreement ↑', value: (s) => s.edges, digits: 3 },
   { name: 'perceptual distance ↓', value: (s) => s.perceptual, digits: 4 },
+  { name: 'LPIPS ↓', value: (s) => s.lpips, digits: 4 },
   { name: 'Fréchet distance ↓', value: (s) => ('frechet' in s ? s.frechet : undefined), digits: 3 },
   { name: 'mIoU ↑', value: (s) => s.miou, digits: 3 },
   { name: 'character IoU ↑', value: (s) => s.characterIou, digits: 3 },

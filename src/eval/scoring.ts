@@ -6,6 +6,7 @@
 import type { RgbVideo } from '../data/frames.js';
 import { frechetDistance } from './frechet.js';
 import { mean, videoPsnr, videoSsim } from './metrics.js';
+import type { Lpips } from './lpips.js';
 import { ClassOverlap, perceptualDistances, type PerceptualScorer } from './perceptual.js';
 import { videoEdgeAgreement, videoSharpness } from './sharpness.js';
 
@@ -23,6 +24,9 @@ export interface MethodScores {
   /** PerceptionNet metrics (perceptual.ts), where a network was given. */
   perceptual?: number;
   perceptualFrames?: number[];
+  /** LPIPS with the user's own standard weights (lpips.ts), where given. */
+  lpips?: number;
+  lpipsFrames?: number[];
   /** Content score of the case, where the ground truth has class maps. */
   miou?: number;
   /** IoU of the character class alone (null where neither map has it). */
@@ -35,7 +39,8 @@ export interface OverallScores {
   sharpness: number;
   edges: number;
   perceptual?: number;
-  /** Fréchet distance of the set, across halves of the cases (frechetAcrossHalves). */
+  lpips?: number;
+  /** Fréchet distance between the method's frames and the truth's over the whole set (as FID is computed). */
   frechet?: number;
   /** Content score over every pixel of every case (IoU per class summed over the set). */
   miou?: number;
@@ -54,19 +59,13 @@ export function pixelScores(prediction: readonly Uint8Array[], truth: RgbVideo):
   };
 }
 
-/** Fréchet distance across halves: a method's even-numbered cases against the truth's odd-numbered ones and the reverse, averaged. */
-export function frechetAcrossHalves(method: readonly Float64Array[][], truth: readonly Float64Array[][]): number {
-  const half = (sets: readonly Float64Array[][], parity: number): Float64Array[] => sets.filter((_, i) => i % 2 === parity).flat();
-  return (frechetDistance(half(method, 0), half(truth, 1)) + frechetDistance(half(method, 1), half(truth, 0))) / 2;
-}
-
 export class SetScores<M extends string> {
   readonly cases: Partial<Record<M, MethodScores>>[] = [];
   readonly #vectors = new Map<M, Float64Array[][]>();
   readonly #truthVectors: Float64Array[][] = [];
   readonly #overlaps = new Map<M, ClassOverlap>();
 
-  constructor(readonly methods: readonly M[], readonly scorer?: PerceptualScorer) {}
+  constructor(readonly methods: readonly M[], readonly scorer?: PerceptualScorer, readonly lpips?: Lpips) {}
 
   get #characterClass(): number {
     return this.scorer?.classNames.indexOf('character') ?? -1;
@@ -76,6 +75,13 @@ export class SetScores<M extends string> {
   addCase(videos: Partial<Record<M, readonly Uint8Array[]>>, truth: RgbVideo, trueMaps?: readonly Uint8Array[]): Partial<Record<M, MethodScores>> {
     const result: Partial<Record<M, MethodScores>> = {};
     for (const m of this.methods) if (videos[m]) result[m] = pixelScores(videos[m]!, truth);
+    if (this.lpips) {
+      for (const m of this.methods) {
+        if (!videos[m]) continue;
+        const frames = this.lpips.distances(videos[m]!, truth.frames, truth.width, truth.height);
+        Object.assign(result[m]!, { lpipsFrames: frames, lpips: mean(frames) });
+      }
+    }
     const scorer = this.scorer;
     if (scorer) {
       const classes = scorer.classNames.length;
@@ -121,8 +127,9 @@ export class SetScores<M extends string> {
       sharpness: mean(all.map((s) => s.sharpness)), edges: mean(all.map((s) => s.edges)),
     };
     if (all.every((s) => s.perceptual !== undefined)) out.perceptual = mean(all.map((s) => s.perceptual!));
+    if (all.every((s) => s.lpips !== undefined)) out.lpips = mean(all.map((s) => s.lpips!));
     const vectors = this.#vectors.get(m);
-    if (vectors && vectors.length === this.#truthVectors.length && vectors.length >= 2) out.frechet = frechetAcrossHalves(vectors, this.#truthVectors);
+    if (vectors && vectors.length === this.#truthVectors.length && vectors.length >= 2) out.frechet = frechetDistance(vectors.flat(), this.#truthVectors.flat());
     const overlap = this.#overlaps.get(m);
     if (overlap) {
       const iou = overlap.iou();

@@ -42,6 +42,8 @@ export interface UnpickleResult {
   value: unknown;
   /** Every global that was replaced by a stand-in, by qualified name. */
   standIns: Set<string>;
+  /** Bytes read, STOP included: where the next pickle of a stream of them starts. */
+  end: number;
 }
 
 class Reader {
@@ -136,7 +138,7 @@ export function unpickle(bytes: Uint8Array, { builders, persistentLoad, where }:
       case 0x95: r.u64(); break; // FRAME
       case 0x2e: { // STOP
         if (stack.length !== 1) fail(`${stack.length} values left at STOP`);
-        return { value: stack[0], standIns };
+        return { value: stack[0], standIns, end: r.pos };
       }
       case 0x28: marks.push(stack.length); break; // MARK
       case 0x30: pop(); break; // POP

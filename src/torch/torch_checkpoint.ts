@@ -1,5 +1,8 @@
-// PyTorch checkpoints (torch.save's zip format: `<name>/data.pkl`, `<name>/data/<key>` storages),
-// read through the restricted unpickler: tensors come back as references to their stored bytes,
+// PyTorch checkpoints, read through the restricted unpickler, in both of torch.save's formats:
+// the zip format (`<name>/data.pkl`, `<name>/data/<key>` storages; torch >= 1.6) and the legacy
+// one (torch < 1.6, and `_use_new_zipfile_serialization=False`): five pickles in a row (magic
+// number, protocol 1001, system info, the object, its storage keys), then each storage in key
+// order as a little-endian int64 element count and its bytes. Read: tensors come back as references to their stored bytes,
 // read into libtorch only when asked for, and nothing in the file ever runs. This is how the
 // release's Lightning .ckpt files (LoRA tensors under state_dict.lora, beside pickled OmegaConf
 // hyper-parameters and optimiser state) are read.
@@ -11,6 +14,7 @@ import { callAten } from './call_aten.js';
 import { wrap, type Tensor } from './tensor.js';
 import type { LoadOptions, TensorInfo, TensorSource } from './safetensors.js';
 import { readZipDirectory, readZipEntry, type ZipEntry } from './zip_directory.js';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 const STORAGE_DTYPES: Record<string, DType> = {
   FloatStorage: 'float32', DoubleStorage: 'float64', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
@@ -50,50 +54,17 @@ function isIntList(value: unknown): value is number[] {
 export class TorchCheckpoint {
   private constructor(readonly file: string, readonly value: unknown, readonly standIns: ReadonlySet<string>) {}
 
-  /** Reads the archive's directory and unpickles its data.pkl; no tensor data is read yet. */
+  /** Unpickles the checkpoint's object (a zip archive's data.pkl, or a legacy file's pickles); no tensor data is read yet. */
   static open(file: string): TorchCheckpoint {
-    const entries = readZipDirectory(file);
-    const pkl = [...entries.keys()].find((name) => /^[^/]+\/data\.pkl$/.test(name));
-    if (!pkl) throw new FileFormatError(`${file}: no '<name>/data.pkl' in the archive; not a PyTorch checkpoint (torch.save's zip format)`);
-    const prefix = pkl.slice(0, -'data.pkl'.length);
-    const where = `${file} (${pkl})`;
-    const builders = new Map<string, Builder>();
-    const rebuild = (storage: unknown, offset: unknown, size: unknown, stride: unknown): TensorRef => {
-      if (!(storage && typeof storage === 'object' && 'entry' in storage) || !Number.isInteger(offset) || !isIntList(size) || !isIntList(stride) || size.length !== stride.length) {
-        throw new FileFormatError(`${where}: a tensor rebuild with malformed arguments`);
-      }
-      const ref = new TensorRef(storage as StorageRef, offset as number, [...size], [...stride]);
-      const last = ref.shape.reduce((end, n, d) => (n === 0 ? end : end + (n - 1) * ref.stride[d]!), ref.offset) + 1;
-      if (ref.shape.every((n) => n > 0) && last * itemSize[ref.dtype] > ref.storage.entry.size) {
-        throw new FileFormatError(`${where}: a tensor [${ref.shape.join(', ')}] at offset ${ref.offset} runs past its storage '${ref.storage.key}' (${ref.storage.entry.size} bytes)`);
-      }
-      return ref;
-    };
-    builders.set('torch._utils._rebuild_tensor_v2', (storage, offset, size, stride) => rebuild(storage, offset, size, stride));
-    builders.set('torch._utils._rebuild_tensor', (storage, offset, size, stride) => rebuild(storage, offset, size, stride));
-    builders.set('torch._utils._rebuild_parameter', (data) => data);
-    builders.set('torch._utils._rebuild_parameter_with_state', (data) => data);
-    builders.set('collections.OrderedDict', (items) => new Map(Array.isArray(items) ? (items as [unknown, unknown][]) : []));
-    builders.set('builtins.set', (items) => new Set(Array.isArray(items) ? items : []));
-    builders.set('builtins.frozenset', (items) => new Set(Array.isArray(items) ? items : []));
-    builders.set('torch.Size', (dims) => (Array.isArray(dims) ? [...dims] : []));
-    builders.set('torch.device', (type, index) => (index === undefined || index === null ? String(type) : `${String(type)}:${String(index)}`));
-    for (const [name, dtype] of Object.entries(STORAGE_DTYPES)) {
-      const type = new StorageType(dtype);
-      builders.set(`torch.${name}`, Object.assign(() => type, { storageType: type }));
+    const fd = openSync(file, 'r');
+    let head: Buffer;
+    try {
+      head = Buffer.alloc(4);
+      readSync(fd, head, 0, 4, 0);
+    } finally {
+      closeSync(fd);
     }
-    const persistentLoad = (pid: unknown): StorageRef => {
-      const [kind, type, key] = Array.isArray(pid) ? pid : [];
-      const storageType = typeof type === 'function' && 'storageType' in type ? (type as unknown as { storageType: StorageType }).storageType : null;
-      if (kind !== 'storage' || !storageType || typeof key !== 'string') {
-        const shown = type instanceof StandIn ? type.qualifiedName : JSON.stringify(kind);
-        throw new FileFormatError(`${where}: a persistent id that is not a known storage (${shown})`);
-      }
-      const entry = entries.get(`${prefix}data/${key}`);
-      if (!entry) throw new FileFormatError(`${where}: storage '${key}' is missing from the archive`);
-      return { key, dtype: storageType.dtype, entry };
-    };
-    const { value, standIns } = unpickle(readZipEntry(file, entries.get(pkl)!), { builders, persistentLoad, where });
+    const { value, standIns } = head.readUInt32LE(0) === ZIP_LOCAL_HEADER ? openZip(file) : openLegacy(file);
     return new TorchCheckpoint(file, value, standIns);
   }
 
@@ -139,6 +110,134 @@ export class TorchCheckpoint {
       info,
       get: (key, options) => (info(key), this.load(refs.get(key)!, options)),
     };
+  }
+}
+
+const ZIP_LOCAL_HEADER = 0x04034b50;
+/** The legacy format's first pickle. */
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+const LEGACY_PROTOCOL = 1001;
+
+type Unpickled = { value: unknown; standIns: Set<string> };
+
+/** The globals a checkpoint may name, with `storage` resolving persistent ids to storages. */
+function checkpointBuilders(where: string): Map<string, Builder> {
+  const builders = new Map<string, Builder>();
+  const rebuild = (storage: unknown, offset: unknown, size: unknown, stride: unknown): TensorRef => {
+    if (!(storage && typeof storage === 'object' && 'entry' in storage) || !Number.isInteger(offset) || !isIntList(size) || !isIntList(stride) || size.length !== stride.length) {
+      throw new FileFormatError(`${where}: a tensor rebuild with malformed arguments`);
+    }
+    const ref = new TensorRef(storage as StorageRef, offset as number, [...size], [...stride]);
+    const last = ref.shape.reduce((end, n, d) => (n === 0 ? end : end + (n - 1) * ref.stride[d]!), ref.offset) + 1;
+    if (ref.shape.every((n) => n > 0) && last * itemSize[ref.dtype] > ref.storage.entry.size) {
+      throw new FileFormatError(`${where}: a tensor [${ref.shape.join(', ')}] at offset ${ref.offset} runs past its storage '${ref.storage.key}' (${ref.storage.entry.size} bytes)`);
+    }
+    return ref;
+  };
+  builders.set('torch._utils._rebuild_tensor_v2', (storage, offset, size, stride) => rebuild(storage, offset, size, stride));
+  builders.set('torch._utils._rebuild_tensor', (storage, offset, size, stride) => rebuild(storage, offset, size, stride));
+  builders.set('torch._utils._rebuild_parameter', (data) => data);
+  builders.set('torch._utils._rebuild_parameter_with_state', (data) => data);
+  builders.set('collections.OrderedDict', (items) => new Map(Array.isArray(items) ? (items as [unknown, unknown][]) : []));
+  builders.set('builtins.set', (items) => new Set(Array.isArray(items) ? items : []));
+  builders.set('builtins.frozenset', (items) => new Set(Array.isArray(items) ? items : []));
+  builders.set('torch.Size', (dims) => (Array.isArray(dims) ? [...dims] : []));
+  builders.set('torch.device', (type, index) => (index === undefined || index === null ? String(type) : `${String(type)}:${String(index)}`));
+  for (const [name, dtype] of Object.entries(STORAGE_DTYPES)) {
+    const type = new StorageType(dtype);
+    builders.set(`torch.${name}`, Object.assign(() => type, { storageType: type }));
+  }
+  return builders;
+}
+
+/** The storage type and key of a persistent id `('storage', type, key, ...)`; an error for anything else. */
+function storageId(pid: unknown, where: string): { type: StorageType; key: string; rest: unknown[] } {
+  const [kind, type, key, ...rest] = Array.isArray(pid) ? pid : [];
+  const storageType = typeof type === 'function' && 'storageType' in type ? (type as unknown as { storageType: StorageType }).storageType : null;
+  if (kind !== 'storage' || !storageType || typeof key !== 'string') {
+    const shown = type instanceof StandIn ? type.qualifiedName : JSON.stringify(kind);
+    throw new FileFormatError(`${where}: a persistent id that is not a known storage (${shown})`);
+  }
+  return { type: storageType, key, rest };
+}
+
+function openZip(file: string): Unpickled {
+  const entries = readZipDirectory(file);
+  const pkl = [...entries.keys()].find((name) => /^[^/]+\/data\.pkl$/.test(name));
+  if (!pkl) throw new FileFormatError(`${file}: no '<name>/data.pkl' in the archive; not a PyTorch checkpoint (torch.save's zip format)`);
+  const prefix = pkl.slice(0, -'data.pkl'.length);
+  const where = `${file} (${pkl})`;
+  const persistentLoad = (pid: unknown): StorageRef => {
+    const { type, key } = storageId(pid, where);
+    const entry = entries.get(`${prefix}data/${key}`);
+    if (!entry) throw new FileFormatError(`${where}: storage '${key}' is missing from the archive`);
+    return { key, dtype: type.dtype, entry };
+  };
+  return unpickle(readZipEntry(file, entries.get(pkl)!), { builders: checkpointBuilders(where), persistentLoad, where });
+}
+
+function openLegacy(file: string): Unpickled {
+  const where = `${file} (torch.save's legacy format)`;
+  const fd = openSync(file, 'r');
+  try {
+    const fileSize = fstatSync(fd).size;
+    // The pickles are small and come first: read a growing head of the file until all five parse.
+    for (let length = Math.min(fileSize, 1 << 20); ; length = Math.min(fileSize, length * 8)) {
+      const head = Buffer.alloc(length);
+      readSync(fd, head, 0, length, 0);
+      if (head[0] !== 0x80) throw new FileFormatError(`${file}: neither a zip archive nor a legacy PyTorch file (no pickle at its start); not a PyTorch checkpoint`);
+      const storages = new Map<string, StorageRef>();
+      const persistentLoad = (pid: unknown): StorageRef => {
+        const { type, key, rest } = storageId(pid, where);
+        const [, numel, view] = rest;
+        if (view !== null && view !== undefined) throw new FileFormatError(`${where}: storage '${key}' is a view of another storage (a format of torch < 0.4 this loader does not read)`);
+        if (!Number.isInteger(numel)) throw new FileFormatError(`${where}: storage '${key}' has no element count`);
+        let ref = storages.get(key);
+        if (!ref) {
+          const bytes = (numel as number) * itemSize[type.dtype];
+          ref = { key, dtype: type.dtype, entry: { name: key, method: 0, compressedSize: bytes, size: bytes, dataOffset: -1 } };
+          storages.set(key, ref);
+        }
+        return ref;
+      };
+      let parsed: { magic: Unpickled; protocol: Unpickled; object: Unpickled; keys: Unpickled; end: number };
+      try {
+        const builders = checkpointBuilders(where);
+        const next = (at: number, load?: typeof persistentLoad) => {
+          const r = unpickle(head.subarray(at), { builders, persistentLoad: load, where });
+          return { ...r, end: at + r.end };
+        };
+        const magic = next(0);
+        if (magic.value !== LEGACY_MAGIC) throw new FileFormatError(`${file}: neither a zip archive nor a legacy PyTorch file (no magic number); not a PyTorch checkpoint`);
+        const protocol = next(magic.end);
+        if (protocol.value !== LEGACY_PROTOCOL) throw new FileFormatError(`${where}: protocol ${String(protocol.value)}, this loader reads ${LEGACY_PROTOCOL}`);
+        const system = next(protocol.end);
+        const object = next(system.end, persistentLoad);
+        const keys = next(object.end);
+        parsed = { magic, protocol, object, keys, end: keys.end };
+      } catch (error) {
+        if (length < fileSize && error instanceof FileFormatError && /ends early/.test(error.message)) continue;
+        throw error;
+      }
+      const keys = parsed.keys.value;
+      if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) throw new FileFormatError(`${where}: the storage key list is not a list of strings`);
+      let at = parsed.end;
+      const count = Buffer.alloc(8);
+      for (const key of keys as string[]) {
+        if (readSync(fd, count, 0, 8, at) !== 8) throw new FileFormatError(`${where}: the file ends before storage '${key}'; the file is truncated`);
+        const numel = Number(count.readBigInt64LE(0));
+        const ref = storages.get(key);
+        if (!ref) throw new FileFormatError(`${where}: storage '${key}' is listed but no tensor uses it`);
+        if (numel * itemSize[ref.dtype] !== ref.entry.size) throw new FileFormatError(`${where}: storage '${key}' holds ${numel} elements, its tensors were saved with ${ref.entry.size / itemSize[ref.dtype]}`);
+        ref.entry.dataOffset = at + 8;
+        at += 8 + ref.entry.size;
+        if (at > fileSize) throw new FileFormatError(`${where}: storage '${key}' runs past the end of the file (${fileSize} bytes); the file is truncated`);
+      }
+      for (const ref of storages.values()) if (ref.entry.dataOffset < 0) throw new FileFormatError(`${where}: storage '${ref.key}' is used but not stored`);
+      return { value: parsed.object.value, standIns: new Set([...parsed.object.standIns]) };
+    }
+  } finally {
+    closeSync(fd);
   }
 }
 

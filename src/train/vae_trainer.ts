@@ -46,6 +46,8 @@ const VaeTrainingSchema = z.strictObject({
     batch_size: z.number().int().positive(),
     learning_rate: z.number().positive(),
     warmup_steps: z.number().int().min(0),
+    /** A linear cool-down of the learning rate over the last N steps (schedule.ts); 0 keeps it constant. */
+    decay_steps: z.number().int().min(0).optional(),
     weight_decay: z.number().min(0),
     l1_weight: z.number().min(0),
     kl_weight: z.number().min(0),
@@ -185,7 +187,7 @@ export async function trainVae(o: VaeTrainOptions): Promise<{ dir: string; steps
         return { loss: total.item(), psnr: noGrad(() => batchPsnr(recon.detach(), x)) };
       });
       if (!Number.isFinite(loss)) throw new ConfigError(`step ${step + 1}: the loss is ${loss}; stopped`);
-      optimizer.lr = learningRateAt(step, c.training.learning_rate, c.training.warmup_steps);
+      optimizer.lr = learningRateAt(step, c.training.learning_rate, c.training.warmup_steps, { steps: c.training.decay_steps ?? 0, total: c.training.max_steps });
       optimizer.step();
       optimizer.zeroGrad();
       appendFileSync(path.join(o.output, 'metrics.jsonl'), `${JSON.stringify({ step: step + 1, loss, psnr: Number(psnr.toFixed(3)), lr: optimizer.lr, step_seconds: Number(((performance.now() - started) / 1000).toFixed(3)) })}\n`);

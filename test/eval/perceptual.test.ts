@@ -22,10 +22,14 @@ function frames(count: number, width: number, height: number, seed: number): Uin
 
 test('IoU per class and mIoU, counted by hand', () => {
   const o = new ClassOverlap(3).add(Uint8Array.from([0, 0, 1, 1, 2, 0]), Uint8Array.from([0, 1, 1, 1, 0, 0]));
-  // class 0: both at 0 and 5 (2), union {0, 1, 4, 5} = 4; class 1: both at 2, 3, union {1, 2, 3} = 3; class 2: only predicted at 4
-  assert.deepEqual(o.iou(), [2 / 4, 2 / 3, 0]);
-  assert.ok(Math.abs(o.miou() - (0.5 + 2 / 3 + 0) / 3) < 1e-12);
+  // class 0: both at 0 and 5 (2), union {0, 1, 4, 5} = 4; class 1: both at 2, 3, union {1, 2, 3} = 3;
+  // class 2: only predicted (at 4), never true: no IoU, its pixel counted in class 0's union
+  assert.deepEqual(o.iou(), [2 / 4, 2 / 3, null]);
+  assert.ok(Math.abs(o.miou() - (0.5 + 2 / 3) / 2) < 1e-12);
   assert.deepEqual(new ClassOverlap(3).add(Uint8Array.from([1]), Uint8Array.from([1])).iou(), [null, 1, null]);
+  // merged counts: class 2 becomes true in the second set, and its IoU counts both sets' pixels
+  const merged = o.merge(new ClassOverlap(3).add(Uint8Array.from([2, 1]), Uint8Array.from([2, 2])));
+  assert.deepEqual(merged.iou(), [2 / 4, 2 / 4, 1 / 3]);
   assert.throws(() => new ClassOverlap(2).add(new Uint8Array(2), new Uint8Array(3)), /2 and 3 pixels/);
 });
 

@@ -95,7 +95,7 @@ test('damaged files get errors naming the file and the fault', () => {
   assert.throws(() => TorchCheckpoint.open(path.join(FIXTURES, 'truncated_pickle.ckpt')), /truncated_pickle\.ckpt \(.*data\.pkl\): the pickle ends early .*the file is truncated/);
   const text = path.join(scratch, 'notes.ckpt');
   writeFileSync(text, 'not a checkpoint at all');
-  assert.throws(() => TorchCheckpoint.open(text), /notes\.ckpt: not a readable zip archive/);
+  assert.throws(() => TorchCheckpoint.open(text), /notes\.ckpt: neither a zip archive nor a legacy PyTorch file .*not a PyTorch checkpoint/);
   const missing = path.join(scratch, 'missing-storage.ckpt');
   const bytes = readFileSync(path.join(FIXTURES, 'malicious_system_in_state_dict.ckpt'));
   // rename the storage entry '.../data/0' in both headers: the pickle then names a storage the archive lacks

@@ -5,7 +5,7 @@ import { integer, path as pathArg, type Register } from '../command.js';
 export const register: Register = (program) => {
   program
     .command('eval')
-    .description('PSNR/SSIM of predicted videos against the ground truth, with the copy-input and mean-frame baselines; a report and a results page')
+    .description('scores predicted videos against the ground truth (PSNR, SSIM, sharpness, edges, PerceptionNet and, from your files, LPIPS), with the baselines and calibration rows; a report and a results page')
     .addOption(new Option('--task <task>', 'which view was predicted').choices(['three2one', 'one2three']).makeOptionMandatory())
     .requiredOption('--predictions <dir>', 'predicted videos: a folder in the release layout, or an infer output folder', pathArg)
     .requiredOption('--ground-truth <dir>', 'the ground truth (and the input views) in the release layout', pathArg)
@@ -15,11 +15,13 @@ export const register: Register = (program) => {
     .option('--metrics <file>', "a training run's metrics.jsonl, for the loss plot", pathArg)
     .option('--perception <dir>', 'the PerceptionNet for the perceptual, Fréchet and content scores (default: models/worldwander-small/perception, where it exists)', pathArg)
     .option('--no-perception', 'leave the PerceptionNet scores out')
+    .option('--lpips-backbone <file>', 'standard LPIPS: your torchvision backbone (alexnet-owt-7be5be79.pth or vgg16-397923af.pth; .pth or .safetensors)', pathArg)
+    .option('--lpips-heads <file>', 'standard LPIPS: the matching lpips v0.1 heads (lpips/weights/v0.1/alex.pth or vgg.pth)', pathArg)
     .option('--compare <report.json>', "another run's report on the same cases: the model against it, paired case by case", pathArg)
     .option('--html', 'also write the results page (OUTPUT/page/index.html)')
     .option('--title <text>', 'the report title')
     .option('--fps <n>', 'frame rate of the page videos', integer(1), 8)
-    .action(async (flags: { task: 'three2one' | 'one2three'; predictions: string; groundTruth: string; output: string; frames: number; trainData?: string; metrics?: string; perception?: string | false; compare?: string; html?: boolean; title?: string; fps: number }) => {
+    .action(async (flags: { task: 'three2one' | 'one2three'; predictions: string; groundTruth: string; output: string; frames: number; trainData?: string; metrics?: string; perception?: string | false; lpipsBackbone?: string; lpipsHeads?: string; compare?: string; html?: boolean; title?: string; fps: number }) => {
       const { runEval } = await import('../../eval/run_eval.js');
       const { BUNDLED_PERCEPTION } = await import('../../worldwander/demo.js');
       const { existsSync } = await import('node:fs');
