@@ -1,6 +1,6 @@
 // Normalisation layers that compute in float32 whatever the input dtype (diffusers' FP32LayerNorm
 // and RMSNorm), returning the input's dtype.
-import { layerNorm, scope, type Tensor } from '../torch/index.js';
+import { groupNorm, layerNorm, scope, type Tensor } from '../torch/index.js';
 import { constantParameter, type LayerOptions } from './init.js';
 import { Module } from './module.js';
 
@@ -19,6 +19,25 @@ export class LayerNorm extends Module {
 
   forward(x: Tensor): Tensor {
     return scope(() => layerNorm(x.float(), [this.dim], this.weight?.float(), this.bias?.float(), this.eps).typeAs(x));
+  }
+}
+
+/** torch.nn.GroupNorm over [N, C, ...] with an affine weight (1) and bias (0) per channel. */
+export class GroupNorm extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  readonly eps: number;
+
+  constructor(readonly numGroups: number, readonly numChannels: number, { eps = 1e-5, ...options }: LayerOptions & { eps?: number } = {}) {
+    super();
+    if (numChannels % numGroups !== 0) throw new RangeError(`GroupNorm: ${numChannels} channels do not split into ${numGroups} groups`);
+    this.eps = eps;
+    this.weight = this.registerParameter('weight', constantParameter([numChannels], 1, options));
+    this.bias = this.registerParameter('bias', constantParameter([numChannels], 0, options));
+  }
+
+  forward(x: Tensor): Tensor {
+    return groupNorm(x, this.numGroups, this.weight, this.bias, this.eps);
   }
 }
 

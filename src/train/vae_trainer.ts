@@ -11,6 +11,11 @@
 // encoder and quant_conv are frozen, so the latent space, its statistics and any transformer
 // trained on it stay valid; the decoder learns from z = μ (what the pipeline decodes), and the
 // loss is the same without the KL term, which has no gradient then.
+// `training.adversarial` adds a PatchGAN critic on every decoded frame from `start_step` on (the
+// SD and Wan VAEs' recipe, without the pretrained perceptual term): the decoder's loss gains
+// weight · (−mean D(x̂)) + feature_matching_weight · feature matching, and after each step the
+// critic takes one of its own on the hinge loss (patch_discriminator.ts). Its weights and AdamW
+// state are in each checkpoint (discriminator/), so a resumed run continues exactly.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -23,11 +28,14 @@ import { AutoencoderKLWan } from '../models/wan/vae.js';
 import { WAN22_TI2V_5B_VAE, parseVaeConfig } from '../models/wan/vae_config.js';
 import { ClipLoaderPool } from '../data/clip_loader.js';
 import { indexTriplets, windowStartCount, type Clip } from '../data/triplets.js';
-import { framesToTensor } from '../data/video_tensor.js';
+import { framesToTensor, tensorToFrames } from '../data/video_tensor.js';
+import { mean } from '../eval/metrics.js';
+import { videoEdgeAgreement, videoSharpness } from '../eval/sharpness.js';
 import { AdamW } from './adamw.js';
 import { listCheckpoints, loadOptimizerState, resolveCheckpoint, saveOptimizerState, writeCheckpoint } from './checkpoint.js';
 import { epochOrder, sampleSeed } from './data.js';
 import { learningRateAt } from './schedule.js';
+import { criticLoss, featureMatching, PatchDiscriminator } from './patch_discriminator.js';
 
 const VaeTrainingSchema = z.strictObject({
   /** The AutoencoderKLWan config (keys of its config.json); the rest take the Wan2.2 values. Not with init_from. */
@@ -60,6 +68,18 @@ const VaeTrainingSchema = z.strictObject({
     init_from: z.string().optional(),
     /** What learns: every weight, or the decoder alone (post_quant_conv and decoder; needs init_from). */
     trainable: z.enum(['all', 'decoder']).optional(),
+    /** A PatchGAN critic on the decoded frames (patch_discriminator.ts), from `start_step` on. */
+    adversarial: z.strictObject({
+      /** On the decoder's hinge term −mean(D(x̂)). */
+      weight: z.number().min(0),
+      /** On feature matching, mean |f(x̂) − f(x)| over the critic's hidden layers. */
+      feature_matching_weight: z.number().min(0),
+      start_step: z.number().int().min(0),
+      /** The critic's AdamW rate (betas 0.5, 0.9, as SD's). */
+      learning_rate: z.number().positive(),
+      /** Channels of the critic's first layer (doubling per stride-2 layer). */
+      width: z.number().int().positive(),
+    }).optional(),
   }),
 });
 
@@ -118,6 +138,10 @@ export async function trainVae(o: VaeTrainOptions): Promise<{ dir: string; steps
   const fixedStats = decoderOnly ? { mean: [...vae.config.latents_mean], std: [...vae.config.latents_std] } : null;
   const trainable = vae.trainableParameters();
   const optimizer = new AdamW(trainable.map(([, p]) => p), { lr: c.training.learning_rate, betas: [0.9, 0.95], eps: 1e-8, weightDecay: c.training.weight_decay });
+  const adversarial = c.training.adversarial;
+  const critic = adversarial ? new PatchDiscriminator(3, adversarial.width, 2, { generator: new Generator(sampleSeed(`${c.training.seed}`, 'critic')), device }) : undefined;
+  const criticParameters = critic?.trainableParameters() ?? [];
+  const criticOptimizer = adversarial ? new AdamW(criticParameters.map(([, p]) => p), { lr: adversarial.learning_rate, betas: [0.5, 0.9], eps: 1e-8, weightDecay: 0 }) : undefined;
   const pool = new ClipLoaderPool(1);
   const transform = { height: c.data.height, width: c.data.width, resizeLong: Math.max(c.data.height, c.data.width) };
   const window = (clip: Clip, key: string, view: 'first' | 'third') => {
@@ -125,15 +149,28 @@ export async function trainVae(o: VaeTrainOptions): Promise<{ dir: string; steps
     return pool.load({ clip, start, frames: c.data.frames, stride: 1, transform, withReference: false, views: [view] }).then((w) => w[view]);
   };
   let step = 0;
-  if (o.resume) {
-    const dir = resolveCheckpoint(o.output, o.resume);
-    const state = JSON.parse(readFileSync(path.join(dir, 'trainer_state.json'), 'utf8')) as { step: number; optimizerSteps: number };
-    vae.loadStateDict(openWeights(path.join(dir, 'vae'), 'diffusion_pytorch_model'), { where: dir });
-    loadOptimizerState(path.join(dir, 'optimizer.safetensors'), trainable, optimizer, state.optimizerSteps);
-    step = state.step;
-    o.onEvent?.({ kind: 'note', text: `resumed from ${dir} at step ${step}` });
-  } else if (listCheckpoints(o.output).length) {
-    throw new ConfigError(`${o.output} holds checkpoints of a run; resume it (--resume latest) or choose another folder`);
+  try {
+    if (o.resume) {
+      const dir = resolveCheckpoint(o.output, o.resume);
+      const state = JSON.parse(readFileSync(path.join(dir, 'trainer_state.json'), 'utf8')) as { step: number; optimizerSteps: number; criticSteps?: number };
+      vae.loadStateDict(openWeights(path.join(dir, 'vae'), 'diffusion_pytorch_model'), { where: dir });
+      loadOptimizerState(path.join(dir, 'optimizer.safetensors'), trainable, optimizer, state.optimizerSteps);
+      if (critic && criticOptimizer) {
+        if (!existsSync(path.join(dir, 'discriminator', 'model.safetensors'))) throw new ConfigError(`${dir} has no discriminator/: it was saved without training.adversarial; resume it without, or start a new run`);
+        critic.loadStateDict(openWeights(path.join(dir, 'discriminator'), 'model'), { where: dir });
+        loadOptimizerState(path.join(dir, 'discriminator', 'optimizer.safetensors'), criticParameters, criticOptimizer, state.criticSteps ?? 0);
+      }
+      step = state.step;
+      o.onEvent?.({ kind: 'note', text: `resumed from ${dir} at step ${step}` });
+    } else if (listCheckpoints(o.output).length) {
+      throw new ConfigError(`${o.output} holds checkpoints of a run; resume it (--resume latest) or choose another folder`);
+    }
+  } catch (error) {
+    // nothing was trained: release the loader's process and the weights before saying why
+    await pool.close();
+    vae.dispose();
+    critic?.dispose();
+    throw error;
   }
   mkdirSync(o.output, { recursive: true });
   // Sample k of the run is training window (epoch, index) of a fixed order, view alternating.
@@ -148,13 +185,19 @@ export async function trainVae(o: VaeTrainOptions): Promise<{ dir: string; steps
   const video = (frames: Uint8Array[][]): Tensor => scope(() => stack(frames.map((f) => framesToTensor(f, c.data.width, c.data.height, { device }).squeeze(0)), 0));
   const save = async (at: number): Promise<void> => {
     const stats = fixedStats ?? (await latentStats(vae, training, c, window, device));
-    const psnr = await validationPsnr(vae, validation, c, window, device);
+    const scores = await validationScores(vae, validation, c, window, device);
+    const psnr = scores.psnr;
     const dir = await writeCheckpoint(o.output, at, c.training.keep_last_checkpoints, (temp) => {
       writeVaeFolder(path.join(temp, 'vae'), vae, stats);
       saveOptimizerState(path.join(temp, 'optimizer.safetensors'), trainable, optimizer);
-      writeFileSync(path.join(temp, 'trainer_state.json'), `${JSON.stringify({ step: at, optimizerSteps: optimizer.stepCount, validationPsnr: psnr, latents: stats }, null, 2)}\n`);
+      if (critic && criticOptimizer) {
+        mkdirSync(path.join(temp, 'discriminator'), { recursive: true });
+        saveSafetensors(path.join(temp, 'discriminator', 'model.safetensors'), critic.stateDict(), { format: 'pt' });
+        saveOptimizerState(path.join(temp, 'discriminator', 'optimizer.safetensors'), criticParameters, criticOptimizer);
+      }
+      writeFileSync(path.join(temp, 'trainer_state.json'), `${JSON.stringify({ step: at, optimizerSteps: optimizer.stepCount, criticSteps: criticOptimizer?.stepCount, validationPsnr: psnr, latents: stats }, null, 2)}\n`);
     });
-    appendFileSync(path.join(o.output, 'validation.jsonl'), `${JSON.stringify({ step: at, psnr: Number(psnr.toFixed(3)) })}\n`);
+    appendFileSync(path.join(o.output, 'validation.jsonl'), `${JSON.stringify({ step: at, psnr: Number(psnr.toFixed(3)), sharpness: Number(scores.sharpness.toFixed(3)), edges: Number(scores.edges.toFixed(3)) })}\n`);
     o.onEvent?.({ kind: 'checkpoint', dir, validationPsnr: psnr });
   };
   try {
@@ -165,13 +208,33 @@ export async function trainVae(o: VaeTrainOptions): Promise<{ dir: string; steps
       next = request(step + 1);
       const { loss, psnr } = scope(() => {
         const x = video(frames);
+        const adversarialOn = critic !== undefined && adversarial !== undefined && step >= adversarial.start_step;
+        /** Reconstruction terms, the adversarial ones when on; backward; then the critic's own step. */
+        const finish = (recon: Tensor, reconstruction: Tensor): { loss: number; psnr: number } => {
+          let total = reconstruction;
+          let realFrames: Tensor | undefined, fakeFrames: Tensor | undefined;
+          if (adversarialOn) {
+            realFrames = framesOf(x);
+            fakeFrames = framesOf(recon);
+            const real = noGrad(() => critic.forward(realFrames!));
+            const fake = critic.forward(fakeFrames);
+            total = total.add(fake.logits.mean().neg().mul(adversarial.weight)).add(featureMatching(fake.features, real.features).mul(adversarial.feature_matching_weight));
+          }
+          total.backward();
+          if (adversarialOn) {
+            criticOptimizer!.zeroGrad();  // what the decoder's terms left on the critic
+            const d = criticLoss(critic.forward(realFrames!).logits, critic.forward(fakeFrames!.detach()).logits);
+            d.backward();
+            criticOptimizer!.step();
+            criticOptimizer!.zeroGrad();
+          }
+          return { loss: total.item(), psnr: noGrad(() => batchPsnr(recon.detach(), x)) };
+        };
         if (decoderOnly) {
           const mean = noGrad(() => vae.encode(x).mean);
           const recon = vae.decode(mean, { clamp: false });
           const diff = recon.sub(x);
-          const total = diff.square().mean().add(diff.abs().mean().mul(c.training.l1_weight));
-          total.backward();
-          return { loss: total.item(), psnr: noGrad(() => batchPsnr(recon.detach(), x)) };
+          return finish(recon, diff.square().mean().add(diff.abs().mean().mul(c.training.l1_weight)));
         }
         const generator = new Generator(sampleSeed(`${c.training.seed}/${step}`, 'vae-noise'));
         const moments = vae.encodeMoments(x);
@@ -182,9 +245,7 @@ export async function trainVae(o: VaeTrainOptions): Promise<{ dir: string; steps
         const recon = vae.decode(zz, { clamp: false });
         const diff = recon.sub(x);
         const kl = mean.square().add(clamped.exp()).sub(1).sub(clamped).mul(0.5).mean();
-        const total = diff.square().mean().add(diff.abs().mean().mul(c.training.l1_weight)).add(kl.mul(c.training.kl_weight));
-        total.backward();
-        return { loss: total.item(), psnr: noGrad(() => batchPsnr(recon.detach(), x)) };
+        return finish(recon, diff.square().mean().add(diff.abs().mean().mul(c.training.l1_weight)).add(kl.mul(c.training.kl_weight)));
       });
       if (!Number.isFinite(loss)) throw new ConfigError(`step ${step + 1}: the loss is ${loss}; stopped`);
       optimizer.lr = learningRateAt(step, c.training.learning_rate, c.training.warmup_steps, { steps: c.training.decay_steps ?? 0, total: c.training.max_steps });
@@ -199,8 +260,22 @@ export async function trainVae(o: VaeTrainOptions): Promise<{ dir: string; steps
     await next.catch(() => undefined);
     await pool.close();
     vae.dispose();
+    critic?.dispose();
   }
   return { dir: o.output, steps: step };
+}
+
+/** Reconstructions of the validation clips against them, means over the clips: PSNR of each clip's MSE, sharpness and edge agreement (src/eval/sharpness.ts). */
+export interface ReconstructionScores {
+  psnr: number;
+  sharpness: number;
+  edges: number;
+}
+
+/** Videos [B, C, T, H, W] as frames [B·T, C, H, W]. */
+function framesOf(video: Tensor): Tensor {
+  const [b, ch, t, h, w] = video.shape as [number, number, number, number, number];
+  return video.permute(0, 2, 1, 3, 4).reshape(b * t, ch, h, w);
 }
 
 /** A diffusers vae/ folder with the measured latent statistics in its config. */
@@ -237,21 +312,24 @@ async function latentStats(vae: AutoencoderKLWan, clips: readonly Clip[], c: Vae
 }
 
 /** Mean PSNR (dB, 8-bit frames) of the chunked encode→decode of the validation clips. */
-async function validationPsnr(vae: AutoencoderKLWan, clips: readonly Clip[], c: VaeTrainingConfig, window: WindowFn, device: string): Promise<number> {
-  if (clips.length === 0) return Number.NaN;
+async function validationScores(vae: AutoencoderKLWan, clips: readonly Clip[], c: VaeTrainingConfig, window: WindowFn, device: string): Promise<ReconstructionScores> {
+  if (clips.length === 0) return { psnr: Number.NaN, sharpness: Number.NaN, edges: Number.NaN };
   vae.eval();
-  const values: number[] = [];
+  const scores: ReconstructionScores[] = [];
   for (const [k, clip] of clips.entries()) {
     const frames = await window(clip, `validation/${k}`, k % 2 ? 'third' : 'first');
-    values.push(noGrad(() => scope(() => {
-      const x = framesToTensor(frames, c.data.width, c.data.height, { device });
+    const { width, height } = c.data;
+    const { psnr, decoded } = noGrad(() => scope(() => {
+      const x = framesToTensor(frames, width, height, { device });
       const recon = vae.decode(vae.encode(x).mean);
       const q = (t: Tensor): Tensor => t.add(1).mul(127.5).round();
       const mse = q(recon).sub(q(x)).square().mean().item();
-      return 10 * Math.log10((255 * 255) / Math.max(mse, 1e-12));
-    })));
+      return { psnr: 10 * Math.log10((255 * 255) / Math.max(mse, 1e-12)), decoded: tensorToFrames(recon) };
+    }));
+    scores.push({ psnr, sharpness: videoSharpness(decoded, frames, width, height), edges: mean(videoEdgeAgreement(decoded, frames, width, height)) });
   }
   vae.train();
-  return values.reduce((a, b) => a + b, 0) / values.length;
+  const over = (key: keyof ReconstructionScores): number => mean(scores.map((s) => s[key]));
+  return { psnr: over('psnr'), sharpness: over('sharpness'), edges: over('edges') };
 }
 

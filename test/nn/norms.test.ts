@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { Generator, noGrad, randn, tensor } from '../../src/torch/index.js';
-import { Conv3d, LayerNorm, RMSNorm } from '../../src/nn/index.js';
+import { Conv3d, GroupNorm, LayerNorm, RMSNorm } from '../../src/nn/index.js';
 
 const rows = [[1, 2, 3, 4], [-1, 0.5, 8, -2]];
 
@@ -51,4 +51,15 @@ test('Conv3d with stride = kernel (patch embedding) equals the direct convolutio
   const tokens = conv.tokens(x);
   assert.deepEqual(tokens.shape, [2, 18, 5]);
   tokens.toArray().forEach((v, i) => assert.ok(Math.abs(v - got.flatten(2).transpose(1, 2).contiguous().toArray()[i]!) < 1e-6));
+});
+
+test('GroupNorm: each group of channels normalised over its channels and positions, then w·x + b per channel', () => {
+  // [1, 4, 2]: groups {0, 1} and {2, 3}, four values each
+  const x = [[1, 3], [5, 7], [0, 0], [2, 2]];
+  const norm = new GroupNorm(2, 4, { eps: 0 });
+  noGrad(() => { norm.weight.copy_(tensor([1, 2, 1, 1])); norm.bias.copy_(tensor([0, 0, 1, 0])); });
+  const g1 = [1, 3, 5, 7], m1 = 4, s1 = Math.sqrt(g1.reduce((a, v) => a + (v - m1) ** 2, 0) / 4);
+  const expected = [(1 - m1) / s1, (3 - m1) / s1, (2 * (5 - m1)) / s1, (2 * (7 - m1)) / s1, -1 + 1, -1 + 1, 1, 1];
+  norm.forward(tensor([x])).toArray().forEach((y, i) => assert.ok(Math.abs(y - expected[i]!) < 1e-5, `${i}: ${y} vs ${expected[i]}`));
+  assert.throws(() => new GroupNorm(3, 4), /4 channels do not split into 3 groups/);
 });

@@ -35,7 +35,7 @@ const VAE = `vae:
   latents_std: [1, 1, 1, 1]
 `;
 
-function config(name: string, { steps, model = VAE, extra = '' }: { steps: number; model?: string; extra?: string }): string {
+function config(name: string, { steps, model = VAE, extra = '', interval = steps }: { steps: number; model?: string; extra?: string; interval?: number }): string {
   const file = path.join(scratch, `${name}.yaml`);
   writeFileSync(file, `${model}
 data:
@@ -53,7 +53,7 @@ training:
   weight_decay: 0
   l1_weight: 1.0
   kl_weight: 1e-4
-  save_interval_steps: ${steps}
+  save_interval_steps: ${interval}
   keep_last_checkpoints: 1
   seed: 0
   stats_windows: 4
@@ -116,4 +116,30 @@ test('overrides replace config values by key path, and a wrong one is refused na
   assert.equal(loadVaeTrainingConfig(file).training.max_steps, 300);
   assert.throws(() => loadVaeTrainingConfig(file, ['training.max_steps=-1']), /override\.yaml \(with training\.max_steps=-1\): training\.max_steps/);
   assert.throws(() => loadVaeTrainingConfig(file, ['training.max_steps']), /override 'training\.max_steps' is not key\.path=value/);
+});
+
+test("with the PatchGAN critic: the critic learns, the decoder's loss changes, and a run resumed half-way ends byte for byte as one that was not stopped", async () => {
+  await ready;
+  const critic = `  adversarial:\n    weight: 0.5\n    feature_matching_weight: 1.0\n    start_step: 1\n    learning_rate: 1e-3\n    width: 8\n`;
+  const whole = path.join(scratch, 'gan-whole'), halves = path.join(scratch, 'gan-halves'), plain = path.join(scratch, 'gan-plain');
+  await trainVae({ config: config('gan', { steps: 4, interval: 2, extra: critic }), output: whole });
+  await trainVae({ config: config('gan', { steps: 4, interval: 2, extra: critic }), overrides: ['training.max_steps=2'], output: halves });
+  await trainVae({ config: config('gan', { steps: 4, interval: 2, extra: critic }), output: halves, resume: 'latest' });
+  await trainVae({ config: config('plain', { steps: 4, interval: 2 }), output: plain });
+  const last = (dir: string): string => listCheckpoints(dir).pop()!.dir;
+  assert.equal(listCheckpoints(halves).pop()!.step, 4);
+  assert.deepEqual(bytes(path.join(last(halves), 'vae')), bytes(path.join(last(whole), 'vae')), 'the resumed run ends where the whole one does');
+  const criticBytes = (dir: string): Map<string, string> => {
+    const st = SafetensorsFile.open(path.join(dir, 'discriminator', 'model.safetensors'));
+    return new Map(st.keys().map((k) => [k, JSON.stringify(st.get(k).toArray())]));
+  };
+  assert.deepEqual(criticBytes(last(halves)), criticBytes(last(whole)), 'and so does its critic');
+  assert.ok([...criticBytes(last(whole)).keys()].some((k) => k.startsWith('convs.')));
+  const [withCritic, without] = [losses(whole), losses(plain)];
+  assert.equal(withCritic[0], without[0], 'step 1 is before start_step: the same loss');
+  assert.notEqual(withCritic[3], without[3], 'from start_step on the adversarial terms count');
+  assert.ok(withCritic.every(Number.isFinite));
+  const state = JSON.parse(readFileSync(path.join(last(whole), 'trainer_state.json'), 'utf8'));
+  assert.equal(state.criticSteps, 3, 'the critic stepped at steps 2, 3 and 4');
+  await assert.rejects(trainVae({ config: config('plain', { steps: 6, interval: 2, extra: critic }), output: plain, resume: 'latest' }), /has no discriminator\/: it was saved without training\.adversarial/);
 });
