@@ -29,7 +29,7 @@ export interface MethodScores {
   lpipsFrames?: number[];
   /** Content score of the case, where the ground truth has class maps. */
   miou?: number;
-  /** IoU of the character class alone (null where neither map has it). */
+  /** IoU of the character class alone (null where the true maps never show him). */
   characterIou?: number | null;
 }
 
