@@ -200,7 +200,7 @@ function openLegacy(file: string): Unpickled {
         }
         return ref;
       };
-      let parsed: { magic: Unpickled; protocol: Unpickled; object: Unpickled; keys: Unpickled; end: number };
+      let parsed: { object: Unpickled; keys: unknown; end: number };
       try {
         const builders = checkpointBuilders(where);
         const next = (at: number, load?: typeof persistentLoad) => {
@@ -214,12 +214,12 @@ function openLegacy(file: string): Unpickled {
         const system = next(protocol.end);
         const object = next(system.end, persistentLoad);
         const keys = next(object.end);
-        parsed = { magic, protocol, object, keys, end: keys.end };
+        parsed = { object, keys: keys.value, end: keys.end };
       } catch (error) {
         if (length < fileSize && error instanceof FileFormatError && /ends early/.test(error.message)) continue;
         throw error;
       }
-      const keys = parsed.keys.value;
+      const keys = parsed.keys;
       if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) throw new FileFormatError(`${where}: the storage key list is not a list of strings`);
       let at = parsed.end;
       const count = Buffer.alloc(8);
@@ -234,7 +234,7 @@ function openLegacy(file: string): Unpickled {
         if (at > fileSize) throw new FileFormatError(`${where}: storage '${key}' runs past the end of the file (${fileSize} bytes); the file is truncated`);
       }
       for (const ref of storages.values()) if (ref.entry.dataOffset < 0) throw new FileFormatError(`${where}: storage '${ref.key}' is used but not stored`);
-      return { value: parsed.object.value, standIns: new Set([...parsed.object.standIns]) };
+      return { value: parsed.object.value, standIns: parsed.object.standIns };
     }
   } finally {
     closeSync(fd);

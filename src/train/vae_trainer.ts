@@ -35,7 +35,7 @@ import { AdamW } from './adamw.js';
 import { listCheckpoints, loadOptimizerState, resolveCheckpoint, saveOptimizerState, writeCheckpoint } from './checkpoint.js';
 import { epochOrder, sampleSeed } from './data.js';
 import { learningRateAt } from './schedule.js';
-import { criticLoss, featureMatching, PatchDiscriminator } from './patch_discriminator.js';
+import { criticLoss, featureMatching, PatchDiscriminator, type CriticOutput } from './patch_discriminator.js';
 
 const VaeTrainingSchema = z.strictObject({
   /** The AutoencoderKLWan config (keys of its config.json); the rest take the Wan2.2 values. Not with init_from. */
@@ -212,18 +212,18 @@ export async function trainVae(o: VaeTrainOptions): Promise<{ dir: string; steps
         /** Reconstruction terms, the adversarial ones when on; backward; then the critic's own step. */
         const finish = (recon: Tensor, reconstruction: Tensor): { loss: number; psnr: number } => {
           let total = reconstruction;
-          let realFrames: Tensor | undefined, fakeFrames: Tensor | undefined;
+          let real: CriticOutput | undefined, fakeFrames: Tensor | undefined;
           if (adversarialOn) {
-            realFrames = framesOf(x);
+            // one pass over the real frames serves both: feature matching holds its features fixed, the critic's loss uses its logits
+            real = critic.forward(framesOf(x));
             fakeFrames = framesOf(recon);
-            const real = noGrad(() => critic.forward(realFrames!));
             const fake = critic.forward(fakeFrames);
             total = total.add(fake.logits.mean().neg().mul(adversarial.weight)).add(featureMatching(fake.features, real.features).mul(adversarial.feature_matching_weight));
           }
           total.backward();
           if (adversarialOn) {
             criticOptimizer!.zeroGrad();  // what the decoder's terms left on the critic
-            const d = criticLoss(critic.forward(realFrames!).logits, critic.forward(fakeFrames!.detach()).logits);
+            const d = criticLoss(real!.logits, critic.forward(fakeFrames!.detach()).logits);
             d.backward();
             criticOptimizer!.step();
             criticOptimizer!.zeroGrad();
