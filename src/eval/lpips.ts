@@ -52,7 +52,7 @@ export class Lpips {
   /** Loads a backbone and its heads; errors name the file and the key that is missing or of the wrong shape. */
   static load(backboneFile: string, headsFile: string): Lpips {
     const backbone = stateDict(backboneFile), headSource = stateDict(headsFile);
-    const net = (Object.keys(LAYERS) as LpipsNet[]).find((n) => convIndices(LAYERS[n]).every((i) => backbone.has(`features.${i}.weight`)) && (n !== 'alex' || !backbone.has('features.2.weight')));
+    const net = (Object.keys(LAYERS) as LpipsNet[]).find((n) => convIndices(LAYERS[n]).every((i) => backbone.has(`features.${i}.weight`)));
     if (!net) throw new FileFormatError(`${backboneFile}: not an AlexNet or VGG16 backbone of torchvision (looked for features.N.weight of either; the keys start ${backbone.keys().slice(0, 4).join(', ')})`);
     const weights = new Map<string, Tensor>();
     const heads: Tensor[] = [];
