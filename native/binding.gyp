@@ -11,7 +11,8 @@
         "src/autograd.cc",
         "src/runtime.cc",
         "src/cpu_allocator.cc",
-        "src/distributed.cc"
+        "src/distributed.cc",
+        "src/script_module.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -12,6 +12,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterRuntime(env, exports);
   RegisterCpuAllocator(env, exports);
   RegisterDistributed(env, exports);
+  RegisterScriptModule(env, exports);
   return exports;
 }
 

@@ -14,6 +14,7 @@ import type { WorldWanderTask } from '../worldwander/prompts.js';
 import type { PairedComparison } from './compare.js';
 import { labelPath, readLabelStrip } from '../data/labels.js';
 import { gaussianBlurRgb } from './filters.js';
+import type { Fvd } from './fvd.js';
 import type { Lpips } from './lpips.js';
 import type { PerceptualScorer } from './perceptual.js';
 import { SetScores, type MethodScores, type OverallScores } from './scoring.js';
@@ -70,6 +71,7 @@ export const METRIC_DEFINITIONS =
   'sharpness: luma gradient energy (squared forward differences) of the video over the truth\'s, 1 = as sharp as the truth; ' +
   'edge agreement: Pearson correlation of the difference-of-Gaussians (σ 1 and 2 px) responses of luma, per frame; ' +
   'LPIPS (where weight files were given): Zhang et al. (2018) as the lpips package v0.1 computes it, per frame; ' +
+  'FVD (where an I3D file was given): Unterthiner et al. (2018) as the field\'s PyTorch code computes it with StyleGAN-V\'s TorchScript I3D: each clip\'s compared frames scaled bilinearly to a short side of 224, centre-cropped to 224x224, in [-1, 1], the detector\'s features (rescale and resize off, return_features on), the Fréchet distance of the predictions\' clips against the same cases\' true clips; at 64x64 it measures upscaled clips far from Kinetics, so compare it between runs; ' +
   'perceptual distance (LPIPS-style): each PerceptionNet block\'s features unit-normalised over channels, squared difference summed over channels, averaged over pixels and blocks, per frame; ' +
   'Fréchet distance (FID-style): Gaussians fitted to the per-frame PerceptionNet vectors (spatial means of its deepest blocks), of all the predictions\' frames against those of the ground truth of the same cases, as FID is computed (0 for the truth itself); ' +
   'content score (FCN-score): the PerceptionNet\'s class of each pixel against the renderer\'s true class map, IoU per class summed over the frames, mIoU over the classes the true maps show (character IoU: none where they never show him, e.g. the first-person view); ' +
@@ -79,7 +81,7 @@ export const METRIC_DEFINITIONS =
 export const NOT_MEASURED =
   'The perceptual, Fréchet and content scores use PerceptionNet, a small segmenter this project trains itself on ground-truth renders of its synthetic world ' +
   '(no pretrained weights can be downloaded here); they are comparable between runs scored by the same network, not with published LPIPS/FID/FVD figures. ' +
-  'The standard LPIPS (AlexNet or VGG with the LPIPS v0.1 heads) is computed only from weight files the user gives (eval --lpips-backbone, --lpips-heads); FVD (I3D) is not built yet.';
+  'The standard LPIPS (AlexNet or VGG with the LPIPS v0.1 heads) and FVD (I3D) are computed only from weight files the user gives (eval --lpips-backbone, --lpips-heads; --fvd-i3d).';
 
 /** The predictions of a folder: the target view of a release layout, or `<case>/generated.mp4` (or frames/) as infer writes them. */
 export function predictionEntries(dir: string, task: WorldWanderTask): Map<string, string> {
@@ -168,6 +170,8 @@ export interface EvaluateOptions {
   perception?: PerceptualScorer;
   /** Standard LPIPS from the user's own weight files. */
   lpips?: Lpips;
+  /** FVD with the user's own I3D. */
+  fvd?: Fvd;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -209,7 +213,8 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
   if (!scorer) notes.push('No PerceptionNet was given: the perceptual, Fréchet and content scores are not computed.');
   else if (!withContent) notes.push(`The content score is not computed: the ground truth has no class maps for ${names.filter((_, i) => !existsSync(labelFiles[i]!)).length} of ${names.length} cases (${path.dirname(labelFiles[0]!)}/; the synthetic world writes them).`);
   if (o.lpips) notes.push(`LPIPS: the ${o.lpips.net} network from ${o.lpips.files.join(' and ')}.`);
-  const set = new SetScores(METHODS, scorer, o.lpips);
+  if (o.fvd) notes.push(`FVD: the I3D of ${o.fvd.file}.`);
+  const set = new SetScores(METHODS, scorer, o.lpips, o.fvd);
   for (const [index, name] of names.entries()) {
     const truth = await framesAt(truths.get(name)!, o.frames);
     if (truth.frames.length < o.frames) throw new FileFormatError(`${truths.get(name)}: has ${truth.frames.length} frames, ${o.frames} are compared`);
@@ -233,7 +238,7 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
     });
     o.onProgress?.(index + 1, names.length);
   }
-  if (scorer && names.length < 2) notes.push('The Fréchet distance needs at least two cases (a distribution of one clip says little): not computed.');
+  if ((scorer || o.fvd) && names.length < 2) notes.push('The Fréchet distance and FVD need at least two cases (a distribution of one clip says little): not computed.');
   return {
     task: o.task, ...size!, cases,
     overall: { model: set.overall('model')!, copyInput: set.overall('copyInput')!, meanFrame: set.overall('meanFrame'), blurredTruth: set.overall('blurredTruth')!, truth: set.overall('truth')! },

@@ -26,6 +26,7 @@ const COLUMNS: Column[] = [
   { name: 'perceptual distance ↓', value: (s) => s.perceptual, digits: 4 },
   { name: 'LPIPS ↓', value: (s) => s.lpips, digits: 4 },
   { name: 'Fréchet distance ↓', value: (s) => ('frechet' in s ? s.frechet : undefined), digits: 3 },
+  { name: 'FVD ↓', value: (s) => ('fvd' in s ? s.fvd : undefined), digits: 3 },
   { name: 'mIoU ↑', value: (s) => s.miou, digits: 3 },
   { name: 'character IoU ↑', value: (s) => s.characterIou, digits: 3 },
 ];

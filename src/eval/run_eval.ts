@@ -9,6 +9,7 @@ import type { WorldWanderTask } from '../worldwander/prompts.js';
 import { imageNamed } from '../worldwander/cases.js';
 import { checkComparable, pairedComparison, readEvalReport } from './compare.js';
 import { evaluate, groundTruthSize, meanTargetFrame, type EvalReport } from './evaluate.js';
+import { Fvd } from './fvd.js';
 import { Lpips } from './lpips.js';
 import { PerceptualScorer } from './perceptual.js';
 import { writeResultsPage } from './page.js';
@@ -29,6 +30,8 @@ export interface EvalCommandOptions {
   /** Standard LPIPS from the user's files: a torchvision AlexNet/VGG16 backbone and the lpips v0.1 heads (.pth or .safetensors). */
   lpipsBackbone?: string;
   lpipsHeads?: string;
+  /** FVD from the user's I3D: StyleGAN-V's TorchScript export (i3d_torchscript.pt). */
+  fvdI3d?: string;
   /** Another run's report.json on the same cases: the model against it, paired case by case. */
   compare?: string;
   html?: boolean;
@@ -50,14 +53,17 @@ export async function runEval(o: EvalCommandOptions): Promise<{ report: EvalRepo
   const meanFrame = o.trainData ? await meanTargetFrame(o.trainData, o.task, o.frames, width, height, (d, t) => o.onProgress?.('mean frame', d, t)) : undefined;
   if (!o.lpipsBackbone !== !o.lpipsHeads) throw new OptionError(o.lpipsBackbone ? 'lpipsHeads' : 'lpipsBackbone', 'LPIPS needs both files: the backbone (e.g. alexnet-owt-7be5be79.pth) and the heads (lpips/weights/v0.1/alex.pth)');
   for (const [name, file] of [['lpipsBackbone', o.lpipsBackbone], ['lpipsHeads', o.lpipsHeads]] as const) if (file && !existsSync(file)) throw new OptionError(name, `${file} does not exist`);
+  if (o.fvdI3d && !existsSync(o.fvdI3d)) throw new OptionError('fvdI3d', `${o.fvdI3d} does not exist`);
   const lpips = o.lpipsBackbone && o.lpipsHeads ? Lpips.load(o.lpipsBackbone, o.lpipsHeads) : undefined;
+  const fvd = o.fvdI3d ? Fvd.load(o.fvdI3d) : undefined;
   const perception = o.perception ? PerceptualScorer.load(o.perception) : undefined;
   let report: EvalReport;
   try {
-    report = await evaluate({ ...base, meanFrame, perception, lpips, onProgress: (d, t) => o.onProgress?.('cases', d, t) });
+    report = await evaluate({ ...base, meanFrame, perception, lpips, fvd, onProgress: (d, t) => o.onProgress?.('cases', d, t) });
   } finally {
     perception?.net.dispose();
     lpips?.dispose();
+    fvd?.dispose();
   }
   if (other) report.comparison = pairedComparison(report, other, o.compare!);
   const title = o.title ?? `WorldWander ${o.task}: ${path.basename(path.resolve(o.predictions))}`;

@@ -6,6 +6,7 @@
 import type { RgbVideo } from '../data/frames.js';
 import { frechetDistance } from './frechet.js';
 import { mean, videoPsnr, videoSsim } from './metrics.js';
+import type { Fvd } from './fvd.js';
 import type { Lpips } from './lpips.js';
 import { ClassOverlap, perceptualDistances, type PerceptualScorer } from './perceptual.js';
 import { videoEdgeAgreement, videoSharpness } from './sharpness.js';
@@ -42,6 +43,8 @@ export interface OverallScores {
   lpips?: number;
   /** Fréchet distance between the method's frames and the truth's over the whole set (as FID is computed). */
   frechet?: number;
+  /** FVD with the user's I3D (fvd.ts): the method's clips against the same cases' true clips. */
+  fvd?: number;
   /** Content score over every pixel of every case (IoU per class summed over the set). */
   miou?: number;
   characterIou?: number | null;
@@ -64,8 +67,10 @@ export class SetScores<M extends string> {
   readonly #vectors = new Map<M, Float64Array[][]>();
   readonly #truthVectors: Float64Array[][] = [];
   readonly #overlaps = new Map<M, ClassOverlap>();
+  readonly #clipFeatures = new Map<M, Float64Array[]>();
+  readonly #truthClipFeatures: Float64Array[] = [];
 
-  constructor(readonly methods: readonly M[], readonly scorer?: PerceptualScorer, readonly lpips?: Lpips) {}
+  constructor(readonly methods: readonly M[], readonly scorer?: PerceptualScorer, readonly lpips?: Lpips, readonly fvd?: Fvd) {}
 
   get #characterClass(): number {
     return this.scorer?.classNames.indexOf('character') ?? -1;
@@ -80,6 +85,16 @@ export class SetScores<M extends string> {
         if (!videos[m]) continue;
         const frames = this.lpips.distances(videos[m]!, truth.frames, truth.width, truth.height);
         Object.assign(result[m]!, { lpipsFrames: frames, lpips: mean(frames) });
+      }
+    }
+    if (this.fvd) {
+      const reference = this.fvd.features(truth.frames, truth.width, truth.height);
+      this.#truthClipFeatures.push(reference);
+      for (const m of this.methods) {
+        const frames = videos[m];
+        if (!frames) continue;
+        if (!this.#clipFeatures.has(m)) this.#clipFeatures.set(m, []);
+        this.#clipFeatures.get(m)!.push(frames === truth.frames ? reference : this.fvd.features(frames, truth.width, truth.height));
       }
     }
     const scorer = this.scorer;
@@ -130,6 +145,8 @@ export class SetScores<M extends string> {
     if (all.every((s) => s.lpips !== undefined)) out.lpips = mean(all.map((s) => s.lpips!));
     const vectors = this.#vectors.get(m);
     if (vectors && vectors.length === this.#truthVectors.length && vectors.length >= 2) out.frechet = frechetDistance(vectors.flat(), this.#truthVectors.flat());
+    const clips = this.#clipFeatures.get(m);
+    if (clips && clips.length === this.#truthClipFeatures.length && clips.length >= 2) out.fvd = frechetDistance(clips, this.#truthClipFeatures);
     const overlap = this.#overlaps.get(m);
     if (overlap) {
       const iou = overlap.iou();

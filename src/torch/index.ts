@@ -15,3 +15,4 @@ export { readJsonFile } from './json_file.js';
 export { TorchCheckpoint, TensorRef, describePickled } from './torch_checkpoint.js';
 export { unpickle, StandIn, StandInCall, type UnpickleResult } from './pickle.js';
 export { ProcessGroup } from './process_group.js';
+export { ScriptModule, type ScriptValue } from './script_module.js';

@@ -20,6 +20,11 @@ export interface NativeGenerator {
   initialSeed(): bigint;
 }
 
+export interface NativeScriptModule {
+  forward(args: unknown[], kwargs: Record<string, unknown>): NativeTensor | NativeTensor[];
+  dispose(): void;
+}
+
 export interface NativeInfo {
   version: string;
   cuda: boolean;
@@ -45,6 +50,7 @@ export interface MemoryStats {
 export interface Native {
   Tensor: new () => NativeTensor;
   Generator: new (seed: number | bigint) => NativeGenerator;
+  ScriptModule: new (file: string, device: string) => NativeScriptModule;
   findOp(name: string, overload: string): number;
   hasOp(name: string, overload: string): boolean;
   opSchema(id: number): string;

@@ -17,11 +17,12 @@ export const register: Register = (program) => {
     .option('--no-perception', 'leave the PerceptionNet scores out')
     .option('--lpips-backbone <file>', 'standard LPIPS: your torchvision backbone (alexnet-owt-7be5be79.pth or vgg16-397923af.pth; .pth or .safetensors)', pathArg)
     .option('--lpips-heads <file>', 'standard LPIPS: the matching lpips v0.1 heads (lpips/weights/v0.1/alex.pth or vgg.pth)', pathArg)
+    .option('--fvd-i3d <file>', "FVD: your I3D as StyleGAN-V's TorchScript export (i3d_torchscript.pt)", pathArg)
     .option('--compare <report.json>', "another run's report on the same cases: the model against it, paired case by case", pathArg)
     .option('--html', 'also write the results page (OUTPUT/page/index.html)')
     .option('--title <text>', 'the report title')
     .option('--fps <n>', 'frame rate of the page videos', integer(1), 8)
-    .action(async (flags: { task: 'three2one' | 'one2three'; predictions: string; groundTruth: string; output: string; frames: number; trainData?: string; metrics?: string; perception?: string | false; lpipsBackbone?: string; lpipsHeads?: string; compare?: string; html?: boolean; title?: string; fps: number }) => {
+    .action(async (flags: { task: 'three2one' | 'one2three'; predictions: string; groundTruth: string; output: string; frames: number; trainData?: string; metrics?: string; perception?: string | false; lpipsBackbone?: string; lpipsHeads?: string; fvdI3d?: string; compare?: string; html?: boolean; title?: string; fps: number }) => {
       const { runEval } = await import('../../eval/run_eval.js');
       const { BUNDLED_PERCEPTION } = await import('../../worldwander/demo.js');
       const { existsSync } = await import('node:fs');
