@@ -18,6 +18,7 @@ import { listCheckpoints, loadOptimizerState, resolveCheckpoint, saveOptimizerSt
 import { sampleSeed } from './data.js';
 import { loadLabelledFrames, type LabelledFrames } from './perception_data.js';
 import { learningRateAt } from './schedule.js';
+import { withRunLock } from '../io/run_lock.js';
 
 export interface PerceptionTrainOptions {
   /** Training data: a synthetic dataset in the release layout with First_Label/ and Third_Label/. */
@@ -88,6 +89,10 @@ export function segmentationScore(net: PerceptionNet, data: LabelledFrames): { m
 }
 
 export async function trainPerception(o: PerceptionTrainOptions): Promise<{ dir: string; validation?: { miou: number; iou: (number | null)[] } }> {
+  return withRunLock(o.output, () => trainPerceptionUnlocked(o), (text) => o.onEvent?.({ kind: 'note', text }));
+}
+
+async function trainPerceptionUnlocked(o: PerceptionTrainOptions): Promise<{ dir: string; validation?: { miou: number; iou: (number | null)[] } }> {
   const data = await loadLabelledFrames(o.data, { clips: o.clips, frames: o.frames, onProgress: (d, t) => d === t && o.onEvent?.({ kind: 'note', text: `${t} videos decoded` }) });
   const config = o.config ?? SMALL_PERCEPTION_CONFIG;
   const net = new PerceptionNet(config, { generator: new Generator(o.seed) });

@@ -22,6 +22,7 @@ import { readDefaults } from '../worldwander/model_defaults.js';
 import { EMPTY_PROMPT, TASK_PROMPT, type WorldWanderTask } from '../worldwander/prompts.js';
 import { describeReport, indexTriplets, type Clip } from '../data/triplets.js';
 import { LatentCache, fillLatentCache, vaeIdentity } from '../data/latent_cache.js';
+import { withRunLock } from '../io/run_lock.js';
 import { isTemporary } from '../io/atomic.js';
 import { AdamW } from './adamw.js';
 import { loadCheckpoint, resolveCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
@@ -91,6 +92,12 @@ function taskViews(task: WorldWanderTask, batch: LatentBatch): { target: Tensor;
 }
 
 export async function train(o: TrainOptions): Promise<TrainResult> {
+  // rank 0 writes the folder, so it alone holds the folder's lock
+  if ((o.group?.rank ?? 0) !== 0) return trainUnlocked(o);
+  return withRunLock(o.output, () => trainUnlocked(o), (text) => o.onEvent?.({ kind: 'note', text }));
+}
+
+async function trainUnlocked(o: TrainOptions): Promise<TrainResult> {
   const config = loadConfig(o.config, o.overrides ?? []);
   const t = config.training, d = config.dataset;
   const task = taskOf(config);

@@ -36,6 +36,7 @@ import { listCheckpoints, loadOptimizerState, resolveCheckpoint, saveOptimizerSt
 import { epochOrder, sampleSeed } from './data.js';
 import { learningRateAt } from './schedule.js';
 import { criticLoss, featureMatching, PatchDiscriminator, type CriticOutput } from './patch_discriminator.js';
+import { withRunLock } from '../io/run_lock.js';
 
 const VaeTrainingSchema = z.strictObject({
   /** The AutoencoderKLWan config (keys of its config.json); the rest take the Wan2.2 values. Not with init_from. */
@@ -118,6 +119,10 @@ function batchPsnr(a: Tensor, b: Tensor): number {
 }
 
 export async function trainVae(o: VaeTrainOptions): Promise<{ dir: string; steps: number }> {
+  return withRunLock(o.output, () => trainVaeUnlocked(o), (text) => o.onEvent?.({ kind: 'note', text }));
+}
+
+async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; steps: number }> {
   const c = loadVaeTrainingConfig(o.config, o.overrides);
   const root = (p: string): string => resolveConfigPath(o.config, p);
   const device = checkDevice(o.device ?? 'cpu');

@@ -162,3 +162,20 @@ test('bad input: an unknown config key, a missing view folder, mismatched and to
   assert.equal(none.status, 1);
   assert.match(none.stderr, /Missing: cannot read the reference folder/);
 });
+
+test('a second run into an output a live run is using is refused, naming that run; once it ends the folder is free', async () => {
+  await ready;
+  const output = fresh();
+  let firstStep!: () => void;
+  const stepped = new Promise<void>((resolve) => (firstStep = resolve));
+  const first = train({ config: config('three2one'), overrides: roots, output, onEvent: (e) => { if (e.kind === 'step') firstStep(); } });
+  await stepped;
+  await assert.rejects(train({ config: config('three2one'), overrides: roots, output }), new RegExp(`${output} is in use by a live run \\(pid ${process.pid}, started `));
+  await first;
+  const lines = metricsOf(output);
+  assert.deepEqual(lines.map((m) => m.step), [1, 2, 3, 4, 5, 6], 'the refused run wrote nothing into the log');
+  assert.ok(!existsSync(path.join(output, '.worldwander.lock')), 'the lock goes with the run');
+  // with the first run gone, the folder takes the next one (here a resume of it)
+  await train({ config: config('three2one'), overrides: [...roots, 'training.max_steps=7'], output, resume: 'latest' });
+  assert.equal(metricsOf(output).length, 7);
+});
