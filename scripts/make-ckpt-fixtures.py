@@ -122,6 +122,8 @@ cases = {
     "malicious_eval_in_hyper_parameters": {"state_dict": {"lora": small}, "hyper_parameters": {"config": Reduce(eval, f"open('{MARKER}', 'w')")}},
     "malicious_popen_nested": {"state_dict": {"lora": small}, "loops": [{"deep": (1, [Reduce(subprocess.Popen, ["touch", MARKER])])}]},
     "malicious_system_in_state_dict": {"state_dict": {"lora": small, "payload": Reduce(os.system, f"touch {MARKER}")}},
+    # a call where one of the LoRA dict's tensors should be: refused, naming the key
+    "call_in_lora_dict": {"state_dict": {"lora": OrderedDict([*small.items(), ("blocks.0.attn1.to_k.lora_A.default.weight", Reduce(os.system, f"touch {MARKER}"))])}},
 }
 for name, value in cases.items():
     torch.save(value, os.path.join(OUT, f"{name}.ckpt"))

@@ -34,6 +34,18 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** API option names that a command's flag carries under another name. */
+const FLAG_FOR_OPTION: Record<string, string> = { numFrames: 'frames' };
+
+/** An option's value shown as what the user typed: the command's flag, or its <argument>. */
+function flagOf(command: Command | undefined, name: string): string {
+  const attribute = FLAG_FOR_OPTION[name] ?? name;
+  const option = command?.options.find((o) => o.attributeName() === attribute);
+  if (option?.long) return option.long;
+  if (command?.registeredArguments.some((a) => a.name() === attribute)) return `<${attribute}>`;
+  return `--${attribute.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
 /** Errors whose message is the whole story: the user can act on it. */
 function isExpected(error: unknown): error is Error {
   return error instanceof WorldWanderError || isTorchError(error) || (error instanceof Error && (error.name === 'FfmpegMissingError' || 'code' in error && typeof error.code === 'string' && /^E[A-Z]+$/.test(error.code)));
@@ -65,9 +77,8 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (error instanceof OptionError) {
-      // an option's value: shown as the flag that carried it
-      const flag = (name: string): string => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-      console.error(`worldwander ${command}: ${OptionError.render(error.option, error.detail, flag)}`);
+      const sub = program.commands.find((c) => c.name() === command);
+      console.error(`worldwander ${command}: ${OptionError.render(error.option, error.detail, (name) => flagOf(sub, name))}`);
       return 2;
     }
     if (isExpected(error)) console.error(`worldwander ${command}: ${message}`);

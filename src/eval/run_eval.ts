@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 import { OptionError } from '../errors.js';
-import { checkWritableFolder } from '../io/output_path.js';
+import { checkOutputFolder } from '../io/output_path.js';
 import { LAYOUT } from '../data/layout.js';
 import type { WorldWanderTask } from '../worldwander/prompts.js';
 import { imageNamed } from '../worldwander/cases.js';
@@ -43,7 +43,7 @@ export interface EvalCommandOptions {
 export async function runEval(o: EvalCommandOptions): Promise<{ report: EvalReport; files: string[]; page?: string }> {
   for (const [name, dir] of [['predictions', o.predictions], ['groundTruth', o.groundTruth]] as const) if (!existsSync(dir)) throw new OptionError(name, `${dir} does not exist`);
   if (o.metrics && !existsSync(o.metrics)) throw new OptionError('metrics', `${o.metrics} does not exist`);
-  checkWritableFolder(path.dirname(path.resolve(o.output)), 'output');
+  checkOutputFolder(o.output, 'output', { inputs: [o.predictions, o.groundTruth, o.trainData, o.metrics, o.compare, o.perception, o.lpipsBackbone, o.lpipsHeads, o.fvdI3d] });
   if (o.compare && !existsSync(o.compare)) throw new OptionError('compare', `${o.compare} does not exist`);
   const other = o.compare ? readEvalReport(o.compare) : undefined;  // read and checked first: a wrong file costs no evaluation
   if (other) checkComparable(other, o, o.compare!);

@@ -8,6 +8,7 @@ import { mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, c
 import path from 'node:path';
 
 import { OptionError } from '../errors.js';
+import { checkOutputFolder } from './output_path.js';
 
 export const LOCK_FILE = '.worldwander.lock';
 
@@ -95,8 +96,9 @@ export class RunLock {
   }
 }
 
-/** Runs `work` holding `dir`'s lock. */
-export async function withRunLock<T>(dir: string, work: () => Promise<T>, onNote?: (text: string) => void): Promise<T> {
+/** Runs `work` holding `dir`'s lock, once the folder is checked against the run's inputs (output_path.ts). */
+export async function withRunLock<T>(dir: string, work: () => Promise<T>, { inputs = [], onNote }: { inputs?: readonly (string | undefined)[]; onNote?: (text: string) => void } = {}): Promise<T> {
+  checkOutputFolder(dir, 'output', { inputs });
   const lock = RunLock.acquire(dir, 'output', onNote);
   try {
     return await work();

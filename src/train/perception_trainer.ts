@@ -89,7 +89,7 @@ export function segmentationScore(net: PerceptionNet, data: LabelledFrames): { m
 }
 
 export async function trainPerception(o: PerceptionTrainOptions): Promise<{ dir: string; validation?: { miou: number; iou: (number | null)[] } }> {
-  return withRunLock(o.output, () => trainPerceptionUnlocked(o), (text) => o.onEvent?.({ kind: 'note', text }));
+  return withRunLock(o.output, () => trainPerceptionUnlocked(o), { inputs: [o.data], onNote: (text) => o.onEvent?.({ kind: 'note', text }) });
 }
 
 async function trainPerceptionUnlocked(o: PerceptionTrainOptions): Promise<{ dir: string; validation?: { miou: number; iou: (number | null)[] } }> {

@@ -94,7 +94,10 @@ function taskViews(task: WorldWanderTask, batch: LatentBatch): { target: Tensor;
 export async function train(o: TrainOptions): Promise<TrainResult> {
   // rank 0 writes the folder, so it alone holds the folder's lock
   if ((o.group?.rank ?? 0) !== 0) return trainUnlocked(o);
-  return withRunLock(o.output, () => trainUnlocked(o), (text) => o.onEvent?.({ kind: 'note', text }));
+  const config = loadConfig(o.config, o.overrides ?? []), d = config.dataset;
+  const root = (p: string | undefined): string | undefined => (p ? resolveConfigPath(o.config, p) : undefined);
+  const inputs = [root(d.first_video_root), root(d.third_video_root), root(d.ref_image_root ?? undefined), resolveModelDir(config, o.config, o.modelDir)];
+  return withRunLock(o.output, () => trainUnlocked(o), { inputs, onNote: (text) => o.onEvent?.({ kind: 'note', text }) });
 }
 
 async function trainUnlocked(o: TrainOptions): Promise<TrainResult> {

@@ -119,7 +119,10 @@ function batchPsnr(a: Tensor, b: Tensor): number {
 }
 
 export async function trainVae(o: VaeTrainOptions): Promise<{ dir: string; steps: number }> {
-  return withRunLock(o.output, () => trainVaeUnlocked(o), (text) => o.onEvent?.({ kind: 'note', text }));
+  const c = loadVaeTrainingConfig(o.config, o.overrides);
+  const root = (p: string): string => resolveConfigPath(o.config, p);
+  const inputs = [root(c.data.first_video_root), root(c.data.third_video_root), c.training.init_from && root(c.training.init_from)];
+  return withRunLock(o.output, () => trainVaeUnlocked(o), { inputs, onNote: (text) => o.onEvent?.({ kind: 'note', text }) });
 }
 
 async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; steps: number }> {

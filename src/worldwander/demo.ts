@@ -18,6 +18,7 @@ import { writeCase } from './outputs.js';
 import { WorldWanderPipeline } from './pipeline.js';
 import { MODEL_CARD_FILES, readDefaults } from './model_defaults.js';
 import type { WorldWanderTask } from './prompts.js';
+import { checkOutputFolder } from '../io/output_path.js';
 
 export const BUNDLED_MODEL = 'models/worldwander-small';
 /** The bundled PerceptionNet (the eval's perceptual, Fréchet and content scores), beside the model. */
@@ -59,6 +60,7 @@ function identity(modelDir: string): string {
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const modelDir = o.modelDir ?? BUNDLED_MODEL;
   if (!existsSync(path.join(modelDir, 'model_index.json'))) throw new OptionError('modelDir', `${modelDir} is not a model folder (no model_index.json)`);
+  checkOutputFolder(o.out, 'out', { inputs: [modelDir] });
   const defaults = readDefaults(modelDir);
   const seconds: Record<string, number> = {};
   const timed = async <T>(stage: string, f: () => Promise<T>): Promise<T> => {

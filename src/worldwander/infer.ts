@@ -2,11 +2,11 @@
 // `dataset.is_one2three`, CPE from `use_collaborative_position_encoding`, the model folder from
 // the config's `model_id` as a local path (or an explicit one), sizes from the config's dataset
 // section. Every case is translated and written to OUTPUT/<case>/ (outputs.ts).
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
 import { OptionError } from '../errors.js';
-import { checkWritableFolder } from '../io/output_path.js';
+import { checkOutputFolder } from '../io/output_path.js';
 import { readFrames } from '../data/frames.js';
 import type { DType } from '../torch/index.js';
 import type { SamplerName } from '../diffusion/index.js';
@@ -15,6 +15,7 @@ import { loadConfig, modelDirCandidates, taskOf, type WorldWanderConfig } from '
 import { writeCase, type CaseRecord } from './outputs.js';
 import { WorldWanderPipeline } from './pipeline.js';
 import type { GuidanceMode } from './denoise.js';
+import { compression, readVaeConfig } from '../models/wan/vae_config.js';
 
 export interface InferOptions {
   config: string;
@@ -73,10 +74,11 @@ export async function infer(o: InferOptions): Promise<InferResult> {
   const modelDir = resolveModelDir(config, o.config, o.modelDir);
   const cases = findCases({ task, input: o.input, ref: o.ref, groundTruth: o.groundTruth });
   // The output is checked before anything loads: a folder of an earlier run is kept unless asked.
-  const outputInfo = statSync(o.output, { throwIfNoEntry: false });
-  if (outputInfo && !outputInfo.isDirectory()) throw new OptionError('output', `${o.output} exists and is not a folder`);
-  if (outputInfo && readdirSync(o.output).length > 0 && !o.overwrite) throw new OptionError('output', `${o.output} exists and is not empty; pass {overwrite} to replace the cases there`);
-  checkWritableFolder(path.dirname(path.resolve(o.output)), 'output');
+  checkOutputFolder(o.output, 'output', { inputs: [o.input, o.ref, typeof o.groundTruth === 'string' ? o.groundTruth : undefined, modelDir, o.ckpt] });
+  if (existsSync(o.output) && readdirSync(o.output).length > 0 && !o.overwrite) throw new OptionError('output', `${o.output} exists and is not empty; pass {overwrite} to replace the cases there`);
+  const { temporal } = compression(readVaeConfig(path.join(modelDir, 'vae', 'config.json')));
+  const frames = o.frames ?? config.dataset.sample_n_frames;
+  if (!Number.isInteger(frames) || frames < 1 || (frames - 1) % temporal) throw new OptionError('numFrames', `must be ${temporal}k+1 (1, ${1 + temporal}, ${1 + 2 * temporal}, …: the VAE's ${temporal}x temporal compression), got ${frames}`);
   if (config.use_lora && !o.ckpt) o.onEvent?.({ kind: 'note', text: `the config fine-tunes with LoRA, and no --ckpt is given: translating with the base model alone` });
 
   const pipeline = WorldWanderPipeline.fromPretrained(modelDir, {

@@ -4,7 +4,7 @@
 import path from 'node:path';
 
 import { FileFormatError } from '../errors.js';
-import { SafetensorsFile, TorchCheckpoint, describePickled, saveSafetensors, type Tensor, type TensorSource } from '../torch/index.js';
+import { SafetensorsFile, TensorRef, TorchCheckpoint, describePickled, saveSafetensors, type Tensor, type TensorSource } from '../torch/index.js';
 import { loadLora, normaliseLoraKey, type LoraLoadReport } from '../nn/index.js';
 import type { Module } from '../nn/index.js';
 
@@ -25,6 +25,12 @@ export function openLoraFile(file: string): LoraSource {
   if (!(ckpt.value instanceof Map)) throw new FileFormatError(`${file}: the checkpoint's top-level object is ${describePickled(ckpt.value)}, not a dict; refused`);
   const stateDict = ckpt.value.get('state_dict');
   const at = stateDict instanceof Map && stateDict.get('lora') instanceof Map ? ['state_dict', 'lora'] : stateDict instanceof Map ? ['state_dict'] : [];
+  // an entry of the LoRA dict (or a LoRA-named one) that is not a tensor is refused, never skipped
+  const dict = at.reduce<unknown>((node, key) => (node as Map<unknown, unknown>).get(key), ckpt.value) as Map<unknown, unknown>;
+  for (const [key, value] of dict) {
+    if (value instanceof TensorRef || (at.at(-1) !== 'lora' && (typeof key !== 'string' || !normaliseLoraKey(key)))) continue;
+    throw new FileFormatError(`${file}: ${[...at, String(key)].join('.')} is ${describePickled(value)}, not a tensor; a LoRA entry must be one (refused)`);
+  }
   return { source: ckpt.tensorsAt(at), unfamiliarGlobals: [...ckpt.standIns].filter((name) => !FAMILIAR.test(name)).sort() };
 }
 
