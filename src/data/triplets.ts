@@ -130,6 +130,17 @@ export function fixedWindowStarts(frames: number, n: number, stride: number, k: 
   return [...new Set(Array.from({ length: m }, (_, i) => Math.round((i * (count - 1)) / (m - 1))))];
 }
 
+/**
+ * What a trainer does with the clips it cannot use: an error naming them (the default), or with
+ * `skipInvalid` a note per line and training on the rest. `option` names the config key.
+ */
+export function checkDatasetReport(report: DatasetReport, { skipInvalid, option, where, note }: { skipInvalid: boolean; option: string; where: string; note: (text: string) => void }): void {
+  const lines = describeReport(report);
+  if (!lines.length) return;
+  if (!skipInvalid) throw new FileFormatError(`${where}: ${report.unpaired.length + report.skipped.length} clip(s) cannot be trained on: ${lines.join('; ')}. Fix or remove them, or set ${option}: true to train on the rest`);
+  for (const line of lines) note(`dataset: ${line}`);
+}
+
 /** Describes a report in a few lines (at most `limit` names per kind). */
 export function describeReport(report: DatasetReport, limit = 5): string[] {
   const lines: string[] = [];

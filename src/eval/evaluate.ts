@@ -97,9 +97,10 @@ export function predictionEntries(dir: string, task: WorldWanderTask): Map<strin
   return found;
 }
 
-async function framesAt(source: string, frames: number, width?: number, height?: number): Promise<RgbVideo> {
+async function framesAt(source: string, frames: number, width?: number, height?: number, onRefit?: (width: number, height: number) => void): Promise<RgbVideo> {
   const video = await readFrames(source, { maxFrames: frames });
   if (width === undefined || height === undefined || (video.width === width && video.height === height)) return video;
+  onRefit?.(video.width, video.height);
   const fitted = await Promise.all(video.frames.map(async (data) => (await coverFit({ width: video.width, height: video.height, data }, width, height)).data));
   return { width, height, frames: fitted };
 }
@@ -195,6 +196,11 @@ function matchCases(o: EvaluateOptions): Matched {
   return { names, predictions, truths, inputs, targetView: o.task === 'three2one' ? 'first' : 'third' };
 }
 
+/** The names of the cases that will be scored (predictions with ground truth and an input view). */
+export function matchedCaseNames(o: EvaluateOptions): string[] {
+  return matchCases(o).names;
+}
+
 /** Width and height of the first matched case's ground truth (the size everything is scored at). */
 export async function groundTruthSize(o: EvaluateOptions): Promise<{ width: number; height: number }> {
   const m = matchCases(o);
@@ -207,6 +213,7 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
   const cases: CaseResult[] = [];
   const notes: string[] = [];
   let size: { width: number; height: number; frames: number } | undefined;
+  const refitted: { name: string; width: number; height: number }[] = [];
   const scorer = o.perception;
   const labelFiles = names.map((n) => labelPath(o.groundTruth, targetView, n));
   const withContent = scorer !== undefined && labelFiles.every((f) => existsSync(f));
@@ -222,7 +229,7 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
     const { width, height } = truth;
     if (width !== size.width || height !== size.height) throw new FileFormatError(`${truths.get(name)}: ${width}x${height}, the first case's ground truth is ${size.width}x${size.height}`);
     if (o.meanFrame && o.meanFrame.length !== width * height * 3) throw new OptionError('meanFrame', `the mean frame has ${o.meanFrame.length} bytes, the ground truth of ${name} is ${width}x${height} (${width * height * 3} bytes of RGB)`);
-    const prediction = await framesAt(predictions.get(name)!, o.frames, width, height);
+    const prediction = await framesAt(predictions.get(name)!, o.frames, width, height, (w, h) => refitted.push({ name, width: w, height: h }));
     if (prediction.frames.length < o.frames) throw new FileFormatError(`${predictions.get(name)}: has ${prediction.frames.length} frames, ${o.frames} are compared`);
     const input = await framesAt(inputs.get(name)!, o.frames, width, height);
     const trueMaps = withContent ? readLabelStrip(labelFiles[index]!, { width, height, frames: o.frames }) : undefined;
@@ -238,6 +245,14 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
     });
     o.onProgress?.(index + 1, names.length);
   }
+  const listed = (items: readonly string[]): string => `${items.slice(0, 3).join(', ')}${items.length > 3 ? ', …' : ''}`;
+  if (refitted.length) {
+    const cropped = refitted.some((r) => r.width * size!.height !== r.height * size!.width);
+    notes.push(`${refitted.length} of ${names.length} predictions are not ${size!.width}x${size!.height}: scaled to cover it and centre-cropped${cropped ? ', cutting off what their other aspect ratio shows' : ''} (${listed(refitted.map((r) => `${r.name} ${r.width}x${r.height}`))}).`);
+  }
+  const unmatchedPredictions = [...predictions.keys()].filter((n) => !names.includes(n));
+  const unscored = [...truths.keys()].filter((n) => !names.includes(n));
+  if (unmatchedPredictions.length || unscored.length) notes.push(`Scored ${names.length} case(s), a subset: ${unscored.length} ground-truth case(s) have no prediction${unscored.length ? ` (${listed(unscored)})` : ''}, ${unmatchedPredictions.length} prediction(s) match no case${unmatchedPredictions.length ? ` (${listed(unmatchedPredictions)})` : ''}.`);
   if ((scorer || o.fvd) && names.length < 2) notes.push('The Fréchet distance and FVD need at least two cases (a distribution of one clip says little): not computed.');
   return {
     task: o.task, ...size!, cases,

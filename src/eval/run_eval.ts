@@ -8,7 +8,7 @@ import { LAYOUT } from '../data/layout.js';
 import type { WorldWanderTask } from '../worldwander/prompts.js';
 import { imageNamed } from '../worldwander/cases.js';
 import { checkComparable, pairedComparison, readEvalReport } from './compare.js';
-import { evaluate, groundTruthSize, meanTargetFrame, type EvalReport } from './evaluate.js';
+import { evaluate, groundTruthSize, matchedCaseNames, meanTargetFrame, type EvalReport } from './evaluate.js';
 import { Fvd } from './fvd.js';
 import { Lpips } from './lpips.js';
 import { PerceptualScorer } from './perceptual.js';
@@ -49,6 +49,12 @@ export async function runEval(o: EvalCommandOptions): Promise<{ report: EvalRepo
   if (other) checkComparable(other, o, o.compare!);
   if (o.perception && !existsSync(path.join(o.perception, 'config.json'))) throw new OptionError('perception', `${o.perception} is not a PerceptionNet folder (no config.json)`);
   const base = { task: o.task, predictions: o.predictions, groundTruth: o.groundTruth, frames: o.frames };
+  if (other) {
+    // a report that shares no case is said before an evaluation that could not be compared
+    const theirs = new Set(other.cases.map((c) => c.case));
+    const names = matchedCaseNames(base);
+    if (!names.some((n) => theirs.has(n))) throw new OptionError('compare', `${o.compare} has none of this run's cases (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''})`);
+  }
   const { width, height } = await groundTruthSize(base);
   const meanFrame = o.trainData ? await meanTargetFrame(o.trainData, o.task, o.frames, width, height, (d, t) => o.onProgress?.('mean frame', d, t)) : undefined;
   if (!o.lpipsBackbone !== !o.lpipsHeads) throw new OptionError(o.lpipsBackbone ? 'lpipsHeads' : 'lpipsBackbone', 'LPIPS needs both files: the backbone (e.g. alexnet-owt-7be5be79.pth) and the heads (lpips/weights/v0.1/alex.pth)');

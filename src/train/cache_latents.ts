@@ -6,7 +6,7 @@ import { OptionError } from '../errors.js';
 import { checkDevice } from '../torch/index.js';
 import { AutoencoderKLWan } from '../models/wan/vae.js';
 import { LatentCache, fillLatentCache, vaeIdentity } from '../data/latent_cache.js';
-import { describeReport, indexTriplets } from '../data/triplets.js';
+import { checkDatasetReport, indexTriplets } from '../data/triplets.js';
 import { loadConfig, resolveConfigPath } from '../worldwander/config.js';
 import { resolveModelDir } from '../worldwander/infer.js';
 
@@ -17,7 +17,7 @@ export async function cacheLatents(o: { config: string; overrides?: string[]; mo
   const root = (p: string): string => resolveConfigPath(o.config, p);
   const modelDir = resolveModelDir(config, o.config, o.modelDir);
   const { clips, report } = await indexTriplets({ first: root(d.first_video_root), third: root(d.third_video_root), reference: d.ref_image_root ? root(d.ref_image_root) : null }, { sampleFrames: d.sample_n_frames, stride: d.stride, needReference: d.is_one2three });
-  for (const line of describeReport(report)) o.onNote?.(`dataset: ${line}`);
+  checkDatasetReport(report, { skipInvalid: d.skip_invalid ?? false, option: 'dataset.skip_invalid', where: `${o.config}: the dataset (${d.first_video_root}, ${d.third_video_root})`, note: (text) => o.onNote?.(text) });
   const cache = new LatentCache(root(d.latent_cache));
   const vae = AutoencoderKLWan.fromPretrained(path.join(modelDir, 'vae'), { device: checkDevice(o.device ?? 'cpu') });
   try {

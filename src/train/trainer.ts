@@ -20,7 +20,7 @@ import { loadConfig, resolveConfigPath, taskOf, type WorldWanderConfig } from '.
 import { resolveModelDir } from '../worldwander/infer.js';
 import { readDefaults } from '../worldwander/model_defaults.js';
 import { EMPTY_PROMPT, TASK_PROMPT, type WorldWanderTask } from '../worldwander/prompts.js';
-import { describeReport, indexTriplets, type Clip } from '../data/triplets.js';
+import { checkDatasetReport, indexTriplets, type Clip } from '../data/triplets.js';
 import { LatentCache, fillLatentCache, vaeIdentity } from '../data/latent_cache.js';
 import { withRunLock } from '../io/run_lock.js';
 import { isTemporary } from '../io/atomic.js';
@@ -132,7 +132,7 @@ async function trainUnlocked(o: TrainOptions): Promise<TrainResult> {
   const { clips: all, report } = await indexTriplets({ first: root(d.first_video_root), third: root(d.third_video_root), reference: d.ref_image_root ? root(d.ref_image_root) : null }, { sampleFrames: d.sample_n_frames, stride: d.stride, needReference: withReference });
   const heldOut = new Set(d.held_out ?? []);
   const clips = all.filter((c) => !heldOut.has(c.name));
-  for (const line of describeReport(report)) note(`dataset: ${line}`);
+  checkDatasetReport(report, { skipInvalid: d.skip_invalid ?? false, option: 'dataset.skip_invalid', where: `${o.config}: the dataset (${d.first_video_root}, ${d.third_video_root})`, note });
   if (clips.length === 0) throw new WorldWanderError(`${d.third_video_root}: no usable training clip (${all.length} found, ${heldOut.size} held out)`);
   if (lead) writeFileSync(path.join(o.output, 'dataset_report.json'), `${JSON.stringify({ clips: clips.length, heldOut: [...heldOut], ...report }, null, 2)}\n`);
 

@@ -66,6 +66,8 @@ const DatasetSchema = z.strictObject({
   // beyond the release
   /** Held-out cases (names) never trained on; validation samples the first of them unless `validation.cases` says. */
   held_out: z.array(z.string()).optional(),
+  /** Train on the usable clips when some are unpaired, of unequal view lengths or too short (listed); otherwise that is an error naming them. */
+  skip_invalid: z.boolean().optional(),
   /** Latent cache folder (VAE-encoded clip windows): training then reads latents, not videos. Relative to the config's folder. */
   latent_cache: path_.nullable().optional(),
   /** Windows cached per clip (spread evenly over it): the random start becomes a choice among them. */

@@ -3,11 +3,12 @@
 // message names the flag that was typed.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
+import { encodePng } from '../../src/data/png.js';
 import { synthesize } from '../../src/synth/run.js';
 import { repoRoot, RELEASE_CONFIGS } from '../helpers/release_examples.js';
 
@@ -91,4 +92,26 @@ test('an output that cannot be written (a file, a read-only parent) is exit 2 be
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /--(output|out): .*a-file (exists and is not a folder|is not a folder)/, args.join(' '));
   }
+});
+
+test('eval says on the console when predictions were cropped to another aspect ratio and when only a subset of cases was scored', async () => {
+  await ready;
+  const predictions = path.join(scratch, 'pred-48');
+  const dir = path.join(predictions, 'First_Video', 'sample_000000');
+  mkdirSync(dir, { recursive: true });
+  for (let i = 0; i < 5; i++) writeFileSync(path.join(dir, `${String(i).padStart(5, '0')}.png`), encodePng({ width: 48, height: 32, channels: 3, data: new Uint8Array(48 * 32 * 3).fill(90) }));
+  const output = path.join(scratch, 'eval-48');
+  const r = run(['eval', '--task', 'three2one', '--predictions', predictions, '--ground-truth', data, '--output', output, '--frames', '5', '--no-perception']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /note: 1 of 1 predictions are not 64x32: scaled to cover it and centre-cropped, cutting off what their other aspect ratio shows \(sample_000000 48x32\)/);
+  assert.match(r.stderr, /note: Scored 1 case\(s\), a subset: 1 ground-truth case\(s\) have no prediction \(sample_000001\), 0 prediction\(s\) match no case/);
+  // --compare with a report that shares no case: refused before any case is scored (a broken prediction would fail the scoring)
+  const other = path.join(scratch, 'other-report.json');
+  const report = JSON.parse(readFileSync(path.join(output, 'report.json'), 'utf8')) as { cases: { case: string }[] };
+  for (const c of report.cases) c.case = `other-${c.case}`;
+  writeFileSync(other, JSON.stringify(report));
+  writeFileSync(path.join(dir, '00002.png'), 'not a png');
+  const c = run(['eval', '--task', 'three2one', '--predictions', predictions, '--ground-truth', data, '--output', path.join(scratch, 'eval-cmp'), '--frames', '5', '--no-perception', '--compare', other]);
+  assert.equal(c.status, 2, c.stderr);
+  assert.match(c.stderr, /--compare: .*other-report\.json has none of this run's cases \(sample_000000\)/);
 });

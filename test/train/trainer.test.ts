@@ -150,8 +150,14 @@ test('bad input: an unknown config key, a missing view folder, mismatched and to
   for (const view of ['First_Video', 'Third_Video']) for (const f of ['00002.png', '00003.png', '00004.png', '00005.png', '00006.png']) rmSync(path.join(odd, view, 'sample_000002', f));
   writeFileSync(path.join(odd, 'First_Video', 'sample_000003.mp4'), 'not a video');
   renameSync(path.join(odd, 'First_Video', 'sample_000003'), path.join(odd, 'sample_000003-aside'));
+  const oddRoots = ['--config', config('three2one'), `dataset.first_video_root=${odd}/First_Video`, `dataset.third_video_root=${odd}/Third_Video`, 'dataset.held_out=[]', 'training.max_steps=1', 'training.batch_size=1'];
+  // by default each is an error naming it, before anything is written
+  const refused = spawnTrain(['--output', fresh(), ...oddRoots]);
+  assert.equal(refused.status, 1, refused.stderr);
+  assert.match(refused.stderr, /the dataset .*: 3 clip\(s\) cannot be trained on: left out sample_000001: the views have 7 \(first\) and 6 \(third\) frames; left out sample_000002: .*; left out sample_000003: cannot read: .*\. Fix or remove them, or set dataset\.skip_invalid: true to train on the rest/s);
+  // with dataset.skip_invalid the run goes on, listing them
   const output = fresh();
-  const r = spawnTrain(['--config', config('three2one'), '--output', output, `dataset.first_video_root=${odd}/First_Video`, `dataset.third_video_root=${odd}/Third_Video`, 'dataset.held_out=[]', 'training.max_steps=1', 'training.batch_size=1']);
+  const r = spawnTrain(['--output', output, ...oddRoots, 'dataset.skip_invalid=true']);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /left out sample_000001: the views have 7 \(first\) and 6 \(third\) frames/);
   assert.match(r.stderr, /left out sample_000002: 2 frames, fewer than a window of 5 frames at stride 1 spans \(5\)/);
