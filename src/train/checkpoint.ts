@@ -15,6 +15,7 @@ import { loadLora, saveLora } from '../nn/index.js';
 import type { WanTransformer3DModel } from '../models/wan/transformer.js';
 import type { AdamW } from './adamw.js';
 import { faultPoint } from './fault.js';
+import { onDiskFull, sizeOf } from '../io/disk_space.js';
 
 export const CHECKPOINTS = 'checkpoints';
 const LORA_FILE = 'pytorch_lora_weights.safetensors';
@@ -58,10 +59,11 @@ export function listCheckpoints(output: string): { step: number; dir: string }[]
 export async function writeCheckpoint(output: string, step: number, keep: number, write: (dir: string) => void): Promise<string> {
   const final = checkpointDir(output, step);
   mkdirSync(path.dirname(final), { recursive: true });
-  await produceAtomically(final, async (temp) => {
+  const previous = listCheckpoints(output).at(-1);
+  await onDiskFull(final, () => produceAtomically(final, async (temp) => {
     mkdirSync(temp, { recursive: true });
     write(temp);
-  });
+  }), { needed: previous ? sizeOf(previous.dir) : undefined, then: 'free some space and continue with --resume latest' });
   for (const old of listCheckpoints(output).slice(0, -keep)) rmSync(old.dir, { recursive: true, force: true });
   return final;
 }

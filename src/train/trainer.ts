@@ -22,6 +22,7 @@ import { readDefaults } from '../worldwander/model_defaults.js';
 import { EMPTY_PROMPT, TASK_PROMPT, type WorldWanderTask } from '../worldwander/prompts.js';
 import { checkDatasetReport, indexTriplets, type Clip } from '../data/triplets.js';
 import { LatentCache, fillLatentCache, vaeIdentity } from '../data/latent_cache.js';
+import { onDiskFull } from '../io/disk_space.js';
 import { withRunLock } from '../io/run_lock.js';
 import { isTemporary } from '../io/atomic.js';
 import { AdamW } from './adamw.js';
@@ -263,7 +264,7 @@ async function trainUnlocked(o: TrainOptions): Promise<TrainResult> {
         data_wait_seconds: Number((source.waited - waitedBefore).toFixed(4)), epoch: order.epoch,
         rss_mib: Math.round(process.memoryUsage.rss() / 2 ** 20),
       };
-      if (lead) appendFileSync(path.join(o.output, 'metrics.jsonl'), `${JSON.stringify(metrics)}\n`);
+      if (lead) onDiskFull(path.join(o.output, 'metrics.jsonl'), () => appendFileSync(path.join(o.output, 'metrics.jsonl'), `${JSON.stringify(metrics)}\n`), { then: 'free some space and continue with --resume latest' });
       o.onEvent?.({ kind: 'step', metrics, steps: maxSteps });
       await yieldToEventLoop();
       if ((step + 1) % interval === 0 || step + 1 === maxSteps) {
@@ -302,7 +303,7 @@ function sampleDraws(samples: readonly SampleRef[], schedule: ReturnType<typeof 
 function truncateJsonl(file: string, steps: number): void {
   if (!existsSync(file)) return;
   const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).filter((line) => (JSON.parse(line) as { step: number }).step <= steps);
-  writeFileSync(file, lines.map((l) => `${l}\n`).join(''));
+  onDiskFull(file, () => writeFileSync(file, lines.map((l) => `${l}\n`).join('')));
 }
 
 export class InterruptedTraining extends WorldWanderError {
