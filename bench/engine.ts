@@ -35,6 +35,11 @@ const batches = Array.from({ length: 9 }, () => {
   }) / calls;
 });
 
+// The same op through the dispatcher inside C++ (no Node-API), in this process: the binding's own
+// cost is the difference, a figure that compares across machines where the absolute time does not.
+const insideTiny = native.benchTinyOp(20_000, 9, device);
+const opUs = median(batches) * 1e6, nativeUs = median(insideTiny) * 1e6;
+
 const result = {
   device,
   libtorch: engineInfo().libtorchVersion,
@@ -43,7 +48,11 @@ const result = {
   matmul_gflops: flops / median(binding) / 1e9,
   matmul_gflops_native: flops / median(inside) / 1e9,
   matmul_gflops_bf16_native: flops / median(insideBf16) / 1e9,
-  op_overhead_us: median(batches) * 1e6,
+  op_call_us: opUs,
+  op_call_native_us: nativeUs,
+  /** What the binding adds to an op call: the difference, and the ratio of the two. */
+  binding_overhead_us: opUs - nativeUs,
+  binding_overhead_ratio: opUs / nativeUs,
 };
 if (json) {
   console.log(JSON.stringify(result));
@@ -51,5 +60,5 @@ if (json) {
   console.log(`libtorch ${result.libtorch} on ${device}, ${result.threads} threads`);
   console.log(`matmul ${n}³ float32: ${result.matmul_gflops.toFixed(1)} GFLOP/s through the binding, ${result.matmul_gflops_native.toFixed(1)} inside C++`);
   console.log(`matmul ${n}³ bfloat16 inside C++: ${result.matmul_gflops_bf16_native.toFixed(1)} GFLOP/s`);
-  console.log(`tiny op call: ${result.op_overhead_us.toFixed(2)} µs`);
+  console.log(`tiny op call: ${result.op_call_us.toFixed(2)} µs through the binding, ${result.op_call_native_us.toFixed(2)} µs through the dispatcher inside C++: the binding adds ${result.binding_overhead_us.toFixed(2)} µs (${result.binding_overhead_ratio.toFixed(2)}x)`);
 }

@@ -4,6 +4,8 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/core/stack.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/version.h>
 
@@ -62,6 +64,35 @@ Napi::Value BenchMatmul(const Napi::CallbackInfo& info) {
   })
 }
 
+// benchTinyOp(calls, batches, device) -> seconds per call of each batch: aten::add.Scalar on a
+// 1-element tensor through the dispatcher's boxed call, result released, as the binding calls
+// ops but without Node-API: the reference the binding's per-op overhead is measured against.
+Napi::Value BenchTinyOp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int calls = info[0].As<Napi::Number>().Int32Value();
+  int batches = info[1].As<Napi::Number>().Int32Value();
+  std::string device = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "cpu";
+  WW_TRY(env, {
+    auto op = c10::Dispatcher::singleton().findSchemaOrThrow("aten::add", "Scalar");
+    at::Tensor tiny = at::zeros({1}, at::TensorOptions().device(c10::Device(device)));
+    Napi::Array times = Napi::Array::New(env, batches);
+    for (int b = 0; b < batches; b++) {
+      auto start = std::chrono::steady_clock::now();
+      for (int i = 0; i < calls; i++) {
+        torch::jit::Stack stack;
+        stack.reserve(3);
+        stack.emplace_back(tiny);
+        stack.emplace_back(c10::Scalar(1));
+        stack.emplace_back(c10::Scalar(1));
+        op.callBoxed(&stack);
+      }
+      std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+      times.Set(static_cast<uint32_t>(b), elapsed.count() / calls);
+    }
+    return times;
+  })
+}
+
 // synchronize(device): waits for queued GPU work (no-op on CPU).
 Napi::Value Synchronize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -98,6 +129,7 @@ void RegisterRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("benchMatmul", Napi::Function::New(env, BenchMatmul));
+  exports.Set("benchTinyOp", Napi::Function::New(env, BenchTinyOp));
   exports.Set("synchronize", Napi::Function::New(env, Synchronize));
   exports.Set("setAutocastCpu", Napi::Function::New(env, SetAutocastCpu));
 }

@@ -70,6 +70,7 @@ export interface Native {
   info(): NativeInfo;
   setNumThreads(n: number): void;
   benchMatmul(n: number, iterations: number, dtype: number, device: string): number[];
+  benchTinyOp(calls: number, batches: number, device: string): number[];
   synchronize(device: string): void;
   memoryStats(): MemoryStats;
   resetPeakMemory(): void;
