@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { encodePng } from '../../src/data/png.js';
 import { probeVideo } from '../../src/data/video_writer.js';
 import { Generator, randn, saveSafetensors } from '../../src/torch/index.js';
-import { RELEASE_CONFIGS, RELEASE_EXAMPLES, haveReleaseExamples, repoRoot } from '../helpers/release_examples.js';
+import { RELEASE_CONFIGS, RELEASE_EXAMPLES, repoRoot } from '../helpers/release_examples.js';
 
 const cli = path.join(repoRoot, 'bin', 'worldwander.js');
 const MODEL = path.join(repoRoot, 'test/fixtures/tiny_model');
@@ -26,8 +26,7 @@ function run(args: string[]): { status: number; stdout: string; stderr: string }
 
 const config = (name: string): string => path.join(RELEASE_CONFIGS, `wan2-2_lora_${name}.yaml`);
 
-test("the release's example, as its script passes it, under each of the four release configs", async (t) => {
-  if (!haveReleaseExamples(t)) return;
+test("the release's example, as its script passes it, under each of the four release configs", async () => {
   for (const name of ['three2one_synthetic', 'one2three_synthetic', 'three2one_realworld', 'one2three_realworld']) {
     const output = path.join(scratch, name);
     const r = run(['--config', config(name), '--model-dir', MODEL, '--input', RELEASE_EXAMPLES, '--output', output, ...SIZE]);
@@ -49,8 +48,7 @@ test("the release's example, as its script passes it, under each of the four rel
   }
 });
 
-test('a LoRA from the release-shaped .ckpt loads and changes the result; one that does not fit the model is named', (t) => {
-  if (!haveReleaseExamples(t)) return;
+test('a LoRA from the release-shaped .ckpt loads and changes the result; one that does not fit the model is named', () => {
   const base = path.join(scratch, 'base'), lora = path.join(scratch, 'lora');
   const args = ['--config', config('three2one_synthetic'), '--model-dir', MODEL, '--input', RELEASE_EXAMPLES, ...SIZE];
   assert.equal(run([...args, '--output', base]).status, 0);

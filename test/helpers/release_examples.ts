@@ -1,19 +1,11 @@
-// The release's example input (real data no one here made), beside the checkout as CI has it.
-// Tests that read it run where it is present and say clearly where it is not.
-import { existsSync } from 'node:fs';
+// The release's example input (real data no one here made): its first five frames of each view
+// and its reference image, in its exact folder layout, shipped in test/fixtures/release_example/
+// (from the release's examples/synthetic_scenarios/), so the tests of real release data run on a
+// bare clone.
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-export const RELEASE_EXAMPLES = resolve(repoRoot, '../shared/reference/examples/synthetic_scenarios');
-// the release's four configs, kept unchanged in configs/ (so tests of them run without the examples)
+export const RELEASE_EXAMPLES = resolve(repoRoot, 'test/fixtures/release_example');
+// the release's four configs, kept unchanged in configs/
 export const RELEASE_CONFIGS = resolve(repoRoot, 'configs');
-
-/** True when the examples are here; otherwise prints a notice and skips the test. */
-export function haveReleaseExamples(t: { skip(message?: string): void }): boolean {
-  if (existsSync(RELEASE_EXAMPLES)) return true;
-  const message = `release examples not found at ${RELEASE_EXAMPLES}: this test of real release data did not run`;
-  console.log(`# NOTICE: ${message}`);
-  t.skip(message);
-  return false;
-}
