@@ -184,9 +184,10 @@ export class VideoWriter {
   }
 
   /** Stops ffmpeg and removes the partial files. */
-  abort(): void {
+  /** Kills ffmpeg; resolves once its partial files are removed (callers may leave it unawaited). */
+  abort(): Promise<void> {
     this.child.kill('SIGKILL');
-    this.finished.finally(() => Promise.all(this.partials.map((partial) => rm(partial, { force: true })))).catch(() => {}).finally(() => {
+    return this.finished.finally(() => Promise.all(this.partials.map((partial) => rm(partial, { force: true })))).catch(() => {}).finally(() => {
       for (const partial of this.partials) releaseTemporary(partial);
     });
   }

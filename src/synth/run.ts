@@ -11,6 +11,7 @@ import { makeManifest, MANIFEST_FILE, MANIFEST_VERSION, parameterDifferences, re
 import { isTemporary, LAYOUT, makeLayout, recordsHold, removeTemporaries, sampleEntries, type FileRecord } from './output.js';
 import { previewSheet } from './preview.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker.js';
+import { faultPoint } from '../train/fault.js';
 
 /** A request that cannot be carried out as asked (bad value, folder in the way, mismatched resume). */
 export class SynthConfigError extends OptionError {
@@ -269,6 +270,7 @@ export async function synthesize(options: SynthOptions): Promise<SynthResult> {
   const journal = join(options.out, JOURNAL_FILE);
   let journaling: Promise<void> = Promise.resolve();
   let journalError: unknown;
+  let journaled = 0;
   const workers = workersFor(options, pending.length);
   const size = { width: options.width, height: options.height, frames: options.frames, fps: options.fps };
   const progress = options.progress ? new Progress('synth', pending.length, { unit: 'samples' }) : undefined;
@@ -280,7 +282,8 @@ export async function synthesize(options: SynthOptions): Promise<SynthResult> {
         frames += message.frames;
         manifest.samples[message.index]!.files = message.files;
         const line = `${JSON.stringify({ index: message.index, files: message.files })}\n`;
-        journaling = journaling.then(() => appendFile(journal, line)).catch((error: unknown) => void (journalError ??= error));
+        const recorded = ++journaled;
+        journaling = journaling.then(() => appendFile(journal, line)).then(() => faultPoint(`synth-journaled:${recorded}`)).catch((error: unknown) => void (journalError ??= error));
         progress?.tick();
       });
     } finally {

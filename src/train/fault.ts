@@ -1,7 +1,7 @@
 // Fault injection for the tests of crash safety: WORLDWANDER_FAULT names a point of the run where
 // the process dies on purpose (SIGKILL, as a power cut or the OOM killer would), e.g.
-// `checkpoint-write:3` (half-way through writing checkpoint step-3) or `rank-1-step:2` (rank 1
-// before its second step). Unset, it costs one string comparison.
+// `checkpoint-write:3` (half-way through writing checkpoint step-3), `rank-1-step:2` (rank 1
+// before its second step) or `synth-journaled:2` (synth, once two samples are recorded). Unset, it costs one string comparison.
 export function faultPoint(point: string): void {
   if (process.env.WORLDWANDER_FAULT === point) process.kill(process.pid, 'SIGKILL');
 }
