@@ -7,6 +7,11 @@ export class WorldWanderError extends Error {
   override name = 'WorldWanderError';
 }
 
+/** The run stopped because it was asked to (Ctrl-C, an AbortSignal): the CLI exits 130, as a shell reports SIGINT. */
+export class Stopped extends WorldWanderError {
+  override name = 'Stopped';
+}
+
 /** A model was called with inputs it cannot take (shapes, dtypes, counts). */
 export class ModelInputError extends WorldWanderError {
   override name = 'ModelInputError';

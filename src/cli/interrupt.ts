@@ -1,9 +1,9 @@
 // Ctrl-C for long commands: the first one asks the work to stop at its next safe point (between
 // denoising or training steps) through an AbortSignal; a second one quits at once.
-import { WorldWanderError } from '../errors.js';
+import { Stopped } from '../errors.js';
 
 /** The run stopped because the user asked (exit code 130, as a shell reports SIGINT). */
-export class Interrupted extends WorldWanderError {
+export class Interrupted extends Stopped {
   override name = 'Interrupted';
 }
 

@@ -3,7 +3,7 @@
 // A stack trace is printed only with --debug or WORLDWANDER_DEBUG=1.
 import { Command, CommanderError } from 'commander';
 
-import { OptionError, WorldWanderError, isTorchError } from '../errors.js';
+import { OptionError, Stopped, WorldWanderError, isTorchError } from '../errors.js';
 import { UsageError, type Register } from './command.js';
 import { register as cacheLatents } from './commands/cache_latents.js';
 import { register as convertCkpt } from './commands/convert_ckpt.js';
@@ -48,7 +48,7 @@ function flagOf(command: Command | undefined, name: string): string {
 
 /** Errors whose message is the whole story: the user can act on it. */
 function isExpected(error: unknown): error is Error {
-  return error instanceof WorldWanderError || isTorchError(error) || (error instanceof Error && (error.name === 'FfmpegMissingError' || 'code' in error && typeof error.code === 'string' && /^E[A-Z]+$/.test(error.code)));
+  return error instanceof WorldWanderError || isTorchError(error) || (error instanceof Error && 'code' in error && typeof error.code === 'string' && /^E[A-Z]+$/.test(error.code));
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -68,7 +68,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const command = argv.find((a) => !a.startsWith('-')) ?? '';
     const message = error instanceof Error ? error.message : String(error);
-    if (error instanceof Error && (error.name === 'DenoiseAborted' || error.name === 'Interrupted')) {
+    if (error instanceof Stopped) {
       console.error(`worldwander ${command}: stopped (${message}); what was finished is kept, nothing half-written is left`);
       return 130;
     }

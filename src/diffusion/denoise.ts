@@ -2,10 +2,11 @@
 // Each step runs in its own scope, so the only tensors that live across steps are the latents and
 // the sampler's state: memory is flat however many steps run. Between steps the loop yields to
 // the event loop, so that an AbortSignal (Ctrl-C) is seen and the loop stops cleanly.
+import { Stopped } from '../errors.js';
 import { keep, scope, yieldToEventLoop, type Tensor } from '../torch/index.js';
 import type { FlowSampler } from './sampler.js';
 
-export class DenoiseAborted extends Error {
+export class DenoiseAborted extends Stopped {
   override name = 'DenoiseAborted';
   constructor(readonly step: number, readonly steps: number) {
     super(`stopped after step ${step} of ${steps}`);

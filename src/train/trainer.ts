@@ -9,7 +9,7 @@ import path from 'node:path';
 
 import { stringify as yamlStringify } from 'yaml';
 
-import { OptionError, WorldWanderError } from '../errors.js';
+import { OptionError, Stopped, WorldWanderError } from '../errors.js';
 import { Generator, autocast, cat, checkDevice, randint, randn, rand, scope, stack, tensor, yieldToEventLoop, type Tensor } from '../torch/index.js';
 import { WanTransformer3DModel } from '../models/wan/transformer.js';
 import { AutoencoderKLWan } from '../models/wan/vae.js';
@@ -31,7 +31,7 @@ import { CachedLatents, DecodedLatents, SampleOrder, sampleSeed, type LatentBatc
 import { clipGradNorm } from './grad_norm.js';
 import { faultPoint } from './fault.js';
 import { learningRateAt, scaledLearningRate } from './schedule.js';
-import { runValidation } from './validation.js';
+import { runValidation, validationCases } from './validation.js';
 
 /** The collective operations data parallel needs (src/train/distributed.ts gives one over c10d). */
 export interface ProcessGroup {
@@ -134,6 +134,7 @@ async function trainUnlocked(o: TrainOptions): Promise<TrainResult> {
   const heldOut = new Set(d.held_out ?? []);
   const clips = all.filter((c) => !heldOut.has(c.name));
   checkDatasetReport(report, { skipInvalid: d.skip_invalid ?? false, option: 'dataset.skip_invalid', where: `${o.config}: the dataset (${d.first_video_root}, ${d.third_video_root})`, note });
+  if (lead) validationCases(config, all, `${o.config}: validation.cases`);  // named now, not at the first validation hours later
   if (clips.length === 0) throw new WorldWanderError(`${d.third_video_root}: no usable training clip (${all.length} found, ${heldOut.size} held out)`);
   if (lead) writeFileSync(path.join(o.output, 'dataset_report.json'), `${JSON.stringify({ clips: clips.length, heldOut: [...heldOut], ...report }, null, 2)}\n`);
 
@@ -306,7 +307,7 @@ function truncateJsonl(file: string, steps: number): void {
   onDiskFull(file, () => writeFileSync(file, lines.map((l) => `${l}\n`).join('')));
 }
 
-export class InterruptedTraining extends WorldWanderError {
+export class InterruptedTraining extends Stopped {
   override name = 'Interrupted';
   constructor(readonly step: number, readonly checkpoint: string | null) {
     super(`stopped at step ${step}${checkpoint ? `; checkpoint ${checkpoint} written, continue with --resume latest` : ''}`);

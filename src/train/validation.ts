@@ -13,7 +13,7 @@ import { PerceptualScorer, perceptualDistances } from '../eval/perceptual.js';
 import { videoEdgeAgreement, videoSharpness } from '../eval/sharpness.js';
 import type { AutoencoderKLWan } from '../models/wan/vae.js';
 import type { WanTransformer3DModel } from '../models/wan/transformer.js';
-import type { WorldWanderConfig } from '../worldwander/config.js';
+import { ConfigError, type WorldWanderConfig } from '../worldwander/config.js';
 import { writeCase } from '../worldwander/outputs.js';
 import { WorldWanderPipeline } from '../worldwander/pipeline.js';
 import type { WorldWanderTask } from '../worldwander/prompts.js';
@@ -54,9 +54,18 @@ function perceptualDistance(scorer: PerceptualScorer, a: readonly Uint8Array[], 
   }
 }
 
+/** The cases validation translates (`validation.cases`, else the first held-out one); an error naming any that is not a clip of the dataset. */
+export function validationCases(config: WorldWanderConfig, all: readonly Clip[], where: string): string[] {
+  const names = config.validation?.cases ?? (config.dataset.held_out?.length ? [config.dataset.held_out[0]!] : []);
+  const known = new Set(all.map((c) => c.name));
+  const unknown = names.filter((n) => !known.has(n));
+  if (unknown.length) throw new ConfigError(`${where}: validation case(s) ${unknown.map((n) => `'${n}'`).join(', ')} are not clips of the dataset (it has ${all.slice(0, 3).map((c) => c.name).join(', ')}${all.length > 3 ? ', …' : ''})`);
+  return names;
+}
+
 export async function runValidation(v: ValidationContext): Promise<ValidationResult[]> {
   const { config, task } = v;
-  const names = config.validation?.cases ?? (config.dataset.held_out?.length ? [config.dataset.held_out[0]!] : []);
+  const names = validationCases(config, v.all, 'validation.cases');
   if (names.length === 0) return [];
   const d = config.dataset;
   const pipeline = WorldWanderPipeline.fromModels(v.modelDir, v.model, v.vae);
@@ -66,8 +75,7 @@ export async function runValidation(v: ValidationContext): Promise<ValidationRes
   v.model.eval();
   try {
     for (const name of names) {
-      const clip = v.all.find((c) => c.name === name);
-      if (!clip) throw new Error(`validation case '${name}' is not a clip of the dataset`);
+      const clip = v.all.find((c) => c.name === name)!;
       const [condition, truthVideo] = task === 'three2one' ? [clip.third, clip.first] : [clip.first, clip.third];
       const translation = await pipeline.translate(task, {
         video: condition, referenceImage: clip.reference, height: d.height, width: d.width, numFrames: d.sample_n_frames,

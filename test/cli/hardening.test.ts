@@ -115,3 +115,13 @@ test('eval says on the console when predictions were cropped to another aspect r
   assert.equal(c.status, 2, c.stderr);
   assert.match(c.stderr, /--compare: .*other-report\.json has none of this run's cases \(sample_000000\)/);
 });
+
+test('train: a validation.cases name that is no clip is a config error before the first step, not "a bug" hours later', async () => {
+  await ready;
+  const output = path.join(scratch, 'val-cases');
+  const r = run(['train', '--config', path.join(repoRoot, 'configs', 'tiny', 'three2one.yaml'), '--output', output, `dataset.first_video_root=${data}/First_Video`, `dataset.third_video_root=${data}/Third_Video`, 'validation.cases=[nope]']);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /validation\.cases: validation case\(s\) 'nope' are not clips of the dataset \(it has sample_000000, sample_000001\)/);
+  assert.ok(!/looks like a bug/.test(r.stderr));
+  assert.ok(!existsSync(path.join(output, 'metrics.jsonl')), 'no step was taken');
+});
