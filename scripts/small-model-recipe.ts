@@ -15,7 +15,9 @@
 //                 weighted alike; a constant learning rate, then a linear cool-down over the
 //                 last 300 of 1300 steps
 //   6. export     models/worldwander-small (bfloat16 storage)
-//   7. sampling   steps / guidance / flow shift chosen by PSNR on 16 validation clips
+//   7. sampling   steps / guidance / flow shift chosen on 16 validation clips by the blur-aware
+//                 metrics together (src/eval/selection.ts: mean rank of PSNR, sharpness, edges,
+//                 perceptual and Fréchet distance, mIoU)
 //   8. report     both tasks on the test split against the baselines
 //   with --ablation: a run with uniform positions (CPE off) of ABLATION_STEPS steps, and both it
 //                 and the main run's checkpoint of that step reported on the test split.
@@ -48,6 +50,7 @@ import { writePng } from '../src/data/frames.js';
 import { LAYOUT } from '../src/data/layout.js';
 import { Progress } from '../src/data/progress.js';
 import { writeTinyTextEncoder } from './make-umt5-fixture.js';
+import { chooseSetting, type SettingScores } from '../src/eval/selection.js';
 
 const args = process.argv.slice(2);
 /** The PerceptionNet's schedule (both profiles: ~6 minutes here, on every clip of the training split). */
@@ -249,7 +252,7 @@ async function scoreSplit(out: string, split: keyof typeof SPLITS, withMeanFrame
 }
 
 type Setting = { steps: number; guidance: number; shift: number };
-type SamplingRecord = { model: string; complete: boolean; best?: Setting; results: (Setting & { psnr: number; ssim: number })[] };
+type SamplingRecord = { model: string; complete: boolean; best?: Setting; results: (Setting & SettingScores & { ssim: number })[] };
 const SAMPLING_RECORD = path.join(OUT, 'sampling.json');
 
 /** The trained transformer the sampling settings were chosen for: its last checkpoint's step and weights digest. */
@@ -266,10 +269,11 @@ function chosen(): SamplingRecord {
 }
 
 /**
- * Sampling settings by mean PSNR over both tasks on 16 validation clips (the test split is never
- * looked at). Few steps are in the grid on purpose: one Euler step from pure noise returns the
- * model's estimate of E[x0 | condition], the prediction PSNR rewards most; more steps draw a
- * sharper sample whose expected error is larger (the perception-distortion trade-off).
+ * Sampling settings by the blur-aware metrics together (chooseSetting: the lowest mean rank of
+ * PSNR, sharpness, edge agreement, perceptual and Fréchet distance and mIoU, each the mean of both
+ * tasks) on 16 validation clips; the test split is never looked at. PSNR alone would choose one
+ * step: one Euler step from pure noise returns the model's estimate of E[x0 | condition], the
+ * blur PSNR rewards most; more steps draw sharper samples whose expected error is larger.
  */
 async function sampling(): Promise<void> {
   const grid: Setting[] = [];
@@ -281,18 +285,20 @@ async function sampling(): Promise<void> {
   const { model, results } = chosen();
   const write = (record: SamplingRecord): void => writeFileSync(SAMPLING_RECORD, `${JSON.stringify(record, null, 2)}\n`);
   for (const settings of grid) {
-    if (results.some((r) => r.steps === settings.steps && r.guidance === settings.guidance && r.shift === settings.shift)) continue;
+    if (results.some((r) => r.steps === settings.steps && r.guidance === settings.guidance && r.shift === settings.shift && r.perceptual !== undefined)) continue;
     const out = path.join(OUT, 'sampling', `n${settings.steps}_g${settings.guidance}_s${settings.shift}`);
     rmSync(out, { recursive: true, force: true });
     await translateSplit(MODEL, 'validation', 16, out, { ...settings, cpe: true });
     const reports = await scoreSplit(out, 'validation', false);
-    const mean = (m: 'psnr' | 'ssim'): number => (reports.three2one!.overall.model[m] + reports.one2three!.overall.model[m]) / 2;
-    results.push({ ...settings, psnr: mean('psnr'), ssim: mean('ssim') });
-    console.error(`sampling ${JSON.stringify(settings)}: validation PSNR ${mean('psnr').toFixed(2)} dB, SSIM ${mean('ssim').toFixed(4)}`);
+    const mean = (m: keyof SettingScores | 'ssim'): number => ((reports.three2one!.overall.model[m] ?? NaN) + (reports.one2three!.overall.model[m] ?? NaN)) / 2;
+    const scores = { psnr: mean('psnr'), ssim: mean('ssim'), sharpness: mean('sharpness'), edges: mean('edges'), perceptual: mean('perceptual'), frechet: mean('frechet'), miou: mean('miou') };
+    results.push({ ...settings, ...scores });
+    console.error(`sampling ${JSON.stringify(settings)}: validation ${Object.entries(scores).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`);
     write({ model, complete: false, results });  // a stopped grid resumes
   }
-  const best = results.reduce((a, b) => (b.psnr > a.psnr ? b : a));
-  write({ model, complete: true, best, results });
+  const scored = results.filter((r) => r.perceptual !== undefined);
+  const best = scored[chooseSetting(scored)]!;
+  write({ model, complete: true, best: { steps: best.steps, guidance: best.guidance, shift: best.shift }, results });
   const index = JSON.parse(readFileSync(path.join(MODEL, 'model_index.json'), 'utf8'));
   index._worldwander = { ...index._worldwander, num_inference_steps: best.steps, guidance_scale: best.guidance, flow_shift: best.shift };
   writeFileSync(path.join(MODEL, 'model_index.json'), `${JSON.stringify(index, null, 2)}\n`);
@@ -335,7 +341,7 @@ await stage('report', async () => {
   await report(MODEL, 'report', true);
   // and the best many-step setting on validation: sharper samples, further from the mean
   const sampled = chosen().results.filter((r) => r.steps === 20);
-  if (sampled.length) await report(MODEL, 'report-20-steps', true, { settings: sampled.reduce((a, b) => (b.psnr > a.psnr ? b : a)) });
+  if (sampled.length) await report(MODEL, 'report-20-steps', true, { settings: sampled[chooseSetting(sampled)] });
   cpSync(path.join(OUT, 'report', 'three2one', 'training_loss.svg'), path.join(MODEL, 'training_loss.svg'));  // for the model card
 });
 if (ablation) {
