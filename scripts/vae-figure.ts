@@ -1,0 +1,41 @@
+// Reconstructions of VAE levers side by side (the model card's docs/images/vae-*.png): for the
+// first clips of a view folder (the VAE trainer's validation clips: never trained on), one frame
+// of the truth, then each VAE's encode (z = μ) and decode of the first 9 frames; 4x nearest.
+// Usage: node dist/scripts/vae-figure.js --out FILE [--clips DIR] [--count 3] [--frame 8] VAE_DIR...
+import path from 'node:path';
+import sharp from 'sharp';
+
+import { readFrames, sideBySide, type RgbImage } from '../src/data/frames.js';
+import { framesToTensor, tensorToFrames } from '../src/data/video_tensor.js';
+import { AutoencoderKLWan } from '../src/models/wan/vae.js';
+import { noGrad, scope } from '../src/torch/index.js';
+
+const args = process.argv.slice(2);
+const options = new Map<string, string>();
+const vaeDirs: string[] = [];
+for (let i = 0; i < args.length; i++) (args[i]!.startsWith('--') ? options.set(args[i]!, args[++i]!) : vaeDirs.push(args[i]!));
+const out = options.get('--out');
+if (!out || !vaeDirs.length) throw new Error('usage: vae-figure --out FILE [--clips DIR] [--count N] [--frame F] VAE_DIR...');
+const clips = options.get('--clips') ?? 'outputs/recipe/data/train/First_Video';
+const count = Number(options.get('--count') ?? 3), frame = Number(options.get('--frame') ?? 8);
+const SCALE = 4, GAP = 1, FRAMES = 9;
+
+const vaes = vaeDirs.map((dir) => AutoencoderKLWan.fromPretrained(dir));
+const rows: RgbImage[][] = [];
+for (let k = 0; k < count; k++) {
+  const video = await readFrames(path.join(clips, `sample_${String(k).padStart(6, '0')}.mp4`), { maxFrames: FRAMES });
+  const tile = (data: Uint8Array): RgbImage => ({ width: video.width, height: video.height, data });
+  const row = [tile(video.frames[frame]!)];
+  for (const vae of vaes) {
+    const decoded = noGrad(() => scope(() => tensorToFrames(vae.decode(vae.encode(framesToTensor(video.frames, video.width, video.height)).mean))));
+    row.push(tile(decoded[frame]!));
+  }
+  rows.push(row);
+}
+for (const vae of vaes) vae.dispose();
+const white = (width: number, height: number): RgbImage => ({ width, height, data: new Uint8Array(width * height * 3).fill(255) });
+const lines = rows.map((row) => sideBySide(row.flatMap((t, c) => (c ? [white(GAP, t.height), t] : [t]))));
+const grid = lines.flatMap((line, r) => (r ? [white(line.width, GAP), line] : [line]));
+const width = lines[0]!.width, height = grid.reduce((h, part) => h + part.height, 0);
+await sharp(Buffer.concat(grid.map((part) => part.data)), { raw: { width, height, channels: 3 } }).resize(width * SCALE, height * SCALE, { kernel: 'nearest' }).png().toFile(out);
+console.log(`${out}: frame ${frame} of ${count} clips of ${clips}; columns: the truth, ${vaeDirs.join(', ')}`);
