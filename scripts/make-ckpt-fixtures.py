@@ -16,7 +16,6 @@ Run with Debian's python3-torch (apt-get install python3-torch): /usr/bin/python
 """
 import json
 import os
-import struct
 import subprocess
 import sys
 import types
@@ -24,6 +23,9 @@ import zipfile
 from collections import OrderedDict
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import write_safetensors  # noqa: E402
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else "test/fixtures/ckpt"
 MARKER = "/tmp/worldwander-unpickler-marker"
@@ -82,25 +84,6 @@ checkpoint = {
     "hyper_parameters": {"config": DictConfig({"use_lora": True, "training": {"rank": RANK, "learning_rate": 5e-5}})},
 }
 torch.save(checkpoint, os.path.join(OUT, "release_shaped.ckpt"))
-
-
-def write_safetensors(path, tensors):
-    """The safetensors format by hand: u64 header length, JSON header, raw little-endian data."""
-    names = {torch.float32: "F32", torch.bfloat16: "BF16"}
-    header, blobs, offset = {}, [], 0
-    for key, t in tensors.items():
-        t = t.contiguous()
-        data = t.view(torch.int16).numpy().tobytes() if t.dtype == torch.bfloat16 else t.numpy().tobytes()
-        header[key] = {"dtype": names[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
 
 
 write_safetensors(os.path.join(OUT, "release_shaped.expected.safetensors"), lora)

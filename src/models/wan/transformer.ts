@@ -11,6 +11,7 @@ import { WanRotaryPosEmbed, type RopeTables } from './rope.js';
 import { WanTransformerBlock } from './transformer_block.js';
 import { WanConditionEmbedder } from './transformer_embeddings.js';
 import { innerDim, parseTransformerConfig, type WanTransformerConfig } from './transformer_config.js';
+import { asDiffusersSource, diffusersConfigFromOriginal, isOriginalConfig } from './transformer_layouts.js';
 
 /** The layers WorldWander adapts with LoRA: every attention projection and both FFN linears. */
 export const WAN_LORA_TARGETS = ['to_q', 'to_k', 'to_v', 'to_out.0', 'ffn.net.0.proj', 'ffn.net.2'] as const;
@@ -81,8 +82,10 @@ export class WanTransformer3DModel extends Module {
    */
   static fromPretrained(dir: string, { dtype = 'float32', device, onProgress }: PretrainedOptions = {}): WanTransformer3DModel {
     const file = path.join(dir, 'config.json');
-    const config = parseTransformerConfig(readJsonFile(file, 'transformer config'), file);
-    return loadPretrained(new WanTransformer3DModel(config, { init: 'empty', dtype, device }), openWeights(dir, 'diffusion_pytorch_model'), dir, onProgress).eval();
+    const raw = readJsonFile(file, 'transformer config') as Record<string, unknown>;
+    const config = parseTransformerConfig(isOriginalConfig(raw) ? diffusersConfigFromOriginal(raw, file) : raw, file);
+    const { source } = asDiffusersSource(openWeights(dir, 'diffusion_pytorch_model'), dir);
+    return loadPretrained(new WanTransformer3DModel(config, { init: 'empty', dtype, device }), source, dir, onProgress).eval();
   }
 
   /** LoRA adapters on WAN_LORA_TARGETS (the rest frozen); returns the adapted layer names. */

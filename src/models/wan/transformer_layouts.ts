@@ -1,0 +1,117 @@
+// The Wan transformer's weight layouts besides diffusers': the original Wan-AI release
+// (`blocks.N.self_attn.q.weight`, WanModel's config.json) and ComfyUI's single files (the same
+// keys under `model.diffusion_model.`, or bare). Recognised by their keys, not file names, and
+// read through a TensorSource that answers diffusers' names. The renames are those of diffusers'
+// scripts/convert_wan_to_diffusers.py (TRANSFORMER_KEYS_RENAME_DICT), including its swap of
+// norm2 and norm3: the original orders its norms norm1 (self-attention), norm3 (cross-attention,
+// the one with weights), norm2 (feed-forward).
+import { FileFormatError } from '../../errors.js';
+import type { TensorSource } from '../../torch/index.js';
+
+export type TransformerLayout = 'diffusers' | 'original';
+
+export const COMFY_PREFIX = 'model.diffusion_model.';
+
+const ATTENTION: Record<string, string> = { q: 'to_q', k: 'to_k', v: 'to_v', o: 'to_out.0', norm_q: 'norm_q', norm_k: 'norm_k' };
+
+/** [original pattern, diffusers replacement], tried in order; the first that matches renames the key. */
+const RENAMES: readonly [RegExp, string | ((...groups: string[]) => string)][] = [
+  [/^patch_embedding\.(weight|bias)$/, 'patch_embedding.$1'],
+  [/^time_embedding\.0\.(weight|bias)$/, 'condition_embedder.time_embedder.linear_1.$1'],
+  [/^time_embedding\.2\.(weight|bias)$/, 'condition_embedder.time_embedder.linear_2.$1'],
+  [/^time_projection\.1\.(weight|bias)$/, 'condition_embedder.time_proj.$1'],
+  [/^text_embedding\.0\.(weight|bias)$/, 'condition_embedder.text_embedder.linear_1.$1'],
+  [/^text_embedding\.2\.(weight|bias)$/, 'condition_embedder.text_embedder.linear_2.$1'],
+  [/^head\.modulation$/, 'scale_shift_table'],
+  [/^head\.head\.(weight|bias)$/, 'proj_out.$1'],
+  [/^blocks\.(\d+)\.modulation$/, 'blocks.$1.scale_shift_table'],
+  [/^blocks\.(\d+)\.(self|cross)_attn\.(q|k|v|o|norm_q|norm_k)\.(weight|bias)$/, (_, n, kind, part, p) => `blocks.${n}.${kind === 'self' ? 'attn1' : 'attn2'}.${ATTENTION[part!]}.${p}`],
+  [/^blocks\.(\d+)\.norm3\.(weight|bias)$/, 'blocks.$1.norm2.$2'],
+  [/^blocks\.(\d+)\.norm2\.(weight|bias)$/, 'blocks.$1.norm3.$2'],
+  [/^blocks\.(\d+)\.ffn\.0\.(weight|bias)$/, 'blocks.$1.ffn.net.0.proj.$2'],
+  [/^blocks\.(\d+)\.ffn\.2\.(weight|bias)$/, 'blocks.$1.ffn.net.2.$2'],
+];
+
+/** The diffusers name of an original-layout key, or undefined when the table does not know it. */
+export function diffusersKeyOf(original: string): string | undefined {
+  for (const [pattern, replacement] of RENAMES) {
+    if (!pattern.test(original)) continue;
+    return typeof replacement === 'string' ? original.replace(pattern, replacement) : original.replace(pattern, replacement as (...a: string[]) => string);
+  }
+  return undefined;
+}
+
+/** Which layout `keys` are in, and the prefix they carry (ComfyUI's, or none). */
+export function detectTransformerLayout(keys: readonly string[]): { layout: TransformerLayout; prefix: string } {
+  const prefix = keys.length > 0 && keys.every((k) => k.startsWith(COMFY_PREFIX)) ? COMFY_PREFIX : '';
+  const bare = keys.map((k) => k.slice(prefix.length));
+  if (bare.some((k) => /^blocks\.\d+\.(self|cross)_attn\./.test(k) || k.startsWith('head.head.'))) return { layout: 'original', prefix };
+  return { layout: 'diffusers', prefix };
+}
+
+/**
+ * `source` as diffusers' names, whatever layout it is in; an error names the keys the table does
+ * not know (never a silent skip). Returns the layout found, for the loader to say.
+ */
+export function asDiffusersSource(source: TensorSource, where: string): { source: TensorSource; layout: TransformerLayout; prefix: string } {
+  const { layout, prefix } = detectTransformerLayout(source.keys());
+  if (layout === 'diffusers' && !prefix) return { source, layout, prefix };
+  const names = new Map<string, string>();  // diffusers name -> key in the file
+  const unknown: string[] = [];
+  for (const key of source.keys()) {
+    const bare = key.slice(prefix.length);
+    const name = layout === 'original' ? diffusersKeyOf(bare) : bare;
+    if (name === undefined) unknown.push(key);
+    else names.set(name, key);
+  }
+  if (unknown.length) throw new FileFormatError(`${where}: ${unknown.length} key(s) of the original Wan layout have no diffusers name here: ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''}`);
+  const fileKey = (name: string): string => {
+    const key = names.get(name);
+    if (key === undefined) throw new FileFormatError(`${where}: no tensor for ${name} (the ${layout} layout's keys were read)`);
+    return key;
+  };
+  return {
+    layout, prefix,
+    source: {
+      keys: () => [...names.keys()],
+      has: (name) => names.has(name),
+      info: (name) => source.info(fileKey(name)),
+      get: (name, options) => source.get(fileKey(name), options),
+    },
+  };
+}
+
+/**
+ * diffusers' WanTransformer3DModel config from the original release's config.json (WanModel:
+ * dim, num_heads, in_dim, out_dim, ffn_dim, freq_dim, num_layers, eps, text_dim when given).
+ */
+export function diffusersConfigFromOriginal(raw: Record<string, unknown>, where: string): Record<string, unknown> {
+  const number = (key: string): number => {
+    const value = raw[key];
+    if (typeof value !== 'number') throw new FileFormatError(`${where}: the original Wan config has no number '${key}'`);
+    return value;
+  };
+  const dim = number('dim'), heads = number('num_heads');
+  if (dim % heads) throw new FileFormatError(`${where}: dim ${dim} is not a multiple of num_heads ${heads}`);
+  return {
+    _class_name: 'WanTransformer3DModel',
+    patch_size: raw.patch_size ?? [1, 2, 2],
+    num_attention_heads: heads,
+    attention_head_dim: dim / heads,
+    in_channels: number('in_dim'),
+    out_channels: number('out_dim'),
+    text_dim: raw.text_dim ?? 4096,
+    freq_dim: number('freq_dim'),
+    ffn_dim: number('ffn_dim'),
+    num_layers: number('num_layers'),
+    cross_attn_norm: raw.cross_attn_norm ?? true,
+    qk_norm: raw.qk_norm === false ? null : 'rms_norm_across_heads',
+    eps: raw.eps ?? 1e-6,
+    rope_max_seq_len: raw.rope_max_seq_len ?? 1024,
+  };
+}
+
+/** Whether a config.json is the original release's (WanModel) rather than diffusers'. */
+export function isOriginalConfig(raw: Record<string, unknown>): boolean {
+  return raw._class_name === 'WanModel' || (raw.dim !== undefined && raw.num_attention_heads === undefined);
+}
