@@ -6,7 +6,10 @@ in the layouts other tools write, so the loader can be tested against them:
   and the original key names (blocks.N.self_attn.q.weight, blocks.N.norm3 for the cross-attention
   norm, blocks.N.modulation, head.head, head.modulation, time_embedding.0, time_projection.1,
   text_embedding.0, ffn.0 / ffn.2), in two shards with a safetensors index, as the release ships;
-- comfy/: the same keys under ComfyUI's `model.diffusion_model.` prefix in one file.
+- comfy/: the same keys under ComfyUI's `model.diffusion_model.` prefix in one file;
+- comfy_fp8/: that file with every matrix quantised to float8 e4m3fn with a per-tensor
+  `.scale_weight` (scale = max|w| / 448) and a `scaled_fp8` marker, as ComfyUI's scaled fp8
+  files are, and expected.safetensors: the dequantised weights (diffusers names), float32.
 
 The names follow the original WanModel's modules (Wan2.1/2.2 wan/modules/model.py). The tensors
 are the tiny model's, bit for bit. Run with Debian's python3-torch (no safetensors package
@@ -95,3 +98,39 @@ with open(os.path.join(OUT, 'comfy', 'config.json'), 'w') as f:
     json.dump(wan_config, f, indent=2)
 write_safetensors(os.path.join(OUT, 'comfy', 'diffusion_pytorch_model.safetensors'), {f'model.diffusion_model.{k}': original[k] for k in keys})
 print(f'wrote {OUT}/original ({len(keys)} tensors, 2 shards) and {OUT}/comfy')
+
+# float8 e4m3fn by its definition: sign, exponent bits e (bias 7), mantissa bits m; e = 0 subnormal; 0x7f/0xff NaN
+def e4m3fn(byte):
+    s, e, m = byte >> 7, (byte >> 3) & 15, byte & 7
+    if e == 15 and m == 7:
+        return float('nan')
+    magnitude = (m / 8) * 2.0 ** -6 if e == 0 else (1 + m / 8) * 2.0 ** (e - 7)
+    return -magnitude if s else magnitude
+
+
+VALUES = torch.tensor([e4m3fn(b) for b in range(256)], dtype=torch.float64)
+FINITE = torch.tensor([b for b in range(256) if VALUES[b] == VALUES[b]])
+quantised, file_dtypes, expected = {}, {}, {}
+for key in keys:
+    t = original[key]
+    name = f'model.diffusion_model.{key}'
+    if t.dim() >= 2 and key.endswith('.weight'):
+        scale = (t.abs().max().double() / 448).float()
+        q = t.double() / scale.double()
+        nearest = FINITE[(q.reshape(-1, 1) - VALUES[FINITE].reshape(1, -1)).abs().argmin(dim=1)]
+        quantised[name] = nearest.to(torch.uint8).reshape(t.shape)
+        file_dtypes[name] = 'F8_E4M3'
+        quantised[f'model.diffusion_model.{key[:-len(".weight")]}.scale_weight'] = scale.reshape(1)
+        value = VALUES[nearest.long()].float().reshape(t.shape) * scale
+    else:
+        quantised[name] = t
+        value = t
+    expected[next(k for k in tensors if original_name(k) == key)] = value.contiguous()
+quantised['scaled_fp8'] = torch.zeros((), dtype=torch.uint8)
+file_dtypes['scaled_fp8'] = 'F8_E4M3'
+os.makedirs(os.path.join(OUT, 'comfy_fp8'), exist_ok=True)
+with open(os.path.join(OUT, 'comfy_fp8', 'config.json'), 'w') as f:
+    json.dump(wan_config, f, indent=2)
+write_safetensors(os.path.join(OUT, 'comfy_fp8', 'diffusion_pytorch_model.safetensors'), quantised, file_dtypes)
+write_safetensors(os.path.join(OUT, 'comfy_fp8', 'expected.safetensors'), expected)
+print(f'wrote {OUT}/comfy_fp8 ({len(file_dtypes) - 1} float8 matrices)')

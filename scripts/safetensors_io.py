@@ -23,11 +23,13 @@ def read_safetensors(path):
     return out
 
 
-def write_safetensors(path, tensors):
+def write_safetensors(path, tensors, file_dtypes=None):
+    """`file_dtypes` names a dtype for some keys whose tensors hold its raw bytes (uint8), e.g. F8_E4M3."""
     header, blobs, offset = {}, [], 0
     for key, t in tensors.items():
         data = t.contiguous().view(torch.uint8).numpy().tobytes()
-        header[key] = {'dtype': NAMES[t.dtype], 'shape': list(t.shape), 'data_offsets': [offset, offset + len(data)]}
+        dtype = (file_dtypes or {}).get(key) or NAMES[t.dtype]
+        header[key] = {'dtype': dtype, 'shape': list(t.shape), 'data_offsets': [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
     text = json.dumps(header).encode()

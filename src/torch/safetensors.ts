@@ -8,6 +8,7 @@ import path from 'node:path';
 
 import { dtypeCode, itemSize, type DType } from './dtype.js';
 import { native } from './native.js';
+import { decodeE4m3fn } from './float8.js';
 import { Tensor, wrap, type Device } from './tensor.js';
 
 const fromFileDtype: Record<string, DType> = {
@@ -17,7 +18,10 @@ const fromFileDtype: Record<string, DType> = {
 const toFileDtype = Object.fromEntries(Object.entries(fromFileDtype).map(([k, v]) => [v, k])) as Record<DType, string>;
 
 export interface TensorInfo {
+  /** What the tensor loads as (float32 for float8 e4m3fn, which libtorch 1.13 has no type for). */
   dtype: DType;
+  /** Set where the file stores another type than `dtype`. */
+  stored?: 'float8_e4m3fn';
   shape: number[];
   /** Byte range in the file (absolute). */
   begin: number;
@@ -112,7 +116,13 @@ export class SafetensorsFile implements TensorSource {
     return entry;
   }
   get(key: string, options: LoadOptions = {}): Tensor {
-    const { dtype, shape, begin } = this.info(key);
+    const { dtype, shape, begin, stored } = this.info(key);
+    if (stored === 'float8_e4m3fn') {
+      const bytes = wrap(native.readFile(this.file, begin, shape, dtypeCode('uint8')));
+      const decoded = decodeE4m3fn(bytes);
+      bytes.dispose();
+      return convert(decoded, options);
+    }
     const loaded = wrap(native.readFile(this.file, begin, shape, dtypeCode(dtype)));
     return convert(loaded, options);
   }
@@ -121,9 +131,10 @@ export class SafetensorsFile implements TensorSource {
 function parseEntry(key: string, raw: unknown, dataSize: number, dataStart: number, fail: (why: string) => never): TensorInfo {
   const entry = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
   if (entry === null || typeof entry !== 'object') fail(`tensor '${key}': expected an object`);
-  const dtype = fromFileDtype[String(entry.dtype)];
+  const float8 = entry.dtype === 'F8_E4M3';
+  const dtype = float8 ? 'float32' : fromFileDtype[String(entry.dtype)];
   if (dtype === undefined) {
-    fail(`tensor '${key}': unknown dtype '${String(entry.dtype)}' (supported: ${Object.keys(fromFileDtype).join(', ')})`);
+    fail(`tensor '${key}': unknown dtype '${String(entry.dtype)}' (supported: ${Object.keys(fromFileDtype).join(', ')}, F8_E4M3)`);
   }
   const shape = entry.shape;
   if (!Array.isArray(shape) || !shape.every((n) => Number.isInteger(n) && n >= 0)) {
@@ -137,11 +148,11 @@ function parseEntry(key: string, raw: unknown, dataSize: number, dataStart: numb
   if (begin > end || end > dataSize) {
     fail(`tensor '${key}': data_offsets [${begin}, ${end}] out of range (the data has ${dataSize} bytes)`);
   }
-  const expected = (shape as number[]).reduce((a, b) => a * b, 1) * itemSize[dtype!];
+  const expected = (shape as number[]).reduce((a, b) => a * b, 1) * (float8 ? 1 : itemSize[dtype!]);
   if (end - begin !== expected) {
     fail(`tensor '${key}': ${dtype} ${JSON.stringify(shape)} needs ${expected} bytes, data_offsets span ${end - begin}`);
   }
-  return { dtype: dtype!, shape: shape as number[], begin: dataStart + begin, end: dataStart + end };
+  return { dtype: dtype!, shape: shape as number[], begin: dataStart + begin, end: dataStart + end, ...(float8 ? { stored: 'float8_e4m3fn' as const } : {}) };
 }
 
 function checkOverlaps(entries: Map<string, TensorInfo>, fail: (why: string) => never): void {

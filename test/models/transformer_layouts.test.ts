@@ -10,6 +10,7 @@ import { after, test } from 'node:test';
 import { WanTransformer3DModel } from '../../src/models/wan/transformer.js';
 import { detectTransformerLayout, diffusersKeyOf } from '../../src/models/wan/transformer_layouts.js';
 import { SafetensorsFile, saveSafetensors } from '../../src/torch/index.js';
+import { E4M3FN_VALUES } from '../../src/torch/float8.js';
 import { repoRoot } from '../helpers/release_examples.js';
 
 const FIXTURES = path.join(repoRoot, 'test', 'fixtures');
@@ -68,4 +69,29 @@ test('an original-layout file with a key the table does not know is refused, nam
   saveSafetensors(file, tensors);
   assert.throws(() => WanTransformer3DModel.fromPretrained(dir), /extra: 1 key\(s\) of the original Wan layout have no diffusers name here: model\.diffusion_model\.blocks\.0\.self_attn\.lora\.weight/);
   for (const t of new Set(tensors.values())) t.dispose();
+});
+
+test('ComfyUI\'s scaled fp8 (float8 e4m3fn with per-tensor scales): the weights are the float64 reference\'s dequantised values, bit for bit', () => {
+  const model = WanTransformer3DModel.fromPretrained(path.join(FIXTURES, 'wan_layouts', 'comfy_fp8'));
+  const expected = SafetensorsFile.open(path.join(FIXTURES, 'wan_layouts', 'comfy_fp8', 'expected.safetensors'));
+  try {
+    const got = bytesOf(model);
+    assert.deepEqual([...got.keys()].sort(), expected.keys().sort());
+    for (const key of expected.keys()) {
+      const t = expected.get(key);
+      assert.ok(got.get(key)!.equals(Buffer.from(t.toTypedArray().buffer)), key);
+      t.dispose();
+    }
+  } finally {
+    model.dispose();
+  }
+});
+
+test('e4m3fn values by hand: 1, -1, the largest (448), the smallest normal and subnormal, NaN', () => {
+  assert.equal(E4M3FN_VALUES[0x38], 1);
+  assert.equal(E4M3FN_VALUES[0xb8], -1);
+  assert.equal(E4M3FN_VALUES[0x7e], 448);
+  assert.equal(E4M3FN_VALUES[0x08], 2 ** -6);
+  assert.equal(E4M3FN_VALUES[0x01], 2 ** -9);
+  assert.ok(Number.isNaN(E4M3FN_VALUES[0x7f]!) && Number.isNaN(E4M3FN_VALUES[0xff]!));
 });

@@ -11,6 +11,7 @@ import { WanRotaryPosEmbed, type RopeTables } from './rope.js';
 import { WanTransformerBlock } from './transformer_block.js';
 import { WanConditionEmbedder } from './transformer_embeddings.js';
 import { innerDim, parseTransformerConfig, type WanTransformerConfig } from './transformer_config.js';
+import { dequantizedSource } from '../../torch/scaled_fp8.js';
 import { asDiffusersSource, diffusersConfigFromOriginal, isOriginalConfig } from './transformer_layouts.js';
 
 /** The layers WorldWander adapts with LoRA: every attention projection and both FFN linears. */
@@ -84,7 +85,7 @@ export class WanTransformer3DModel extends Module {
     const file = path.join(dir, 'config.json');
     const raw = readJsonFile(file, 'transformer config') as Record<string, unknown>;
     const config = parseTransformerConfig(isOriginalConfig(raw) ? diffusersConfigFromOriginal(raw, file) : raw, file);
-    const { source } = asDiffusersSource(openWeights(dir, 'diffusion_pytorch_model'), dir);
+    const { source } = asDiffusersSource(dequantizedSource(openWeights(dir, 'diffusion_pytorch_model')), dir);
     return loadPretrained(new WanTransformer3DModel(config, { init: 'empty', dtype, device }), source, dir, onProgress).eval();
   }
 
