@@ -27,7 +27,7 @@ def write_safetensors(path, tensors, file_dtypes=None):
     """`file_dtypes` names a dtype for some keys whose tensors hold its raw bytes (uint8), e.g. F8_E4M3."""
     header, blobs, offset = {}, [], 0
     for key, t in tensors.items():
-        data = t.contiguous().view(torch.uint8).numpy().tobytes()
+        data = t.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
         dtype = (file_dtypes or {}).get(key) or NAMES[t.dtype]
         header[key] = {'dtype': dtype, 'shape': list(t.shape), 'data_offsets': [offset, offset + len(data)]}
         blobs.append(data)

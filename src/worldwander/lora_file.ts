@@ -5,6 +5,7 @@ import path from 'node:path';
 
 import { FileFormatError } from '../errors.js';
 import { SafetensorsFile, TensorRef, TorchCheckpoint, describePickled, saveSafetensors, type Tensor, type TensorSource } from '../torch/index.js';
+import { communityLoraSource } from '../models/wan/lora_formats.js';
 import { loadLora, normaliseLoraKey, type LoraLoadReport } from '../nn/index.js';
 import type { Module } from '../nn/index.js';
 
@@ -19,7 +20,7 @@ export interface LoraSource {
 
 export function openLoraFile(file: string): LoraSource {
   const ext = path.extname(file).toLowerCase();
-  if (ext === '.safetensors') return { source: SafetensorsFile.open(file), unfamiliarGlobals: [] };
+  if (ext === '.safetensors') return { source: communityLoraSource(SafetensorsFile.open(file), file), unfamiliarGlobals: [] };
   if (ext !== '.ckpt' && ext !== '.pt' && ext !== '.pth') throw new FileFormatError(`${file}: a LoRA file is a .ckpt (the release's) or a .safetensors`);
   const ckpt = TorchCheckpoint.open(file);
   if (!(ckpt.value instanceof Map)) throw new FileFormatError(`${file}: the checkpoint's top-level object is ${describePickled(ckpt.value)}, not a dict; refused`);

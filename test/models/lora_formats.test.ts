@@ -1,0 +1,39 @@
+// LoRA files of other Wan tools (kohya / musubi-tuner, ComfyUI), made from the release-shaped test
+// LoRA by scripts/make-lora-format-fixtures.py: they load as the diffusers file does, each
+// module's alpha honoured (the update scaled by alpha / rank).
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+
+import { WanTransformer3DModel } from '../../src/models/wan/transformer.js';
+import { loraStateDict } from '../../src/nn/lora.js';
+import { loadLoraFile } from '../../src/worldwander/lora_file.js';
+import { repoRoot } from '../helpers/release_examples.js';
+
+const FIXTURES = path.join(repoRoot, 'test', 'fixtures');
+const TINY = path.join(FIXTURES, 'tiny_model', 'transformer');
+
+/** The effective update of each module, B·scale and A, as float64 arrays. */
+function updates(file: string, alpha?: number): Map<string, number[]> {
+  const model = WanTransformer3DModel.fromPretrained(TINY);
+  try {
+    const report = loadLoraFile(model, file, { alpha });
+    const scale = report.alpha / report.rank;
+    return new Map([...loraStateDict(model)].map(([name, t]) => [name, t.toArray().map((v) => (name.endsWith('lora_B.weight') ? v * scale : v))]));
+  } finally {
+    model.dispose();
+  }
+}
+
+test('kohya (alpha 2) and ComfyUI (alpha 8) LoRAs give the updates of the diffusers file at alpha 2 and 8', () => {
+  const diffusers = path.join(FIXTURES, 'ckpt', 'release_shaped.expected.safetensors');
+  for (const [format, alpha] of [['kohya', 2], ['comfy', 8]] as const) {
+    const expected = updates(diffusers, alpha);
+    const got = updates(path.join(FIXTURES, 'lora_formats', `${format}.safetensors`));
+    assert.deepEqual([...got.keys()].sort(), [...expected.keys()].sort(), format);
+    for (const [name, values] of expected) {
+      const mine = got.get(name)!;
+      values.forEach((v, i) => assert.ok(Math.abs(mine[i]! - v) <= 1e-6 * Math.max(1, Math.abs(v)), `${format} ${name}[${i}]: ${mine[i]} against ${v}`));
+    }
+  }
+});
