@@ -23,6 +23,8 @@ export interface InferOptions {
   overrides?: string[];
   /** LoRA (.ckpt or .safetensors) for a use_lora config; optional (the base model alone otherwise). */
   ckpt?: string;
+  /** A transformer weights file in any layout (a ComfyUI single file, fp8 included) instead of the model folder's. */
+  transformer?: string;
   input: string;
   ref?: string;
   groundTruth?: string | true;
@@ -74,7 +76,7 @@ export async function infer(o: InferOptions): Promise<InferResult> {
   const modelDir = resolveModelDir(config, o.config, o.modelDir);
   const cases = findCases({ task, input: o.input, ref: o.ref, groundTruth: o.groundTruth });
   // The output is checked before anything loads: a folder of an earlier run is kept unless asked.
-  checkOutputFolder(o.output, 'output', { inputs: [o.input, o.ref, typeof o.groundTruth === 'string' ? o.groundTruth : undefined, modelDir, o.ckpt] });
+  checkOutputFolder(o.output, 'output', { inputs: [o.input, o.ref, typeof o.groundTruth === 'string' ? o.groundTruth : undefined, modelDir, o.ckpt, o.transformer] });
   if (existsSync(o.output) && readdirSync(o.output).length > 0 && !o.overwrite) throw new OptionError('output', `${o.output} exists and is not empty; pass {overwrite} to replace the cases there`);
   const { temporal } = compression(readVaeConfig(path.join(modelDir, 'vae', 'config.json')));
   const frames = o.frames ?? config.dataset.sample_n_frames;
@@ -82,7 +84,7 @@ export async function infer(o: InferOptions): Promise<InferResult> {
   if (config.use_lora && !o.ckpt) o.onEvent?.({ kind: 'note', text: `the config fine-tunes with LoRA, and no --ckpt is given: translating with the base model alone` });
 
   const pipeline = WorldWanderPipeline.fromPretrained(modelDir, {
-    lora: o.ckpt, dtype: o.dtype, device: o.device,
+    lora: o.ckpt, transformerFile: o.transformer, dtype: o.dtype, device: o.device,
     onProgress: (part, done, total) => o.onEvent?.({ kind: 'loading', part, done, total }),
   });
   const records: CaseRecord[] = [];

@@ -24,6 +24,8 @@ import { EMPTY_PROMPT, TASK_PROMPT, type WorldWanderTask } from './prompts.js';
 export interface PipelineLoadOptions {
   /** A LoRA file for the transformer: the release's .ckpt or a .safetensors (PEFT or diffusers names). */
   lora?: string;
+  /** One transformer weights file in any layout (a ComfyUI single file, fp8 included) instead of MODEL_DIR/transformer's weights. */
+  transformerFile?: string;
   /** The transformer's dtype (the VAE computes in float32, as the release does). */
   dtype?: DType;
   device?: string;
@@ -91,7 +93,7 @@ export class WorldWanderPipeline {
     }
     const device = checkDevice(options.device ?? 'cpu');
     const progress = (part: string) => (done: number, total: number) => options.onProgress?.(part, done, total);
-    const transformer = WanTransformer3DModel.fromPretrained(path.join(modelDir, 'transformer'), { dtype: options.dtype, device, onProgress: progress('transformer') });
+    const transformer = WanTransformer3DModel.fromPretrained(path.join(modelDir, 'transformer'), { dtype: options.dtype, device, onProgress: progress('transformer'), weights: options.transformerFile });
     let vae: AutoencoderKLWan | undefined;
     try {
       if (options.lora) loadLoraFile(transformer, options.lora);

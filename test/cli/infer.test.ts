@@ -110,3 +110,20 @@ test('bad input is refused before work, naming what is wrong', () => {
   assert.match(exists.stderr, /--output: .*existing exists and is not empty; pass --overwrite to replace the cases there/);
   assert.equal(readFileSync(path.join(existing, 'keep.txt'), 'utf8'), 'mine');
 });
+
+test('--transformer FILE: a ComfyUI single file of the same weights gives the same frames; its fp8 version other ones', () => {
+  const args = ['--config', config('three2one_synthetic'), '--model-dir', MODEL, '--input', RELEASE_EXAMPLES, ...SIZE];
+  const base = path.join(scratch, 'tf-base'), comfy = path.join(scratch, 'tf-comfy'), fp8 = path.join(scratch, 'tf-fp8');
+  assert.equal(run([...args, '--output', base]).status, 0);
+  const layouts = path.join(repoRoot, 'test/fixtures/wan_layouts');
+  const c = run([...args, '--output', comfy, '--transformer', path.join(layouts, 'comfy', 'diffusion_pytorch_model.safetensors')]);
+  assert.equal(c.status, 0, c.stderr);
+  const f = run([...args, '--output', fp8, '--transformer', path.join(layouts, 'comfy_fp8', 'diffusion_pytorch_model.safetensors')]);
+  assert.equal(f.status, 0, f.stderr);
+  const frame = (dir: string) => readFileSync(path.join(dir, 'case1/frames/00004.png'));
+  assert.ok(frame(comfy).equals(frame(base)), 'the same weights in ComfyUI\'s layout give the same frames');
+  assert.ok(!frame(fp8).equals(frame(base)), 'the fp8-quantised weights are other weights');
+  const missing = run([...args, '--output', path.join(scratch, 'tf-missing'), '--transformer', path.join(scratch, 'nope.safetensors')]);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /nope\.safetensors does not exist/);
+});

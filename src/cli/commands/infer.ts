@@ -13,6 +13,7 @@ export const register: Register = (program) => {
     .argument('[overrides...]', 'config overrides, key.path=value')
     .requiredOption('--config <file>', "one of the release's YAML configs (read unchanged): the task, CPE and sizes come from it", pathArg)
     .option('--ckpt <file>', 'LoRA weights: the release .ckpt or a .safetensors', pathArg)
+    .option('--transformer <file>', "the transformer's weights from one file in any layout (diffusers, original Wan, ComfyUI, fp8 scaled) instead of the model folder's", pathArg)
     .requiredOption('--input <path>', 'a frames folder, a video file, or a folder of cases in the release layout', pathArg)
     .option('--ref <path>', 'one2three: the reference image (or a folder of <case>.png)', pathArg)
     .option('--ground-truth [path]', 'add the ground truth to the side-by-side video: the release layout\'s other view (no value), or a video/folder')

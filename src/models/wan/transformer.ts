@@ -1,10 +1,11 @@
 // WanTransformer3DModel (diffusers), any config: patch embedding, condition embedder, blocks,
 // modulated output norm, projection, unpatchify. Per-token timesteps (Wan2.2 TI2V), explicit
 // RoPE frame positions and output slicing make it serve WorldWander's in-context sequences.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-import { ModelInputError } from '../../errors.js';
-import { backward, openWeights, readJsonFile, scope, type DType, type Device, type Tensor } from '../../torch/index.js';
+import { FileFormatError, ModelInputError } from '../../errors.js';
+import { SafetensorsFile, backward, openWeights, readJsonFile, scope, type DType, type Device, type Tensor } from '../../torch/index.js';
 import { Conv3d, LayerNorm, Linear, Module, ModuleList, attachLora, forwardBackwardCheckpointed, loadPretrained, type LayerOptions, type LoadProgress, type LoraOptions } from '../../nn/index.js';
 import { Modulation, scaleShiftTable, type TimestepRun } from './modulation.js';
 import { WanRotaryPosEmbed, type RopeTables } from './rope.js';
@@ -22,6 +23,8 @@ export interface PretrainedOptions {
   device?: Device;
   /** Reports weight loading, tensor by tensor. */
   onProgress?: LoadProgress;
+  /** One weights file in any layout (e.g. a ComfyUI single file) instead of the folder's; the config stays the folder's. */
+  weights?: string;
 }
 
 export interface TransformerInputs {
@@ -81,12 +84,14 @@ export class WanTransformer3DModel extends Module {
    * unexpected, mis-shaped or wrongly typed key is named. With bfloat16 the parts diffusers keeps
    * in float32 (time_embedder, every scale_shift_table, blocks.N.norm2) stay so.
    */
-  static fromPretrained(dir: string, { dtype = 'float32', device, onProgress }: PretrainedOptions = {}): WanTransformer3DModel {
+  static fromPretrained(dir: string, { dtype = 'float32', device, onProgress, weights }: PretrainedOptions = {}): WanTransformer3DModel {
     const file = path.join(dir, 'config.json');
     const raw = readJsonFile(file, 'transformer config') as Record<string, unknown>;
     const config = parseTransformerConfig(isOriginalConfig(raw) ? diffusersConfigFromOriginal(raw, file) : raw, file);
-    const { source } = asDiffusersSource(dequantizedSource(openWeights(dir, 'diffusion_pytorch_model')), dir);
-    return loadPretrained(new WanTransformer3DModel(config, { init: 'empty', dtype, device }), source, dir, onProgress).eval();
+    const where = weights ?? dir;
+    if (weights && !existsSync(weights)) throw new FileFormatError(`${weights} does not exist`);
+    const { source } = asDiffusersSource(dequantizedSource(weights ? SafetensorsFile.open(weights) : openWeights(dir, 'diffusion_pytorch_model')), where);
+    return loadPretrained(new WanTransformer3DModel(config, { init: 'empty', dtype, device }), source, where, onProgress).eval();
   }
 
   /** LoRA adapters on WAN_LORA_TARGETS (the rest frozen); returns the adapted layer names. */
