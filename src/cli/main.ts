@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { OptionError, Stopped, WorldWanderError, isTorchError } from '../errors.js';
 import { UsageError, type Register } from './command.js';
 import { register as cacheLatents } from './commands/cache_latents.js';
+import { register as convert } from './commands/convert.js';
 import { register as convertCkpt } from './commands/convert_ckpt.js';
 import { register as demo } from './commands/demo.js';
 import { register as doctor } from './commands/doctor.js';
@@ -19,7 +20,7 @@ import { register as trainVae } from './commands/train_vae.js';
 import { register as trainPerception } from './commands/train_perception.js';
 
 /** Every subcommand, in the order `worldwander --help` lists them. */
-const COMMANDS: Register[] = [demo, infer, train, trainVae, trainPerception, cacheLatents, evalCommand, convertCkpt, synth, forward, encodePrompts, doctor];
+const COMMANDS: Register[] = [demo, infer, train, trainVae, trainPerception, cacheLatents, evalCommand, convert, convertCkpt, synth, forward, encodePrompts, doctor];
 
 export function buildProgram(): Command {
   const program = new Command('worldwander')

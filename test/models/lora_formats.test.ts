@@ -2,11 +2,15 @@
 // LoRA by scripts/make-lora-format-fixtures.py: they load as the diffusers file does, each
 // module's alpha honoured (the update scaled by alpha / rank).
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
 import { WanTransformer3DModel } from '../../src/models/wan/transformer.js';
 import { loraStateDict } from '../../src/nn/lora.js';
+import { SafetensorsFile } from '../../src/torch/index.js';
+import { convertLora } from '../../src/worldwander/lora_convert.js';
 import { loadLoraFile } from '../../src/worldwander/lora_file.js';
 import { repoRoot } from '../helpers/release_examples.js';
 
@@ -35,5 +39,25 @@ test('kohya (alpha 2) and ComfyUI (alpha 8) LoRAs give the updates of the diffus
       const mine = got.get(name)!;
       values.forEach((v, i) => assert.ok(Math.abs(mine[i]! - v) <= 1e-6 * Math.max(1, Math.abs(v)), `${format} ${name}[${i}]: ${mine[i]} against ${v}`));
     }
+  }
+});
+
+test('convert: a LoRA round-trips kohya -> comfy -> diffusers with its alpha, and the release .ckpt converts to ComfyUI\'s format', () => {
+  const scratch = mkdtempSync(path.join(tmpdir(), 'ww-lora-convert-'));
+  try {
+    const comfy = path.join(scratch, 'comfy.safetensors'), back = path.join(scratch, 'diffusers.safetensors');
+    convertLora(path.join(FIXTURES, 'lora_formats', 'kohya.safetensors'), comfy, 'comfy');
+    assert.ok(SafetensorsFile.open(comfy).has('diffusion_model.blocks.0.self_attn.q.lora_A.weight'));
+    convertLora(comfy, back, 'diffusers');
+    const expected = updates(path.join(FIXTURES, 'ckpt', 'release_shaped.expected.safetensors'), 2);
+    const got = updates(back);
+    for (const [name, values] of expected) values.forEach((v, i) => assert.ok(Math.abs(got.get(name)![i]! - v) <= 1e-6 * Math.max(1, Math.abs(v)), `${name}[${i}]`));
+    const fromCkpt = path.join(scratch, 'from-ckpt.safetensors');
+    const r = convertLora(path.join(FIXTURES, 'ckpt', 'release_shaped.ckpt'), fromCkpt, 'kohya');
+    assert.deepEqual([r.rank, r.alpha], [4, 4]);
+    const kohya = SafetensorsFile.open(fromCkpt);
+    assert.ok(kohya.has('lora_unet_blocks_1_cross_attn_o.lora_up.weight') && kohya.has('lora_unet_blocks_1_ffn_2.alpha'));
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
   }
 });
