@@ -41,6 +41,21 @@ export interface TensorSource {
   get(key: string, options?: LoadOptions): Tensor;
 }
 
+/** `source` read under other names: `names` maps each name answered to the source's key. */
+export function renamedSource(source: TensorSource, names: ReadonlyMap<string, string>, where: string): TensorSource {
+  const keyOf = (name: string): string => {
+    const key = names.get(name);
+    if (key === undefined) throw new FileFormatError(`${where}: no tensor for ${name}`);
+    return key;
+  };
+  return {
+    keys: () => [...names.keys()],
+    has: (name) => names.has(name),
+    info: (name) => source.info(keyOf(name)),
+    get: (name, options) => source.get(keyOf(name), options),
+  };
+}
+
 export class SafetensorsError extends FileFormatError {
   override name = 'SafetensorsError';
 }
@@ -121,10 +136,10 @@ export class SafetensorsFile implements TensorSource {
       const bytes = wrap(native.readFile(this.file, begin, shape, dtypeCode('uint8')));
       const decoded = decodeE4m3fn(bytes);
       bytes.dispose();
-      return convert(decoded, options);
+      return applyLoadOptions(decoded, options);
     }
     const loaded = wrap(native.readFile(this.file, begin, shape, dtypeCode(dtype)));
-    return convert(loaded, options);
+    return applyLoadOptions(loaded, options);
   }
 }
 
@@ -164,7 +179,8 @@ function checkOverlaps(entries: Map<string, TensorInfo>, fail: (why: string) => 
   }
 }
 
-function convert(loaded: Tensor, { dtype, device }: LoadOptions): Tensor {
+/** A loaded tensor in the dtype and on the device asked for (the loaded one is disposed when converted). */
+export function applyLoadOptions(loaded: Tensor, { dtype, device }: LoadOptions = {}): Tensor {
   if ((dtype === undefined || dtype === loaded.dtype) && (device === undefined || device === 'cpu')) return loaded;
   const converted = loaded.to({ dtype, device });
   loaded.dispose();

@@ -3,7 +3,7 @@
 // weight · scale_weight; a `scaled_fp8` entry marks the file. Read through a TensorSource that
 // answers the dequantised weights under their own names and hides the scales and the marker.
 import { scope } from './scope.js';
-import type { TensorSource } from './safetensors.js';
+import { applyLoadOptions, type TensorSource } from './safetensors.js';
 
 const SCALE = '.scale_weight';
 
@@ -24,8 +24,7 @@ export function dequantizedSource(source: TensorSource): TensorSource {
       if (!scaled.has(key)) return source.get(key, options);
       return scope(() => {
         const scale = source.get(`${key.slice(0, -'.weight'.length)}${SCALE}`, { dtype: 'float32' });
-        const value = source.get(key, { dtype: 'float32' }).mul(scale);  // [] or [1]: broadcast
-        return options?.dtype || options?.device ? value.to({ ...(options.dtype ? { dtype: options.dtype } : {}), ...(options.device ? { device: options.device } : {}) }) : value;
+        return applyLoadOptions(source.get(key, { dtype: 'float32' }).mul(scale), options);  // scale [] or [1]: broadcast
       });
     },
   };

@@ -7,7 +7,7 @@
 // A module's alpha scales its update by alpha / rank (ComfyUI's comfy/lora.py, kohya): folded into
 // lora_B here so that loadLora, which takes one alpha for the file, loads it at alpha = rank.
 import { FileFormatError } from '../../errors.js';
-import { scope, type TensorSource } from '../../torch/index.js';
+import { applyLoadOptions, renamedSource, scope, type TensorSource } from '../../torch/index.js';
 import { diffusersKeyOf } from './transformer_layouts.js';
 
 /** The original module name of a kohya key's module part (`blocks_0_self_attn_q`), or undefined. */
@@ -46,28 +46,21 @@ export function communityLoraSource(source: TensorSource & { metadata?: Record<s
     if (p!.part === 'alpha') alphas.set(module, p!.key);
     else names.set(`${module}.${p!.part}.weight`, p!.key);
   }
-  const fileKey = (name: string): string => {
-    const key = names.get(name);
-    if (!key) throw new FileFormatError(`${where}: no tensor for ${name}`);
-    return key;
-  };
-  const firstA = [...names].find(([n]) => n.endsWith('.lora_A.weight'));
-  const rank = firstA ? source.info(firstA[1]).shape[0]! : 0;
+  const renamed = renamedSource(source, names, where);
+  const firstA = renamed.keys().find((n) => n.endsWith('.lora_A.weight'));
+  const rank = firstA ? renamed.info(firstA).shape[0]! : 0;
   return {
+    ...renamed,
     // each module's alpha is folded into its lora_B, so the file loads at alpha = rank (scale 1); without .alpha the tools scale by 1 too
     metadata: { ...source.metadata, lora_alpha: String(rank) },
-    keys: () => [...names.keys()],
-    has: (name) => names.has(name),
-    info: (name) => source.info(fileKey(name)),
     get: (name, options) => {
       const module = name.replace(/\.lora_[AB]\.weight$/, '');
       const alphaKey = alphas.get(module);
-      if (!name.endsWith('.lora_B.weight') || !alphaKey) return source.get(fileKey(name), options);
+      if (!name.endsWith('.lora_B.weight') || !alphaKey) return renamed.get(name, options);
       return scope(() => {
-        const own = source.info(fileKey(`${module}.lora_A.weight`)).shape[0]!;
+        const own = renamed.info(`${module}.lora_A.weight`).shape[0]!;
         const alpha = source.get(alphaKey, { dtype: 'float64' }).item();
-        const b = source.get(fileKey(name), { dtype: 'float32' }).mul(alpha / own);
-        return options?.dtype || options?.device ? b.to({ ...(options.dtype ? { dtype: options.dtype } : {}), ...(options.device ? { device: options.device } : {}) }) : b;
+        return applyLoadOptions(renamed.get(name, { dtype: 'float32' }).mul(alpha / own), options);
       });
     },
   };

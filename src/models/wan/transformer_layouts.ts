@@ -6,7 +6,7 @@
 // norm2 and norm3: the original orders its norms norm1 (self-attention), norm3 (cross-attention,
 // the one with weights), norm2 (feed-forward).
 import { FileFormatError } from '../../errors.js';
-import type { TensorSource } from '../../torch/index.js';
+import { renamedSource, type TensorSource } from '../../torch/index.js';
 
 export type TransformerLayout = 'diffusers' | 'original';
 
@@ -65,20 +65,7 @@ export function asDiffusersSource(source: TensorSource, where: string): { source
     else names.set(name, key);
   }
   if (unknown.length) throw new FileFormatError(`${where}: ${unknown.length} key(s) of the original Wan layout have no diffusers name here: ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''}`);
-  const fileKey = (name: string): string => {
-    const key = names.get(name);
-    if (key === undefined) throw new FileFormatError(`${where}: no tensor for ${name} (the ${layout} layout's keys were read)`);
-    return key;
-  };
-  return {
-    layout, prefix,
-    source: {
-      keys: () => [...names.keys()],
-      has: (name) => names.has(name),
-      info: (name) => source.info(fileKey(name)),
-      get: (name, options) => source.get(fileKey(name), options),
-    },
-  };
+  return { layout, prefix, source: renamedSource(source, names, `${where} (${layout} layout)`) };
 }
 
 /**
