@@ -26,6 +26,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
+from fp8_scaled import scaled_fp8_file  # noqa: E402
 
 SRC = 'test/fixtures/tiny_model/transformer'
 OUT = sys.argv[1] if len(sys.argv) > 1 else 'test/fixtures/wan_layouts'
@@ -99,35 +100,8 @@ with open(os.path.join(OUT, 'comfy', 'config.json'), 'w') as f:
 write_safetensors(os.path.join(OUT, 'comfy', 'diffusion_pytorch_model.safetensors'), {f'model.diffusion_model.{k}': original[k] for k in keys})
 print(f'wrote {OUT}/original ({len(keys)} tensors, 2 shards) and {OUT}/comfy')
 
-# float8 e4m3fn by its definition: sign, exponent bits e (bias 7), mantissa bits m; e = 0 subnormal; 0x7f/0xff NaN
-def e4m3fn(byte):
-    s, e, m = byte >> 7, (byte >> 3) & 15, byte & 7
-    if e == 15 and m == 7:
-        return float('nan')
-    magnitude = (m / 8) * 2.0 ** -6 if e == 0 else (1 + m / 8) * 2.0 ** (e - 7)
-    return -magnitude if s else magnitude
-
-
-VALUES = torch.tensor([e4m3fn(b) for b in range(256)], dtype=torch.float64)
-FINITE = torch.tensor([b for b in range(256) if VALUES[b] == VALUES[b]])
-quantised, file_dtypes, expected = {}, {}, {}
-for key in keys:
-    t = original[key]
-    name = f'model.diffusion_model.{key}'
-    if t.dim() >= 2 and key.endswith('.weight'):
-        scale = (t.abs().max().double() / 448).float()
-        q = t.double() / scale.double()
-        nearest = FINITE[(q.reshape(-1, 1) - VALUES[FINITE].reshape(1, -1)).abs().argmin(dim=1)]
-        quantised[name] = nearest.to(torch.uint8).reshape(t.shape)
-        file_dtypes[name] = 'F8_E4M3'
-        quantised[f'model.diffusion_model.{key[:-len(".weight")]}.scale_weight'] = scale.reshape(1)
-        value = VALUES[nearest.long()].float().reshape(t.shape) * scale
-    else:
-        quantised[name] = t
-        value = t
-    expected[next(k for k in tensors if original_name(k) == key)] = value.contiguous()
-quantised['scaled_fp8'] = torch.zeros((), dtype=torch.uint8)
-file_dtypes['scaled_fp8'] = 'F8_E4M3'
+quantised, file_dtypes, dequantised = scaled_fp8_file({k: original[k] for k in keys}, 'model.diffusion_model.')
+expected = {next(k for k in tensors if original_name(k) == key): value for key, value in dequantised.items()}
 os.makedirs(os.path.join(OUT, 'comfy_fp8'), exist_ok=True)
 with open(os.path.join(OUT, 'comfy_fp8', 'config.json'), 'w') as f:
     json.dump(wan_config, f, indent=2)

@@ -45,9 +45,11 @@ function sourceIdentity(source: string): string {
 }
 
 /** Identity of a VAE folder: its config and its weight files' content digests. */
-export function vaeIdentity(vaeDir: string): string {
-  const hash = createHash('sha256').update(readFileSync(path.join(vaeDir, 'config.json')));
-  for (const name of readdirSync(vaeDir).sort()) if (name.endsWith('.safetensors')) hash.update(`${name}:${rememberedDigest(path.join(vaeDir, name))}`);
+export function vaeIdentity(weights: string, config?: string): string {
+  const hash = createHash('sha256');
+  if (config) hash.update(readFileSync(config));
+  const files = statSync(weights).isDirectory() ? readdirSync(weights).sort().filter((n) => n.endsWith('.safetensors')).map((n) => path.join(weights, n)) : [weights];
+  for (const file of files) hash.update(`${path.basename(file)}:${rememberedDigest(file)}`);
   return `vae-${hash.digest('hex').slice(0, 16)}`;
 }
 

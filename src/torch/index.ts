@@ -13,6 +13,7 @@ export type { MemoryStats } from './native.js';
 export * from './safetensors.js';
 export { readJsonFile } from './json_file.js';
 export { TorchCheckpoint, TensorRef, describePickled } from './torch_checkpoint.js';
+export { openTensorFile, isTorchCheckpoint, renamedByTable } from './tensor_file.js';
 export { unpickle, StandIn, StandInCall, type UnpickleResult } from './pickle.js';
 export { ProcessGroup } from './process_group.js';
 export { ScriptModule, type ScriptValue } from './script_module.js';

@@ -11,13 +11,11 @@ import { stringify as yamlStringify } from 'yaml';
 
 import { OptionError, Stopped, WorldWanderError } from '../errors.js';
 import { Generator, autocast, cat, checkDevice, randint, randn, rand, scope, stack, tensor, yieldToEventLoop, type Tensor } from '../torch/index.js';
-import { WanTransformer3DModel } from '../models/wan/transformer.js';
-import { AutoencoderKLWan } from '../models/wan/vae.js';
 import { promptEmbeddings } from '../models/umt5/prompt_cache.js';
 import { flowMatchingPair, trainingSchedule, weightedMse } from '../diffusion/index.js';
 import { buildInContextInputs } from '../worldwander/in_context.js';
 import { loadConfig, resolveConfigPath, taskOf, type WorldWanderConfig } from '../worldwander/config.js';
-import { resolveModelDir } from '../worldwander/infer.js';
+import { loadTransformer, loadVae, modelFiles, resolveModelDir } from '../worldwander/model_files.js';
 import { readDefaults } from '../worldwander/model_defaults.js';
 import { EMPTY_PROMPT, TASK_PROMPT, type WorldWanderTask } from '../worldwander/prompts.js';
 import { checkDatasetReport, indexTriplets, type Clip } from '../data/triplets.js';
@@ -54,6 +52,11 @@ export interface TrainOptions {
   resume?: string;
   seed?: number;
   modelDir?: string;
+  /** Single weights files in place of the model folder's parts (any layout: model_files.ts). */
+  transformer?: string;
+  vae?: string;
+  vaeConfig?: string;
+  textEncoder?: string;
   device?: string;
   group?: ProcessGroup | null;
   signal?: AbortSignal;
@@ -97,7 +100,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   if ((o.group?.rank ?? 0) !== 0) return trainUnlocked(o);
   const config = loadConfig(o.config, o.overrides ?? []), d = config.dataset;
   const root = (p: string | undefined): string | undefined => (p ? resolveConfigPath(o.config, p) : undefined);
-  const inputs = [root(d.first_video_root), root(d.third_video_root), root(d.ref_image_root ?? undefined), resolveModelDir(config, o.config, o.modelDir)];
+  const inputs = [root(d.first_video_root), root(d.third_video_root), root(d.ref_image_root ?? undefined), resolveModelDir(config, o.config, o.modelDir), o.transformer, o.vae, o.textEncoder];
   return withRunLock(o.output, () => trainUnlocked(o), { inputs, onNote: (text) => o.onEvent?.({ kind: 'note', text }) });
 }
 
@@ -116,6 +119,7 @@ async function trainUnlocked(o: TrainOptions): Promise<TrainResult> {
   const seed = o.seed ?? t.seed ?? 0;
   const device = checkDevice(o.device ?? 'cpu');
   const modelDir = resolveModelDir(config, o.config, o.modelDir);
+  const files = modelFiles(modelDir, { transformer: o.transformer, vae: o.vae, vaeConfig: o.vaeConfig, textEncoder: o.textEncoder });
   const root = (p: string): string => resolveConfigPath(o.config, p);
 
   // The output: a fresh folder, or the run to resume (--resume, else the config's training.resume_path).
@@ -139,8 +143,8 @@ async function trainUnlocked(o: TrainOptions): Promise<TrainResult> {
   if (lead) writeFileSync(path.join(o.output, 'dataset_report.json'), `${JSON.stringify({ clips: clips.length, heldOut: [...heldOut], ...report }, null, 2)}\n`);
 
   // Models.
-  const vae = AutoencoderKLWan.fromPretrained(path.join(modelDir, 'vae'), { device });
-  const model = WanTransformer3DModel.fromPretrained(path.join(modelDir, 'transformer'), { device });
+  const vae = loadVae(files.vae, { device });
+  const model = loadTransformer(files.transformer, { device });
   let source: LatentSource | null = null;
   const embeds: Tensor[] = [];
   try {
@@ -154,7 +158,7 @@ async function trainUnlocked(o: TrainOptions): Promise<TrainResult> {
     const baseLr = optimizer.lr;
 
     // The text side: the task prompt and the empty one (text dropout, guidance), from the prompt cache.
-    const text = promptEmbeddings(modelDir, [TASK_PROMPT.three2one, TASK_PROMPT.one2three, EMPTY_PROMPT], { cacheDir: path.join(modelDir, 'prompt_embeds'), device, maxLength: readDefaults(modelDir).max_sequence_length });
+    const text = promptEmbeddings(files.text, [TASK_PROMPT.three2one, TASK_PROMPT.one2three, EMPTY_PROMPT], { cacheDir: path.join(modelDir, 'prompt_embeds'), device, maxLength: readDefaults(modelDir).max_sequence_length });
     embeds.push(text);
     const [prompt3to1, prompt1to3, empty] = text.chunk(3, 0) as [Tensor, Tensor, Tensor];
     embeds.push(prompt3to1, prompt1to3, empty);
@@ -164,7 +168,7 @@ async function trainUnlocked(o: TrainOptions): Promise<TrainResult> {
     const spec = { frames: d.sample_n_frames, stride: d.stride, transform: { height: d.height, width: d.width, resizeLong: d.resize_long } };
     if (d.latent_cache) {
       const cache = new LatentCache(root(d.latent_cache));
-      const vaeId = vaeIdentity(path.join(modelDir, 'vae'));
+      const vaeId = vaeIdentity(files.vae.weights, files.vae.config);
       const windows = d.cached_windows ?? 1;
       note(`latent cache ${cache.dir}: ${windows} cached window(s) per clip; a clip's window is a random choice among them (not any start, as the release draws)`);
       if (lead) {
@@ -204,7 +208,7 @@ async function trainUnlocked(o: TrainOptions): Promise<TrainResult> {
     const validate = async (step: number): Promise<void> => {
       if (!lead) return;
       for (const each of tasks) {
-        const results = await runValidation({ config, task: each, modelDir, model, vae, root, all, clips, step, output: o.output, signal: o.signal, suffix: tasks.length > 1 ? `-${each}` : '' });
+        const results = await runValidation({ config, task: each, modelDir, text: files.text, model, vae, root, all, clips, step, output: o.output, signal: o.signal, suffix: tasks.length > 1 ? `-${each}` : '' });
         if (results.length) o.onEvent?.({ kind: 'validation', step, results });
       }
     };

@@ -16,12 +16,14 @@ import type { WanTransformer3DModel } from '../models/wan/transformer.js';
 import { ConfigError, type WorldWanderConfig } from '../worldwander/config.js';
 import { writeCase } from '../worldwander/outputs.js';
 import { WorldWanderPipeline } from '../worldwander/pipeline.js';
+import type { TextEncoderFiles } from '../models/umt5/prompt_cache.js';
 import type { WorldWanderTask } from '../worldwander/prompts.js';
 
 export interface ValidationContext {
   config: WorldWanderConfig;
   task: WorldWanderTask;
   modelDir: string;
+  text: TextEncoderFiles;
   model: WanTransformer3DModel;
   vae: AutoencoderKLWan;
   root: (p: string) => string;
@@ -68,7 +70,7 @@ export async function runValidation(v: ValidationContext): Promise<ValidationRes
   const names = validationCases(config, v.all, 'validation.cases');
   if (names.length === 0) return [];
   const d = config.dataset;
-  const pipeline = WorldWanderPipeline.fromModels(v.modelDir, v.model, v.vae);
+  const pipeline = WorldWanderPipeline.fromModels(v.modelDir, v.model, v.vae, { text: v.text });
   const results: ValidationResult[] = [];
   const perceptionDir = path.join(v.modelDir, 'perception');
   const scorer = existsSync(path.join(perceptionDir, 'config.json')) ? PerceptualScorer.load(perceptionDir) : undefined;

@@ -11,11 +11,12 @@ import { readFrames } from '../data/frames.js';
 import type { DType } from '../torch/index.js';
 import type { SamplerName } from '../diffusion/index.js';
 import { findCases, type Case } from './cases.js';
-import { loadConfig, modelDirCandidates, taskOf, type WorldWanderConfig } from './config.js';
+import { loadConfig, taskOf } from './config.js';
 import { writeCase, type CaseRecord } from './outputs.js';
 import { WorldWanderPipeline } from './pipeline.js';
 import type { GuidanceMode } from './denoise.js';
-import { compression, readVaeConfig } from '../models/wan/vae_config.js';
+import { compression } from '../models/wan/vae_config.js';
+import { modelFiles, resolveModelDir, vaeConfigOf } from './model_files.js';
 
 export interface InferOptions {
   config: string;
@@ -25,6 +26,11 @@ export interface InferOptions {
   ckpt?: string;
   /** A transformer weights file in any layout (a ComfyUI single file, fp8 included) instead of the model folder's. */
   transformer?: string;
+  /** A VAE weights file in any layout (Wan2.2_VAE.pth, ComfyUI's) instead of the model folder's, and a config.json for it. */
+  vae?: string;
+  vaeConfig?: string;
+  /** A text-encoder weights file in any layout instead of the model folder's (used only for prompts not cached). */
+  textEncoder?: string;
   input: string;
   ref?: string;
   groundTruth?: string | true;
@@ -58,33 +64,22 @@ export interface InferResult {
   records: CaseRecord[];
 }
 
-/** The model folder: the one given, or the config's model_id as a local path; nothing is downloaded. */
-export function resolveModelDir(config: WorldWanderConfig, configFile: string, explicit?: string): string {
-  if (explicit) {
-    if (!existsSync(path.join(explicit, 'transformer'))) throw new OptionError('modelDir', `${explicit} holds no transformer/ (a diffusers-format Wan2.2 folder)`);
-    return explicit;
-  }
-  const candidates = modelDirCandidates(config, configFile);
-  const found = candidates.find((dir) => existsSync(path.join(dir, 'transformer')));
-  if (!found) throw new OptionError('modelDir', `the config's model_id '${config.model_id}' is not a local model folder (looked in ${candidates.join(' and ')}); nothing is downloaded: give the folder of Wan2.2-TI2V-5B-Diffusers`);
-  return found;
-}
-
 export async function infer(o: InferOptions): Promise<InferResult> {
   const config = loadConfig(o.config, o.overrides ?? []);
   const task = taskOf(config);
   const modelDir = resolveModelDir(config, o.config, o.modelDir);
   const cases = findCases({ task, input: o.input, ref: o.ref, groundTruth: o.groundTruth });
   // The output is checked before anything loads: a folder of an earlier run is kept unless asked.
-  checkOutputFolder(o.output, 'output', { inputs: [o.input, o.ref, typeof o.groundTruth === 'string' ? o.groundTruth : undefined, modelDir, o.ckpt, o.transformer] });
+  checkOutputFolder(o.output, 'output', { inputs: [o.input, o.ref, typeof o.groundTruth === 'string' ? o.groundTruth : undefined, modelDir, o.ckpt, o.transformer, o.vae, o.textEncoder] });
   if (existsSync(o.output) && readdirSync(o.output).length > 0 && !o.overwrite) throw new OptionError('output', `${o.output} exists and is not empty; pass {overwrite} to replace the cases there`);
-  const { temporal } = compression(readVaeConfig(path.join(modelDir, 'vae', 'config.json')));
+  const files = modelFiles(modelDir, { transformer: o.transformer, vae: o.vae, vaeConfig: o.vaeConfig, textEncoder: o.textEncoder });
+  const { temporal } = compression(vaeConfigOf(files.vae));
   const frames = o.frames ?? config.dataset.sample_n_frames;
   if (!Number.isInteger(frames) || frames < 1 || (frames - 1) % temporal) throw new OptionError('numFrames', `must be ${temporal}k+1 (1, ${1 + temporal}, ${1 + 2 * temporal}, …: the VAE's ${temporal}x temporal compression), got ${frames}`);
   if (config.use_lora && !o.ckpt) o.onEvent?.({ kind: 'note', text: `the config fine-tunes with LoRA, and no --ckpt is given: translating with the base model alone` });
 
   const pipeline = WorldWanderPipeline.fromPretrained(modelDir, {
-    lora: o.ckpt, transformerFile: o.transformer, dtype: o.dtype, device: o.device,
+    lora: o.ckpt, transformerFile: o.transformer, vaeFile: o.vae, vaeConfig: o.vaeConfig, textEncoderFile: o.textEncoder, dtype: o.dtype, device: o.device,
     onProgress: (part, done, total) => o.onEvent?.({ kind: 'loading', part, done, total }),
   });
   const records: CaseRecord[] = [];

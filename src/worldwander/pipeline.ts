@@ -1,31 +1,37 @@
 // WorldWanderPipeline: a video in, the same moment from the other perspective out. Loads a
-// diffusers-format Wan2.2 folder (transformer/, vae/, text_encoder/, tokenizer/), optionally a
+// Wan2.2-TI2V-5B folder (diffusers' or the original release's: model_files.ts), optionally a
 // LoRA, then for each call: fit the frames to the model size, VAE-encode the condition view (and
 // the reference image), take the prompt embeddings from the prompt cache, denoise the target
 // from seeded noise with the in-context transformer, and decode. Writes nothing.
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 import { ModelInputError, OptionError } from '../errors.js';
 import { Generator, checkDevice, noGrad, randn, scope, type DType, type Tensor } from '../torch/index.js';
-import { AutoencoderKLWan } from '../models/wan/vae.js';
-import { WanTransformer3DModel } from '../models/wan/transformer.js';
+import type { AutoencoderKLWan } from '../models/wan/vae.js';
+import type { WanTransformer3DModel } from '../models/wan/transformer.js';
 import { denormalizeLatents, normalizeLatents } from '../models/wan/latents.js';
 import { decodeTiled } from '../models/wan/vae_tiling.js';
-import { promptEmbeddings } from '../models/umt5/prompt_cache.js';
+import { promptEmbeddings, type TextEncoderFiles } from '../models/umt5/prompt_cache.js';
 import { containFit, coverFit, readFrames, readImage, type RgbImage, type RgbVideo } from '../data/frames.js';
 import { framesToTensor, tensorToFrames } from '../data/video_tensor.js';
 import type { SamplerName } from '../diffusion/index.js';
 import { loadLoraFile } from './lora_file.js';
 import { denoiseInContext, type GuidanceMode } from './denoise.js';
 import { readDefaults, type ModelDefaults } from './model_defaults.js';
+import { loadTransformer, loadVae, modelFiles } from './model_files.js';
 import { EMPTY_PROMPT, TASK_PROMPT, type WorldWanderTask } from './prompts.js';
 
 export interface PipelineLoadOptions {
   /** A LoRA file for the transformer: the release's .ckpt or a .safetensors (PEFT or diffusers names). */
   lora?: string;
-  /** One transformer weights file in any layout (a ComfyUI single file, fp8 included) instead of MODEL_DIR/transformer's weights. */
+  /** One transformer weights file in any layout (a ComfyUI single file, fp8 included) instead of the folder's. */
   transformerFile?: string;
+  /** One VAE weights file in any layout (Wan2.2_VAE.pth, ComfyUI's wan2.2_vae.safetensors) instead of the folder's. */
+  vaeFile?: string;
+  /** The VAE's config.json, for a VAE file whose shapes are not Wan2.2's own (its latent statistics). */
+  vaeConfig?: string;
+  /** One text-encoder weights file in any layout (the release's .pth, ComfyUI's fp8 file) instead of the folder's. */
+  textEncoderFile?: string;
   /** The transformer's dtype (the VAE computes in float32, as the release does). */
   dtype?: DType;
   device?: string;
@@ -85,19 +91,18 @@ export class WorldWanderPipeline {
     readonly promptCacheDir: string,
     readonly device: string,
     readonly lora: string | null,
+    readonly text: TextEncoderFiles,
   ) {}
 
   static fromPretrained(modelDir: string, options: PipelineLoadOptions = {}): WorldWanderPipeline {
-    for (const part of ['transformer', 'vae']) {
-      if (!existsSync(path.join(modelDir, part, 'config.json'))) throw new OptionError('modelDir', `${modelDir} holds no ${part}/config.json; expected a diffusers-format Wan2.2 folder (transformer/, vae/, text_encoder/, tokenizer/)`);
-    }
+    const files = modelFiles(modelDir, { transformer: options.transformerFile, vae: options.vaeFile, vaeConfig: options.vaeConfig, textEncoder: options.textEncoderFile });
     const device = checkDevice(options.device ?? 'cpu');
     const progress = (part: string) => (done: number, total: number) => options.onProgress?.(part, done, total);
-    const transformer = WanTransformer3DModel.fromPretrained(path.join(modelDir, 'transformer'), { dtype: options.dtype, device, onProgress: progress('transformer'), weights: options.transformerFile });
+    const transformer = loadTransformer(files.transformer, { dtype: options.dtype, device, onProgress: progress('transformer') });
     let vae: AutoencoderKLWan | undefined;
     try {
       if (options.lora) loadLoraFile(transformer, options.lora);
-      vae = AutoencoderKLWan.fromPretrained(path.join(modelDir, 'vae'), { device, onProgress: progress('vae') });
+      vae = loadVae(files.vae, { device, onProgress: progress('vae') });
       if (vae.config.z_dim !== transformer.config.in_channels) {
         throw new ModelInputError(`${modelDir}: the VAE's z_dim ${vae.config.z_dim} differs from the transformer's in_channels ${transformer.config.in_channels}`);
       }
@@ -106,15 +111,15 @@ export class WorldWanderPipeline {
       vae?.dispose();
       throw error;
     }
-    return new WorldWanderPipeline(modelDir, transformer, vae, readDefaults(modelDir), options.promptCacheDir ?? path.join(modelDir, 'prompt_embeds'), device, options.lora ?? null);
+    return new WorldWanderPipeline(modelDir, transformer, vae, readDefaults(modelDir), options.promptCacheDir ?? path.join(modelDir, 'prompt_embeds'), device, options.lora ?? null, files.text);
   }
 
   /**
    * A pipeline over models already in memory (a trainer's, for validation samples): `modelDir`
    * still provides the text side (the prompt cache) and the defaults. Disposing it disposes nothing.
    */
-  static fromModels(modelDir: string, transformer: WanTransformer3DModel, vae: AutoencoderKLWan, { promptCacheDir, defaults }: { promptCacheDir?: string; defaults?: Partial<ModelDefaults> } = {}): WorldWanderPipeline {
-    const pipeline = new WorldWanderPipeline(modelDir, transformer, vae, { ...readDefaults(modelDir), ...defaults }, promptCacheDir ?? path.join(modelDir, 'prompt_embeds'), transformer.patch_embedding.weight.device, null);
+  static fromModels(modelDir: string, transformer: WanTransformer3DModel, vae: AutoencoderKLWan, { promptCacheDir, defaults, text }: { promptCacheDir?: string; defaults?: Partial<ModelDefaults>; text?: TextEncoderFiles } = {}): WorldWanderPipeline {
+    const pipeline = new WorldWanderPipeline(modelDir, transformer, vae, { ...readDefaults(modelDir), ...defaults }, promptCacheDir ?? path.join(modelDir, 'prompt_embeds'), transformer.patch_embedding.weight.device, null, text ?? modelFiles(modelDir).text);
     pipeline.#owned = false;
     return pipeline;
   }
@@ -160,7 +165,7 @@ export class WorldWanderPipeline {
       condition: this.#encode(input, width, height),
       ref: reference ? this.#encode([reference], width, height) : null,
     })));
-    const text = promptEmbeddings(this.modelDir, [TASK_PROMPT[task], negativePrompt], { cacheDir: this.promptCacheDir, device: this.device, maxLength: this.defaults.max_sequence_length });
+    const text = promptEmbeddings(this.text, [TASK_PROMPT[task], negativePrompt], { cacheDir: this.promptCacheDir, device: this.device, maxLength: this.defaults.max_sequence_length });
     const encode = seconds(started);
 
     started = performance.now();

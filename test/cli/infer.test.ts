@@ -3,7 +3,7 @@
 // .ckpt, ground truth from a synthetic dataset, and every bad input it must refuse clearly.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -12,6 +12,7 @@ import { encodePng } from '../../src/data/png.js';
 import { probeVideo } from '../../src/data/video_writer.js';
 import { Generator, randn, saveSafetensors } from '../../src/torch/index.js';
 import { RELEASE_CONFIGS, RELEASE_EXAMPLES, repoRoot } from '../helpers/release_examples.js';
+import { ORIGINAL_PARTS, TINY_VAE_CONFIG, originalReleaseFolder } from '../helpers/original_release.js';
 
 const cli = path.join(repoRoot, 'bin', 'worldwander.js');
 const MODEL = path.join(repoRoot, 'test/fixtures/tiny_model');
@@ -124,6 +125,29 @@ test('--transformer FILE: a ComfyUI single file of the same weights gives the sa
   assert.ok(frame(comfy).equals(frame(base)), 'the same weights in ComfyUI\'s layout give the same frames');
   assert.ok(!frame(fp8).equals(frame(base)), 'the fp8-quantised weights are other weights');
   const missing = run([...args, '--output', path.join(scratch, 'tf-missing'), '--transformer', path.join(scratch, 'nope.safetensors')]);
-  assert.equal(missing.status, 1);
-  assert.match(missing.stderr, /nope\.safetensors does not exist/);
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /--transformer: .*nope\.safetensors is not a file/);
+});
+
+test('--model-dir takes the original release\'s folder (Wan2.2_VAE.pth, the umT5 .pth); --vae and --text-encoder take single files: the same frames', () => {
+  const args = ['--config', config('three2one_synthetic'), '--input', RELEASE_EXAMPLES, ...SIZE];
+  const base = path.join(scratch, 'orig-base'), original = path.join(scratch, 'orig-folder'), files = path.join(scratch, 'orig-files');
+  assert.equal(run([...args, '--model-dir', MODEL, '--output', base]).status, 0);
+  const folder = originalReleaseFolder(scratch);
+  const o = run([...args, '--model-dir', folder, '--vae-config', TINY_VAE_CONFIG, '--output', original]);
+  assert.equal(o.status, 0, o.stderr);
+  // a copy of the model folder: another text encoder's prompt embeddings are cached in the folder it is used with
+  const copy = path.join(scratch, 'tiny-copy');
+  cpSync(MODEL, copy, { recursive: true });
+  const f = run([...args, '--model-dir', copy, '--vae', path.join(ORIGINAL_PARTS, 'Wan2.2_VAE.pth'), '--vae-config', TINY_VAE_CONFIG, '--text-encoder', path.join(ORIGINAL_PARTS, 'models_t5_umt5-xxl-enc-bf16.pth'), '--output', files]);
+  assert.equal(f.status, 0, f.stderr);
+  const frame = (dir: string) => readFileSync(path.join(dir, 'case1/frames/00004.png'));
+  assert.ok(frame(original).equals(frame(base)), 'the original release folder gives the diffusers folder\'s frames');
+  assert.ok(frame(files).equals(frame(base)), 'the same VAE and text encoder from single files give the same frames');
+  const bare = run([...args, '--model-dir', folder, '--output', path.join(scratch, 'orig-bare')]);
+  assert.equal(bare.status, 1);
+  assert.match(bare.stderr, /Wan2\.2_VAE\.pth: a VAE of other shapes than Wan2\.2's .*--vae-config/);
+  const notModel = run([...args, '--model-dir', scratch, '--output', path.join(scratch, 'orig-none')]);
+  assert.equal(notModel.status, 2);
+  assert.match(notModel.stderr, /--model-dir: .* is not a Wan2\.2-TI2V-5B folder: diffusers .* or the original release/);
 });

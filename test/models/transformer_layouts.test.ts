@@ -9,6 +9,7 @@ import { after, test } from 'node:test';
 
 import { WanTransformer3DModel } from '../../src/models/wan/transformer.js';
 import { detectTransformerLayout, diffusersKeyOf } from '../../src/models/wan/transformer_layouts.js';
+import { WAN22_TI2V_5B } from '../../src/models/wan/transformer_config.js';
 import { SafetensorsFile, saveSafetensors } from '../../src/torch/index.js';
 import { E4M3FN_VALUES } from '../../src/torch/float8.js';
 import { repoRoot } from '../helpers/release_examples.js';
@@ -94,4 +95,26 @@ test('e4m3fn values by hand: 1, -1, the largest (448), the smallest normal and s
   assert.equal(E4M3FN_VALUES[0x08], 2 ** -6);
   assert.equal(E4M3FN_VALUES[0x01], 2 ** -9);
   assert.ok(Number.isNaN(E4M3FN_VALUES[0x7f]!) && Number.isNaN(E4M3FN_VALUES[0xff]!));
+});
+
+test("at real size: the 5B release's original key list (WanModel's module tree, 30 blocks) renames onto our model's 825 tensors with none left over", () => {
+  // The original names written from Wan's WanModel (wan/modules/model.py): per block self_attn and
+  // cross_attn (q, k, v, o with biases; norm_q, norm_k), norm3 (the only norm with weights), ffn.0
+  // and ffn.2, modulation; then the embeddings, the head and its modulation.
+  const original: string[] = ['patch_embedding.weight', 'patch_embedding.bias', 'head.head.weight', 'head.head.bias', 'head.modulation'];
+  for (const m of ['text_embedding.0', 'text_embedding.2', 'time_embedding.0', 'time_embedding.2', 'time_projection.1']) original.push(`${m}.weight`, `${m}.bias`);
+  for (let n = 0; n < 30; n++) {
+    for (const attn of ['self_attn', 'cross_attn']) {
+      for (const x of ['q', 'k', 'v', 'o']) original.push(`blocks.${n}.${attn}.${x}.weight`, `blocks.${n}.${attn}.${x}.bias`);
+      original.push(`blocks.${n}.${attn}.norm_q.weight`, `blocks.${n}.${attn}.norm_k.weight`);
+    }
+    original.push(`blocks.${n}.norm3.weight`, `blocks.${n}.norm3.bias`, `blocks.${n}.ffn.0.weight`, `blocks.${n}.ffn.0.bias`, `blocks.${n}.ffn.2.weight`, `blocks.${n}.ffn.2.bias`, `blocks.${n}.modulation`);
+  }
+  const model = new WanTransformer3DModel(WAN22_TI2V_5B, { init: 'empty', device: 'meta' });
+  const ours = [...model.stateDict().keys()].sort();
+  const renamed = original.map((k) => diffusersKeyOf(k));
+  assert.ok(renamed.every((k) => k !== undefined), 'every original key has a diffusers name');
+  assert.equal(new Set(renamed).size, original.length, 'no two original keys share a name');
+  assert.deepEqual([...renamed].sort(), ours, 'the renamed list is exactly our model\'s keys');
+  assert.equal(detectTransformerLayout(original.map((k) => `model.diffusion_model.${k}`)).layout, 'original');
 });

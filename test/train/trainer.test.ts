@@ -12,6 +12,7 @@ import { SafetensorsFile } from '../../src/torch/index.js';
 import { synthesize } from '../../src/synth/run.js';
 import { train, type TrainOptions } from '../../src/train/trainer.js';
 import { repoRoot } from '../helpers/release_examples.js';
+import { TINY_VAE_CONFIG, originalReleaseFolder } from '../helpers/original_release.js';
 
 const cli = path.join(repoRoot, 'bin', 'worldwander.js');
 const scratch = mkdtempSync(path.join(tmpdir(), 'trainer-'));
@@ -56,6 +57,15 @@ test('resume reproduces the uninterrupted run: 6 steps straight and 3 + resume +
   assert.match(readFileSync(path.join(split, 'validation.jsonl'), 'utf8'), /"step":6,"case":"sample_000004","task":"three2one","psnr":\d/);
   // the LoRA checkpoint is what infer --ckpt takes: diffusers names
   assert.ok(SafetensorsFile.open(path.join(split, 'checkpoints', 'step-6', 'pytorch_lora_weights.safetensors')).has('transformer.blocks.0.attn1.to_q.lora_A.weight'));
+});
+
+test("train --model-dir takes the original release's folder (--vae-config for the tiny VAE's statistics): the same losses as the diffusers folder", async () => {
+  const overrides = [...roots, 'training.max_steps=2'];
+  const diffusers = await run({ config: config('three2one'), overrides });
+  const original = await run({ config: config('three2one'), overrides, modelDir: originalReleaseFolder(scratch), vaeConfig: TINY_VAE_CONFIG });
+  const [a, b] = [metricsOf(diffusers), metricsOf(original)];
+  assert.equal(b.length, 2);
+  assert.deepEqual(b.map((m) => [m.loss, m.grad_norm]), a.map((m) => [m.loss, m.grad_norm]), 'losses and gradient norms, bit for bit');
 });
 
 test('killed (SIGKILL) while writing a checkpoint, a run resumes from the last complete one and ends as if never killed', async () => {

@@ -1,14 +1,15 @@
-import { path as pathArg, type Register } from '../command.js';
+import { path as pathArg, weightFileOptions, type Register } from '../command.js';
 
 export const register: Register = (program) => {
-  program
+  const command = program
     .command('cache-latents')
     .description("VAE-encode a config's clips once into its latent cache (dataset.latent_cache), ahead of training")
     .argument('[overrides...]', 'config overrides, key.path=value')
     .requiredOption('--config <file>', 'a training config', pathArg)
-    .option('--model-dir <dir>', "the diffusers-format model folder (default: the config's model_id)", pathArg)
-    .option('--device <device>', 'cpu or cuda[:N]', 'cpu')
-    .action(async (overrides: string[], flags: { config: string; modelDir?: string; device: string }) => {
+    .option('--model-dir <dir>', "the Wan2.2-TI2V-5B folder, diffusers' or the original release's (default: the config's model_id)", pathArg)
+    .option('--device <device>', 'cpu or cuda[:N]', 'cpu');
+  weightFileOptions(command, ['vae', 'vaeConfig'])
+    .action(async (overrides: string[], flags: { config: string; modelDir?: string; vae?: string; vaeConfig?: string; device: string }) => {
       const { cacheLatents } = await import('../../train/cache_latents.js');
       const { Progress } = await import('../../data/progress.js');
       let bar: InstanceType<typeof Progress> | undefined;

@@ -1,24 +1,23 @@
 import { Option } from 'commander';
 
-import { integer, number, path as pathArg, type Register } from '../command.js';
+import { integer, number, path as pathArg, weightFileOptions, type Register } from '../command.js';
 import { onInterrupt } from '../interrupt.js';
 import type { InferOptions } from '../../worldwander/infer.js';
 
 type InferFlags = Omit<InferOptions, 'config' | 'overrides' | 'signal' | 'onEvent'> & { config: string; seed: number };
 
 export const register: Register = (program) => {
-  program
+  const command = program
     .command('infer')
     .description("translate videos to the other perspective with a release config (the release's inference)")
     .argument('[overrides...]', 'config overrides, key.path=value')
     .requiredOption('--config <file>', "one of the release's YAML configs (read unchanged): the task, CPE and sizes come from it", pathArg)
     .option('--ckpt <file>', 'LoRA weights: the release .ckpt or a .safetensors', pathArg)
-    .option('--transformer <file>', "the transformer's weights from one file in any layout (diffusers, original Wan, ComfyUI, fp8 scaled) instead of the model folder's", pathArg)
     .requiredOption('--input <path>', 'a frames folder, a video file, or a folder of cases in the release layout', pathArg)
     .option('--ref <path>', 'one2three: the reference image (or a folder of <case>.png)', pathArg)
     .option('--ground-truth [path]', 'add the ground truth to the side-by-side video: the release layout\'s other view (no value), or a video/folder')
     .requiredOption('--output <dir>', 'where each case goes (OUTPUT/<case>/)', pathArg)
-    .option('--model-dir <dir>', "the diffusers-format model folder (default: the config's model_id as a local path)", pathArg)
+    .option('--model-dir <dir>', "the Wan2.2-TI2V-5B folder, diffusers' or the original release's (default: the config's model_id as a local path)", pathArg)
     .option('--steps <n>', 'denoising steps (default 50, or the config/model folder)', integer(1))
     .option('--guidance <g>', 'classifier-free guidance scale (default 5)', number(0))
     .option('--seed <n>', 'noise seed (the release uses 1234)', integer(0), 1234)
@@ -29,7 +28,8 @@ export const register: Register = (program) => {
     .option('--device <device>', 'cpu or cuda[:N]', 'cpu')
     .addOption(new Option('--sampler <name>', 'sampler (default unipc)').choices(['unipc', 'euler']))
     .addOption(new Option('--guidance-mode <mode>', 'both guidance branches in one batched forward, or two (less memory)').choices(['batched', 'sequential']).default('batched'))
-    .option('--overwrite', 'write into an output folder that is not empty (replacing its cases)')
+    .option('--overwrite', 'write into an output folder that is not empty (replacing its cases)');
+  weightFileOptions(command, ['transformer', 'vae', 'vaeConfig', 'textEncoder'])
     .action(async (overrides: string[], flags: InferFlags) => {
       const { infer } = await import('../../worldwander/infer.js');
       const { Progress } = await import('../../data/progress.js');

@@ -1,4 +1,4 @@
-import { integer, path as pathArg, type Register } from '../command.js';
+import { integer, path as pathArg, weightFileOptions, type Register } from '../command.js';
 import { onInterrupt } from '../interrupt.js';
 
 interface TrainFlags {
@@ -7,12 +7,16 @@ interface TrainFlags {
   resume?: string;
   seed?: number;
   modelDir?: string;
+  transformer?: string;
+  vae?: string;
+  vaeConfig?: string;
+  textEncoder?: string;
   device: string;
   nprocPerNode?: number;
 }
 
 export const register: Register = (program) => {
-  program
+  const command = program
     .command('train')
     .description('fine-tune the transformer on ego/exo triplets with a release config (LoRA, or all weights with use_lora: False)')
     .argument('[overrides...]', 'config overrides, key.path=value (e.g. training.learning_rate=1e-4)')
@@ -20,10 +24,11 @@ export const register: Register = (program) => {
     .requiredOption('--output <dir>', 'the run folder: checkpoints/, metrics.jsonl, validation/', pathArg)
     .option('--resume <checkpoint>', "continue a run: 'latest' or OUTPUT/checkpoints/step-N", pathArg)
     .option('--seed <n>', 'the run seed (default: training.seed, else 0)', integer(0))
-    .option('--model-dir <dir>', "the diffusers-format model folder (default: the config's model_id as a local path)", pathArg)
+    .option('--model-dir <dir>', "the Wan2.2-TI2V-5B folder, diffusers' or the original release's (default: the config's model_id as a local path)", pathArg)
     .option('--device <device>', 'cpu or cuda[:N]', 'cpu')
     .option('--nproc-per-node <n>', 'data-parallel processes on this machine (c10d; Gloo on CPU, NCCL on CUDA)', integer(1))
-    .addHelpText('after', '\nMulti-node: start one `worldwander train` per process with MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK set, as torchrun and Slurm users do (docs/training.md).')
+    .addHelpText('after', '\nMulti-node: start one `worldwander train` per process with MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK set, as torchrun and Slurm users do (docs/training.md).');
+  weightFileOptions(command, ['transformer', 'vae', 'vaeConfig', 'textEncoder'])
     .action(async (overrides: string[], flags: TrainFlags) => {
       const { runTraining } = await import('../train_run.js');
       const { controller, release } = onInterrupt('stopping after this step and writing a checkpoint; Ctrl-C again to quit at once');

@@ -3,11 +3,13 @@
 import { ModelInputError } from '../../errors.js';
 import path from 'node:path';
 
-import { embedding, full, scope, type DType, type Device, type Tensor, type TensorInfo, type TensorSource, openWeights } from '../../torch/index.js';
+import { embedding, full, scope, type DType, type Device, type Tensor, type TensorInfo, type TensorSource, openTensorFile, openWeights } from '../../torch/index.js';
 import type { LayerOptions } from '../../nn/init.js';
 import { loadPretrained, Module, ModuleList, type LoadProgress } from '../../nn/module.js';
 import { readUMT5Config, type UMT5Config } from './config.js';
 import { EmbeddingTable, UMT5Attention, UMT5DenseGatedActDense, UMT5LayerNorm } from './layers.js';
+import { asTransformersSource, umt5ConfigFromShapes } from './layouts.js';
+import { dequantizedSource } from '../../torch/scaled_fp8.js';
 
 class UMT5SelfAttentionLayer extends Module {
   readonly SelfAttention: UMT5Attention;
@@ -83,6 +85,19 @@ export class UMT5EncoderModel extends Module {
     const config = readUMT5Config(path.join(dir, 'config.json'));
     const source = withoutTiedCopy(openWeights(dir, 'model'));
     return loadPretrained(new UMT5EncoderModel(config, { init: 'empty', dtype: dtype ?? source.info('shared.weight').dtype, device }), source, dir, onProgress);
+  }
+
+  /**
+   * Loads one weights file in any layout: transformers', the original release's
+   * `models_t5_umt5-xxl-enc-bf16.pth` (Wan's T5Encoder names), ComfyUI's single files (fp8 scaled
+   * included). The config is `configFile`'s, else read off the weights' shapes (layouts.ts).
+   * The dtype defaults to the file's.
+   */
+  static fromSingleFile(file: string, { configFile, dtype, device, onProgress }: { configFile?: string; dtype?: DType; device?: Device; onProgress?: LoadProgress } = {}): UMT5EncoderModel {
+    const { source: named } = asTransformersSource(dequantizedSource(openTensorFile(file)), file);
+    const source = withoutTiedCopy(named);
+    const config = configFile ? readUMT5Config(configFile) : umt5ConfigFromShapes(source, file);
+    return loadPretrained(new UMT5EncoderModel(config, { init: 'empty', dtype: dtype ?? source.info('shared.weight').dtype, device }), source, file, onProgress);
   }
 
   /** input_ids [B, L] (int64), attention_mask [B, L] (1 = token, 0 = pad) → last_hidden_state [B, L, d_model]. */

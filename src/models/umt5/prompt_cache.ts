@@ -3,12 +3,14 @@
 // One safetensors file per (text encoder identity, dtype, prompt, max length), written
 // atomically; it stores the prompt's `length` non-zero rows, and reads pad them back with zeros.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 import { FileFormatError, ModelInputError } from '../../errors.js';
 import { rememberedDigest } from '../../io/digest.js';
-import { cat, noGrad, openWeights, saveSafetensors, SafetensorsFile, scope, zeros, type DType, type Device, type Tensor } from '../../torch/index.js';
+import { cat, isTorchCheckpoint, noGrad, openTensorFile, openWeights, saveSafetensors, SafetensorsFile, scope, zeros, type DType, type Device, type Tensor } from '../../torch/index.js';
+import { dequantizedSource } from '../../torch/scaled_fp8.js';
+import { asTransformersSource } from './layouts.js';
 import { UMT5EncoderModel } from './model.js';
 import { UMT5Tokenizer } from './tokenizer.js';
 
@@ -37,23 +39,52 @@ export interface PromptKey {
 }
 
 /**
+ * Where a text encoder's files are: its weights (a folder in transformers' layout, or one file in
+ * any layout: layouts.ts), its config.json (optional for a file: read off the shapes), and the
+ * tokenizer's folder (tokenizer.json).
+ */
+export interface TextEncoderFiles {
+  weights: string;
+  config?: string;
+  tokenizer: string;
+}
+
+/** A diffusers model folder's text_encoder/ and tokenizer/. */
+export function diffusersTextEncoder(modelRoot: string): TextEncoderFiles {
+  const weights = path.join(modelRoot, 'text_encoder');
+  return { weights, config: path.join(weights, 'config.json'), tokenizer: path.join(modelRoot, 'tokenizer') };
+}
+
+const isFolder = (location: string): boolean => existsSync(location) && statSync(location).isDirectory();
+
+/** The text encoder of `files`, from its folder or its single file. */
+export function loadTextEncoder(files: TextEncoderFiles, options: { dtype?: DType; device?: Device } = {}): UMT5EncoderModel {
+  return isFolder(files.weights) ? UMT5EncoderModel.fromPretrained(files.weights, options) : UMT5EncoderModel.fromSingleFile(files.weights, { ...options, configFile: files.config });
+}
+
+/**
  * Identity of a text encoder + tokenizer pair: a hash of the config, the tokenizer.json, and
  * every weight file's safetensors header and content digest. Weights of the same names and
  * sizes but other values are another encoder (content digests are remembered per user: io/digest).
  */
-export function textEncoderIdentity(textEncoderDir: string, tokenizerDir: string): string {
+export function textEncoderIdentity(files: TextEncoderFiles): string {
   const hash = createHash('sha256');
   const add = (file: string): void => {
     hash.update(path.basename(file));
     hash.update(readFileSync(file));
   };
-  add(path.join(textEncoderDir, 'config.json'));
-  add(path.join(tokenizerDir, 'tokenizer.json'));
-  for (const name of readdirSync(textEncoderDir).sort()) {
-    if (!name.endsWith('.safetensors')) continue;
-    const file = path.join(textEncoderDir, name);
-    const st = SafetensorsFile.open(file);
-    hash.update(`${name}\0${JSON.stringify(st.keys().map((k) => [k, st.info(k).dtype, st.info(k).shape]))}\0${JSON.stringify(st.metadata)}\0`);
+  const folder = isFolder(files.weights);
+  if (files.config) add(files.config);
+  add(path.join(files.tokenizer, 'tokenizer.json'));
+  const weights = folder ? readdirSync(files.weights).sort().filter((n) => n.endsWith('.safetensors')).map((n) => path.join(files.weights, n)) : [files.weights];
+  for (const file of weights) {
+    const name = path.basename(file);
+    if (isTorchCheckpoint(file)) {
+      hash.update(`${name}\0`);
+    } else {
+      const st = SafetensorsFile.open(file);
+      hash.update(`${name}\0${JSON.stringify(st.keys().map((k) => [k, st.info(k).dtype, st.info(k).shape]))}\0${JSON.stringify(st.metadata)}\0`);
+    }
     hash.update(rememberedDigest(file));
   }
   return `umt5-${hash.digest('hex').slice(0, 16)}`;
@@ -116,28 +147,28 @@ export interface PromptEmbeddingOptions {
 }
 
 /** The dtype the encoder's weights are stored in (its embedding table's). */
-function storedDtype(textEncoderDir: string): DType {
-  const source = openWeights(textEncoderDir, 'model');
+function storedDtype(files: TextEncoderFiles): DType {
+  if (!isFolder(files.weights)) return asTransformersSource(dequantizedSource(openTensorFile(files.weights)), files.weights).source.info('shared.weight').dtype;
+  const source = openWeights(files.weights, 'model');
   return source.info(source.has('shared.weight') ? 'shared.weight' : 'encoder.embed_tokens.weight').dtype;
 }
 
 /**
  * Embeddings [B, maxLength, d_model] for `prompts`, from the cache where present; missing ones
- * are encoded with the model under `modelRoot` (its text_encoder/ and tokenizer/) and stored.
+ * are encoded with the text encoder of `text` (a diffusers model folder, or the files) and stored.
  */
-export function promptEmbeddings(modelRoot: string, prompts: readonly string[], o: PromptEmbeddingOptions): Tensor {
+export function promptEmbeddings(text: string | TextEncoderFiles, prompts: readonly string[], o: PromptEmbeddingOptions): Tensor {
   const maxLength = o.maxLength ?? 512;
-  const textEncoderDir = path.join(modelRoot, 'text_encoder');
-  const tokenizerDir = path.join(modelRoot, 'tokenizer');
-  const encoder = textEncoderIdentity(textEncoderDir, tokenizerDir);
-  const dtype = o.dtype ?? storedDtype(textEncoderDir);
+  const files = typeof text === 'string' ? diffusersTextEncoder(text) : text;
+  const encoder = textEncoderIdentity(files);
+  const dtype = o.dtype ?? storedDtype(files);
   const cache = new PromptEmbeddingCache(o.cacheDir);
   const keyOf = (prompt: string): PromptKey => ({ encoder, dtype, prompt, maxLength });
   const missing = [...new Set(prompts.filter((p) => !cache.has(keyOf(p))))];
   if (missing.length) {
     o.onEncode?.(missing);
-    const tokenizer = UMT5Tokenizer.fromPretrained(tokenizerDir);
-    const model = UMT5EncoderModel.fromPretrained(textEncoderDir, { dtype, device: o.device });
+    const tokenizer = UMT5Tokenizer.fromPretrained(files.tokenizer);
+    const model = loadTextEncoder(files, { dtype, device: o.device });
     try {
       const lengths = tokenizer.encode(missing, { maxLength }).lengths;
       missing.forEach((prompt, i) => {

@@ -1,11 +1,10 @@
 // WanTransformer3DModel (diffusers), any config: patch embedding, condition embedder, blocks,
 // modulated output norm, projection, unpatchify. Per-token timesteps (Wan2.2 TI2V), explicit
 // RoPE frame positions and output slicing make it serve WorldWander's in-context sequences.
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-import { FileFormatError, ModelInputError } from '../../errors.js';
-import { SafetensorsFile, backward, openWeights, readJsonFile, scope, type DType, type Device, type Tensor } from '../../torch/index.js';
+import { ModelInputError } from '../../errors.js';
+import { backward, openTensorFile, openWeights, readJsonFile, scope, type DType, type Device, type Tensor } from '../../torch/index.js';
 import { Conv3d, LayerNorm, Linear, Module, ModuleList, attachLora, forwardBackwardCheckpointed, loadPretrained, type LayerOptions, type LoadProgress, type LoraOptions } from '../../nn/index.js';
 import { Modulation, scaleShiftTable, type TimestepRun } from './modulation.js';
 import { WanRotaryPosEmbed, type RopeTables } from './rope.js';
@@ -89,8 +88,7 @@ export class WanTransformer3DModel extends Module {
     const raw = readJsonFile(file, 'transformer config') as Record<string, unknown>;
     const config = parseTransformerConfig(isOriginalConfig(raw) ? diffusersConfigFromOriginal(raw, file) : raw, file);
     const where = weights ?? dir;
-    if (weights && !existsSync(weights)) throw new FileFormatError(`${weights} does not exist`);
-    const { source } = asDiffusersSource(dequantizedSource(weights ? SafetensorsFile.open(weights) : openWeights(dir, 'diffusion_pytorch_model')), where);
+    const { source } = asDiffusersSource(dequantizedSource(weights ? openTensorFile(weights) : openWeights(dir, 'diffusion_pytorch_model')), where);
     return loadPretrained(new WanTransformer3DModel(config, { init: 'empty', dtype, device }), source, where, onProgress).eval();
   }
 

@@ -6,7 +6,7 @@
 // norm2 and norm3: the original orders its norms norm1 (self-attention), norm3 (cross-attention,
 // the one with weights), norm2 (feed-forward).
 import { FileFormatError } from '../../errors.js';
-import { renamedSource, type TensorSource } from '../../torch/index.js';
+import { renamedByTable, type TensorSource } from '../../torch/index.js';
 
 export type TransformerLayout = 'diffusers' | 'original';
 
@@ -56,16 +56,8 @@ export function detectTransformerLayout(keys: readonly string[]): { layout: Tran
 export function asDiffusersSource(source: TensorSource, where: string): { source: TensorSource; layout: TransformerLayout; prefix: string } {
   const { layout, prefix } = detectTransformerLayout(source.keys());
   if (layout === 'diffusers' && !prefix) return { source, layout, prefix };
-  const names = new Map<string, string>();  // diffusers name -> key in the file
-  const unknown: string[] = [];
-  for (const key of source.keys()) {
-    const bare = key.slice(prefix.length);
-    const name = layout === 'original' ? diffusersKeyOf(bare) : bare;
-    if (name === undefined) unknown.push(key);
-    else names.set(name, key);
-  }
-  if (unknown.length) throw new FileFormatError(`${where}: ${unknown.length} key(s) of the original Wan layout have no diffusers name here: ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''}`);
-  return { layout, prefix, source: renamedSource(source, names, `${where} (${layout} layout)`) };
+  const nameOf = layout === 'original' ? diffusersKeyOf : (key: string) => key;
+  return { layout, prefix, source: renamedByTable(source, nameOf, where, { prefix, layout: layout === 'original' ? 'original Wan' : 'diffusers' }) };
 }
 
 /**

@@ -5,13 +5,15 @@
 import path from 'node:path';
 
 import { ModelInputError } from '../../errors.js';
-import { cat, consume, openWeights, randn, scope, type DType, type Device, type Generator, type Tensor } from '../../torch/index.js';
+import { cat, consume, openTensorFile, openWeights, randn, scope, type DType, type Device, type Generator, type Tensor } from '../../torch/index.js';
 import type { LayerOptions } from '../../nn/init.js';
 import { loadPretrained, Module, type LoadProgress } from '../../nn/module.js';
 import { FeatureCache } from './vae_cache.js';
 import { WanDecoder3d, WanEncoder3d } from './vae_coders.js';
 import { compression, patchedChannels, readVaeConfig, type WanVAEConfig } from './vae_config.js';
 import { WanCausalConv3d, patchify, unpatchify } from './vae_layers.js';
+import { asDiffusersVaeSource, vaeConfigFromShapes } from './vae_layouts.js';
+import { dequantizedSource } from '../../torch/scaled_fp8.js';
 
 export interface VaePassOptions {
   /** false: one whole-sequence causal pass (the reference the chunked schedule must equal; holds every frame). */
@@ -54,6 +56,17 @@ export class AutoencoderKLWan extends Module {
   static fromPretrained(dir: string, { dtype = 'float32', device, onProgress }: { dtype?: DType; device?: Device; onProgress?: LoadProgress } = {}): AutoencoderKLWan {
     const config = readVaeConfig(path.join(dir, 'config.json'));
     return loadPretrained(new AutoencoderKLWan(config, { init: 'empty', dtype, device }), openWeights(dir, 'diffusion_pytorch_model'), dir, onProgress);
+  }
+
+  /**
+   * Loads one weights file in any layout: diffusers', or the original release's `Wan2.2_VAE.pth`
+   * and ComfyUI's `wan2.2_vae.safetensors` (original names). The config is `configFile`'s, else
+   * read off the weights' shapes (vae_layouts.ts).
+   */
+  static fromSingleFile(file: string, { configFile, dtype = 'float32', device, onProgress }: { configFile?: string; dtype?: DType; device?: Device; onProgress?: LoadProgress } = {}): AutoencoderKLWan {
+    const { source } = asDiffusersVaeSource(dequantizedSource(openTensorFile(file)), file);
+    const config = configFile ? readVaeConfig(configFile) : vaeConfigFromShapes(source, file);
+    return loadPretrained(new AutoencoderKLWan(config, { init: 'empty', dtype, device }), source, file, onProgress);
   }
 
   /** Latent frames for `frames` video frames; throws unless frames = 1 + temporal·k. */
