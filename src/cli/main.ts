@@ -14,13 +14,14 @@ import { register as encodePrompts } from './commands/encode_prompts.js';
 import { register as evalCommand } from './commands/eval.js';
 import { register as forward } from './commands/forward.js';
 import { register as infer } from './commands/infer.js';
+import { register as serve } from './commands/serve.js';
 import { register as synth } from './commands/synth.js';
 import { register as train } from './commands/train.js';
 import { register as trainVae } from './commands/train_vae.js';
 import { register as trainPerception } from './commands/train_perception.js';
 
 /** Every subcommand, in the order `worldwander --help` lists them. */
-const COMMANDS: Register[] = [demo, infer, train, trainVae, trainPerception, cacheLatents, evalCommand, convert, convertCkpt, synth, forward, encodePrompts, doctor];
+const COMMANDS: Register[] = [demo, serve, infer, train, trainVae, trainPerception, cacheLatents, evalCommand, convert, convertCkpt, synth, forward, encodePrompts, doctor];
 
 export function buildProgram(): Command {
   const program = new Command('worldwander')

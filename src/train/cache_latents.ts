@@ -5,7 +5,8 @@ import { checkDevice } from '../torch/index.js';
 import { LatentCache, fillLatentCache, vaeIdentity } from '../data/latent_cache.js';
 import { checkDatasetReport, indexTriplets } from '../data/triplets.js';
 import { loadConfig, resolveConfigPath } from '../worldwander/config.js';
-import { loadVae, modelFiles, resolveModelDir } from '../worldwander/model_files.js';
+import { modelFiles, resolveModelDir } from '../worldwander/model_folder.js';
+import { loadVae } from '../worldwander/model_parts.js';
 
 export async function cacheLatents(o: { config: string; overrides?: string[]; modelDir?: string; vae?: string; vaeConfig?: string; device?: string; onNote?: (text: string) => void; onProgress?: (done: number, total: number) => void }): Promise<{ dir: string; clips: number; written: number; found: number }> {
   const config = loadConfig(o.config, o.overrides ?? []);

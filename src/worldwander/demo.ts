@@ -16,15 +16,14 @@ import { writeReport } from '../eval/report.js';
 import { PerceptualScorer } from '../eval/perceptual.js';
 import { writeCase } from './outputs.js';
 import { WorldWanderPipeline } from './pipeline.js';
-import { MODEL_CARD_FILES, readDefaults } from './model_defaults.js';
+import { BUNDLED_MODEL, DEMO_DATA, MODEL_CARD_FILES, readDefaults } from './model_defaults.js';
 import type { WorldWanderTask } from './prompts.js';
 import { checkOutputFolder } from '../io/output_path.js';
 
-export const BUNDLED_MODEL = 'models/worldwander-small';
+export { BUNDLED_MODEL };
 /** The bundled PerceptionNet (the eval's perceptual, Fréchet and content scores), beside the model. */
 export const BUNDLED_PERCEPTION = `${BUNDLED_MODEL}/perception`;
-/** Seed 3: the bundled model's test split (training used seed 1, the choice of sampling settings seed 2). */
-export const DEMO_DATA = { seed: 3, count: 4 } as const;
+export { DEMO_DATA };
 const TASKS: WorldWanderTask[] = ['three2one', 'one2three'];
 
 export interface DemoOptions {

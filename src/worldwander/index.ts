@@ -4,7 +4,8 @@ export { buildInContextInputs, inContextFramePositions, type InContextLatents, t
 export { WorldWanderPipeline, type PipelineLoadOptions, type TranslateOptions, type Translation } from './pipeline.js';
 export { RELEASE_DEFAULTS, readDefaults, type ModelDefaults } from './model_defaults.js';
 export { denoiseInContext, type InContextDenoiseOptions, type GuidanceMode } from './denoise.js';
-export { modelFiles, modelFolderLayout, resolveModelDir, loadTransformer, loadVae, type ModelFiles, type ModelFileOverrides, type VaeFiles } from './model_files.js';
+export { modelFiles, modelFolderLayout, resolveModelDir, type ModelFiles, type ModelFileOverrides, type VaeFiles } from './model_folder.js';
+export { loadTransformer, loadVae, vaeConfigOf } from './model_parts.js';
 export { infer, type InferOptions, type InferEvent, type InferResult } from './infer.js';
 export { findCases, type Case, type CaseOptions } from './cases.js';
 export { loadConfig, parseConfig, parseOverrides, taskOf, ConfigError, WorldWanderConfigSchema, type WorldWanderConfig } from './config.js';

@@ -16,7 +16,8 @@ import { writeCase, type CaseRecord } from './outputs.js';
 import { WorldWanderPipeline } from './pipeline.js';
 import type { GuidanceMode } from './denoise.js';
 import { compression } from '../models/wan/vae_config.js';
-import { modelFiles, resolveModelDir, vaeConfigOf } from './model_files.js';
+import { modelFiles, resolveModelDir } from './model_folder.js';
+import { vaeConfigOf } from './model_parts.js';
 
 export interface InferOptions {
   config: string;

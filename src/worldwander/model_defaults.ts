@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-import { readJsonFile } from '../torch/index.js';
+import { readJsonFile } from '../torch/json_file.js';
 
 /** What a model folder may state in model_index.json under "_worldwander" (diffusers skips `_` keys). */
 export interface ModelDefaults {
@@ -32,3 +32,9 @@ export function readDefaults(modelDir: string): ModelDefaults {
 
 /** Files of a model folder that document it and change no output: the model card and its picture. */
 export const MODEL_CARD_FILES: readonly string[] = ['README.md', 'example.png'];
+
+/** Seed 3: the bundled model's test split (training used seed 1, the choice of sampling settings seed 2); the demo's data and the app's example clips. */
+export const DEMO_DATA = { seed: 3, count: 4 } as const;
+
+/** The small model that ships in the repository (npm start, serve). */
+export const BUNDLED_MODEL = 'models/worldwander-small';

@@ -18,7 +18,8 @@ import type { SamplerName } from '../diffusion/index.js';
 import { loadLoraFile } from './lora_file.js';
 import { denoiseInContext, type GuidanceMode } from './denoise.js';
 import { readDefaults, type ModelDefaults } from './model_defaults.js';
-import { loadTransformer, loadVae, modelFiles } from './model_files.js';
+import { modelFiles } from './model_folder.js';
+import { loadTransformer, loadVae } from './model_parts.js';
 import { EMPTY_PROMPT, TASK_PROMPT, type WorldWanderTask } from './prompts.js';
 
 export interface PipelineLoadOptions {

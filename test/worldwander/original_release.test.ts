@@ -8,7 +8,7 @@ import { after, test } from 'node:test';
 
 import { writePng } from '../../src/data/frames.js';
 import { WorldWanderPipeline } from '../../src/worldwander/pipeline.js';
-import { modelFiles, modelFolderLayout } from '../../src/worldwander/model_files.js';
+import { modelFiles, modelFolderLayout } from '../../src/worldwander/model_folder.js';
 import { SampleRenderer } from '../../src/synth/sample.js';
 import { makeSampleSpec } from '../../src/synth/spec.js';
 import { ORIGINAL_PARTS, TINY_MODEL, TINY_VAE_CONFIG, originalReleaseFolder } from '../helpers/original_release.js';

@@ -29,5 +29,6 @@ export const register: Register = (program) => {
         console.log(`${task}: model PSNR ${o.model.psnr.toFixed(2)} dB, SSIM ${o.model.ssim.toFixed(3)} | copy-input ${o.copyInput.psnr.toFixed(2)} dB, ${o.copyInput.ssim.toFixed(3)}${o.meanFrame ? ` | mean frame ${o.meanFrame.psnr.toFixed(2)} dB, ${o.meanFrame.ssim.toFixed(3)}` : ''} (${report.cases.length} held-out clips)`);
       }
       console.log(`${result.reused ? 'reused the translations of an earlier run' : 'translated'}; page: ${result.page} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+      console.log(`translate your own clips in the browser: node bin/worldwander.js serve${modelDir ? ` --model-dir ${modelDir}` : ''} (then open http://127.0.0.1:7860)`);
     });
 };

@@ -10,9 +10,9 @@ import { Modulation, scaleShiftTable, type TimestepRun } from './modulation.js';
 import { WanRotaryPosEmbed, type RopeTables } from './rope.js';
 import { WanTransformerBlock } from './transformer_block.js';
 import { WanConditionEmbedder } from './transformer_embeddings.js';
-import { innerDim, parseTransformerConfig, type WanTransformerConfig } from './transformer_config.js';
+import { innerDim, isOriginalConfig, parseTransformerConfig, type WanTransformerConfig } from './transformer_config.js';
 import { dequantizedSource } from '../../torch/scaled_fp8.js';
-import { asDiffusersSource, diffusersConfigFromOriginal, isOriginalConfig } from './transformer_layouts.js';
+import { asDiffusersSource, diffusersConfigFromOriginal } from './transformer_layouts.js';
 
 /** The layers WorldWander adapts with LoRA: every attention projection and both FFN linears. */
 export const WAN_LORA_TARGETS = ['to_q', 'to_k', 'to_v', 'to_out.0', 'ffn.net.0.proj', 'ffn.net.2'] as const;

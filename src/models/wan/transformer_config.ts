@@ -89,3 +89,8 @@ export function ropeSplit(headDim: number): [number, number, number] {
 export function innerDim(config: WanTransformerConfig): number {
   return config.num_attention_heads * config.attention_head_dim;
 }
+
+/** Whether a config.json is the original release's (WanModel) rather than diffusers'. */
+export function isOriginalConfig(raw: Record<string, unknown>): boolean {
+  return raw._class_name === 'WanModel' || (raw.dim !== undefined && raw.num_attention_heads === undefined);
+}

@@ -89,8 +89,3 @@ export function diffusersConfigFromOriginal(raw: Record<string, unknown>, where:
     rope_max_seq_len: raw.rope_max_seq_len ?? 1024,
   };
 }
-
-/** Whether a config.json is the original release's (WanModel) rather than diffusers'. */
-export function isOriginalConfig(raw: Record<string, unknown>): boolean {
-  return raw._class_name === 'WanModel' || (raw.dim !== undefined && raw.num_attention_heads === undefined);
-}

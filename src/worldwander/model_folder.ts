@@ -3,18 +3,13 @@
 // original Wan-AI release (config.json and diffusion_pytorch_model-*.safetensors at the root
 // beside Wan2.2_VAE.pth, models_t5_umt5-xxl-enc-bf16.pth and the google/umt5-xxl tokenizer
 // folder: the names of Wan2.2's wan/configs/wan_ti2v_5B.py). Each weights file is recognised by
-// its keys when loaded (transformer_layouts.ts, vae_layouts.ts, umt5/layouts.ts).
+// its keys when loaded (model_parts.ts). Path logic only: nothing here loads libtorch.
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 import { OptionError } from '../errors.js';
-import { openTensorFile, readJsonFile, type DType, type Device } from '../torch/index.js';
-import type { LoadProgress } from '../nn/index.js';
-import { AutoencoderKLWan } from '../models/wan/vae.js';
-import { WanTransformer3DModel } from '../models/wan/transformer.js';
-import { isOriginalConfig } from '../models/wan/transformer_layouts.js';
-import { readVaeConfig, type WanVAEConfig } from '../models/wan/vae_config.js';
-import { asDiffusersVaeSource, vaeConfigFromShapes } from '../models/wan/vae_layouts.js';
+import { readJsonFile } from '../torch/json_file.js';
+import { isOriginalConfig } from '../models/wan/transformer_config.js';
 import type { TextEncoderFiles } from '../models/umt5/prompt_cache.js';
 import { modelDirCandidates, type WorldWanderConfig } from './config.js';
 
@@ -81,26 +76,6 @@ export function modelFiles(dir: string, overrides: ModelFileOverrides = {}): Mod
   if (overrides.vaeConfig) files.vae.config = file('vaeConfig', overrides.vaeConfig);
   if (overrides.textEncoder) files.text = { weights: file('textEncoder', overrides.textEncoder), tokenizer: files.text.tokenizer };
   return files;
-}
-
-const isFolder = (location: string): boolean => existsSync(location) && statSync(location).isDirectory();
-
-/** The VAE of `files`, from its diffusers folder or its single file. */
-export function loadVae(files: VaeFiles, options: { dtype?: DType; device?: Device; onProgress?: LoadProgress } = {}): AutoencoderKLWan {
-  if (isFolder(files.weights)) return AutoencoderKLWan.fromPretrained(files.weights, options);
-  if (!existsSync(files.weights)) throw new OptionError('modelDir', `${files.weights} does not exist (the VAE's weights)`);
-  return AutoencoderKLWan.fromSingleFile(files.weights, { ...options, configFile: files.config });
-}
-
-/** The VAE's config without loading its weights (a single file's is read off its shapes). */
-export function vaeConfigOf(files: VaeFiles): WanVAEConfig {
-  if (files.config) return readVaeConfig(files.config);
-  return vaeConfigFromShapes(asDiffusersVaeSource(openTensorFile(files.weights), files.weights).source, files.weights);
-}
-
-/** The transformer of `files`. */
-export function loadTransformer(files: ModelFiles['transformer'], options: { dtype?: DType; device?: Device; onProgress?: LoadProgress } = {}): WanTransformer3DModel {
-  return WanTransformer3DModel.fromPretrained(files.dir, { ...options, weights: files.weights });
 }
 
 /** The model folder: the one given, or the config's model_id as a local path; nothing is downloaded. */

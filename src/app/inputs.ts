@@ -1,0 +1,87 @@
+// What the app accepts from a client, checked before a job is queued: the settings (in range),
+// an uploaded video (readable, whole, with enough frames) and reference image, each refused with
+// a message the page shows. Uploaded files are stored under names the server chooses.
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
+import path from 'node:path';
+
+import sharp from 'sharp';
+import { z } from 'zod';
+
+import { checkMp4 } from '../data/mp4.js';
+import { probeVideo } from '../data/video_writer.js';
+
+/** A request the app refuses; the message is for the person at the page. */
+export class InputRejected extends Error {
+  override name = 'InputRejected';
+  constructor(message: string, readonly status = 400) {
+    super(message);
+  }
+}
+
+export const SettingsSchema = z.object({
+  task: z.enum(['three2one', 'one2three']),
+  steps: z.coerce.number().int().min(1).max(200),
+  guidance: z.coerce.number().min(0).max(20),
+  seed: z.coerce.number().int().min(0).max(2 ** 31 - 1),
+  sampler: z.enum(['unipc', 'euler']),
+});
+export type JobSettings = z.infer<typeof SettingsSchema>;
+
+/** The settings of a request, with the model's defaults where the client sent none; every bad value is named. */
+export function parseSettings(fields: Record<string, string>, defaults: Omit<JobSettings, 'task'>): JobSettings {
+  const raw = { ...defaults, ...Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== '')) };
+  const parsed = SettingsSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')} ${String((raw as Record<string, unknown>)[String(issue.path[0])])}: ${issue.message.toLowerCase()}`);
+  throw new InputRejected(`settings out of range: ${problems.join('; ')}`);
+}
+
+const VIDEO_EXTENSIONS = ['.mp4', '.mov', '.webm', '.mkv', '.avi', '.m4v'];
+const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp'];
+
+/** A server-chosen file name for an upload, keeping the client's extension only when it is a known one. */
+export function uploadName(kind: 'video' | 'image', clientName: string): string {
+  const ext = path.extname(clientName).toLowerCase();
+  const known = kind === 'video' ? VIDEO_EXTENSIONS : IMAGE_EXTENSIONS;
+  return `${kind}-${randomBytes(8).toString('hex')}${known.includes(ext) ? ext : known[0]}`;
+}
+
+function startsLikeMp4(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(8);
+    return readSync(fd, head, 0, 8, 0) === 8 && head.toString('latin1', 4, 8) === 'ftyp';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Checks an uploaded video: a whole MP4 (when it is one), readable by ffmpeg, with at least `frames` frames. */
+export async function checkVideo(file: string, shownName: string, frames: number): Promise<void> {
+  if (startsLikeMp4(file)) {
+    try {
+      checkMp4(file);
+    } catch (error) {
+      throw new InputRejected(`${shownName}: the MP4 is truncated or damaged (${(error as Error).message.replace(/^[^:]*: /, '').replace(/; was the disk full\?$/, '')})`);
+    }
+  }
+  let count: number;
+  try {
+    count = (await probeVideo(file)).frameCount;
+  } catch {
+    throw new InputRejected(`${shownName}: not a video ffmpeg can read`);
+  }
+  if (!Number.isFinite(count) || count < 1) throw new InputRejected(`${shownName}: not a video ffmpeg can read (no frames)`);
+  if (count < frames) throw new InputRejected(`${shownName}: has ${count} frame(s); the model takes ${frames}`);
+}
+
+/** Checks an uploaded reference image: one sharp can decode. */
+export async function checkImage(file: string, shownName: string): Promise<void> {
+  try {
+    const meta = await sharp(file).metadata();
+    if (!meta.width || !meta.height) throw new Error('no size');
+  } catch {
+    throw new InputRejected(`${shownName}: the reference is not an image (PNG, JPEG or WebP)`);
+  }
+}

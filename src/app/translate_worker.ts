@@ -1,0 +1,116 @@
+// The app's translation process (forked by jobs.ts): loads the pipeline once, then runs one job at
+// a time off the server's event loop, reporting stage and step over IPC; a cancel message aborts
+// the job between denoising steps. Writes the run into the partial folder it is given.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+
+import { Stopped } from '../errors.js';
+import { coverFit, readFrames, writePng } from '../data/frames.js';
+import { writeVideo } from '../data/video_writer.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { WorldWanderPipeline } from '../worldwander/pipeline.js';
+import { writeCase } from '../worldwander/outputs.js';
+import type { WorldWanderTask } from '../worldwander/prompts.js';
+import type { AppRun, RunFile, RunSettings } from './runs.js';
+
+/** What to translate: the inputs (paths the server chose or its examples) and the settings. */
+export interface JobSpec {
+  task: WorldWanderTask;
+  video: string;
+  reference?: string;
+  /** The example's other view, shown beside the result. */
+  truth?: string;
+  /** What the page shows as the input's name. */
+  source: string;
+  settings: RunSettings;
+}
+
+export interface JobRequest extends JobSpec {
+  kind: 'job';
+  id: string;
+  /** The partial run folder to write. */
+  dir: string;
+}
+
+export type WorkerMessage =
+  | { kind: 'progress'; id: string; stage: 'loading' | 'reading' | 'denoising' | 'writing'; done: number; total: number }
+  | { kind: 'done'; id: string; run: AppRun }
+  | { kind: 'cancelled'; id: string }
+  | { kind: 'failed'; id: string; message: string };
+
+const send = (message: WorkerMessage): void => {
+  process.send?.(message);
+};
+
+const modelDir = process.argv[2]!;
+const device = process.argv[3] ?? 'cpu';
+let pipeline: WorldWanderPipeline | null = null;
+let current: { id: string; controller: AbortController } | null = null;
+const queue: JobRequest[] = [];
+
+function load(id: string): WorldWanderPipeline {
+  pipeline ??= WorldWanderPipeline.fromPretrained(modelDir, { device, onProgress: (_part, done, total) => send({ kind: 'progress', id, stage: 'loading', done, total }) });
+  return pipeline;
+}
+
+async function run(job: JobRequest): Promise<void> {
+  const controller = new AbortController();
+  current = { id: job.id, controller };
+  const started = performance.now();
+  try {
+    const p = load(job.id);
+    if (controller.signal.aborted) throw new Stopped('cancelled while loading');
+    send({ kind: 'progress', id: job.id, stage: 'reading', done: 0, total: 1 });
+    const s = job.settings;
+    const translation = await p.translate(job.task, {
+      video: job.video, referenceImage: job.reference, numInferenceSteps: s.steps, guidanceScale: s.guidance, seed: s.seed, sampler: s.sampler,
+      onStep: (done, total) => send({ kind: 'progress', id: job.id, stage: 'denoising', done, total }), signal: controller.signal,
+    });
+    send({ kind: 'progress', id: job.id, stage: 'writing', done: 0, total: 1 });
+    mkdirSync(job.dir, { recursive: true });
+    const { width, height } = translation;
+    const fps = p.defaults.fps;
+    const truth = job.truth ? await readFrames(job.truth, { maxFrames: translation.frames.length }) : undefined;
+    await writeCase(job.dir, translation, {
+      case: job.id, task: job.task, model: modelDir, lora: null, input: job.source, reference: job.reference ? 'reference.png' : undefined,
+      groundTruth: truth ? 'truth.mp4' : undefined, width, height, frames: translation.frames.length, fps,
+      seed: s.seed, steps: s.steps, guidance_scale: s.guidance, flow_shift: translation.settings.flowShift, negative_prompt: translation.settings.negativePrompt,
+      use_collaborative_position_encoding: translation.settings.useCollaborativePositionEncoding, sampler: s.sampler, notes: translation.notes, seconds: translation.timings,
+    }, truth);
+    const files: RunFile[] = ['generated.mp4', 'side_by_side.mp4', 'input.mp4', 'run.json'];
+    await writeVideo(path.join(job.dir, 'input.mp4'), translation.input, { width, height, fps });
+    if (translation.reference) {
+      await writePng(path.join(job.dir, 'reference.png'), { width, height, data: translation.reference });
+      files.push('reference.png');
+    }
+    if (truth) {
+      const fitted = await Promise.all(translation.frames.map(async (_, i) => (await coverFit({ width: truth.width, height: truth.height, data: truth.frames[Math.min(i, truth.frames.length - 1)]! }, width, height)).data));
+      await writeVideo(path.join(job.dir, 'truth.mp4'), fitted, { width, height, fps });
+      files.push('truth.mp4');
+    }
+    files.push('app.json');
+    const record: AppRun = { id: job.id, task: job.task, created: new Date().toISOString(), source: job.source, settings: s, files, seconds: Number(((performance.now() - started) / 1000).toFixed(2)) };
+    await writeFileAtomic(path.join(job.dir, 'app.json'), `${JSON.stringify(record, null, 2)}\n`);
+    send({ kind: 'done', id: job.id, run: record });
+  } catch (error) {
+    if (error instanceof Stopped || controller.signal.aborted) send({ kind: 'cancelled', id: job.id });
+    else send({ kind: 'failed', id: job.id, message: error instanceof Error ? error.message : String(error) });
+  } finally {
+    current = null;
+  }
+}
+
+async function drain(): Promise<void> {
+  while (queue.length > 0) await run(queue.shift()!);
+}
+
+let draining: Promise<void> = Promise.resolve();
+process.on('message', (message: JobRequest | { kind: 'cancel'; id: string }) => {
+  if (message.kind === 'cancel') {
+    if (current?.id === message.id) current.controller.abort();
+    return;
+  }
+  queue.push(message);
+  draining = draining.then(drain);
+});
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,27 @@
+import { integer, number, path as pathArg, type Register } from '../command.js';
+
+export const register: Register = (program) => {
+  program
+    .command('serve')
+    .description('a local web app: pick or upload a clip, watch its other view, keep a gallery of runs (docs/app.md)')
+    .option('--model-dir <dir>', 'the model folder (default: the bundled models/worldwander-small)', pathArg)
+    .option('--port <n>', 'the port', integer(0), 7860)
+    .option('--host <host>', 'the address to listen on (default 127.0.0.1; another is reachable from the network)')
+    .option('--root <dir>', 'where runs, uploads and the example clips go', pathArg, 'outputs/app')
+    .option('--max-upload-mb <n>', 'the largest upload accepted, in MB', number(0.001), 50)
+    .option('--device <device>', 'cpu or cuda[:N]', 'cpu')
+    .action(async (flags: { modelDir?: string; port: number; host?: string; root: string; maxUploadMb: number; device: string }) => {
+      const { startServer } = await import('../../app/server.js');
+      const { BUNDLED_MODEL } = await import('../../worldwander/model_defaults.js');
+      const server = await startServer({
+        modelDir: flags.modelDir ?? BUNDLED_MODEL, root: flags.root, port: flags.port, host: flags.host, hostGiven: flags.host !== undefined,
+        maxUploadBytes: Math.round(flags.maxUploadMb * 1024 * 1024), device: flags.device, onNote: (text) => console.error(`note: ${text}`),
+      });
+      console.log(`WorldWander app: ${server.url} (Ctrl-C to stop)`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => { void server.close().then(resolve); };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+};
