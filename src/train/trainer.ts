@@ -53,7 +53,7 @@ export interface TrainOptions {
   resume?: string;
   seed?: number;
   modelDir?: string;
-  /** Single weights files in place of the model folder's parts (any layout: model_files.ts). */
+  /** Single weights files in place of the model folder's parts (any layout: model_folder.ts). */
   transformer?: string;
   vae?: string;
   vaeConfig?: string;

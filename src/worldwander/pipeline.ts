@@ -1,5 +1,5 @@
 // WorldWanderPipeline: a video in, the same moment from the other perspective out. Loads a
-// Wan2.2-TI2V-5B folder (diffusers' or the original release's: model_files.ts), optionally a
+// Wan2.2-TI2V-5B folder (diffusers' or the original release's: model_folder.ts), optionally a
 // LoRA, then for each call: fit the frames to the model size, VAE-encode the condition view (and
 // the reference image), take the prompt embeddings from the prompt cache, denoise the target
 // from seeded noise with the in-context transformer, and decode. Writes nothing.
