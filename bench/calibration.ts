@@ -10,7 +10,7 @@ import { readImage } from '../src/data/frames.js';
 import { readVideoFrames } from '../src/data/video_writer.js';
 import { calibrate, type CalibrationCase } from '../src/eval/calibration.js';
 import { PerceptualScorer } from '../src/eval/perceptual.js';
-import { viewEntries } from '../src/worldwander/cases.js';
+import { viewEntries } from '../src/data/layout.js';
 
 const { values } = parseArgs({ options: { data: { type: 'string' }, task: { type: 'string', default: 'three2one' }, cases: { type: 'string', default: '16' }, perception: { type: 'string' }, 'mean-frame': { type: 'string' } } });
 if (!values.data) throw new Error('--data DIR is required');

@@ -6,5 +6,6 @@ export * as umt5 from './models/umt5/index.js';
 export * as synth from './synth/index.js';
 export * as diffusion from './diffusion/index.js';
 export * from './worldwander/index.js';
+export * from './app/index.js';
 export * from './errors.js';
 export { AdamW } from './train/adamw.js';

@@ -5,5 +5,6 @@ export { UniPCMultistepSampler } from './unipc.js';
 export { FlowMatchEulerSampler } from './euler.js';
 export { classifierFreeGuidance } from './guidance.js';
 export { denoise, DenoiseAborted, type DenoiseOptions } from './denoise.js';
-export { makeSampler, type FlowSampler, type SamplerName } from './sampler.js';
+export { type FlowSampler, type SamplerName } from './sampler.js';
+export { makeSampler } from './make_sampler.js';
 export { trainingSchedule, flowMatchingPair, weightedMse, type TrainingSchedule } from './training_schedule.js';

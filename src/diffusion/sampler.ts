@@ -1,8 +1,6 @@
 // A flow-matching sampler walks latents from σ = 1 (noise) to σ = 0 (data) along a fixed grid,
 // one step per velocity prediction v ≈ noise − x0 of the model at the grid's timestep.
 import type { Tensor } from '../torch/index.js';
-import { FlowMatchEulerSampler } from './euler.js';
-import { UniPCMultistepSampler } from './unipc.js';
 
 export interface FlowSampler {
   /** The model's timestep at each step. */
@@ -19,8 +17,3 @@ export interface FlowSampler {
 }
 
 export type SamplerName = 'unipc' | 'euler';
-
-/** The sampler named, on the release's grid with `steps` steps and flow shift `shift`. */
-export function makeSampler(name: SamplerName, options: { steps: number; shift?: number }): FlowSampler {
-  return name === 'euler' ? new FlowMatchEulerSampler(options) : new UniPCMultistepSampler(options);
-}

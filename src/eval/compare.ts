@@ -6,28 +6,9 @@
 import { readFileSync } from 'node:fs';
 
 import { FileFormatError, OptionError } from '../errors.js';
-import type { EvalReport } from './evaluate.js';
+import type { EvalReport, PairedComparison, PairedDifference } from './evaluate.js';
 
-export interface PairedDifference {
-  /** Mean over the shared cases of (this − other). */
-  meanDifference: number;
-  /** Sample standard deviation of the differences / √n (NaN with fewer than 2 cases). */
-  standardError: number;
-  /** Cases where this run scores higher. */
-  better: number;
-}
-
-export interface PairedComparison {
-  /** The other report (its path, as given). */
-  against: string;
-  /** Cases in both reports. */
-  cases: number;
-  psnr: PairedDifference;
-  ssim: PairedDifference;
-  /** Cases in one report only (not compared). */
-  onlyHere: string[];
-  onlyThere: string[];
-}
+export type { PairedComparison, PairedDifference } from './evaluate.js';
 
 /** Reads a report.json written by `worldwander eval`, checking what the comparison needs. */
 export function readEvalReport(file: string): EvalReport {

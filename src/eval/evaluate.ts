@@ -9,9 +9,8 @@ import { FileFormatError, OptionError } from '../errors.js';
 import { coverFit, isVideoFile, readFrames, type RgbVideo } from '../data/frames.js';
 import { decodeVideos, probeVideo } from '../data/video_writer.js';
 import { LAYOUT } from '../data/layout.js';
-import { viewEntries } from '../worldwander/cases.js';
+import { viewEntries } from '../data/layout.js';
 import type { WorldWanderTask } from '../worldwander/prompts.js';
-import type { PairedComparison } from './compare.js';
 import { labelPath, readLabelStrip } from '../data/labels.js';
 import { gaussianBlurRgb } from './filters.js';
 import type { Fvd } from './fvd.js';
@@ -63,6 +62,28 @@ export interface EvalReport {
   unmatched: { predictions: string[]; groundTruth: string[] };
   /** With `eval --compare`: the model against another report's, paired case by case. */
   comparison?: PairedComparison;
+}
+
+/** `eval --compare`: this run against another report's, case by case (compare.ts). */
+export interface PairedDifference {
+  /** Mean over the shared cases of (this − other). */
+  meanDifference: number;
+  /** Sample standard deviation of the differences / √n (NaN with fewer than 2 cases). */
+  standardError: number;
+  /** Cases where this run scores higher. */
+  better: number;
+}
+
+export interface PairedComparison {
+  /** The other report (its path, as given). */
+  against: string;
+  /** Cases in both reports. */
+  cases: number;
+  psnr: PairedDifference;
+  ssim: PairedDifference;
+  /** Cases in one report only (not compared). */
+  onlyHere: string[];
+  onlyThere: string[];
 }
 
 export const METRIC_DEFINITIONS =

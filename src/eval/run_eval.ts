@@ -6,7 +6,7 @@ import { OptionError } from '../errors.js';
 import { checkOutputFolder } from '../io/output_path.js';
 import { LAYOUT } from '../data/layout.js';
 import type { WorldWanderTask } from '../worldwander/prompts.js';
-import { imageNamed } from '../worldwander/cases.js';
+import { imageNamed } from '../data/layout.js';
 import { checkComparable, pairedComparison, readEvalReport } from './compare.js';
 import { evaluate, groundTruthSize, matchedCaseNames, meanTargetFrame, type EvalReport } from './evaluate.js';
 import { Fvd } from './fvd.js';

@@ -11,7 +11,7 @@ import { makeManifest, MANIFEST_FILE, MANIFEST_VERSION, parameterDifferences, re
 import { isTemporary, LAYOUT, makeLayout, recordsHold, removeTemporaries, sampleEntries, type FileRecord } from './output.js';
 import { previewSheet } from './preview.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker.js';
-import { faultPoint } from '../train/fault.js';
+import { faultPoint } from '../io/fault.js';
 
 /** A request that cannot be carried out as asked (bad value, folder in the way, mismatched resume). */
 export class SynthConfigError extends OptionError {

@@ -14,7 +14,7 @@ import { SafetensorsFile, readJsonFile, saveSafetensors, type Tensor } from '../
 import { loadLora, saveLora } from '../nn/index.js';
 import type { WanTransformer3DModel } from '../models/wan/transformer.js';
 import type { AdamW } from './adamw.js';
-import { faultPoint } from './fault.js';
+import { faultPoint } from '../io/fault.js';
 import { onDiskFull, sizeOf } from '../io/disk_space.js';
 
 export const CHECKPOINTS = 'checkpoints';

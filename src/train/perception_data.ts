@@ -7,7 +7,7 @@ import { FileFormatError, OptionError } from '../errors.js';
 import { LAYOUT } from '../data/layout.js';
 import { labelPath, readLabelStrip } from '../data/labels.js';
 import { decodeVideos } from '../data/video_writer.js';
-import { viewEntries } from '../worldwander/cases.js';
+import { viewEntries } from '../data/layout.js';
 
 export interface LabelledFrames {
   width: number;

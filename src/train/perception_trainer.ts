@@ -10,7 +10,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { OptionError } from '../errors.js';
-import { PerceptionNet, SMALL_PERCEPTION_CONFIG, type PerceptionConfig } from '../models/perception/index.js';
+import { PerceptionNet, type PerceptionConfig } from '../models/perception/index.js';
+import { LABEL_NAMES } from '../data/labels.js';
 import { ClassOverlap, PerceptualScorer, framesToTensor } from '../eval/perceptual.js';
 import { Generator, callAten, noGrad, openWeights, scope, tensor, type Tensor } from '../torch/index.js';
 import { AdamW } from './adamw.js';
@@ -38,6 +39,14 @@ export interface PerceptionTrainOptions {
   config?: PerceptionConfig;
   onEvent?: (event: { kind: 'step'; step: number; steps: number; loss: number } | { kind: 'note'; text: string }) => void;
 }
+
+/** The shipped PerceptionNet's: the synthetic world's classes, four down blocks. */
+export const SMALL_PERCEPTION_CONFIG: PerceptionConfig = {
+  in_channels: 3,
+  block_out_channels: [16, 32, 64, 64],
+  class_names: [...LABEL_NAMES],
+  frechet_blocks: [2, 3],
+};
 
 export const PERCEPTION_DEFAULTS = { clips: 600, frames: 17, steps: 800, batchSize: 32, learningRate: 2e-3, warmupSteps: 40, seed: 0, saveInterval: 200 };
 

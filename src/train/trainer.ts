@@ -28,7 +28,7 @@ import { AdamW } from './adamw.js';
 import { loadCheckpoint, resolveCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { CachedLatents, DecodedLatents, SampleOrder, sampleSeed, type LatentBatch, type LatentSource, type SampleRef } from './data.js';
 import { clipGradNorm } from './grad_norm.js';
-import { faultPoint } from './fault.js';
+import { faultPoint } from '../io/fault.js';
 import { learningRateAt, scaledLearningRate } from './schedule.js';
 import { runValidation, validationCases } from './validation.js';
 

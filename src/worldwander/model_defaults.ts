@@ -38,3 +38,5 @@ export const DEMO_DATA = { seed: 3, count: 4 } as const;
 
 /** The small model that ships in the repository (npm start, serve). */
 export const BUNDLED_MODEL = 'models/worldwander-small';
+/** The bundled PerceptionNet (the eval's perceptual, Fréchet and content scores), beside the model. */
+export const BUNDLED_PERCEPTION = `${BUNDLED_MODEL}/perception`;

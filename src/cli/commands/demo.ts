@@ -13,7 +13,7 @@ export const register: Register = (program) => {
     .option('--out <dir>', 'where the demo writes', pathArg, path.join('outputs', 'demo'))
     .option('--model-dir <dir>', 'the model folder (default: the bundled models/worldwander-small)', pathArg)
     .action(async ({ out, modelDir }: { out: string; modelDir?: string }) => {
-      const { runDemo } = await import('../../worldwander/demo.js');
+      const { runDemo } = await import('../../app/demo.js');
       const { Progress } = await import('../../data/progress.js');
       const started = performance.now();
       let bar: InstanceType<typeof Progress> | undefined;

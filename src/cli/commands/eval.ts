@@ -24,7 +24,7 @@ export const register: Register = (program) => {
     .option('--fps <n>', 'frame rate of the page videos', integer(1), 8)
     .action(async (flags: { task: 'three2one' | 'one2three'; predictions: string; groundTruth: string; output: string; frames: number; trainData?: string; metrics?: string; perception?: string | false; lpipsBackbone?: string; lpipsHeads?: string; fvdI3d?: string; compare?: string; html?: boolean; title?: string; fps: number }) => {
       const { runEval } = await import('../../eval/run_eval.js');
-      const { BUNDLED_PERCEPTION } = await import('../../worldwander/demo.js');
+      const { BUNDLED_PERCEPTION } = await import('../../worldwander/model_defaults.js');
       const { existsSync } = await import('node:fs');
       const perception = flags.perception === false ? undefined : flags.perception ?? (existsSync(BUNDLED_PERCEPTION) ? BUNDLED_PERCEPTION : undefined);
       const { report, files, page } = await runEval({ ...flags, perception });

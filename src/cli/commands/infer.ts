@@ -2,7 +2,7 @@ import { Option } from 'commander';
 
 import { integer, number, path as pathArg, weightFileOptions, type Register } from '../command.js';
 import { onInterrupt } from '../interrupt.js';
-import type { InferOptions } from '../../worldwander/infer.js';
+import type { InferOptions } from '../../app/infer.js';
 
 type InferFlags = Omit<InferOptions, 'config' | 'overrides' | 'signal' | 'onEvent'> & { config: string; seed: number };
 
@@ -31,7 +31,7 @@ export const register: Register = (program) => {
     .option('--overwrite', 'write into an output folder that is not empty (replacing its cases)');
   weightFileOptions(command, ['transformer', 'vae', 'vaeConfig', 'textEncoder'])
     .action(async (overrides: string[], flags: InferFlags) => {
-      const { infer } = await import('../../worldwander/infer.js');
+      const { infer } = await import('../../app/infer.js');
       const { Progress } = await import('../../data/progress.js');
       const { controller, release } = onInterrupt('stopping after this step; Ctrl-C again to quit at once');
       let bar: InstanceType<typeof Progress> | undefined;

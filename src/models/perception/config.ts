@@ -1,6 +1,5 @@
 // The perception network's config.json: a small fully convolutional segmenter of 8-bit RGB frames
 // (perception.ts), trained by this project on ground-truth renders of its synthetic world.
-import { LABEL_NAMES } from '../../data/labels.js';
 import { FileFormatError } from '../../errors.js';
 import { readJsonFile } from '../../torch/index.js';
 
@@ -13,13 +12,6 @@ export interface PerceptionConfig {
   /** Feature taps (down block indices) whose spatially averaged features make the Fréchet distance's vectors. */
   frechet_blocks: number[];
 }
-
-export const SMALL_PERCEPTION_CONFIG: PerceptionConfig = {
-  in_channels: 3,
-  block_out_channels: [16, 32, 64, 64],
-  class_names: [...LABEL_NAMES],
-  frechet_blocks: [2, 3],
-};
 
 export function parsePerceptionConfig(raw: unknown, where: string): PerceptionConfig {
   const c = raw as Partial<PerceptionConfig> | null;

@@ -1,13 +1,13 @@
 // What `infer` translates: one video (a file or a frames folder), or every case of a folder in the
 // release's layout (Third_Video/ for three2one; First_Video/ with Reference_Image/ for one2three),
 // matched by name. Ground truth, when asked for, is the other view of the same name.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 import { FileFormatError, OptionError } from '../errors.js';
-import { IMAGE_EXTENSIONS, isImageFile, isVideoFile } from '../data/frames.js';
-import { LAYOUT } from '../data/layout.js';
-import type { WorldWanderTask } from './prompts.js';
+import { isImageFile, isVideoFile } from '../data/frames.js';
+import { LAYOUT, caseName, imageNamed, isReleaseLayout, isVideoEntry, viewEntries } from '../data/layout.js';
+import type { WorldWanderTask } from '../worldwander/prompts.js';
 
 
 export interface Case {
@@ -18,40 +18,6 @@ export interface Case {
   reference?: string;
   /** The other view of the same moment, when known. */
   groundTruth?: string;
-}
-
-function stem(file: string): string {
-  return path.basename(file).replace(/\.[^.]+$/, '');
-}
-
-/** A video entry of a layout folder: a video file or a folder holding frames. */
-function isVideoEntry(entry: string): boolean {
-  const info = statSync(entry, { throwIfNoEntry: false });
-  if (!info) return false;
-  if (info.isFile()) return isVideoFile(entry);
-  return info.isDirectory() && readdirSync(entry).some(isImageFile);
-}
-
-/** The video entries of a view folder, by case name. */
-export function viewEntries(dir: string): Map<string, string> {
-  const entries = new Map<string, string>();
-  for (const name of readdirSync(dir).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))) {
-    const full = path.join(dir, name);
-    if (isVideoEntry(full)) entries.set(stem(name), full);
-  }
-  return entries;
-}
-
-/** The image of `name` in a folder (any image extension), if there is one. */
-export function imageNamed(dir: string, name: string): string | undefined {
-  for (const ext of IMAGE_EXTENSIONS) {
-    for (const candidate of [name + ext, name + ext.toUpperCase()]) if (existsSync(path.join(dir, candidate))) return path.join(dir, candidate);
-  }
-  return undefined;
-}
-
-export function isReleaseLayout(dir: string): boolean {
-  return [LAYOUT.first, LAYOUT.third].some((view) => statSync(path.join(dir, view), { throwIfNoEntry: false })?.isDirectory());
 }
 
 export interface CaseOptions {
@@ -93,7 +59,7 @@ export function findCases({ task, input, ref, groundTruth }: CaseOptions): Case[
   } else if (info.isDirectory() && !isVideoEntry(input)) {
     throw new OptionError('input', `${input} holds no image frames and is not in the release layout (${LAYOUT.first}/, ${LAYOUT.third}/)`);
   } else {
-    cases = [{ name: stem(input), video: input }];
+    cases = [{ name: caseName(input), video: input }];
     if (groundTruth === true) throw new OptionError('groundTruth', 'without a value needs an input folder in the release layout (the other view is the ground truth); give the ground-truth video instead');
   }
   if (ref) {

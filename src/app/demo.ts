@@ -14,15 +14,13 @@ import { evaluate, type EvalReport } from '../eval/evaluate.js';
 import { writeResultsPage } from '../eval/page.js';
 import { writeReport } from '../eval/report.js';
 import { PerceptualScorer } from '../eval/perceptual.js';
-import { writeCase } from './outputs.js';
-import { WorldWanderPipeline } from './pipeline.js';
-import { BUNDLED_MODEL, DEMO_DATA, MODEL_CARD_FILES, readDefaults } from './model_defaults.js';
-import type { WorldWanderTask } from './prompts.js';
+import { writeCase } from '../worldwander/outputs.js';
+import { WorldWanderPipeline } from '../worldwander/pipeline.js';
+import { BUNDLED_MODEL, BUNDLED_PERCEPTION, DEMO_DATA, MODEL_CARD_FILES, readDefaults } from '../worldwander/model_defaults.js';
+import type { WorldWanderTask } from '../worldwander/prompts.js';
 import { checkOutputFolder } from '../io/output_path.js';
 
-export { BUNDLED_MODEL };
-/** The bundled PerceptionNet (the eval's perceptual, Fréchet and content scores), beside the model. */
-export const BUNDLED_PERCEPTION = `${BUNDLED_MODEL}/perception`;
+export { BUNDLED_MODEL, BUNDLED_PERCEPTION };
 export { DEMO_DATA };
 const TASKS: WorldWanderTask[] = ['three2one', 'one2three'];
 

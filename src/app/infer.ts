@@ -11,13 +11,13 @@ import { readFrames } from '../data/frames.js';
 import type { DType } from '../torch/index.js';
 import type { SamplerName } from '../diffusion/index.js';
 import { findCases, type Case } from './cases.js';
-import { loadConfig, taskOf } from './config.js';
-import { writeCase, type CaseRecord } from './outputs.js';
-import { WorldWanderPipeline } from './pipeline.js';
-import type { GuidanceMode } from './denoise.js';
+import { loadConfig, taskOf } from '../worldwander/config.js';
+import { writeCase, type CaseRecord } from '../worldwander/outputs.js';
+import { WorldWanderPipeline } from '../worldwander/pipeline.js';
+import type { GuidanceMode } from '../worldwander/denoise.js';
 import { compression } from '../models/wan/vae_config.js';
-import { modelFiles, resolveModelDir } from './model_folder.js';
-import { vaeConfigOf } from './model_parts.js';
+import { modelFiles, resolveModelDir } from '../worldwander/model_folder.js';
+import { vaeConfigOf } from '../worldwander/model_parts.js';
 
 export interface InferOptions {
   config: string;
