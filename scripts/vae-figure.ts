@@ -13,7 +13,10 @@ import { noGrad, scope } from '../src/torch/index.js';
 const args = process.argv.slice(2);
 const options = new Map<string, string>();
 const vaeDirs: string[] = [];
-for (let i = 0; i < args.length; i++) (args[i]!.startsWith('--') ? options.set(args[i]!, args[++i]!) : vaeDirs.push(args[i]!));
+for (let i = 0; i < args.length; i++) {
+  if (args[i]!.startsWith('--')) options.set(args[i]!, args[++i]!);
+  else vaeDirs.push(args[i]!);
+}
 const out = options.get('--out');
 if (!out || !vaeDirs.length) throw new Error('usage: vae-figure --out FILE [--clips DIR] [--count N] [--frame F] VAE_DIR...');
 const clips = options.get('--clips') ?? 'outputs/recipe/data/train/First_Video';

@@ -5,7 +5,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 import { FileFormatError, OptionError } from '../errors.js';
-import { isImageFile, isVideoFile } from '../data/frames.js';
+import { isVideoFile } from '../data/frames.js';
 import { LAYOUT, caseName, imageNamed, isReleaseLayout, isVideoEntry, viewEntries } from '../data/layout.js';
 import type { WorldWanderTask } from '../worldwander/prompts.js';
 

@@ -38,8 +38,10 @@ export type WorkerMessage =
   | { kind: 'cancelled'; id: string }
   | { kind: 'failed'; id: string; message: string };
 
+// The server gone (killed), nothing is left to report to: the job stops with the process.
 const send = (message: WorkerMessage): void => {
-  process.send?.(message);
+  if (!process.connected) process.exit(0);
+  process.send!(message, (error: Error | null) => { if (error) process.exit(0); });
 };
 
 const modelDir = process.argv[2]!;

@@ -139,7 +139,7 @@ export class WorldBackdrop implements Backdrop {
     const { colorA, colorB, tileSize } = g;
     const seed = this.spec.seed;
     const u = x / tileSize, v = z / tileSize;
-    let t = 0;
+    let t: number;
     let detail = 1;
     switch (g.style) {
       case 'checker':

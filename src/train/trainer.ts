@@ -11,11 +11,13 @@ import { stringify as yamlStringify } from 'yaml';
 
 import { OptionError, Stopped, WorldWanderError } from '../errors.js';
 import { Generator, autocast, cat, checkDevice, randint, randn, rand, scope, stack, tensor, yieldToEventLoop, type Tensor } from '../torch/index.js';
+import type { AutoencoderKLWan } from '../models/wan/vae.js';
+import type { WanTransformer3DModel } from '../models/wan/transformer.js';
 import { promptEmbeddings } from '../models/umt5/prompt_cache.js';
-import { flowMatchingPair, trainingSchedule, weightedMse } from '../diffusion/index.js';
+import { flowMatchingPair, trainingSchedule, weightedMse, type TrainingSchedule } from '../diffusion/index.js';
 import { buildInContextInputs } from '../worldwander/in_context.js';
 import { loadConfig, resolveConfigPath, taskOf, type WorldWanderConfig } from '../worldwander/config.js';
-import { modelFiles, resolveModelDir } from '../worldwander/model_folder.js';
+import { modelFiles, resolveModelDir, type ModelFiles } from '../worldwander/model_folder.js';
 import { loadTransformer, loadVae } from '../worldwander/model_parts.js';
 import { readDefaults } from '../worldwander/model_defaults.js';
 import { EMPTY_PROMPT, TASK_PROMPT, type WorldWanderTask } from '../worldwander/prompts.js';
@@ -105,11 +107,73 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   return withRunLock(o.output, () => trainUnlocked(o), { inputs, onNote: (text) => o.onEvent?.({ kind: 'note', text }) });
 }
 
+/** What a run holds from set-up to its end: the config, the data, the models and the optimiser, where it stands. */
+interface Run {
+  o: TrainOptions;
+  config: WorldWanderConfig;
+  /** The tasks trained in turn (one, or both told apart by the prompt). */
+  tasks: WorldWanderTask[];
+  group: ProcessGroup | null;
+  rank: number;
+  worldSize: number;
+  lead: boolean;
+  modelDir: string;
+  files: ModelFiles;
+  root: (p: string) => string;
+  all: Clip[];
+  clips: Clip[];
+  vae: AutoencoderKLWan;
+  model: WanTransformer3DModel;
+  trainable: [string, Tensor][];
+  params: Tensor[];
+  optimizer: AdamW;
+  baseLr: number;
+  /** The task prompts' embeddings and the empty prompt's (text dropout). */
+  promptOf: Record<WorldWanderTask, Tensor>;
+  empty: Tensor;
+  embeds: Tensor[];
+  source: LatentSource | null;
+  order: SampleOrder;
+  schedule: TrainingSchedule;
+  state: TrainerState;
+  resumeFrom: string | null;
+}
+
 async function trainUnlocked(o: TrainOptions): Promise<TrainResult> {
+  const run = await setUp(o);
+  try {
+    const t = run.config.training;
+    const maxSteps = t.max_steps, interval = t.save_val_interval_steps;
+    o.onEvent?.({ kind: 'start', step: run.state.step, steps: maxSteps, clips: run.clips.length });
+    if (run.state.step === 0 && !run.resumeFrom) await validate(run, 0);
+    let lastCheckpoint: string | null = null;
+    for (let step = run.state.step; step < maxSteps; step++) {
+      if (o.signal?.aborted) throw new InterruptedTraining(step, await checkpoint(run, step));
+      faultPoint(`rank-${run.rank}-step:${step + 1}`);
+      const metrics = await trainStep(run, step);
+      if (run.lead) onDiskFull(path.join(o.output, 'metrics.jsonl'), () => appendFileSync(path.join(o.output, 'metrics.jsonl'), `${JSON.stringify(metrics)}\n`), { then: 'free some space and continue with --resume latest' });
+      o.onEvent?.({ kind: 'step', metrics, steps: maxSteps });
+      await yieldToEventLoop();
+      if ((step + 1) % interval === 0 || step + 1 === maxSteps) {
+        lastCheckpoint = (await checkpoint(run, step + 1)) ?? lastCheckpoint;
+        await validate(run, step + 1);
+      }
+    }
+    return { output: o.output, steps: maxSteps, lastCheckpoint };
+  } finally {
+    await closeRun(run);
+  }
+}
+
+/**
+ * Everything before the first step: the output folder (fresh, or the run to resume), the data
+ * (every clip but the held-out ones), the models with LoRA or all weights trainable, the
+ * optimiser, the text embeddings, where latents come from, and the state resumed.
+ */
+async function setUp(o: TrainOptions): Promise<Run> {
   const config = loadConfig(o.config, o.overrides ?? []);
   const t = config.training, d = config.dataset;
   const task = taskOf(config);
-  // Tasks trained: the config's, or both in turn (one model told apart by the prompt).
   const tasks: WorldWanderTask[] = t.alternate_tasks ? ['three2one', 'one2three'] : [task];
   const withReference = tasks.includes('one2three');
   if (withReference && !d.ref_image_root) throw new OptionError(null, `${o.config}: training one2three needs dataset.ref_image_root`);
@@ -146,24 +210,21 @@ async function trainUnlocked(o: TrainOptions): Promise<TrainResult> {
   // Models.
   const vae = loadVae(files.vae, { device });
   const model = loadTransformer(files.transformer, { device });
-  let source: LatentSource | null = null;
   const embeds: Tensor[] = [];
+  let source: LatentSource | null = null;
   try {
     if (config.use_lora) model.attachLora({ rank: t.rank, alpha: t.lora_alpha ?? t.rank, generator: new Generator(seed) });
     else model.requiresGrad_(true);
     model.train();
     const trainable = model.trainableParameters();
     const params = trainable.map(([, p]) => p);
-    const accumulation = t.accumulate_grad_batches;
-    const optimizer = new AdamW(params, { lr: scaledLearningRate(t.learning_rate, accumulation, worldSize), betas: [0.9, 0.95], eps: 1e-8, weightDecay: t.weight_decay });
-    const baseLr = optimizer.lr;
+    const optimizer = new AdamW(params, { lr: scaledLearningRate(t.learning_rate, t.accumulate_grad_batches, worldSize), betas: [0.9, 0.95], eps: 1e-8, weightDecay: t.weight_decay });
 
     // The text side: the task prompt and the empty one (text dropout, guidance), from the prompt cache.
     const text = promptEmbeddings(files.text, [TASK_PROMPT.three2one, TASK_PROMPT.one2three, EMPTY_PROMPT], { cacheDir: path.join(modelDir, 'prompt_embeds'), device, maxLength: readDefaults(modelDir).max_sequence_length });
     embeds.push(text);
     const [prompt3to1, prompt1to3, empty] = text.chunk(3, 0) as [Tensor, Tensor, Tensor];
     embeds.push(prompt3to1, prompt1to3, empty);
-    const promptOf: Record<WorldWanderTask, Tensor> = { three2one: prompt3to1, one2three: prompt1to3 };
 
     // Where latents come from: the latent cache (filled here if it lacks entries) or decoding.
     const spec = { frames: d.sample_n_frames, stride: d.stride, transform: { height: d.height, width: d.width, resizeLong: d.resize_long } };
@@ -193,98 +254,106 @@ async function trainUnlocked(o: TrainOptions): Promise<TrainResult> {
     for (const log of ['metrics.jsonl', 'validation.jsonl']) {
       if (lead) { if (resumeFrom) truncateJsonl(path.join(o.output, log), state.step); else rmSync(path.join(o.output, log), { force: true }); }
     }
-    const order = new SampleOrder(clips, seed, rank, worldSize, (clip, choice) => source!.start(clip, choice), state.epoch, resumeFrom ? state.position : rank);
-    const schedule = trainingSchedule(t.flow_shift ?? 5, 1000, t.loss_weighting ?? 'bell');
-    const maxSteps = t.max_steps, interval = t.save_val_interval_steps, keep = t.keep_last_checkpoints ?? 3;
-    const bf16 = t.precision === 'bf16-mixed';
+    const latents = source;
+    const order = new SampleOrder(clips, seed, rank, worldSize, (clip, choice) => latents.start(clip, choice), state.epoch, resumeFrom ? state.position : rank);
     if (lead) writeFileSync(path.join(o.output, 'config.yaml'), yamlStringify(config));
-    o.onEvent?.({ kind: 'start', step: state.step, steps: maxSteps, clips: clips.length });
-
-    const checkpoint = async (step: number): Promise<string | null> => {
-      if (!lead) return null;
-      const dir = await saveCheckpoint(o.output, { model, trainable, optimizer, keep, state: { ...state, step, epoch: order.epoch, position: order.position, optimizerSteps: optimizer.stepCount } });
-      o.onEvent?.({ kind: 'checkpoint', dir });
-      return dir;
+    return {
+      o, config, tasks, group, rank, worldSize, lead, modelDir, files, root, all, clips, vae, model, trainable, params, optimizer, baseLr: optimizer.lr,
+      promptOf: { three2one: prompt3to1, one2three: prompt1to3 }, empty, embeds, source, order,
+      schedule: trainingSchedule(t.flow_shift ?? 5, 1000, t.loss_weighting ?? 'bell'), state, resumeFrom,
     };
-    const validate = async (step: number): Promise<void> => {
-      if (!lead) return;
-      for (const each of tasks) {
-        const results = await runValidation({ config, task: each, modelDir, text: files.text, model, vae, root, all, clips, step, output: o.output, signal: o.signal, suffix: tasks.length > 1 ? `-${each}` : '' });
-        if (results.length) o.onEvent?.({ kind: 'validation', step, results });
-      }
-    };
-    if (state.step === 0 && !resumeFrom) await validate(0);
-
-    let lastCheckpoint: string | null = null;
-    for (let step = state.step; step < maxSteps; step++) {
-      if (o.signal?.aborted) {
-        lastCheckpoint = await checkpoint(step);
-        throw new InterruptedTraining(step, lastCheckpoint);
-      }
-      faultPoint(`rank-${rank}-step:${step + 1}`);
-      const started = performance.now();
-      const waitedBefore = source.waited;
-      let loss = 0;
-      let names: string[] = [];
-      const stepTask = tasks[step % tasks.length]!;
-      const prompt = promptOf[stepTask];
-      for (let micro = 0; micro < accumulation; micro++) {
-        const samples = order.take(t.batch_size);
-        source.prefetch(order.peek(t.batch_size * 2));
-        const batch = await source.batch(samples);
-        names = batch.names;
-        try {
-          const value = scope(() => {
-            const { target, condition, ref } = taskViews(stepTask, batch);
-            const draws = sampleDraws(samples, schedule, target.shape.slice(1), config.use_drop_text);
-            const { noisy, target: velocity } = flowMatchingPair(target, draws.noise, draws.sigmas.view(-1, 1, 1, 1, 1));
-            const textEmbeds = cat(draws.dropped.map((drop) => (drop ? empty : prompt)), 0);
-            const inputs = buildInContextInputs({ target: noisy, condition, ref, timestep: draws.timesteps, encoderHiddenStates: textEmbeds, useCollaborativePositionEncoding: config.use_collaborative_position_encoding, patchSize: model.config.patch_size });
-            const run = (): number => model.forwardBackward(inputs, (pred) => weightedMse(pred, velocity, draws.weights).div(accumulation), { checkpoint: t.gradient_checkpointing });
-            return bf16 ? autocast('bfloat16', run) : run();
-          });
-          if (!Number.isFinite(value)) throw new NonFiniteLossError(`step ${step + 1}: the loss is ${value} on samples ${batch.names.join(', ')}; stopped (the last checkpoint is kept)`);
-          loss += value;
-        } finally {
-          for (const tensor_ of [batch.first, batch.third, batch.reference]) tensor_?.dispose();
-        }
-      }
-      if (group) {
-        group.allReduceMean(params.map((p) => p.grad).filter((g): g is Tensor => g !== null));
-        // the logged loss is the mean over every rank's samples, as the gradient is
-        loss = scope(() => {
-          const value = tensor([loss], { dtype: 'float64' });
-          group.allReduceMean([value]);
-          return value.item();
-        });
-      }
-      const gradNorm = clipGradNorm(params, t.gradient_clip_val);
-      if (!Number.isFinite(gradNorm)) throw new NonFiniteLossError(`step ${step + 1}: the gradient norm is ${gradNorm} (samples ${names.join(', ')}); stopped`);
-      optimizer.lr = learningRateAt(step, baseLr, t.warmup_steps, { steps: t.decay_steps ?? 0, total: maxSteps });
-      optimizer.step();
-      optimizer.zeroGrad();
-      const seconds = (performance.now() - started) / 1000;
-      const metrics: StepMetrics = {
-        step: step + 1, loss, lr: optimizer.lr, grad_norm: gradNorm, step_seconds: Number(seconds.toFixed(4)),
-        samples_per_second: Number(((t.batch_size * accumulation * worldSize) / seconds).toFixed(3)),
-        data_wait_seconds: Number((source.waited - waitedBefore).toFixed(4)), epoch: order.epoch,
-        rss_mib: Math.round(process.memoryUsage.rss() / 2 ** 20),
-      };
-      if (lead) onDiskFull(path.join(o.output, 'metrics.jsonl'), () => appendFileSync(path.join(o.output, 'metrics.jsonl'), `${JSON.stringify(metrics)}\n`), { then: 'free some space and continue with --resume latest' });
-      o.onEvent?.({ kind: 'step', metrics, steps: maxSteps });
-      await yieldToEventLoop();
-      if ((step + 1) % interval === 0 || step + 1 === maxSteps) {
-        lastCheckpoint = (await checkpoint(step + 1)) ?? lastCheckpoint;
-        await validate(step + 1);
-      }
-    }
-    return { output: o.output, steps: maxSteps, lastCheckpoint };
-  } finally {
+  } catch (error) {
     await source?.close();
     for (const e of embeds) e.dispose();
     model.dispose();
     vae.dispose();
+    throw error;
   }
+}
+
+/**
+ * One optimiser step: `accumulate_grad_batches` micro-batches of the step's task (forward and
+ * backward each), the gradients averaged over the ranks, clipped, AdamW at the scheduled rate.
+ */
+async function trainStep(run: Run, step: number): Promise<StepMetrics> {
+  const { config, model, order, optimizer, params, group } = run;
+  const t = config.training;
+  const source = run.source!;
+  const accumulation = t.accumulate_grad_batches;
+  const started = performance.now();
+  const waitedBefore = source.waited;
+  let loss = 0;
+  let names: string[] = [];
+  const stepTask = run.tasks[step % run.tasks.length]!;
+  const prompt = run.promptOf[stepTask];
+  for (let micro = 0; micro < accumulation; micro++) {
+    const samples = order.take(t.batch_size);
+    source.prefetch(order.peek(t.batch_size * 2));
+    const batch = await source.batch(samples);
+    names = batch.names;
+    try {
+      const value = scope(() => {
+        const { target, condition, ref } = taskViews(stepTask, batch);
+        const draws = sampleDraws(samples, run.schedule, target.shape.slice(1), config.use_drop_text);
+        const { noisy, target: velocity } = flowMatchingPair(target, draws.noise, draws.sigmas.view(-1, 1, 1, 1, 1));
+        const textEmbeds = cat(draws.dropped.map((drop) => (drop ? run.empty : prompt)), 0);
+        const inputs = buildInContextInputs({ target: noisy, condition, ref, timestep: draws.timesteps, encoderHiddenStates: textEmbeds, useCollaborativePositionEncoding: config.use_collaborative_position_encoding, patchSize: model.config.patch_size });
+        const forwardBackward = (): number => model.forwardBackward(inputs, (pred) => weightedMse(pred, velocity, draws.weights).div(accumulation), { checkpoint: t.gradient_checkpointing });
+        return t.precision === 'bf16-mixed' ? autocast('bfloat16', forwardBackward) : forwardBackward();
+      });
+      if (!Number.isFinite(value)) throw new NonFiniteLossError(`step ${step + 1}: the loss is ${value} on samples ${batch.names.join(', ')}; stopped (the last checkpoint is kept)`);
+      loss += value;
+    } finally {
+      for (const tensor_ of [batch.first, batch.third, batch.reference]) tensor_?.dispose();
+    }
+  }
+  if (group) {
+    group.allReduceMean(params.map((p) => p.grad).filter((g): g is Tensor => g !== null));
+    // the logged loss is the mean over every rank's samples, as the gradient is
+    loss = scope(() => {
+      const value = tensor([loss], { dtype: 'float64' });
+      group.allReduceMean([value]);
+      return value.item();
+    });
+  }
+  const gradNorm = clipGradNorm(params, t.gradient_clip_val);
+  if (!Number.isFinite(gradNorm)) throw new NonFiniteLossError(`step ${step + 1}: the gradient norm is ${gradNorm} (samples ${names.join(', ')}); stopped`);
+  optimizer.lr = learningRateAt(step, run.baseLr, t.warmup_steps, { steps: t.decay_steps ?? 0, total: t.max_steps });
+  optimizer.step();
+  optimizer.zeroGrad();
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    step: step + 1, loss, lr: optimizer.lr, grad_norm: gradNorm, step_seconds: Number(seconds.toFixed(4)),
+    samples_per_second: Number(((t.batch_size * accumulation * run.worldSize) / seconds).toFixed(3)),
+    data_wait_seconds: Number((source.waited - waitedBefore).toFixed(4)), epoch: order.epoch,
+    rss_mib: Math.round(process.memoryUsage.rss() / 2 ** 20),
+  };
+}
+
+/** Rank 0 writes a checkpoint of where the run stands after `step` steps; returns its folder. */
+async function checkpoint(run: Run, step: number): Promise<string | null> {
+  if (!run.lead) return null;
+  const { model, trainable, optimizer, order, o } = run;
+  const dir = await saveCheckpoint(o.output, { model, trainable, optimizer, keep: run.config.training.keep_last_checkpoints ?? 3, state: { ...run.state, step, epoch: order.epoch, position: order.position, optimizerSteps: optimizer.stepCount } });
+  o.onEvent?.({ kind: 'checkpoint', dir });
+  return dir;
+}
+
+/** Rank 0 samples the validation cases of each task with the weights as they are. */
+async function validate(run: Run, step: number): Promise<void> {
+  if (!run.lead) return;
+  const { o, tasks } = run;
+  for (const each of tasks) {
+    const results = await runValidation({ config: run.config, task: each, modelDir: run.modelDir, text: run.files.text, model: run.model, vae: run.vae, root: run.root, all: run.all, clips: run.clips, step, output: o.output, signal: o.signal, suffix: tasks.length > 1 ? `-${each}` : '' });
+    if (results.length) o.onEvent?.({ kind: 'validation', step, results });
+  }
+}
+
+async function closeRun(run: Run): Promise<void> {
+  await run.source?.close();
+  for (const e of run.embeds) e.dispose();
+  run.model.dispose();
+  run.vae.dispose();
 }
 
 /** Per sample, from its name alone: timestep index (uniform), noise, and text dropout (p = 0.1). */

@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { inflateSync } from 'node:zlib';
 import { decodePng, encodePng, toRgb, type Image } from '../../src/data/png.js';
 import { RELEASE_EXAMPLES } from '../helpers/release_examples.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const examples = RELEASE_EXAMPLES;
 
 function pseudoRandomImage(width: number, height: number, channels: Image['channels'], seed: number): Image {

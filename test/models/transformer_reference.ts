@@ -111,7 +111,7 @@ export function referenceForward(config: WanTransformerConfig, w: Weights, input
       const m = Math.max(...scores);
       const e = scores.map((s) => Math.exp(s - m));
       const z = e.reduce((a, b) => a + b, 0);
-      for (let j = 0; j < k.length; j++) for (let d = 0; d < hd; d++) out[h * hd + d] += (e[j]! / z) * v[j]![h * hd + d]!;
+      for (let j = 0; j < k.length; j++) for (let d = 0; d < hd; d++) out[h * hd + d]! += (e[j]! / z) * v[j]![h * hd + d]!;
     }
     return out;
   });

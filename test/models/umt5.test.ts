@@ -38,7 +38,7 @@ function referenceForward(w: Map<string, number[]>, c: { d_model: number; d_kv: 
   for (let layer = 0; layer < c.num_layers; layer++) {
     const p = `encoder.block.${layer}.layer.`;
     const h = x.map((row) => rms(row, get(`${p}0.layer_norm.weight`)));
-    const [q, k, v] = ['q', 'k', 'v'].map((n) => h.map((row) => matvec(get(`${p}0.SelfAttention.${n}.weight`), row, H * K)));
+    const [q, k, v] = (['q', 'k', 'v'] as const).map((n) => h.map((row) => matvec(get(`${p}0.SelfAttention.${n}.weight`), row, H * K))) as [number[][], number[][], number[][]];
     const table = get(`${p}0.SelfAttention.relative_attention_bias.weight`);
     const out = h.map(() => new Array<number>(H * K).fill(0));
     for (let head = 0; head < H; head++) for (let i = 0; i < L; i++) {
