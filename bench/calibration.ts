@@ -12,23 +12,39 @@ import { calibrate, type CalibrationCase } from '../src/eval/calibration.js';
 import { PerceptualScorer } from '../src/eval/perceptual.js';
 import { viewEntries } from '../src/data/layout.js';
 
-const { values } = parseArgs({ options: { data: { type: 'string' }, task: { type: 'string', default: 'three2one' }, cases: { type: 'string', default: '16' }, perception: { type: 'string' }, 'mean-frame': { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string' },
+    task: { type: 'string', default: 'three2one' },
+    cases: { type: 'string', default: '16' },
+    perception: { type: 'string' },
+    'mean-frame': { type: 'string' },
+  },
+});
 if (!values.data) throw new Error('--data DIR is required');
-const [inputView, targetView] = values.task === 'three2one' ? [LAYOUT.third, LAYOUT.first] : [LAYOUT.first, LAYOUT.third];
+const [inputView, targetView] =
+  values.task === 'three2one' ? [LAYOUT.third, LAYOUT.first] : [LAYOUT.first, LAYOUT.third];
 const cases: CalibrationCase[] = [];
 for (const [name, file] of [...viewEntries(path.join(values.data, targetView))].slice(0, Number(values.cases))) {
   const truth = await readVideoFrames(file);
-  const input = await readVideoFrames(path.join(values.data, inputView, path.basename(file)), { maxFrames: truth.frames.length });
+  const input = await readVideoFrames(path.join(values.data, inputView, path.basename(file)), {
+    maxFrames: truth.frames.length,
+  });
   const maps = labelPath(values.data, values.task === 'three2one' ? 'first' : 'third', name);
   cases.push({ truth, input: input.frames, trueMaps: readLabelStrip(maps, { ...truth, frames: truth.frames.length }) });
 }
 const scorer = values.perception ? PerceptualScorer.load(values.perception) : undefined;
 const meanFrame = values['mean-frame'] ? (await readImage(values['mean-frame'])).data : undefined;
 const rows = calibrate(cases, { scorer, meanFrame });
-const f = (v: number | null | undefined, digits: number): string => (v === undefined || v === null ? '-' : v.toFixed(digits));
-console.log(`${values.task}, ${cases.length} clips of ${values.data}${scorer ? `, PerceptionNet ${values.perception}` : ''}`);
+const f = (v: number | null | undefined, digits: number): string =>
+  v === undefined || v === null ? '-' : v.toFixed(digits);
+console.log(
+  `${values.task}, ${cases.length} clips of ${values.data}${scorer ? `, PerceptionNet ${values.perception}` : ''}`,
+);
 console.log('| copy | PSNR | SSIM | sharpness | edges | perceptual | Fréchet | mIoU | character IoU |');
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const [row, s] of rows) {
-  console.log(`| ${row} | ${f(s.psnr === Infinity ? 99 : s.psnr, 2)} | ${f(s.ssim, 3)} | ${f(s.sharpness, 2)} | ${f(s.edges, 3)} | ${f(s.perceptual, 4)} | ${f(s.frechet, 3)} | ${f(s.miou, 3)} | ${f(s.characterIou, 3)} |`);
+  console.log(
+    `| ${row} | ${f(s.psnr === Infinity ? 99 : s.psnr, 2)} | ${f(s.ssim, 3)} | ${f(s.sharpness, 2)} | ${f(s.edges, 3)} | ${f(s.perceptual, 4)} | ${f(s.frechet, 3)} | ${f(s.miou, 3)} | ${f(s.characterIou, 3)} |`,
+  );
 }

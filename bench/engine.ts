@@ -18,10 +18,14 @@ const b = randn([n, n], g, { device });
 
 const binding = noGrad(() => {
   scope(() => a.matmul(b)); // warm-up
-  return Array.from({ length: runs }, () => timeIt(() => scope(() => {
-    a.matmul(b);
-    synchronize(device);
-  })));
+  return Array.from({ length: runs }, () =>
+    timeIt(() =>
+      scope(() => {
+        a.matmul(b);
+        synchronize(device);
+      }),
+    ),
+  );
 });
 const inside = native.benchMatmul(n, runs, dtypeCode('float32'), device);
 const insideBf16 = native.benchMatmul(n, runs, dtypeCode('bfloat16'), device);
@@ -30,15 +34,18 @@ const insideBf16 = native.benchMatmul(n, runs, dtypeCode('bfloat16'), device);
 const tiny = zeros([1], { device });
 const batches = Array.from({ length: 9 }, () => {
   const calls = 20_000;
-  return timeIt(() => {
-    for (let i = 0; i < calls; i++) tiny.add(1).dispose();
-  }) / calls;
+  return (
+    timeIt(() => {
+      for (let i = 0; i < calls; i++) tiny.add(1).dispose();
+    }) / calls
+  );
 });
 
 // The same op through the dispatcher inside C++ (no Node-API), in this process: the binding's own
 // cost is the difference, a figure that compares across machines where the absolute time does not.
 const insideTiny = native.benchTinyOp(20_000, 9, device);
-const opUs = median(batches) * 1e6, nativeUs = median(insideTiny) * 1e6;
+const opUs = median(batches) * 1e6,
+  nativeUs = median(insideTiny) * 1e6;
 
 const result = {
   device,
@@ -58,7 +65,11 @@ if (json) {
   console.log(JSON.stringify(result));
 } else {
   console.log(`libtorch ${result.libtorch} on ${device}, ${result.threads} threads`);
-  console.log(`matmul ${n}³ float32: ${result.matmul_gflops.toFixed(1)} GFLOP/s through the binding, ${result.matmul_gflops_native.toFixed(1)} inside C++`);
+  console.log(
+    `matmul ${n}³ float32: ${result.matmul_gflops.toFixed(1)} GFLOP/s through the binding, ${result.matmul_gflops_native.toFixed(1)} inside C++`,
+  );
   console.log(`matmul ${n}³ bfloat16 inside C++: ${result.matmul_gflops_bf16_native.toFixed(1)} GFLOP/s`);
-  console.log(`tiny op call: ${result.op_call_us.toFixed(2)} µs through the binding, ${result.op_call_native_us.toFixed(2)} µs through the dispatcher inside C++: the binding adds ${result.binding_overhead_us.toFixed(2)} µs (${result.binding_overhead_ratio.toFixed(2)}x)`);
+  console.log(
+    `tiny op call: ${result.op_call_us.toFixed(2)} µs through the binding, ${result.op_call_native_us.toFixed(2)} µs through the dispatcher inside C++: the binding adds ${result.binding_overhead_us.toFixed(2)} µs (${result.binding_overhead_ratio.toFixed(2)}x)`,
+  );
 }

@@ -52,7 +52,15 @@ function spin(): number {
 async function parallelCheck(): Promise<{ oneThread: number; twoThreads: number }> {
   const timed = async (threads: number): Promise<number> => {
     const start = performance.now();
-    await Promise.all(Array.from({ length: threads }, () => new Promise((resolve) => new Worker(new URL(import.meta.url), { workerData: 'spin' }).once('message', resolve))));
+    await Promise.all(
+      Array.from(
+        { length: threads },
+        () =>
+          new Promise((resolve) =>
+            new Worker(new URL(import.meta.url), { workerData: 'spin' }).once('message', resolve),
+          ),
+      ),
+    );
     return Number(((performance.now() - start) / 1000).toFixed(2));
   };
   return { oneThread: await timed(1), twoThreads: await timed(2) };
@@ -66,7 +74,10 @@ async function renderFps(side: number, frames: number, samples: number, workers:
       const indices = Array.from({ length: samples }, (_, i) => i).filter((i) => i % workers === w);
       const worker = new Worker(new URL(import.meta.url), { workerData: { indices, size } satisfies RenderJob });
       return new Promise<number>((resolve, reject) => {
-        worker.once('message', (n: number) => { resolve(n); void worker.terminate(); });
+        worker.once('message', (n: number) => {
+          resolve(n);
+          void worker.terminate();
+        });
         worker.once('error', reject);
       });
     }),
@@ -77,13 +88,23 @@ async function renderFps(side: number, frames: number, samples: number, workers:
 async function writeFps(side: number, frames: number, samples: number, workers: number): Promise<number> {
   const out = mkdtempSync(join(tmpdir(), 'synth-bench-'));
   try {
-    const result = await synthesize({ out, count: samples, width: side, height: side, frames, fps: 8, seed: 0, format: 'mp4', workers, overwrite: true });
+    const result = await synthesize({
+      out,
+      count: samples,
+      width: side,
+      height: side,
+      frames,
+      fps: 8,
+      seed: 0,
+      format: 'mp4',
+      workers,
+      overwrite: true,
+    });
     return result.framesPerSecond;
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
 }
-
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -101,13 +122,24 @@ async function bench(): Promise<void> {
     // A few seconds of work per run at every size, so thread start-up and JIT warm-up weigh little.
     const samples = Math.max(6, Math.round((48 * 64 * 64) / (side * side)));
     for (const workers of workerCounts) {
-      const render: number[] = [], write: number[] = [], load: number[] = [];
+      const render: number[] = [],
+        write: number[] = [],
+        load: number[] = [];
       for (let r = 0; r < runs; r++) {
         load.push(loadavg()[0]!);
         render.push(await renderFps(side, frames, samples, workers));
         write.push(await writeFps(side, frames, samples, workers));
       }
-      const row = { size: `${side}x${side}`, workers, samples, renderFps: Math.round(median(render)), writeFps: Math.round(median(write)), renderRuns: render.map(Math.round), writeRuns: write.map(Math.round), loadBefore: load.map((l) => Number(l.toFixed(2))) };
+      const row = {
+        size: `${side}x${side}`,
+        workers,
+        samples,
+        renderFps: Math.round(median(render)),
+        writeFps: Math.round(median(write)),
+        renderRuns: render.map(Math.round),
+        writeRuns: write.map(Math.round),
+        loadBefore: load.map((l) => Number(l.toFixed(2))),
+      };
       console.error(JSON.stringify(row));
       results.push(row);
     }

@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { median } from './stats.js';
 
 const args = process.argv.slice(2);
-const flag = (name: string, fallback: string): string => (args.includes(name) ? args[args.indexOf(name) + 1]! : fallback);
+const flag = (name: string, fallback: string): string =>
+  args.includes(name) ? args[args.indexOf(name) + 1]! : fallback;
 const modelDir = flag('--model-dir', 'outputs/recipe/model');
 const steps = Number(flag('--steps', '20'));
 const batch = Number(flag('--batch', '32'));
@@ -23,30 +24,73 @@ const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 
 const MODES: Record<string, { overrides: string[]; procs: number }> = {
   'fp32, latent cache': { overrides: ['training.precision=32'], procs: 1 },
   'bf16-mixed, latent cache': { overrides: ['training.precision=bf16-mixed'], procs: 1 },
-  'fp32, latent cache, gradient checkpointing': { overrides: ['training.precision=32', 'training.gradient_checkpointing=True'], procs: 1 },
+  'fp32, latent cache, gradient checkpointing': {
+    overrides: ['training.precision=32', 'training.gradient_checkpointing=True'],
+    procs: 1,
+  },
   'fp32, videos (1 worker)': { overrides: ['training.precision=32', 'dataset.latent_cache=~'], procs: 1 },
   'fp32, latent cache, 2 processes (half the batch each)': { overrides: ['training.precision=32'], procs: 2 },
 };
-const chosen = args.includes('--modes') ? flag('--modes', '').split(',').map((i) => Object.keys(MODES)[Number(i)]!) : Object.keys(MODES);
+const chosen = args.includes('--modes')
+  ? flag('--modes', '')
+      .split(',')
+      .map((i) => Object.keys(MODES)[Number(i)]!)
+  : Object.keys(MODES);
 
 for (const name of chosen) {
   const mode = MODES[name]!;
   const out = mkdtempSync(path.join(tmpdir(), 'ww-bench-train-'));
   try {
     const started = performance.now();
-    execFileSync(process.execPath, [cli, 'train', '--config', 'configs/small/three2one.yaml', '--model-dir', modelDir, '--output', out,
-      ...(mode.procs > 1 ? ['--nproc-per-node', String(mode.procs)] : []),
-      `training.batch_size=${batch / mode.procs}`, ...mode.overrides, `training.max_steps=${steps}`, `training.save_val_interval_steps=${steps}`, 'validation.num_inference_steps=1', 'training.warmup_steps=0', 'training.decay_steps=0'],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(
+      process.execPath,
+      [
+        cli,
+        'train',
+        '--config',
+        'configs/small/three2one.yaml',
+        '--model-dir',
+        modelDir,
+        '--output',
+        out,
+        ...(mode.procs > 1 ? ['--nproc-per-node', String(mode.procs)] : []),
+        `training.batch_size=${batch / mode.procs}`,
+        ...mode.overrides,
+        `training.max_steps=${steps}`,
+        `training.save_val_interval_steps=${steps}`,
+        'validation.num_inference_steps=1',
+        'training.warmup_steps=0',
+        'training.decay_steps=0',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     const wall = (performance.now() - started) / 1000;
-    const metrics = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; step_seconds: number; samples_per_second: number; data_wait_seconds: number; rss_mib: number });
+    const metrics = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            step: number;
+            step_seconds: number;
+            samples_per_second: number;
+            data_wait_seconds: number;
+            rss_mib: number;
+          },
+      );
     const timed = metrics.slice(3);
-    console.log(JSON.stringify({
-      mode: name, steps, batch, wall_seconds: Number(wall.toFixed(1)),
-      step_seconds: median(timed.map((m) => m.step_seconds)), samples_per_second: median(timed.map((m) => m.samples_per_second)),
-      data_wait_seconds: median(timed.map((m) => m.data_wait_seconds)),
-      rss_mib: { step5: metrics[4]?.rss_mib, last: metrics.at(-1)?.rss_mib },
-    }));
+    console.log(
+      JSON.stringify({
+        mode: name,
+        steps,
+        batch,
+        wall_seconds: Number(wall.toFixed(1)),
+        step_seconds: median(timed.map((m) => m.step_seconds)),
+        samples_per_second: median(timed.map((m) => m.samples_per_second)),
+        data_wait_seconds: median(timed.map((m) => m.data_wait_seconds)),
+        rss_mib: { step5: metrics[4]?.rss_mib, last: metrics.at(-1)?.rss_mib },
+      }),
+    );
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

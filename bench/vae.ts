@@ -19,17 +19,29 @@ const MiB = 1024 * 1024;
  *   output, im2col workspace min(C_in·27·f·h·w, budget)
  * + the feature cache when chunked: 2 frames of every cached conv's input.
  */
-export function estimateEncodePeak(c: WanVAEConfig, videoFrames: number, height: number, width: number, chunked: boolean): { bytes: number; activations: number; cache: number; input: number } {
+export function estimateEncodePeak(
+  c: WanVAEConfig,
+  videoFrames: number,
+  height: number,
+  width: number,
+  chunked: boolean,
+): { bytes: number; activations: number; cache: number; input: number } {
   const p = c.patch_size ?? 1;
   const dims = [1, ...c.dim_mult].map((u) => c.base_dim * u);
   const frames = chunked ? Math.min(videoFrames, 4) : videoFrames;
   const size = (ch: number, f: number, h: number, w: number): number => ch * f * h * w * 4;
-  let h = height / p, w = width / p, f = frames;
+  let h = height / p,
+    w = width / p,
+    f = frames;
   let cache = 2 * size(3 * p * p, 1, h, w);
   let worst = 0;
   const resblock = (blockIn: number, cin: number, cout: number): void => {
-    const live = size(blockIn, f, h, w) + size(cin, f, h, w) * 2 + size(cin, f + 2, h + 2, w + 2) + size(cout, f, h, w) * (cin === cout ? 1 : 2)
-      + Math.min(cin * 27 * f * h * w * 4, COLUMN_BUDGET_BYTES);
+    const live =
+      size(blockIn, f, h, w) +
+      size(cin, f, h, w) * 2 +
+      size(cin, f + 2, h + 2, w + 2) +
+      size(cout, f, h, w) * (cin === cout ? 1 : 2) +
+      Math.min(cin * 27 * f * h * w * 4, COLUMN_BUDGET_BYTES);
     worst = Math.max(worst, live);
     cache += 2 * size(cin, 1, h, w) + 2 * size(cout, 1, h, w);
   };
@@ -61,10 +73,20 @@ function realVae(): AutoencoderKLWan {
 function memory(): void {
   const [height, width] = [64, 128];
   const vae = realVae();
-  console.log(`real TI2V-5B VAE config, encode at ${height}x${width} (float32; peak live tensor bytes above the weights)\n`);
+  console.log(
+    `real TI2V-5B VAE config, encode at ${height}x${width} (float32; peak live tensor bytes above the weights)\n`,
+  );
   console.log('| frames | mode | measured peak | estimate |');
   console.log('|---|---|---|---|');
-  for (const [frames, chunked] of [[5, true], [9, true], [17, true], [49, true], [5, false], [9, false], [17, false]] as const) {
+  for (const [frames, chunked] of [
+    [5, true],
+    [9, true],
+    [17, true],
+    [49, true],
+    [5, false],
+    [9, false],
+    [17, false],
+  ] as const) {
     const peak = scope(() => {
       const video = randn([1, 3, frames, height, width], new Generator(0)).clamp(-1, 1);
       const base = memoryStats().allocatedBytes - video.numel() * 4;
@@ -73,13 +95,17 @@ function memory(): void {
       return memoryStats().peakAllocatedBytes - base;
     });
     const est = estimateEncodePeak(WAN22_TI2V_5B_VAE, frames, height, width, chunked).bytes;
-    console.log(`| ${frames} | ${chunked ? 'chunked' : 'whole'} | ${(peak / MiB).toFixed(1)} MiB | ${(est / MiB).toFixed(1)} MiB |`);
+    console.log(
+      `| ${frames} | ${chunked ? 'chunked' : 'whole'} | ${(peak / MiB).toFixed(1)} MiB | ${(est / MiB).toFixed(1)} MiB |`,
+    );
   }
   console.log('\nestimate at 704x1280, 49 frames:');
   for (const chunked of [true, false]) {
     const e = estimateEncodePeak(WAN22_TI2V_5B_VAE, 49, 704, 1280, chunked);
     const g = (b: number): string => `${(b / 2 ** 30).toFixed(2)} GiB`;
-    console.log(`  ${chunked ? 'chunked' : 'whole  '}: ${g(e.bytes)} = input ${g(e.input)} + activations ${g(e.activations)} + cache ${g(e.cache)}`);
+    console.log(
+      `  ${chunked ? 'chunked' : 'whole  '}: ${g(e.bytes)} = input ${g(e.input)} + activations ${g(e.activations)} + cache ${g(e.cache)}`,
+    );
   }
 }
 
@@ -95,9 +121,15 @@ function timing(): void {
   };
   const enc = run(() => noGrad(() => vae.encodeMoments(video)));
   const dec = run(() => noGrad(() => vae.decode(latent)));
-  console.log(`config: Wan2.2 layout, base_dim 16, decoder_base_dim 32, z_dim 48 (${(vae.numParameters() / 1e6).toFixed(2)}M parameters); video ${frames}x${size}x${size}`);
-  console.log(`encode: ${median(enc).toFixed(3)} s (${(median(enc) / frames).toFixed(4)} s/frame)  runs ${enc.map((s) => s.toFixed(3)).join(', ')}`);
-  console.log(`decode: ${median(dec).toFixed(3)} s (${(median(dec) / frames).toFixed(4)} s/frame)  runs ${dec.map((s) => s.toFixed(3)).join(', ')}`);
+  console.log(
+    `config: Wan2.2 layout, base_dim 16, decoder_base_dim 32, z_dim 48 (${(vae.numParameters() / 1e6).toFixed(2)}M parameters); video ${frames}x${size}x${size}`,
+  );
+  console.log(
+    `encode: ${median(enc).toFixed(3)} s (${(median(enc) / frames).toFixed(4)} s/frame)  runs ${enc.map((s) => s.toFixed(3)).join(', ')}`,
+  );
+  console.log(
+    `decode: ${median(dec).toFixed(3)} s (${(median(dec) / frames).toFixed(4)} s/frame)  runs ${dec.map((s) => s.toFixed(3)).join(', ')}`,
+  );
 }
 
 const mode = process.argv[2] ?? 'timing';

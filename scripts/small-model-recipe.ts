@@ -61,8 +61,24 @@ const ablation = args.includes('--ablation');
 const quick = args.includes('--quick');
 /** The budgets: the full schedule (the bundled model) and one that fits a working session. */
 const PROFILE = quick
-  ? { out: 'outputs/recipe-quick', model: 'outputs/recipe-quick/worldwander-small', vaeSteps: 200, transformerSteps: 640, decaySteps: 150, fullGrid: false, perceptionSteps: PERCEPTION_STEPS }
-  : { out: 'outputs/recipe', model: 'models/worldwander-small', vaeSteps: 300, transformerSteps: 1300, decaySteps: 300, fullGrid: true, perceptionSteps: PERCEPTION_STEPS };
+  ? {
+      out: 'outputs/recipe-quick',
+      model: 'outputs/recipe-quick/worldwander-small',
+      vaeSteps: 200,
+      transformerSteps: 640,
+      decaySteps: 150,
+      fullGrid: false,
+      perceptionSteps: PERCEPTION_STEPS,
+    }
+  : {
+      out: 'outputs/recipe',
+      model: 'models/worldwander-small',
+      vaeSteps: 300,
+      transformerSteps: 1300,
+      decaySteps: 300,
+      fullGrid: true,
+      perceptionSteps: PERCEPTION_STEPS,
+    };
 const OUT = PROFILE.out;
 const MODEL = PROFILE.model;
 const STAGING = path.join(OUT, 'model');
@@ -71,7 +87,9 @@ const SPLITS = { train: { seed: 1, count: 2500 }, validation: { seed: 2, count: 
 const TASKS = ['three2one', 'one2three'] as const;
 /** Steps of each run of the CPE ablation (the main run keeps its checkpoint of this step). */
 const ABLATION_STEPS = 250;
-const times: Record<string, number> = existsSync(path.join(OUT, 'times.json')) ? JSON.parse(readFileSync(path.join(OUT, 'times.json'), 'utf8')) : {};
+const times: Record<string, number> = existsSync(path.join(OUT, 'times.json'))
+  ? JSON.parse(readFileSync(path.join(OUT, 'times.json'), 'utf8'))
+  : {};
 
 async function stage(name: string, run: () => Promise<void> | void): Promise<void> {
   if (only && only !== name) return;
@@ -92,7 +110,14 @@ const trainingRoots = (section: string, views: (keyof typeof LAYOUT)[]): string[
 async function data(): Promise<void> {
   for (const split of Object.keys(SPLITS) as (keyof typeof SPLITS)[]) {
     const out = dataDir(split);
-    const result = await synthesize({ ...SPLITS[split], ...SIZE, format: 'mp4', out, resume: existsSync(path.join(out, 'manifest.json')), progress: true });
+    const result = await synthesize({
+      ...SPLITS[split],
+      ...SIZE,
+      format: 'mp4',
+      out,
+      resume: existsSync(path.join(out, 'manifest.json')),
+      progress: true,
+    });
     console.error(`${split}: ${result.written} written, ${result.skipped} already there`);
   }
 }
@@ -101,14 +126,22 @@ const perceptionDir = (): string => path.join(OUT, 'perception', 'perception');
 
 async function perception(): Promise<void> {
   const output = path.join(OUT, 'perception');
-  if (existsSync(path.join(output, 'validation.json'))) return;  // trained (the network is written before its validation)
+  if (existsSync(path.join(output, 'validation.json'))) return; // trained (the network is written before its validation)
   let bar: Progress | undefined;
   const { validation } = await trainPerception({
-    ...PERCEPTION_DEFAULTS, data: dataDir('train'), validationData: dataDir('validation'), output, clips: PERCEPTION_CLIPS, steps: PROFILE.perceptionSteps,
+    ...PERCEPTION_DEFAULTS,
+    data: dataDir('train'),
+    validationData: dataDir('validation'),
+    output,
+    clips: PERCEPTION_CLIPS,
+    steps: PROFILE.perceptionSteps,
     resume: listCheckpoints(output).length ? 'latest' : undefined,
     onEvent: (e) => {
       if (e.kind === 'note') console.error(`note: ${e.text}`);
-      else { bar ??= new Progress('perception', e.steps - e.step + 1, { unit: 'steps' }); bar.tick(); }
+      else {
+        bar ??= new Progress('perception', e.steps - e.step + 1, { unit: 'steps' });
+        bar.tick();
+      }
     },
   });
   bar?.finish();
@@ -119,14 +152,23 @@ async function vae(): Promise<void> {
   const output = path.join(OUT, 'vae');
   const resume = listCheckpoints(output).length ? 'latest' : undefined;
   let bar: Progress | undefined;
-  await trainVae({ config: 'configs/small/vae.yaml', overrides: [...trainingRoots('data', ['first', 'third']), `training.max_steps=${PROFILE.vaeSteps}`], output, resume, onEvent: (e) => {
-    if (e.kind === 'checkpoint') console.error(`\n${e.dir}: validation PSNR ${e.validationPsnr.toFixed(2)} dB`);
-    else if (e.kind === 'step') {
-      bar ??= new Progress('vae', e.steps - e.step + 1, { unit: 'steps' });
-      bar.tick();
-      if (e.step % 50 === 0) console.error(`\nvae step ${e.step}/${e.steps}: loss ${e.loss.toFixed(4)}, batch PSNR ${e.psnr.toFixed(2)} dB`);
-    }
-  } });
+  await trainVae({
+    config: 'configs/small/vae.yaml',
+    overrides: [...trainingRoots('data', ['first', 'third']), `training.max_steps=${PROFILE.vaeSteps}`],
+    output,
+    resume,
+    onEvent: (e) => {
+      if (e.kind === 'checkpoint') console.error(`\n${e.dir}: validation PSNR ${e.validationPsnr.toFixed(2)} dB`);
+      else if (e.kind === 'step') {
+        bar ??= new Progress('vae', e.steps - e.step + 1, { unit: 'steps' });
+        bar.tick();
+        if (e.step % 50 === 0)
+          console.error(
+            `\nvae step ${e.step}/${e.steps}: loss ${e.loss.toFixed(4)}, batch PSNR ${e.psnr.toFixed(2)} dB`,
+          );
+      }
+    },
+  });
   bar?.finish();
 }
 
@@ -141,54 +183,105 @@ async function assemble(): Promise<void> {
   const transformerDir = path.join(STAGING, 'transformer');
   if (!existsSync(path.join(transformerDir, 'diffusion_pytorch_model.safetensors'))) {
     mkdirSync(transformerDir, { recursive: true });
-    const config = parseTransformerConfig(JSON.parse(readFileSync('configs/small/transformer.json', 'utf8')), 'configs/small/transformer.json');
+    const config = parseTransformerConfig(
+      JSON.parse(readFileSync('configs/small/transformer.json', 'utf8')),
+      'configs/small/transformer.json',
+    );
     const model = new WanTransformer3DModel(config, { generator: new Generator(2026) });
     writeFileSync(path.join(transformerDir, 'config.json'), readFileSync('configs/small/transformer.json'));
-    saveSafetensors(path.join(transformerDir, 'diffusion_pytorch_model.safetensors'), model.stateDict(), { format: 'pt' });
+    saveSafetensors(path.join(transformerDir, 'diffusion_pytorch_model.safetensors'), model.stateDict(), {
+      format: 'pt',
+    });
     model.dispose();
   }
   writeModelIndex(STAGING, {});
-  promptEmbeddings(STAGING, ALL_PROMPTS, { cacheDir: path.join(STAGING, 'prompt_embeds'), maxLength: SMALL_DEFAULTS.max_sequence_length, dtype: 'float32' }).dispose();
+  promptEmbeddings(STAGING, ALL_PROMPTS, {
+    cacheDir: path.join(STAGING, 'prompt_embeds'),
+    maxLength: SMALL_DEFAULTS.max_sequence_length,
+    dtype: 'float32',
+  }).dispose();
 }
 
 async function transformer(name: string, overrides: string[]): Promise<void> {
   const output = path.join(OUT, name);
   const resume = listCheckpoints(output).length ? 'latest' : undefined;
-  const paths = [...trainingRoots('dataset', ['first', 'third', 'reference']), `dataset.latent_cache=${path.join(OUT, 'latent_cache')}`];
+  const paths = [
+    ...trainingRoots('dataset', ['first', 'third', 'reference']),
+    `dataset.latent_cache=${path.join(OUT, 'latent_cache')}`,
+  ];
   const schedule = [`training.max_steps=${PROFILE.transformerSteps}`, `training.decay_steps=${PROFILE.decaySteps}`];
   let bar: Progress | undefined;
   await train({
-    config: 'configs/small/three2one.yaml', overrides: [`model_id=${STAGING}`, `output_root=${output}`, ...paths, ...schedule, ...overrides], output, resume,
+    config: 'configs/small/three2one.yaml',
+    overrides: [`model_id=${STAGING}`, `output_root=${output}`, ...paths, ...schedule, ...overrides],
+    output,
+    resume,
     onEvent: (e) => {
       if (e.kind === 'note') console.error(`note: ${e.text}`);
       else if (e.kind === 'start') bar = new Progress(name, e.steps - e.step, { unit: 'steps' });
-      else if (e.kind === 'step') { bar?.tick(); if (e.metrics.step % 50 === 0) console.error(`\n${name} step ${e.metrics.step}: loss ${e.metrics.loss.toFixed(4)}`); }
-      else if (e.kind === 'validation') for (const r of e.results) console.error(`\nvalidation step ${e.step} ${r.case}: PSNR ${r.psnr.toFixed(2)} dB`);
-      else if (e.kind === 'cache') { if (e.done % 256 === 0 || e.done === e.total) console.error(`latent cache ${e.done}/${e.total}`); }
+      else if (e.kind === 'step') {
+        bar?.tick();
+        if (e.metrics.step % 50 === 0)
+          console.error(`\n${name} step ${e.metrics.step}: loss ${e.metrics.loss.toFixed(4)}`);
+      } else if (e.kind === 'validation')
+        for (const r of e.results) console.error(`\nvalidation step ${e.step} ${r.case}: PSNR ${r.psnr.toFixed(2)} dB`);
+      else if (e.kind === 'cache') {
+        if (e.done % 256 === 0 || e.done === e.total) console.error(`latent cache ${e.done}/${e.total}`);
+      }
     },
   });
   bar?.finish();
 }
 
 /** Sampling defaults of the small model until the sampling stage chooses them; 16 text tokens (the task prompts are 10). */
-const SMALL_DEFAULTS: ModelDefaults = { height: SIZE.height, width: SIZE.width, num_frames: SIZE.frames, num_inference_steps: 20, guidance_scale: 1, flow_shift: 1, fps: SIZE.fps, max_sequence_length: 16 };
+const SMALL_DEFAULTS: ModelDefaults = {
+  height: SIZE.height,
+  width: SIZE.width,
+  num_frames: SIZE.frames,
+  num_inference_steps: 20,
+  guidance_scale: 1,
+  flow_shift: 1,
+  fps: SIZE.fps,
+  max_sequence_length: 16,
+};
 
 function writeModelIndex(target: string, defaults: Partial<ModelDefaults>): void {
-  writeFileSync(path.join(target, 'model_index.json'), `${JSON.stringify({
-    _class_name: 'WanPipeline', _diffusers_version: '0.35.0', boundary_ratio: null, expand_timesteps: true,
-    scheduler: ['diffusers', 'UniPCMultistepScheduler'], text_encoder: ['transformers', 'UMT5EncoderModel'], tokenizer: ['transformers', 'T5TokenizerFast'],
-    transformer: ['diffusers', 'WanTransformer3DModel'], vae: ['diffusers', 'AutoencoderKLWan'],
-    _worldwander: { ...SMALL_DEFAULTS, ...defaults },
-  }, null, 2)}\n`);
+  writeFileSync(
+    path.join(target, 'model_index.json'),
+    `${JSON.stringify(
+      {
+        _class_name: 'WanPipeline',
+        _diffusers_version: '0.35.0',
+        boundary_ratio: null,
+        expand_timesteps: true,
+        scheduler: ['diffusers', 'UniPCMultistepScheduler'],
+        text_encoder: ['transformers', 'UMT5EncoderModel'],
+        tokenizer: ['transformers', 'T5TokenizerFast'],
+        transformer: ['diffusers', 'WanTransformer3DModel'],
+        vae: ['diffusers', 'AutoencoderKLWan'],
+        _worldwander: { ...SMALL_DEFAULTS, ...defaults },
+      },
+      null,
+      2,
+    )}\n`,
+  );
 }
 
 /** A model folder from the staging one and a trained transformer checkpoint, weights stored as bfloat16. */
-async function exportModel(runDir: string, target: string, defaults: Partial<ModelDefaults>, step?: number): Promise<void> {
-  const checkpoint = step === undefined ? listCheckpoints(runDir).pop() : listCheckpoints(runDir).find((c) => c.step === step);
+async function exportModel(
+  runDir: string,
+  target: string,
+  defaults: Partial<ModelDefaults>,
+  step?: number,
+): Promise<void> {
+  const checkpoint =
+    step === undefined ? listCheckpoints(runDir).pop() : listCheckpoints(runDir).find((c) => c.step === step);
   if (!checkpoint) throw new Error(`no checkpoint${step === undefined ? '' : ` of step ${step}`} in ${runDir}`);
   mkdirSync(target, { recursive: true });
-  for (const entry of readdirSync(target)) if (!MODEL_CARD_FILES.includes(entry)) rmSync(path.join(target, entry), { recursive: true, force: true });  // the model card stays
-  for (const part of ['text_encoder', 'tokenizer', 'prompt_embeds']) cpSync(path.join(STAGING, part), path.join(target, part), { recursive: true });
+  for (const entry of readdirSync(target))
+    if (!MODEL_CARD_FILES.includes(entry)) rmSync(path.join(target, entry), { recursive: true, force: true }); // the model card stays
+  for (const part of ['text_encoder', 'tokenizer', 'prompt_embeds'])
+    cpSync(path.join(STAGING, part), path.join(target, part), { recursive: true });
   const bf16 = (from: string, to: string): void => {
     mkdirSync(to, { recursive: true });
     cpSync(path.join(from, 'config.json'), path.join(to, 'config.json'));
@@ -204,11 +297,22 @@ async function exportModel(runDir: string, target: string, defaults: Partial<Mod
   // what the demo shows next to the model's numbers: its loss curve and the mean-frame baseline
   cpSync(path.join(runDir, 'metrics.jsonl'), path.join(target, 'training_metrics.jsonl'));
   mkdirSync(path.join(target, 'mean_frames'), { recursive: true });
-  for (const task of TASKS) await writePng(path.join(target, 'mean_frames', `${task}.png`), { width: SIZE.width, height: SIZE.height, data: await meanFrame(task) });
+  for (const task of TASKS)
+    await writePng(path.join(target, 'mean_frames', `${task}.png`), {
+      width: SIZE.width,
+      height: SIZE.height,
+      data: await meanFrame(task),
+    });
 }
 
 /** Translates the first `count` clips of a split with a model folder, into OUTPUT/<task>/<case>/frames. */
-async function translateSplit(modelDir: string, split: keyof typeof SPLITS, count: number, out: string, settings: { steps: number; guidance: number; shift: number; cpe: boolean }): Promise<void> {
+async function translateSplit(
+  modelDir: string,
+  split: keyof typeof SPLITS,
+  count: number,
+  out: string,
+  settings: { steps: number; guidance: number; shift: number; cpe: boolean },
+): Promise<void> {
   const pipeline = WorldWanderPipeline.fromPretrained(modelDir);
   try {
     const root = dataDir(split);
@@ -217,13 +321,22 @@ async function translateSplit(modelDir: string, split: keyof typeof SPLITS, coun
         const name = `sample_${String(i).padStart(6, '0')}`;
         const input = path.join(root, task === 'three2one' ? LAYOUT.third : LAYOUT.first, `${name}.mp4`);
         const result = await pipeline.translate(task, {
-          video: input, referenceImage: path.join(root, LAYOUT.reference, `${name}.png`),
-          numInferenceSteps: settings.steps, guidanceScale: settings.guidance, flowShift: settings.shift, seed: 1234,
+          video: input,
+          referenceImage: path.join(root, LAYOUT.reference, `${name}.png`),
+          numInferenceSteps: settings.steps,
+          guidanceScale: settings.guidance,
+          flowShift: settings.shift,
+          seed: 1234,
           useCollaborativePositionEncoding: settings.cpe,
         });
         const dir = path.join(out, task, task === 'three2one' ? LAYOUT.first : LAYOUT.third, name);
         mkdirSync(dir, { recursive: true });
-        for (const [f, frame] of result.frames.entries()) await writePng(path.join(dir, `${String(f).padStart(5, '0')}.png`), { width: result.width, height: result.height, data: frame });
+        for (const [f, frame] of result.frames.entries())
+          await writePng(path.join(dir, `${String(f).padStart(5, '0')}.png`), {
+            width: result.width,
+            height: result.height,
+            data: frame,
+          });
       }
     }
   } finally {
@@ -234,16 +347,28 @@ async function translateSplit(modelDir: string, split: keyof typeof SPLITS, coun
 /** The mean target frame of the training split (the mean-frame baseline), computed once. */
 async function meanFrame(task: (typeof TASKS)[number]): Promise<Uint8Array> {
   const file = path.join(OUT, `mean_frame_${task}.bin`);
-  if (!existsSync(file)) writeFileSync(file, await meanTargetFrame(dataDir('train'), task, SIZE.frames, SIZE.width, SIZE.height));
+  if (!existsSync(file))
+    writeFileSync(file, await meanTargetFrame(dataDir('train'), task, SIZE.frames, SIZE.width, SIZE.height));
   return new Uint8Array(readFileSync(file));
 }
 
-async function scoreSplit(out: string, split: keyof typeof SPLITS, withMeanFrame: boolean): Promise<Record<string, EvalReport>> {
+async function scoreSplit(
+  out: string,
+  split: keyof typeof SPLITS,
+  withMeanFrame: boolean,
+): Promise<Record<string, EvalReport>> {
   const reports: Record<string, EvalReport> = {};
   const perception = PerceptualScorer.load(perceptionDir());
   try {
     for (const task of TASKS) {
-      reports[task] = await evaluate({ task, predictions: path.join(out, task), groundTruth: dataDir(split), frames: SIZE.frames, meanFrame: withMeanFrame ? await meanFrame(task) : undefined, perception });
+      reports[task] = await evaluate({
+        task,
+        predictions: path.join(out, task),
+        groundTruth: dataDir(split),
+        frames: SIZE.frames,
+        meanFrame: withMeanFrame ? await meanFrame(task) : undefined,
+        perception,
+      });
     }
   } finally {
     perception.net.dispose();
@@ -252,19 +377,28 @@ async function scoreSplit(out: string, split: keyof typeof SPLITS, withMeanFrame
 }
 
 type Setting = { steps: number; guidance: number; shift: number };
-type SamplingRecord = { model: string; complete: boolean; best?: Setting; results: (Setting & SettingScores & { ssim: number })[] };
+type SamplingRecord = {
+  model: string;
+  complete: boolean;
+  best?: Setting;
+  results: (Setting & SettingScores & { ssim: number })[];
+};
 const SAMPLING_RECORD = path.join(OUT, 'sampling.json');
 
 /** The trained transformer the sampling settings were chosen for: its last checkpoint's step and weights digest. */
 function trainedIdentity(): string {
   const last = listCheckpoints(path.join(OUT, 'transformer')).pop();
-  return last ? `step-${last.step}:${rememberedDigest(path.join(last.dir, 'transformer', 'diffusion_pytorch_model.safetensors'))}` : 'untrained';
+  return last
+    ? `step-${last.step}:${rememberedDigest(path.join(last.dir, 'transformer', 'diffusion_pytorch_model.safetensors'))}`
+    : 'untrained';
 }
 
 /** The sampling stage's record (sampling.json): every setting tried and, once complete, the best; empty when made for other weights. */
 function chosen(): SamplingRecord {
   const model = trainedIdentity();
-  const record = existsSync(SAMPLING_RECORD) ? (JSON.parse(readFileSync(SAMPLING_RECORD, 'utf8')) as SamplingRecord) : null;
+  const record = existsSync(SAMPLING_RECORD)
+    ? (JSON.parse(readFileSync(SAMPLING_RECORD, 'utf8')) as SamplingRecord)
+    : null;
   return record?.model === model ? record : { model, complete: false, results: [] };
 }
 
@@ -277,30 +411,59 @@ function chosen(): SamplingRecord {
  */
 async function sampling(): Promise<void> {
   const grid: Setting[] = [];
-  for (const guidance of PROFILE.fullGrid ? [1, 2, 3] : [1, 2]) grid.push({ steps: 1, guidance, shift: 1 });  // the shift moves no sigma of one step
-  for (const guidance of PROFILE.fullGrid ? [1, 2] : [1]) for (const shift of [1, 3]) grid.push({ steps: 2, guidance, shift });
+  for (const guidance of PROFILE.fullGrid ? [1, 2, 3] : [1, 2]) grid.push({ steps: 1, guidance, shift: 1 }); // the shift moves no sigma of one step
+  for (const guidance of PROFILE.fullGrid ? [1, 2] : [1])
+    for (const shift of [1, 3]) grid.push({ steps: 2, guidance, shift });
   // many steps for the report's sharper samples (on the first model's full grid, validation PSNR
   // fell with every step added: 1 > 2 > 4 > 8 ≈ 20 steps, and shift 3 ≥ shift 1 beyond 2 steps)
   if (PROFILE.fullGrid) for (const guidance of [1, 2]) grid.push({ steps: 20, guidance, shift: 3 });
   const { model, results } = chosen();
-  const write = (record: SamplingRecord): void => writeFileSync(SAMPLING_RECORD, `${JSON.stringify(record, null, 2)}\n`);
+  const write = (record: SamplingRecord): void =>
+    writeFileSync(SAMPLING_RECORD, `${JSON.stringify(record, null, 2)}\n`);
   for (const settings of grid) {
-    if (results.some((r) => r.steps === settings.steps && r.guidance === settings.guidance && r.shift === settings.shift && r.perceptual !== undefined)) continue;
+    if (
+      results.some(
+        (r) =>
+          r.steps === settings.steps &&
+          r.guidance === settings.guidance &&
+          r.shift === settings.shift &&
+          r.perceptual !== undefined,
+      )
+    )
+      continue;
     const out = path.join(OUT, 'sampling', `n${settings.steps}_g${settings.guidance}_s${settings.shift}`);
     rmSync(out, { recursive: true, force: true });
     await translateSplit(MODEL, 'validation', 16, out, { ...settings, cpe: true });
     const reports = await scoreSplit(out, 'validation', false);
-    const mean = (m: keyof SettingScores | 'ssim'): number => ((reports.three2one!.overall.model[m] ?? NaN) + (reports.one2three!.overall.model[m] ?? NaN)) / 2;
-    const scores = { psnr: mean('psnr'), ssim: mean('ssim'), sharpness: mean('sharpness'), edges: mean('edges'), perceptual: mean('perceptual'), frechet: mean('frechet'), miou: mean('miou') };
+    const mean = (m: keyof SettingScores | 'ssim'): number =>
+      ((reports.three2one!.overall.model[m] ?? NaN) + (reports.one2three!.overall.model[m] ?? NaN)) / 2;
+    const scores = {
+      psnr: mean('psnr'),
+      ssim: mean('ssim'),
+      sharpness: mean('sharpness'),
+      edges: mean('edges'),
+      perceptual: mean('perceptual'),
+      frechet: mean('frechet'),
+      miou: mean('miou'),
+    };
     results.push({ ...settings, ...scores });
-    console.error(`sampling ${JSON.stringify(settings)}: validation ${Object.entries(scores).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`);
-    write({ model, complete: false, results });  // a stopped grid resumes
+    console.error(
+      `sampling ${JSON.stringify(settings)}: validation ${Object.entries(scores)
+        .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+        .join(', ')}`,
+    );
+    write({ model, complete: false, results }); // a stopped grid resumes
   }
   const scored = results.filter((r) => r.perceptual !== undefined);
   const best = scored[chooseSetting(scored)]!;
   write({ model, complete: true, best: { steps: best.steps, guidance: best.guidance, shift: best.shift }, results });
   const index = JSON.parse(readFileSync(path.join(MODEL, 'model_index.json'), 'utf8'));
-  index._worldwander = { ...index._worldwander, num_inference_steps: best.steps, guidance_scale: best.guidance, flow_shift: best.shift };
+  index._worldwander = {
+    ...index._worldwander,
+    num_inference_steps: best.steps,
+    guidance_scale: best.guidance,
+    flow_shift: best.shift,
+  };
   writeFileSync(path.join(MODEL, 'model_index.json'), `${JSON.stringify(index, null, 2)}\n`);
 }
 
@@ -308,20 +471,34 @@ async function sampling(): Promise<void> {
  * Both tasks on the test split with the model folder's sampling settings (or `settings`), against
  * the baselines, and, with `compareWith` (an earlier report's name), against that model paired case by case.
  */
-async function report(modelDir: string, name: string, cpe: boolean, { settings, compareWith }: { settings?: Setting; compareWith?: string } = {}): Promise<void> {
+async function report(
+  modelDir: string,
+  name: string,
+  cpe: boolean,
+  { settings, compareWith }: { settings?: Setting; compareWith?: string } = {},
+): Promise<void> {
   const index = JSON.parse(readFileSync(path.join(modelDir, 'model_index.json'), 'utf8'))._worldwander as ModelDefaults;
   const out = path.join(OUT, name, 'predictions');
   const lossFile = path.join(OUT, cpe ? 'transformer' : 'transformer-uniform', 'metrics.jsonl');
   rmSync(out, { recursive: true, force: true });
-  await translateSplit(modelDir, 'test', SPLITS.test.count, out, { ...(settings ?? { steps: index.num_inference_steps, guidance: index.guidance_scale, shift: index.flow_shift }), cpe });
+  await translateSplit(modelDir, 'test', SPLITS.test.count, out, {
+    ...(settings ?? { steps: index.num_inference_steps, guidance: index.guidance_scale, shift: index.flow_shift }),
+    cpe,
+  });
   const reports = await scoreSplit(out, 'test', true);
   for (const task of TASKS) {
     const other = compareWith && path.join(OUT, compareWith, task, 'report.json');
     if (other) reports[task]!.comparison = pairedComparison(reports[task]!, readEvalReport(other), other);
-    writeReport(path.join(OUT, name, task), reports[task]!, { title: `${name}: ${task} on the held-out test split (seed 3)`, lossFile });
-    const o = reports[task]!.overall, c = reports[task]!.comparison;
-    console.error(`${name} ${task}: model ${o.model.psnr.toFixed(2)} dB / ${o.model.ssim.toFixed(4)}, copy-input ${o.copyInput.psnr.toFixed(2)} / ${o.copyInput.ssim.toFixed(4)}, mean frame ${o.meanFrame!.psnr.toFixed(2)} / ${o.meanFrame!.ssim.toFixed(4)}` +
-      (c ? `; − ${compareWith}: ${formatPaired(c.psnr, 2)} dB (better on ${c.psnr.better} of ${c.cases})` : ''));
+    writeReport(path.join(OUT, name, task), reports[task]!, {
+      title: `${name}: ${task} on the held-out test split (seed 3)`,
+      lossFile,
+    });
+    const o = reports[task]!.overall,
+      c = reports[task]!.comparison;
+    console.error(
+      `${name} ${task}: model ${o.model.psnr.toFixed(2)} dB / ${o.model.ssim.toFixed(4)}, copy-input ${o.copyInput.psnr.toFixed(2)} / ${o.copyInput.ssim.toFixed(4)}, mean frame ${o.meanFrame!.psnr.toFixed(2)} / ${o.meanFrame!.ssim.toFixed(4)}` +
+        (c ? `; − ${compareWith}: ${formatPaired(c.psnr, 2)} dB (better on ${c.psnr.better} of ${c.cases})` : ''),
+    );
   }
 }
 
@@ -334,7 +511,11 @@ await stage('assemble', assemble);
 await stage('transformer', () => transformer('transformer', []));
 await stage('export', () => {
   const best = chosen().best;
-  return exportModel(path.join(OUT, 'transformer'), MODEL, best ? { num_inference_steps: best.steps, guidance_scale: best.guidance, flow_shift: best.shift } : {});
+  return exportModel(
+    path.join(OUT, 'transformer'),
+    MODEL,
+    best ? { num_inference_steps: best.steps, guidance_scale: best.guidance, flow_shift: best.shift } : {},
+  );
 });
 if (!chosen().complete || only === 'sampling') await stage('sampling', sampling);
 await stage('report', async () => {
@@ -342,7 +523,7 @@ await stage('report', async () => {
   // and the best many-step setting on validation: sharper samples, further from the mean
   const sampled = chosen().results.filter((r) => r.steps === 20);
   if (sampled.length) await report(MODEL, 'report-20-steps', true, { settings: sampled[chooseSetting(sampled)] });
-  cpSync(path.join(OUT, 'report', 'three2one', 'training_loss.svg'), path.join(MODEL, 'training_loss.svg'));  // for the model card
+  cpSync(path.join(OUT, 'report', 'three2one', 'training_loss.svg'), path.join(MODEL, 'training_loss.svg')); // for the model card
 });
 if (ablation) {
   // CPE against uniform positions at the same budget: a uniform run of ABLATION_STEPS steps
@@ -350,15 +531,24 @@ if (ablation) {
   // warm-up to its cool-down, so that checkpoint is what a constant-rate run of ABLATION_STEPS
   // steps ends with).
   const settings = JSON.parse(readFileSync(path.join(MODEL, 'model_index.json'), 'utf8'))._worldwander;
-  const cpe = path.join(OUT, 'model-cpe'), uniform = path.join(OUT, 'model-uniform');
-  await stage('transformer-uniform', () => transformer('transformer-uniform', ['use_collaborative_position_encoding=False', `training.max_steps=${ABLATION_STEPS}`, 'training.decay_steps=0']));
+  const cpe = path.join(OUT, 'model-cpe'),
+    uniform = path.join(OUT, 'model-uniform');
+  await stage('transformer-uniform', () =>
+    transformer('transformer-uniform', [
+      'use_collaborative_position_encoding=False',
+      `training.max_steps=${ABLATION_STEPS}`,
+      'training.decay_steps=0',
+    ]),
+  );
   await stage('export-ablation', async () => {
     await exportModel(path.join(OUT, 'transformer'), cpe, settings, ABLATION_STEPS);
     await exportModel(path.join(OUT, 'transformer-uniform'), uniform, settings, ABLATION_STEPS);
   });
   await stage('report-ablation', async () => {
     await report(uniform, 'report-uniform', false);
-    await report(cpe, 'report-cpe', true, { compareWith: 'report-uniform' });  // CPE − uniform, paired
+    await report(cpe, 'report-cpe', true, { compareWith: 'report-uniform' }); // CPE − uniform, paired
   });
 }
-console.error(`recipe: ${((performance.now() - started) / 60000).toFixed(1)} min this run; stages (all runs, s): ${JSON.stringify(times)}`);
+console.error(
+  `recipe: ${((performance.now() - started) / 60000).toFixed(1)} min this run; stages (all runs, s): ${JSON.stringify(times)}`,
+);

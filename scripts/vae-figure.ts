@@ -18,10 +18,14 @@ for (let i = 0; i < args.length; i++) {
   else vaeDirs.push(args[i]!);
 }
 const out = options.get('--out');
-if (!out || !vaeDirs.length) throw new Error('usage: vae-figure --out FILE [--clips DIR] [--count N] [--frame F] VAE_DIR...');
+if (!out || !vaeDirs.length)
+  throw new Error('usage: vae-figure --out FILE [--clips DIR] [--count N] [--frame F] VAE_DIR...');
 const clips = options.get('--clips') ?? 'outputs/recipe/data/train/First_Video';
-const count = Number(options.get('--count') ?? 3), frame = Number(options.get('--frame') ?? 8);
-const SCALE = 4, GAP = 1, FRAMES = 9;
+const count = Number(options.get('--count') ?? 3),
+  frame = Number(options.get('--frame') ?? 8);
+const SCALE = 4,
+  GAP = 1,
+  FRAMES = 9;
 
 const vaes = vaeDirs.map((dir) => AutoencoderKLWan.fromPretrained(dir));
 const rows: RgbImage[][] = [];
@@ -30,15 +34,25 @@ for (let k = 0; k < count; k++) {
   const tile = (data: Uint8Array): RgbImage => ({ width: video.width, height: video.height, data });
   const row = [tile(video.frames[frame]!)];
   for (const vae of vaes) {
-    const decoded = noGrad(() => scope(() => tensorToFrames(vae.decode(vae.encode(framesToTensor(video.frames, video.width, video.height)).mean))));
+    const decoded = noGrad(() =>
+      scope(() => tensorToFrames(vae.decode(vae.encode(framesToTensor(video.frames, video.width, video.height)).mean))),
+    );
     row.push(tile(decoded[frame]!));
   }
   rows.push(row);
 }
 for (const vae of vaes) vae.dispose();
-const white = (width: number, height: number): RgbImage => ({ width, height, data: new Uint8Array(width * height * 3).fill(255) });
+const white = (width: number, height: number): RgbImage => ({
+  width,
+  height,
+  data: new Uint8Array(width * height * 3).fill(255),
+});
 const lines = rows.map((row) => sideBySide(row.flatMap((t, c) => (c ? [white(GAP, t.height), t] : [t]))));
 const grid = lines.flatMap((line, r) => (r ? [white(line.width, GAP), line] : [line]));
-const width = lines[0]!.width, height = grid.reduce((h, part) => h + part.height, 0);
-await sharp(Buffer.concat(grid.map((part) => part.data)), { raw: { width, height, channels: 3 } }).resize(width * SCALE, height * SCALE, { kernel: 'nearest' }).png().toFile(out);
+const width = lines[0]!.width,
+  height = grid.reduce((h, part) => h + part.height, 0);
+await sharp(Buffer.concat(grid.map((part) => part.data)), { raw: { width, height, channels: 3 } })
+  .resize(width * SCALE, height * SCALE, { kernel: 'nearest' })
+  .png()
+  .toFile(out);
 console.log(`${out}: frame ${frame} of ${count} clips of ${clips}; columns: the truth, ${vaeDirs.join(', ')}`);

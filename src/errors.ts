@@ -30,7 +30,10 @@ export class FileFormatError extends WorldWanderError {
  */
 export class OptionError extends WorldWanderError {
   override name = 'OptionError';
-  constructor(readonly option: string | null, readonly detail: string) {
+  constructor(
+    readonly option: string | null,
+    readonly detail: string,
+  ) {
     super(OptionError.render(option, detail, (name) => name));
   }
 

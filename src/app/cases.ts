@@ -9,7 +9,6 @@ import { isVideoFile } from '../data/frames.js';
 import { LAYOUT, caseName, imageNamed, isReleaseLayout, isVideoEntry, viewEntries } from '../data/layout.js';
 import type { WorldWanderTask } from '../worldwander/prompts.js';
 
-
 export interface Case {
   name: string;
   /** The condition view: a video file or a frames folder. */
@@ -39,7 +38,8 @@ export function findCases({ task, input, ref, groundTruth }: CaseOptions): Case[
   let cases: Case[];
   if (info.isDirectory() && isReleaseLayout(input)) {
     const views = path.join(input, inputView);
-    if (!existsSync(views)) throw new FileFormatError(`${input}: the release layout has no ${inputView}/ (${task} translates ${inputView})`);
+    if (!existsSync(views))
+      throw new FileFormatError(`${input}: the release layout has no ${inputView}/ (${task} translates ${inputView})`);
     const found = viewEntries(views);
     if (found.size === 0) throw new FileFormatError(`${views}: no videos or frame folders`);
     cases = [...found].map(([name, video]) => ({ name, video }));
@@ -47,20 +47,35 @@ export function findCases({ task, input, ref, groundTruth }: CaseOptions): Case[
       const refs = path.join(input, LAYOUT.reference);
       for (const c of cases) {
         c.reference = existsSync(refs) ? imageNamed(refs, c.name) : undefined;
-        if (!c.reference) throw new FileFormatError(`${input}: case '${c.name}' has no reference image ${LAYOUT.reference}/${c.name}.png (one2three needs one)`);
+        if (!c.reference)
+          throw new FileFormatError(
+            `${input}: case '${c.name}' has no reference image ${LAYOUT.reference}/${c.name}.png (one2three needs one)`,
+          );
       }
     }
     if (groundTruth === true) {
-      const truths = existsSync(path.join(input, targetView)) ? viewEntries(path.join(input, targetView)) : new Map<string, string>();
+      const truths = existsSync(path.join(input, targetView))
+        ? viewEntries(path.join(input, targetView))
+        : new Map<string, string>();
       for (const c of cases) c.groundTruth = truths.get(c.name);
     }
   } else if (info.isFile() && !isVideoFile(input)) {
-    throw new OptionError('input', `${input} is not a video file, a folder of frames, or a folder in the release layout`);
+    throw new OptionError(
+      'input',
+      `${input} is not a video file, a folder of frames, or a folder in the release layout`,
+    );
   } else if (info.isDirectory() && !isVideoEntry(input)) {
-    throw new OptionError('input', `${input} holds no image frames and is not in the release layout (${LAYOUT.first}/, ${LAYOUT.third}/)`);
+    throw new OptionError(
+      'input',
+      `${input} holds no image frames and is not in the release layout (${LAYOUT.first}/, ${LAYOUT.third}/)`,
+    );
   } else {
     cases = [{ name: caseName(input), video: input }];
-    if (groundTruth === true) throw new OptionError('groundTruth', 'without a value needs an input folder in the release layout (the other view is the ground truth); give the ground-truth video instead');
+    if (groundTruth === true)
+      throw new OptionError(
+        'groundTruth',
+        'without a value needs an input folder in the release layout (the other view is the ground truth); give the ground-truth video instead',
+      );
   }
   if (ref) {
     if (task !== 'one2three') throw new OptionError('ref', 'is for one2three (three2one takes no reference image)');
@@ -72,7 +87,12 @@ export function findCases({ task, input, ref, groundTruth }: CaseOptions): Case[
     }
   }
   if (task === 'one2three') {
-    for (const c of cases) if (!c.reference) throw new OptionError('ref', `one2three needs the character's reference image for '${c.name}': give --ref IMAGE, or an input folder in the release layout with ${LAYOUT.reference}/`);
+    for (const c of cases)
+      if (!c.reference)
+        throw new OptionError(
+          'ref',
+          `one2three needs the character's reference image for '${c.name}': give --ref IMAGE, or an input folder in the release layout with ${LAYOUT.reference}/`,
+        );
   }
   if (typeof groundTruth === 'string') {
     const truth = statSync(groundTruth, { throwIfNoEntry: false });
@@ -81,7 +101,11 @@ export function findCases({ task, input, ref, groundTruth }: CaseOptions): Case[
       const truths = viewEntries(path.join(groundTruth, targetView));
       for (const c of cases) c.groundTruth = truths.get(c.name);
     } else {
-      if (cases.length !== 1) throw new OptionError('groundTruth', 'one video as ground truth fits one case; give a folder in the release layout for several');
+      if (cases.length !== 1)
+        throw new OptionError(
+          'groundTruth',
+          'one video as ground truth fits one case; give a folder in the release layout for several',
+        );
       cases[0]!.groundTruth = groundTruth;
     }
   }

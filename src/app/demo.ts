@@ -16,7 +16,13 @@ import { writeReport } from '../eval/report.js';
 import { PerceptualScorer } from '../eval/perceptual.js';
 import { writeCase } from '../worldwander/outputs.js';
 import { WorldWanderPipeline } from '../worldwander/pipeline.js';
-import { BUNDLED_MODEL, BUNDLED_PERCEPTION, DEMO_DATA, MODEL_CARD_FILES, readDefaults } from '../worldwander/model_defaults.js';
+import {
+  BUNDLED_MODEL,
+  BUNDLED_PERCEPTION,
+  DEMO_DATA,
+  MODEL_CARD_FILES,
+  readDefaults,
+} from '../worldwander/model_defaults.js';
 import type { WorldWanderTask } from '../worldwander/prompts.js';
 import { checkOutputFolder } from '../io/output_path.js';
 
@@ -56,7 +62,8 @@ function identity(modelDir: string): string {
 
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const modelDir = o.modelDir ?? BUNDLED_MODEL;
-  if (!existsSync(path.join(modelDir, 'model_index.json'))) throw new OptionError('modelDir', `${modelDir} is not a model folder (no model_index.json)`);
+  if (!existsSync(path.join(modelDir, 'model_index.json')))
+    throw new OptionError('modelDir', `${modelDir} is not a model folder (no model_index.json)`);
   checkOutputFolder(o.out, 'out', { inputs: [modelDir] });
   const defaults = readDefaults(modelDir);
   const seconds: Record<string, number> = {};
@@ -73,10 +80,25 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   // An earlier demo's data is finished or grown; data an older generator made (no class maps) is made again.
   const earlier = await readManifest(data).catch(() => undefined);
   const reuse = earlier?.version === MANIFEST_VERSION;
-  await timed('data', () => synthesize({ ...DEMO_DATA, width: defaults.width, height: defaults.height, frames: defaults.num_frames, fps: defaults.fps, format: 'mp4', out: data, resume: reuse, overwrite: earlier !== undefined && !reuse }));
+  await timed('data', () =>
+    synthesize({
+      ...DEMO_DATA,
+      width: defaults.width,
+      height: defaults.height,
+      frames: defaults.num_frames,
+      fps: defaults.fps,
+      format: 'mp4',
+      out: data,
+      resume: reuse,
+      overwrite: earlier !== undefined && !reuse,
+    }),
+  );
   const stamp = path.join(o.out, 'demo.json');
   const id = identity(modelDir);
-  const reused = existsSync(stamp) && JSON.parse(readFileSync(stamp, 'utf8')).identity === id && existsSync(path.join(o.out, 'page', 'index.html'));
+  const reused =
+    existsSync(stamp) &&
+    JSON.parse(readFileSync(stamp, 'utf8')).identity === id &&
+    existsSync(path.join(o.out, 'page', 'index.html'));
   const names = Array.from({ length: DEMO_DATA.count }, (_, i) => `sample_${String(i).padStart(6, '0')}`);
   // 2. translations, both ways
   if (!reused) {
@@ -86,16 +108,33 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         let done = 0;
         for (const task of TASKS) {
           for (const name of names) {
-            const [inputView, targetView] = task === 'three2one' ? [LAYOUT.third, LAYOUT.first] : [LAYOUT.first, LAYOUT.third];
+            const [inputView, targetView] =
+              task === 'three2one' ? [LAYOUT.third, LAYOUT.first] : [LAYOUT.first, LAYOUT.third];
             const input = path.join(data, inputView, `${name}.mp4`);
             const reference = path.join(data, LAYOUT.reference, `${name}.png`);
             const translation = await pipeline.translate(task, { video: input, referenceImage: reference, seed: 1234 });
             const s = translation.settings;
             await writeCase(path.join(o.out, 'translations', task, name), translation, {
-              case: name, task, model: modelDir, lora: null, input, reference: task === 'one2three' ? reference : undefined, groundTruth: path.join(data, targetView, `${name}.mp4`),
-              width: translation.width, height: translation.height, frames: translation.frames.length, fps: defaults.fps, seed: s.seed, steps: s.steps,
-              guidance_scale: s.guidanceScale, flow_shift: s.flowShift, negative_prompt: s.negativePrompt, use_collaborative_position_encoding: s.useCollaborativePositionEncoding,
-              sampler: s.sampler, notes: translation.notes, seconds: translation.timings,
+              case: name,
+              task,
+              model: modelDir,
+              lora: null,
+              input,
+              reference: task === 'one2three' ? reference : undefined,
+              groundTruth: path.join(data, targetView, `${name}.mp4`),
+              width: translation.width,
+              height: translation.height,
+              frames: translation.frames.length,
+              fps: defaults.fps,
+              seed: s.seed,
+              steps: s.steps,
+              guidance_scale: s.guidanceScale,
+              flow_shift: s.flowShift,
+              negative_prompt: s.negativePrompt,
+              use_collaborative_position_encoding: s.useCollaborativePositionEncoding,
+              sampler: s.sampler,
+              notes: translation.notes,
+              seconds: translation.timings,
             });
             o.onProgress?.('translate', ++done, TASKS.length * names.length);
           }
@@ -109,15 +148,26 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const reports = {} as Record<WorldWanderTask, EvalReport>;
   await timed('evaluate', async () => {
     const perceptionDir = path.join(modelDir, 'perception');
-    const perception = existsSync(path.join(perceptionDir, 'config.json')) ? PerceptualScorer.load(perceptionDir) : undefined;
+    const perception = existsSync(path.join(perceptionDir, 'config.json'))
+      ? PerceptualScorer.load(perceptionDir)
+      : undefined;
     if (!perception) o.onNote?.(`${perceptionDir} is missing: no perceptual, Fréchet or content scores`);
     try {
       for (const task of TASKS) {
         const meanFile = path.join(modelDir, 'mean_frames', `${task}.png`);
         const meanFrame = existsSync(meanFile) ? (await readImage(meanFile)).data : undefined;
         if (!meanFrame) o.onNote?.(`${meanFile} is missing: no mean-frame baseline`);
-        reports[task] = await evaluate({ task, predictions: path.join(o.out, 'translations', task), groundTruth: data, frames: defaults.num_frames, meanFrame, perception });
-        writeReport(path.join(o.out, 'reports', task), reports[task], { title: `Bundled small WorldWander, ${task}, held-out seed ${DEMO_DATA.seed}` });
+        reports[task] = await evaluate({
+          task,
+          predictions: path.join(o.out, 'translations', task),
+          groundTruth: data,
+          frames: defaults.num_frames,
+          meanFrame,
+          perception,
+        });
+        writeReport(path.join(o.out, 'reports', task), reports[task], {
+          title: `Bundled small WorldWander, ${task}, held-out seed ${DEMO_DATA.seed}`,
+        });
       }
     } finally {
       perception?.net.dispose();
@@ -126,12 +176,23 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   // 4. the page
   const page = path.join(o.out, 'page', 'index.html');
   if (!reused) {
-    await timed('page', () => writeResultsPage(path.join(o.out, 'page'), {
-      title: 'WorldWander.ts: the bundled small model, both ways',
-      intro: `Held-out synthetic clips (seed ${DEMO_DATA.seed}, never trained on), ${defaults.width}x${defaults.height}, ${defaults.num_frames} frames at ${defaults.fps} fps, translated by ${modelDir} on this machine's CPU. Play drives every video of a case.`,
-      fps: defaults.fps,
-      sections: TASKS.map((task) => ({ report: reports[task], references: task === 'one2three' ? new Map(names.map((n) => [n, path.join(data, LAYOUT.reference, `${n}.png`)])) : undefined, lossFile: existsSync(path.join(modelDir, 'training_metrics.jsonl')) ? path.join(modelDir, 'training_metrics.jsonl') : undefined })),
-    }));
+    await timed('page', () =>
+      writeResultsPage(path.join(o.out, 'page'), {
+        title: 'WorldWander.ts: the bundled small model, both ways',
+        intro: `Held-out synthetic clips (seed ${DEMO_DATA.seed}, never trained on), ${defaults.width}x${defaults.height}, ${defaults.num_frames} frames at ${defaults.fps} fps, translated by ${modelDir} on this machine's CPU. Play drives every video of a case.`,
+        fps: defaults.fps,
+        sections: TASKS.map((task) => ({
+          report: reports[task],
+          references:
+            task === 'one2three'
+              ? new Map(names.map((n) => [n, path.join(data, LAYOUT.reference, `${n}.png`)]))
+              : undefined,
+          lossFile: existsSync(path.join(modelDir, 'training_metrics.jsonl'))
+            ? path.join(modelDir, 'training_metrics.jsonl')
+            : undefined,
+        })),
+      }),
+    );
     mkdirSync(o.out, { recursive: true });
     writeFileSync(stamp, `${JSON.stringify({ identity: id, seconds }, null, 2)}\n`);
   }

@@ -71,42 +71,105 @@ export async function infer(o: InferOptions): Promise<InferResult> {
   const modelDir = resolveModelDir(config, o.config, o.modelDir);
   const cases = findCases({ task, input: o.input, ref: o.ref, groundTruth: o.groundTruth });
   // The output is checked before anything loads: a folder of an earlier run is kept unless asked.
-  checkOutputFolder(o.output, 'output', { inputs: [o.input, o.ref, typeof o.groundTruth === 'string' ? o.groundTruth : undefined, modelDir, o.ckpt, o.transformer, o.vae, o.textEncoder] });
-  if (existsSync(o.output) && readdirSync(o.output).length > 0 && !o.overwrite) throw new OptionError('output', `${o.output} exists and is not empty; pass {overwrite} to replace the cases there`);
-  const files = modelFiles(modelDir, { transformer: o.transformer, vae: o.vae, vaeConfig: o.vaeConfig, textEncoder: o.textEncoder });
+  checkOutputFolder(o.output, 'output', {
+    inputs: [
+      o.input,
+      o.ref,
+      typeof o.groundTruth === 'string' ? o.groundTruth : undefined,
+      modelDir,
+      o.ckpt,
+      o.transformer,
+      o.vae,
+      o.textEncoder,
+    ],
+  });
+  if (existsSync(o.output) && readdirSync(o.output).length > 0 && !o.overwrite)
+    throw new OptionError('output', `${o.output} exists and is not empty; pass {overwrite} to replace the cases there`);
+  const files = modelFiles(modelDir, {
+    transformer: o.transformer,
+    vae: o.vae,
+    vaeConfig: o.vaeConfig,
+    textEncoder: o.textEncoder,
+  });
   const { temporal } = compression(vaeConfigOf(files.vae));
   const frames = o.frames ?? config.dataset.sample_n_frames;
-  if (!Number.isInteger(frames) || frames < 1 || (frames - 1) % temporal) throw new OptionError('numFrames', `must be ${temporal}k+1 (1, ${1 + temporal}, ${1 + 2 * temporal}, …: the VAE's ${temporal}x temporal compression), got ${frames}`);
-  if (config.use_lora && !o.ckpt) o.onEvent?.({ kind: 'note', text: `the config fine-tunes with LoRA, and no --ckpt is given: translating with the base model alone` });
+  if (!Number.isInteger(frames) || frames < 1 || (frames - 1) % temporal)
+    throw new OptionError(
+      'numFrames',
+      `must be ${temporal}k+1 (1, ${1 + temporal}, ${1 + 2 * temporal}, …: the VAE's ${temporal}x temporal compression), got ${frames}`,
+    );
+  if (config.use_lora && !o.ckpt)
+    o.onEvent?.({
+      kind: 'note',
+      text: `the config fine-tunes with LoRA, and no --ckpt is given: translating with the base model alone`,
+    });
 
   const pipeline = WorldWanderPipeline.fromPretrained(modelDir, {
-    lora: o.ckpt, transformerFile: o.transformer, vaeFile: o.vae, vaeConfig: o.vaeConfig, textEncoderFile: o.textEncoder, dtype: o.dtype, device: o.device,
+    lora: o.ckpt,
+    transformerFile: o.transformer,
+    vaeFile: o.vae,
+    vaeConfig: o.vaeConfig,
+    textEncoderFile: o.textEncoder,
+    dtype: o.dtype,
+    device: o.device,
     onProgress: (part, done, total) => o.onEvent?.({ kind: 'loading', part, done, total }),
   });
   const records: CaseRecord[] = [];
   try {
     const fps = config.dataset.fps;
-    const height = o.height ?? config.dataset.height, width = o.width ?? config.dataset.width, numFrames = o.frames ?? config.dataset.sample_n_frames;
+    const height = o.height ?? config.dataset.height,
+      width = o.width ?? config.dataset.width,
+      numFrames = o.frames ?? config.dataset.sample_n_frames;
     const sampling = config.sampling;
     for (const [index, c] of cases.entries()) {
       o.onEvent?.({ kind: 'case', index, cases: cases.length, name: c.name });
       const translation = await pipeline.translate(task, {
-        video: c.video, referenceImage: c.reference, height, width, numFrames,
-        numInferenceSteps: o.steps ?? sampling?.num_inference_steps, guidanceScale: o.guidance ?? sampling?.guidance_scale,
-        flowShift: sampling?.flow_shift, seed: o.seed ?? 1234, sampler: o.sampler ?? sampling?.sampler, guidance: o.guidanceMode,
+        video: c.video,
+        referenceImage: c.reference,
+        height,
+        width,
+        numFrames,
+        numInferenceSteps: o.steps ?? sampling?.num_inference_steps,
+        guidanceScale: o.guidance ?? sampling?.guidance_scale,
+        flowShift: sampling?.flow_shift,
+        seed: o.seed ?? 1234,
+        sampler: o.sampler ?? sampling?.sampler,
+        guidance: o.guidanceMode,
         useCollaborativePositionEncoding: config.use_collaborative_position_encoding,
-        onStep: (done, total) => o.onEvent?.({ kind: 'step', done, total }), signal: o.signal,
+        onStep: (done, total) => o.onEvent?.({ kind: 'step', done, total }),
+        signal: o.signal,
       });
       for (const text of translation.notes) o.onEvent?.({ kind: 'note', text });
       const truth = c.groundTruth ? await readFrames(c.groundTruth, { maxFrames: numFrames }) : undefined;
       const dir = path.join(o.output, c.name);
       const s = translation.settings;
-      const record = await writeCase(dir, translation, {
-        case: c.name, task, model: modelDir, lora: o.ckpt ?? null, input: c.video, reference: c.reference, groundTruth: c.groundTruth,
-        width: translation.width, height: translation.height, frames: translation.frames.length, fps,
-        seed: s.seed, steps: s.steps, guidance_scale: s.guidanceScale, flow_shift: s.flowShift, negative_prompt: s.negativePrompt,
-        use_collaborative_position_encoding: s.useCollaborativePositionEncoding, sampler: s.sampler, notes: translation.notes, seconds: translation.timings,
-      }, truth);
+      const record = await writeCase(
+        dir,
+        translation,
+        {
+          case: c.name,
+          task,
+          model: modelDir,
+          lora: o.ckpt ?? null,
+          input: c.video,
+          reference: c.reference,
+          groundTruth: c.groundTruth,
+          width: translation.width,
+          height: translation.height,
+          frames: translation.frames.length,
+          fps,
+          seed: s.seed,
+          steps: s.steps,
+          guidance_scale: s.guidanceScale,
+          flow_shift: s.flowShift,
+          negative_prompt: s.negativePrompt,
+          use_collaborative_position_encoding: s.useCollaborativePositionEncoding,
+          sampler: s.sampler,
+          notes: translation.notes,
+          seconds: translation.timings,
+        },
+        truth,
+      );
       records.push(record);
       o.onEvent?.({ kind: 'written', record, dir });
     }

@@ -14,7 +14,10 @@ import { probeVideo } from '../data/video_writer.js';
 /** A request the app refuses; the message is for the person at the page. */
 export class InputRejected extends Error {
   override name = 'InputRejected';
-  constructor(message: string, readonly status = 400) {
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
     super(message);
   }
 }
@@ -23,7 +26,11 @@ export const SettingsSchema = z.object({
   task: z.enum(['three2one', 'one2three']),
   steps: z.coerce.number().int().min(1).max(200),
   guidance: z.coerce.number().min(0).max(20),
-  seed: z.coerce.number().int().min(0).max(2 ** 31 - 1),
+  seed: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1),
   sampler: z.enum(['unipc', 'euler']),
 });
 export type JobSettings = z.infer<typeof SettingsSchema>;
@@ -33,7 +40,10 @@ export function parseSettings(fields: Record<string, string>, defaults: Omit<Job
   const raw = { ...defaults, ...Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== '')) };
   const parsed = SettingsSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')} ${String((raw as Record<string, unknown>)[String(issue.path[0])])}: ${issue.message.toLowerCase()}`);
+  const problems = parsed.error.issues.map(
+    (issue) =>
+      `${issue.path.join('.')} ${String((raw as Record<string, unknown>)[String(issue.path[0])])}: ${issue.message.toLowerCase()}`,
+  );
   throw new InputRejected(`settings out of range: ${problems.join('; ')}`);
 }
 
@@ -63,7 +73,9 @@ export async function checkVideo(file: string, shownName: string, frames: number
     try {
       checkMp4(file);
     } catch (error) {
-      throw new InputRejected(`${shownName}: the MP4 is truncated or damaged (${(error as Error).message.replace(/^[^:]*: /, '').replace(/; was the disk full\?$/, '')})`);
+      throw new InputRejected(
+        `${shownName}: the MP4 is truncated or damaged (${(error as Error).message.replace(/^[^:]*: /, '').replace(/; was the disk full\?$/, '')})`,
+      );
     }
   }
   let count: number;
@@ -72,7 +84,8 @@ export async function checkVideo(file: string, shownName: string, frames: number
   } catch {
     throw new InputRejected(`${shownName}: not a video ffmpeg can read`);
   }
-  if (!Number.isFinite(count) || count < 1) throw new InputRejected(`${shownName}: not a video ffmpeg can read (no frames)`);
+  if (!Number.isFinite(count) || count < 1)
+    throw new InputRejected(`${shownName}: not a video ffmpeg can read (no frames)`);
   if (count < frames) throw new InputRejected(`${shownName}: has ${count} frame(s); the model takes ${frames}`);
 }
 

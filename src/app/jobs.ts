@@ -37,7 +37,12 @@ export class JobQueue {
   #worker: ChildProcess | null = null;
   #closed = false;
 
-  constructor(readonly runs: RunStore, readonly modelDir: string, readonly device = 'cpu', readonly onCleanup: (files: string[]) => void = () => {}) {
+  constructor(
+    readonly runs: RunStore,
+    readonly modelDir: string,
+    readonly device = 'cpu',
+    readonly onCleanup: (files: string[]) => void = () => {},
+  ) {
     this.#events.setMaxListeners(0);
   }
 
@@ -114,14 +119,22 @@ export class JobQueue {
   }
 
   #startWorker(): ChildProcess {
-    const worker = fork(fileURLToPath(new URL('./translate_worker.js', import.meta.url)), [this.modelDir, this.device], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const worker = fork(
+      fileURLToPath(new URL('./translate_worker.js', import.meta.url)),
+      [this.modelDir, this.device],
+      { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
+    );
     worker.on('message', (message: WorkerMessage) => this.#onMessage(message));
     worker.on('exit', (code, signal) => {
       if (this.#worker === worker) this.#worker = null;
       const job = this.#running;
       if (job && !this.#closed) {
         this.runs.discard(job.id);
-        this.#finish(job, { kind: 'failed', id: job.id, message: `the translation process ended (${signal ?? `exit ${code}`})` });
+        this.#finish(job, {
+          kind: 'failed',
+          id: job.id,
+          message: `the translation process ended (${signal ?? `exit ${code}`})`,
+        });
       }
     });
     return worker;
@@ -135,15 +148,30 @@ export class JobQueue {
       if (message.stage === 'denoising') {
         const now = performance.now();
         if (message.done <= 1 || job.stepStarted === undefined) job.stepStarted = now;
-        else eta = Number((((now - job.stepStarted) / (message.done - 1)) * (message.total - message.done) / 1000).toFixed(1));
+        else
+          eta = Number(
+            ((((now - job.stepStarted) / (message.done - 1)) * (message.total - message.done)) / 1000).toFixed(1),
+          );
       }
-      this.#emit(job, { kind: 'progress', id: job.id, stage: message.stage, done: message.done, total: message.total, etaSeconds: eta });
+      this.#emit(job, {
+        kind: 'progress',
+        id: job.id,
+        stage: message.stage,
+        done: message.done,
+        total: message.total,
+        etaSeconds: eta,
+      });
     } else if (message.kind === 'done') {
       this.runs.commit(job.id);
       this.#finish(job, { kind: 'done', id: job.id, run: message.run });
     } else {
       this.runs.discard(job.id);
-      this.#finish(job, message.kind === 'failed' ? { kind: 'failed', id: job.id, message: message.message } : { kind: 'cancelled', id: job.id });
+      this.#finish(
+        job,
+        message.kind === 'failed'
+          ? { kind: 'failed', id: job.id, message: message.message }
+          : { kind: 'cancelled', id: job.id },
+      );
     }
   }
 
@@ -153,7 +181,8 @@ export class JobQueue {
     if (!job) return;
     this.#running = job;
     this.#worker ??= this.#startWorker();
-    for (const [index, waiting] of this.#waiting.entries()) this.#emit(waiting, { kind: 'queued', id: waiting.id, ahead: index + 1 });
+    for (const [index, waiting] of this.#waiting.entries())
+      this.#emit(waiting, { kind: 'queued', id: waiting.id, ahead: index + 1 });
     this.#emit(job, { kind: 'started', id: job.id });
     const { cleanup: _, last: __, stepStarted: ___, ...spec } = job;
     const request: JobRequest = { ...spec, kind: 'job', dir: this.runs.partialDir(job.id) };

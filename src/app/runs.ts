@@ -8,7 +8,15 @@ import path from 'node:path';
 import type { WorldWanderTask } from '../worldwander/prompts.js';
 
 /** What the app writes beside the translation's own outputs (worldwander/outputs.ts). */
-export const RUN_FILES = ['generated.mp4', 'side_by_side.mp4', 'input.mp4', 'truth.mp4', 'reference.png', 'run.json', 'app.json'] as const;
+export const RUN_FILES = [
+  'generated.mp4',
+  'side_by_side.mp4',
+  'input.mp4',
+  'truth.mp4',
+  'reference.png',
+  'run.json',
+  'app.json',
+] as const;
 export type RunFile = (typeof RUN_FILES)[number];
 
 const RUN_ID = /^[0-9a-z]{8,12}-[0-9a-f]{8}$/;

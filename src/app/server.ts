@@ -53,11 +53,28 @@ interface Example {
 /** The bundled example clips: the demo's held-out test split (seed 3) at the model's size, made once under ROOT/examples. */
 async function examples(root: string, defaults: ModelDefaults): Promise<Example[]> {
   const dir = path.join(root, 'examples');
-  await synthesize({ ...DEMO_DATA, width: defaults.width, height: defaults.height, frames: defaults.num_frames, fps: defaults.fps, format: 'mp4', out: dir, resume: existsSync(dir) });
-  return readdirSync(path.join(dir, LAYOUT.third)).filter((n) => n.endsWith('.mp4')).sort().map((file) => {
-    const name = file.slice(0, -'.mp4'.length);
-    return { name, first: path.join(dir, LAYOUT.first, file), third: path.join(dir, LAYOUT.third, file), reference: path.join(dir, LAYOUT.reference, `${name}.png`) };
+  await synthesize({
+    ...DEMO_DATA,
+    width: defaults.width,
+    height: defaults.height,
+    frames: defaults.num_frames,
+    fps: defaults.fps,
+    format: 'mp4',
+    out: dir,
+    resume: existsSync(dir),
   });
+  return readdirSync(path.join(dir, LAYOUT.third))
+    .filter((n) => n.endsWith('.mp4'))
+    .sort()
+    .map((file) => {
+      const name = file.slice(0, -'.mp4'.length);
+      return {
+        name,
+        first: path.join(dir, LAYOUT.first, file),
+        third: path.join(dir, LAYOUT.third, file),
+        reference: path.join(dir, LAYOUT.reference, `${name}.png`),
+      };
+    });
 }
 
 function reject(reply: FastifyReply, error: unknown): FastifyReply {
@@ -67,7 +84,11 @@ function reject(reply: FastifyReply, error: unknown): FastifyReply {
 
 export async function startServer(o: ServeOptions): Promise<AppServer> {
   const host = o.host ?? '127.0.0.1';
-  if (!LOOPBACK.has(host) && !o.hostGiven) throw new OptionError('host', `${host} is not a loopback address; pass {host} ${host} yourself to serve beyond this machine`);
+  if (!LOOPBACK.has(host) && !o.hostGiven)
+    throw new OptionError(
+      'host',
+      `${host} is not a loopback address; pass {host} ${host} yourself to serve beyond this machine`,
+    );
   if (!modelFolderLayout(o.modelDir)) throw new OptionError('modelDir', `${o.modelDir} is not a model folder`);
   const maxUploadBytes = o.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
   const defaults = readDefaults(o.modelDir);
@@ -78,8 +99,15 @@ export async function startServer(o: ServeOptions): Promise<AppServer> {
   rmSync(uploads, { recursive: true, force: true });
   mkdirSync(uploads, { recursive: true });
   const exampleClips = await examples(o.root, defaults);
-  const jobs = new JobQueue(runs, o.modelDir, o.device, (files) => { for (const f of files) rmSync(f, { force: true }); });
-  const settingDefaults = { steps: defaults.num_inference_steps, guidance: defaults.guidance_scale, seed: 0, sampler: 'unipc' as const };
+  const jobs = new JobQueue(runs, o.modelDir, o.device, (files) => {
+    for (const f of files) rmSync(f, { force: true });
+  });
+  const settingDefaults = {
+    steps: defaults.num_inference_steps,
+    guidance: defaults.guidance_scale,
+    seed: 0,
+    sampler: 'unipc' as const,
+  };
 
   const app = Fastify({ logger: false });
   await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: 2, fields: 16, fieldSize: 1024 } });
@@ -88,8 +116,11 @@ export async function startServer(o: ServeOptions): Promise<AppServer> {
   app.get('/', (_request, reply) => reply.type('text/html; charset=utf-8').send(APP_PAGE));
 
   app.get('/api/info', () => ({
-    model: o.modelDir, defaults: settingDefaults, size: { width: defaults.width, height: defaults.height, frames: defaults.num_frames, fps: defaults.fps },
-    examples: exampleClips.map((e) => e.name), maxUploadBytes,
+    model: o.modelDir,
+    defaults: settingDefaults,
+    size: { width: defaults.width, height: defaults.height, frames: defaults.num_frames, fps: defaults.fps },
+    examples: exampleClips.map((e) => e.name),
+    maxUploadBytes,
   }));
 
   app.get('/api/runs', () => runs.list());
@@ -97,7 +128,8 @@ export async function startServer(o: ServeOptions): Promise<AppServer> {
 
   app.get<{ Params: { id: string; file: string } }>('/runs/:id/:file', (request, reply) => {
     const { id, file } = request.params;
-    if (!runs.file(id, file)) return reply.code(404).send({ error: `no file ${JSON.stringify(file)} in run ${JSON.stringify(id)}` });
+    if (!runs.file(id, file))
+      return reply.code(404).send({ error: `no file ${JSON.stringify(file)} in run ${JSON.stringify(id)}` });
     return reply.sendFile(path.join(id, file), runs.dir);
   });
 
@@ -110,8 +142,12 @@ export async function startServer(o: ServeOptions): Promise<AppServer> {
       try {
         for await (const part of request.parts()) {
           if (part.type === 'file') {
-            if (part.fieldname !== 'video' && part.fieldname !== 'reference') throw new InputRejected(`unexpected file field ${JSON.stringify(part.fieldname)}`);
-            if (!part.filename) { part.file.resume(); continue; }
+            if (part.fieldname !== 'video' && part.fieldname !== 'reference')
+              throw new InputRejected(`unexpected file field ${JSON.stringify(part.fieldname)}`);
+            if (!part.filename) {
+              part.file.resume();
+              continue;
+            }
             const file = path.join(uploads, uploadName(part.fieldname === 'video' ? 'video' : 'image', part.filename));
             kept.push(file);
             await pump(part.file, createWriteStream(file));
@@ -122,7 +158,10 @@ export async function startServer(o: ServeOptions): Promise<AppServer> {
         }
       } catch (error) {
         if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
-          throw new InputRejected(`the file is larger than the limit of ${(maxUploadBytes / 1024 / 1024).toFixed(maxUploadBytes < 1024 * 1024 ? 2 : 0)} MB (serve --max-upload-mb)`, 413);
+          throw new InputRejected(
+            `the file is larger than the limit of ${(maxUploadBytes / 1024 / 1024).toFixed(maxUploadBytes < 1024 * 1024 ? 2 : 0)} MB (serve --max-upload-mb)`,
+            413,
+          );
         }
         throw error;
       }
@@ -131,21 +170,42 @@ export async function startServer(o: ServeOptions): Promise<AppServer> {
       const video = files.find((f) => f.field === 'video');
       const reference = files.find((f) => f.field === 'reference');
       let input: JobInput;
-      const common = { task: settings.task, settings: { steps: settings.steps, guidance: settings.guidance, seed: settings.seed, sampler: settings.sampler } };
+      const common = {
+        task: settings.task,
+        settings: {
+          steps: settings.steps,
+          guidance: settings.guidance,
+          seed: settings.seed,
+          sampler: settings.sampler,
+        },
+      };
       if (video) {
         await checkVideo(video.file, video.name, defaults.num_frames);
         if (settings.task === 'one2three') {
           if (!reference) throw new InputRejected('one2three needs the reference image of the character');
           await checkImage(reference.file, reference.name);
         }
-        input = { ...common, video: video.file, reference: settings.task === 'one2three' ? reference!.file : undefined, source: video.name, cleanup: kept };
+        input = {
+          ...common,
+          video: video.file,
+          reference: settings.task === 'one2three' ? reference!.file : undefined,
+          source: video.name,
+          cleanup: kept,
+        };
       } else if (example) {
         const clip = exampleClips.find((e) => e.name === example);
         if (!clip) throw new InputRejected(`no example clip ${JSON.stringify(example)}`);
         for (const f of kept) rmSync(f, { force: true });
-        input = settings.task === 'three2one'
-          ? { ...common, video: clip.third, truth: clip.first, source: `example ${clip.name}` }
-          : { ...common, video: clip.first, reference: clip.reference, truth: clip.third, source: `example ${clip.name}` };
+        input =
+          settings.task === 'three2one'
+            ? { ...common, video: clip.third, truth: clip.first, source: `example ${clip.name}` }
+            : {
+                ...common,
+                video: clip.first,
+                reference: clip.reference,
+                truth: clip.third,
+                source: `example ${clip.name}`,
+              };
       } else {
         throw new InputRejected('choose a video to upload or an example clip');
       }
@@ -159,7 +219,8 @@ export async function startServer(o: ServeOptions): Promise<AppServer> {
 
   app.post<{ Params: { id: string } }>('/api/jobs/:id/cancel', (request, reply) => {
     const { id } = request.params;
-    if (!isRunId(id) || !jobs.cancel(id)) return reply.code(404).send({ error: `no job ${JSON.stringify(id)} to cancel` });
+    if (!isRunId(id) || !jobs.cancel(id))
+      return reply.code(404).send({ error: `no job ${JSON.stringify(id)} to cancel` });
     return reply.send({ cancelling: id });
   });
 
@@ -172,7 +233,10 @@ export async function startServer(o: ServeOptions): Promise<AppServer> {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     const write = (event: JobEvent): void => {
       res.write(`event: ${event.kind}\ndata: ${JSON.stringify(event)}\n\n`);
-      if (event.kind === 'done' || event.kind === 'failed' || event.kind === 'cancelled') { unsubscribe(); res.end(); }
+      if (event.kind === 'done' || event.kind === 'failed' || event.kind === 'cancelled') {
+        unsubscribe();
+        res.end();
+      }
     };
     const unsubscribe = jobs.subscribe(id, write);
     request.raw.on('close', unsubscribe);
@@ -180,9 +244,12 @@ export async function startServer(o: ServeOptions): Promise<AppServer> {
   });
 
   const address = await app.listen({ port: o.port ?? 7860, host });
-  if (!LOOPBACK.has(host)) o.onNote?.(`serving on ${host}: anyone who can reach this machine can use the app (it has no accounts)`);
+  if (!LOOPBACK.has(host))
+    o.onNote?.(`serving on ${host}: anyone who can reach this machine can use the app (it has no accounts)`);
   return {
-    url: address.replace('[::1]', 'localhost'), app, jobs,
+    url: address.replace('[::1]', 'localhost'),
+    app,
+    jobs,
     close: async () => {
       await jobs.close();
       await app.close();

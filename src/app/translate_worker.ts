@@ -33,7 +33,13 @@ export interface JobRequest extends JobSpec {
 }
 
 export type WorkerMessage =
-  | { kind: 'progress'; id: string; stage: 'loading' | 'reading' | 'denoising' | 'writing'; done: number; total: number }
+  | {
+      kind: 'progress';
+      id: string;
+      stage: 'loading' | 'reading' | 'denoising' | 'writing';
+      done: number;
+      total: number;
+    }
   | { kind: 'done'; id: string; run: AppRun }
   | { kind: 'cancelled'; id: string }
   | { kind: 'failed'; id: string; message: string };
@@ -41,7 +47,9 @@ export type WorkerMessage =
 // The server gone (killed), nothing is left to report to: the job stops with the process.
 const send = (message: WorkerMessage): void => {
   if (!process.connected) process.exit(0);
-  process.send!(message, (error: Error | null) => { if (error) process.exit(0); });
+  process.send!(message, (error: Error | null) => {
+    if (error) process.exit(0);
+  });
 };
 
 const modelDir = process.argv[2]!;
@@ -51,7 +59,10 @@ let current: { id: string; controller: AbortController } | null = null;
 const queue: JobRequest[] = [];
 
 function load(id: string): WorldWanderPipeline {
-  pipeline ??= WorldWanderPipeline.fromPretrained(modelDir, { device, onProgress: (_part, done, total) => send({ kind: 'progress', id, stage: 'loading', done, total }) });
+  pipeline ??= WorldWanderPipeline.fromPretrained(modelDir, {
+    device,
+    onProgress: (_part, done, total) => send({ kind: 'progress', id, stage: 'loading', done, total }),
+  });
   return pipeline;
 }
 
@@ -65,20 +76,47 @@ async function run(job: JobRequest): Promise<void> {
     send({ kind: 'progress', id: job.id, stage: 'reading', done: 0, total: 1 });
     const s = job.settings;
     const translation = await p.translate(job.task, {
-      video: job.video, referenceImage: job.reference, numInferenceSteps: s.steps, guidanceScale: s.guidance, seed: s.seed, sampler: s.sampler,
-      onStep: (done, total) => send({ kind: 'progress', id: job.id, stage: 'denoising', done, total }), signal: controller.signal,
+      video: job.video,
+      referenceImage: job.reference,
+      numInferenceSteps: s.steps,
+      guidanceScale: s.guidance,
+      seed: s.seed,
+      sampler: s.sampler,
+      onStep: (done, total) => send({ kind: 'progress', id: job.id, stage: 'denoising', done, total }),
+      signal: controller.signal,
     });
     send({ kind: 'progress', id: job.id, stage: 'writing', done: 0, total: 1 });
     mkdirSync(job.dir, { recursive: true });
     const { width, height } = translation;
     const fps = p.defaults.fps;
     const truth = job.truth ? await readFrames(job.truth, { maxFrames: translation.frames.length }) : undefined;
-    await writeCase(job.dir, translation, {
-      case: job.id, task: job.task, model: modelDir, lora: null, input: job.source, reference: job.reference ? 'reference.png' : undefined,
-      groundTruth: truth ? 'truth.mp4' : undefined, width, height, frames: translation.frames.length, fps,
-      seed: s.seed, steps: s.steps, guidance_scale: s.guidance, flow_shift: translation.settings.flowShift, negative_prompt: translation.settings.negativePrompt,
-      use_collaborative_position_encoding: translation.settings.useCollaborativePositionEncoding, sampler: s.sampler, notes: translation.notes, seconds: translation.timings,
-    }, truth);
+    await writeCase(
+      job.dir,
+      translation,
+      {
+        case: job.id,
+        task: job.task,
+        model: modelDir,
+        lora: null,
+        input: job.source,
+        reference: job.reference ? 'reference.png' : undefined,
+        groundTruth: truth ? 'truth.mp4' : undefined,
+        width,
+        height,
+        frames: translation.frames.length,
+        fps,
+        seed: s.seed,
+        steps: s.steps,
+        guidance_scale: s.guidance,
+        flow_shift: translation.settings.flowShift,
+        negative_prompt: translation.settings.negativePrompt,
+        use_collaborative_position_encoding: translation.settings.useCollaborativePositionEncoding,
+        sampler: s.sampler,
+        notes: translation.notes,
+        seconds: translation.timings,
+      },
+      truth,
+    );
     const files: RunFile[] = ['generated.mp4', 'side_by_side.mp4', 'input.mp4', 'run.json'];
     await writeVideo(path.join(job.dir, 'input.mp4'), translation.input, { width, height, fps });
     if (translation.reference) {
@@ -86,12 +124,31 @@ async function run(job: JobRequest): Promise<void> {
       files.push('reference.png');
     }
     if (truth) {
-      const fitted = await Promise.all(translation.frames.map(async (_, i) => (await coverFit({ width: truth.width, height: truth.height, data: truth.frames[Math.min(i, truth.frames.length - 1)]! }, width, height)).data));
+      const fitted = await Promise.all(
+        translation.frames.map(
+          async (_, i) =>
+            (
+              await coverFit(
+                { width: truth.width, height: truth.height, data: truth.frames[Math.min(i, truth.frames.length - 1)]! },
+                width,
+                height,
+              )
+            ).data,
+        ),
+      );
       await writeVideo(path.join(job.dir, 'truth.mp4'), fitted, { width, height, fps });
       files.push('truth.mp4');
     }
     files.push('app.json');
-    const record: AppRun = { id: job.id, task: job.task, created: new Date().toISOString(), source: job.source, settings: s, files, seconds: Number(((performance.now() - started) / 1000).toFixed(2)) };
+    const record: AppRun = {
+      id: job.id,
+      task: job.task,
+      created: new Date().toISOString(),
+      source: job.source,
+      settings: s,
+      files,
+      seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
+    };
     await writeFileAtomic(path.join(job.dir, 'app.json'), `${JSON.stringify(record, null, 2)}\n`);
     send({ kind: 'done', id: job.id, run: record });
   } catch (error) {

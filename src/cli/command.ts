@@ -14,7 +14,8 @@ export type Register = (program: Command) => void;
 export function integer(min = -Infinity): (raw: string) => number {
   return (raw) => {
     const value = Number(raw);
-    if (raw.trim() === '' || !Number.isInteger(value) || value < min) throw new InvalidArgumentError(`expected an integer${min > -Infinity ? ` >= ${min}` : ''}`);
+    if (raw.trim() === '' || !Number.isInteger(value) || value < min)
+      throw new InvalidArgumentError(`expected an integer${min > -Infinity ? ` >= ${min}` : ''}`);
     return value;
   };
 }
@@ -23,7 +24,8 @@ export function integer(min = -Infinity): (raw: string) => number {
 export function number(min = -Infinity): (raw: string) => number {
   return (raw) => {
     const value = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(value) || value < min) throw new InvalidArgumentError(`expected a number${min > -Infinity ? ` >= ${min}` : ''}`);
+    if (raw.trim() === '' || !Number.isFinite(value) || value < min)
+      throw new InvalidArgumentError(`expected a number${min > -Infinity ? ` >= ${min}` : ''}`);
     return value;
   };
 }
@@ -35,10 +37,22 @@ export function path(raw: string): string {
 }
 
 const WEIGHT_FILE_FLAGS = {
-  transformer: ['--transformer <file>', "the transformer's weights from one file in any layout (diffusers, original Wan, ComfyUI, fp8 scaled) instead of the model folder's"],
-  vae: ['--vae <file>', "the VAE's weights from one file in any layout (diffusers, the release's Wan2.2_VAE.pth, ComfyUI's wan2.2_vae.safetensors) instead of the model folder's"],
-  vaeConfig: ['--vae-config <file>', "a config.json for --vae, when its shapes are not Wan2.2's own VAE (whose config is read off the weights)"],
-  textEncoder: ['--text-encoder <file>', "the umT5 encoder's weights from one file in any layout (transformers, the release's .pth, ComfyUI's fp8 scaled) instead of the model folder's"],
+  transformer: [
+    '--transformer <file>',
+    "the transformer's weights from one file in any layout (diffusers, original Wan, ComfyUI, fp8 scaled) instead of the model folder's",
+  ],
+  vae: [
+    '--vae <file>',
+    "the VAE's weights from one file in any layout (diffusers, the release's Wan2.2_VAE.pth, ComfyUI's wan2.2_vae.safetensors) instead of the model folder's",
+  ],
+  vaeConfig: [
+    '--vae-config <file>',
+    "a config.json for --vae, when its shapes are not Wan2.2's own VAE (whose config is read off the weights)",
+  ],
+  textEncoder: [
+    '--text-encoder <file>',
+    "the umT5 encoder's weights from one file in any layout (transformers, the release's .pth, ComfyUI's fp8 scaled) instead of the model folder's",
+  ],
 } as const;
 
 /** Adds the flags naming single weights files in place of the model folder's parts (docs/weights.md). */

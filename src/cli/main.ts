@@ -21,7 +21,22 @@ import { register as trainVae } from './commands/train_vae.js';
 import { register as trainPerception } from './commands/train_perception.js';
 
 /** Every subcommand, in the order `worldwander --help` lists them. */
-const COMMANDS: Register[] = [demo, serve, infer, train, trainVae, trainPerception, cacheLatents, evalCommand, convert, convertCkpt, synth, forward, encodePrompts, doctor];
+const COMMANDS: Register[] = [
+  demo,
+  serve,
+  infer,
+  train,
+  trainVae,
+  trainPerception,
+  cacheLatents,
+  evalCommand,
+  convert,
+  convertCkpt,
+  synth,
+  forward,
+  encodePrompts,
+  doctor,
+];
 
 export function buildProgram(): Command {
   const program = new Command('worldwander')
@@ -30,7 +45,10 @@ export function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
     // errors through console.error, like every other message of the CLI
-    .configureOutput({ writeErr: (text) => console.error(text.trimEnd()), outputError: (text) => console.error(text.trimEnd()) });
+    .configureOutput({
+      writeErr: (text) => console.error(text.trimEnd()),
+      outputError: (text) => console.error(text.trimEnd()),
+    });
   for (const add of COMMANDS) add(program);
   for (const command of program.commands) command.exitOverride().showHelpAfterError('(add --help for usage)');
   return program;
@@ -50,7 +68,11 @@ function flagOf(command: Command | undefined, name: string): string {
 
 /** Errors whose message is the whole story: the user can act on it. */
 function isExpected(error: unknown): error is Error {
-  return error instanceof WorldWanderError || isTorchError(error) || (error instanceof Error && 'code' in error && typeof error.code === 'string' && /^E[A-Z]+$/.test(error.code));
+  return (
+    error instanceof WorldWanderError ||
+    isTorchError(error) ||
+    (error instanceof Error && 'code' in error && typeof error.code === 'string' && /^E[A-Z]+$/.test(error.code))
+  );
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -71,7 +93,9 @@ export async function main(argv: string[]): Promise<number> {
     const command = argv.find((a) => !a.startsWith('-')) ?? '';
     const message = error instanceof Error ? error.message : String(error);
     if (error instanceof Stopped) {
-      console.error(`worldwander ${command}: stopped (${message}); what was finished is kept, nothing half-written is left`);
+      console.error(
+        `worldwander ${command}: stopped (${message}); what was finished is kept, nothing half-written is left`,
+      );
       return 130;
     }
     if (error instanceof UsageError) {
@@ -80,11 +104,16 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (error instanceof OptionError) {
       const sub = program.commands.find((c) => c.name() === command);
-      console.error(`worldwander ${command}: ${OptionError.render(error.option, error.detail, (name) => flagOf(sub, name))}`);
+      console.error(
+        `worldwander ${command}: ${OptionError.render(error.option, error.detail, (name) => flagOf(sub, name))}`,
+      );
       return 2;
     }
     if (isExpected(error)) console.error(`worldwander ${command}: ${message}`);
-    else console.error(`worldwander ${command}: unexpected error: ${message}${debug ? '' : '\n(this looks like a bug; rerun with --debug for the stack trace)'}`);
+    else
+      console.error(
+        `worldwander ${command}: unexpected error: ${message}${debug ? '' : '\n(this looks like a bug; rerun with --debug for the stack trace)'}`,
+      );
     if (debug && error instanceof Error) console.error(error.stack);
     return 1;
   }

@@ -3,7 +3,9 @@ import { Progress } from '../data/progress.js';
 import { train, type TrainOptions } from '../train/trainer.js';
 import { processGroupFromEnvironment, launchLocalRanks } from '../train/distributed.js';
 
-export async function runTraining(o: Omit<TrainOptions, 'onEvent' | 'group'> & { nprocPerNode?: number; overrides: string[] }): Promise<void> {
+export async function runTraining(
+  o: Omit<TrainOptions, 'onEvent' | 'group'> & { nprocPerNode?: number; overrides: string[] },
+): Promise<void> {
   if (o.nprocPerNode && o.nprocPerNode > 1 && process.env.WORLD_SIZE === undefined) {
     await launchLocalRanks(o.nprocPerNode);
     return;
@@ -14,7 +16,8 @@ export async function runTraining(o: Omit<TrainOptions, 'onEvent' | 'group'> & {
   let cacheBar: Progress | undefined;
   try {
     const result = await train({
-      ...o, group,
+      ...o,
+      group,
       onEvent: (event) => {
         if (!lead) return;
         if (event.kind === 'note') console.error(`note: ${event.text}`);
@@ -30,11 +33,15 @@ export async function runTraining(o: Omit<TrainOptions, 'onEvent' | 'group'> & {
         } else if (event.kind === 'checkpoint') {
           console.error(`\ncheckpoint: ${event.dir}`);
         } else if (event.kind === 'validation') {
-          for (const r of event.results) console.error(`\nvalidation step ${event.step}: ${r.case} PSNR ${r.psnr.toFixed(2)} dB (${r.dir})`);
+          for (const r of event.results)
+            console.error(`\nvalidation step ${event.step}: ${r.case} PSNR ${r.psnr.toFixed(2)} dB (${r.dir})`);
         }
       },
     });
-    if (lead) console.log(`trained ${result.steps} steps in ${result.output}${result.lastCheckpoint ? `; last checkpoint ${result.lastCheckpoint}` : ''}`);
+    if (lead)
+      console.log(
+        `trained ${result.steps} steps in ${result.output}${result.lastCheckpoint ? `; last checkpoint ${result.lastCheckpoint}` : ''}`,
+      );
   } finally {
     group?.destroy();
   }

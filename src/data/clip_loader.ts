@@ -44,10 +44,15 @@ export interface LoadedWindow {
 }
 
 /** The release's resize-long-side-then-centre-crop. */
-export async function transformFrame(image: RgbImage, { height, width, resizeLong }: ClipTransform): Promise<Uint8Array> {
+export async function transformFrame(
+  image: RgbImage,
+  { height, width, resizeLong }: ClipTransform,
+): Promise<Uint8Array> {
   let scale = resizeLong / Math.max(image.width, image.height);
-  if (image.width * scale < width || image.height * scale < height) scale = Math.max(width / image.width, height / image.height);
-  const w = Math.max(width, Math.round(image.width * scale)), h = Math.max(height, Math.round(image.height * scale));
+  if (image.width * scale < width || image.height * scale < height)
+    scale = Math.max(width / image.width, height / image.height);
+  const w = Math.max(width, Math.round(image.width * scale)),
+    h = Math.max(height, Math.round(image.height * scale));
   if (w === image.width && h === image.height && w === width && h === height) return image.data;
   const data = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
     .resize(w, h, { fit: 'fill', kernel: 'lanczos3' })
@@ -62,13 +67,17 @@ async function readWindow(video: string, start: number, frames: number, stride: 
   const indices = Array.from({ length: frames }, (_, i) => start + i * stride);
   if ((await stat(video)).isDirectory()) {
     const files = await frameFiles(video);
-    return Promise.all(indices.map((i) => {
-      if (!files[i]) throw new FileFormatError(`${video}: has ${files.length} frames, frame ${i} was asked for`);
-      return readImage(files[i]!);
-    }));
+    return Promise.all(
+      indices.map((i) => {
+        if (!files[i]) throw new FileFormatError(`${video}: has ${files.length} frames, frame ${i} was asked for`);
+        return readImage(files[i]!);
+      }),
+    );
   }
   const decoded: Uint8Array[] = [];
-  const { width, height } = await decodeVideos([video], { maxFrames: start + windowSpan(frames, stride) }, (frame) => decoded.push(frame));
+  const { width, height } = await decodeVideos([video], { maxFrames: start + windowSpan(frames, stride) }, (frame) =>
+    decoded.push(frame),
+  );
   return indices.map((i) => {
     const data = decoded[i];
     if (!data) throw new FileFormatError(`${video}: has ${decoded.length} frames, frame ${i} was asked for`);
@@ -79,12 +88,17 @@ async function readWindow(video: string, start: number, frames: number, stride: 
 /** Reads and transforms one window of a triplet (in the calling thread). */
 export async function loadWindow(r: WindowRequest): Promise<LoadedWindow> {
   const wanted = r.views ?? ['first', 'third'];
-  const views = await Promise.all((['first', 'third'] as const).map(async (view) => {
-    if (!wanted.includes(view)) return [];
-    const images = await readWindow(r.clip[view], r.start, r.frames, r.stride);
-    return Promise.all(images.map((image) => transformFrame(image, r.transform)));
-  }));
-  const reference = r.withReference && r.clip.reference ? (await containFit(await readImage(r.clip.reference), r.transform.width, r.transform.height)).data : undefined;
+  const views = await Promise.all(
+    (['first', 'third'] as const).map(async (view) => {
+      if (!wanted.includes(view)) return [];
+      const images = await readWindow(r.clip[view], r.start, r.frames, r.stride);
+      return Promise.all(images.map((image) => transformFrame(image, r.transform)));
+    }),
+  );
+  const reference =
+    r.withReference && r.clip.reference
+      ? (await containFit(await readImage(r.clip.reference), r.transform.width, r.transform.height)).data
+      : undefined;
   return { first: views[0]!, third: views[1]!, reference };
 }
 
@@ -100,14 +114,20 @@ export class ClipLoaderPool {
 
   constructor(processes = Math.max(1, Math.min(4, availableParallelism() - 1))) {
     for (let i = 0; i < processes; i++) {
-      const worker = fork(fileURLToPath(new URL('./clip_worker.js', import.meta.url)), [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-      worker.on('message', (m: { id: number; window?: LoadedWindow; error?: { message: string; expected: boolean } }) => {
-        const p = this.#pending.get(m.id);
-        if (!p) return;
-        this.#pending.delete(m.id);
-        if (m.window) p.resolve(m.window);
-        else p.reject(m.error!.expected ? new FileFormatError(m.error!.message) : new Error(m.error!.message));
+      const worker = fork(fileURLToPath(new URL('./clip_worker.js', import.meta.url)), [], {
+        serialization: 'advanced',
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       });
+      worker.on(
+        'message',
+        (m: { id: number; window?: LoadedWindow; error?: { message: string; expected: boolean } }) => {
+          const p = this.#pending.get(m.id);
+          if (!p) return;
+          this.#pending.delete(m.id);
+          if (m.window) p.resolve(m.window);
+          else p.reject(m.error!.expected ? new FileFormatError(m.error!.message) : new Error(m.error!.message));
+        },
+      );
       worker.on('exit', (code, signal) => {
         if (!this.#closing) this.#fail(new Error(`a clip loader process stopped (${signal ?? `exit ${code}`})`));
       });
@@ -131,10 +151,15 @@ export class ClipLoaderPool {
 
   async close(): Promise<void> {
     this.#closing = true;
-    await Promise.all(this.#workers.map((w) => new Promise<void>((resolve) => {
-      if (w.exitCode !== null || w.signalCode !== null) return resolve();
-      w.once('exit', () => resolve());
-      w.kill();
-    })));
+    await Promise.all(
+      this.#workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (w.exitCode !== null || w.signalCode !== null) return resolve();
+            w.once('exit', () => resolve());
+            w.kill();
+          }),
+      ),
+    );
   }
 }

@@ -39,7 +39,12 @@ export function isVideoFile(file: string): boolean {
 /** An image file as RGB (alpha flattened onto white, greys expanded). */
 export async function readImage(file: string): Promise<RgbImage> {
   try {
-    const { data, info } = await sharp(file).flatten({ background: '#ffffff' }).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(file)
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
   } catch (error) {
     throw new FileFormatError(`${file}: cannot read the image (${(error as Error).message})`);
@@ -62,18 +67,22 @@ export async function readFrames(source: string, { maxFrames }: { maxFrames?: nu
     throw new FileFormatError(`${source}: no such file or folder`);
   });
   if (info.isFile()) {
-    if (!isVideoFile(source)) throw new FileFormatError(`${source}: not a video file (${VIDEO_EXTENSIONS.join(', ')}) or a folder of frames`);
+    if (!isVideoFile(source))
+      throw new FileFormatError(`${source}: not a video file (${VIDEO_EXTENSIONS.join(', ')}) or a folder of frames`);
     const video = await readVideoFrames(source, { maxFrames });
     return { width: video.width, height: video.height, frames: video.frames, fps: video.fps };
   }
   const files = await frameFiles(source);
-  if (files.length === 0) throw new FileFormatError(`${source}: the folder holds no image frames (${IMAGE_EXTENSIONS.join(', ')})`);
+  if (files.length === 0)
+    throw new FileFormatError(`${source}: the folder holds no image frames (${IMAGE_EXTENSIONS.join(', ')})`);
   const chosen = maxFrames === undefined ? files : files.slice(0, maxFrames);
   const images = await Promise.all(chosen.map(readImage));
   const first = images[0]!;
   images.forEach((image, i) => {
     if (image.width !== first.width || image.height !== first.height) {
-      throw new FileFormatError(`${chosen[i]}: frame of ${image.width}x${image.height}, but ${path.basename(chosen[0]!)} is ${first.width}x${first.height}; every frame of a video must have one size`);
+      throw new FileFormatError(
+        `${chosen[i]}: frame of ${image.width}x${image.height}, but ${path.basename(chosen[0]!)} is ${first.width}x${first.height}; every frame of a video must have one size`,
+      );
     }
   });
   return { width: first.width, height: first.height, frames: images.map((i) => i.data) };
@@ -101,7 +110,12 @@ export async function containFit(image: RgbImage, width: number, height: number)
   if (image.width === width && image.height === height) return image;
   const background = borderMean(image);
   const data = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-    .resize(width, height, { fit: 'contain', position: 'centre', kernel: 'lanczos3', background: { r: background[0]!, g: background[1]!, b: background[2]! } })
+    .resize(width, height, {
+      fit: 'contain',
+      position: 'centre',
+      kernel: 'lanczos3',
+      background: { r: background[0]!, g: background[1]!, b: background[2]! },
+    })
     .raw()
     .toBuffer();
   return { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
@@ -114,14 +128,22 @@ function borderMean({ width, height, data }: RgbImage): number[] {
     for (let c = 0; c < 3; c++) sum[c]! += data[(y * width + x) * 3 + c]!;
     count++;
   };
-  for (let x = 0; x < width; x++) { add(x, 0); add(x, height - 1); }
-  for (let y = 1; y < height - 1; y++) { add(0, y); add(width - 1, y); }
+  for (let x = 0; x < width; x++) {
+    add(x, 0);
+    add(x, height - 1);
+  }
+  for (let y = 1; y < height - 1; y++) {
+    add(0, y);
+    add(width - 1, y);
+  }
   return sum.map((s) => Math.round(s / count));
 }
 
 /** Writes RGB as a PNG (sharp). */
 export async function writePng(file: string, image: RgbImage): Promise<void> {
-  await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } }).png().toFile(file);
+  await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .png()
+    .toFile(file);
 }
 
 /** Frames side by side, left to right (all of one height). */
@@ -132,7 +154,8 @@ export function sideBySide(parts: readonly RgbImage[]): RgbImage {
   const data = new Uint8Array(width * height * 3);
   let left = 0;
   for (const part of parts) {
-    for (let y = 0; y < height; y++) data.set(part.data.subarray(y * part.width * 3, (y + 1) * part.width * 3), (y * width + left) * 3);
+    for (let y = 0; y < height; y++)
+      data.set(part.data.subarray(y * part.width * 3, (y + 1) * part.width * 3), (y * width + left) * 3);
     left += part.width;
   }
   return { width, height, data };

@@ -14,29 +14,45 @@ export const LABEL_CLASSES = LABEL_NAMES.length;
 export type LabelName = (typeof LABEL_NAMES)[number];
 /** A class id: an index into `LABEL_NAMES`. */
 export type LabelId = 0 | 1 | 2 | 3 | 4 | 5;
-export const LABEL_ID: Readonly<Record<LabelName, LabelId>> = { sky: 0, ground: 1, road: 2, building: 3, prop: 4, character: 5 };
+export const LABEL_ID: Readonly<Record<LabelName, LabelId>> = {
+  sky: 0,
+  ground: 1,
+  road: 2,
+  building: 3,
+  prop: 4,
+  character: 5,
+};
 
 export function labelPath(root: string, view: 'first' | 'third', caseName: string): string {
   return path.join(root, LABEL_LAYOUT[view], `${caseName}.png`);
 }
 
 /** The first `frames` class maps (width·height each) of a label strip, checked against the clip's size. */
-export function readLabelStrip(file: string, { width, height, frames }: { width: number; height: number; frames?: number }): Uint8Array[] {
+export function readLabelStrip(
+  file: string,
+  { width, height, frames }: { width: number; height: number; frames?: number },
+): Uint8Array[] {
   let image;
   try {
     image = decodePng(readFileSync(file));
   } catch (error) {
     throw new FileFormatError(`${file}: not a readable PNG label strip (${(error as Error).message})`);
   }
-  if (image.channels !== 1) throw new FileFormatError(`${file}: a label strip is 8-bit greyscale, this PNG has ${image.channels} channels`);
-  if (image.width !== width || image.height % height !== 0) throw new FileFormatError(`${file}: ${image.width}x${image.height} is not a strip of ${width}x${height} frames`);
+  if (image.channels !== 1)
+    throw new FileFormatError(`${file}: a label strip is 8-bit greyscale, this PNG has ${image.channels} channels`);
+  if (image.width !== width || image.height % height !== 0)
+    throw new FileFormatError(`${file}: ${image.width}x${image.height} is not a strip of ${width}x${height} frames`);
   const count = image.height / height;
-  if (frames !== undefined && count < frames) throw new FileFormatError(`${file}: holds ${count} frames, ${frames} are needed`);
+  if (frames !== undefined && count < frames)
+    throw new FileFormatError(`${file}: holds ${count} frames, ${frames} are needed`);
   const out: Uint8Array[] = [];
   for (let f = 0; f < (frames ?? count); f++) {
     const map = image.data.slice(f * width * height, (f + 1) * width * height);
     const bad = map.findIndex((c) => c >= LABEL_CLASSES);
-    if (bad >= 0) throw new FileFormatError(`${file}: frame ${f} holds class ${map[bad]} at pixel ${bad}; classes are 0..${LABEL_CLASSES - 1}`);
+    if (bad >= 0)
+      throw new FileFormatError(
+        `${file}: frame ${f} holds class ${map[bad]} at pixel ${bad}; classes are 0..${LABEL_CLASSES - 1}`,
+      );
     out.push(map);
   }
   return out;

@@ -48,7 +48,12 @@ function sourceIdentity(source: string): string {
 export function vaeIdentity(weights: string, config?: string): string {
   const hash = createHash('sha256');
   if (config) hash.update(readFileSync(config));
-  const files = statSync(weights).isDirectory() ? readdirSync(weights).sort().filter((n) => n.endsWith('.safetensors')).map((n) => path.join(weights, n)) : [weights];
+  const files = statSync(weights).isDirectory()
+    ? readdirSync(weights)
+        .sort()
+        .filter((n) => n.endsWith('.safetensors'))
+        .map((n) => path.join(weights, n))
+    : [weights];
   for (const file of files) hash.update(`${path.basename(file)}:${rememberedDigest(file)}`);
   return `vae-${hash.digest('hex').slice(0, 16)}`;
 }
@@ -57,7 +62,9 @@ export class LatentCache {
   constructor(readonly dir: string) {}
 
   fileFor(key: LatentKey): string {
-    const digest = createHash('sha256').update(JSON.stringify([sourceIdentity(key.source), key.start, key.frames, key.stride, key.transform, key.vae])).digest('hex');
+    const digest = createHash('sha256')
+      .update(JSON.stringify([sourceIdentity(key.source), key.start, key.frames, key.stride, key.transform, key.vae]))
+      .digest('hex');
     return path.join(this.dir, digest.slice(0, 2), `${digest.slice(0, 32)}.safetensors`);
   }
 
@@ -81,7 +88,17 @@ export class LatentCache {
   put(key: LatentKey, latents: Tensor): void {
     const file = this.fileFor(key);
     mkdirSync(path.dirname(file), { recursive: true });
-    saveSafetensors(file, { latents }, { source: key.source, start: String(key.start), frames: String(key.frames), stride: String(key.stride), vae: key.vae });
+    saveSafetensors(
+      file,
+      { latents },
+      {
+        source: key.source,
+        start: String(key.start),
+        frames: String(key.frames),
+        stride: String(key.stride),
+        vae: key.vae,
+      },
+    );
   }
 }
 
@@ -97,12 +114,29 @@ export interface CacheFillOptions {
 }
 
 /** The keys of a clip's cached windows (per view) and of its reference. */
-export function clipKeys(clip: Clip, o: Pick<CacheFillOptions, 'frames' | 'stride' | 'transform' | 'windows' | 'vaeId'>): { starts: number[]; view: (view: View, start: number) => LatentKey; reference: () => LatentKey } {
+export function clipKeys(
+  clip: Clip,
+  o: Pick<CacheFillOptions, 'frames' | 'stride' | 'transform' | 'windows' | 'vaeId'>,
+): { starts: number[]; view: (view: View, start: number) => LatentKey; reference: () => LatentKey } {
   const starts = fixedWindowStarts(clip.frames, o.frames, o.stride, o.windows);
   return {
     starts,
-    view: (view, start) => ({ source: clip[view], start, frames: o.frames, stride: o.stride, transform: o.transform, vae: o.vaeId }),
-    reference: () => ({ source: clip.reference!, start: 0, frames: 0, stride: 0, transform: o.transform, vae: o.vaeId }),
+    view: (view, start) => ({
+      source: clip[view],
+      start,
+      frames: o.frames,
+      stride: o.stride,
+      transform: o.transform,
+      vae: o.vaeId,
+    }),
+    reference: () => ({
+      source: clip.reference!,
+      start: 0,
+      frames: 0,
+      stride: 0,
+      transform: o.transform,
+      vae: o.vaeId,
+    }),
   };
 }
 
@@ -113,7 +147,12 @@ const ENCODE_BATCH = 16;
  * Encodes what the cache lacks, in batches, with the windows decoded ahead in worker processes;
  * returns how many entries were written and found.
  */
-export async function fillLatentCache(cache: LatentCache, vae: AutoencoderKLWan, clips: readonly Clip[], o: CacheFillOptions): Promise<{ written: number; found: number }> {
+export async function fillLatentCache(
+  cache: LatentCache,
+  vae: AutoencoderKLWan,
+  clips: readonly Clip[],
+  o: CacheFillOptions,
+): Promise<{ written: number; found: number }> {
   type Job = { clip: Clip; start: number; views: View[]; reference: boolean };
   const jobs: Job[] = [];
   let found = 0;
@@ -121,24 +160,47 @@ export async function fillLatentCache(cache: LatentCache, vae: AutoencoderKLWan,
     const keys = clipKeys(clip, o);
     for (const start of keys.starts) {
       const views = (['first', 'third'] as const).filter((view) => !cache.has(keys.view(view, start)));
-      const reference = o.withReference && clip.reference !== undefined && start === keys.starts[0] && !cache.has(keys.reference());
+      const reference =
+        o.withReference && clip.reference !== undefined && start === keys.starts[0] && !cache.has(keys.reference());
       found += 2 - views.length;
       if (views.length || reference) jobs.push({ clip, start, views, reference });
     }
   }
-  const encode = (videos: Uint8Array[][]): Tensor[] => noGrad(() => scope(() => {
-    const batch = stack(videos.map((frames) => framesToTensor(frames, o.transform.width, o.transform.height, { dtype: vae.dtype, device: vae.device }).squeeze(0)), 0);
-    const posterior = vae.encode(batch);
-    try {
-      return normalizeLatents(posterior.mean, vae.config).float().split(1, 0).map((t) => t.squeeze(0).contiguous());
-    } finally {
-      posterior.dispose();
-    }
-  }));
+  const encode = (videos: Uint8Array[][]): Tensor[] =>
+    noGrad(() =>
+      scope(() => {
+        const batch = stack(
+          videos.map((frames) =>
+            framesToTensor(frames, o.transform.width, o.transform.height, {
+              dtype: vae.dtype,
+              device: vae.device,
+            }).squeeze(0),
+          ),
+          0,
+        );
+        const posterior = vae.encode(batch);
+        try {
+          return normalizeLatents(posterior.mean, vae.config)
+            .float()
+            .split(1, 0)
+            .map((t) => t.squeeze(0).contiguous());
+        } finally {
+          posterior.dispose();
+        }
+      }),
+    );
   const pool = new ClipLoaderPool();
   let written = 0;
   try {
-    const load = (job: Job) => pool.load({ clip: job.clip, start: job.start, frames: o.frames, stride: o.stride, transform: o.transform, withReference: job.reference });
+    const load = (job: Job) =>
+      pool.load({
+        clip: job.clip,
+        start: job.start,
+        frames: o.frames,
+        stride: o.stride,
+        transform: o.transform,
+        withReference: job.reference,
+      });
     let ahead = jobs.slice(0, ENCODE_BATCH).map(load);
     for (let at = 0; at < jobs.length; at += ENCODE_BATCH) {
       const group = jobs.slice(at, at + ENCODE_BATCH);

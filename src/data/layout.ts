@@ -33,11 +33,14 @@ export function viewEntries(dir: string): Map<string, string> {
 /** The image of `name` in a folder (any image extension), if there is one. */
 export function imageNamed(dir: string, name: string): string | undefined {
   for (const ext of IMAGE_EXTENSIONS) {
-    for (const candidate of [name + ext, name + ext.toUpperCase()]) if (existsSync(path.join(dir, candidate))) return path.join(dir, candidate);
+    for (const candidate of [name + ext, name + ext.toUpperCase()])
+      if (existsSync(path.join(dir, candidate))) return path.join(dir, candidate);
   }
   return undefined;
 }
 
 export function isReleaseLayout(dir: string): boolean {
-  return [LAYOUT.first, LAYOUT.third].some((view) => statSync(path.join(dir, view), { throwIfNoEntry: false })?.isDirectory());
+  return [LAYOUT.first, LAYOUT.third].some((view) =>
+    statSync(path.join(dir, view), { throwIfNoEntry: false })?.isDirectory(),
+  );
 }

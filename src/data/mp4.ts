@@ -14,18 +14,26 @@ export function checkMp4(file: string): void {
     const seen = new Set<string>();
     let offset = 0;
     while (offset < size) {
-      if (offset + 8 > size) throw new FileFormatError(`${file}: incomplete MP4 (a box header is cut off at byte ${offset} of ${size}); was the disk full?`);
+      if (offset + 8 > size)
+        throw new FileFormatError(
+          `${file}: incomplete MP4 (a box header is cut off at byte ${offset} of ${size}); was the disk full?`,
+        );
       readSync(fd, header, 0, 16, offset);
       let length = header.readUInt32BE(0);
       const type = header.toString('latin1', 4, 8);
       if (length === 1) length = Number(header.readBigUInt64BE(8));
       else if (length === 0) length = size - offset; // "to the end of the file": ffmpeg's unpatched mdat
-      if (length < 8 || offset + length > size) throw new FileFormatError(`${file}: incomplete MP4 (box '${type}' at byte ${offset} needs ${length} bytes, the file has ${size - offset} left); was the disk full?`);
-      if (header.readUInt32BE(0) === 0 && type === 'mdat') throw new FileFormatError(`${file}: incomplete MP4 (the media data box was never closed); was the disk full?`);
+      if (length < 8 || offset + length > size)
+        throw new FileFormatError(
+          `${file}: incomplete MP4 (box '${type}' at byte ${offset} needs ${length} bytes, the file has ${size - offset} left); was the disk full?`,
+        );
+      if (header.readUInt32BE(0) === 0 && type === 'mdat')
+        throw new FileFormatError(`${file}: incomplete MP4 (the media data box was never closed); was the disk full?`);
       seen.add(type);
       offset += length;
     }
-    for (const box of ['ftyp', 'mdat', 'moov']) if (!seen.has(box)) throw new FileFormatError(`${file}: incomplete MP4 (no '${box}' box); was the disk full?`);
+    for (const box of ['ftyp', 'mdat', 'moov'])
+      if (!seen.has(box)) throw new FileFormatError(`${file}: incomplete MP4 (no '${box}' box); was the disk full?`);
   } finally {
     closeSync(fd);
   }
@@ -61,8 +69,10 @@ export function mp4VideoTrack(file: string): Mp4VideoTrack | null {
         readSync(fd, header, 0, 16, offset);
         let length = header.readUInt32BE(0);
         let body = offset + 8;
-        if (length === 1) { length = Number(header.readBigUInt64BE(8)); body = offset + 16; }
-        else if (length === 0) length = end - offset;
+        if (length === 1) {
+          length = Number(header.readBigUInt64BE(8));
+          body = offset + 16;
+        } else if (length === 0) length = end - offset;
         if (length < 8 || offset + length > end) break;
         found.push([header.toString('latin1', 4, 8), body, offset + length]);
         offset += length;
@@ -84,7 +94,8 @@ export function mp4VideoTrack(file: string): Mp4VideoTrack | null {
       const minf = child(boxes, 'minf');
       const stbl = minf && child(children(minf[1], minf[2]), 'stbl');
       const tables = stbl ? children(stbl[1], stbl[2]) : [];
-      const stsz = child(tables, 'stsz'), stsd = child(tables, 'stsd');
+      const stsz = child(tables, 'stsz'),
+        stsd = child(tables, 'stsd');
       // stsz: version/flags, sample_size, sample_count; stsd: version/flags, entry_count, entries
       if (!stsz || !stsd || stsd[2] - stsd[1] < 8 + 36) return null;
       const counts = Buffer.alloc(12);

@@ -53,11 +53,20 @@ function filterRow(type: number, row: Uint8Array, prev: Uint8Array, bpp: number,
     const c = i >= bpp ? prev[i - bpp]! : 0;
     const x = row[i]!;
     switch (type) {
-      case 0: out[i] = x; break;
-      case 1: out[i] = x - a; break;
-      case 2: out[i] = x - b; break;
-      case 3: out[i] = x - ((a + b) >> 1); break;
-      default: out[i] = x - paeth(a, b, c);
+      case 0:
+        out[i] = x;
+        break;
+      case 1:
+        out[i] = x - a;
+        break;
+      case 2:
+        out[i] = x - b;
+        break;
+      case 3:
+        out[i] = x - ((a + b) >> 1);
+        break;
+      default:
+        out[i] = x - paeth(a, b, c);
     }
   }
 }
@@ -100,7 +109,10 @@ export function encodePng(image: Image, options: EncodeOptions = {}): Buffer {
       for (let t = 0; t < 5; t++) {
         filterRow(t, row, prev, channels, candidates[t]!);
         const score = sumOfMagnitudes(candidates[t]!);
-        if (score < bestScore) { bestScore = score; best = t; }
+        if (score < bestScore) {
+          bestScore = score;
+          best = t;
+        }
       }
     } else {
       best = filter;
@@ -117,14 +129,22 @@ export function encodePng(image: Image, options: EncodeOptions = {}): Buffer {
   return Buffer.concat([
     SIGNATURE,
     chunk('IHDR', header),
-    ...Object.entries(options.text ?? {}).map(([key, value]) => chunk('tEXt', Buffer.from(`${key}\0${value}`, 'latin1'))),
+    ...Object.entries(options.text ?? {}).map(([key, value]) =>
+      chunk('tEXt', Buffer.from(`${key}\0${value}`, 'latin1')),
+    ),
     chunk('IDAT', deflateSync(raw, { level: options.level ?? 6 })),
     chunk('IEND', new Uint8Array(0)),
   ]);
 }
 
 const SAMPLES_PER_PIXEL: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
-const ALLOWED_DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
+const ALLOWED_DEPTHS: Record<number, number[]> = {
+  0: [1, 2, 4, 8, 16],
+  2: [8, 16],
+  3: [1, 2, 4, 8],
+  4: [8, 16],
+  6: [8, 16],
+};
 
 /** Reverses the five PNG filters in place; `raw` holds (1 + rowBytes) bytes per row. */
 function unfilter(raw: Uint8Array, rowBytes: number, height: number, bpp: number): Uint8Array {
@@ -139,12 +159,23 @@ function unfilter(raw: Uint8Array, rowBytes: number, height: number, bpp: number
       const b = y > 0 ? out[up + i]! : 0;
       const x = raw[src + i]!;
       switch (type) {
-        case 0: out[dst + i] = x; break;
-        case 1: out[dst + i] = x + a; break;
-        case 2: out[dst + i] = x + b; break;
-        case 3: out[dst + i] = x + ((a + b) >> 1); break;
-        case 4: out[dst + i] = x + paeth(a, b, i >= bpp && y > 0 ? out[up + i - bpp]! : 0); break;
-        default: throw new Error(`decodePng: unknown filter type ${type} on row ${y}`);
+        case 0:
+          out[dst + i] = x;
+          break;
+        case 1:
+          out[dst + i] = x + a;
+          break;
+        case 2:
+          out[dst + i] = x + b;
+          break;
+        case 3:
+          out[dst + i] = x + ((a + b) >> 1);
+          break;
+        case 4:
+          out[dst + i] = x + paeth(a, b, i >= bpp && y > 0 ? out[up + i - bpp]! : 0);
+          break;
+        default:
+          throw new Error(`decodePng: unknown filter type ${type} on row ${y}`);
       }
     }
   }
@@ -189,7 +220,11 @@ export function pngText(bytes: Uint8Array): Record<string, string> {
 export function decodePng(bytes: Uint8Array): Image {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 8 || !buf.subarray(0, 8).equals(SIGNATURE)) throw new Error('decodePng: not a PNG (bad signature)');
-  let width = 0, height = 0, depth = 0, colorType = -1, interlace = 0;
+  let width = 0,
+    height = 0,
+    depth = 0,
+    colorType = -1,
+    interlace = 0;
   let palette: Uint8Array | undefined;
   let paletteAlpha: Uint8Array | undefined;
   const idat: Buffer[] = [];
@@ -201,7 +236,7 @@ export function decodePng(bytes: Uint8Array): Image {
     if (pos + 12 + length > buf.length) throw new Error(`decodePng: chunk ${type} runs past the end of the file`);
     const body = buf.subarray(pos + 8, pos + 8 + length);
     const expected = buf.readUInt32BE(pos + 8 + length);
-    if (((crc32(buf.subarray(pos + 4, pos + 8 + length)) ^ 0xffffffff) >>> 0) !== expected) {
+    if ((crc32(buf.subarray(pos + 4, pos + 8 + length)) ^ 0xffffffff) >>> 0 !== expected) {
       throw new Error(`decodePng: CRC mismatch in chunk ${type}`);
     }
     switch (type) {
@@ -212,10 +247,18 @@ export function decodePng(bytes: Uint8Array): Image {
         colorType = body[9]!;
         interlace = body[12]!;
         break;
-      case 'PLTE': palette = body; break;
-      case 'tRNS': if (colorType === 3) paletteAlpha = body; break;
-      case 'IDAT': idat.push(body); break;
-      case 'IEND': ended = true; break;
+      case 'PLTE':
+        palette = body;
+        break;
+      case 'tRNS':
+        if (colorType === 3) paletteAlpha = body;
+        break;
+      case 'IDAT':
+        idat.push(body);
+        break;
+      case 'IEND':
+        ended = true;
+        break;
     }
     pos += 12 + length;
   }
@@ -258,7 +301,8 @@ export function decodePng(bytes: Uint8Array): Image {
   if (depth === 8) return { width, height, channels, data: rows };
   const out = new Uint8Array(width * height * channels);
   for (let y = 0; y < height; y++) {
-    for (let i = 0; i < width * channels; i++) out[y * width * channels + i] = sampleAt(rows, y * rowBytes, i, depth, true);
+    for (let i = 0; i < width * channels; i++)
+      out[y * width * channels + i] = sampleAt(rows, y * rowBytes, i, depth, true);
   }
   return { width, height, channels, data: out };
 }

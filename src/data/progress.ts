@@ -37,7 +37,11 @@ export class Progress {
   private lastLineDone = -1;
   private finished = false;
 
-  constructor(readonly label: string, readonly total: number, options: ProgressOptions = {}) {
+  constructor(
+    readonly label: string,
+    readonly total: number,
+    options: ProgressOptions = {},
+  ) {
     this.stream = options.stream ?? process.stderr;
     this.unit = options.unit ?? 'items';
     this.lineInterval = options.lineInterval ?? 10;
@@ -51,7 +55,10 @@ export class Progress {
     this.done = Math.min(this.total, this.done + n);
     const t = this.now();
     if (this.stream.isTTY) {
-      if (t - this.lastDraw >= 100 || this.done === this.total) { this.lastDraw = t; this.stream.write(`\r${this.line()}\x1b[K`); }
+      if (t - this.lastDraw >= 100 || this.done === this.total) {
+        this.lastDraw = t;
+        this.stream.write(`\r${this.line()}\x1b[K`);
+      }
     } else if (t - this.lastLine >= this.lineInterval * 1000) {
       this.lastLine = t;
       this.lastLineDone = this.done;

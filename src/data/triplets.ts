@@ -75,11 +75,22 @@ export function windowSpan(n: number, stride: number): number {
  * Indexes the triplets: pairs by name, counts frames, checks the views agree and that a window of
  * `sampleFrames` at `stride` fits. `needReference`: one2three.
  */
-export async function indexTriplets(roots: TripletRoots, { sampleFrames, stride, needReference }: { sampleFrames: number; stride: number; needReference: boolean }): Promise<TripletIndex> {
+export async function indexTriplets(
+  roots: TripletRoots,
+  { sampleFrames, stride, needReference }: { sampleFrames: number; stride: number; needReference: boolean },
+): Promise<TripletIndex> {
   const [first, third] = await Promise.all([entries(roots.first), entries(roots.third)]);
-  const references = roots.reference ? new Map((await readdir(roots.reference).catch(() => {
-    throw new FileFormatError(`${roots.reference}: cannot read the reference folder (missing?)`);
-  })).filter(isImageFile).map((n) => [stem(n), path.join(roots.reference!, n)])) : new Map<string, string>();
+  const references = roots.reference
+    ? new Map(
+        (
+          await readdir(roots.reference).catch(() => {
+            throw new FileFormatError(`${roots.reference}: cannot read the reference folder (missing?)`);
+          })
+        )
+          .filter(isImageFile)
+          .map((n) => [stem(n), path.join(roots.reference!, n)]),
+      )
+    : new Map<string, string>();
   const report: DatasetReport = { unpaired: [], skipped: [] };
   for (const name of first.keys()) if (!third.has(name)) report.unpaired.push({ name, only: 'first' });
   for (const name of third.keys()) if (!first.has(name)) report.unpaired.push({ name, only: 'third' });
@@ -90,12 +101,15 @@ export async function indexTriplets(roots: TripletRoots, { sampleFrames, stride,
     if (!thirdPath) continue;
     const reference = references.get(name);
     if (needReference && !reference) {
-      report.skipped.push({ name, reason: `no reference image in ${roots.reference ?? '(no reference folder given)'} (${IMAGE_EXTENSIONS.join(', ')})` });
+      report.skipped.push({
+        name,
+        reason: `no reference image in ${roots.reference ?? '(no reference folder given)'} (${IMAGE_EXTENSIONS.join(', ')})`,
+      });
       continue;
     }
     let counts: [number, number];
     try {
-      counts = await Promise.all([frameCount(firstPath), frameCount(thirdPath)]) as [number, number];
+      counts = (await Promise.all([frameCount(firstPath), frameCount(thirdPath)])) as [number, number];
     } catch (error) {
       report.skipped.push({ name, reason: `cannot read: ${(error as Error).message}` });
       continue;
@@ -105,7 +119,10 @@ export async function indexTriplets(roots: TripletRoots, { sampleFrames, stride,
       continue;
     }
     if (counts[0] < span) {
-      report.skipped.push({ name, reason: `${counts[0]} frames, fewer than a window of ${sampleFrames} frames at stride ${stride} spans (${span})` });
+      report.skipped.push({
+        name,
+        reason: `${counts[0]} frames, fewer than a window of ${sampleFrames} frames at stride ${stride} spans (${span})`,
+      });
       continue;
     }
     clips.push({ name, first: firstPath, third: thirdPath, reference, frames: counts[0] });
@@ -134,17 +151,29 @@ export function fixedWindowStarts(frames: number, n: number, stride: number, k: 
  * What a trainer does with the clips it cannot use: an error naming them (the default), or with
  * `skipInvalid` a note per line and training on the rest. `option` names the config key.
  */
-export function checkDatasetReport(report: DatasetReport, { skipInvalid, option, where, note }: { skipInvalid: boolean; option: string; where: string; note: (text: string) => void }): void {
+export function checkDatasetReport(
+  report: DatasetReport,
+  {
+    skipInvalid,
+    option,
+    where,
+    note,
+  }: { skipInvalid: boolean; option: string; where: string; note: (text: string) => void },
+): void {
   const lines = describeReport(report);
   if (!lines.length) return;
-  if (!skipInvalid) throw new FileFormatError(`${where}: ${report.unpaired.length + report.skipped.length} clip(s) cannot be trained on: ${lines.join('; ')}. Fix or remove them, or set ${option}: true to train on the rest`);
+  if (!skipInvalid)
+    throw new FileFormatError(
+      `${where}: ${report.unpaired.length + report.skipped.length} clip(s) cannot be trained on: ${lines.join('; ')}. Fix or remove them, or set ${option}: true to train on the rest`,
+    );
   for (const line of lines) note(`dataset: ${line}`);
 }
 
 /** Describes a report in a few lines (at most `limit` names per kind). */
 export function describeReport(report: DatasetReport, limit = 5): string[] {
   const lines: string[] = [];
-  const list = (items: string[]): string => `${items.slice(0, limit).join(', ')}${items.length > limit ? `, … (${items.length - limit} more)` : ''}`;
+  const list = (items: string[]): string =>
+    `${items.slice(0, limit).join(', ')}${items.length > limit ? `, … (${items.length - limit} more)` : ''}`;
   const onlyFirst = report.unpaired.filter((u) => u.only === 'first').map((u) => u.name);
   const onlyThird = report.unpaired.filter((u) => u.only === 'third').map((u) => u.name);
   if (onlyFirst.length) lines.push(`${onlyFirst.length} name(s) only in First_Video: ${list(onlyFirst)}`);

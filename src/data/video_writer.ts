@@ -42,12 +42,20 @@ function runTool(tool: string, args: string[]): Promise<Buffer> {
     const chunks: Buffer[] = [];
     const errors: Buffer[] = [];
     let received = 0;
-    child.stdout.on('data', (data: Buffer) => { chunks.push(data); received += data.length; });
+    child.stdout.on('data', (data: Buffer) => {
+      chunks.push(data);
+      received += data.length;
+    });
     child.stderr.on('data', (data: Buffer) => errors.push(data));
     child.on('error', (error) => reject(toolError(tool, error)));
     child.on('close', (code) => {
       if (code === 0) resolve(Buffer.concat(chunks, received));
-      else reject(new WorldWanderError(`${tool} ${args.join(' ')} failed (exit ${code}): ${Buffer.concat(errors).toString().trim().slice(-2000)}`));
+      else
+        reject(
+          new WorldWanderError(
+            `${tool} ${args.join(' ')} failed (exit ${code}): ${Buffer.concat(errors).toString().trim().slice(-2000)}`,
+          ),
+        );
     });
   });
 }
@@ -66,10 +74,25 @@ function checkSize(width: number, height: number): void {
 
 function encoderArgs(options: VideoOptions, path: string): string[] {
   return [
-    '-c:v', 'libx264', '-preset', options.preset ?? 'veryfast', '-crf', String(options.crf ?? 17),
-    '-pix_fmt', 'yuv420p', '-threads', '1',
-    '-map_metadata', '-1', '-fflags', '+bitexact', '-flags', '+bitexact',
-    '-f', 'mp4', path,
+    '-c:v',
+    'libx264',
+    '-preset',
+    options.preset ?? 'veryfast',
+    '-crf',
+    String(options.crf ?? 17),
+    '-pix_fmt',
+    'yuv420p',
+    '-threads',
+    '1',
+    '-map_metadata',
+    '-1',
+    '-fflags',
+    '+bitexact',
+    '-flags',
+    '+bitexact',
+    '-f',
+    'mp4',
+    path,
   ];
 }
 
@@ -98,7 +121,18 @@ export class VideoWriter {
     this.options = options;
     this.partials = paths.map((path) => temporaryPathFor(path));
     for (const partial of this.partials) trackTemporary(partial);
-    const input = ['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height * paths.length}`, '-r', String(options.fps), '-i', 'pipe:0'];
+    const input = [
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-s',
+      `${width}x${height * paths.length}`,
+      '-r',
+      String(options.fps),
+      '-i',
+      'pipe:0',
+    ];
     let outputs: string[];
     if (paths.length === 1) {
       outputs = encoderArgs(options, this.partials[0]!);
@@ -106,19 +140,29 @@ export class VideoWriter {
       // The input frame is the videos' frames stacked vertically; crop each back out.
       const labels = paths.map((_, i) => `s${i}`);
       const crops = paths.map((_, i) => `[s${i}]crop=${width}:${height}:0:${i * height}[v${i}]`);
-      outputs = ['-filter_complex', `[0:v]split=${paths.length}${labels.map((l) => `[${l}]`).join('')};${crops.join(';')}`];
+      outputs = [
+        '-filter_complex',
+        `[0:v]split=${paths.length}${labels.map((l) => `[${l}]`).join('')};${crops.join(';')}`,
+      ];
       this.partials.forEach((partial, i) => outputs.push('-map', `[v${i}]`, ...encoderArgs(options, partial)));
     }
-    this.child = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...input, ...outputs], { stdio: ['pipe', 'ignore', 'pipe'] });
+    this.child = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...input, ...outputs], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
     const errors = this.errors;
     this.child.stderr!.on('data', (data: Buffer) => errors.push(data));
     // Writes after ffmpeg died fail with EPIPE; the exit status below carries the real reason.
     this.child.stdin!.on('error', () => {});
     this.finished = new Promise((resolve, reject) => {
-      this.child.on('error', (error) => { this.failure = toolError('ffmpeg', error); reject(this.failure); });
+      this.child.on('error', (error) => {
+        this.failure = toolError('ffmpeg', error);
+        reject(this.failure);
+      });
       this.child.on('close', (code) => {
         if (code === 0) return resolve();
-        this.failure ??= new WorldWanderError(`ffmpeg failed writing ${paths.join(', ')} (exit ${code}): ${Buffer.concat(errors).toString().trim().slice(-2000)}`);
+        this.failure ??= new WorldWanderError(
+          `ffmpeg failed writing ${paths.join(', ')} (exit ${code}): ${Buffer.concat(errors).toString().trim().slice(-2000)}`,
+        );
         reject(this.failure);
       });
     });
@@ -140,10 +184,13 @@ export class VideoWriter {
    */
   async write(...frames: Uint8Array[]): Promise<void> {
     const { width, height } = this.options;
-    if (frames.length !== this.paths.length) throw new Error(`VideoWriter: ${frames.length} frames given for ${this.paths.length} videos`);
+    if (frames.length !== this.paths.length)
+      throw new Error(`VideoWriter: ${frames.length} frames given for ${this.paths.length} videos`);
     for (const frame of frames) {
       if (frame.length !== width * height * 3) {
-        throw new Error(`VideoWriter: frame of ${frame.length} bytes, ${width * height * 3} expected (${width}x${height} RGB)`);
+        throw new Error(
+          `VideoWriter: frame of ${frame.length} bytes, ${width * height * 3} expected (${width}x${height} RGB)`,
+        );
       }
     }
     if (this.failure) throw this.failure;
@@ -171,7 +218,8 @@ export class VideoWriter {
       await this.finished;
       // With -loglevel error, anything on stderr is an error, whatever the exit code says.
       const reported = Buffer.concat(this.errors).toString().trim();
-      if (reported) throw new WorldWanderError(`ffmpeg reported errors writing ${this.paths.join(', ')}: ${reported.slice(-2000)}`);
+      if (reported)
+        throw new WorldWanderError(`ffmpeg reported errors writing ${this.paths.join(', ')}: ${reported.slice(-2000)}`);
       for (const partial of this.partials) checkMp4(partial);
       for (let i = 0; i < this.paths.length; i++) await rename(this.partials[i]!, this.paths[i]!);
     } catch (error) {
@@ -187,9 +235,12 @@ export class VideoWriter {
   /** Kills ffmpeg; resolves once its partial files are removed (callers may leave it unawaited). */
   abort(): Promise<void> {
     this.child.kill('SIGKILL');
-    return this.finished.finally(() => Promise.all(this.partials.map((partial) => rm(partial, { force: true })))).catch(() => {}).finally(() => {
-      for (const partial of this.partials) releaseTemporary(partial);
-    });
+    return this.finished
+      .finally(() => Promise.all(this.partials.map((partial) => rm(partial, { force: true }))))
+      .catch(() => {})
+      .finally(() => {
+        for (const partial of this.partials) releaseTemporary(partial);
+      });
   }
 }
 
@@ -211,14 +262,32 @@ export async function writeVideo(path: string, frames: Iterable<Uint8Array>, opt
  */
 export async function probeVideo(path: string, { fast = false }: { fast?: boolean } = {}): Promise<VideoInfo> {
   if (fast) {
-    const out = await runTool('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,avg_frame_rate,r_frame_rate,nb_frames', '-of', 'json', path]);
+    const out = await runTool('ffprobe', [
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'stream=width,height,avg_frame_rate,r_frame_rate,nb_frames',
+      '-of',
+      'json',
+      path,
+    ]);
     const stream = (JSON.parse(out.toString()) as { streams?: Record<string, string | number>[] }).streams?.[0];
     const count = Number(stream?.nb_frames);
     if (stream && Number.isInteger(count) && count > 0) return videoInfo(stream, count);
   }
   const out = await runTool('ffprobe', [
-    '-v', 'error', '-select_streams', 'v:0', '-count_frames',
-    '-show_entries', 'stream=width,height,avg_frame_rate,r_frame_rate,nb_read_frames', '-of', 'json', path,
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-count_frames',
+    '-show_entries',
+    'stream=width,height,avg_frame_rate,r_frame_rate,nb_read_frames',
+    '-of',
+    'json',
+    path,
   ]);
   const stream = (JSON.parse(out.toString()) as { streams?: Record<string, string | number>[] }).streams?.[0];
   if (!stream) throw new FileFormatError(`${path}: no video stream`);
@@ -238,7 +307,7 @@ export interface DecodedVideo extends VideoInfo {
 
 /** Decodes the frames of a video to RGB: all of them, or the first `maxFrames`. */
 export async function readVideoFrames(path: string, { maxFrames }: { maxFrames?: number } = {}): Promise<DecodedVideo> {
-  const info = await probeVideo(path, { fast: true });  // the size; the frames are counted as decoded
+  const info = await probeVideo(path, { fast: true }); // the size; the frames are counted as decoded
   const frames: Uint8Array[] = [];
   await decodeVideos([path], { maxFrames, size: info }, (frame) => frames.push(frame));
   return { ...info, frameCount: frames.length, frames };
@@ -251,14 +320,34 @@ export async function readVideoFrames(path: string, { maxFrames }: { maxFrames?:
  * `size` (the first video's, when the caller has probed it), else the MP4 header's, else
  * ffprobe's. Rejects (naming the failure) when the videos differ in size or one cannot be read.
  */
-export async function decodeVideos(paths: readonly string[], { maxFrames, size }: { maxFrames?: number; size?: { width: number; height: number } }, onFrame: (frame: Uint8Array, width: number, height: number) => void): Promise<{ width: number; height: number; frames: number }> {
+export async function decodeVideos(
+  paths: readonly string[],
+  { maxFrames, size }: { maxFrames?: number; size?: { width: number; height: number } },
+  onFrame: (frame: Uint8Array, width: number, height: number) => void,
+): Promise<{ width: number; height: number; frames: number }> {
   if (paths.length === 0) throw new OptionError(null, 'decodeVideos: no videos');
-  const { width, height } = size ?? mp4VideoTrack(paths[0]!) ?? await probeVideo(paths[0]!, { fast: true });
+  const { width, height } = size ?? mp4VideoTrack(paths[0]!) ?? (await probeVideo(paths[0]!, { fast: true }));
   const frameBytes = width * height * 3;
   const trim = maxFrames === undefined ? '' : `trim=end_frame=${maxFrames},`;
   const trims = paths.map((_, i) => `[${i}:v:0]${trim}setpts=PTS-STARTPTS[v${i}]`);
   const graph = `${trims.join(';')};${paths.map((_, i) => `[v${i}]`).join('')}concat=n=${paths.length}:v=1:a=0[out]`;
-  const args = ['-hide_banner', '-loglevel', 'error', ...paths.flatMap((p) => ['-i', p]), '-filter_complex', graph, '-map', '[out]', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
+  const args = [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    ...paths.flatMap((p) => ['-i', p]),
+    '-filter_complex',
+    graph,
+    '-map',
+    '[out]',
+    '-fps_mode',
+    'passthrough',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    'pipe:1',
+  ];
   const child = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const errors: Buffer[] = [];
   child.stderr.on('data', (data: Buffer) => errors.push(data));
@@ -273,9 +362,20 @@ export async function decodeVideos(paths: readonly string[], { maxFrames, size }
     }
     pending = pending.subarray(offset);
   });
-  const [code] = (await Promise.race([once(child, 'close'), once(child, 'error').then(([error]) => { throw toolError('ffmpeg', error as NodeJS.ErrnoException); })])) as [number | null];
+  const [code] = (await Promise.race([
+    once(child, 'close'),
+    once(child, 'error').then(([error]) => {
+      throw toolError('ffmpeg', error as NodeJS.ErrnoException);
+    }),
+  ])) as [number | null];
   const videos = paths.length === 1 ? paths[0] : `${paths.length} videos from ${paths[0]}`;
-  if (code !== 0) throw new FileFormatError(`decodeVideos: ffmpeg failed on ${videos} (exit ${code}): ${Buffer.concat(errors).toString().trim().slice(-1000)}`);
-  if (pending.length) throw new FileFormatError(`decodeVideos: ${pending.length} bytes left after the last whole ${width}x${height} frame of ${videos}`);
+  if (code !== 0)
+    throw new FileFormatError(
+      `decodeVideos: ffmpeg failed on ${videos} (exit ${code}): ${Buffer.concat(errors).toString().trim().slice(-1000)}`,
+    );
+  if (pending.length)
+    throw new FileFormatError(
+      `decodeVideos: ${pending.length} bytes left after the last whole ${width}x${height} frame of ${videos}`,
+    );
   return { width, height, frames };
 }

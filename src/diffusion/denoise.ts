@@ -8,7 +8,10 @@ import type { FlowSampler } from './sampler.js';
 
 export class DenoiseAborted extends Stopped {
   override name = 'DenoiseAborted';
-  constructor(readonly step: number, readonly steps: number) {
+  constructor(
+    readonly step: number,
+    readonly steps: number,
+  ) {
     super(`stopped after step ${step} of ${steps}`);
   }
 }

@@ -23,7 +23,11 @@ export function shiftRgb(rgb: Uint8Array, width: number, height: number, dx: num
 export function addNoise(rgb: Uint8Array, sigma: number, seed: number): Uint8Array {
   let s = seed >>> 0 || 1;
   const uniform = (): number => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     return (s + 0.5) / 2 ** 32;
   };
   return Uint8Array.from(rgb, (v) => {
@@ -32,12 +36,19 @@ export function addNoise(rgb: Uint8Array, sigma: number, seed: number): Uint8Arr
   });
 }
 
-export type Degradation = { kind: 'blur'; sigma: number } | { kind: 'shift'; pixels: number } | { kind: 'noise'; sigma: number };
+export type Degradation =
+  { kind: 'blur'; sigma: number } | { kind: 'shift'; pixels: number } | { kind: 'noise'; sigma: number };
 
 export const CALIBRATION_LADDER: Degradation[] = [
-  { kind: 'blur', sigma: 1 }, { kind: 'blur', sigma: 2 }, { kind: 'blur', sigma: 3 },
-  { kind: 'shift', pixels: 1 }, { kind: 'shift', pixels: 2 }, { kind: 'shift', pixels: 4 },
-  { kind: 'noise', sigma: 8 }, { kind: 'noise', sigma: 16 }, { kind: 'noise', sigma: 32 },
+  { kind: 'blur', sigma: 1 },
+  { kind: 'blur', sigma: 2 },
+  { kind: 'blur', sigma: 3 },
+  { kind: 'shift', pixels: 1 },
+  { kind: 'shift', pixels: 2 },
+  { kind: 'shift', pixels: 4 },
+  { kind: 'noise', sigma: 8 },
+  { kind: 'noise', sigma: 16 },
+  { kind: 'noise', sigma: 32 },
 ];
 
 export function degradationName(d: Degradation): string {
@@ -47,9 +58,12 @@ export function degradationName(d: Degradation): string {
 /** One frame degraded (a shift moves the picture right; noise is seeded by the frame's index). */
 export function degrade(rgb: Uint8Array, width: number, height: number, d: Degradation, index = 0): Uint8Array {
   switch (d.kind) {
-    case 'blur': return gaussianBlurRgb(rgb, width, height, d.sigma);
-    case 'shift': return shiftRgb(rgb, width, height, d.pixels, 0);
-    case 'noise': return addNoise(rgb, d.sigma, 0x9e3779b9 ^ index);
+    case 'blur':
+      return gaussianBlurRgb(rgb, width, height, d.sigma);
+    case 'shift':
+      return shiftRgb(rgb, width, height, d.pixels, 0);
+    case 'noise':
+      return addNoise(rgb, d.sigma, 0x9e3779b9 ^ index);
   }
 }
 
@@ -66,7 +80,11 @@ export interface CalibrationCase {
  */
 export function calibrate(
   cases: readonly CalibrationCase[],
-  { scorer, meanFrame, ladder = CALIBRATION_LADDER }: { scorer?: PerceptualScorer; meanFrame?: Uint8Array; ladder?: readonly Degradation[] } = {},
+  {
+    scorer,
+    meanFrame,
+    ladder = CALIBRATION_LADDER,
+  }: { scorer?: PerceptualScorer; meanFrame?: Uint8Array; ladder?: readonly Degradation[] } = {},
 ): Map<string, OverallScores> {
   const rows = ['truth', ...ladder.map(degradationName), 'copy input', ...(meanFrame ? ['mean frame'] : [])];
   const set = new SetScores<string>(rows, scorer);

@@ -23,8 +23,15 @@ export function readEvalReport(file: string): EvalReport {
     const r = c as Partial<EvalReport['cases'][number]>;
     return typeof r?.case === 'string' && typeof r.model?.psnr === 'number' && typeof r.model.ssim === 'number';
   };
-  if (typeof report?.task !== 'string' || typeof report.frames !== 'number' || !Array.isArray(report.cases) || !report.cases.every(caseOk)) {
-    throw new FileFormatError(`${file}: not a report.json of worldwander eval (expected task, frames and cases[] with case and model.psnr / model.ssim)`);
+  if (
+    typeof report?.task !== 'string' ||
+    typeof report.frames !== 'number' ||
+    !Array.isArray(report.cases) ||
+    !report.cases.every(caseOk)
+  ) {
+    throw new FileFormatError(
+      `${file}: not a report.json of worldwander eval (expected task, frames and cases[] with case and model.psnr / model.ssim)`,
+    );
   }
   return report as EvalReport;
 }
@@ -39,13 +46,25 @@ function pairedDifference(differences: number[]): PairedDifference {
   const n = differences.length;
   const mean = differences.reduce((a, b) => a + b, 0) / n;
   const variance = differences.reduce((a, d) => a + (d - mean) ** 2, 0) / (n - 1);
-  return { meanDifference: mean, standardError: n > 1 ? Math.sqrt(variance / n) : NaN, better: differences.filter((d) => d > 0).length };
+  return {
+    meanDifference: mean,
+    standardError: n > 1 ? Math.sqrt(variance / n) : NaN,
+    better: differences.filter((d) => d > 0).length,
+  };
 }
 
 /** Refuses a report of another task or frame count (callers check before scoring, so a wrong file costs nothing). */
 export function checkComparable(other: EvalReport, run: { task: string; frames: number }, against: string): void {
-  if (other.task !== run.task) throw new OptionError('compare', `${against} scores ${other.task}, this run ${run.task}: only the same task's reports compare`);
-  if (other.frames !== run.frames) throw new OptionError('compare', `${against} scores ${other.frames} frames per video, this run ${run.frames} (set {frames} alike)`);
+  if (other.task !== run.task)
+    throw new OptionError(
+      'compare',
+      `${against} scores ${other.task}, this run ${run.task}: only the same task's reports compare`,
+    );
+  if (other.frames !== run.frames)
+    throw new OptionError(
+      'compare',
+      `${against} scores ${other.frames} frames per video, this run ${run.frames} (set {frames} alike)`,
+    );
 }
 
 /** `report`'s model against `other`'s, on the cases both have; `against` names the other in the report. */
@@ -53,7 +72,14 @@ export function pairedComparison(report: EvalReport, other: EvalReport, against:
   checkComparable(other, report, against);
   const theirs = new Map(other.cases.map((c) => [c.case, c.model]));
   const shared = report.cases.filter((c) => theirs.has(c.case));
-  if (shared.length === 0) throw new OptionError('compare', `${against} has none of this run's cases (${report.cases.slice(0, 3).map((c) => c.case).join(', ')}, ...)`);
+  if (shared.length === 0)
+    throw new OptionError(
+      'compare',
+      `${against} has none of this run's cases (${report.cases
+        .slice(0, 3)
+        .map((c) => c.case)
+        .join(', ')}, ...)`,
+    );
   const ours = new Set(report.cases.map((c) => c.case));
   return {
     against,

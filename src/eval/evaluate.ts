@@ -25,8 +25,11 @@ export const METHODS = ['model', 'copyInput', 'meanFrame', 'blurredTruth', 'trut
 export type Method = (typeof METHODS)[number];
 
 export const METHOD_LABELS: Record<Method, string> = {
-  model: 'model', copyInput: 'copy-input baseline', meanFrame: 'mean-frame baseline',
-  blurredTruth: 'ground truth blurred (σ 1.5 px; calibration)', truth: 'ground truth (floor / ceiling)',
+  model: 'model',
+  copyInput: 'copy-input baseline',
+  meanFrame: 'mean-frame baseline',
+  blurredTruth: 'ground truth blurred (σ 1.5 px; calibration)',
+  truth: 'ground truth (floor / ceiling)',
 };
 
 /** The σ (px) of the blurred-truth calibration row: PSNR ranks this blur near 27 dB, above any model here. */
@@ -52,7 +55,13 @@ export interface EvalReport {
   frames: number;
   cases: CaseResult[];
   /** Means over cases (the set-level metrics over the set). */
-  overall: { model: OverallScores; copyInput: OverallScores; meanFrame?: OverallScores; blurredTruth: OverallScores; truth: OverallScores };
+  overall: {
+    model: OverallScores;
+    copyInput: OverallScores;
+    meanFrame?: OverallScores;
+    blurredTruth: OverallScores;
+    truth: OverallScores;
+  };
   definitions: string;
   /** The PerceptionNet folder the feature metrics used, its classes; absent when none was given. */
   perception?: { dir: string; classNames: string[] };
@@ -89,14 +98,14 @@ export interface PairedComparison {
 export const METRIC_DEFINITIONS =
   'PSNR: 10·log10(255²/MSE) over all pixels and the three RGB channels of a frame (8-bit sRGB values, data range 255), capped at 100 dB; ' +
   'SSIM: Wang et al. (2004) on BT.601 luma (0.299R + 0.587G + 0.114B), 11x11 Gaussian window σ = 1.5, valid positions only, C1 = (0.01·255)², C2 = (0.03·255)²; ' +
-  'sharpness: luma gradient energy (squared forward differences) of the video over the truth\'s, 1 = as sharp as the truth; ' +
+  "sharpness: luma gradient energy (squared forward differences) of the video over the truth's, 1 = as sharp as the truth; " +
   'edge agreement: Pearson correlation of the difference-of-Gaussians (σ 1 and 2 px) responses of luma, per frame; ' +
   'LPIPS (where weight files were given): Zhang et al. (2018) as the lpips package v0.1 computes it, per frame; ' +
-  'FVD (where an I3D file was given): Unterthiner et al. (2018) as the field\'s PyTorch code computes it with StyleGAN-V\'s TorchScript I3D: each clip\'s compared frames scaled bilinearly to a short side of 224, centre-cropped to 224x224, in [-1, 1], the detector\'s features (rescale and resize off, return_features on), the Fréchet distance of the predictions\' clips against the same cases\' true clips; at 64x64 it measures upscaled clips far from Kinetics, so compare it between runs; ' +
-  'perceptual distance (LPIPS-style): each PerceptionNet block\'s features unit-normalised over channels, squared difference summed over channels, averaged over pixels and blocks, per frame; ' +
-  'Fréchet distance (FID-style): Gaussians fitted to the per-frame PerceptionNet vectors (spatial means of its deepest blocks), of all the predictions\' frames against those of the ground truth of the same cases, as FID is computed (0 for the truth itself); ' +
-  'content score (FCN-score): the PerceptionNet\'s class of each pixel against the renderer\'s true class map, IoU per class summed over the frames, mIoU over the classes the true maps show (character IoU: none where they never show him, e.g. the first-person view); ' +
-  'a video\'s score is the mean of its frames\', the overall score the mean of the cases\' (mIoU and the Fréchet distance: over the set). Videos of another size are scaled to cover the ground truth\'s size and centre-cropped first.';
+  "FVD (where an I3D file was given): Unterthiner et al. (2018) as the field's PyTorch code computes it with StyleGAN-V's TorchScript I3D: each clip's compared frames scaled bilinearly to a short side of 224, centre-cropped to 224x224, in [-1, 1], the detector's features (rescale and resize off, return_features on), the Fréchet distance of the predictions' clips against the same cases' true clips; at 64x64 it measures upscaled clips far from Kinetics, so compare it between runs; " +
+  "perceptual distance (LPIPS-style): each PerceptionNet block's features unit-normalised over channels, squared difference summed over channels, averaged over pixels and blocks, per frame; " +
+  "Fréchet distance (FID-style): Gaussians fitted to the per-frame PerceptionNet vectors (spatial means of its deepest blocks), of all the predictions' frames against those of the ground truth of the same cases, as FID is computed (0 for the truth itself); " +
+  "content score (FCN-score): the PerceptionNet's class of each pixel against the renderer's true class map, IoU per class summed over the frames, mIoU over the classes the true maps show (character IoU: none where they never show him, e.g. the first-person view); " +
+  "a video's score is the mean of its frames', the overall score the mean of the cases' (mIoU and the Fréchet distance: over the set). Videos of another size are scaled to cover the ground truth's size and centre-cropped first.";
 
 /** Said in every report and by `worldwander eval`: what is not measured, and why. */
 export const NOT_MEASURED =
@@ -118,18 +127,39 @@ export function predictionEntries(dir: string, task: WorldWanderTask): Map<strin
   return found;
 }
 
-async function framesAt(source: string, frames: number, width?: number, height?: number, onRefit?: (width: number, height: number) => void): Promise<RgbVideo> {
+async function framesAt(
+  source: string,
+  frames: number,
+  width?: number,
+  height?: number,
+  onRefit?: (width: number, height: number) => void,
+): Promise<RgbVideo> {
   const video = await readFrames(source, { maxFrames: frames });
   if (width === undefined || height === undefined || (video.width === width && video.height === height)) return video;
   onRefit?.(video.width, video.height);
-  const fitted = await Promise.all(video.frames.map(async (data) => (await coverFit({ width: video.width, height: video.height, data }, width, height)).data));
+  const fitted = await Promise.all(
+    video.frames.map(
+      async (data) => (await coverFit({ width: video.width, height: video.height, data }, width, height)).data,
+    ),
+  );
   return { width, height, frames: fitted };
 }
 
 /** The per-pixel mean frame (rounded) of the target view of every clip of a training set, over `frames` frames each. */
-export async function meanTargetFrame(trainingData: string, task: WorldWanderTask, frames: number, width: number, height: number, onProgress?: (done: number, total: number) => void): Promise<Uint8Array> {
+export async function meanTargetFrame(
+  trainingData: string,
+  task: WorldWanderTask,
+  frames: number,
+  width: number,
+  height: number,
+  onProgress?: (done: number, total: number) => void,
+): Promise<Uint8Array> {
   const view = path.join(trainingData, task === 'three2one' ? LAYOUT.first : LAYOUT.third);
-  if (!existsSync(view)) throw new OptionError('trainData', `${trainingData} has no ${path.basename(view)}/ (the training data in the release layout)`);
+  if (!existsSync(view))
+    throw new OptionError(
+      'trainData',
+      `${trainingData} has no ${path.basename(view)}/ (the training data in the release layout)`,
+    );
   const entries = [...viewEntries(view).values()];
   // Sums of integers in float64 are exact, so neither grouping nor order changes the result.
   const sum = new Float64Array(width * height * 3);
@@ -141,7 +171,9 @@ export async function meanTargetFrame(trainingData: string, task: WorldWanderTas
     groupCount++;
   };
   const add = async (frame: Uint8Array, w: number, h: number): Promise<void> => {
-    accumulate(w === width && h === height ? frame : (await coverFit({ width: w, height: h, data: frame }, width, height)).data);
+    accumulate(
+      w === width && h === height ? frame : (await coverFit({ width: w, height: h, data: frame }, width, height)).data,
+    );
   };
   // Video files go many to one ffmpeg process (a process per clip is mostly start-up); a group
   // that one process cannot take (sizes differ, an unreadable file) and frame folders go one by
@@ -159,9 +191,19 @@ export async function meanTargetFrame(trainingData: string, task: WorldWanderTas
         if (w === width && h === height) accumulate(frame);
         else Object.assign(other, { width: w, height: h }).frames.push(frame);
       };
-      done = await decodeVideos(chunk, { maxFrames: frames, size: chunk[0] === first ? size : undefined }, onFrame).then(() => true, () => false);
+      done = await decodeVideos(
+        chunk,
+        { maxFrames: frames, size: chunk[0] === first ? size : undefined },
+        onFrame,
+      ).then(
+        () => true,
+        () => false,
+      );
       if (done) for (const frame of other.frames) await add(frame, other.width, other.height);
-      else { groupSum.fill(0); groupCount = 0; }  // a partial group is read again one by one
+      else {
+        groupSum.fill(0);
+        groupCount = 0;
+      } // a partial group is read again one by one
     }
     if (!done) {
       for (const entry of chunk) {
@@ -208,12 +250,17 @@ interface Matched {
 function matchCases(o: EvaluateOptions): Matched {
   const inputView = o.task === 'three2one' ? LAYOUT.third : LAYOUT.first;
   const targetView = o.task === 'three2one' ? LAYOUT.first : LAYOUT.third;
-  for (const view of [inputView, targetView]) if (!existsSync(path.join(o.groundTruth, view))) throw new OptionError('groundTruth', `${o.groundTruth} has no ${view}/ (the ground truth in the release layout)`);
+  for (const view of [inputView, targetView])
+    if (!existsSync(path.join(o.groundTruth, view)))
+      throw new OptionError('groundTruth', `${o.groundTruth} has no ${view}/ (the ground truth in the release layout)`);
   const predictions = predictionEntries(o.predictions, o.task);
   const truths = viewEntries(path.join(o.groundTruth, targetView));
   const inputs = viewEntries(path.join(o.groundTruth, inputView));
   const names = [...predictions.keys()].filter((n) => truths.has(n) && inputs.has(n));
-  if (names.length === 0) throw new FileFormatError(`${o.predictions}: no prediction matches a case of ${path.join(o.groundTruth, targetView)} by name`);
+  if (names.length === 0)
+    throw new FileFormatError(
+      `${o.predictions}: no prediction matches a case of ${path.join(o.groundTruth, targetView)} by name`,
+    );
   return { names, predictions, truths, inputs, targetView: o.task === 'three2one' ? 'first' : 'third' };
 }
 
@@ -239,48 +286,96 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
   const labelFiles = names.map((n) => labelPath(o.groundTruth, targetView, n));
   const withContent = scorer !== undefined && labelFiles.every((f) => existsSync(f));
   if (!scorer) notes.push('No PerceptionNet was given: the perceptual, Fréchet and content scores are not computed.');
-  else if (!withContent) notes.push(`The content score is not computed: the ground truth has no class maps for ${names.filter((_, i) => !existsSync(labelFiles[i]!)).length} of ${names.length} cases (${path.dirname(labelFiles[0]!)}/; the synthetic world writes them).`);
+  else if (!withContent)
+    notes.push(
+      `The content score is not computed: the ground truth has no class maps for ${names.filter((_, i) => !existsSync(labelFiles[i]!)).length} of ${names.length} cases (${path.dirname(labelFiles[0]!)}/; the synthetic world writes them).`,
+    );
   if (o.lpips) notes.push(`LPIPS: the ${o.lpips.net} network from ${o.lpips.files.join(' and ')}.`);
   if (o.fvd) notes.push(`FVD: the I3D of ${o.fvd.file}.`);
   const set = new SetScores(METHODS, scorer, o.lpips, o.fvd);
   for (const [index, name] of names.entries()) {
     const truth = await framesAt(truths.get(name)!, o.frames);
-    if (truth.frames.length < o.frames) throw new FileFormatError(`${truths.get(name)}: has ${truth.frames.length} frames, ${o.frames} are compared`);
+    if (truth.frames.length < o.frames)
+      throw new FileFormatError(`${truths.get(name)}: has ${truth.frames.length} frames, ${o.frames} are compared`);
     size ??= { width: truth.width, height: truth.height, frames: o.frames };
     const { width, height } = truth;
-    if (width !== size.width || height !== size.height) throw new FileFormatError(`${truths.get(name)}: ${width}x${height}, the first case's ground truth is ${size.width}x${size.height}`);
-    if (o.meanFrame && o.meanFrame.length !== width * height * 3) throw new OptionError('meanFrame', `the mean frame has ${o.meanFrame.length} bytes, the ground truth of ${name} is ${width}x${height} (${width * height * 3} bytes of RGB)`);
-    const prediction = await framesAt(predictions.get(name)!, o.frames, width, height, (w, h) => refitted.push({ name, width: w, height: h }));
-    if (prediction.frames.length < o.frames) throw new FileFormatError(`${predictions.get(name)}: has ${prediction.frames.length} frames, ${o.frames} are compared`);
+    if (width !== size.width || height !== size.height)
+      throw new FileFormatError(
+        `${truths.get(name)}: ${width}x${height}, the first case's ground truth is ${size.width}x${size.height}`,
+      );
+    if (o.meanFrame && o.meanFrame.length !== width * height * 3)
+      throw new OptionError(
+        'meanFrame',
+        `the mean frame has ${o.meanFrame.length} bytes, the ground truth of ${name} is ${width}x${height} (${width * height * 3} bytes of RGB)`,
+      );
+    const prediction = await framesAt(predictions.get(name)!, o.frames, width, height, (w, h) =>
+      refitted.push({ name, width: w, height: h }),
+    );
+    if (prediction.frames.length < o.frames)
+      throw new FileFormatError(
+        `${predictions.get(name)}: has ${prediction.frames.length} frames, ${o.frames} are compared`,
+      );
     const input = await framesAt(inputs.get(name)!, o.frames, width, height);
     const trueMaps = withContent ? readLabelStrip(labelFiles[index]!, { width, height, frames: o.frames }) : undefined;
-    const result = set.addCase({
-      model: prediction.frames, copyInput: input.frames,
-      meanFrame: o.meanFrame ? truth.frames.map(() => o.meanFrame!) : undefined,
-      blurredTruth: truth.frames.map((f) => gaussianBlurRgb(f, width, height, CALIBRATION_BLUR_SIGMA)),
-      truth: truth.frames,
-    }, truth, trueMaps);
+    const result = set.addCase(
+      {
+        model: prediction.frames,
+        copyInput: input.frames,
+        meanFrame: o.meanFrame ? truth.frames.map(() => o.meanFrame!) : undefined,
+        blurredTruth: truth.frames.map((f) => gaussianBlurRgb(f, width, height, CALIBRATION_BLUR_SIGMA)),
+        truth: truth.frames,
+      },
+      truth,
+      trueMaps,
+    );
     cases.push({
-      case: name, prediction: predictions.get(name)!, groundTruth: truths.get(name)!, input: inputs.get(name)!,
-      model: result.model!, copyInput: result.copyInput!, meanFrame: result.meanFrame, blurredTruth: result.blurredTruth!, truth: result.truth!,
+      case: name,
+      prediction: predictions.get(name)!,
+      groundTruth: truths.get(name)!,
+      input: inputs.get(name)!,
+      model: result.model!,
+      copyInput: result.copyInput!,
+      meanFrame: result.meanFrame,
+      blurredTruth: result.blurredTruth!,
+      truth: result.truth!,
     });
     o.onProgress?.(index + 1, names.length);
   }
-  const listed = (items: readonly string[]): string => `${items.slice(0, 3).join(', ')}${items.length > 3 ? ', …' : ''}`;
+  const listed = (items: readonly string[]): string =>
+    `${items.slice(0, 3).join(', ')}${items.length > 3 ? ', …' : ''}`;
   if (refitted.length) {
     const cropped = refitted.some((r) => r.width * size!.height !== r.height * size!.width);
-    notes.push(`${refitted.length} of ${names.length} predictions are not ${size!.width}x${size!.height}: scaled to cover it and centre-cropped${cropped ? ', cutting off what their other aspect ratio shows' : ''} (${listed(refitted.map((r) => `${r.name} ${r.width}x${r.height}`))}).`);
+    notes.push(
+      `${refitted.length} of ${names.length} predictions are not ${size!.width}x${size!.height}: scaled to cover it and centre-cropped${cropped ? ', cutting off what their other aspect ratio shows' : ''} (${listed(refitted.map((r) => `${r.name} ${r.width}x${r.height}`))}).`,
+    );
   }
   const unmatchedPredictions = [...predictions.keys()].filter((n) => !names.includes(n));
   const unscored = [...truths.keys()].filter((n) => !names.includes(n));
-  if (unmatchedPredictions.length || unscored.length) notes.push(`Scored ${names.length} case(s), a subset: ${unscored.length} ground-truth case(s) have no prediction${unscored.length ? ` (${listed(unscored)})` : ''}, ${unmatchedPredictions.length} prediction(s) match no case${unmatchedPredictions.length ? ` (${listed(unmatchedPredictions)})` : ''}.`);
-  if ((scorer || o.fvd) && names.length < 2) notes.push('The Fréchet distance and FVD need at least two cases (a distribution of one clip says little): not computed.');
+  if (unmatchedPredictions.length || unscored.length)
+    notes.push(
+      `Scored ${names.length} case(s), a subset: ${unscored.length} ground-truth case(s) have no prediction${unscored.length ? ` (${listed(unscored)})` : ''}, ${unmatchedPredictions.length} prediction(s) match no case${unmatchedPredictions.length ? ` (${listed(unmatchedPredictions)})` : ''}.`,
+    );
+  if ((scorer || o.fvd) && names.length < 2)
+    notes.push(
+      'The Fréchet distance and FVD need at least two cases (a distribution of one clip says little): not computed.',
+    );
   return {
-    task: o.task, ...size!, cases,
-    overall: { model: set.overall('model')!, copyInput: set.overall('copyInput')!, meanFrame: set.overall('meanFrame'), blurredTruth: set.overall('blurredTruth')!, truth: set.overall('truth')! },
+    task: o.task,
+    ...size!,
+    cases,
+    overall: {
+      model: set.overall('model')!,
+      copyInput: set.overall('copyInput')!,
+      meanFrame: set.overall('meanFrame'),
+      blurredTruth: set.overall('blurredTruth')!,
+      truth: set.overall('truth')!,
+    },
     definitions: METRIC_DEFINITIONS,
     perception: scorer ? { dir: scorer.where, classNames: [...scorer.classNames] } : undefined,
     notes,
-    unmatched: { predictions: [...predictions.keys()].filter((n) => !truths.has(n)), groundTruth: [...truths.keys()].filter((n) => !predictions.has(n)) },
+    unmatched: {
+      predictions: [...predictions.keys()].filter((n) => !truths.has(n)),
+      groundTruth: [...truths.keys()].filter((n) => !predictions.has(n)),
+    },
   };
 }

@@ -26,9 +26,11 @@ export class Fvd {
   static preprocess(frames: readonly Uint8Array[], width: number, height: number): Tensor {
     return scope(() => {
       const scale = I3D_RESOLUTION / Math.min(width, height);
-      const size = height < width ? [I3D_RESOLUTION, Math.ceil(width * scale)] : [Math.ceil(height * scale), I3D_RESOLUTION];
+      const size =
+        height < width ? [I3D_RESOLUTION, Math.ceil(width * scale)] : [Math.ceil(height * scale), I3D_RESOLUTION];
       const resized = interpolate(framesToTensor(frames, width, height), { size, mode: 'bilinear' });
-      const top = Math.floor((size[0]! - I3D_RESOLUTION) / 2), left = Math.floor((size[1]! - I3D_RESOLUTION) / 2);
+      const top = Math.floor((size[0]! - I3D_RESOLUTION) / 2),
+        left = Math.floor((size[1]! - I3D_RESOLUTION) / 2);
       const cropped = resized.narrow(2, top, I3D_RESOLUTION).narrow(3, left, I3D_RESOLUTION);
       return cropped.permute(1, 0, 2, 3).unsqueeze(0).contiguous();
     });
@@ -36,14 +38,22 @@ export class Fvd {
 
   /** One clip's I3D features (float64 for the Fréchet distance). */
   features(frames: readonly Uint8Array[], width: number, height: number): Float64Array {
-    return noGrad(() => scope(() => {
-      const out = this.detector.forward([Fvd.preprocess(frames, width, height)], { rescale: false, resize: false, return_features: true });
-      if (!(out instanceof Tensor) || out.ndim !== 2 || out.shape[0] !== 1) {
-        const got = out instanceof Tensor ? `a tensor of shape [${out.shape.join(', ')}]` : `${out.length} tensors`;
-        throw new FileFormatError(`${this.file}: the detector returned ${got}, not the [1, features] of an I3D called with return_features=True`);
-      }
-      return Float64Array.from(out.toArray());
-    }));
+    return noGrad(() =>
+      scope(() => {
+        const out = this.detector.forward([Fvd.preprocess(frames, width, height)], {
+          rescale: false,
+          resize: false,
+          return_features: true,
+        });
+        if (!(out instanceof Tensor) || out.ndim !== 2 || out.shape[0] !== 1) {
+          const got = out instanceof Tensor ? `a tensor of shape [${out.shape.join(', ')}]` : `${out.length} tensors`;
+          throw new FileFormatError(
+            `${this.file}: the detector returned ${got}, not the [1, features] of an I3D called with return_features=True`,
+          );
+        }
+        return Float64Array.from(out.toArray());
+      }),
+    );
   }
 
   dispose(): void {

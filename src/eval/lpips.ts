@@ -8,7 +8,17 @@
 // channels, their squared difference weighted per channel by the head, averaged over pixels;
 // the five summed.
 import { FileFormatError } from '../errors.js';
-import { conv2d, noGrad, openWeights, scope, tensor, TorchCheckpoint, callAten, type Tensor, type TensorSource } from '../torch/index.js';
+import {
+  conv2d,
+  noGrad,
+  openWeights,
+  scope,
+  tensor,
+  TorchCheckpoint,
+  callAten,
+  type Tensor,
+  type TensorSource,
+} from '../torch/index.js';
 import { framesToTensor } from './perceptual.js';
 
 export type LpipsNet = 'alex' | 'vgg';
@@ -20,10 +30,43 @@ const pool = (size: number, stride: number): Layer => ({ pool: size, stride });
 
 /** torchvision's `features` as LPIPS slices them (lpips/pretrained_networks.py): conv indices, strides, paddings, pools, taps. */
 const LAYERS: Record<LpipsNet, Layer[]> = {
-  alex: [conv(0, 4, 2), 'tap', pool(3, 2), conv(3, 1, 2), 'tap', pool(3, 2), conv(6), 'tap', conv(8), 'tap', conv(10), 'tap'],
+  alex: [
+    conv(0, 4, 2),
+    'tap',
+    pool(3, 2),
+    conv(3, 1, 2),
+    'tap',
+    pool(3, 2),
+    conv(6),
+    'tap',
+    conv(8),
+    'tap',
+    conv(10),
+    'tap',
+  ],
   vgg: [
-    conv(0), conv(2), 'tap', pool(2, 2), conv(5), conv(7), 'tap', pool(2, 2), conv(10), conv(12), conv(14), 'tap', pool(2, 2),
-    conv(17), conv(19), conv(21), 'tap', pool(2, 2), conv(24), conv(26), conv(28), 'tap',
+    conv(0),
+    conv(2),
+    'tap',
+    pool(2, 2),
+    conv(5),
+    conv(7),
+    'tap',
+    pool(2, 2),
+    conv(10),
+    conv(12),
+    conv(14),
+    'tap',
+    pool(2, 2),
+    conv(17),
+    conv(19),
+    conv(21),
+    'tap',
+    pool(2, 2),
+    conv(24),
+    conv(26),
+    conv(28),
+    'tap',
   ],
 };
 
@@ -36,7 +79,8 @@ function stateDict(file: string): TensorSource {
   return file.endsWith('.safetensors') ? openWeights(file) : TorchCheckpoint.open(file).tensorsAt([]);
 }
 
-const convIndices = (layers: readonly Layer[]): number[] => layers.flatMap((l) => (typeof l === 'object' && 'conv' in l ? [l.conv] : []));
+const convIndices = (layers: readonly Layer[]): number[] =>
+  layers.flatMap((l) => (typeof l === 'object' && 'conv' in l ? [l.conv] : []));
 
 export class Lpips {
   private constructor(
@@ -51,37 +95,60 @@ export class Lpips {
 
   /** Loads a backbone and its heads; errors name the file and the key that is missing or of the wrong shape. */
   static load(backboneFile: string, headsFile: string): Lpips {
-    const backbone = stateDict(backboneFile), headSource = stateDict(headsFile);
-    const net = (Object.keys(LAYERS) as LpipsNet[]).find((n) => convIndices(LAYERS[n]).every((i) => backbone.has(`features.${i}.weight`)));
-    if (!net) throw new FileFormatError(`${backboneFile}: not an AlexNet or VGG16 backbone of torchvision (looked for features.N.weight of either; the keys start ${backbone.keys().slice(0, 4).join(', ')})`);
+    const backbone = stateDict(backboneFile),
+      headSource = stateDict(headsFile);
+    const net = (Object.keys(LAYERS) as LpipsNet[]).find((n) =>
+      convIndices(LAYERS[n]).every((i) => backbone.has(`features.${i}.weight`)),
+    );
+    if (!net)
+      throw new FileFormatError(
+        `${backboneFile}: not an AlexNet or VGG16 backbone of torchvision (looked for features.N.weight of either; the keys start ${backbone.keys().slice(0, 4).join(', ')})`,
+      );
     const weights = new Map<string, Tensor>();
     const heads: Tensor[] = [];
     try {
       let channels = 3;
       const taps: number[] = [];
       for (const layer of LAYERS[net]) {
-        if (layer === 'tap') { taps.push(channels); continue; }
+        if (layer === 'tap') {
+          taps.push(channels);
+          continue;
+        }
         if (!('conv' in layer)) continue;
         const key = `features.${layer.conv}`;
         const weight = backbone.get(`${key}.weight`, { dtype: 'float32' });
         weights.set(`${key}.weight`, weight);
-        if (weight.ndim !== 4 || weight.size(1) !== channels) throw new FileFormatError(`${backboneFile}: ${key}.weight is [${weight.shape.join(', ')}], expected [*, ${channels}, k, k]`);
+        if (weight.ndim !== 4 || weight.size(1) !== channels)
+          throw new FileFormatError(
+            `${backboneFile}: ${key}.weight is [${weight.shape.join(', ')}], expected [*, ${channels}, k, k]`,
+          );
         if (!backbone.has(`${key}.bias`)) throw new FileFormatError(`${backboneFile}: no ${key}.bias`);
         weights.set(`${key}.bias`, backbone.get(`${key}.bias`, { dtype: 'float32' }));
         channels = weight.size(0);
       }
       taps.forEach((c, k) => {
         const key = `lin${k}.model.1.weight`;
-        if (!headSource.has(key)) throw new FileFormatError(`${headsFile}: no ${key} (the LPIPS v0.1 heads of the ${net} network)`);
+        if (!headSource.has(key))
+          throw new FileFormatError(`${headsFile}: no ${key} (the LPIPS v0.1 heads of the ${net} network)`);
         const head = headSource.get(key, { dtype: 'float32' });
         heads.push(head);
-        if (head.shape.join() !== [1, c, 1, 1].join()) throw new FileFormatError(`${headsFile}: ${key} is [${head.shape.join(', ')}], the ${net} backbone ${backboneFile} needs [1, ${c}, 1, 1]`);
+        if (head.shape.join() !== [1, c, 1, 1].join())
+          throw new FileFormatError(
+            `${headsFile}: ${key} is [${head.shape.join(', ')}], the ${net} backbone ${backboneFile} needs [1, ${c}, 1, 1]`,
+          );
       });
     } catch (error) {
       for (const t of [...weights.values(), ...heads]) t.dispose();
       throw error;
     }
-    return new Lpips(net, [backboneFile, headsFile], weights, heads, tensor(SHIFT, { shape: [1, 3, 1, 1] }), tensor(SCALE, { shape: [1, 3, 1, 1] }));
+    return new Lpips(
+      net,
+      [backboneFile, headsFile],
+      weights,
+      heads,
+      tensor(SHIFT, { shape: [1, 3, 1, 1] }),
+      tensor(SCALE, { shape: [1, 3, 1, 1] }),
+    );
   }
 
   /** LPIPS of each pair of frames (8-bit RGB, H·W·3 bytes). */
@@ -90,16 +157,18 @@ export class Lpips {
     const out: number[] = [];
     noGrad(() => {
       for (let start = 0; start < a.length; start += BATCH) {
-        out.push(...scope(() => {
-          const fa = this.features(framesToTensor(a.slice(start, start + BATCH), width, height));
-          const fb = this.features(framesToTensor(b.slice(start, start + BATCH), width, height));
-          let total: Tensor | undefined;
-          fa.forEach((x, k) => {
-            const d = conv2d(unitNormalize(x).sub(unitNormalize(fb[k]!)).square(), this.heads[k]!).mean([1, 2, 3]);
-            total = total ? total.add(d) : d;
-          });
-          return total!.toArray();
-        }));
+        out.push(
+          ...scope(() => {
+            const fa = this.features(framesToTensor(a.slice(start, start + BATCH), width, height));
+            const fb = this.features(framesToTensor(b.slice(start, start + BATCH), width, height));
+            let total: Tensor | undefined;
+            fa.forEach((x, k) => {
+              const d = conv2d(unitNormalize(x).sub(unitNormalize(fb[k]!)).square(), this.heads[k]!).mean([1, 2, 3]);
+              total = total ? total.add(d) : d;
+            });
+            return total!.toArray();
+          }),
+        );
       }
     });
     return out;
@@ -110,8 +179,24 @@ export class Lpips {
     const taps: Tensor[] = [];
     for (const layer of LAYERS[this.net]) {
       if (layer === 'tap') taps.push(h);
-      else if ('conv' in layer) h = conv2d(h, this.weights.get(`features.${layer.conv}.weight`)!, this.weights.get(`features.${layer.conv}.bias`)!, { stride: layer.stride, padding: layer.padding }).relu();
-      else h = callAten('aten::max_pool2d', '', h, [layer.pool, layer.pool], [layer.stride, layer.stride], [0, 0], [1, 1], false) as Tensor;
+      else if ('conv' in layer)
+        h = conv2d(
+          h,
+          this.weights.get(`features.${layer.conv}.weight`)!,
+          this.weights.get(`features.${layer.conv}.bias`)!,
+          { stride: layer.stride, padding: layer.padding },
+        ).relu();
+      else
+        h = callAten(
+          'aten::max_pool2d',
+          '',
+          h,
+          [layer.pool, layer.pool],
+          [layer.stride, layer.stride],
+          [0, 0],
+          [1, 1],
+          false,
+        ) as Tensor;
     }
     return taps;
   }

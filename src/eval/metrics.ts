@@ -54,7 +54,8 @@ export function luma(rgb: Uint8Array, width: number, height: number): Float64Arr
 
 /** Separable 11x11 Gaussian filter over the valid positions: (width−10) x (height−10). */
 function filterValid(x: Float64Array, width: number, height: number): Float64Array {
-  const w = width - 10, h = height - 10;
+  const w = width - 10,
+    h = height - 10;
   const rows = new Float64Array(w * height);
   for (let yy = 0; yy < height; yy++) {
     for (let xx = 0; xx < w; xx++) {
@@ -76,16 +77,25 @@ function filterValid(x: Float64Array, width: number, height: number): Float64Arr
 
 /** SSIM of two RGB frames (definition at the top of this file). Frames need at least 11x11 pixels. */
 export function ssim(a: Uint8Array, b: Uint8Array, width: number, height: number): number {
-  if (a.length !== b.length || a.length !== width * height * 3) throw new RangeError(`ssim: frames of ${a.length} and ${b.length} bytes for ${width}x${height} RGB`);
-  if (width < 11 || height < 11) throw new RangeError(`ssim: frames of ${width}x${height} are smaller than the 11x11 window`);
-  const x = luma(a, width, height), y = luma(b, width, height);
+  if (a.length !== b.length || a.length !== width * height * 3)
+    throw new RangeError(`ssim: frames of ${a.length} and ${b.length} bytes for ${width}x${height} RGB`);
+  if (width < 11 || height < 11)
+    throw new RangeError(`ssim: frames of ${width}x${height} are smaller than the 11x11 window`);
+  const x = luma(a, width, height),
+    y = luma(b, width, height);
   const product = (p: Float64Array, q: Float64Array): Float64Array => p.map((v, i) => v * q[i]!);
   const [mx, my] = [filterValid(x, width, height), filterValid(y, width, height)];
-  const [xx, yy, xy] = [filterValid(product(x, x), width, height), filterValid(product(y, y), width, height), filterValid(product(x, y), width, height)];
+  const [xx, yy, xy] = [
+    filterValid(product(x, x), width, height),
+    filterValid(product(y, y), width, height),
+    filterValid(product(x, y), width, height),
+  ];
   let sum = 0;
   for (let i = 0; i < mx.length; i++) {
     const [ux, uy] = [mx[i]!, my[i]!];
-    const vx = xx[i]! - ux * ux, vy = yy[i]! - uy * uy, cov = xy[i]! - ux * uy;
+    const vx = xx[i]! - ux * ux,
+      vy = yy[i]! - uy * uy,
+      cov = xy[i]! - ux * uy;
     sum += ((2 * ux * uy + SSIM_C1) * (2 * cov + SSIM_C2)) / ((ux * ux + uy * uy + SSIM_C1) * (vx + vy + SSIM_C2));
   }
   return sum / mx.length;

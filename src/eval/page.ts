@@ -42,15 +42,23 @@ export function upscaleNearest(frame: Uint8Array, width: number, height: number,
   for (let y = 0; y < height * factor; y++) {
     const row = Math.floor(y / factor) * width;
     for (let x = 0; x < outWidth; x++) {
-      const from = (row + Math.floor(x / factor)) * 3, to = (y * outWidth + x) * 3;
-      out[to] = frame[from]!; out[to + 1] = frame[from + 1]!; out[to + 2] = frame[from + 2]!;
+      const from = (row + Math.floor(x / factor)) * 3,
+        to = (y * outWidth + x) * 3;
+      out[to] = frame[from]!;
+      out[to + 1] = frame[from + 1]!;
+      out[to + 2] = frame[from + 2]!;
     }
   }
   return out;
 }
 
 async function writeMp4(file: string, video: RgbVideo, fps: number): Promise<void> {
-  const writer = VideoWriter.open(file, { width: video.width * PAGE_SCALE, height: video.height * PAGE_SCALE, fps, crf: 16 });
+  const writer = VideoWriter.open(file, {
+    width: video.width * PAGE_SCALE,
+    height: video.height * PAGE_SCALE,
+    fps,
+    crf: 16,
+  });
   try {
     for (const frame of video.frames) await writer.write(upscaleNearest(frame, video.width, video.height, PAGE_SCALE));
     await writer.close();
@@ -62,12 +70,25 @@ async function writeMp4(file: string, video: RgbVideo, fps: number): Promise<voi
 
 async function fitted(source: string, frames: number, width: number, height: number): Promise<RgbVideo> {
   const video = await readFrames(source, { maxFrames: frames });
-  return { width, height, frames: await Promise.all(video.frames.map(async (data) => (await coverFit({ width: video.width, height: video.height, data }, width, height)).data)) };
+  return {
+    width,
+    height,
+    frames: await Promise.all(
+      video.frames.map(
+        async (data) => (await coverFit({ width: video.width, height: video.height, data }, width, height)).data,
+      ),
+    ),
+  };
 }
 
 function caseSummary(c: CaseResult): string {
   const m = c.model;
-  const parts = [`PSNR ${m.psnr.toFixed(2)} dB`, `SSIM ${m.ssim.toFixed(3)}`, `sharpness ${m.sharpness.toFixed(2)}`, `edge agreement ${m.edges.toFixed(3)}`];
+  const parts = [
+    `PSNR ${m.psnr.toFixed(2)} dB`,
+    `SSIM ${m.ssim.toFixed(3)}`,
+    `sharpness ${m.sharpness.toFixed(2)}`,
+    `edge agreement ${m.edges.toFixed(3)}`,
+  ];
   if (m.perceptual !== undefined) parts.push(`perceptual distance ${m.perceptual.toFixed(4)}`);
   if (m.miou !== undefined) parts.push(`mIoU ${m.miou.toFixed(3)}`);
   return `${parts.join(', ')}; copy-input ${c.copyInput.psnr.toFixed(2)} dB`;
@@ -83,9 +104,20 @@ function markdownToHtml(md: string): string {
     if (line.startsWith('## ')) out.push(`<h3>${escape(line.slice(3))}</h3>`);
     else if (line.startsWith('|')) {
       const rows: string[][] = [];
-      for (; i < lines.length && lines[i]!.startsWith('|'); i++) if (!/^\|[-|]+\|$/.test(lines[i]!)) rows.push(lines[i]!.slice(1, -1).split('|').map((c) => c.trim()));
+      for (; i < lines.length && lines[i]!.startsWith('|'); i++)
+        if (!/^\|[-|]+\|$/.test(lines[i]!))
+          rows.push(
+            lines[i]!.slice(1, -1)
+              .split('|')
+              .map((c) => c.trim()),
+          );
       i--;
-      out.push(`<table><thead><tr>${rows[0]!.map((c) => `<th>${escape(c)}</th>`).join('')}</tr></thead><tbody>${rows.slice(1).map((r) => `<tr>${r.map((c) => `<td>${escape(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`);
+      out.push(
+        `<table><thead><tr>${rows[0]!.map((c) => `<th>${escape(c)}</th>`).join('')}</tr></thead><tbody>${rows
+          .slice(1)
+          .map((r) => `<tr>${r.map((c) => `<td>${escape(c)}</td>`).join('')}</tr>`)
+          .join('')}</tbody></table>`,
+      );
     } else if (line.trim()) out.push(`<p>${escape(line)}</p>`);
   }
   return out.join('\n');
@@ -154,13 +186,28 @@ export async function writeResultsPage(dir: string, o: PageOptions): Promise<str
           const image = await readImage(section.references.get(c.case)!);
           const file = `videos/${base}_reference.png`;
           const fit = await coverFit(image, r.width, r.height);
-          await writePng(path.join(temp, file), { ...fit, width: fit.width * PAGE_SCALE, height: fit.height * PAGE_SCALE, data: upscaleNearest(fit.data, fit.width, fit.height, PAGE_SCALE) });
-          panels.push(['reference', `<img src="${file}" width="${r.width * PAGE_SCALE}" height="${r.height * PAGE_SCALE}" alt="reference image">`]);
+          await writePng(path.join(temp, file), {
+            ...fit,
+            width: fit.width * PAGE_SCALE,
+            height: fit.height * PAGE_SCALE,
+            data: upscaleNearest(fit.data, fit.width, fit.height, PAGE_SCALE),
+          });
+          panels.push([
+            'reference',
+            `<img src="${file}" width="${r.width * PAGE_SCALE}" height="${r.height * PAGE_SCALE}" alt="reference image">`,
+          ]);
         }
-        for (const [label, source] of [['input', c.input], ['generated', c.prediction], ['ground truth', c.groundTruth]] as const) {
+        for (const [label, source] of [
+          ['input', c.input],
+          ['generated', c.prediction],
+          ['ground truth', c.groundTruth],
+        ] as const) {
           const file = `videos/${base}_${label.replace(' ', '_')}.mp4`;
           await writeMp4(path.join(temp, file), await fitted(source, r.frames, r.width, r.height), o.fps);
-          panels.push([label, `<video src="${file}" width="${r.width * PAGE_SCALE}" height="${r.height * PAGE_SCALE}" muted playsinline preload="auto"></video>`]);
+          panels.push([
+            label,
+            `<video src="${file}" width="${r.width * PAGE_SCALE}" height="${r.height * PAGE_SCALE}" muted playsinline preload="auto"></video>`,
+          ]);
         }
         cases.push(`<div class="case"><h3>${escape(c.case)} <small>(${caseSummary(c)})</small></h3>
 <div class="players"><div class="row">${panels.map(([label, html]) => `<figure>${html}<figcaption>${escape(label)}</figcaption></figure>`).join('')}</div>
@@ -171,7 +218,9 @@ export async function writeResultsPage(dir: string, o: PageOptions): Promise<str
         writeFileSync(path.join(temp, file), svg);
         return `<img src="${file}" alt="${escape(name)}">`;
       });
-      sections.push(`<section><h2>${escape(r.task)}</h2>${markdownToHtml(markdownReport(r))}<div class="plots">${plots.join('\n')}</div>${cases.join('\n')}</section>`);
+      sections.push(
+        `<section><h2>${escape(r.task)}</h2>${markdownToHtml(markdownReport(r))}<div class="plots">${plots.join('\n')}</div>${cases.join('\n')}</section>`,
+      );
     }
     const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(o.title)}</title><style>${STYLE}</style></head>
 <body><h1>${escape(o.title)}</h1>${o.intro ? `<p>${escape(o.intro)}</p>` : ''}
@@ -182,4 +231,3 @@ ${sections.join('\n')}
   });
   return path.join(dir, 'index.html');
 }
-

@@ -30,7 +30,8 @@ export function framesToTensor(frames: readonly Uint8Array[], width: number, hei
   const data = new Float32Array(frames.length * 3 * width * height);
   const plane = width * height;
   frames.forEach((frame, n) => {
-    for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) data[(n * 3 + c) * plane + p] = frame[p * 3 + c]! / 127.5 - 1;
+    for (let p = 0; p < plane; p++)
+      for (let c = 0; c < 3; c++) data[(n * 3 + c) * plane + p] = frame[p * 3 + c]! / 127.5 - 1;
   });
   return tensor(data, { shape: [frames.length, 3, height, width] });
 }
@@ -38,7 +39,10 @@ export function framesToTensor(frames: readonly Uint8Array[], width: number, hei
 const BATCH = 32;
 
 export class PerceptualScorer {
-  constructor(readonly net: PerceptionNet, readonly where: string) {}
+  constructor(
+    readonly net: PerceptionNet,
+    readonly where: string,
+  ) {}
 
   static load(dir: string): PerceptualScorer {
     return new PerceptualScorer(PerceptionNet.fromPretrained(dir), dir);
@@ -76,7 +80,9 @@ export class PerceptualScorer {
         for (let k = 0; k < n; k++) {
           const v = new Float64Array(dims.reduce((a, b) => a + b, 0));
           let o = 0;
-          pooled.forEach((p, j) => { for (let d = 0; d < dims[j]!; d++) v[o++] = p[k * dims[j]! + d]!; });
+          pooled.forEach((p, j) => {
+            for (let d = 0; d < dims[j]!; d++) v[o++] = p[k * dims[j]! + d]!;
+          });
           vectors.push(v);
         }
         const classes = out.classes.toTypedArray() as Uint8Array;
@@ -92,15 +98,18 @@ export class PerceptualScorer {
 
 /** Per-frame perceptual distance of two percepts of one size and frame count (definition at the top). */
 export function perceptualDistances(a: Percept, b: Percept): number[] {
-  if (a.labels.length !== b.labels.length) throw new RangeError(`perceptualDistances: ${a.labels.length} and ${b.labels.length} frames`);
-  return noGrad(() => scope(() => {
-    let sum: Tensor | undefined;
-    a.normalized.forEach((x, i) => {
-      const d = x.sub(b.normalized[i]!).square().sum(1).mean([1, 2]);
-      sum = sum ? sum.add(d) : d;
-    });
-    return sum!.div(a.normalized.length).toArray();
-  }));
+  if (a.labels.length !== b.labels.length)
+    throw new RangeError(`perceptualDistances: ${a.labels.length} and ${b.labels.length} frames`);
+  return noGrad(() =>
+    scope(() => {
+      let sum: Tensor | undefined;
+      a.normalized.forEach((x, i) => {
+        const d = x.sub(b.normalized[i]!).square().sum(1).mean([1, 2]);
+        sum = sum ? sum.add(d) : d;
+      });
+      return sum!.div(a.normalized.length).toArray();
+    }),
+  );
 }
 
 /** Pixel counts per class of predicted against true class maps, for IoU (definition at the top). */
@@ -117,12 +126,19 @@ export class ClassOverlap {
   }
 
   add(predicted: Uint8Array, truth: Uint8Array): this {
-    if (predicted.length !== truth.length) throw new RangeError(`ClassOverlap: maps of ${predicted.length} and ${truth.length} pixels`);
+    if (predicted.length !== truth.length)
+      throw new RangeError(`ClassOverlap: maps of ${predicted.length} and ${truth.length} pixels`);
     for (let i = 0; i < truth.length; i++) {
-      const p = predicted[i]!, t = truth[i]!;
+      const p = predicted[i]!,
+        t = truth[i]!;
       this.truth[t]!++;
-      if (p === t) { this.intersection[t]!++; this.union[t]!++; }
-      else { this.union[t]!++; this.union[p]!++; }
+      if (p === t) {
+        this.intersection[t]!++;
+        this.union[t]!++;
+      } else {
+        this.union[t]!++;
+        this.union[p]!++;
+      }
     }
     return this;
   }

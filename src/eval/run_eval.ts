@@ -41,31 +41,69 @@ export interface EvalCommandOptions {
 }
 
 export async function runEval(o: EvalCommandOptions): Promise<{ report: EvalReport; files: string[]; page?: string }> {
-  for (const [name, dir] of [['predictions', o.predictions], ['groundTruth', o.groundTruth]] as const) if (!existsSync(dir)) throw new OptionError(name, `${dir} does not exist`);
+  for (const [name, dir] of [
+    ['predictions', o.predictions],
+    ['groundTruth', o.groundTruth],
+  ] as const)
+    if (!existsSync(dir)) throw new OptionError(name, `${dir} does not exist`);
   if (o.metrics && !existsSync(o.metrics)) throw new OptionError('metrics', `${o.metrics} does not exist`);
-  checkOutputFolder(o.output, 'output', { inputs: [o.predictions, o.groundTruth, o.trainData, o.metrics, o.compare, o.perception, o.lpipsBackbone, o.lpipsHeads, o.fvdI3d] });
+  checkOutputFolder(o.output, 'output', {
+    inputs: [
+      o.predictions,
+      o.groundTruth,
+      o.trainData,
+      o.metrics,
+      o.compare,
+      o.perception,
+      o.lpipsBackbone,
+      o.lpipsHeads,
+      o.fvdI3d,
+    ],
+  });
   if (o.compare && !existsSync(o.compare)) throw new OptionError('compare', `${o.compare} does not exist`);
-  const other = o.compare ? readEvalReport(o.compare) : undefined;  // read and checked first: a wrong file costs no evaluation
+  const other = o.compare ? readEvalReport(o.compare) : undefined; // read and checked first: a wrong file costs no evaluation
   if (other) checkComparable(other, o, o.compare!);
-  if (o.perception && !existsSync(path.join(o.perception, 'config.json'))) throw new OptionError('perception', `${o.perception} is not a PerceptionNet folder (no config.json)`);
+  if (o.perception && !existsSync(path.join(o.perception, 'config.json')))
+    throw new OptionError('perception', `${o.perception} is not a PerceptionNet folder (no config.json)`);
   const base = { task: o.task, predictions: o.predictions, groundTruth: o.groundTruth, frames: o.frames };
   if (other) {
     // a report that shares no case is said before an evaluation that could not be compared
     const theirs = new Set(other.cases.map((c) => c.case));
     const names = matchedCaseNames(base);
-    if (!names.some((n) => theirs.has(n))) throw new OptionError('compare', `${o.compare} has none of this run's cases (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''})`);
+    if (!names.some((n) => theirs.has(n)))
+      throw new OptionError(
+        'compare',
+        `${o.compare} has none of this run's cases (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''})`,
+      );
   }
   const { width, height } = await groundTruthSize(base);
-  const meanFrame = o.trainData ? await meanTargetFrame(o.trainData, o.task, o.frames, width, height, (d, t) => o.onProgress?.('mean frame', d, t)) : undefined;
-  if (!o.lpipsBackbone !== !o.lpipsHeads) throw new OptionError(o.lpipsBackbone ? 'lpipsHeads' : 'lpipsBackbone', 'LPIPS needs both files: the backbone (e.g. alexnet-owt-7be5be79.pth) and the heads (lpips/weights/v0.1/alex.pth)');
-  for (const [name, file] of [['lpipsBackbone', o.lpipsBackbone], ['lpipsHeads', o.lpipsHeads]] as const) if (file && !existsSync(file)) throw new OptionError(name, `${file} does not exist`);
+  const meanFrame = o.trainData
+    ? await meanTargetFrame(o.trainData, o.task, o.frames, width, height, (d, t) => o.onProgress?.('mean frame', d, t))
+    : undefined;
+  if (!o.lpipsBackbone !== !o.lpipsHeads)
+    throw new OptionError(
+      o.lpipsBackbone ? 'lpipsHeads' : 'lpipsBackbone',
+      'LPIPS needs both files: the backbone (e.g. alexnet-owt-7be5be79.pth) and the heads (lpips/weights/v0.1/alex.pth)',
+    );
+  for (const [name, file] of [
+    ['lpipsBackbone', o.lpipsBackbone],
+    ['lpipsHeads', o.lpipsHeads],
+  ] as const)
+    if (file && !existsSync(file)) throw new OptionError(name, `${file} does not exist`);
   if (o.fvdI3d && !existsSync(o.fvdI3d)) throw new OptionError('fvdI3d', `${o.fvdI3d} does not exist`);
   const lpips = o.lpipsBackbone && o.lpipsHeads ? Lpips.load(o.lpipsBackbone, o.lpipsHeads) : undefined;
   const fvd = o.fvdI3d ? Fvd.load(o.fvdI3d) : undefined;
   const perception = o.perception ? PerceptualScorer.load(o.perception) : undefined;
   let report: EvalReport;
   try {
-    report = await evaluate({ ...base, meanFrame, perception, lpips, fvd, onProgress: (d, t) => o.onProgress?.('cases', d, t) });
+    report = await evaluate({
+      ...base,
+      meanFrame,
+      perception,
+      lpips,
+      fvd,
+      onProgress: (d, t) => o.onProgress?.('cases', d, t),
+    });
   } finally {
     perception?.net.dispose();
     lpips?.dispose();
@@ -76,8 +114,19 @@ export async function runEval(o: EvalCommandOptions): Promise<{ report: EvalRepo
   const files = writeReport(o.output, report, { title, lossFile: o.metrics });
   let page: string | undefined;
   if (o.html) {
-    const references = o.task === 'one2three' ? new Map(report.cases.map((c) => [c.case, imageNamed(path.join(o.groundTruth, LAYOUT.reference), c.case)]).filter((e): e is [string, string] => e[1] !== undefined)) : undefined;
-    page = await writeResultsPage(path.join(o.output, 'page'), { title, fps: o.fps, sections: [{ report, references, lossFile: o.metrics }] });
+    const references =
+      o.task === 'one2three'
+        ? new Map(
+            report.cases
+              .map((c) => [c.case, imageNamed(path.join(o.groundTruth, LAYOUT.reference), c.case)])
+              .filter((e): e is [string, string] => e[1] !== undefined),
+          )
+        : undefined;
+    page = await writeResultsPage(path.join(o.output, 'page'), {
+      title,
+      fps: o.fps,
+      sections: [{ report, references, lossFile: o.metrics }],
+    });
   }
   return { report, files, page };
 }

@@ -57,8 +57,13 @@ export function pixelScores(prediction: readonly Uint8Array[], truth: RgbVideo):
   const ssimFrames = videoSsim(prediction, truth.frames, width, height);
   const edgesFrames = videoEdgeAgreement(prediction, truth.frames, width, height);
   return {
-    psnr: mean(psnrFrames), ssim: mean(ssimFrames), psnrFrames, ssimFrames,
-    sharpness: videoSharpness(prediction, truth.frames, width, height), edges: mean(edgesFrames), edgesFrames,
+    psnr: mean(psnrFrames),
+    ssim: mean(ssimFrames),
+    psnrFrames,
+    ssimFrames,
+    sharpness: videoSharpness(prediction, truth.frames, width, height),
+    edges: mean(edgesFrames),
+    edgesFrames,
   };
 }
 
@@ -70,14 +75,23 @@ export class SetScores<M extends string> {
   readonly #clipFeatures = new Map<M, Float64Array[]>();
   readonly #truthClipFeatures: Float64Array[] = [];
 
-  constructor(readonly methods: readonly M[], readonly scorer?: PerceptualScorer, readonly lpips?: Lpips, readonly fvd?: Fvd) {}
+  constructor(
+    readonly methods: readonly M[],
+    readonly scorer?: PerceptualScorer,
+    readonly lpips?: Lpips,
+    readonly fvd?: Fvd,
+  ) {}
 
   get #characterClass(): number {
     return this.scorer?.classNames.indexOf('character') ?? -1;
   }
 
   /** Scores one case: each method's video (those given) against the truth, with the truth's class maps when known. */
-  addCase(videos: Partial<Record<M, readonly Uint8Array[]>>, truth: RgbVideo, trueMaps?: readonly Uint8Array[]): Partial<Record<M, MethodScores>> {
+  addCase(
+    videos: Partial<Record<M, readonly Uint8Array[]>>,
+    truth: RgbVideo,
+    trueMaps?: readonly Uint8Array[],
+  ): Partial<Record<M, MethodScores>> {
     const result: Partial<Record<M, MethodScores>> = {};
     for (const m of this.methods) if (videos[m]) result[m] = pixelScores(videos[m]!, truth);
     if (this.lpips) {
@@ -94,7 +108,9 @@ export class SetScores<M extends string> {
         const frames = videos[m];
         if (!frames) continue;
         if (!this.#clipFeatures.has(m)) this.#clipFeatures.set(m, []);
-        this.#clipFeatures.get(m)!.push(frames === truth.frames ? reference : this.fvd.features(frames, truth.width, truth.height));
+        this.#clipFeatures
+          .get(m)!
+          .push(frames === truth.frames ? reference : this.fvd.features(frames, truth.width, truth.height));
       }
     }
     const scorer = this.scorer;
@@ -117,7 +133,7 @@ export class SetScores<M extends string> {
               const overlap = new ClassOverlap(classes);
               percept.labels.forEach((map, f) => overlap.add(map, trueMaps[f]!));
               scores.miou = overlap.miou();
-              scores.characterIou = this.#characterClass >= 0 ? overlap.iou()[this.#characterClass] ?? null : null;
+              scores.characterIou = this.#characterClass >= 0 ? (overlap.iou()[this.#characterClass] ?? null) : null;
               if (!this.#overlaps.has(m)) this.#overlaps.set(m, new ClassOverlap(classes));
               this.#overlaps.get(m)!.merge(overlap);
             }
@@ -138,19 +154,27 @@ export class SetScores<M extends string> {
     const all = this.cases.map((c) => c[m]).filter((s): s is MethodScores => s !== undefined);
     if (!all.length) return undefined;
     const out: OverallScores = {
-      psnr: mean(all.map((s) => s.psnr)), ssim: mean(all.map((s) => s.ssim)),
-      sharpness: mean(all.map((s) => s.sharpness)), edges: mean(all.map((s) => s.edges)),
+      psnr: mean(all.map((s) => s.psnr)),
+      ssim: mean(all.map((s) => s.ssim)),
+      sharpness: mean(all.map((s) => s.sharpness)),
+      edges: mean(all.map((s) => s.edges)),
     };
     if (all.every((s) => s.perceptual !== undefined)) out.perceptual = mean(all.map((s) => s.perceptual!));
     if (all.every((s) => s.lpips !== undefined)) out.lpips = mean(all.map((s) => s.lpips!));
     const vectors = this.#vectors.get(m);
-    if (vectors && vectors.length === this.#truthVectors.length && vectors.length >= 2) out.frechet = frechetDistance(vectors.flat(), this.#truthVectors.flat());
+    if (vectors && vectors.length === this.#truthVectors.length && vectors.length >= 2)
+      out.frechet = frechetDistance(vectors.flat(), this.#truthVectors.flat());
     const clips = this.#clipFeatures.get(m);
-    if (clips && clips.length === this.#truthClipFeatures.length && clips.length >= 2) out.fvd = frechetDistance(clips, this.#truthClipFeatures);
+    if (clips && clips.length === this.#truthClipFeatures.length && clips.length >= 2)
+      out.fvd = frechetDistance(clips, this.#truthClipFeatures);
     const overlap = this.#overlaps.get(m);
     if (overlap) {
       const iou = overlap.iou();
-      Object.assign(out, { miou: overlap.miou(), iou, characterIou: this.#characterClass >= 0 ? iou[this.#characterClass] ?? null : null });
+      Object.assign(out, {
+        miou: overlap.miou(),
+        iou,
+        characterIou: this.#characterClass >= 0 ? (iou[this.#characterClass] ?? null) : null,
+      });
     }
     return out;
   }

@@ -38,7 +38,10 @@ export function ranks(values: readonly number[], better: 'higher' | 'lower'): nu
 export function meanRanks(settings: readonly SettingScores[]): number[] {
   const sums = settings.map(() => 0);
   for (const m of SELECTION_METRICS) {
-    ranks(settings.map((s) => (m.value ? m.value(s) : s[m.key])), m.better).forEach((r, i) => (sums[i]! += r));
+    ranks(
+      settings.map((s) => (m.value ? m.value(s) : s[m.key])),
+      m.better,
+    ).forEach((r, i) => (sums[i]! += r));
   }
   return sums.map((s) => s / SELECTION_METRICS.length);
 }
@@ -47,5 +50,9 @@ export function meanRanks(settings: readonly SettingScores[]): number[] {
 export function chooseSetting(settings: readonly SettingScores[]): number {
   if (!settings.length) throw new RangeError('chooseSetting: no settings');
   const r = meanRanks(settings);
-  return r.reduce((best, v, i) => (v < r[best]! || (v === r[best]! && settings[i]!.perceptual < settings[best]!.perceptual) ? i : best), 0);
+  return r.reduce(
+    (best, v, i) =>
+      v < r[best]! || (v === r[best]! && settings[i]!.perceptual < settings[best]!.perceptual) ? i : best,
+    0,
+  );
 }

@@ -24,9 +24,16 @@ export function gradientEnergy(rgb: Uint8Array, width: number, height: number): 
 }
 
 /** Gradient energy of a predicted video over its truth's (definition at the top). */
-export function videoSharpness(prediction: readonly Uint8Array[], truth: readonly Uint8Array[], width: number, height: number): number {
-  if (prediction.length !== truth.length) throw new RangeError(`videoSharpness: ${prediction.length} and ${truth.length} frames`);
-  let p = 0, t = 0;
+export function videoSharpness(
+  prediction: readonly Uint8Array[],
+  truth: readonly Uint8Array[],
+  width: number,
+  height: number,
+): number {
+  if (prediction.length !== truth.length)
+    throw new RangeError(`videoSharpness: ${prediction.length} and ${truth.length} frames`);
+  let p = 0,
+    t = 0;
   for (let i = 0; i < truth.length; i++) {
     p += gradientEnergy(prediction[i]!, width, height);
     t += gradientEnergy(truth[i]!, width, height);
@@ -45,19 +52,35 @@ export function bandPass(rgb: Uint8Array, width: number, height: number): Float6
 /** Pearson correlation; 0 when either side is constant (nothing to agree with). */
 export function correlation(a: Float64Array, b: Float64Array): number {
   const n = a.length;
-  let ma = 0, mb = 0;
-  for (let i = 0; i < n; i++) { ma += a[i]!; mb += b[i]!; }
-  ma /= n; mb /= n;
-  let ab = 0, aa = 0, bb = 0;
+  let ma = 0,
+    mb = 0;
   for (let i = 0; i < n; i++) {
-    const da = a[i]! - ma, db = b[i]! - mb;
-    ab += da * db; aa += da * da; bb += db * db;
+    ma += a[i]!;
+    mb += b[i]!;
+  }
+  ma /= n;
+  mb /= n;
+  let ab = 0,
+    aa = 0,
+    bb = 0;
+  for (let i = 0; i < n; i++) {
+    const da = a[i]! - ma,
+      db = b[i]! - mb;
+    ab += da * db;
+    aa += da * da;
+    bb += db * db;
   }
   return aa === 0 || bb === 0 ? 0 : ab / Math.sqrt(aa * bb);
 }
 
 /** Per-frame edge agreement of two videos (definition at the top). */
-export function videoEdgeAgreement(prediction: readonly Uint8Array[], truth: readonly Uint8Array[], width: number, height: number): number[] {
-  if (prediction.length !== truth.length) throw new RangeError(`videoEdgeAgreement: ${prediction.length} and ${truth.length} frames`);
+export function videoEdgeAgreement(
+  prediction: readonly Uint8Array[],
+  truth: readonly Uint8Array[],
+  width: number,
+  height: number,
+): number[] {
+  if (prediction.length !== truth.length)
+    throw new RangeError(`videoEdgeAgreement: ${prediction.length} and ${truth.length} frames`);
   return truth.map((frame, i) => correlation(bandPass(prediction[i]!, width, height), bandPass(frame, width, height)));
 }

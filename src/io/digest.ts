@@ -23,7 +23,8 @@ export function fileDigest(file: string): string {
 
 /** The remembered digests: $WORLDWANDER_CACHE_DIR, else $XDG_CACHE_HOME/worldwander, else ~/.cache/worldwander. */
 export function digestStorePath(env: NodeJS.ProcessEnv = process.env): string {
-  const dir = env.WORLDWANDER_CACHE_DIR || path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'worldwander');
+  const dir =
+    env.WORLDWANDER_CACHE_DIR || path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'worldwander');
   return path.join(dir, 'weight-digests.json');
 }
 
@@ -34,7 +35,7 @@ function readStore(file: string): Store {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as Store;
   } catch {
-    return {};  // a damaged store only costs re-reading the files
+    return {}; // a damaged store only costs re-reading the files
   }
 }
 

@@ -28,10 +28,17 @@ export function freeBytes(p: string): number {
 }
 
 /** Runs `write`; a full disk becomes a DiskFullError naming `target`, the free space and, when known, the space needed. */
-export function onDiskFull<T>(target: string, write: () => T, { needed, then }: { needed?: number; then?: string } = {}): T {
+export function onDiskFull<T>(
+  target: string,
+  write: () => T,
+  { needed, then }: { needed?: number; then?: string } = {},
+): T {
   try {
     const result = write();
-    if (result instanceof Promise) return result.catch((error: unknown) => { throw diskFull(error, target, needed, then); }) as T;
+    if (result instanceof Promise)
+      return result.catch((error: unknown) => {
+        throw diskFull(error, target, needed, then);
+      }) as T;
     return result;
   } catch (error) {
     throw diskFull(error, target, needed, then);
@@ -41,5 +48,7 @@ export function onDiskFull<T>(target: string, write: () => T, { needed, then }: 
 function diskFull(error: unknown, target: string, needed: number | undefined, then: string | undefined): unknown {
   if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') return error;
   const need = needed ? `, about ${megabytes(needed)} needed` : '';
-  return new DiskFullError(`${target}: no space left on the device (${megabytes(freeBytes(target))} free there${need}); nothing half-written is kept${then ? `; ${then}` : ''}`);
+  return new DiskFullError(
+    `${target}: no space left on the device (${megabytes(freeBytes(target))} free there${need}); nothing half-written is kept${then ? `; ${then}` : ''}`,
+  );
 }

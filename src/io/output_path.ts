@@ -7,13 +7,19 @@ import path from 'node:path';
 import { OptionError } from '../errors.js';
 
 /** Throws an OptionError naming `option` (e.g. 'out') and the fault; returns the path. */
-export function checkOutputFile(file: string, option: string, { inputs = [], replace = true }: { inputs?: readonly string[]; replace?: boolean } = {}): string {
+export function checkOutputFile(
+  file: string,
+  option: string,
+  { inputs = [], replace = true }: { inputs?: readonly string[]; replace?: boolean } = {},
+): string {
   if (file.trim() === '') throw new OptionError(option, 'is empty; give the file to write');
   const stat = statSync(file, { throwIfNoEntry: false });
   if (stat?.isDirectory()) throw new OptionError(option, `${file} is a folder; give a file name inside it`);
-  if (stat && !replace) throw new OptionError(option, `${file} exists; give another name, or {overwrite} to replace it`);
+  if (stat && !replace)
+    throw new OptionError(option, `${file} exists; give another name, or {overwrite} to replace it`);
   for (const input of inputs) {
-    if (existsSync(input) && stat && realpathSync(input) === realpathSync(file)) throw new OptionError(option, `${file} is also an input; writing it would destroy the input`);
+    if (existsSync(input) && stat && realpathSync(input) === realpathSync(file))
+      throw new OptionError(option, `${file} is also an input; writing it would destroy the input`);
   }
   checkWritableFolder(path.dirname(path.resolve(file)), option);
   return file;
@@ -28,7 +34,10 @@ export function checkWritableFolder(dir: string, option: string): void {
   try {
     closeSync(openSync(probe, 'wx'));
   } catch (error) {
-    throw new OptionError(option, `cannot create files in ${dir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new OptionError(
+      option,
+      `cannot create files in ${dir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
   rmSync(probe, { force: true });
 }
@@ -45,27 +54,40 @@ function realPathOf(p: string): string {
   return path.join(realpathSync(at), ...rest);
 }
 
-const within = (inner: string, outer: string): boolean => inner === outer || inner.startsWith(outer.endsWith(path.sep) ? outer : outer + path.sep);
+const within = (inner: string, outer: string): boolean =>
+  inner === outer || inner.startsWith(outer.endsWith(path.sep) ? outer : outer + path.sep);
 
 /**
  * An output folder, before any work: not a file, not equal to, inside or around any of `inputs`
  * (each named in the error), and its nearest existing folder takes new files. Returns the path.
  */
-export function checkOutputFolder(dir: string, option: string, { inputs = [] }: { inputs?: readonly (string | undefined)[] } = {}): string {
+export function checkOutputFolder(
+  dir: string,
+  option: string,
+  { inputs = [] }: { inputs?: readonly (string | undefined)[] } = {},
+): string {
   if (dir.trim() === '') throw new OptionError(option, 'is empty; give the folder to write');
   let stat: ReturnType<typeof statSync>;
   try {
     stat = statSync(dir, { throwIfNoEntry: false });
   } catch {
-    stat = undefined;  // ENOTDIR: a file stands where a parent folder should; said below
+    stat = undefined; // ENOTDIR: a file stands where a parent folder should; said below
   }
   if (stat && !stat.isDirectory()) throw new OptionError(option, `${dir} exists and is not a folder`);
   const out = realPathOf(dir);
   for (const input of inputs) {
     if (!input || !existsSync(input)) continue;
     const real = realPathOf(input);
-    if (within(out, real)) throw new OptionError(option, `${dir} is ${out === real ? '' : 'inside '}the input ${input}; writing there would change the input. Choose a folder outside it`);
-    if (within(real, out)) throw new OptionError(option, `${dir} holds the input ${input}; writing there could replace it. Choose a folder that holds no input`);
+    if (within(out, real))
+      throw new OptionError(
+        option,
+        `${dir} is ${out === real ? '' : 'inside '}the input ${input}; writing there would change the input. Choose a folder outside it`,
+      );
+    if (within(real, out))
+      throw new OptionError(
+        option,
+        `${dir} holds the input ${input}; writing there could replace it. Choose a folder that holds no input`,
+      );
   }
   let existing = path.resolve(dir);
   while (!existsSync(existing)) existing = path.dirname(existing);

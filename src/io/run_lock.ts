@@ -27,7 +27,7 @@ function alive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';  // exists, owned by another user
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by another user
   }
 }
 
@@ -36,34 +36,52 @@ function readRecord(file: string): LockRecord | undefined {
     const record = JSON.parse(readFileSync(file, 'utf8')) as Partial<LockRecord>;
     return typeof record.pid === 'number' && typeof record.host === 'string' ? (record as LockRecord) : undefined;
   } catch {
-    return undefined;  // gone meanwhile, or cut short by a crash while being written
+    return undefined; // gone meanwhile, or cut short by a crash while being written
   }
 }
 
 export class RunLock {
   #released = false;
-  private constructor(readonly file: string, private readonly onExit: () => void) {}
+  private constructor(
+    readonly file: string,
+    private readonly onExit: () => void,
+  ) {}
 
   /** Takes `dir`'s lock (creating the folder) or throws an OptionError naming `option` and the live run. */
   static acquire(dir: string, option = 'output', onNote?: (text: string) => void): RunLock {
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, LOCK_FILE);
-    const record: LockRecord = { pid: process.pid, host: hostname(), started: new Date().toISOString(), command: process.argv.slice(2).join(' ') };
+    const record: LockRecord = {
+      pid: process.pid,
+      host: hostname(),
+      started: new Date().toISOString(),
+      command: process.argv.slice(2).join(' '),
+    };
     const text = `${JSON.stringify(record)}\n`;
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const fd = openSync(file, 'wx');
-        try { writeSync(fd, text); } finally { closeSync(fd); }
+        try {
+          writeSync(fd, text);
+        } finally {
+          closeSync(fd);
+        }
         return RunLock.#owned(file);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
       const owner = readRecord(file);
       if (owner && owner.host !== record.host) {
-        throw new OptionError(option, `${dir} is in use by a run on ${owner.host} (pid ${owner.pid}, started ${owner.started}); if that run is gone, delete ${file}`);
+        throw new OptionError(
+          option,
+          `${dir} is in use by a run on ${owner.host} (pid ${owner.pid}, started ${owner.started}); if that run is gone, delete ${file}`,
+        );
       }
       if (owner && (owner.pid === process.pid ? held.has(file) : alive(owner.pid))) {
-        throw new OptionError(option, `${dir} is in use by a live run (pid ${owner.pid}, started ${owner.started}${owner.command ? `: worldwander ${owner.command}` : ''}); wait for it or stop it, or choose another folder`);
+        throw new OptionError(
+          option,
+          `${dir} is in use by a live run (pid ${owner.pid}, started ${owner.started}${owner.command ? `: worldwander ${owner.command}` : ''}); wait for it or stop it, or choose another folder`,
+        );
       }
       // the owner is gone: replace its lock atomically, then check that ours is the one that stayed
       const temp = `${file}.tmp-${process.pid}`;
@@ -97,7 +115,11 @@ export class RunLock {
 }
 
 /** Runs `work` holding `dir`'s lock, once the folder is checked against the run's inputs (output_path.ts). */
-export async function withRunLock<T>(dir: string, work: () => Promise<T>, { inputs = [], onNote }: { inputs?: readonly (string | undefined)[]; onNote?: (text: string) => void } = {}): Promise<T> {
+export async function withRunLock<T>(
+  dir: string,
+  work: () => Promise<T>,
+  { inputs = [], onNote }: { inputs?: readonly (string | undefined)[]; onNote?: (text: string) => void } = {},
+): Promise<T> {
   checkOutputFolder(dir, 'output', { inputs });
   const lock = RunLock.acquire(dir, 'output', onNote);
   try {

@@ -20,7 +20,10 @@ function accumulate(into: (Tensor | null)[], index: number, grad: Tensor | null)
   if (!grad) return;
   const previous = into[index];
   into[index] = previous ? previous.add(grad) : grad;
-  if (previous) { previous.dispose(); grad.dispose(); }
+  if (previous) {
+    previous.dispose();
+    grad.dispose();
+  }
 }
 
 /**
@@ -30,7 +33,12 @@ function accumulate(into: (Tensor | null)[], index: number, grad: Tensor | null)
  * graphs from earlier computation (e.g. embeddings); their gradients are pushed on through them
  * at the end. Peak activation memory: one segment's graph plus the head's, instead of all.
  */
-export function forwardBackwardCheckpointed(input: Tensor, context: readonly Tensor[], segments: readonly Segment[], head: Segment): CheckpointedRun {
+export function forwardBackwardCheckpointed(
+  input: Tensor,
+  context: readonly Tensor[],
+  segments: readonly Segment[],
+  head: Segment,
+): CheckpointedRun {
   const detachedContext = context.map((c) => c.detach());
   const saved: Tensor[] = [];
   noGrad(() => {
@@ -44,13 +52,18 @@ export function forwardBackwardCheckpointed(input: Tensor, context: readonly Ten
 
   const last = saved.pop()!.requiresGrad_(true);
   const contextGrads: (Tensor | null)[] = context.map(() => null);
-  const headRun = enableGrad(() => scope(() => {
-    const leaves = context.map(leafLike);
-    const value = head(last, leaves);
-    if (value.numel() !== 1) throw new RangeError(`forwardBackwardCheckpointed: the head must return a scalar loss, got shape [${value.shape.join(', ')}]`);
-    backward([value]);
-    return { loss: value.detach(), context: leaves.map((l) => (l.requiresGrad ? l.grad : null)) };
-  }));
+  const headRun = enableGrad(() =>
+    scope(() => {
+      const leaves = context.map(leafLike);
+      const value = head(last, leaves);
+      if (value.numel() !== 1)
+        throw new RangeError(
+          `forwardBackwardCheckpointed: the head must return a scalar loss, got shape [${value.shape.join(', ')}]`,
+        );
+      backward([value]);
+      return { loss: value.detach(), context: leaves.map((l) => (l.requiresGrad ? l.grad : null)) };
+    }),
+  );
   headRun.context.forEach((grad, k) => accumulate(contextGrads, k, grad));
   const loss = headRun.loss;
   let gradOut = last.grad;
@@ -60,13 +73,15 @@ export function forwardBackwardCheckpointed(input: Tensor, context: readonly Ten
     const x = saved[i]!;
     if (gradOut === null) break; // nothing upstream depends on the loss
     const g: Tensor = gradOut;
-    const next = enableGrad(() => scope(() => {
-      const leaf = x.requiresGrad_(true);
-      const leaves = context.map(leafLike);
-      const out = segments[i]!(leaf, leaves);
-      backward([out], [g]);
-      return { input: leaf.grad, context: leaves.map((l) => (l.requiresGrad ? l.grad : null)) };
-    }));
+    const next = enableGrad(() =>
+      scope(() => {
+        const leaf = x.requiresGrad_(true);
+        const leaves = context.map(leafLike);
+        const out = segments[i]!(leaf, leaves);
+        backward([out], [g]);
+        return { input: leaf.grad, context: leaves.map((l) => (l.requiresGrad ? l.grad : null)) };
+      }),
+    );
     next.context.forEach((grad, k) => accumulate(contextGrads, k, grad));
     g.dispose();
     x.dispose();
@@ -76,8 +91,17 @@ export function forwardBackwardCheckpointed(input: Tensor, context: readonly Ten
 
   const roots: Tensor[] = [];
   const grads: Tensor[] = [];
-  if (gradOut && input.requiresGrad) { roots.push(input); grads.push(gradOut); }
-  context.forEach((c, k) => { const g = contextGrads[k]; if (g && c.requiresGrad) { roots.push(c); grads.push(g); } });
+  if (gradOut && input.requiresGrad) {
+    roots.push(input);
+    grads.push(gradOut);
+  }
+  context.forEach((c, k) => {
+    const g = contextGrads[k];
+    if (g && c.requiresGrad) {
+      roots.push(c);
+      grads.push(g);
+    }
+  });
   if (roots.length) backward(roots, grads);
   for (const g of [gradOut, ...contextGrads]) if (g && !g.disposed) g.dispose();
   for (const c of detachedContext) c.dispose();

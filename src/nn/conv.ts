@@ -18,7 +18,12 @@ export class Conv3d extends Module {
     readonly inChannels: number,
     readonly outChannels: number,
     kernelSize: number | Triple,
-    { stride = 1, padding = 0, bias = true, ...options }: LayerOptions & { stride?: number | Triple; padding?: number | Triple; bias?: boolean } = {},
+    {
+      stride = 1,
+      padding = 0,
+      bias = true,
+      ...options
+    }: LayerOptions & { stride?: number | Triple; padding?: number | Triple; bias?: boolean } = {},
   ) {
     super();
     this.kernelSize = triple(kernelSize);
@@ -26,7 +31,10 @@ export class Conv3d extends Module {
     this.padding = triple(padding);
     const fanIn = inChannels * this.kernelSize[0] * this.kernelSize[1] * this.kernelSize[2];
     const bound = 1 / Math.sqrt(fanIn);
-    this.weight = this.registerParameter('weight', uniformParameter([outChannels, inChannels, ...this.kernelSize], bound, options));
+    this.weight = this.registerParameter(
+      'weight',
+      uniformParameter([outChannels, inChannels, ...this.kernelSize], bound, options),
+    );
     this.bias = bias ? this.registerParameter('bias', uniformParameter([outChannels], bound, options)) : null;
   }
 
@@ -36,12 +44,16 @@ export class Conv3d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    if (!this.isPatchwise) return conv3d(x, this.weight, this.bias, { stride: [...this.stride], padding: [...this.padding] });
+    if (!this.isPatchwise)
+      return conv3d(x, this.weight, this.bias, { stride: [...this.stride], padding: [...this.padding] });
     // Same math as the conv, as one matmul over non-overlapping patches.
     return scope(() => {
       const [b, , f, h, w] = x.shape as [number, number, number, number, number];
       const [kt, kh, kw] = this.kernelSize;
-      return this.tokens(x).reshape(b, f / kt, h / kh, w / kw, this.outChannels).permute(0, 4, 1, 2, 3).contiguous();
+      return this.tokens(x)
+        .reshape(b, f / kt, h / kh, w / kw, this.outChannels)
+        .permute(0, 4, 1, 2, 3)
+        .contiguous();
     });
   }
 
@@ -54,7 +66,9 @@ export class Conv3d extends Module {
     const [kt, kh, kw] = this.kernelSize;
     const [b, c, f, h, w] = x.shape as [number, number, number, number, number];
     if (c !== this.inChannels || f % kt || h % kh || w % kw) {
-      throw new ModelInputError(`Conv3d: input [${x.shape.join(', ')}] does not tile into ${this.inChannels}-channel patches of [${kt}, ${kh}, ${kw}]`);
+      throw new ModelInputError(
+        `Conv3d: input [${x.shape.join(', ')}] does not tile into ${this.inChannels}-channel patches of [${kt}, ${kh}, ${kw}]`,
+      );
     }
     return scope(() => {
       const patches = x
@@ -80,7 +94,12 @@ export class Conv2d extends Module {
     readonly inChannels: number,
     readonly outChannels: number,
     kernelSize: number | Pair,
-    { stride = 1, padding = 0, bias = true, ...options }: LayerOptions & { stride?: number | Pair; padding?: number | Pair; bias?: boolean } = {},
+    {
+      stride = 1,
+      padding = 0,
+      bias = true,
+      ...options
+    }: LayerOptions & { stride?: number | Pair; padding?: number | Pair; bias?: boolean } = {},
   ) {
     super();
     const [kh, kw] = pair(kernelSize);

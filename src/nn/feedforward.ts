@@ -17,7 +17,10 @@ export class GeluProjection extends Module {
 
 /** Children named '0', '1', … as nn.Sequential; dropout (index 1) has no parameters and is the identity at p = 0. */
 class FeedForwardLayers extends Module {
-  constructor(readonly act: GeluProjection, readonly out: Linear) {
+  constructor(
+    readonly act: GeluProjection,
+    readonly out: Linear,
+  ) {
     super();
     this.registerModule('0', act);
     this.registerModule('2', out);
@@ -29,7 +32,10 @@ export class FeedForward extends Module {
   readonly net: FeedForwardLayers;
   constructor(dim: number, innerDim: number, options: LayerOptions = {}) {
     super();
-    this.net = this.registerModule('net', new FeedForwardLayers(new GeluProjection(dim, innerDim, options), new Linear(innerDim, dim, options)));
+    this.net = this.registerModule(
+      'net',
+      new FeedForwardLayers(new GeluProjection(dim, innerDim, options), new Linear(innerDim, dim, options)),
+    );
   }
   forward(x: Tensor): Tensor {
     return scope(() => this.net.out.forward(this.net.act.forward(x)));

@@ -23,7 +23,11 @@ export class Linear extends Module {
   lora_B: Linear | null = null;
   loraAlpha = 0;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, { bias = true, ...options }: LayerOptions & { bias?: boolean } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    { bias = true, ...options }: LayerOptions & { bias?: boolean } = {},
+  ) {
     super();
     // Kaiming-uniform with a = √5 reduces to U(±1/√in), as does the bias.
     const bound = 1 / Math.sqrt(inFeatures);
@@ -44,8 +48,14 @@ export class Linear extends Module {
     if (!Number.isInteger(rank) || rank < 1) throw new RangeError(`LoRA rank must be a positive integer, got ${rank}`);
     if (this.lora_A) throw new Error('this Linear already has a LoRA adapter');
     const device = this.weight.device;
-    this.lora_A = this.registerModule('lora_A', new Linear(this.inFeatures, rank, { bias: false, dtype, device, generator, init }));
-    this.lora_B = this.registerModule('lora_B', new Linear(rank, this.outFeatures, { bias: false, dtype, device, init: 'empty' }));
+    this.lora_A = this.registerModule(
+      'lora_A',
+      new Linear(this.inFeatures, rank, { bias: false, dtype, device, generator, init }),
+    );
+    this.lora_B = this.registerModule(
+      'lora_B',
+      new Linear(rank, this.outFeatures, { bias: false, dtype, device, init: 'empty' }),
+    );
     noGrad(() => this.lora_B!.weight.zero_());
     this.loraAlpha = alpha;
   }

@@ -15,8 +15,11 @@ function matchesSuffix(name: string, suffix: string): boolean {
  * whole model first (only adapter weights train). Returns the adapted names.
  */
 export function attachLora(model: Module, options: LoraOptions & { targets: readonly string[] }): string[] {
-  const chosen = [...model.namedModules()].filter((e): e is [string, Linear] => e[1] instanceof Linear && options.targets.some((t) => matchesSuffix(e[0], t)));
-  if (chosen.length === 0) throw new Error(`attachLora: no Linear module ends with any of ${options.targets.join(', ')}`);
+  const chosen = [...model.namedModules()].filter(
+    (e): e is [string, Linear] => e[1] instanceof Linear && options.targets.some((t) => matchesSuffix(e[0], t)),
+  );
+  if (chosen.length === 0)
+    throw new Error(`attachLora: no Linear module ends with any of ${options.targets.join(', ')}`);
   model.requiresGrad_(false);
   for (const [, linear] of chosen) linear.attachLora(options);
   return chosen.map(([name]) => name);
@@ -52,7 +55,10 @@ export function saveLora(file: string, model: Module, { prefix = 'transformer.' 
   const found = loraLayers(model);
   if (found.length === 0) throw new Error(`saveLora(${file}): the model has no LoRA adapters`);
   const first = found[0]![1];
-  saveSafetensors(file, loraStateDict(model, prefix), { lora_rank: String(first.loraRank), lora_alpha: String(first.loraAlpha) });
+  saveSafetensors(file, loraStateDict(model, prefix), {
+    lora_rank: String(first.loraRank),
+    lora_alpha: String(first.loraAlpha),
+  });
 }
 
 export class LoraLoadError extends FileFormatError {
@@ -65,7 +71,9 @@ export class LoraLoadError extends FileFormatError {
  * Accepted: diffusers (`transformer.` prefix), PEFT's `base_model.model.` prefix, and PEFT's
  * adapter-named keys (`lora_A.default.weight`).
  */
-export function normaliseLoraKey(key: string): { module: string; part: 'lora_A' | 'lora_B'; adapter: string | null } | null {
+export function normaliseLoraKey(
+  key: string,
+): { module: string; part: 'lora_A' | 'lora_B'; adapter: string | null } | null {
   let k = key;
   for (const prefix of ['transformer.', 'base_model.model.']) if (k.startsWith(prefix)) k = k.slice(prefix.length);
   const m = /^(.+)\.(lora_A|lora_B)(?:\.([^.]+))?\.weight$/.exec(k);
@@ -87,23 +95,34 @@ export interface LoraLoadReport {
  * of the file must name a Linear of the model, with matching shapes; all bad keys are named.
  * Alpha: the option, else the file's `lora_alpha` metadata, else the rank.
  */
-export function loadLora(model: Module, source: TensorSource & { metadata?: Record<string, string> }, { alpha, where = 'loadLora' }: { alpha?: number; where?: string } = {}): LoraLoadReport {
+export function loadLora(
+  model: Module,
+  source: TensorSource & { metadata?: Record<string, string> },
+  { alpha, where = 'loadLora' }: { alpha?: number; where?: string } = {},
+): LoraLoadReport {
   const entries = new Map<string, string>();
   const ignored: string[] = [];
   const adapters = new Set<string>();
   for (const key of source.keys()) {
     const parsed = normaliseLoraKey(key);
-    if (!parsed) { ignored.push(key); continue; }
+    if (!parsed) {
+      ignored.push(key);
+      continue;
+    }
     if (parsed.adapter) adapters.add(parsed.adapter);
     const name = `${parsed.module}.${parsed.part}.weight`;
-    if (entries.has(name)) throw new LoraLoadError(`${where}: keys '${entries.get(name)}' and '${key}' both map to ${name}`);
+    if (entries.has(name))
+      throw new LoraLoadError(`${where}: keys '${entries.get(name)}' and '${key}' both map to ${name}`);
     entries.set(name, key);
   }
-  if (adapters.size > 1) throw new LoraLoadError(`${where}: the file holds several adapters (${[...adapters].join(', ')}); expected one`);
-  if (entries.size === 0) throw new LoraLoadError(`${where}: no LoRA weights (keys like '<module>.lora_A.weight') in the file`);
+  if (adapters.size > 1)
+    throw new LoraLoadError(`${where}: the file holds several adapters (${[...adapters].join(', ')}); expected one`);
+  if (entries.size === 0)
+    throw new LoraLoadError(`${where}: no LoRA weights (keys like '<module>.lora_A.weight') in the file`);
   for (const [, key] of entries) {
     const { dtype } = source.info(key);
-    if (!['float32', 'float16', 'bfloat16', 'float64'].includes(dtype)) throw new LoraLoadError(`${where}: '${key}' holds ${dtype} values; LoRA weights are floating point`);
+    if (!['float32', 'float16', 'bfloat16', 'float64'].includes(dtype))
+      throw new LoraLoadError(`${where}: '${key}' holds ${dtype} values; LoRA weights are floating point`);
   }
 
   const moduleNames = [...new Set([...entries.keys()].map((k) => k.replace(/\.lora_[AB]\.weight$/, '')))];
@@ -112,7 +131,10 @@ export function loadLora(model: Module, source: TensorSource & { metadata?: Reco
     const a = entries.get(`${name}.lora_A.weight`);
     if (a) ranks.add(source.info(a).shape[0]!);
   }
-  if (ranks.size !== 1) throw new LoraLoadError(`${where}: expected one LoRA rank across lora_A weights, found ${[...ranks].join(', ') || 'none'}`);
+  if (ranks.size !== 1)
+    throw new LoraLoadError(
+      `${where}: expected one LoRA rank across lora_A weights, found ${[...ranks].join(', ') || 'none'}`,
+    );
   const rank = [...ranks][0]!;
   const metaAlpha = source.metadata?.lora_alpha !== undefined ? Number(source.metadata.lora_alpha) : undefined;
   const chosenAlpha = alpha ?? (metaAlpha !== undefined && Number.isFinite(metaAlpha) ? metaAlpha : rank);

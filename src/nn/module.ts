@@ -14,11 +14,16 @@ export interface LoadReport {
 
 export class StateDictError extends FileFormatError {
   override name = 'StateDictError';
-  constructor(readonly report: LoadReport, where: string) {
+  constructor(
+    readonly report: LoadReport,
+    where: string,
+  ) {
     const parts: string[] = [];
     if (report.missing.length) parts.push(`missing keys (${report.missing.length}): ${report.missing.join(', ')}`);
-    if (report.unexpected.length) parts.push(`unexpected keys (${report.unexpected.length}): ${report.unexpected.join(', ')}`);
-    for (const m of report.mismatched) parts.push(`${m.key}: expected shape [${m.expected.join(', ')}], got [${m.got.join(', ')}]`);
+    if (report.unexpected.length)
+      parts.push(`unexpected keys (${report.unexpected.length}): ${report.unexpected.join(', ')}`);
+    for (const m of report.mismatched)
+      parts.push(`${m.key}: expected shape [${m.expected.join(', ')}], got [${m.got.join(', ')}]`);
     for (const m of report.wrongKind) parts.push(`${m.key}: holds ${m.got} values, the parameter is ${m.expected}`);
     super(`${where}: state dict does not match the model:\n  ${parts.join('\n  ')}`);
   }
@@ -77,8 +82,10 @@ export class Module {
   }
 
   *namedBuffers(prefix = '', persistentOnly = false): Generator<[string, Tensor]> {
-    for (const [name, b] of this.#buffers) if (!persistentOnly || b.persistent) yield [prefix ? `${prefix}.${name}` : name, b.tensor];
-    for (const [name, child] of this.#children) yield* child.namedBuffers(prefix ? `${prefix}.${name}` : name, persistentOnly);
+    for (const [name, b] of this.#buffers)
+      if (!persistentOnly || b.persistent) yield [prefix ? `${prefix}.${name}` : name, b.tensor];
+    for (const [name, child] of this.#children)
+      yield* child.namedBuffers(prefix ? `${prefix}.${name}` : name, persistentOnly);
   }
 
   parameters(): Tensor[] {
@@ -119,11 +126,16 @@ export class Module {
    */
   loadStateDict(
     source: Map<string, Tensor> | TensorSource,
-    { strict = true, where = 'loadStateDict', onProgress }: { strict?: boolean; where?: string; onProgress?: LoadProgress } = {},
+    {
+      strict = true,
+      where = 'loadStateDict',
+      onProgress,
+    }: { strict?: boolean; where?: string; onProgress?: LoadProgress } = {},
   ): LoadReport {
     const own = this.stateDict();
     const keys = source instanceof Map ? [...source.keys()] : source.keys();
-    const infoOf = (key: string): { shape: readonly number[]; dtype: DType } => (source instanceof Map ? source.get(key)! : source.info(key));
+    const infoOf = (key: string): { shape: readonly number[]; dtype: DType } =>
+      source instanceof Map ? source.get(key)! : source.info(key);
     const ownKeys = new Set(keys);
     const report: LoadReport = {
       missing: [...own.keys()].filter((k) => !ownKeys.has(k)),
@@ -138,9 +150,14 @@ export class Module {
       if (got.length !== target.shape.length || got.some((n, i) => n !== target.shape[i])) {
         report.mismatched.push({ key, expected: target.shape, got });
       }
-      if (isFloating(dtype) !== isFloating(target.dtype)) report.wrongKind.push({ key, expected: target.dtype, got: dtype });
+      if (isFloating(dtype) !== isFloating(target.dtype))
+        report.wrongKind.push({ key, expected: target.dtype, got: dtype });
     }
-    if (report.mismatched.length || report.wrongKind.length || (strict && (report.missing.length || report.unexpected.length))) {
+    if (
+      report.mismatched.length ||
+      report.wrongKind.length ||
+      (strict && (report.missing.length || report.unexpected.length))
+    ) {
       throw new StateDictError(report, where);
     }
     const total = keys.filter((key) => own.has(key)).length;
@@ -170,7 +187,12 @@ export class Module {
 }
 
 /** Loads weights into a just-built model, strictly; if that fails the model is released first. */
-export function loadPretrained<M extends Module>(model: M, source: Map<string, Tensor> | TensorSource, where: string, onProgress?: LoadProgress): M {
+export function loadPretrained<M extends Module>(
+  model: M,
+  source: Map<string, Tensor> | TensorSource,
+  where: string,
+  onProgress?: LoadProgress,
+): M {
   try {
     model.loadStateDict(source, { where, onProgress });
     return model;

@@ -10,7 +10,14 @@ export class LayerNorm extends Module {
   readonly bias: Tensor | null;
   readonly eps: number;
 
-  constructor(readonly dim: number, { eps = 1e-5, elementwiseAffine = true, ...options }: LayerOptions & { eps?: number; elementwiseAffine?: boolean } = {}) {
+  constructor(
+    readonly dim: number,
+    {
+      eps = 1e-5,
+      elementwiseAffine = true,
+      ...options
+    }: LayerOptions & { eps?: number; elementwiseAffine?: boolean } = {},
+  ) {
     super();
     this.eps = eps;
     this.weight = elementwiseAffine ? this.registerParameter('weight', constantParameter([dim], 1, options)) : null;
@@ -28,9 +35,14 @@ export class GroupNorm extends Module {
   readonly bias: Tensor;
   readonly eps: number;
 
-  constructor(readonly numGroups: number, readonly numChannels: number, { eps = 1e-5, ...options }: LayerOptions & { eps?: number } = {}) {
+  constructor(
+    readonly numGroups: number,
+    readonly numChannels: number,
+    { eps = 1e-5, ...options }: LayerOptions & { eps?: number } = {},
+  ) {
     super();
-    if (numChannels % numGroups !== 0) throw new RangeError(`GroupNorm: ${numChannels} channels do not split into ${numGroups} groups`);
+    if (numChannels % numGroups !== 0)
+      throw new RangeError(`GroupNorm: ${numChannels} channels do not split into ${numGroups} groups`);
     this.eps = eps;
     this.weight = this.registerParameter('weight', constantParameter([numChannels], 1, options));
     this.bias = this.registerParameter('bias', constantParameter([numChannels], 0, options));
@@ -50,7 +62,14 @@ export class RMSNorm extends Module {
   readonly weight: Tensor | null;
   readonly eps: number;
 
-  constructor(readonly dim: number, { eps = 1e-6, elementwiseAffine = true, ...options }: LayerOptions & { eps?: number; elementwiseAffine?: boolean } = {}) {
+  constructor(
+    readonly dim: number,
+    {
+      eps = 1e-6,
+      elementwiseAffine = true,
+      ...options
+    }: LayerOptions & { eps?: number; elementwiseAffine?: boolean } = {},
+  ) {
     super();
     this.eps = eps;
     this.weight = elementwiseAffine ? this.registerParameter('weight', constantParameter([dim], 1, options)) : null;

@@ -10,7 +10,13 @@ import { smoothstep, ValueNoise } from './texture.js';
 export class ShadowGrid {
   readonly data: Float32Array;
 
-  constructor(readonly originX: number, readonly originZ: number, readonly cell: number, readonly cols: number, readonly rows: number) {
+  constructor(
+    readonly originX: number,
+    readonly originZ: number,
+    readonly cell: number,
+    readonly cols: number,
+    readonly rows: number,
+  ) {
     this.data = new Float32Array(cols * rows);
   }
 
@@ -20,11 +26,13 @@ export class ShadowGrid {
     const c1 = Math.min(this.cols - 1, Math.floor((Math.max(ax, bx) + radius - this.originX) / this.cell));
     const r0 = Math.max(0, Math.floor((Math.min(az, bz) - radius - this.originZ) / this.cell));
     const r1 = Math.min(this.rows - 1, Math.floor((Math.max(az, bz) + radius - this.originZ) / this.cell));
-    const ux = bx - ax, uz = bz - az;
+    const ux = bx - ax,
+      uz = bz - az;
     const len2 = ux * ux + uz * uz || 1e-9;
     for (let row = r0; row <= r1; row++) {
       for (let col = c0; col <= c1; col++) {
-        const px = this.originX + (col + 0.5) * this.cell, pz = this.originZ + (row + 0.5) * this.cell;
+        const px = this.originX + (col + 0.5) * this.cell,
+          pz = this.originZ + (row + 0.5) * this.cell;
         const t = Math.min(1, Math.max(0, ((px - ax) * ux + (pz - az) * uz) / len2));
         const d = Math.hypot(px - ax - t * ux, pz - az - t * uz);
         const s = strength * (1 - smoothstep(radius * 0.7, radius, d));
@@ -36,10 +44,13 @@ export class ShadowGrid {
 
   /** Bilinear between cell centres, so shadow edges do not show the grid. */
   at(x: number, z: number): number {
-    const u = (x - this.originX) / this.cell - 0.5, v = (z - this.originZ) / this.cell - 0.5;
-    const col = Math.floor(u), row = Math.floor(v);
+    const u = (x - this.originX) / this.cell - 0.5,
+      v = (z - this.originZ) / this.cell - 0.5;
+    const col = Math.floor(u),
+      row = Math.floor(v);
     if (col < 0 || row < 0 || col >= this.cols - 1 || row >= this.rows - 1) return 0;
-    const fu = u - col, fv = v - row;
+    const fu = u - col,
+      fv = v - row;
     const i = row * this.cols + col;
     const d = this.data;
     const top = d[i]! + (d[i + 1]! - d[i]!) * fu;
@@ -70,7 +81,10 @@ export class WorldBackdrop implements Backdrop {
   private readonly fineCloudNoise: ValueNoise;
   private readonly color: Float64Array = new Float64Array(3);
 
-  constructor(readonly spec: WorldSpec, readonly shadows: ShadowGrid) {
+  constructor(
+    readonly spec: WorldSpec,
+    readonly shadows: ShadowGrid,
+  ) {
     const { style, colorA, colorB } = spec.ground;
     this.average = style === 'tiles' ? mix(colorA, colorB, 2 * GROUT) : mix(colorA, colorB, 0.5);
     this.cloudColor = mix(spec.skyHorizon, [255, 255, 255], 0.65);
@@ -130,7 +144,9 @@ export class WorldBackdrop implements Backdrop {
       cg += (this.cloudColor[1] - cg) * cover;
       cb += (this.cloudColor[2] - cb) * cover;
     }
-    out[0] = cr; out[1] = cg; out[2] = cb;
+    out[0] = cr;
+    out[1] = cg;
+    out[2] = cb;
   }
 
   /** Colour of the ground at (x, z) seen through a pixel covering `footprint` metres; returns its class (ground or road). */
@@ -138,7 +154,8 @@ export class WorldBackdrop implements Backdrop {
     const g = this.spec.ground;
     const { colorA, colorB, tileSize } = g;
     const seed = this.spec.seed;
-    const u = x / tileSize, v = z / tileSize;
+    const u = x / tileSize,
+      v = z / tileSize;
     let t: number;
     let detail = 1;
     switch (g.style) {
@@ -146,7 +163,8 @@ export class WorldBackdrop implements Backdrop {
         t = (Math.floor(u) + Math.floor(v)) & 1;
         break;
       case 'tiles': {
-        const fu = u - Math.floor(u), fv = v - Math.floor(v);
+        const fu = u - Math.floor(u),
+          fv = v - Math.floor(v);
         t = fu < GROUT || fv < GROUT ? 1 : 0;
         detail = 0.9 + 0.2 * latticeNoise(Math.floor(u), Math.floor(v), seed);
         break;
@@ -171,10 +189,14 @@ export class WorldBackdrop implements Backdrop {
       const d = ((across % road.period) + road.period) % road.period;
       if (d < road.width) {
         label = LABEL_ID.road;
-        cr = road.color[0]; cg = road.color[1]; cb = road.color[2];
+        cr = road.color[0];
+        cg = road.color[1];
+        cb = road.color[2];
         const along = -x * this.roadSin + z * this.roadCos;
         if (Math.abs(d - road.width / 2) < 0.1 && ((along % 3) + 3) % 3 < 1.5 && footprint < 0.15) {
-          cr = 230; cg = 225; cb = 200;
+          cr = 230;
+          cg = 225;
+          cb = 200;
         }
       }
     }
@@ -193,7 +215,10 @@ export class WorldBackdrop implements Backdrop {
 
 /** A plain background with a soft vertical gradient, for the reference image. */
 export class PlainBackdrop implements Backdrop {
-  constructor(readonly top: Rgb, readonly bottom: Rgb) {}
+  constructor(
+    readonly top: Rgb,
+    readonly bottom: Rgb,
+  ) {}
 
   fill(frame: Frame): void {
     const { width, height, rgb, invDepth, labels } = frame;

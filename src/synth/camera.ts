@@ -17,7 +17,14 @@ export interface Camera {
  * A camera at `position` looking along `yaw` (heading convention: 0 is +z, growing towards +x) and
  * `pitch` (radians above the horizon), with vertical field of view `vfov` in radians.
  */
-export function makeCamera(position: Vec3, yaw: number, pitch: number, vfov: number, width: number, height: number): Camera {
+export function makeCamera(
+  position: Vec3,
+  yaw: number,
+  pitch: number,
+  vfov: number,
+  width: number,
+  height: number,
+): Camera {
   const forward: Vec3 = [Math.sin(yaw) * Math.cos(pitch), Math.sin(pitch), Math.cos(yaw) * Math.cos(pitch)];
   const right = normalize(cross([0, 1, 0], forward));
   const up = cross(forward, right);

@@ -34,7 +34,8 @@ export function buildCharacter(spec: CharacterSpec, pose: CharacterPose, light: 
   const swing = Math.sin(pose.phase) * pose.stride;
   const bob = 0.012 * h * Math.cos(2 * pose.phase) * pose.stride;
   const body = compose(translation(pose.x, bob, pose.z), rotationY(pose.heading));
-  const at = (x: number, y: number, z: number, ...rest: Affine[]): Affine => compose(body, translation(x, y, z), ...rest);
+  const at = (x: number, y: number, z: number, ...rest: Affine[]): Affine =>
+    compose(body, translation(x, y, z), ...rest);
 
   const legLength = HIP * h - 0.04 * h;
   const legWidth = 0.1 * h * w;
@@ -42,7 +43,13 @@ export function buildCharacter(spec: CharacterSpec, pose: CharacterPose, light: 
     const angle = 0.45 * swing * side;
     const hip = at(side * 0.065 * h * w, HIP * h, 0, rotationX(angle));
     mesh.box(compose(hip, translation(0, -legLength / 2, 0)), legWidth, legLength, 0.11 * h * w, spec.trousers);
-    mesh.box(compose(hip, translation(0, -legLength - 0.02 * h, 0.025 * h)), legWidth * 1.05, 0.045 * h, 0.16 * h, spec.shoes);
+    mesh.box(
+      compose(hip, translation(0, -legLength - 0.02 * h, 0.025 * h)),
+      legWidth * 1.05,
+      0.045 * h,
+      0.16 * h,
+      spec.shoes,
+    );
   }
 
   const torsoHeight = (SHOULDER - HIP) * h + 0.02 * h;
@@ -51,7 +58,13 @@ export function buildCharacter(spec: CharacterSpec, pose: CharacterPose, light: 
   const armLength = 0.33 * h;
   for (const side of [-1, 1]) {
     const angle = -0.35 * swing * side;
-    const shoulder = at(side * (0.135 * h * w + 0.035 * h), SHOULDER * h - 0.01 * h, 0, rotationX(angle), rotationZ(side * 0.06));
+    const shoulder = at(
+      side * (0.135 * h * w + 0.035 * h),
+      SHOULDER * h - 0.01 * h,
+      0,
+      rotationX(angle),
+      rotationZ(side * 0.06),
+    );
     mesh.box(compose(shoulder, translation(0, -armLength / 2, 0)), 0.07 * h, armLength, 0.075 * h, spec.shirt);
     mesh.box(compose(shoulder, translation(0, -armLength - 0.035 * h, 0)), 0.06 * h, 0.07 * h, 0.06 * h, spec.skin);
   }

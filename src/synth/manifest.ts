@@ -41,8 +41,19 @@ export const MANIFEST_VERSION = 3;
 const DECIDING: (keyof RunParameters)[] = ['seed', 'width', 'height', 'frames', 'fps', 'format'];
 
 export function makeManifest(parameters: RunParameters, count: number): Manifest {
-  const samples = Array.from({ length: count }, (_, index) => ({ name: sampleName(index), ...makeSampleSpec(parameters.seed, index) }));
-  return { generator: 'worldwander synth', version: MANIFEST_VERSION, ...pick(parameters), count, layout: LAYOUT, status: 'running', samples };
+  const samples = Array.from({ length: count }, (_, index) => ({
+    name: sampleName(index),
+    ...makeSampleSpec(parameters.seed, index),
+  }));
+  return {
+    generator: 'worldwander synth',
+    version: MANIFEST_VERSION,
+    ...pick(parameters),
+    count,
+    layout: LAYOUT,
+    status: 'running',
+    samples,
+  };
 }
 
 function pick(parameters: RunParameters): RunParameters {
@@ -65,7 +76,8 @@ export async function readManifest(out: string): Promise<Manifest | undefined> {
   } catch (error) {
     throw new FileFormatError(`${file}: not valid JSON (${(error as Error).message})`);
   }
-  if (manifest?.generator !== 'worldwander synth' || !Array.isArray(manifest.samples)) throw new FileFormatError(`${file} was not written by worldwander synth`);
+  if (manifest?.generator !== 'worldwander synth' || !Array.isArray(manifest.samples))
+    throw new FileFormatError(`${file} was not written by worldwander synth`);
   return manifest;
 }
 
@@ -73,11 +85,15 @@ export async function readManifest(out: string): Promise<Manifest | undefined> {
 export async function writeManifest(out: string, manifest: Manifest): Promise<void> {
   const head = JSON.stringify({ ...manifest, samples: [] }, null, 2);
   const samples = manifest.samples.map((sample) => `    ${JSON.stringify(sample)}`).join(',\n');
-  const text = head.replace('"samples": []', () => manifest.samples.length ? `"samples": [\n${samples}\n  ]` : '"samples": []');
+  const text = head.replace('"samples": []', () =>
+    manifest.samples.length ? `"samples": [\n${samples}\n  ]` : '"samples": []',
+  );
   await writeFileAtomic(join(out, MANIFEST_FILE), `${text}\n`);
 }
 
 /** The deciding parameters in which a manifest differs from a run's, as 'name value (the existing run used ...)' lines. */
 export function parameterDifferences(manifest: RunParameters, run: RunParameters): string[] {
-  return DECIDING.filter((key) => manifest[key] !== run[key]).map((key) => `${key} ${String(run[key])} (the existing run used ${String(manifest[key])})`);
+  return DECIDING.filter((key) => manifest[key] !== run[key]).map(
+    (key) => `${key} ${String(run[key])} (the existing run used ${String(manifest[key])})`,
+  );
 }

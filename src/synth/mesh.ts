@@ -26,7 +26,11 @@ export interface MeshGroup {
 
 export function shade(color: Rgb, normal: Vec3, light: Light): Rgb {
   const k = light.ambient + light.sky * (0.5 + 0.5 * normal[1]) + light.diffuse * Math.max(0, dot(normal, light.sun));
-  return [Math.min(255, Math.round(color[0] * k)), Math.min(255, Math.round(color[1] * k)), Math.min(255, Math.round(color[2] * k))];
+  return [
+    Math.min(255, Math.round(color[0] * k)),
+    Math.min(255, Math.round(color[1] * k)),
+    Math.min(255, Math.round(color[2] * k)),
+  ];
 }
 
 /**
@@ -46,15 +50,30 @@ export class MeshBuilder {
 
   /** One triangle of a convex solid whose interior contains `inside`. */
   triangle(a: Vec3, b: Vec3, c: Vec3, color: Rgb, inside: Vec3): void {
-    const ux = b[0] - a[0], uy = b[1] - a[1], uz = b[2] - a[2];
-    const vx = c[0] - a[0], vy = c[1] - a[1], vz = c[2] - a[2];
-    let nx = uy * vz - uz * vy, ny = uz * vx - ux * vz, nz = ux * vy - uy * vx;
+    const ux = b[0] - a[0],
+      uy = b[1] - a[1],
+      uz = b[2] - a[2];
+    const vx = c[0] - a[0],
+      vy = c[1] - a[1],
+      vz = c[2] - a[2];
+    let nx = uy * vz - uz * vy,
+      ny = uz * vx - ux * vz,
+      nz = ux * vy - uy * vx;
     const area = Math.sqrt(nx * nx + ny * ny + nz * nz);
     if (area < 1e-9) return;
-    nx /= area; ny /= area; nz /= area;
-    const outward = nx * ((a[0] + b[0] + c[0]) / 3 - inside[0]) + ny * ((a[1] + b[1] + c[1]) / 3 - inside[1]) + nz * ((a[2] + b[2] + c[2]) / 3 - inside[2]);
+    nx /= area;
+    ny /= area;
+    nz /= area;
+    const outward =
+      nx * ((a[0] + b[0] + c[0]) / 3 - inside[0]) +
+      ny * ((a[1] + b[1] + c[1]) / 3 - inside[1]) +
+      nz * ((a[2] + b[2] + c[2]) / 3 - inside[2]);
     const [second, third] = outward < 0 ? [c, b] : [b, c];
-    if (outward < 0) { nx = -nx; ny = -ny; nz = -nz; }
+    if (outward < 0) {
+      nx = -nx;
+      ny = -ny;
+      nz = -nz;
+    }
     this.positions.push(a[0], a[1], a[2], second[0], second[1], second[2], third[0], third[1], third[2]);
     this.normals.push(nx, ny, nz);
     const shaded = this.light ? shade(color, [nx, ny, nz], this.light) : color;
@@ -68,11 +87,29 @@ export class MeshBuilder {
 
   /** A box of size (sx, sy, sz) centred on the origin of `m`. */
   box(m: Affine, sx: number, sy: number, sz: number, color: Rgb): void {
-    const hx = sx / 2, hy = sy / 2, hz = sz / 2;
+    const hx = sx / 2,
+      hy = sy / 2,
+      hz = sz / 2;
     const p = (x: number, y: number, z: number): Vec3 => applyPoint(m, x * hx, y * hy, z * hz);
     const inside = p(0, 0, 0);
-    const corners = [p(-1, -1, -1), p(1, -1, -1), p(1, 1, -1), p(-1, 1, -1), p(-1, -1, 1), p(1, -1, 1), p(1, 1, 1), p(-1, 1, 1)];
-    const faces = [[0, 1, 2, 3], [4, 5, 6, 7], [0, 1, 5, 4], [3, 2, 6, 7], [0, 3, 7, 4], [1, 2, 6, 5]];
+    const corners = [
+      p(-1, -1, -1),
+      p(1, -1, -1),
+      p(1, 1, -1),
+      p(-1, 1, -1),
+      p(-1, -1, 1),
+      p(1, -1, 1),
+      p(1, 1, 1),
+      p(-1, 1, 1),
+    ];
+    const faces = [
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [0, 1, 5, 4],
+      [3, 2, 6, 7],
+      [0, 3, 7, 4],
+      [1, 2, 6, 5],
+    ];
     for (const [a, b, c, d] of faces) this.quad(corners[a!]!, corners[b!]!, corners[c!]!, corners[d!]!, color, inside);
   }
 
@@ -80,7 +117,9 @@ export class MeshBuilder {
   prism(m: Affine, bottom: number, top: number, height: number, sides: number, color: Rgb): void {
     const inside = applyPoint(m, 0, height / 2, 0);
     const ring = (radius: number, y: number): Vec3[] =>
-      Array.from({ length: sides }, (_, i) => applyPoint(m, radius * Math.cos((2 * Math.PI * i) / sides), y, radius * Math.sin((2 * Math.PI * i) / sides)));
+      Array.from({ length: sides }, (_, i) =>
+        applyPoint(m, radius * Math.cos((2 * Math.PI * i) / sides), y, radius * Math.sin((2 * Math.PI * i) / sides)),
+      );
     const low = ring(bottom, 0);
     const high = ring(top, height);
     const lowCenter = applyPoint(m, 0, 0, 0);
@@ -99,7 +138,12 @@ export class MeshBuilder {
     const point = (ring: number, segment: number): Vec3 => {
       const polar = (Math.PI * ring) / rings;
       const azimuth = (2 * Math.PI * segment) / segments;
-      return applyPoint(m, radius * Math.sin(polar) * Math.cos(azimuth), radius * squash * Math.cos(polar), radius * Math.sin(polar) * Math.sin(azimuth));
+      return applyPoint(
+        m,
+        radius * Math.sin(polar) * Math.cos(azimuth),
+        radius * squash * Math.cos(polar),
+        radius * Math.sin(polar) * Math.sin(azimuth),
+      );
     };
     for (let r = 0; r < rings; r++) {
       for (let s = 0; s < segments; s++) {
@@ -118,11 +162,17 @@ export class MeshBuilder {
         max[k] = Math.max(max[k]!, positions[i + k]!);
       }
     }
-    if (positions.length === 0) { min = [0, 0, 0]; max = [0, 0, 0]; }
+    if (positions.length === 0) {
+      min = [0, 0, 0];
+      max = [0, 0, 0];
+    }
     const center: Vec3 = [(min[0] + max[0]) / 2, (min[1] + max[1]) / 2, (min[2] + max[2]) / 2];
     let radius = 0;
     for (let i = 0; i < positions.length; i += 3) {
-      radius = Math.max(radius, Math.hypot(positions[i]! - center[0], positions[i + 1]! - center[1], positions[i + 2]! - center[2]));
+      radius = Math.max(
+        radius,
+        Math.hypot(positions[i]! - center[0], positions[i + 1]! - center[1], positions[i + 2]! - center[2]),
+      );
     }
     return {
       positions,
@@ -138,7 +188,11 @@ export class MeshBuilder {
 
 export function lightFromSun(azimuth: number, elevation: number): Light {
   return {
-    sun: normalize([Math.sin(azimuth) * Math.cos(elevation), Math.sin(elevation), Math.cos(azimuth) * Math.cos(elevation)]),
+    sun: normalize([
+      Math.sin(azimuth) * Math.cos(elevation),
+      Math.sin(elevation),
+      Math.cos(azimuth) * Math.cos(elevation),
+    ]),
     ambient: 0.38,
     sky: 0.18,
     diffuse: 0.62,

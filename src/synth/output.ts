@@ -102,7 +102,11 @@ export async function makeLayout(out: string): Promise<void> {
 async function writeFrameFolder(path: string, frames: (i: number) => Uint8Array, size: RenderSize): Promise<void> {
   await produceAtomically(path, async (temp) => {
     await mkdir(temp, { recursive: true });
-    for (let i = 0; i < size.frames; i++) await writeFile(join(temp, frameFileName(i)), encodePng({ width: size.width, height: size.height, channels: 3, data: frames(i) }, PNG_OPTIONS));
+    for (let i = 0; i < size.frames; i++)
+      await writeFile(
+        join(temp, frameFileName(i)),
+        encodePng({ width: size.width, height: size.height, channels: 3, data: frames(i) }, PNG_OPTIONS),
+      );
   });
 }
 
@@ -112,14 +116,21 @@ function labelStrip(maps: Uint8Array, size: RenderSize): Buffer {
 }
 
 /** Renders one sample and writes its outputs; returns the frames rendered and the files' records. */
-export async function writeSample(out: string, spec: SampleSpec, size: RenderSize, format: OutputFormat): Promise<{ frames: number; files: FileRecord[] }> {
+export async function writeSample(
+  out: string,
+  spec: SampleSpec,
+  size: RenderSize,
+  format: OutputFormat,
+): Promise<{ frames: number; files: FileRecord[] }> {
   const renderer = new SampleRenderer(spec, size);
   const entries = sampleEntries(sampleName(spec.index), format);
   const { width, height, fps } = size;
   const pixels = width * height;
-  const firstLabels = new Uint8Array(pixels * size.frames), thirdLabels = new Uint8Array(pixels * size.frames);
+  const firstLabels = new Uint8Array(pixels * size.frames),
+    thirdLabels = new Uint8Array(pixels * size.frames);
   const views = (i: number): [Uint8Array, Uint8Array] => {
-    const first = renderer.firstPersonView(i), third = renderer.thirdPersonView(i);
+    const first = renderer.firstPersonView(i),
+      third = renderer.thirdPersonView(i);
     firstLabels.set(first.labels, i * pixels);
     thirdLabels.set(third.labels, i * pixels);
     return [first.rgb, third.rgb];
@@ -140,7 +151,10 @@ export async function writeSample(out: string, spec: SampleSpec, size: RenderSiz
   }
   await writeFileAtomic(join(out, entries.firstLabel), labelStrip(firstLabels, size));
   await writeFileAtomic(join(out, entries.thirdLabel), labelStrip(thirdLabels, size));
-  await writeFileAtomic(join(out, entries.reference), encodePng({ width, height, channels: 3, data: renderer.reference() }, PNG_OPTIONS));
+  await writeFileAtomic(
+    join(out, entries.reference),
+    encodePng({ width, height, channels: 3, data: renderer.reference() }, PNG_OPTIONS),
+  );
   const files = await Promise.all(Object.values(entries).map((path) => fileRecord(out, path)));
   return { frames: 2 * size.frames + 1, files };
 }

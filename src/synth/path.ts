@@ -43,7 +43,15 @@ export function walkTimeline(walk: WalkSpec, characterHeight: number, frames: nu
   let time = 0;
   for (let frame = 0; frame < frames; frame++) {
     const rate = turnRateAt(walk, time);
-    poses.push({ time, x, z, heading, turnRate: rate, phase: (2 * Math.PI * distance) / strideLength, chaseHeading: chase });
+    poses.push({
+      time,
+      x,
+      z,
+      heading,
+      turnRate: rate,
+      phase: (2 * Math.PI * distance) / strideLength,
+      chaseHeading: chase,
+    });
     for (let s = 0; s < SUBSTEPS; s++) {
       const midHeading = heading + 0.5 * dt * turnRateAt(walk, time);
       x += walk.speed * dt * Math.sin(midHeading);

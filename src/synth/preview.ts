@@ -32,7 +32,8 @@ export function contactSheet(rows: SheetRow[], width: number, height: number): I
   const data = new Uint8Array(sheetWidth * sheetHeight * 3);
   for (let i = 0; i < data.length; i += 3) data.set(BACKGROUND, i);
   const paste = (tile: Uint8Array, left: number, top: number): void => {
-    for (let y = 0; y < height; y++) data.set(tile.subarray(y * width * 3, (y + 1) * width * 3), ((top + y) * sheetWidth + left) * 3);
+    for (let y = 0; y < height; y++)
+      data.set(tile.subarray(y * width * 3, (y + 1) * width * 3), ((top + y) * sheetWidth + left) * 3);
   };
   rows.forEach((row, r) => {
     const top = GAP + r * (height + GAP);

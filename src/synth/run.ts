@@ -7,8 +7,25 @@ import { encodePng, pngText } from '../data/png.js';
 import { Progress } from '../data/progress.js';
 import { checkFfmpeg, FfmpegMissingError } from '../data/video_writer.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { makeManifest, MANIFEST_FILE, MANIFEST_VERSION, parameterDifferences, readManifest, writeManifest, type Manifest, type RunParameters } from './manifest.js';
-import { isTemporary, LAYOUT, makeLayout, recordsHold, removeTemporaries, sampleEntries, type FileRecord } from './output.js';
+import {
+  makeManifest,
+  MANIFEST_FILE,
+  MANIFEST_VERSION,
+  parameterDifferences,
+  readManifest,
+  writeManifest,
+  type Manifest,
+  type RunParameters,
+} from './manifest.js';
+import {
+  isTemporary,
+  LAYOUT,
+  makeLayout,
+  recordsHold,
+  removeTemporaries,
+  sampleEntries,
+  type FileRecord,
+} from './output.js';
 import { previewSheet } from './preview.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker.js';
 import { faultPoint } from '../io/fault.js';
@@ -64,34 +81,53 @@ export const JOURNAL_FILE = '.synth-journal.jsonl';
 /** Checks values that no run could use, before anything is written; the messages name the option and what it needs. */
 export function validateSynthOptions(options: SynthOptions): void {
   const positive = (name: string, value: number): void => {
-    if (!Number.isInteger(value) || value < 1) throw new SynthConfigError(name, `must be a whole number of at least 1 (got ${value})`);
+    if (!Number.isInteger(value) || value < 1)
+      throw new SynthConfigError(name, `must be a whole number of at least 1 (got ${value})`);
   };
   positive('count', options.count);
   positive('frames', options.frames);
   positive('fps', options.fps);
   if (options.count > MAX_COUNT) {
-    throw new SynthConfigError('count', `${options.count} is more than ${MAX_COUNT.toLocaleString('en')}: the manifest holds every sample's spec (~1.2 KB each) in memory and on disk; make several datasets with different seeds`);
+    throw new SynthConfigError(
+      'count',
+      `${options.count} is more than ${MAX_COUNT.toLocaleString('en')}: the manifest holds every sample's spec (~1.2 KB each) in memory and on disk; make several datasets with different seeds`,
+    );
   }
   for (const name of ['width', 'height'] as const) {
     const value = options[name];
     positive(name, value);
     if (value % 2 !== 0 || value < 16) {
-      throw new SynthConfigError(name, `must be even and at least 16: H.264 video (yuv420p) halves the colour resolution, so ${value} is refused (try ${Math.max(16, value + 1)})`);
+      throw new SynthConfigError(
+        name,
+        `must be even and at least 16: H.264 video (yuv420p) halves the colour resolution, so ${value} is refused (try ${Math.max(16, value + 1)})`,
+      );
     }
-    if (value > MAX_SIDE) throw new SynthConfigError(name, `${value} is more than ${MAX_SIDE}, the largest frame side H.264 (level 6.2) and this renderer take`);
+    if (value > MAX_SIDE)
+      throw new SynthConfigError(
+        name,
+        `${value} is more than ${MAX_SIDE}, the largest frame side H.264 (level 6.2) and this renderer take`,
+      );
   }
-  if (options.format !== 'mp4' && options.format !== 'png') throw new SynthConfigError('format', `must be mp4 or png (got '${String(options.format)}')`);
+  if (options.format !== 'mp4' && options.format !== 'png')
+    throw new SynthConfigError('format', `must be mp4 or png (got '${String(options.format)}')`);
   if (options.format === 'mp4' && options.width * options.height > MAX_MP4_PIXELS) {
-    throw new SynthConfigError('width', `${options.width}x${options.height} has more pixels than H.264 (level 6.2) allows in a frame (8192x4320); use {format} png or a smaller size`);
+    throw new SynthConfigError(
+      'width',
+      `${options.width}x${options.height} has more pixels than H.264 (level 6.2) allows in a frame (8192x4320); use {format} png or a smaller size`,
+    );
   }
   if (!Number.isInteger(options.seed) || options.seed < 0 || options.seed > 0xffffffff) {
     throw new SynthConfigError('seed', `must be an integer from 0 to 4294967295 (got ${options.seed})`);
   }
   if (options.workers !== undefined) positive('workers', options.workers);
-  if (options.overwrite && options.resume) throw new SynthConfigError(null, '{overwrite} and {resume} exclude each other: replace the run, or finish it');
+  if (options.overwrite && options.resume)
+    throw new SynthConfigError(null, '{overwrite} and {resume} exclude each other: replace the run, or finish it');
   const perWorker = 2 * options.width * options.height * BYTES_PER_PIXEL_IN_FLIGHT;
   if (perWorker > totalmem() / 2) {
-    throw new SynthConfigError('width', `${options.width}x${options.height} frames need ~${(perWorker / 2 ** 30).toFixed(1)} GiB per worker, more than half of this machine's ${(totalmem() / 2 ** 30).toFixed(0)} GiB`);
+    throw new SynthConfigError(
+      'width',
+      `${options.width}x${options.height} frames need ~${(perWorker / 2 ** 30).toFixed(1)} GiB per worker, more than half of this machine's ${(totalmem() / 2 ** 30).toFixed(0)} GiB`,
+    );
   }
 }
 
@@ -103,7 +139,10 @@ export function workersFor(options: SynthOptions, pending: number): number {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** A preview may replace only a file that is this generator's preview. */
@@ -111,20 +150,30 @@ async function checkPreviewTarget(preview: string): Promise<void> {
   const info = await stat(preview).catch(() => undefined);
   if (!info) return;
   if (!info.isFile() || pngText(await readFile(preview)).Software !== PREVIEW_MARK.Software) {
-    throw new SynthConfigError('preview', `${preview} exists and is not a contact sheet of worldwander synth; choose another path`);
+    throw new SynthConfigError(
+      'preview',
+      `${preview} exists and is not a contact sheet of worldwander synth; choose another path`,
+    );
   }
 }
 
 /** What `overwrite` would remove: the files the manifest lists. Anything else in the folder stops it. */
 async function ownFiles(out: string, manifest: Manifest): Promise<string[]> {
   const listed = new Set<string>();
-  for (const sample of manifest.samples) for (const entry of Object.values(sampleEntries(sample.name, manifest.format))) listed.add(entry);
+  for (const sample of manifest.samples)
+    for (const entry of Object.values(sampleEntries(sample.name, manifest.format))) listed.add(entry);
   const own: string[] = [];
   const foreign = (entry: string): never => {
-    throw new SynthConfigError('out', `${out} holds ${entry}, which the manifest of its run does not list; {overwrite} replaces only a run's own files (move that away first)`);
+    throw new SynthConfigError(
+      'out',
+      `${out} holds ${entry}, which the manifest of its run does not list; {overwrite} replaces only a run's own files (move that away first)`,
+    );
   };
   for (const entry of await readdir(out)) {
-    if (entry === MANIFEST_FILE || entry === JOURNAL_FILE || isTemporary(entry)) { own.push(entry); continue; }
+    if (entry === MANIFEST_FILE || entry === JOURNAL_FILE || isTemporary(entry)) {
+      own.push(entry);
+      continue;
+    }
     if (entry === 'preview.png') {
       if (pngText(await readFile(join(out, entry))).Software !== PREVIEW_MARK.Software) foreign(entry);
       own.push(entry);
@@ -145,34 +194,55 @@ async function prepareFolder(options: SynthOptions): Promise<{ previous?: Manife
   const info = await stat(options.out).catch(() => undefined);
   if (info && !info.isDirectory()) throw new SynthConfigError('out', `${options.out} exists and is not a folder`);
   const entries = await readdir(options.out).catch(() => [] as string[]);
-  const manifestOf = (option: string): Promise<Manifest | undefined> => readManifest(options.out).catch((error: Error) => {
-    throw new SynthConfigError(option, `cannot use ${join(options.out, MANIFEST_FILE)}: ${error.message}`);
-  });
+  const manifestOf = (option: string): Promise<Manifest | undefined> =>
+    readManifest(options.out).catch((error: Error) => {
+      throw new SynthConfigError(option, `cannot use ${join(options.out, MANIFEST_FILE)}: ${error.message}`);
+    });
   if (options.resume) {
     const previous = await manifestOf('resume');
     if (!previous) throw new SynthConfigError('resume', `${options.out} holds no ${MANIFEST_FILE} of an earlier run`);
     if (previous.version !== MANIFEST_VERSION) {
-      throw new SynthConfigError('resume', `${options.out} was made by another version of the generator (${previous.version}, this is ${MANIFEST_VERSION}); start a new run`);
+      throw new SynthConfigError(
+        'resume',
+        `${options.out} was made by another version of the generator (${previous.version}, this is ${MANIFEST_VERSION}); start a new run`,
+      );
     }
     const differences = parameterDifferences(previous, options);
-    if (differences.length) throw new SynthConfigError('resume', `this run differs from the one in ${options.out}: ${differences.join('; ')}`);
+    if (differences.length)
+      throw new SynthConfigError(
+        'resume',
+        `this run differs from the one in ${options.out}: ${differences.join('; ')}`,
+      );
     if (options.count < previous.count) {
-      throw new SynthConfigError('resume', `count ${options.count} is smaller than the existing run's ${previous.count}; a resumed run can only grow`);
+      throw new SynthConfigError(
+        'resume',
+        `count ${options.count} is smaller than the existing run's ${previous.count}; a resumed run can only grow`,
+      );
     }
     await removeTemporaries(options.out);
-    for (const { index, files } of await readJournal(options.out)) if (previous.samples[index]) previous.samples[index]!.files = files;
+    for (const { index, files } of await readJournal(options.out))
+      if (previous.samples[index]) previous.samples[index]!.files = files;
     // A sample counts as finished only when every file it recorded is there with the same bytes.
     const done = new Set<number>();
-    for (const sample of previous.samples) if (sample.files && (await recordsHold(options.out, sample.files))) done.add(sample.index);
+    for (const sample of previous.samples)
+      if (sample.files && (await recordsHold(options.out, sample.files))) done.add(sample.index);
     return { previous, done };
   }
   if (entries.length > 0) {
     if (!options.overwrite) {
-      throw new SynthConfigError('out', `${options.out} is not empty; pass {overwrite} to replace a run there, or {resume} to finish an interrupted one`);
+      throw new SynthConfigError(
+        'out',
+        `${options.out} is not empty; pass {overwrite} to replace a run there, or {resume} to finish an interrupted one`,
+      );
     }
     const manifest = await manifestOf('out');
-    if (!manifest) throw new SynthConfigError('out', `${options.out} is not empty and holds no ${MANIFEST_FILE}; {overwrite} replaces only a run of this generator`);
-    for (const entry of await ownFiles(options.out, manifest)) await rm(join(options.out, entry), { recursive: true, force: true });
+    if (!manifest)
+      throw new SynthConfigError(
+        'out',
+        `${options.out} is not empty and holds no ${MANIFEST_FILE}; {overwrite} replaces only a run of this generator`,
+      );
+    for (const entry of await ownFiles(options.out, manifest))
+      await rm(join(options.out, entry), { recursive: true, force: true });
   }
   return { done: new Set() };
 }
@@ -201,7 +271,12 @@ const SAMPLES_IN_FLIGHT = 2;
 type Done = Extract<FromWorker, { type: 'done' }>;
 
 /** Hands sample indices to worker threads as they become free; resolves when all are written. */
-function runWorkers(setup: WorkerSetup, pending: number[], workers: number, onDone: (message: Done) => void): Promise<void> {
+function runWorkers(
+  setup: WorkerSetup,
+  pending: number[],
+  workers: number,
+  onDone: (message: Done) => void,
+): Promise<void> {
   const queue = [...pending];
   const threads: Worker[] = [];
   return new Promise<void>((resolve, reject) => {
@@ -253,14 +328,17 @@ export async function synthesize(options: SynthOptions): Promise<SynthResult> {
   validateSynthOptions(options);
   if (options.format === 'mp4') {
     await checkFfmpeg().catch((error: Error) => {
-      throw error instanceof FfmpegMissingError ? new SynthConfigError('format', `mp4 needs ffmpeg: ${error.message}; or use {format} png`) : error;
+      throw error instanceof FfmpegMissingError
+        ? new SynthConfigError('format', `mp4 needs ffmpeg: ${error.message}; or use {format} png`)
+        : error;
     });
   }
   if (options.preview) await checkPreviewTarget(options.preview);
   const { previous, done } = await prepareFolder(options);
   await makeLayout(options.out);
   const manifest = makeManifest(options, options.count);
-  for (const sample of previous?.samples ?? []) if (done.has(sample.index)) manifest.samples[sample.index]!.files = sample.files;
+  for (const sample of previous?.samples ?? [])
+    if (done.has(sample.index)) manifest.samples[sample.index]!.files = sample.files;
   const pending = Array.from({ length: options.count }, (_, i) => i).filter((i) => !done.has(i));
   // A resumed run with nothing left to write keeps its manifest and preview as they are.
   const changed = pending.length > 0 || previous?.status !== 'complete' || previous.count !== options.count;
@@ -278,14 +356,22 @@ export async function synthesize(options: SynthOptions): Promise<SynthResult> {
   let frames = 0;
   if (pending.length > 0) {
     try {
-      await runWorkers({ out: options.out, seed: options.seed, size, format: options.format }, pending, workers, (message) => {
-        frames += message.frames;
-        manifest.samples[message.index]!.files = message.files;
-        const line = `${JSON.stringify({ index: message.index, files: message.files })}\n`;
-        const recorded = ++journaled;
-        journaling = journaling.then(() => appendFile(journal, line)).then(() => faultPoint(`synth-journaled:${recorded}`)).catch((error: unknown) => void (journalError ??= error));
-        progress?.tick();
-      });
+      await runWorkers(
+        { out: options.out, seed: options.seed, size, format: options.format },
+        pending,
+        workers,
+        (message) => {
+          frames += message.frames;
+          manifest.samples[message.index]!.files = message.files;
+          const line = `${JSON.stringify({ index: message.index, files: message.files })}\n`;
+          const recorded = ++journaled;
+          journaling = journaling
+            .then(() => appendFile(journal, line))
+            .then(() => faultPoint(`synth-journaled:${recorded}`))
+            .catch((error: unknown) => void (journalError ??= error));
+          progress?.tick();
+        },
+      );
     } finally {
       await journaling;
     }
@@ -304,8 +390,19 @@ export async function synthesize(options: SynthOptions): Promise<SynthResult> {
     preview = options.preview;
     if (changed || !(await exists(preview))) {
       await mkdir(dirname(preview), { recursive: true });
-      await writeFileAtomic(preview, encodePng(previewSheet(manifest.samples.slice(0, PREVIEW_ROWS), size), { text: PREVIEW_MARK }));
+      await writeFileAtomic(
+        preview,
+        encodePng(previewSheet(manifest.samples.slice(0, PREVIEW_ROWS), size), { text: PREVIEW_MARK }),
+      );
     }
   }
-  return { written: pending.length, skipped: done.size, seconds, framesPerSecond: seconds > 0 ? frames / seconds : 0, workers, manifest: join(options.out, MANIFEST_FILE), preview };
+  return {
+    written: pending.length,
+    skipped: done.size,
+    seconds,
+    framesPerSecond: seconds > 0 ? frames / seconds : 0,
+    workers,
+    manifest: join(options.out, MANIFEST_FILE),
+    preview,
+  };
 }

@@ -40,12 +40,20 @@ export class SampleRenderer {
   readonly extra: MeshGroup[] = [];
   private readonly frame: Frame;
 
-  constructor(readonly spec: SampleSpec, readonly size: RenderSize) {
+  constructor(
+    readonly spec: SampleSpec,
+    readonly size: RenderSize,
+  ) {
     this.poses = walkTimeline(spec.walk, spec.character.height, size.frames, size.fps);
     const keepOut: KeepOut = [];
     for (const pose of this.poses) {
       const [cx, cz] = chaseCameraGround(pose, spec.character);
-      for (let k = 0; k <= 3; k++) keepOut.push([pose.x + ((cx - pose.x) * k) / 3, pose.z + ((cz - pose.z) * k) / 3, k === 3 ? CAMERA_CLEARANCE : CLEARANCE]);
+      for (let k = 0; k <= 3; k++)
+        keepOut.push([
+          pose.x + ((cx - pose.x) * k) / 3,
+          pose.z + ((cz - pose.z) * k) / 3,
+          k === 3 ? CAMERA_CLEARANCE : CLEARANCE,
+        ]);
     }
     this.world = buildWorld(spec.world, keepOut);
     this.frame = new Frame(size.width, size.height);
@@ -80,8 +88,14 @@ export class SampleRenderer {
 
   /** The character alone, standing, seen from behind on a light grey background. */
   reference(): Uint8Array {
-    const character = buildCharacter(this.spec.character, { x: 0, z: 0, heading: 0, phase: 0, stride: 0 }, REFERENCE_LIGHT);
-    render(this.frame, referenceCamera(this.spec.character, this.size.width, this.size.height), REFERENCE_BACKDROP, [character]);
+    const character = buildCharacter(
+      this.spec.character,
+      { x: 0, z: 0, heading: 0, phase: 0, stride: 0 },
+      REFERENCE_LIGHT,
+    );
+    render(this.frame, referenceCamera(this.spec.character, this.size.width, this.size.height), REFERENCE_BACKDROP, [
+      character,
+    ]);
     return this.frame.rgb.slice();
   }
 
@@ -98,11 +112,21 @@ export class SampleRenderer {
     const groups = this.world.objects.map((o) => o.mesh).concat(this.extra);
     const backdrop = this.world.backdrop;
     if (draw.body) {
-      groups.push(buildCharacter(character, { x: pose.x, z: pose.z, heading: pose.heading, phase: pose.phase, stride: 1 }, this.world.light));
+      groups.push(
+        buildCharacter(
+          character,
+          { x: pose.x, z: pose.z, heading: pose.heading, phase: pose.phase, stride: 1 },
+          this.world.light,
+        ),
+      );
     }
     if (draw.shadow) {
       const reach = Math.min(1.2, (0.35 * character.height) / Math.tan(sun.elevation));
-      backdrop.characterShadow = { x: pose.x - reach * Math.sin(sun.azimuth), z: pose.z - reach * Math.cos(sun.azimuth), radius: 0.32 * character.height };
+      backdrop.characterShadow = {
+        x: pose.x - reach * Math.sin(sun.azimuth),
+        z: pose.z - reach * Math.cos(sun.azimuth),
+        radius: 0.32 * character.height,
+      };
     } else {
       backdrop.characterShadow = null;
     }

@@ -68,10 +68,26 @@ const round = (x: number, digits = 4): number => Number(x.toFixed(digits));
 function skyColors(rng: Rng): { zenith: Rgb; horizon: Rgb } {
   const kind = rng.pick(['clear', 'clear', 'dusk', 'overcast', 'hazy'] as const);
   switch (kind) {
-    case 'clear': return { zenith: randomColor(rng, [0.5, 0.8], [0.4, 0.55], [200, 225]), horizon: randomColor(rng, [0.3, 0.6], [0.75, 0.88], [190, 215]) };
-    case 'dusk': return { zenith: randomColor(rng, [0.35, 0.6], [0.3, 0.42], [230, 280]), horizon: randomColor(rng, [0.6, 0.9], [0.6, 0.72], [15, 40]) };
-    case 'overcast': return { zenith: randomColor(rng, [0.02, 0.1], [0.55, 0.7], [190, 230]), horizon: randomColor(rng, [0.02, 0.1], [0.78, 0.88], [190, 230]) };
-    case 'hazy': return { zenith: randomColor(rng, [0.2, 0.4], [0.6, 0.72], [180, 210]), horizon: randomColor(rng, [0.15, 0.35], [0.82, 0.9], [35, 60]) };
+    case 'clear':
+      return {
+        zenith: randomColor(rng, [0.5, 0.8], [0.4, 0.55], [200, 225]),
+        horizon: randomColor(rng, [0.3, 0.6], [0.75, 0.88], [190, 215]),
+      };
+    case 'dusk':
+      return {
+        zenith: randomColor(rng, [0.35, 0.6], [0.3, 0.42], [230, 280]),
+        horizon: randomColor(rng, [0.6, 0.9], [0.6, 0.72], [15, 40]),
+      };
+    case 'overcast':
+      return {
+        zenith: randomColor(rng, [0.02, 0.1], [0.55, 0.7], [190, 230]),
+        horizon: randomColor(rng, [0.02, 0.1], [0.78, 0.88], [190, 230]),
+      };
+    case 'hazy':
+      return {
+        zenith: randomColor(rng, [0.2, 0.4], [0.6, 0.72], [180, 210]),
+        horizon: randomColor(rng, [0.15, 0.35], [0.82, 0.9], [35, 60]),
+      };
   }
 }
 
@@ -103,7 +119,10 @@ function groundSpec(rng: Rng): WorldSpec['ground'] {
   }
   const hasRoad = rng.chance(0.6);
   return {
-    style, colorA, colorB, tileSize: round(tileSize),
+    style,
+    colorA,
+    colorB,
+    tileSize: round(tileSize),
     road: {
       color: randomColor(rng, [0, 0.15], [0.18, 0.4]),
       width: hasRoad ? round(rng.range(2.5, 6)) : 0,
@@ -134,7 +153,13 @@ function walkSpec(rng: Rng): WalkSpec {
   const turnKeys: number[] = [];
   // Keys for at least 32 s of walking; past the last key the turn rate stays at its value.
   for (let i = 0; i < 32; i++) turnKeys.push(rng.chance(0.35) ? 0 : round(rng.range(-0.6, 0.6)));
-  return { start: [0, 0], heading: round(rng.range(-Math.PI, Math.PI)), speed: round(rng.range(1.1, 1.7), 3), turnKeys, keyInterval };
+  return {
+    start: [0, 0],
+    heading: round(rng.range(-Math.PI, Math.PI)),
+    speed: round(rng.range(1.1, 1.7), 3),
+    turnKeys,
+    keyInterval,
+  };
 }
 
 /** The spec of sample `index` of a run seeded `seed`: independent of every other sample. */

@@ -32,7 +32,14 @@ function serve(): void {
     const { index } = message;
     writeSample(setup.out, makeSampleSpec(setup.seed, index), setup.size, setup.format).then(
       ({ frames, files }) => send({ type: 'done', index, frames, files }),
-      (error: Error) => send({ type: 'error', index, expected: error instanceof WorldWanderError || typeof (error as NodeJS.ErrnoException).code === 'string', message: error.message, stack: error.stack }),
+      (error: Error) =>
+        send({
+          type: 'error',
+          index,
+          expected: error instanceof WorldWanderError || typeof (error as NodeJS.ErrnoException).code === 'string',
+          message: error.message,
+          stack: error.stack,
+        }),
     );
   });
   send({ type: 'ready' });

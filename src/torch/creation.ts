@@ -11,9 +11,15 @@ export interface TensorOptions {
 }
 
 const op = {
-  zeros: aten('zeros'), ones: aten('ones'), full: aten('full'), empty: aten('empty', 'memory_format'),
-  arange: aten('arange', 'start_step'), linspace: aten('linspace'),
-  randn: aten('randn', 'generator'), rand: aten('rand', 'generator'), randint: aten('randint', 'low_generator'),
+  zeros: aten('zeros'),
+  ones: aten('ones'),
+  full: aten('full'),
+  empty: aten('empty', 'memory_format'),
+  arange: aten('arange', 'start_step'),
+  linspace: aten('linspace'),
+  randn: aten('randn', 'generator'),
+  rand: aten('rand', 'generator'),
+  randint: aten('randint', 'low_generator'),
   randperm: aten('randperm', 'generator'),
 };
 
@@ -52,7 +58,9 @@ export function onesLike(t: Tensor): Tensor {
 export function arange(start: number, end?: number, step = 1, options: TensorOptions = {}): Tensor {
   const [from, to] = end === undefined ? [0, start] : [start, end];
   const integral = Number.isInteger(from) && Number.isInteger(to) && Number.isInteger(step);
-  return wrap(op.arange(from, to, step, code(options.dtype, integral ? 'int64' : 'float32'), null, options.device ?? null, null));
+  return wrap(
+    op.arange(from, to, step, code(options.dtype, integral ? 'int64' : 'float32'), null, options.device ?? null, null),
+  );
 }
 export function linspace(start: number, end: number, steps: number, options: TensorOptions = {}): Tensor {
   return wrap(op.linspace(start, end, steps, code(options.dtype), null, options.device ?? null, null));
@@ -73,15 +81,25 @@ function flattenNested(data: NestedArray, shape: number[], out: number[], depth:
 
 function typedArrayOf(values: ArrayLike<number>, dtype: DType): TypedArray {
   switch (dtype) {
-    case 'float32': return Float32Array.from(values);
-    case 'float64': return Float64Array.from(values);
-    case 'int64': return BigInt64Array.from(Array.from(values, (v) => BigInt(Math.trunc(v))));
-    case 'int32': return Int32Array.from(values);
-    case 'int16': return Int16Array.from(values);
-    case 'int8': return Int8Array.from(values);
-    case 'uint8': return Uint8Array.from(values);
-    case 'bool': return Uint8Array.from(values, (v) => (v ? 1 : 0));
-    case 'float16': case 'bfloat16': return Float32Array.from(values);
+    case 'float32':
+      return Float32Array.from(values);
+    case 'float64':
+      return Float64Array.from(values);
+    case 'int64':
+      return BigInt64Array.from(Array.from(values, (v) => BigInt(Math.trunc(v))));
+    case 'int32':
+      return Int32Array.from(values);
+    case 'int16':
+      return Int16Array.from(values);
+    case 'int8':
+      return Int8Array.from(values);
+    case 'uint8':
+      return Uint8Array.from(values);
+    case 'bool':
+      return Uint8Array.from(values, (v) => (v ? 1 : 0));
+    case 'float16':
+    case 'bfloat16':
+      return Float32Array.from(values);
   }
 }
 
@@ -89,13 +107,16 @@ function typedArrayOf(values: ArrayLike<number>, dtype: DType): TypedArray {
  * A tensor holding a copy of `data`: nested arrays (shape inferred) or a typed array (with an
  * optional shape; flat otherwise). Numbers become float32 unless a dtype is given.
  */
-export function tensor(data: NestedArray | TypedArray, options: TensorOptions & { shape?: readonly number[] } = {}): Tensor {
+export function tensor(
+  data: NestedArray | TypedArray,
+  options: TensorOptions & { shape?: readonly number[] } = {},
+): Tensor {
   let array: TypedArray;
   let shape: readonly number[];
   let source: DType;
   if (ArrayBuffer.isView(data)) {
     array = data;
-    source = options.dtype !== undefined && (data instanceof Uint16Array) ? options.dtype : dtypeOfArray(data);
+    source = options.dtype !== undefined && data instanceof Uint16Array ? options.dtype : dtypeOfArray(data);
     shape = options.shape ?? [data.length];
   } else {
     const inferred: number[] = [];
@@ -131,10 +152,21 @@ export function rand(shape: readonly number[], generator: Generator, options: Te
   return onDevice(wrap(op.rand([...shape], generator.handle, code(options.dtype), null, null, null)), options.device);
 }
 /** Integers in [low, high). */
-export function randint(low: number, high: number, shape: readonly number[], generator: Generator, options: TensorOptions = {}): Tensor {
-  return onDevice(wrap(op.randint(low, high, [...shape], generator.handle, code(options.dtype, 'int64'), null, null, null)), options.device);
+export function randint(
+  low: number,
+  high: number,
+  shape: readonly number[],
+  generator: Generator,
+  options: TensorOptions = {},
+): Tensor {
+  return onDevice(
+    wrap(op.randint(low, high, [...shape], generator.handle, code(options.dtype, 'int64'), null, null, null)),
+    options.device,
+  );
 }
 export function randperm(n: number, generator: Generator, options: TensorOptions = {}): Tensor {
-  return onDevice(wrap(op.randperm(n, generator.handle, code(options.dtype, 'int64'), null, null, null)), options.device);
+  return onDevice(
+    wrap(op.randperm(n, generator.handle, code(options.dtype, 'int64'), null, null, null)),
+    options.device,
+  );
 }
-

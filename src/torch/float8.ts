@@ -8,7 +8,8 @@ import type { Tensor } from './tensor.js';
 /** The value of each e4m3fn byte. */
 export const E4M3FN_VALUES: Float32Array = Float32Array.from({ length: 256 }, (_, byte) => {
   const sign = byte & 0x80 ? -1 : 1;
-  const exponent = (byte >> 3) & 0xf, mantissa = byte & 0x7;
+  const exponent = (byte >> 3) & 0xf,
+    mantissa = byte & 0x7;
   if (exponent === 0xf && mantissa === 0x7) return NaN;
   if (exponent === 0) return sign * (mantissa / 8) * 2 ** -6;
   return sign * (1 + mantissa / 8) * 2 ** (exponent - 7);
@@ -16,5 +17,9 @@ export const E4M3FN_VALUES: Float32Array = Float32Array.from({ length: 256 }, (_
 
 /** uint8 bytes of e4m3fn values -> float32 of the same shape (a 256-entry lookup). */
 export function decodeE4m3fn(bytes: Tensor): Tensor {
-  return scope(() => tensor(E4M3FN_VALUES, { device: bytes.device }).indexSelect(0, bytes.flatten().to({ dtype: 'int64' })).reshape(...bytes.shape));
+  return scope(() =>
+    tensor(E4M3FN_VALUES, { device: bytes.device })
+      .indexSelect(0, bytes.flatten().to({ dtype: 'int64' }))
+      .reshape(...bytes.shape),
+  );
 }

@@ -3,25 +3,50 @@ import { aten, hasAten } from './aten.js';
 import { Tensor, wrap } from './tensor.js';
 
 const op = {
-  cat: aten('cat'), stack: aten('stack'), whereT: aten('where', 'self'),
-  whereSO: aten('where', 'ScalarOther'), whereSS: aten('where', 'ScalarSelf'), whereS: aten('where', 'Scalar'),
-  linear: aten('linear'), layerNorm: aten('layer_norm'), groupNorm: aten('group_norm'),
-  conv1d: aten('conv1d'), conv2d: aten('conv2d'), conv3d: aten('conv3d'),
+  cat: aten('cat'),
+  stack: aten('stack'),
+  whereT: aten('where', 'self'),
+  whereSO: aten('where', 'ScalarOther'),
+  whereSS: aten('where', 'ScalarSelf'),
+  whereS: aten('where', 'Scalar'),
+  linear: aten('linear'),
+  layerNorm: aten('layer_norm'),
+  groupNorm: aten('group_norm'),
+  conv1d: aten('conv1d'),
+  conv2d: aten('conv2d'),
+  conv3d: aten('conv3d'),
   constantPad: aten('constant_pad_nd'),
-  replicationPad1d: aten('replication_pad1d'), replicationPad2d: aten('replication_pad2d'), replicationPad3d: aten('replication_pad3d'),
-  nearest1d: aten('upsample_nearest1d', 'vec'), nearest2d: aten('upsample_nearest2d', 'vec'), nearest3d: aten('upsample_nearest3d', 'vec'),
-  nearestExact1d: aten('_upsample_nearest_exact1d', 'vec'), nearestExact2d: aten('_upsample_nearest_exact2d', 'vec'),
+  replicationPad1d: aten('replication_pad1d'),
+  replicationPad2d: aten('replication_pad2d'),
+  replicationPad3d: aten('replication_pad3d'),
+  nearest1d: aten('upsample_nearest1d', 'vec'),
+  nearest2d: aten('upsample_nearest2d', 'vec'),
+  nearest3d: aten('upsample_nearest3d', 'vec'),
+  nearestExact1d: aten('_upsample_nearest_exact1d', 'vec'),
+  nearestExact2d: aten('_upsample_nearest_exact2d', 'vec'),
   nearestExact3d: aten('_upsample_nearest_exact3d', 'vec'),
-  bilinear2d: aten('upsample_bilinear2d', 'vec'), trilinear3d: aten('upsample_trilinear3d', 'vec'),
-  embedding: aten('embedding'), mseLoss: aten('mse_loss'),
+  bilinear2d: aten('upsample_bilinear2d', 'vec'),
+  trilinear3d: aten('upsample_trilinear3d', 'vec'),
+  embedding: aten('embedding'),
+  mseLoss: aten('mse_loss'),
   sdpa: aten('scaled_dot_product_attention'),
 };
 
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
-  return wrap(op.cat(tensors.map((t) => t.handle), dim));
+  return wrap(
+    op.cat(
+      tensors.map((t) => t.handle),
+      dim,
+    ),
+  );
 }
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
-  return wrap(op.stack(tensors.map((t) => t.handle), dim));
+  return wrap(
+    op.stack(
+      tensors.map((t) => t.handle),
+      dim,
+    ),
+  );
 }
 /** condition ? a : b, elementwise with broadcasting. */
 export function where(condition: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
@@ -36,10 +61,24 @@ export function where(condition: Tensor, a: Tensor | number, b: Tensor | number)
 export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   return wrap(op.linear(input.handle, weight.handle, bias?.handle ?? null));
 }
-export function layerNorm(input: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
-  return wrap(op.layerNorm(input.handle, [...normalizedShape], weight?.handle ?? null, bias?.handle ?? null, eps, true));
+export function layerNorm(
+  input: Tensor,
+  normalizedShape: readonly number[],
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor {
+  return wrap(
+    op.layerNorm(input.handle, [...normalizedShape], weight?.handle ?? null, bias?.handle ?? null, eps, true),
+  );
 }
-export function groupNorm(input: Tensor, numGroups: number, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+export function groupNorm(
+  input: Tensor,
+  numGroups: number,
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor {
   return wrap(op.groupNorm(input.handle, numGroups, weight?.handle ?? null, bias?.handle ?? null, eps, true));
 }
 
@@ -49,8 +88,24 @@ export interface ConvOptions {
   dilation?: number | number[];
   groups?: number;
 }
-function conv(fn: typeof op.conv1d, input: Tensor, weight: Tensor, bias: Tensor | null | undefined, o: ConvOptions): Tensor {
-  return wrap(fn(input.handle, weight.handle, bias?.handle ?? null, o.stride ?? 1, o.padding ?? 0, o.dilation ?? 1, o.groups ?? 1));
+function conv(
+  fn: typeof op.conv1d,
+  input: Tensor,
+  weight: Tensor,
+  bias: Tensor | null | undefined,
+  o: ConvOptions,
+): Tensor {
+  return wrap(
+    fn(
+      input.handle,
+      weight.handle,
+      bias?.handle ?? null,
+      o.stride ?? 1,
+      o.padding ?? 0,
+      o.dilation ?? 1,
+      o.groups ?? 1,
+    ),
+  );
 }
 export function conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, options: ConvOptions = {}): Tensor {
   return conv(op.conv1d, input, weight, bias, options);
@@ -66,8 +121,14 @@ export function conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, opti
  * Pads the last dims, `pad` listed from the last dim backwards as in F.pad:
  * (left, right, top, bottom, front, back). Modes: constant (value) or replicate.
  */
-export function pad(input: Tensor, padding: readonly number[], mode: 'constant' | 'replicate' = 'constant', value = 0): Tensor {
-  if (padding.length % 2 !== 0) throw new RangeError(`pad: expected an even number of pad sizes, got ${padding.length}`);
+export function pad(
+  input: Tensor,
+  padding: readonly number[],
+  mode: 'constant' | 'replicate' = 'constant',
+  value = 0,
+): Tensor {
+  if (padding.length % 2 !== 0)
+    throw new RangeError(`pad: expected an even number of pad sizes, got ${padding.length}`);
   if (mode === 'constant') return wrap(op.constantPad(input.handle, [...padding], value));
   const dims = padding.length / 2;
   const fn = [op.replicationPad1d, op.replicationPad2d, op.replicationPad3d][dims - 1];
@@ -80,12 +141,28 @@ export type InterpolateMode = 'nearest' | 'nearest-exact' | 'bilinear' | 'trilin
 /** Resizes the spatial dims of [N, C, ...] to `size` or by `scaleFactor` (F.interpolate). */
 export function interpolate(
   input: Tensor,
-  { size, scaleFactor, mode = 'nearest', alignCorners = false }: { size?: readonly number[]; scaleFactor?: number | readonly number[]; mode?: InterpolateMode; alignCorners?: boolean },
+  {
+    size,
+    scaleFactor,
+    mode = 'nearest',
+    alignCorners = false,
+  }: {
+    size?: readonly number[];
+    scaleFactor?: number | readonly number[];
+    mode?: InterpolateMode;
+    alignCorners?: boolean;
+  },
 ): Tensor {
   const spatial = input.ndim - 2;
-  if ((size === undefined) === (scaleFactor === undefined)) throw new TypeError('interpolate: give exactly one of size and scaleFactor');
+  if ((size === undefined) === (scaleFactor === undefined))
+    throw new TypeError('interpolate: give exactly one of size and scaleFactor');
   const outputSize = size ? [...size] : null;
-  const scales = scaleFactor === undefined ? null : typeof scaleFactor === 'number' ? new Array<number>(spatial).fill(scaleFactor) : [...scaleFactor];
+  const scales =
+    scaleFactor === undefined
+      ? null
+      : typeof scaleFactor === 'number'
+        ? new Array<number>(spatial).fill(scaleFactor)
+        : [...scaleFactor];
   const h = input.handle;
   switch (mode) {
     case 'nearest': {
@@ -116,9 +193,15 @@ export function mseLoss(input: Tensor, target: Tensor, reduction: keyof typeof r
   return wrap(op.mseLoss(input.handle, target.handle, reductions[reduction]));
 }
 
-export function silu(x: Tensor): Tensor { return x.silu(); }
-export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor { return x.gelu(approximate); }
-export function softmax(x: Tensor, dim: number): Tensor { return x.softmax(dim); }
+export function silu(x: Tensor): Tensor {
+  return x.silu();
+}
+export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
+  return x.gelu(approximate);
+}
+export function softmax(x: Tensor, dim: number): Tensor {
+  return x.softmax(dim);
+}
 
 let nativeSdpa: boolean | undefined;
 /** Whether this libtorch has its own attention kernel (2.x); 1.13 uses the math path below. */
@@ -134,7 +217,12 @@ const SCORE_BUDGET_ELEMENTS = 1 << 25;
  * defaults to 1/√E. libtorch's fused kernel where it has one; otherwise exact math in blocks of
  * queries (softmax in float32 for 16-bit inputs), so memory stays bounded for long sequences.
  */
-export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, { mask = null, scale }: { mask?: Tensor | null; scale?: number } = {}): Tensor {
+export function scaledDotProductAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  { mask = null, scale }: { mask?: Tensor | null; scale?: number } = {},
+): Tensor {
   const headDim = q.size(-1);
   const s = scale ?? 1 / Math.sqrt(headDim);
   if (hasNativeAttention()) {

@@ -8,7 +8,21 @@ export { noGrad, enableGrad, isGradEnabled, backward, autocast } from './autogra
 export { scope, keep, consume } from './scope.js';
 export { callAten, atenSchema } from './call_aten.js';
 export { hasAten } from './aten.js';
-export { engineInfo, loadedBlas, blasKindOf, type BlasKind, setNumThreads, cudaIsAvailable, checkDevice, synchronize, memoryStats, resetPeakMemory, emptyCache, yieldToEventLoop, type EngineInfo } from './runtime.js';
+export {
+  engineInfo,
+  loadedBlas,
+  blasKindOf,
+  type BlasKind,
+  setNumThreads,
+  cudaIsAvailable,
+  checkDevice,
+  synchronize,
+  memoryStats,
+  resetPeakMemory,
+  emptyCache,
+  yieldToEventLoop,
+  type EngineInfo,
+} from './runtime.js';
 export type { MemoryStats } from './native.js';
 export * from './safetensors.js';
 export { readJsonFile } from './json_file.js';

@@ -59,7 +59,12 @@ export interface Native {
   toBytes(tensor: NativeTensor): ArrayBuffer;
   readFile(file: string, offset: number, shape: readonly number[], dtype: number): NativeTensor;
   item(tensor: NativeTensor): number | boolean;
-  backward(outputs: NativeTensor[], gradients: (NativeTensor | null)[] | null, retainGraph: boolean, inputs: NativeTensor[] | null): void;
+  backward(
+    outputs: NativeTensor[],
+    gradients: (NativeTensor | null)[] | null,
+    retainGraph: boolean,
+    inputs: NativeTensor[] | null,
+  ): void;
   grad(tensor: NativeTensor): NativeTensor | null;
   setGrad(tensor: NativeTensor, gradient: NativeTensor | null): void;
   requiresGrad(tensor: NativeTensor): boolean;

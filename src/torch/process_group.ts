@@ -12,7 +12,13 @@ interface NativeProcessGroup {
 export class ProcessGroup {
   readonly #native: NativeProcessGroup;
 
-  constructor(readonly host: string, readonly port: number, readonly rank: number, readonly worldSize: number, readonly timeoutMs: number) {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly rank: number,
+    readonly worldSize: number,
+    readonly timeoutMs: number,
+  ) {
     const Native = (native as unknown as { ProcessGroup: new (...args: unknown[]) => NativeProcessGroup }).ProcessGroup;
     this.#native = new Native(host, port, rank, worldSize, timeoutMs);
   }

@@ -96,12 +96,18 @@ export function cudaIsAvailable(): boolean {
 /** A device name this libtorch can use ('cpu', 'cuda', 'cuda:N'), or an error saying why not. */
 export function checkDevice(device: string): string {
   const m = /^(cpu|cuda)(?::(\d+))?$/.exec(device);
-  if (!m || (m[1] === 'cpu' && m[2] !== undefined)) throw new OptionError('device', `'${device}' is not one of cpu, cuda, cuda:N`);
+  if (!m || (m[1] === 'cpu' && m[2] !== undefined))
+    throw new OptionError('device', `'${device}' is not one of cpu, cuda, cuda:N`);
   if (m[1] === 'cpu') return device;
   const info = native.info();
-  if (!info.cuda) throw new OptionError('device', `'${device}': this libtorch (${info.version}) has no CUDA; build the addon against a CUDA libtorch (LIBTORCH=/path/to/torch npm run setup)`);
+  if (!info.cuda)
+    throw new OptionError(
+      'device',
+      `'${device}': this libtorch (${info.version}) has no CUDA; build the addon against a CUDA libtorch (LIBTORCH=/path/to/torch npm run setup)`,
+    );
   const index = Number(m[2] ?? 0);
-  if (index >= info.cudaDeviceCount) throw new OptionError('device', `'${device}': only ${info.cudaDeviceCount} CUDA device(s) are visible`);
+  if (index >= info.cudaDeviceCount)
+    throw new OptionError('device', `'${device}': only ${info.cudaDeviceCount} CUDA device(s) are visible`);
   return device;
 }
 

@@ -12,8 +12,16 @@ import { decodeE4m3fn } from './float8.js';
 import { Tensor, wrap, type Device } from './tensor.js';
 
 const fromFileDtype: Record<string, DType> = {
-  F64: 'float64', F32: 'float32', F16: 'float16', BF16: 'bfloat16',
-  I64: 'int64', I32: 'int32', I16: 'int16', I8: 'int8', U8: 'uint8', BOOL: 'bool',
+  F64: 'float64',
+  F32: 'float32',
+  F16: 'float16',
+  BF16: 'bfloat16',
+  I64: 'int64',
+  I32: 'int32',
+  I16: 'int16',
+  I8: 'int8',
+  U8: 'uint8',
+  BOOL: 'bool',
 };
 const toFileDtype = Object.fromEntries(Object.entries(fromFileDtype).map(([k, v]) => [v, k])) as Record<DType, string>;
 
@@ -67,7 +75,11 @@ export class SafetensorsFile implements TensorSource {
   readonly metadata: Record<string, string>;
   readonly #entries: Map<string, TensorInfo>;
 
-  private constructor(readonly file: string, entries: Map<string, TensorInfo>, metadata: Record<string, string>) {
+  private constructor(
+    readonly file: string,
+    entries: Map<string, TensorInfo>,
+    metadata: Record<string, string>,
+  ) {
     this.#entries = entries;
     this.metadata = metadata;
   }
@@ -91,7 +103,8 @@ export class SafetensorsFile implements TensorSource {
       readSync(fd, lengthBytes, 0, 8, 0);
       const headerLength = Number(lengthBytes.readBigUInt64LE(0));
       if (headerLength > MAX_HEADER_BYTES) fail(`header length ${headerLength} exceeds ${MAX_HEADER_BYTES}`);
-      if (8 + headerLength > fileSize) fail(`header length ${headerLength} runs past the end of the file (${fileSize} bytes)`);
+      if (8 + headerLength > fileSize)
+        fail(`header length ${headerLength} runs past the end of the file (${fileSize} bytes)`);
       const header = Buffer.alloc(headerLength);
       readSync(fd, header, 0, headerLength, 8);
       headerText = header.toString('utf8');
@@ -102,7 +115,8 @@ export class SafetensorsFile implements TensorSource {
       } catch (error) {
         return fail(`the header is not valid JSON (${(error as Error).message})`);
       }
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) fail('the header is not a JSON object');
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+        fail('the header is not a JSON object');
       const entries = new Map<string, TensorInfo>();
       let metadata: Record<string, string> = {};
       for (const [key, raw] of Object.entries(parsed as Record<string, unknown>)) {
@@ -143,13 +157,21 @@ export class SafetensorsFile implements TensorSource {
   }
 }
 
-function parseEntry(key: string, raw: unknown, dataSize: number, dataStart: number, fail: (why: string) => never): TensorInfo {
+function parseEntry(
+  key: string,
+  raw: unknown,
+  dataSize: number,
+  dataStart: number,
+  fail: (why: string) => never,
+): TensorInfo {
   const entry = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
   if (entry === null || typeof entry !== 'object') fail(`tensor '${key}': expected an object`);
   const float8 = entry.dtype === 'F8_E4M3';
   const dtype = float8 ? 'float32' : fromFileDtype[String(entry.dtype)];
   if (dtype === undefined) {
-    fail(`tensor '${key}': unknown dtype '${String(entry.dtype)}' (supported: ${Object.keys(fromFileDtype).join(', ')}, F8_E4M3)`);
+    fail(
+      `tensor '${key}': unknown dtype '${String(entry.dtype)}' (supported: ${Object.keys(fromFileDtype).join(', ')}, F8_E4M3)`,
+    );
   }
   const shape = entry.shape;
   if (!Array.isArray(shape) || !shape.every((n) => Number.isInteger(n) && n >= 0)) {
@@ -165,9 +187,17 @@ function parseEntry(key: string, raw: unknown, dataSize: number, dataStart: numb
   }
   const expected = (shape as number[]).reduce((a, b) => a * b, 1) * (float8 ? 1 : itemSize[dtype!]);
   if (end - begin !== expected) {
-    fail(`tensor '${key}': ${dtype} ${JSON.stringify(shape)} needs ${expected} bytes, data_offsets span ${end - begin}`);
+    fail(
+      `tensor '${key}': ${dtype} ${JSON.stringify(shape)} needs ${expected} bytes, data_offsets span ${end - begin}`,
+    );
   }
-  return { dtype: dtype!, shape: shape as number[], begin: dataStart + begin, end: dataStart + end, ...(float8 ? { stored: 'float8_e4m3fn' as const } : {}) };
+  return {
+    dtype: dtype!,
+    shape: shape as number[],
+    begin: dataStart + begin,
+    end: dataStart + end,
+    ...(float8 ? { stored: 'float8_e4m3fn' as const } : {}),
+  };
 }
 
 function checkOverlaps(entries: Map<string, TensorInfo>, fail: (why: string) => never): void {
@@ -218,7 +248,8 @@ export class ShardedSafetensors implements TensorSource {
       shard = SafetensorsFile.open(path.join(path.dirname(this.indexFile), name));
       this.#shards.set(name, shard);
     }
-    if (!shard.has(key)) throw new SafetensorsError(`${shard.file}: the index places '${key}' here, but the shard lacks it`);
+    if (!shard.has(key))
+      throw new SafetensorsError(`${shard.file}: the index places '${key}' here, but the shard lacks it`);
     return shard;
   }
 
@@ -262,7 +293,11 @@ export function loadAll(source: TensorSource, options: LoadOptions = {}): Map<st
  * Writes tensors to `file` atomically (a temp file in the same folder, fsync, rename): a reader
  * never sees a half-written file, and a crash leaves the previous file intact.
  */
-export function saveSafetensors(file: string, tensors: Map<string, Tensor> | Record<string, Tensor>, metadata: Record<string, string> = {}): void {
+export function saveSafetensors(
+  file: string,
+  tensors: Map<string, Tensor> | Record<string, Tensor>,
+  metadata: Record<string, string> = {},
+): void {
   const entries = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;

@@ -24,7 +24,7 @@ export function dequantizedSource(source: TensorSource): TensorSource {
       if (!scaled.has(key)) return source.get(key, options);
       return scope(() => {
         const scale = source.get(`${key.slice(0, -'.weight'.length)}${SCALE}`, { dtype: 'float32' });
-        return applyLoadOptions(source.get(key, { dtype: 'float32' }).mul(scale), options);  // scale [] or [1]: broadcast
+        return applyLoadOptions(source.get(key, { dtype: 'float32' }).mul(scale), options); // scale [] or [1]: broadcast
       });
     },
   };

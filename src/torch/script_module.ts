@@ -20,14 +20,19 @@ export class ScriptModule {
     try {
       return new ScriptModule(new native.ScriptModule(file, device), file);
     } catch (error) {
-      throw new FileFormatError(`${file}: not a TorchScript module libtorch can load (what torch.jit.save writes): ${(error as Error).message.split('\n')[0]}`);
+      throw new FileFormatError(
+        `${file}: not a TorchScript module libtorch can load (what torch.jit.save writes): ${(error as Error).message.split('\n')[0]}`,
+      );
     }
   }
 
   /** module(*args, **kwargs): a tensor, or the tensors of a tuple or list. */
   forward(args: readonly ScriptValue[], kwargs: Record<string, ScriptValue> = {}): Tensor | Tensor[] {
     const unwrap = (v: ScriptValue) => (v instanceof Tensor ? v.handle : v);
-    const out = this.module.forward(args.map(unwrap), Object.fromEntries(Object.entries(kwargs).map(([k, v]) => [k, unwrap(v)])));
+    const out = this.module.forward(
+      args.map(unwrap),
+      Object.fromEntries(Object.entries(kwargs).map(([k, v]) => [k, unwrap(v)])),
+    );
     return Array.isArray(out) ? out.map((h) => new Tensor(h)) : new Tensor(out);
   }
 

@@ -32,14 +32,22 @@ export function isTorchCheckpoint(file: string): boolean {
 /** The tensors of a weights file (safetensors or a PyTorch checkpoint's state dict). */
 export function openTensorFile(file: string): TensorSource {
   if (!existsSync(file)) throw new FileFormatError(`${file} does not exist`);
-  if (statSync(file).isDirectory()) throw new FileFormatError(`${file} is a folder; expected one weights file (.safetensors, a safetensors index, or a PyTorch .pth/.pt/.ckpt)`);
+  if (statSync(file).isDirectory())
+    throw new FileFormatError(
+      `${file} is a folder; expected one weights file (.safetensors, a safetensors index, or a PyTorch .pth/.pt/.ckpt)`,
+    );
   if (file.endsWith('.index.json') || !isTorchCheckpoint(file)) return openWeights(file);
   const checkpoint = TorchCheckpoint.open(file);
   const top = checkpoint.value;
   if (!(top instanceof Map)) throw new FileFormatError(`${file}: the checkpoint holds no dict of tensors`);
   const hasTensors = (m: Map<unknown, unknown>): boolean => [...m.values()].some((v) => v instanceof TensorRef);
-  const path = hasTensors(top) ? [] : WRAPPERS.filter((k) => top.get(k) instanceof Map && hasTensors(top.get(k) as Map<unknown, unknown>)).slice(0, 1);
-  if (!hasTensors(top) && path.length === 0) throw new FileFormatError(`${file}: the checkpoint holds no tensors at its top level nor under ${WRAPPERS.join(', ')}`);
+  const path = hasTensors(top)
+    ? []
+    : WRAPPERS.filter((k) => top.get(k) instanceof Map && hasTensors(top.get(k) as Map<unknown, unknown>)).slice(0, 1);
+  if (!hasTensors(top) && path.length === 0)
+    throw new FileFormatError(
+      `${file}: the checkpoint holds no tensors at its top level nor under ${WRAPPERS.join(', ')}`,
+    );
   return checkpoint.tensorsAt(path);
 }
 
@@ -47,7 +55,12 @@ export function openTensorFile(file: string): TensorSource {
  * `source` under the names `nameOf` gives each key (after `prefix`, stripped); an error names the
  * keys it has no name for (never a silent skip) and two keys given one name.
  */
-export function renamedByTable(source: TensorSource, nameOf: (key: string) => string | undefined, where: string, { prefix = '', layout }: { prefix?: string; layout: string }): TensorSource {
+export function renamedByTable(
+  source: TensorSource,
+  nameOf: (key: string) => string | undefined,
+  where: string,
+  { prefix = '', layout }: { prefix?: string; layout: string },
+): TensorSource {
   const names = new Map<string, string>();
   const unknown: string[] = [];
   for (const key of source.keys()) {
@@ -56,6 +69,9 @@ export function renamedByTable(source: TensorSource, nameOf: (key: string) => st
     else if (names.has(name)) throw new FileFormatError(`${where}: ${names.get(name)} and ${key} both map to ${name}`);
     else names.set(name, key);
   }
-  if (unknown.length) throw new FileFormatError(`${where}: ${unknown.length} key(s) of the ${layout} layout have no diffusers name here: ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''}`);
+  if (unknown.length)
+    throw new FileFormatError(
+      `${where}: ${unknown.length} key(s) of the ${layout} layout have no diffusers name here: ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''}`,
+    );
   return renamedSource(source, names, `${where} (${layout} layout)`);
 }

@@ -19,7 +19,11 @@ export interface ZipEntry {
   dataOffset: number;
 }
 
-const EOCD = 0x06054b50, ZIP64_LOCATOR = 0x07064b50, ZIP64_EOCD = 0x06064b50, CENTRAL = 0x02014b50, LOCAL = 0x04034b50;
+const EOCD = 0x06054b50,
+  ZIP64_LOCATOR = 0x07064b50,
+  ZIP64_EOCD = 0x06064b50,
+  CENTRAL = 0x02014b50,
+  LOCAL = 0x04034b50;
 
 function read(fd: number, offset: number, length: number): Buffer {
   const buffer = Buffer.alloc(length);
@@ -42,7 +46,11 @@ export function readZipDirectory(file: string): Map<string, ZipEntry> {
     const size = fstatSync(fd).size;
     const tail = read(fd, Math.max(0, size - 65557), Math.min(size, 65557));
     let at = -1;
-    for (let i = tail.length - 22; i >= 0; i--) if (tail.readUInt32LE(i) === EOCD) { at = i; break; }
+    for (let i = tail.length - 22; i >= 0; i--)
+      if (tail.readUInt32LE(i) === EOCD) {
+        at = i;
+        break;
+      }
     if (at < 0) fail('no end-of-central-directory record (truncated, or not a zip)');
     const eocdOffset = size - tail.length + at;
     let count = tail.readUInt16LE(at + 10);
@@ -57,7 +65,8 @@ export function readZipDirectory(file: string): Map<string, ZipEntry> {
       dirSize = Number(zip64.readBigUInt64LE(40));
       dirOffset = Number(zip64.readBigUInt64LE(48));
     }
-    if (dirOffset + dirSize > size) fail(`the central directory (${dirSize} bytes at ${dirOffset}) runs past the end of the file (${size} bytes)`);
+    if (dirOffset + dirSize > size)
+      fail(`the central directory (${dirSize} bytes at ${dirOffset}) runs past the end of the file (${size} bytes)`);
     const dir = read(fd, dirOffset, dirSize);
     const entries = new Map<string, ZipEntry>();
     let p = 0;
@@ -66,19 +75,31 @@ export function readZipDirectory(file: string): Map<string, ZipEntry> {
       const method = dir.readUInt16LE(p + 10);
       let compressedSize = dir.readUInt32LE(p + 20);
       let uncompressedSize = dir.readUInt32LE(p + 24);
-      const nameLength = dir.readUInt16LE(p + 28), extraLength = dir.readUInt16LE(p + 30), commentLength = dir.readUInt16LE(p + 32);
+      const nameLength = dir.readUInt16LE(p + 28),
+        extraLength = dir.readUInt16LE(p + 30),
+        commentLength = dir.readUInt16LE(p + 32);
       let localOffset = dir.readUInt32LE(p + 42);
       const name = dir.toString('utf8', p + 46, p + 46 + nameLength);
       // ZIP64 extra field: the 0xffffffff fields, in order, as 8-byte values
       let e = p + 46 + nameLength;
       const extraEnd = e + extraLength;
       while (e + 4 <= extraEnd) {
-        const id = dir.readUInt16LE(e), length = dir.readUInt16LE(e + 2);
+        const id = dir.readUInt16LE(e),
+          length = dir.readUInt16LE(e + 2);
         if (id === 0x0001) {
           let q = e + 4;
-          if (uncompressedSize === 0xffffffff) { uncompressedSize = Number(dir.readBigUInt64LE(q)); q += 8; }
-          if (compressedSize === 0xffffffff) { compressedSize = Number(dir.readBigUInt64LE(q)); q += 8; }
-          if (localOffset === 0xffffffff) { localOffset = Number(dir.readBigUInt64LE(q)); q += 8; }
+          if (uncompressedSize === 0xffffffff) {
+            uncompressedSize = Number(dir.readBigUInt64LE(q));
+            q += 8;
+          }
+          if (compressedSize === 0xffffffff) {
+            compressedSize = Number(dir.readBigUInt64LE(q));
+            q += 8;
+          }
+          if (localOffset === 0xffffffff) {
+            localOffset = Number(dir.readBigUInt64LE(q));
+            q += 8;
+          }
         }
         e += 4 + length;
       }
@@ -97,7 +118,10 @@ export function readZipDirectory(file: string): Map<string, ZipEntry> {
 
 /** The bytes of an entry (stored, or deflated as other zip writers may). */
 export function readZipEntry(file: string, entry: ZipEntry): Buffer {
-  if (entry.method !== 0 && entry.method !== 8) throw new FileFormatError(`${file}: entry '${entry.name}' uses compression method ${entry.method}; stored and deflate are read`);
+  if (entry.method !== 0 && entry.method !== 8)
+    throw new FileFormatError(
+      `${file}: entry '${entry.name}' uses compression method ${entry.method}; stored and deflate are read`,
+    );
   const fd = openSync(file, 'r');
   try {
     const data = read(fd, entry.dataOffset, entry.compressedSize);

@@ -28,7 +28,8 @@ export class AdamW {
     if (this.#params.length === 0) throw new Error('AdamW: no parameters to optimise');
     for (const p of this.#params) if (!p.requiresGrad) throw new Error(`AdamW: a parameter ${p} does not require grad`);
     if (!(lr >= 0)) throw new RangeError(`AdamW: lr must be >= 0, got ${lr}`);
-    if (!(betas[0] >= 0 && betas[0] < 1 && betas[1] >= 0 && betas[1] < 1)) throw new RangeError(`AdamW: betas must be in [0, 1), got ${betas.join(', ')}`);
+    if (!(betas[0] >= 0 && betas[0] < 1 && betas[1] >= 0 && betas[1] < 1))
+      throw new RangeError(`AdamW: betas must be in [0, 1), got ${betas.join(', ')}`);
     this.lr = lr;
     this.betas = betas;
     this.eps = eps;
@@ -81,15 +82,22 @@ export class AdamW {
   setStateOf(index: number, expAvg: Tensor, expAvgSq: Tensor): void {
     const p = this.#params[index];
     if (!p) throw new RangeError(`AdamW: no parameter ${index}`);
-    if (expAvg.numel() !== p.numel() || expAvgSq.numel() !== p.numel()) throw new RangeError(`AdamW: state of parameter ${index} has ${expAvg.numel()} elements, the parameter ${p.numel()}`);
+    if (expAvg.numel() !== p.numel() || expAvgSq.numel() !== p.numel())
+      throw new RangeError(
+        `AdamW: state of parameter ${index} has ${expAvg.numel()} elements, the parameter ${p.numel()}`,
+      );
     this.#state.get(p)?.expAvg.dispose();
     this.#state.get(p)?.expAvgSq.dispose();
-    const own = (t: Tensor): Tensor => keep(scope(() => t.to({ dtype: p.dtype, device: p.device, copy: true }).reshape(...p.shape)));
+    const own = (t: Tensor): Tensor =>
+      keep(scope(() => t.to({ dtype: p.dtype, device: p.device, copy: true }).reshape(...p.shape)));
     this.#state.set(p, { expAvg: own(expAvg), expAvgSq: own(expAvgSq) });
   }
 
   dispose(): void {
-    for (const s of this.#state.values()) { s.expAvg.dispose(); s.expAvgSq.dispose(); }
+    for (const s of this.#state.values()) {
+      s.expAvg.dispose();
+      s.expAvgSq.dispose();
+    }
     this.#state.clear();
   }
 }

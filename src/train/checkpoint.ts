@@ -56,14 +56,24 @@ export function listCheckpoints(output: string): { step: number; dir: string }[]
  * Writes checkpoint `step` through `write(dir)` into a temporary folder renamed when whole, then
  * keeps only the newest `keep`. trainer_state.json must be the last file `write` makes.
  */
-export async function writeCheckpoint(output: string, step: number, keep: number, write: (dir: string) => void): Promise<string> {
+export async function writeCheckpoint(
+  output: string,
+  step: number,
+  keep: number,
+  write: (dir: string) => void,
+): Promise<string> {
   const final = checkpointDir(output, step);
   mkdirSync(path.dirname(final), { recursive: true });
   const previous = listCheckpoints(output).at(-1);
-  await onDiskFull(final, () => produceAtomically(final, async (temp) => {
-    mkdirSync(temp, { recursive: true });
-    write(temp);
-  }), { needed: previous ? sizeOf(previous.dir) : undefined, then: 'free some space and continue with --resume latest' });
+  await onDiskFull(
+    final,
+    () =>
+      produceAtomically(final, async (temp) => {
+        mkdirSync(temp, { recursive: true });
+        write(temp);
+      }),
+    { needed: previous ? sizeOf(previous.dir) : undefined, then: 'free some space and continue with --resume latest' },
+  );
   for (const old of listCheckpoints(output).slice(0, -keep)) rmSync(old.dir, { recursive: true, force: true });
   return final;
 }
@@ -73,12 +83,20 @@ export function saveOptimizerState(file: string, trainable: readonly [string, Te
   const moments = new Map<string, Tensor>();
   trainable.forEach(([name], i) => {
     const s = optimizer.stateOf(i);
-    if (s) { moments.set(`exp_avg.${name}`, s.expAvg); moments.set(`exp_avg_sq.${name}`, s.expAvgSq); }
+    if (s) {
+      moments.set(`exp_avg.${name}`, s.expAvg);
+      moments.set(`exp_avg_sq.${name}`, s.expAvgSq);
+    }
   });
   saveSafetensors(file, moments);
 }
 
-export function loadOptimizerState(file: string, trainable: readonly [string, Tensor][], optimizer: AdamW, steps: number): void {
+export function loadOptimizerState(
+  file: string,
+  trainable: readonly [string, Tensor][],
+  optimizer: AdamW,
+  steps: number,
+): void {
   const moments = SafetensorsFile.open(file);
   trainable.forEach(([name], i) => {
     if (!moments.has(`exp_avg.${name}`)) return;
@@ -93,15 +111,32 @@ export function loadOptimizerState(file: string, trainable: readonly [string, Te
 /** A transformer training checkpoint (see the top of this file). */
 export function saveCheckpoint(
   output: string,
-  { model, trainable, optimizer, state, keep }: { model: WanTransformer3DModel; trainable: [string, Tensor][]; optimizer: AdamW; state: TrainerState; keep: number },
+  {
+    model,
+    trainable,
+    optimizer,
+    state,
+    keep,
+  }: {
+    model: WanTransformer3DModel;
+    trainable: [string, Tensor][];
+    optimizer: AdamW;
+    state: TrainerState;
+    keep: number;
+  },
 ): Promise<string> {
   return writeCheckpoint(output, state.step, keep, (temp) => {
     if (state.lora) {
       saveLora(path.join(temp, LORA_FILE), model);
     } else {
       mkdirSync(path.join(temp, 'transformer'));
-      writeFileSync(path.join(temp, 'transformer', 'config.json'), `${JSON.stringify({ _class_name: 'WanTransformer3DModel', ...model.config }, null, 2)}\n`);
-      saveSafetensors(path.join(temp, 'transformer', 'diffusion_pytorch_model.safetensors'), model.stateDict(), { format: 'pt' });
+      writeFileSync(
+        path.join(temp, 'transformer', 'config.json'),
+        `${JSON.stringify({ _class_name: 'WanTransformer3DModel', ...model.config }, null, 2)}\n`,
+      );
+      saveSafetensors(path.join(temp, 'transformer', 'diffusion_pytorch_model.safetensors'), model.stateDict(), {
+        format: 'pt',
+      });
     }
     saveOptimizerState(path.join(temp, 'optimizer.safetensors'), trainable, optimizer);
     faultPoint(`checkpoint-write:${state.step}`);
@@ -116,15 +151,22 @@ export function resolveCheckpoint(output: string, resume: string): string {
     if (!last) throw new FileFormatError(`${path.join(output, CHECKPOINTS)}: no complete checkpoint to resume from`);
     return last.dir;
   }
-  if (!existsSync(path.join(resume, 'trainer_state.json'))) throw new FileFormatError(`${resume}: not a complete checkpoint (no trainer_state.json)`);
+  if (!existsSync(path.join(resume, 'trainer_state.json')))
+    throw new FileFormatError(`${resume}: not a complete checkpoint (no trainer_state.json)`);
   return resume;
 }
 
 /** Loads weights and optimiser state into the run's model and optimiser; returns the trainer state. */
-export function loadCheckpoint(dir: string, { model, trainable, optimizer }: { model: WanTransformer3DModel; trainable: [string, Tensor][]; optimizer: AdamW }): TrainerState {
+export function loadCheckpoint(
+  dir: string,
+  { model, trainable, optimizer }: { model: WanTransformer3DModel; trainable: [string, Tensor][]; optimizer: AdamW },
+): TrainerState {
   const state = readJsonFile(path.join(dir, 'trainer_state.json'), 'trainer state') as TrainerState;
   if (state.lora) loadLora(model, SafetensorsFile.open(path.join(dir, LORA_FILE)), { where: dir });
-  else model.loadStateDict(SafetensorsFile.open(path.join(dir, 'transformer', 'diffusion_pytorch_model.safetensors')), { where: dir });
+  else
+    model.loadStateDict(SafetensorsFile.open(path.join(dir, 'transformer', 'diffusion_pytorch_model.safetensors')), {
+      where: dir,
+    });
   loadOptimizerState(path.join(dir, 'optimizer.safetensors'), trainable, optimizer, state.optimizerSteps);
   return state;
 }

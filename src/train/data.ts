@@ -43,16 +43,29 @@ export class SampleOrder {
   #position: number;
   #order: number[];
 
-  constructor(readonly clips: readonly Clip[], readonly seed: number, readonly rank: number, readonly worldSize: number, readonly starts: (clip: Clip, choice: number) => number, epoch = 0, position = rank) {
-    if (clips.length < worldSize) throw new FileFormatError(`${clips.length} clip(s) cannot be shared by ${worldSize} ranks`);
+  constructor(
+    readonly clips: readonly Clip[],
+    readonly seed: number,
+    readonly rank: number,
+    readonly worldSize: number,
+    readonly starts: (clip: Clip, choice: number) => number,
+    epoch = 0,
+    position = rank,
+  ) {
+    if (clips.length < worldSize)
+      throw new FileFormatError(`${clips.length} clip(s) cannot be shared by ${worldSize} ranks`);
     this.#epoch = epoch;
     this.#position = position;
     this.#order = epochOrder(seed, epoch, clips.length);
   }
 
-  get epoch(): number { return this.#epoch; }
+  get epoch(): number {
+    return this.#epoch;
+  }
   /** The next global index this rank reads in the epoch's permutation. */
-  get position(): number { return this.#position; }
+  get position(): number {
+    return this.#position;
+  }
 
   /** The next `count` samples (across epoch ends; an epoch's last incomplete round is dropped). */
   take(count: number): SampleRef[] {
@@ -121,7 +134,11 @@ export class CachedLatents implements LatentSource {
   waited = 0;
   readonly #files = new Map<string, string>();
 
-  constructor(readonly cache: LatentCache, readonly spec: WindowSpec & { windows: number; vaeId: string }, readonly withReference: boolean) {}
+  constructor(
+    readonly cache: LatentCache,
+    readonly spec: WindowSpec & { windows: number; vaeId: string },
+    readonly withReference: boolean,
+  ) {}
 
   start(clip: Clip, choice: number): number {
     const starts = clipKeys(clip, this.spec).starts;
@@ -137,18 +154,32 @@ export class CachedLatents implements LatentSource {
       this.#files.set(memo, file);
     }
     const latents = this.cache.read(file);
-    if (!latents) throw new FileFormatError(`${file}: the latent cache lacks ${clip.name} (${key}); fill it again (worldwander cache-latents)`);
+    if (!latents)
+      throw new FileFormatError(
+        `${file}: the latent cache lacks ${clip.name} (${key}); fill it again (worldwander cache-latents)`,
+      );
     return latents;
   }
 
   async batch(samples: readonly SampleRef[]): Promise<LatentBatch> {
     const started = performance.now();
     const result = scope(() => {
-      const load = (view: View) => stack(samples.map(({ clip, start }) => this.#read(clip, `${view}@${start}`, () => clipKeys(clip, this.spec).view(view, start))), 0);
+      const load = (view: View) =>
+        stack(
+          samples.map(({ clip, start }) =>
+            this.#read(clip, `${view}@${start}`, () => clipKeys(clip, this.spec).view(view, start)),
+          ),
+          0,
+        );
       return {
         first: load('first'),
         third: load('third'),
-        reference: this.withReference ? stack(samples.map(({ clip }) => this.#read(clip, 'reference', () => clipKeys(clip, this.spec).reference())), 0) : null,
+        reference: this.withReference
+          ? stack(
+              samples.map(({ clip }) => this.#read(clip, 'reference', () => clipKeys(clip, this.spec).reference())),
+              0,
+            )
+          : null,
         names: samples.map((s) => `${s.clip.name}@${s.start}`),
       };
     });
@@ -166,7 +197,12 @@ export class DecodedLatents implements LatentSource {
   readonly #pool: ClipLoaderPool;
   readonly #requested = new Map<string, Promise<LoadedWindow>>();
 
-  constructor(readonly vae: AutoencoderKLWan, readonly spec: WindowSpec, readonly withReference: boolean, threads?: number) {
+  constructor(
+    readonly vae: AutoencoderKLWan,
+    readonly spec: WindowSpec,
+    readonly withReference: boolean,
+    threads?: number,
+  ) {
     this.#pool = new ClipLoaderPool(threads);
   }
 
@@ -181,7 +217,18 @@ export class DecodedLatents implements LatentSource {
   prefetch(samples: readonly SampleRef[]): void {
     for (const s of samples) {
       const key = this.#key(s);
-      if (!this.#requested.has(key)) this.#requested.set(key, this.#pool.load({ clip: s.clip, start: s.start, frames: this.spec.frames, stride: this.spec.stride, transform: this.spec.transform, withReference: this.withReference }));
+      if (!this.#requested.has(key))
+        this.#requested.set(
+          key,
+          this.#pool.load({
+            clip: s.clip,
+            start: s.start,
+            frames: this.spec.frames,
+            stride: this.spec.stride,
+            transform: this.spec.transform,
+            withReference: this.withReference,
+          }),
+        );
     }
   }
 
@@ -192,15 +239,27 @@ export class DecodedLatents implements LatentSource {
     this.waited += (performance.now() - started) / 1000;
     for (const s of samples) this.#requested.delete(this.#key(s));
     const { width, height } = this.spec.transform;
-    const encode = (frames: Uint8Array[][]): Tensor => noGrad(() => scope(() => {
-      const videos = frames.map((f) => framesToTensor(f, width, height, { dtype: this.vae.dtype, device: this.vae.device }));
-      const posterior = this.vae.encode(videos.length === 1 ? videos[0]! : stack(videos.map((v) => v.squeeze(0)), 0));
-      try {
-        return normalizeLatents(posterior.mean, this.vae.config).float();
-      } finally {
-        posterior.dispose();
-      }
-    }));
+    const encode = (frames: Uint8Array[][]): Tensor =>
+      noGrad(() =>
+        scope(() => {
+          const videos = frames.map((f) =>
+            framesToTensor(f, width, height, { dtype: this.vae.dtype, device: this.vae.device }),
+          );
+          const posterior = this.vae.encode(
+            videos.length === 1
+              ? videos[0]!
+              : stack(
+                  videos.map((v) => v.squeeze(0)),
+                  0,
+                ),
+          );
+          try {
+            return normalizeLatents(posterior.mean, this.vae.config).float();
+          } finally {
+            posterior.dispose();
+          }
+        }),
+      );
     return {
       first: encode(windows.map((w) => w.first)),
       third: encode(windows.map((w) => w.third)),

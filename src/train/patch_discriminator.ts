@@ -23,10 +23,21 @@ export class PatchDiscriminator extends Module {
   constructor(inChannels = 3, width = 32, layers = 2, options: LayerOptions = {}) {
     super();
     const widths = Array.from({ length: layers + 1 }, (_, i) => width * 2 ** i);
-    const convs = widths.map((w, i) => new Conv2d(i === 0 ? inChannels : widths[i - 1]!, w, 4, { stride: i < layers ? 2 : 1, padding: 1, bias: i === 0, ...options }));
+    const convs = widths.map(
+      (w, i) =>
+        new Conv2d(i === 0 ? inChannels : widths[i - 1]!, w, 4, {
+          stride: i < layers ? 2 : 1,
+          padding: 1,
+          bias: i === 0,
+          ...options,
+        }),
+    );
     convs.push(new Conv2d(widths[layers]!, 1, 4, { padding: 1, ...options }));
     this.convs = this.registerModule('convs', new ModuleList(convs));
-    this.norms = this.registerModule('norms', new ModuleList(widths.slice(1).map((w) => new GroupNorm(Math.min(32, w / 4), w, options))));
+    this.norms = this.registerModule(
+      'norms',
+      new ModuleList(widths.slice(1).map((w) => new GroupNorm(Math.min(32, w / 4), w, options))),
+    );
   }
 
   /** Frames [N, C, H, W] in [-1, 1]. */

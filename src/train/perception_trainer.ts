@@ -15,7 +15,13 @@ import { LABEL_NAMES } from '../data/labels.js';
 import { ClassOverlap, PerceptualScorer, framesToTensor } from '../eval/perceptual.js';
 import { Generator, callAten, noGrad, openWeights, scope, tensor, type Tensor } from '../torch/index.js';
 import { AdamW } from './adamw.js';
-import { listCheckpoints, loadOptimizerState, resolveCheckpoint, saveOptimizerState, writeCheckpoint } from './checkpoint.js';
+import {
+  listCheckpoints,
+  loadOptimizerState,
+  resolveCheckpoint,
+  saveOptimizerState,
+  writeCheckpoint,
+} from './checkpoint.js';
 import { sampleSeed } from './data.js';
 import { loadLabelledFrames, type LabelledFrames } from './perception_data.js';
 import { learningRateAt } from './schedule.js';
@@ -37,7 +43,9 @@ export interface PerceptionTrainOptions {
   seed: number;
   saveInterval: number;
   config?: PerceptionConfig;
-  onEvent?: (event: { kind: 'step'; step: number; steps: number; loss: number } | { kind: 'note'; text: string }) => void;
+  onEvent?: (
+    event: { kind: 'step'; step: number; steps: number; loss: number } | { kind: 'note'; text: string },
+  ) => void;
 }
 
 /** The shipped PerceptionNet's: the synthetic world's classes, four down blocks. */
@@ -48,15 +56,26 @@ export const SMALL_PERCEPTION_CONFIG: PerceptionConfig = {
   frechet_blocks: [2, 3],
 };
 
-export const PERCEPTION_DEFAULTS = { clips: 600, frames: 17, steps: 800, batchSize: 32, learningRate: 2e-3, warmupSteps: 40, seed: 0, saveInterval: 200 };
+export const PERCEPTION_DEFAULTS = {
+  clips: 600,
+  frames: 17,
+  steps: 800,
+  batchSize: 32,
+  learningRate: 2e-3,
+  warmupSteps: 40,
+  seed: 0,
+  saveInterval: 200,
+};
 
 /** 1/√frequency of each class over the training maps, normalised to mean 1 over the classes present (absent ones 0). */
 export function classWeights(labels: readonly Uint8Array[], classes: number): number[] {
   const counts = new Array<number>(classes).fill(0);
-  for (const map of labels) for (const c of map) {
-    if (c >= classes) throw new OptionError('data', `a class map holds class ${c}, the network has ${classes} classes`);
-    counts[c]!++;
-  }
+  for (const map of labels)
+    for (const c of map) {
+      if (c >= classes)
+        throw new OptionError('data', `a class map holds class ${c}, the network has ${classes} classes`);
+      counts[c]!++;
+    }
   const raw = counts.map((n) => (n ? 1 / Math.sqrt(n) : 0));
   const present = raw.filter((w) => w > 0);
   const meanWeight = present.reduce((a, b) => a + b, 0) / present.length;
@@ -71,11 +90,13 @@ function batchAt(data: LabelledFrames, seed: number, step: number, size: number)
     const key = `${seed}/${step}/${b}`;
     const index = Number(sampleSeed(key, 'frame') % BigInt(data.images.length));
     const flip = (sampleSeed(key, 'flip') & 1n) === 1n;
-    const image = data.images[index]!, map = data.labels[index]!;
+    const image = data.images[index]!,
+      map = data.labels[index]!;
     const img = flip ? new Uint8Array(image.length) : image;
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
-        const from = y * width + (flip ? width - 1 - x : x), to = y * width + x;
+        const from = y * width + (flip ? width - 1 - x : x),
+          to = y * width + x;
         if (flip) for (let c = 0; c < 3; c++) img[to * 3 + c] = image[from * 3 + c]!;
         maps[b * width * height + to] = BigInt(map[from]!);
       }
@@ -97,18 +118,32 @@ export function segmentationScore(net: PerceptionNet, data: LabelledFrames): { m
   return { miou: overlap.miou(), iou: overlap.iou() };
 }
 
-export async function trainPerception(o: PerceptionTrainOptions): Promise<{ dir: string; validation?: { miou: number; iou: (number | null)[] } }> {
-  return withRunLock(o.output, () => trainPerceptionUnlocked(o), { inputs: [o.data], onNote: (text) => o.onEvent?.({ kind: 'note', text }) });
+export async function trainPerception(
+  o: PerceptionTrainOptions,
+): Promise<{ dir: string; validation?: { miou: number; iou: (number | null)[] } }> {
+  return withRunLock(o.output, () => trainPerceptionUnlocked(o), {
+    inputs: [o.data],
+    onNote: (text) => o.onEvent?.({ kind: 'note', text }),
+  });
 }
 
-async function trainPerceptionUnlocked(o: PerceptionTrainOptions): Promise<{ dir: string; validation?: { miou: number; iou: (number | null)[] } }> {
-  const data = await loadLabelledFrames(o.data, { clips: o.clips, frames: o.frames, onProgress: (d, t) => d === t && o.onEvent?.({ kind: 'note', text: `${t} videos decoded` }) });
+async function trainPerceptionUnlocked(
+  o: PerceptionTrainOptions,
+): Promise<{ dir: string; validation?: { miou: number; iou: (number | null)[] } }> {
+  const data = await loadLabelledFrames(o.data, {
+    clips: o.clips,
+    frames: o.frames,
+    onProgress: (d, t) => d === t && o.onEvent?.({ kind: 'note', text: `${t} videos decoded` }),
+  });
   const config = o.config ?? SMALL_PERCEPTION_CONFIG;
   const net = new PerceptionNet(config, { generator: new Generator(o.seed) });
   net.train();
   const trainable = [...net.namedParameters()];
   const weights = tensor(classWeights(data.labels, config.class_names.length), { shape: [config.class_names.length] });
-  const optimizer = new AdamW(trainable.map(([, p]) => p), { lr: o.learningRate, betas: [0.9, 0.99], weightDecay: 1e-4 });
+  const optimizer = new AdamW(
+    trainable.map(([, p]) => p),
+    { lr: o.learningRate, betas: [0.9, 0.99], weightDecay: 1e-4 },
+  );
   let step = 0;
   if (o.resume) {
     const dir = resolveCheckpoint(o.output, o.resume);
@@ -118,16 +153,29 @@ async function trainPerceptionUnlocked(o: PerceptionTrainOptions): Promise<{ dir
     step = state.step;
     o.onEvent?.({ kind: 'note', text: `resumed from ${dir} at step ${step}` });
   } else if (listCheckpoints(o.output).length) {
-    throw new OptionError('output', `${o.output} holds checkpoints of a run; resume it ({resume} latest) or choose another folder`);
+    throw new OptionError(
+      'output',
+      `${o.output} holds checkpoints of a run; resume it ({resume} latest) or choose another folder`,
+    );
   }
-  o.onEvent?.({ kind: 'note', text: `${data.images.length} frames of ${data.width}x${data.height}; class weights ${weights.toArray().map((w) => w.toFixed(2)).join(' ')}` });
-  const save = async (): Promise<string> => writeCheckpoint(o.output, step, 2, (dir) => {
-    net.savePretrained(path.join(dir, 'perception'));
-    saveOptimizerState(path.join(dir, 'optimizer.safetensors'), trainable, optimizer);
-    writeFileSync(path.join(dir, 'trainer_state.json'), `${JSON.stringify({ step })}\n`);
+  o.onEvent?.({
+    kind: 'note',
+    text: `${data.images.length} frames of ${data.width}x${data.height}; class weights ${weights
+      .toArray()
+      .map((w) => w.toFixed(2))
+      .join(' ')}`,
   });
+  const save = async (): Promise<string> =>
+    writeCheckpoint(o.output, step, 2, (dir) => {
+      net.savePretrained(path.join(dir, 'perception'));
+      saveOptimizerState(path.join(dir, 'optimizer.safetensors'), trainable, optimizer);
+      writeFileSync(path.join(dir, 'trainer_state.json'), `${JSON.stringify({ step })}\n`);
+    });
   while (step < o.steps) {
-    optimizer.lr = learningRateAt(step, o.learningRate, o.warmupSteps, { steps: o.steps - o.warmupSteps, total: o.steps });
+    optimizer.lr = learningRateAt(step, o.learningRate, o.warmupSteps, {
+      steps: o.steps - o.warmupSteps,
+      total: o.steps,
+    });
     const loss = scope(() => {
       const { x, target } = batchAt(data, o.seed, step, o.batchSize);
       const { logits } = net.forward(x);
@@ -146,8 +194,14 @@ async function trainPerceptionUnlocked(o: PerceptionTrainOptions): Promise<{ dir
   noGrad(() => net.savePretrained(final));
   let validation: { miou: number; iou: (number | null)[] } | undefined;
   if (o.validationData && existsSync(o.validationData)) {
-    validation = segmentationScore(net, await loadLabelledFrames(o.validationData, { clips: o.clips, frames: o.frames }));
-    writeFileSync(path.join(o.output, 'validation.json'), `${JSON.stringify({ step, ...validation, class_names: config.class_names }, null, 1)}\n`);
+    validation = segmentationScore(
+      net,
+      await loadLabelledFrames(o.validationData, { clips: o.clips, frames: o.frames }),
+    );
+    writeFileSync(
+      path.join(o.output, 'validation.json'),
+      `${JSON.stringify({ step, ...validation, class_names: config.class_names }, null, 1)}\n`,
+    );
   }
   weights.dispose();
   net.dispose();

@@ -9,8 +9,16 @@ export function scaledLearningRate(learningRate: number, accumulation: number, w
   return learningRate * Math.sqrt(accumulation * worldSize);
 }
 
-export function learningRateAt(step: number, base: number, warmup: number, cooldown?: { steps: number; total: number }): number {
+export function learningRateAt(
+  step: number,
+  base: number,
+  warmup: number,
+  cooldown?: { steps: number; total: number },
+): number {
   const warm = warmup > 0 && step < warmup ? (step + 1) / warmup : 1;
-  const cool = cooldown && cooldown.steps > 0 && step >= cooldown.total - cooldown.steps ? (cooldown.total - step) / (cooldown.steps + 1) : 1;
+  const cool =
+    cooldown && cooldown.steps > 0 && step >= cooldown.total - cooldown.steps
+      ? (cooldown.total - step) / (cooldown.steps + 1)
+      : 1;
   return base * Math.min(warm, cool);
 }

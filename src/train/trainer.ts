@@ -10,7 +10,20 @@ import path from 'node:path';
 import { stringify as yamlStringify } from 'yaml';
 
 import { OptionError, Stopped, WorldWanderError } from '../errors.js';
-import { Generator, autocast, cat, checkDevice, randint, randn, rand, scope, stack, tensor, yieldToEventLoop, type Tensor } from '../torch/index.js';
+import {
+  Generator,
+  autocast,
+  cat,
+  checkDevice,
+  randint,
+  randn,
+  rand,
+  scope,
+  stack,
+  tensor,
+  yieldToEventLoop,
+  type Tensor,
+} from '../torch/index.js';
 import type { AutoencoderKLWan } from '../models/wan/vae.js';
 import type { WanTransformer3DModel } from '../models/wan/transformer.js';
 import { promptEmbeddings } from '../models/umt5/prompt_cache.js';
@@ -28,7 +41,15 @@ import { withRunLock } from '../io/run_lock.js';
 import { isTemporary } from '../io/atomic.js';
 import { AdamW } from './adamw.js';
 import { loadCheckpoint, resolveCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
-import { CachedLatents, DecodedLatents, SampleOrder, sampleSeed, type LatentBatch, type LatentSource, type SampleRef } from './data.js';
+import {
+  CachedLatents,
+  DecodedLatents,
+  SampleOrder,
+  sampleSeed,
+  type LatentBatch,
+  type LatentSource,
+  type SampleRef,
+} from './data.js';
 import { clipGradNorm } from './grad_norm.js';
 import { faultPoint } from '../io/fault.js';
 import { learningRateAt, scaledLearningRate } from './schedule.js';
@@ -94,17 +115,34 @@ export interface TrainResult {
 }
 
 /** The task's layout of a batch: what is denoised, what conditions it. */
-function taskViews(task: WorldWanderTask, batch: LatentBatch): { target: Tensor; condition: Tensor; ref: Tensor | null } {
-  return task === 'three2one' ? { target: batch.first, condition: batch.third, ref: null } : { target: batch.third, condition: batch.first, ref: batch.reference };
+function taskViews(
+  task: WorldWanderTask,
+  batch: LatentBatch,
+): { target: Tensor; condition: Tensor; ref: Tensor | null } {
+  return task === 'three2one'
+    ? { target: batch.first, condition: batch.third, ref: null }
+    : { target: batch.third, condition: batch.first, ref: batch.reference };
 }
 
 export async function train(o: TrainOptions): Promise<TrainResult> {
   // rank 0 writes the folder, so it alone holds the folder's lock
   if ((o.group?.rank ?? 0) !== 0) return trainUnlocked(o);
-  const config = loadConfig(o.config, o.overrides ?? []), d = config.dataset;
+  const config = loadConfig(o.config, o.overrides ?? []),
+    d = config.dataset;
   const root = (p: string | undefined): string | undefined => (p ? resolveConfigPath(o.config, p) : undefined);
-  const inputs = [root(d.first_video_root), root(d.third_video_root), root(d.ref_image_root ?? undefined), resolveModelDir(config, o.config, o.modelDir), o.transformer, o.vae, o.textEncoder];
-  return withRunLock(o.output, () => trainUnlocked(o), { inputs, onNote: (text) => o.onEvent?.({ kind: 'note', text }) });
+  const inputs = [
+    root(d.first_video_root),
+    root(d.third_video_root),
+    root(d.ref_image_root ?? undefined),
+    resolveModelDir(config, o.config, o.modelDir),
+    o.transformer,
+    o.vae,
+    o.textEncoder,
+  ];
+  return withRunLock(o.output, () => trainUnlocked(o), {
+    inputs,
+    onNote: (text) => o.onEvent?.({ kind: 'note', text }),
+  });
 }
 
 /** What a run holds from set-up to its end: the config, the data, the models and the optimiser, where it stands. */
@@ -143,7 +181,8 @@ async function trainUnlocked(o: TrainOptions): Promise<TrainResult> {
   const run = await setUp(o);
   try {
     const t = run.config.training;
-    const maxSteps = t.max_steps, interval = t.save_val_interval_steps;
+    const maxSteps = t.max_steps,
+      interval = t.save_val_interval_steps;
     o.onEvent?.({ kind: 'start', step: run.state.step, steps: maxSteps, clips: run.clips.length });
     if (run.state.step === 0 && !run.resumeFrom) await validate(run, 0);
     let lastCheckpoint: string | null = null;
@@ -151,7 +190,12 @@ async function trainUnlocked(o: TrainOptions): Promise<TrainResult> {
       if (o.signal?.aborted) throw new InterruptedTraining(step, await checkpoint(run, step));
       faultPoint(`rank-${run.rank}-step:${step + 1}`);
       const metrics = await trainStep(run, step);
-      if (run.lead) onDiskFull(path.join(o.output, 'metrics.jsonl'), () => appendFileSync(path.join(o.output, 'metrics.jsonl'), `${JSON.stringify(metrics)}\n`), { then: 'free some space and continue with --resume latest' });
+      if (run.lead)
+        onDiskFull(
+          path.join(o.output, 'metrics.jsonl'),
+          () => appendFileSync(path.join(o.output, 'metrics.jsonl'), `${JSON.stringify(metrics)}\n`),
+          { then: 'free some space and continue with --resume latest' },
+        );
       o.onEvent?.({ kind: 'step', metrics, steps: maxSteps });
       await yieldToEventLoop();
       if ((step + 1) % interval === 0 || step + 1 === maxSteps) {
@@ -172,40 +216,76 @@ async function trainUnlocked(o: TrainOptions): Promise<TrainResult> {
  */
 async function setUp(o: TrainOptions): Promise<Run> {
   const config = loadConfig(o.config, o.overrides ?? []);
-  const t = config.training, d = config.dataset;
+  const t = config.training,
+    d = config.dataset;
   const task = taskOf(config);
   const tasks: WorldWanderTask[] = t.alternate_tasks ? ['three2one', 'one2three'] : [task];
   const withReference = tasks.includes('one2three');
-  if (withReference && !d.ref_image_root) throw new OptionError(null, `${o.config}: training one2three needs dataset.ref_image_root`);
+  if (withReference && !d.ref_image_root)
+    throw new OptionError(null, `${o.config}: training one2three needs dataset.ref_image_root`);
   const group = o.group ?? null;
-  const rank = group?.rank ?? 0, worldSize = group?.worldSize ?? 1;
+  const rank = group?.rank ?? 0,
+    worldSize = group?.worldSize ?? 1;
   const lead = rank === 0;
-  const note = (text: string): void => { if (lead) o.onEvent?.({ kind: 'note', text }); };
+  const note = (text: string): void => {
+    if (lead) o.onEvent?.({ kind: 'note', text });
+  };
   const seed = o.seed ?? t.seed ?? 0;
   const device = checkDevice(o.device ?? 'cpu');
   const modelDir = resolveModelDir(config, o.config, o.modelDir);
-  const files = modelFiles(modelDir, { transformer: o.transformer, vae: o.vae, vaeConfig: o.vaeConfig, textEncoder: o.textEncoder });
+  const files = modelFiles(modelDir, {
+    transformer: o.transformer,
+    vae: o.vae,
+    vaeConfig: o.vaeConfig,
+    textEncoder: o.textEncoder,
+  });
   const root = (p: string): string => resolveConfigPath(o.config, p);
 
   // The output: a fresh folder, or the run to resume (--resume, else the config's training.resume_path).
   const resume = o.resume ?? (t.resume_path ? root(t.resume_path) : undefined);
-  const checkpointsExist = existsSync(path.join(o.output, 'checkpoints')) && readdirSync(path.join(o.output, 'checkpoints')).length > 0;
-  if (!resume && checkpointsExist) throw new OptionError('output', `${o.output} holds checkpoints of a run; pass {resume} latest to continue it, or choose another folder`);
+  const checkpointsExist =
+    existsSync(path.join(o.output, 'checkpoints')) && readdirSync(path.join(o.output, 'checkpoints')).length > 0;
+  if (!resume && checkpointsExist)
+    throw new OptionError(
+      'output',
+      `${o.output} holds checkpoints of a run; pass {resume} latest to continue it, or choose another folder`,
+    );
   const resumeFrom = resume ? resolveCheckpoint(o.output, resume) : null;
   if (lead) {
     mkdirSync(o.output, { recursive: true });
     // what a killed run was writing when it died (checkpoints/step-N.tmp-PID) goes
-    if (checkpointsExist) for (const name of readdirSync(path.join(o.output, 'checkpoints'))) if (isTemporary(name)) rmSync(path.join(o.output, 'checkpoints', name), { recursive: true, force: true });
+    if (checkpointsExist)
+      for (const name of readdirSync(path.join(o.output, 'checkpoints')))
+        if (isTemporary(name)) rmSync(path.join(o.output, 'checkpoints', name), { recursive: true, force: true });
   }
 
   // Data: every clip of the layout but the held-out ones.
-  const { clips: all, report } = await indexTriplets({ first: root(d.first_video_root), third: root(d.third_video_root), reference: d.ref_image_root ? root(d.ref_image_root) : null }, { sampleFrames: d.sample_n_frames, stride: d.stride, needReference: withReference });
+  const { clips: all, report } = await indexTriplets(
+    {
+      first: root(d.first_video_root),
+      third: root(d.third_video_root),
+      reference: d.ref_image_root ? root(d.ref_image_root) : null,
+    },
+    { sampleFrames: d.sample_n_frames, stride: d.stride, needReference: withReference },
+  );
   const heldOut = new Set(d.held_out ?? []);
   const clips = all.filter((c) => !heldOut.has(c.name));
-  checkDatasetReport(report, { skipInvalid: d.skip_invalid ?? false, option: 'dataset.skip_invalid', where: `${o.config}: the dataset (${d.first_video_root}, ${d.third_video_root})`, note });
-  if (lead) validationCases(config, all, `${o.config}: validation.cases`);  // named now, not at the first validation hours later
-  if (clips.length === 0) throw new WorldWanderError(`${d.third_video_root}: no usable training clip (${all.length} found, ${heldOut.size} held out)`);
-  if (lead) writeFileSync(path.join(o.output, 'dataset_report.json'), `${JSON.stringify({ clips: clips.length, heldOut: [...heldOut], ...report }, null, 2)}\n`);
+  checkDatasetReport(report, {
+    skipInvalid: d.skip_invalid ?? false,
+    option: 'dataset.skip_invalid',
+    where: `${o.config}: the dataset (${d.first_video_root}, ${d.third_video_root})`,
+    note,
+  });
+  if (lead) validationCases(config, all, `${o.config}: validation.cases`); // named now, not at the first validation hours later
+  if (clips.length === 0)
+    throw new WorldWanderError(
+      `${d.third_video_root}: no usable training clip (${all.length} found, ${heldOut.size} held out)`,
+    );
+  if (lead)
+    writeFileSync(
+      path.join(o.output, 'dataset_report.json'),
+      `${JSON.stringify({ clips: clips.length, heldOut: [...heldOut], ...report }, null, 2)}\n`,
+    );
 
   // Models.
   const vae = loadVae(files.vae, { device });
@@ -213,28 +293,50 @@ async function setUp(o: TrainOptions): Promise<Run> {
   const embeds: Tensor[] = [];
   let source: LatentSource | null = null;
   try {
-    if (config.use_lora) model.attachLora({ rank: t.rank, alpha: t.lora_alpha ?? t.rank, generator: new Generator(seed) });
+    if (config.use_lora)
+      model.attachLora({ rank: t.rank, alpha: t.lora_alpha ?? t.rank, generator: new Generator(seed) });
     else model.requiresGrad_(true);
     model.train();
     const trainable = model.trainableParameters();
     const params = trainable.map(([, p]) => p);
-    const optimizer = new AdamW(params, { lr: scaledLearningRate(t.learning_rate, t.accumulate_grad_batches, worldSize), betas: [0.9, 0.95], eps: 1e-8, weightDecay: t.weight_decay });
+    const optimizer = new AdamW(params, {
+      lr: scaledLearningRate(t.learning_rate, t.accumulate_grad_batches, worldSize),
+      betas: [0.9, 0.95],
+      eps: 1e-8,
+      weightDecay: t.weight_decay,
+    });
 
     // The text side: the task prompt and the empty one (text dropout, guidance), from the prompt cache.
-    const text = promptEmbeddings(files.text, [TASK_PROMPT.three2one, TASK_PROMPT.one2three, EMPTY_PROMPT], { cacheDir: path.join(modelDir, 'prompt_embeds'), device, maxLength: readDefaults(modelDir).max_sequence_length });
+    const text = promptEmbeddings(files.text, [TASK_PROMPT.three2one, TASK_PROMPT.one2three, EMPTY_PROMPT], {
+      cacheDir: path.join(modelDir, 'prompt_embeds'),
+      device,
+      maxLength: readDefaults(modelDir).max_sequence_length,
+    });
     embeds.push(text);
     const [prompt3to1, prompt1to3, empty] = text.chunk(3, 0) as [Tensor, Tensor, Tensor];
     embeds.push(prompt3to1, prompt1to3, empty);
 
     // Where latents come from: the latent cache (filled here if it lacks entries) or decoding.
-    const spec = { frames: d.sample_n_frames, stride: d.stride, transform: { height: d.height, width: d.width, resizeLong: d.resize_long } };
+    const spec = {
+      frames: d.sample_n_frames,
+      stride: d.stride,
+      transform: { height: d.height, width: d.width, resizeLong: d.resize_long },
+    };
     if (d.latent_cache) {
       const cache = new LatentCache(root(d.latent_cache));
       const vaeId = vaeIdentity(files.vae.weights, files.vae.config);
       const windows = d.cached_windows ?? 1;
-      note(`latent cache ${cache.dir}: ${windows} cached window(s) per clip; a clip's window is a random choice among them (not any start, as the release draws)`);
+      note(
+        `latent cache ${cache.dir}: ${windows} cached window(s) per clip; a clip's window is a random choice among them (not any start, as the release draws)`,
+      );
       if (lead) {
-        const filled = await fillLatentCache(cache, vae, clips, { ...spec, windows, withReference, vaeId, onProgress: (done, total) => o.onEvent?.({ kind: 'cache', done, total }) });
+        const filled = await fillLatentCache(cache, vae, clips, {
+          ...spec,
+          windows,
+          withReference,
+          vaeId,
+          onProgress: (done, total) => o.onEvent?.({ kind: 'cache', done, total }),
+        });
         if (filled.written) note(`latent cache: ${filled.written} entries encoded, ${filled.found} found`);
       }
       group?.barrier();
@@ -244,23 +346,71 @@ async function setUp(o: TrainOptions): Promise<Run> {
     }
 
     // Resume, or start at step 0.
-    let state: TrainerState = { step: 0, epoch: 0, position: rank, generators: {}, optimizerSteps: 0, lora: config.use_lora, seed, worldSize, config };
+    let state: TrainerState = {
+      step: 0,
+      epoch: 0,
+      position: rank,
+      generators: {},
+      optimizerSteps: 0,
+      lora: config.use_lora,
+      seed,
+      worldSize,
+      config,
+    };
     if (resumeFrom) {
       state = loadCheckpoint(resumeFrom, { model, trainable, optimizer });
-      if (state.worldSize !== worldSize) throw new OptionError('resume', `${resumeFrom} was written by a run of ${state.worldSize} process(es); resume it with as many`);
+      if (state.worldSize !== worldSize)
+        throw new OptionError(
+          'resume',
+          `${resumeFrom} was written by a run of ${state.worldSize} process(es); resume it with as many`,
+        );
       note(`resumed from ${resumeFrom} at step ${state.step}`);
     }
     // what a run that died before its first checkpoint, or after the one resumed from, logged goes
     for (const log of ['metrics.jsonl', 'validation.jsonl']) {
-      if (lead) { if (resumeFrom) truncateJsonl(path.join(o.output, log), state.step); else rmSync(path.join(o.output, log), { force: true }); }
+      if (lead) {
+        if (resumeFrom) truncateJsonl(path.join(o.output, log), state.step);
+        else rmSync(path.join(o.output, log), { force: true });
+      }
     }
     const latents = source;
-    const order = new SampleOrder(clips, seed, rank, worldSize, (clip, choice) => latents.start(clip, choice), state.epoch, resumeFrom ? state.position : rank);
+    const order = new SampleOrder(
+      clips,
+      seed,
+      rank,
+      worldSize,
+      (clip, choice) => latents.start(clip, choice),
+      state.epoch,
+      resumeFrom ? state.position : rank,
+    );
     if (lead) writeFileSync(path.join(o.output, 'config.yaml'), yamlStringify(config));
     return {
-      o, config, tasks, group, rank, worldSize, lead, modelDir, files, root, all, clips, vae, model, trainable, params, optimizer, baseLr: optimizer.lr,
-      promptOf: { three2one: prompt3to1, one2three: prompt1to3 }, empty, embeds, source, order,
-      schedule: trainingSchedule(t.flow_shift ?? 5, 1000, t.loss_weighting ?? 'bell'), state, resumeFrom,
+      o,
+      config,
+      tasks,
+      group,
+      rank,
+      worldSize,
+      lead,
+      modelDir,
+      files,
+      root,
+      all,
+      clips,
+      vae,
+      model,
+      trainable,
+      params,
+      optimizer,
+      baseLr: optimizer.lr,
+      promptOf: { three2one: prompt3to1, one2three: prompt1to3 },
+      empty,
+      embeds,
+      source,
+      order,
+      schedule: trainingSchedule(t.flow_shift ?? 5, 1000, t.loss_weighting ?? 'bell'),
+      state,
+      resumeFrom,
     };
   } catch (error) {
     await source?.close();
@@ -296,12 +446,29 @@ async function trainStep(run: Run, step: number): Promise<StepMetrics> {
         const { target, condition, ref } = taskViews(stepTask, batch);
         const draws = sampleDraws(samples, run.schedule, target.shape.slice(1), config.use_drop_text);
         const { noisy, target: velocity } = flowMatchingPair(target, draws.noise, draws.sigmas.view(-1, 1, 1, 1, 1));
-        const textEmbeds = cat(draws.dropped.map((drop) => (drop ? run.empty : prompt)), 0);
-        const inputs = buildInContextInputs({ target: noisy, condition, ref, timestep: draws.timesteps, encoderHiddenStates: textEmbeds, useCollaborativePositionEncoding: config.use_collaborative_position_encoding, patchSize: model.config.patch_size });
-        const forwardBackward = (): number => model.forwardBackward(inputs, (pred) => weightedMse(pred, velocity, draws.weights).div(accumulation), { checkpoint: t.gradient_checkpointing });
+        const textEmbeds = cat(
+          draws.dropped.map((drop) => (drop ? run.empty : prompt)),
+          0,
+        );
+        const inputs = buildInContextInputs({
+          target: noisy,
+          condition,
+          ref,
+          timestep: draws.timesteps,
+          encoderHiddenStates: textEmbeds,
+          useCollaborativePositionEncoding: config.use_collaborative_position_encoding,
+          patchSize: model.config.patch_size,
+        });
+        const forwardBackward = (): number =>
+          model.forwardBackward(inputs, (pred) => weightedMse(pred, velocity, draws.weights).div(accumulation), {
+            checkpoint: t.gradient_checkpointing,
+          });
         return t.precision === 'bf16-mixed' ? autocast('bfloat16', forwardBackward) : forwardBackward();
       });
-      if (!Number.isFinite(value)) throw new NonFiniteLossError(`step ${step + 1}: the loss is ${value} on samples ${batch.names.join(', ')}; stopped (the last checkpoint is kept)`);
+      if (!Number.isFinite(value))
+        throw new NonFiniteLossError(
+          `step ${step + 1}: the loss is ${value} on samples ${batch.names.join(', ')}; stopped (the last checkpoint is kept)`,
+        );
       loss += value;
     } finally {
       for (const tensor_ of [batch.first, batch.third, batch.reference]) tensor_?.dispose();
@@ -317,15 +484,23 @@ async function trainStep(run: Run, step: number): Promise<StepMetrics> {
     });
   }
   const gradNorm = clipGradNorm(params, t.gradient_clip_val);
-  if (!Number.isFinite(gradNorm)) throw new NonFiniteLossError(`step ${step + 1}: the gradient norm is ${gradNorm} (samples ${names.join(', ')}); stopped`);
+  if (!Number.isFinite(gradNorm))
+    throw new NonFiniteLossError(
+      `step ${step + 1}: the gradient norm is ${gradNorm} (samples ${names.join(', ')}); stopped`,
+    );
   optimizer.lr = learningRateAt(step, run.baseLr, t.warmup_steps, { steps: t.decay_steps ?? 0, total: t.max_steps });
   optimizer.step();
   optimizer.zeroGrad();
   const seconds = (performance.now() - started) / 1000;
   return {
-    step: step + 1, loss, lr: optimizer.lr, grad_norm: gradNorm, step_seconds: Number(seconds.toFixed(4)),
+    step: step + 1,
+    loss,
+    lr: optimizer.lr,
+    grad_norm: gradNorm,
+    step_seconds: Number(seconds.toFixed(4)),
     samples_per_second: Number(((t.batch_size * accumulation * run.worldSize) / seconds).toFixed(3)),
-    data_wait_seconds: Number((source.waited - waitedBefore).toFixed(4)), epoch: order.epoch,
+    data_wait_seconds: Number((source.waited - waitedBefore).toFixed(4)),
+    epoch: order.epoch,
     rss_mib: Math.round(process.memoryUsage.rss() / 2 ** 20),
   };
 }
@@ -334,7 +509,13 @@ async function trainStep(run: Run, step: number): Promise<StepMetrics> {
 async function checkpoint(run: Run, step: number): Promise<string | null> {
   if (!run.lead) return null;
   const { model, trainable, optimizer, order, o } = run;
-  const dir = await saveCheckpoint(o.output, { model, trainable, optimizer, keep: run.config.training.keep_last_checkpoints ?? 3, state: { ...run.state, step, epoch: order.epoch, position: order.position, optimizerSteps: optimizer.stepCount } });
+  const dir = await saveCheckpoint(o.output, {
+    model,
+    trainable,
+    optimizer,
+    keep: run.config.training.keep_last_checkpoints ?? 3,
+    state: { ...run.state, step, epoch: order.epoch, position: order.position, optimizerSteps: optimizer.stepCount },
+  });
   o.onEvent?.({ kind: 'checkpoint', dir });
   return dir;
 }
@@ -344,7 +525,21 @@ async function validate(run: Run, step: number): Promise<void> {
   if (!run.lead) return;
   const { o, tasks } = run;
   for (const each of tasks) {
-    const results = await runValidation({ config: run.config, task: each, modelDir: run.modelDir, text: run.files.text, model: run.model, vae: run.vae, root: run.root, all: run.all, clips: run.clips, step, output: o.output, signal: o.signal, suffix: tasks.length > 1 ? `-${each}` : '' });
+    const results = await runValidation({
+      config: run.config,
+      task: each,
+      modelDir: run.modelDir,
+      text: run.files.text,
+      model: run.model,
+      vae: run.vae,
+      root: run.root,
+      all: run.all,
+      clips: run.clips,
+      step,
+      output: o.output,
+      signal: o.signal,
+      suffix: tasks.length > 1 ? `-${each}` : '',
+    });
     if (results.length) o.onEvent?.({ kind: 'validation', step, results });
   }
 }
@@ -357,7 +552,12 @@ async function closeRun(run: Run): Promise<void> {
 }
 
 /** Per sample, from its name alone: timestep index (uniform), noise, and text dropout (p = 0.1). */
-function sampleDraws(samples: readonly SampleRef[], schedule: ReturnType<typeof trainingSchedule>, shape: readonly number[], dropText: boolean): { noise: Tensor; sigmas: Tensor; timesteps: Tensor; weights: Tensor; dropped: boolean[] } {
+function sampleDraws(
+  samples: readonly SampleRef[],
+  schedule: ReturnType<typeof trainingSchedule>,
+  shape: readonly number[],
+  dropText: boolean,
+): { noise: Tensor; sigmas: Tensor; timesteps: Tensor; weights: Tensor; dropped: boolean[] } {
   const picks = samples.map((s) => {
     const generator = new Generator(sampleSeed(s.key, 'noise'));
     const k = scope(() => randint(0, schedule.sigmas.length, [1], generator).item());
@@ -366,7 +566,10 @@ function sampleDraws(samples: readonly SampleRef[], schedule: ReturnType<typeof 
     return { k, noise, drop };
   });
   return {
-    noise: stack(picks.map((p) => p.noise), 0),
+    noise: stack(
+      picks.map((p) => p.noise),
+      0,
+    ),
     sigmas: tensor(picks.map((p) => schedule.sigmas[p.k]!)),
     timesteps: tensor(picks.map((p) => schedule.timesteps[p.k]!)),
     weights: tensor(picks.map((p) => schedule.weights[p.k]!)),
@@ -377,14 +580,22 @@ function sampleDraws(samples: readonly SampleRef[], schedule: ReturnType<typeof 
 /** Keeps the lines of a JSONL log up to step `steps` (a resumed run rewrites what came after its checkpoint). */
 function truncateJsonl(file: string, steps: number): void {
   if (!existsSync(file)) return;
-  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).filter((line) => (JSON.parse(line) as { step: number }).step <= steps);
+  const lines = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .filter((line) => (JSON.parse(line) as { step: number }).step <= steps);
   onDiskFull(file, () => writeFileSync(file, lines.map((l) => `${l}\n`).join('')));
 }
 
 export class InterruptedTraining extends Stopped {
   override name = 'Interrupted';
-  constructor(readonly step: number, readonly checkpoint: string | null) {
-    super(`stopped at step ${step}${checkpoint ? `; checkpoint ${checkpoint} written, continue with --resume latest` : ''}`);
+  constructor(
+    readonly step: number,
+    readonly checkpoint: string | null,
+  ) {
+    super(
+      `stopped at step ${step}${checkpoint ? `; checkpoint ${checkpoint} written, continue with --resume latest` : ''}`,
+    );
   }
 }
 

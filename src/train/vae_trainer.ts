@@ -23,7 +23,18 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
 import { ConfigError, applyOverrides, resolveConfigPath } from '../worldwander/config.js';
-import { Generator, checkDevice, noGrad, openWeights, randn, saveSafetensors, scope, stack, yieldToEventLoop, type Tensor } from '../torch/index.js';
+import {
+  Generator,
+  checkDevice,
+  noGrad,
+  openWeights,
+  randn,
+  saveSafetensors,
+  scope,
+  stack,
+  yieldToEventLoop,
+  type Tensor,
+} from '../torch/index.js';
 import { AutoencoderKLWan } from '../models/wan/vae.js';
 import { WAN22_TI2V_5B_VAE, parseVaeConfig } from '../models/wan/vae_config.js';
 import { ClipLoaderPool } from '../data/clip_loader.js';
@@ -32,7 +43,13 @@ import { framesToTensor, tensorToFrames } from '../data/video_tensor.js';
 import { mean } from '../eval/metrics.js';
 import { videoEdgeAgreement, videoSharpness } from '../eval/sharpness.js';
 import { AdamW } from './adamw.js';
-import { listCheckpoints, loadOptimizerState, resolveCheckpoint, saveOptimizerState, writeCheckpoint } from './checkpoint.js';
+import {
+  listCheckpoints,
+  loadOptimizerState,
+  resolveCheckpoint,
+  saveOptimizerState,
+  writeCheckpoint,
+} from './checkpoint.js';
 import { epochOrder, sampleSeed } from './data.js';
 import { learningRateAt } from './schedule.js';
 import { criticLoss, featureMatching, PatchDiscriminator, type CriticOutput } from './patch_discriminator.js';
@@ -70,17 +87,19 @@ const VaeTrainingSchema = z.strictObject({
     /** What learns: every weight, or the decoder alone (post_quant_conv and decoder; needs init_from). */
     trainable: z.enum(['all', 'decoder']).optional(),
     /** A PatchGAN critic on the decoded frames (patch_discriminator.ts), from `start_step` on. */
-    adversarial: z.strictObject({
-      /** On the decoder's hinge term −mean(D(x̂)). */
-      weight: z.number().min(0),
-      /** On feature matching, mean |f(x̂) − f(x)| over the critic's hidden layers. */
-      feature_matching_weight: z.number().min(0),
-      start_step: z.number().int().min(0),
-      /** The critic's AdamW rate (betas 0.5, 0.9, as SD's). */
-      learning_rate: z.number().positive(),
-      /** Channels of the critic's first layer (doubling per stride-2 layer). */
-      width: z.number().int().positive(),
-    }).optional(),
+    adversarial: z
+      .strictObject({
+        /** On the decoder's hinge term −mean(D(x̂)). */
+        weight: z.number().min(0),
+        /** On feature matching, mean |f(x̂) − f(x)| over the critic's hidden layers. */
+        feature_matching_weight: z.number().min(0),
+        start_step: z.number().int().min(0),
+        /** The critic's AdamW rate (betas 0.5, 0.9, as SD's). */
+        learning_rate: z.number().positive(),
+        /** Channels of the critic's first layer (doubling per stride-2 layer). */
+        width: z.number().int().positive(),
+      })
+      .optional(),
   }),
 });
 
@@ -91,11 +110,21 @@ export function loadVaeTrainingConfig(file: string, overrides: readonly string[]
   const raw = (parseYaml(readFileSync(file, 'utf8')) ?? {}) as Record<string, unknown>;
   const where = applyOverrides(raw, overrides, file);
   const result = VaeTrainingSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(`${where}: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!result.success)
+    throw new ConfigError(
+      `${where}: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   const t = result.data.training;
-  if (t.trainable === 'decoder' && !t.init_from) throw new ConfigError(`${where}: training.trainable: decoder needs training.init_from (the trained VAE folder whose decoder to fine-tune)`);
-  if (t.init_from && result.data.vae) throw new ConfigError(`${where}: give either vae (a new VAE's config) or training.init_from (a trained VAE folder, whose config is used), not both`);
-  if (!t.init_from && !result.data.vae) throw new ConfigError(`${where}: no vae config and no training.init_from: nothing says what VAE to train`);
+  if (t.trainable === 'decoder' && !t.init_from)
+    throw new ConfigError(
+      `${where}: training.trainable: decoder needs training.init_from (the trained VAE folder whose decoder to fine-tune)`,
+    );
+  if (t.init_from && result.data.vae)
+    throw new ConfigError(
+      `${where}: give either vae (a new VAE's config) or training.init_from (a trained VAE folder, whose config is used), not both`,
+    );
+  if (!t.init_from && !result.data.vae)
+    throw new ConfigError(`${where}: no vae config and no training.init_from: nothing says what VAE to train`);
   return result.data;
 }
 
@@ -107,7 +136,12 @@ export interface VaeTrainOptions {
   resume?: string;
   device?: string;
   signal?: AbortSignal;
-  onEvent?: (event: { kind: 'step'; step: number; steps: number; loss: number; psnr: number } | { kind: 'note'; text: string } | { kind: 'checkpoint'; dir: string; validationPsnr: number }) => void;
+  onEvent?: (
+    event:
+      | { kind: 'step'; step: number; steps: number; loss: number; psnr: number }
+      | { kind: 'note'; text: string }
+      | { kind: 'checkpoint'; dir: string; validationPsnr: number },
+  ) => void;
 }
 
 /** PSNR of [-1, 1] videos as 8-bit frames would give it (data range 2 here). */
@@ -121,22 +155,35 @@ function batchPsnr(a: Tensor, b: Tensor): number {
 export async function trainVae(o: VaeTrainOptions): Promise<{ dir: string; steps: number }> {
   const c = loadVaeTrainingConfig(o.config, o.overrides);
   const root = (p: string): string => resolveConfigPath(o.config, p);
-  const inputs = [root(c.data.first_video_root), root(c.data.third_video_root), c.training.init_from && root(c.training.init_from)];
-  return withRunLock(o.output, () => trainVaeUnlocked(o), { inputs, onNote: (text) => o.onEvent?.({ kind: 'note', text }) });
+  const inputs = [
+    root(c.data.first_video_root),
+    root(c.data.third_video_root),
+    c.training.init_from && root(c.training.init_from),
+  ];
+  return withRunLock(o.output, () => trainVaeUnlocked(o), {
+    inputs,
+    onNote: (text) => o.onEvent?.({ kind: 'note', text }),
+  });
 }
 
 async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; steps: number }> {
   const c = loadVaeTrainingConfig(o.config, o.overrides);
   const root = (p: string): string => resolveConfigPath(o.config, p);
   const device = checkDevice(o.device ?? 'cpu');
-  const { clips } = await indexTriplets({ first: root(c.data.first_video_root), third: root(c.data.third_video_root) }, { sampleFrames: c.data.frames, stride: 1, needReference: false });
+  const { clips } = await indexTriplets(
+    { first: root(c.data.first_video_root), third: root(c.data.third_video_root) },
+    { sampleFrames: c.data.frames, stride: 1, needReference: false },
+  );
   const validation = clips.slice(0, c.data.validation_clips);
   const training = clips.slice(c.data.validation_clips);
   o.onEvent?.({ kind: 'note', text: `${training.length} training clips, ${validation.length} for validation` });
   const decoderOnly = c.training.trainable === 'decoder';
   const vae = c.training.init_from
     ? AutoencoderKLWan.fromPretrained(root(c.training.init_from), { device })
-    : new AutoencoderKLWan(parseVaeConfig({ ...WAN22_TI2V_5B_VAE, ...c.vae } as Record<string, unknown>, `${o.config} (vae)`), { generator: new Generator(c.training.seed), device });
+    : new AutoencoderKLWan(
+        parseVaeConfig({ ...WAN22_TI2V_5B_VAE, ...c.vae } as Record<string, unknown>, `${o.config} (vae)`),
+        { generator: new Generator(c.training.seed), device },
+      );
   vae.train();
   if (decoderOnly) {
     vae.encoder.requiresGrad_(false);
@@ -145,33 +192,64 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
   // a frozen encoder keeps its latent statistics; measuring them again could only add float noise
   const fixedStats = decoderOnly ? { mean: [...vae.config.latents_mean], std: [...vae.config.latents_std] } : null;
   const trainable = vae.trainableParameters();
-  const optimizer = new AdamW(trainable.map(([, p]) => p), { lr: c.training.learning_rate, betas: [0.9, 0.95], eps: 1e-8, weightDecay: c.training.weight_decay });
+  const optimizer = new AdamW(
+    trainable.map(([, p]) => p),
+    { lr: c.training.learning_rate, betas: [0.9, 0.95], eps: 1e-8, weightDecay: c.training.weight_decay },
+  );
   const adversarial = c.training.adversarial;
-  const critic = adversarial ? new PatchDiscriminator(3, adversarial.width, 2, { generator: new Generator(sampleSeed(`${c.training.seed}`, 'critic')), device }) : undefined;
+  const critic = adversarial
+    ? new PatchDiscriminator(3, adversarial.width, 2, {
+        generator: new Generator(sampleSeed(`${c.training.seed}`, 'critic')),
+        device,
+      })
+    : undefined;
   const criticParameters = critic?.trainableParameters() ?? [];
-  const criticOptimizer = adversarial ? new AdamW(criticParameters.map(([, p]) => p), { lr: adversarial.learning_rate, betas: [0.5, 0.9], eps: 1e-8, weightDecay: 0 }) : undefined;
+  const criticOptimizer = adversarial
+    ? new AdamW(
+        criticParameters.map(([, p]) => p),
+        { lr: adversarial.learning_rate, betas: [0.5, 0.9], eps: 1e-8, weightDecay: 0 },
+      )
+    : undefined;
   const pool = new ClipLoaderPool(1);
   const transform = { height: c.data.height, width: c.data.width, resizeLong: Math.max(c.data.height, c.data.width) };
   const window = (clip: Clip, key: string, view: 'first' | 'third') => {
-    const start = Math.floor((Number(sampleSeed(key, 'start')) / 2 ** 53) * windowStartCount(clip.frames, c.data.frames, 1));
-    return pool.load({ clip, start, frames: c.data.frames, stride: 1, transform, withReference: false, views: [view] }).then((w) => w[view]);
+    const start = Math.floor(
+      (Number(sampleSeed(key, 'start')) / 2 ** 53) * windowStartCount(clip.frames, c.data.frames, 1),
+    );
+    return pool
+      .load({ clip, start, frames: c.data.frames, stride: 1, transform, withReference: false, views: [view] })
+      .then((w) => w[view]);
   };
   let step = 0;
   try {
     if (o.resume) {
       const dir = resolveCheckpoint(o.output, o.resume);
-      const state = JSON.parse(readFileSync(path.join(dir, 'trainer_state.json'), 'utf8')) as { step: number; optimizerSteps: number; criticSteps?: number };
+      const state = JSON.parse(readFileSync(path.join(dir, 'trainer_state.json'), 'utf8')) as {
+        step: number;
+        optimizerSteps: number;
+        criticSteps?: number;
+      };
       vae.loadStateDict(openWeights(path.join(dir, 'vae'), 'diffusion_pytorch_model'), { where: dir });
       loadOptimizerState(path.join(dir, 'optimizer.safetensors'), trainable, optimizer, state.optimizerSteps);
       if (critic && criticOptimizer) {
-        if (!existsSync(path.join(dir, 'discriminator', 'model.safetensors'))) throw new ConfigError(`${dir} has no discriminator/: it was saved without training.adversarial; resume it without, or start a new run`);
+        if (!existsSync(path.join(dir, 'discriminator', 'model.safetensors')))
+          throw new ConfigError(
+            `${dir} has no discriminator/: it was saved without training.adversarial; resume it without, or start a new run`,
+          );
         critic.loadStateDict(openWeights(path.join(dir, 'discriminator'), 'model'), { where: dir });
-        loadOptimizerState(path.join(dir, 'discriminator', 'optimizer.safetensors'), criticParameters, criticOptimizer, state.criticSteps ?? 0);
+        loadOptimizerState(
+          path.join(dir, 'discriminator', 'optimizer.safetensors'),
+          criticParameters,
+          criticOptimizer,
+          state.criticSteps ?? 0,
+        );
       }
       step = state.step;
       o.onEvent?.({ kind: 'note', text: `resumed from ${dir} at step ${step}` });
     } else if (listCheckpoints(o.output).length) {
-      throw new ConfigError(`${o.output} holds checkpoints of a run; resume it (--resume latest) or choose another folder`);
+      throw new ConfigError(
+        `${o.output} holds checkpoints of a run; resume it (--resume latest) or choose another folder`,
+      );
     }
   } catch (error) {
     // nothing was trained: release the loader's process and the weights before saying why
@@ -183,14 +261,26 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
   mkdirSync(o.output, { recursive: true });
   // Sample k of the run is training window (epoch, index) of a fixed order, view alternating.
   const sampleAt = (k: number): { clip: Clip; key: string; view: 'first' | 'third' } => {
-    const epoch = Math.floor(k / training.length), index = k % training.length;
+    const epoch = Math.floor(k / training.length),
+      index = k % training.length;
     const order = epochOrder(c.training.seed, epoch, training.length);
-    return { clip: training[order[index]!]!, key: `${c.training.seed}/${epoch}/${index}`, view: k % 2 === 0 ? 'first' : 'third' };
+    return {
+      clip: training[order[index]!]!,
+      key: `${c.training.seed}/${epoch}/${index}`,
+      view: k % 2 === 0 ? 'first' : 'third',
+    };
   };
-  const batchAt = (s: number) => Array.from({ length: c.training.batch_size }, (_, b) => sampleAt(s * c.training.batch_size + b));
+  const batchAt = (s: number) =>
+    Array.from({ length: c.training.batch_size }, (_, b) => sampleAt(s * c.training.batch_size + b));
   const request = (s: number) => Promise.all(batchAt(s).map((x) => window(x.clip, x.key, x.view)));
   let next = request(step);
-  const video = (frames: Uint8Array[][]): Tensor => scope(() => stack(frames.map((f) => framesToTensor(f, c.data.width, c.data.height, { device }).squeeze(0)), 0));
+  const video = (frames: Uint8Array[][]): Tensor =>
+    scope(() =>
+      stack(
+        frames.map((f) => framesToTensor(f, c.data.width, c.data.height, { device }).squeeze(0)),
+        0,
+      ),
+    );
   const save = async (at: number): Promise<void> => {
     const stats = fixedStats ?? (await latentStats(vae, training, c, window, device));
     const scores = await validationScores(vae, validation, c, window, device);
@@ -201,16 +291,29 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
       if (critic && criticOptimizer) {
         mkdirSync(path.join(temp, 'discriminator'), { recursive: true });
         saveSafetensors(path.join(temp, 'discriminator', 'model.safetensors'), critic.stateDict(), { format: 'pt' });
-        saveOptimizerState(path.join(temp, 'discriminator', 'optimizer.safetensors'), criticParameters, criticOptimizer);
+        saveOptimizerState(
+          path.join(temp, 'discriminator', 'optimizer.safetensors'),
+          criticParameters,
+          criticOptimizer,
+        );
       }
-      writeFileSync(path.join(temp, 'trainer_state.json'), `${JSON.stringify({ step: at, optimizerSteps: optimizer.stepCount, criticSteps: criticOptimizer?.stepCount, validationPsnr: psnr, latents: stats }, null, 2)}\n`);
+      writeFileSync(
+        path.join(temp, 'trainer_state.json'),
+        `${JSON.stringify({ step: at, optimizerSteps: optimizer.stepCount, criticSteps: criticOptimizer?.stepCount, validationPsnr: psnr, latents: stats }, null, 2)}\n`,
+      );
     });
-    appendFileSync(path.join(o.output, 'validation.jsonl'), `${JSON.stringify({ step: at, psnr: Number(psnr.toFixed(3)), sharpness: Number(scores.sharpness.toFixed(3)), edges: Number(scores.edges.toFixed(3)) })}\n`);
+    appendFileSync(
+      path.join(o.output, 'validation.jsonl'),
+      `${JSON.stringify({ step: at, psnr: Number(psnr.toFixed(3)), sharpness: Number(scores.sharpness.toFixed(3)), edges: Number(scores.edges.toFixed(3)) })}\n`,
+    );
     o.onEvent?.({ kind: 'checkpoint', dir, validationPsnr: psnr });
   };
   try {
     for (; step < c.training.max_steps; step++) {
-      if (o.signal?.aborted) { await save(step); break; }
+      if (o.signal?.aborted) {
+        await save(step);
+        break;
+      }
       const started = performance.now();
       const frames = await next;
       next = request(step + 1);
@@ -226,11 +329,13 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
             real = critic.forward(framesOf(x));
             fakeFrames = framesOf(recon);
             const fake = critic.forward(fakeFrames);
-            total = total.add(fake.logits.mean().neg().mul(adversarial.weight)).add(featureMatching(fake.features, real.features).mul(adversarial.feature_matching_weight));
+            total = total
+              .add(fake.logits.mean().neg().mul(adversarial.weight))
+              .add(featureMatching(fake.features, real.features).mul(adversarial.feature_matching_weight));
           }
           total.backward();
           if (adversarialOn) {
-            criticOptimizer!.zeroGrad();  // what the decoder's terms left on the critic
+            criticOptimizer!.zeroGrad(); // what the decoder's terms left on the critic
             const d = criticLoss(real!.logits, critic.forward(fakeFrames!.detach()).logits);
             d.backward();
             criticOptimizer!.step();
@@ -253,13 +358,22 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
         const recon = vae.decode(zz, { clamp: false });
         const diff = recon.sub(x);
         const kl = mean.square().add(clamped.exp()).sub(1).sub(clamped).mul(0.5).mean();
-        return finish(recon, diff.square().mean().add(diff.abs().mean().mul(c.training.l1_weight)).add(kl.mul(c.training.kl_weight)));
+        return finish(
+          recon,
+          diff.square().mean().add(diff.abs().mean().mul(c.training.l1_weight)).add(kl.mul(c.training.kl_weight)),
+        );
       });
       if (!Number.isFinite(loss)) throw new ConfigError(`step ${step + 1}: the loss is ${loss}; stopped`);
-      optimizer.lr = learningRateAt(step, c.training.learning_rate, c.training.warmup_steps, { steps: c.training.decay_steps ?? 0, total: c.training.max_steps });
+      optimizer.lr = learningRateAt(step, c.training.learning_rate, c.training.warmup_steps, {
+        steps: c.training.decay_steps ?? 0,
+        total: c.training.max_steps,
+      });
       optimizer.step();
       optimizer.zeroGrad();
-      appendFileSync(path.join(o.output, 'metrics.jsonl'), `${JSON.stringify({ step: step + 1, loss, psnr: Number(psnr.toFixed(3)), lr: optimizer.lr, step_seconds: Number(((performance.now() - started) / 1000).toFixed(3)) })}\n`);
+      appendFileSync(
+        path.join(o.output, 'metrics.jsonl'),
+        `${JSON.stringify({ step: step + 1, loss, psnr: Number(psnr.toFixed(3)), lr: optimizer.lr, step_seconds: Number(((performance.now() - started) / 1000).toFixed(3)) })}\n`,
+      );
       o.onEvent?.({ kind: 'step', step: step + 1, steps: c.training.max_steps, loss, psnr });
       await yieldToEventLoop();
       if ((step + 1) % c.training.save_interval_steps === 0 || step + 1 === c.training.max_steps) await save(step + 1);
@@ -289,28 +403,47 @@ function framesOf(video: Tensor): Tensor {
 /** A diffusers vae/ folder with the measured latent statistics in its config. */
 export function writeVaeFolder(dir: string, vae: AutoencoderKLWan, stats: { mean: number[]; std: number[] }): void {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify({ _class_name: 'AutoencoderKLWan', _diffusers_version: '0.35.0', ...vae.config, latents_mean: stats.mean, latents_std: stats.std }, null, 2)}\n`);
+  writeFileSync(
+    path.join(dir, 'config.json'),
+    `${JSON.stringify({ _class_name: 'AutoencoderKLWan', _diffusers_version: '0.35.0', ...vae.config, latents_mean: stats.mean, latents_std: stats.std }, null, 2)}\n`,
+  );
   saveSafetensors(path.join(dir, 'diffusion_pytorch_model.safetensors'), vae.stateDict(), { format: 'pt' });
 }
 
 type WindowFn = (clip: Clip, key: string, view: 'first' | 'third') => Promise<Uint8Array[]>;
 
 /** Per-channel mean and std of the posterior means over the first `stats_windows` training windows. */
-async function latentStats(vae: AutoencoderKLWan, clips: readonly Clip[], c: VaeTrainingConfig, window: WindowFn, device: string): Promise<{ mean: number[]; std: number[] }> {
+async function latentStats(
+  vae: AutoencoderKLWan,
+  clips: readonly Clip[],
+  c: VaeTrainingConfig,
+  window: WindowFn,
+  device: string,
+): Promise<{ mean: number[]; std: number[] }> {
   const n = Math.min(c.training.stats_windows, clips.length * 2);
-  const sums = new Float64Array(vae.config.z_dim), squares = new Float64Array(vae.config.z_dim);
+  const sums = new Float64Array(vae.config.z_dim),
+    squares = new Float64Array(vae.config.z_dim);
   let count = 0;
   vae.eval();
   for (let k = 0; k < n; k++) {
     const clip = clips[Math.floor(k / 2) % clips.length]!;
     const frames = await window(clip, `stats/${k}`, k % 2 ? 'third' : 'first');
-    noGrad(() => scope(() => {
-      const mu = vae.encode(framesToTensor(frames, c.data.width, c.data.height, { device })).mean;
-      const perChannel = mu.transpose(0, 1).reshape(vae.config.z_dim, -1).double();
-      perChannel.sum(1).toArray().forEach((v, i) => (sums[i]! += v));
-      perChannel.square().sum(1).toArray().forEach((v, i) => (squares[i]! += v));
-      count += perChannel.size(1);
-    }));
+    noGrad(() =>
+      scope(() => {
+        const mu = vae.encode(framesToTensor(frames, c.data.width, c.data.height, { device })).mean;
+        const perChannel = mu.transpose(0, 1).reshape(vae.config.z_dim, -1).double();
+        perChannel
+          .sum(1)
+          .toArray()
+          .forEach((v, i) => (sums[i]! += v));
+        perChannel
+          .square()
+          .sum(1)
+          .toArray()
+          .forEach((v, i) => (squares[i]! += v));
+        count += perChannel.size(1);
+      }),
+    );
   }
   vae.train();
   const mean = Array.from(sums, (s) => s / count);
@@ -320,24 +453,35 @@ async function latentStats(vae: AutoencoderKLWan, clips: readonly Clip[], c: Vae
 }
 
 /** Mean PSNR (dB, 8-bit frames) of the chunked encode→decode of the validation clips. */
-async function validationScores(vae: AutoencoderKLWan, clips: readonly Clip[], c: VaeTrainingConfig, window: WindowFn, device: string): Promise<ReconstructionScores> {
+async function validationScores(
+  vae: AutoencoderKLWan,
+  clips: readonly Clip[],
+  c: VaeTrainingConfig,
+  window: WindowFn,
+  device: string,
+): Promise<ReconstructionScores> {
   if (clips.length === 0) return { psnr: Number.NaN, sharpness: Number.NaN, edges: Number.NaN };
   vae.eval();
   const scores: ReconstructionScores[] = [];
   for (const [k, clip] of clips.entries()) {
     const frames = await window(clip, `validation/${k}`, k % 2 ? 'third' : 'first');
     const { width, height } = c.data;
-    const { psnr, decoded } = noGrad(() => scope(() => {
-      const x = framesToTensor(frames, width, height, { device });
-      const recon = vae.decode(vae.encode(x).mean);
-      const q = (t: Tensor): Tensor => t.add(1).mul(127.5).round();
-      const mse = q(recon).sub(q(x)).square().mean().item();
-      return { psnr: 10 * Math.log10((255 * 255) / Math.max(mse, 1e-12)), decoded: tensorToFrames(recon) };
-    }));
-    scores.push({ psnr, sharpness: videoSharpness(decoded, frames, width, height), edges: mean(videoEdgeAgreement(decoded, frames, width, height)) });
+    const { psnr, decoded } = noGrad(() =>
+      scope(() => {
+        const x = framesToTensor(frames, width, height, { device });
+        const recon = vae.decode(vae.encode(x).mean);
+        const q = (t: Tensor): Tensor => t.add(1).mul(127.5).round();
+        const mse = q(recon).sub(q(x)).square().mean().item();
+        return { psnr: 10 * Math.log10((255 * 255) / Math.max(mse, 1e-12)), decoded: tensorToFrames(recon) };
+      }),
+    );
+    scores.push({
+      psnr,
+      sharpness: videoSharpness(decoded, frames, width, height),
+      edges: mean(videoEdgeAgreement(decoded, frames, width, height)),
+    });
   }
   vae.train();
   const over = (key: keyof ReconstructionScores): number => mean(scores.map((s) => s[key]));
   return { psnr: over('psnr'), sharpness: over('sharpness'), edges: over('edges') };
 }
-

@@ -46,7 +46,13 @@ export interface ValidationResult {
   dir: string;
 }
 
-function perceptualDistance(scorer: PerceptualScorer, a: readonly Uint8Array[], b: readonly Uint8Array[], width: number, height: number): number {
+function perceptualDistance(
+  scorer: PerceptualScorer,
+  a: readonly Uint8Array[],
+  b: readonly Uint8Array[],
+  width: number,
+  height: number,
+): number {
   const [pa, pb] = [scorer.perceive(a, width, height), scorer.perceive(b, width, height)];
   try {
     return mean(perceptualDistances(pa, pb));
@@ -61,7 +67,13 @@ export function validationCases(config: WorldWanderConfig, all: readonly Clip[],
   const names = config.validation?.cases ?? (config.dataset.held_out?.length ? [config.dataset.held_out[0]!] : []);
   const known = new Set(all.map((c) => c.name));
   const unknown = names.filter((n) => !known.has(n));
-  if (unknown.length) throw new ConfigError(`${where}: validation case(s) ${unknown.map((n) => `'${n}'`).join(', ')} are not clips of the dataset (it has ${all.slice(0, 3).map((c) => c.name).join(', ')}${all.length > 3 ? ', …' : ''})`);
+  if (unknown.length)
+    throw new ConfigError(
+      `${where}: validation case(s) ${unknown.map((n) => `'${n}'`).join(', ')} are not clips of the dataset (it has ${all
+        .slice(0, 3)
+        .map((c) => c.name)
+        .join(', ')}${all.length > 3 ? ', …' : ''})`,
+    );
   return names;
 }
 
@@ -80,27 +92,64 @@ export async function runValidation(v: ValidationContext): Promise<ValidationRes
       const clip = v.all.find((c) => c.name === name)!;
       const [condition, truthVideo] = task === 'three2one' ? [clip.third, clip.first] : [clip.first, clip.third];
       const translation = await pipeline.translate(task, {
-        video: condition, referenceImage: clip.reference, height: d.height, width: d.width, numFrames: d.sample_n_frames,
+        video: condition,
+        referenceImage: clip.reference,
+        height: d.height,
+        width: d.width,
+        numFrames: d.sample_n_frames,
         numInferenceSteps: config.validation?.num_inference_steps ?? config.sampling?.num_inference_steps,
-        guidanceScale: config.validation?.guidance_scale ?? config.sampling?.guidance_scale, flowShift: config.sampling?.flow_shift,
-        sampler: config.sampling?.sampler, seed: 1234, useCollaborativePositionEncoding: config.use_collaborative_position_encoding, signal: v.signal,
+        guidanceScale: config.validation?.guidance_scale ?? config.sampling?.guidance_scale,
+        flowShift: config.sampling?.flow_shift,
+        sampler: config.sampling?.sampler,
+        seed: 1234,
+        useCollaborativePositionEncoding: config.use_collaborative_position_encoding,
+        signal: v.signal,
       });
       const truth = await readFrames(truthVideo, { maxFrames: d.sample_n_frames });
-      const fitted = await Promise.all(truth.frames.map(async (data) => (await coverFit({ width: truth.width, height: truth.height, data }, d.width, d.height)).data));
+      const fitted = await Promise.all(
+        truth.frames.map(
+          async (data) => (await coverFit({ width: truth.width, height: truth.height, data }, d.width, d.height)).data,
+        ),
+      );
       const psnr = mean(videoPsnr(translation.frames, fitted));
       const sharpness = videoSharpness(translation.frames, fitted, d.width, d.height);
       const edges = mean(videoEdgeAgreement(translation.frames, fitted, d.width, d.height));
       const perceptual = scorer ? perceptualDistance(scorer, translation.frames, fitted, d.width, d.height) : undefined;
       const dir = path.join(v.output, 'validation', `step-${v.step}`, `${name}${v.suffix ?? ''}`);
       const s = translation.settings;
-      await writeCase(dir, translation, {
-        case: name, task, model: v.modelDir, lora: null, input: condition, reference: clip.reference, groundTruth: truthVideo,
-        width: translation.width, height: translation.height, frames: translation.frames.length, fps: d.fps,
-        seed: s.seed, steps: s.steps, guidance_scale: s.guidanceScale, flow_shift: s.flowShift, negative_prompt: s.negativePrompt,
-        use_collaborative_position_encoding: s.useCollaborativePositionEncoding, sampler: s.sampler, notes: translation.notes, seconds: translation.timings,
-      }, truth);
-      const round = (x: number | undefined, digits: number): number | undefined => (x === undefined ? undefined : Number(x.toFixed(digits)));
-      appendFileSync(path.join(v.output, 'validation.jsonl'), `${JSON.stringify({ step: v.step, case: name, task, psnr: round(psnr, 3), sharpness: round(sharpness, 3), edges: round(edges, 4), perceptual: round(perceptual, 4) })}\n`);
+      await writeCase(
+        dir,
+        translation,
+        {
+          case: name,
+          task,
+          model: v.modelDir,
+          lora: null,
+          input: condition,
+          reference: clip.reference,
+          groundTruth: truthVideo,
+          width: translation.width,
+          height: translation.height,
+          frames: translation.frames.length,
+          fps: d.fps,
+          seed: s.seed,
+          steps: s.steps,
+          guidance_scale: s.guidanceScale,
+          flow_shift: s.flowShift,
+          negative_prompt: s.negativePrompt,
+          use_collaborative_position_encoding: s.useCollaborativePositionEncoding,
+          sampler: s.sampler,
+          notes: translation.notes,
+          seconds: translation.timings,
+        },
+        truth,
+      );
+      const round = (x: number | undefined, digits: number): number | undefined =>
+        x === undefined ? undefined : Number(x.toFixed(digits));
+      appendFileSync(
+        path.join(v.output, 'validation.jsonl'),
+        `${JSON.stringify({ step: v.step, case: name, task, psnr: round(psnr, 3), sharpness: round(sharpness, 3), edges: round(edges, 4), perceptual: round(perceptual, 4) })}\n`,
+      );
       results.push({ case: `${name}${v.suffix ?? ''}`, psnr, sharpness, edges, perceptual, dir });
     }
   } finally {

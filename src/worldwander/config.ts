@@ -117,7 +117,8 @@ function setPath(target: Record<string, unknown>, dotted: string, value: unknown
   for (const key of keys.slice(0, -1)) {
     const next = node[key];
     if (next === undefined || next === null) node[key] = {};
-    else if (typeof next !== 'object' || Array.isArray(next)) throw new OptionError(null, `override ${dotted}: '${key}' is not a section`);
+    else if (typeof next !== 'object' || Array.isArray(next))
+      throw new OptionError(null, `override ${dotted}: '${key}' is not a section`);
     node = node[key] as Record<string, unknown>;
   }
   node[keys[keys.length - 1]!] = value;
@@ -140,9 +141,12 @@ export function applyOverrides(raw: Record<string, unknown>, overrides: readonly
 
 function describe(issue: z.core.$ZodIssue, raw: unknown): string {
   const where = issue.path.join('.') || '(top level)';
-  if (issue.code === 'unrecognized_keys') return `${where === '(top level)' ? '' : `${where}: `}unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+  if (issue.code === 'unrecognized_keys')
+    return `${where === '(top level)' ? '' : `${where}: `}unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
   let value: unknown = raw;
-  for (const key of issue.path) value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key as PropertyKey] : undefined;
+  for (const key of issue.path)
+    value =
+      value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key as PropertyKey] : undefined;
   const got = value === undefined ? 'missing' : `got ${JSON.stringify(value)}`;
   return `${where}: ${issue.message.replace(/^Invalid input: /, '')} (${got})`;
 }
@@ -150,10 +154,15 @@ function describe(issue: z.core.$ZodIssue, raw: unknown): string {
 /** Checks a config object; every problem is named with its key path. */
 export function parseConfig(raw: unknown, where: string): WorldWanderConfig {
   const result = WorldWanderConfigSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(`${where}: ${result.error.issues.map((i) => describe(i, raw)).join('; ')}`);
+  if (!result.success)
+    throw new ConfigError(`${where}: ${result.error.issues.map((i) => describe(i, raw)).join('; ')}`);
   const config = result.data;
-  if ((config.training.decay_steps ?? 0) > config.training.max_steps) throw new ConfigError(`${where}: training.decay_steps is ${config.training.decay_steps}, more than training.max_steps (${config.training.max_steps})`);
-  if (config.dataset.is_one2three && !config.dataset.ref_image_root) throw new ConfigError(`${where}: dataset.is_one2three needs dataset.ref_image_root`);
+  if ((config.training.decay_steps ?? 0) > config.training.max_steps)
+    throw new ConfigError(
+      `${where}: training.decay_steps is ${config.training.decay_steps}, more than training.max_steps (${config.training.max_steps})`,
+    );
+  if (config.dataset.is_one2three && !config.dataset.ref_image_root)
+    throw new ConfigError(`${where}: dataset.is_one2three needs dataset.ref_image_root`);
   return config;
 }
 

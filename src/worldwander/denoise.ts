@@ -38,7 +38,8 @@ export async function denoiseInContext(o: InContextDenoiseOptions): Promise<Tens
   const { transformer, noise, condition, promptEmbeds } = o;
   const ref = o.ref ?? null;
   const guided = o.guidanceScale !== 1;
-  if (guided && !o.negativePromptEmbeds) throw new ModelInputError('guidance scale ≠ 1 needs the negative prompt embeddings');
+  if (guided && !o.negativePromptEmbeds)
+    throw new ModelInputError('guidance scale ≠ 1 needs the negative prompt embeddings');
   const dtype = transformer.patch_embedding.weight;
   const batched = guided && (o.guidance ?? 'batched') === 'batched';
   // What does not change between steps is made once (new references, all released at the end):
@@ -53,22 +54,33 @@ export async function denoiseInContext(o: InContextDenoiseOptions): Promise<Tens
     };
   });
   const forward = (target: Tensor, text: Tensor, timestep: number, condition: Tensor, ref: Tensor | null): Tensor =>
-    transformer.forward(buildInContextInputs({
-      target, condition, ref, timestep, encoderHiddenStates: text,
-      useCollaborativePositionEncoding: o.useCollaborativePositionEncoding, patchSize: transformer.config.patch_size,
-    }));
+    transformer.forward(
+      buildInContextInputs({
+        target,
+        condition,
+        ref,
+        timestep,
+        encoderHiddenStates: text,
+        useCollaborativePositionEncoding: o.useCollaborativePositionEncoding,
+        patchSize: transformer.config.patch_size,
+      }),
+    );
   // Sampling needs no gradients; each step is a synchronous stretch, so the switch holds for it.
-  const velocity = (latents: Tensor, timestep: number): Tensor => noGrad(() => {
-    const x = latents.typeAs(dtype);
-    if (!guided) return forward(x, fixed.text, timestep, fixed.condition, fixed.ref);
-    if (batched) {
-      const [cond, uncond] = forward(cat([x, x], 0), fixed.text, timestep, fixed.condition, fixed.ref).chunk(2, 0) as [Tensor, Tensor];
+  const velocity = (latents: Tensor, timestep: number): Tensor =>
+    noGrad(() => {
+      const x = latents.typeAs(dtype);
+      if (!guided) return forward(x, fixed.text, timestep, fixed.condition, fixed.ref);
+      if (batched) {
+        const [cond, uncond] = forward(cat([x, x], 0), fixed.text, timestep, fixed.condition, fixed.ref).chunk(
+          2,
+          0,
+        ) as [Tensor, Tensor];
+        return classifierFreeGuidance(cond, uncond, o.guidanceScale);
+      }
+      const cond = forward(x, fixed.text, timestep, fixed.condition, fixed.ref);
+      const uncond = forward(x, fixed.negative!, timestep, fixed.condition, fixed.ref);
       return classifierFreeGuidance(cond, uncond, o.guidanceScale);
-    }
-    const cond = forward(x, fixed.text, timestep, fixed.condition, fixed.ref);
-    const uncond = forward(x, fixed.negative!, timestep, fixed.condition, fixed.ref);
-    return classifierFreeGuidance(cond, uncond, o.guidanceScale);
-  });
+    });
   try {
     return await denoise({
       sampler: makeSampler(o.sampler ?? 'unipc', { steps: o.steps, shift: o.flowShift }),

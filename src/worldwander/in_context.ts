@@ -19,7 +19,10 @@ export interface FrameCounts {
  * CPE: ref 0..R-1, condition R..R+Fc-1, target R..R+Ft-1 (token for token with the condition).
  * Uniform: 0 .. R+Fc+Ft-1.
  */
-export function inContextFramePositions({ ref, condition, target }: FrameCounts, useCollaborativePositionEncoding: boolean): number[] {
+export function inContextFramePositions(
+  { ref, condition, target }: FrameCounts,
+  useCollaborativePositionEncoding: boolean,
+): number[] {
   const total = ref + condition + target;
   if (!useCollaborativePositionEncoding) return Array.from({ length: total }, (_, i) => i);
   const before = Array.from({ length: ref + condition }, (_, i) => i);
@@ -51,21 +54,45 @@ export function buildInContextInputs(latents: InContextLatents): TransformerInpu
   const ref = latents.ref ?? null;
   const [pt, ph, pw] = latents.patchSize ?? [1, 2, 2];
   const parts = ref ? [ref, condition, target] : [condition, target];
-  if (target.ndim !== 5) throw new ModelInputError(`in-context: the target latent must be [B, C, F, H, W], got [${target.shape.join(', ')}]`);
+  if (target.ndim !== 5)
+    throw new ModelInputError(
+      `in-context: the target latent must be [B, C, F, H, W], got [${target.shape.join(', ')}]`,
+    );
   const [b, c, , h, w] = target.shape as [number, number, number, number, number];
-  if (h % ph || w % pw) throw new ModelInputError(`in-context: latent height ${h} and width ${w} must be multiples of the patch size ${ph}x${pw}`);
-  for (const [name, t] of [['condition', condition], ['ref', ref]] as const) {
+  if (h % ph || w % pw)
+    throw new ModelInputError(
+      `in-context: latent height ${h} and width ${w} must be multiples of the patch size ${ph}x${pw}`,
+    );
+  for (const [name, t] of [
+    ['condition', condition],
+    ['ref', ref],
+  ] as const) {
     if (t && (t.ndim !== 5 || t.size(0) !== b || t.size(1) !== c || t.size(3) !== h || t.size(4) !== w)) {
-      throw new ModelInputError(`in-context: ${name} latent [${t.shape.join(', ')}] must match the target's [${b}, ${c}, *, ${h}, ${w}]`);
+      throw new ModelInputError(
+        `in-context: ${name} latent [${t.shape.join(', ')}] must match the target's [${b}, ${c}, *, ${h}, ${w}]`,
+      );
     }
   }
-  for (const t of parts) if (t.size(2) % pt) throw new ModelInputError(`in-context: latent frames ${t.size(2)} not divisible by the temporal patch ${pt}`);
-  const frames: FrameCounts = { ref: ref ? ref.size(2) / pt : 0, condition: condition.size(2) / pt, target: target.size(2) / pt };
+  for (const t of parts)
+    if (t.size(2) % pt)
+      throw new ModelInputError(`in-context: latent frames ${t.size(2)} not divisible by the temporal patch ${pt}`);
+  const frames: FrameCounts = {
+    ref: ref ? ref.size(2) / pt : 0,
+    condition: condition.size(2) / pt,
+    target: target.size(2) / pt,
+  };
   const perFrame = (h / ph) * (w / pw);
   return scope(() => {
-    const hiddenStates = cat(parts.map((t) => t.typeAs(target)), 2);
-    const t = typeof latents.timestep === 'number' ? ones([b], { device: target.device }).mul(latents.timestep) : latents.timestep.float();
-    if (t.ndim !== 1 || t.size(0) !== b) throw new ModelInputError(`in-context: timestep must be [${b}] (one per sample), got [${t.shape.join(', ')}]`);
+    const hiddenStates = cat(
+      parts.map((t) => t.typeAs(target)),
+      2,
+    );
+    const t =
+      typeof latents.timestep === 'number'
+        ? ones([b], { device: target.device }).mul(latents.timestep)
+        : latents.timestep.float();
+    if (t.ndim !== 1 || t.size(0) !== b)
+      throw new ModelInputError(`in-context: timestep must be [${b}] (one per sample), got [${t.shape.join(', ')}]`);
     const clean = (frames.ref + frames.condition) * perFrame;
     const noisy = frames.target * perFrame;
     const timestep = cat([zeros([b, clean], { device: target.device }), t.unsqueeze(1).expand(b, noisy)], 1);

@@ -13,15 +13,23 @@ export type LoraFormat = (typeof LORA_FORMATS)[number];
 /** The original Wan module name of a diffusers one (`blocks.0.attn1.to_out.0` -> `blocks.0.self_attn.o`). */
 export function originalModuleOf(module: string): string | undefined {
   const attention = /^blocks\.(\d+)\.attn([12])\.(to_q|to_k|to_v|to_out\.0)$/.exec(module);
-  if (attention) return `blocks.${attention[1]}.${attention[2] === '1' ? 'self_attn' : 'cross_attn'}.${({ to_q: 'q', to_k: 'k', to_v: 'v', 'to_out.0': 'o' } as Record<string, string>)[attention[3]!]}`;
+  if (attention)
+    return `blocks.${attention[1]}.${attention[2] === '1' ? 'self_attn' : 'cross_attn'}.${({ to_q: 'q', to_k: 'k', to_v: 'v', 'to_out.0': 'o' } as Record<string, string>)[attention[3]!]}`;
   const ffn = /^blocks\.(\d+)\.ffn\.net\.(0\.proj|2)$/.exec(module);
   if (ffn) return `blocks.${ffn[1]}.ffn.${ffn[2] === '2' ? '2' : '0'}`;
   return undefined;
 }
 
-export function convertLora(input: string, output: string, to: LoraFormat): { tensors: number; rank: number; alpha: number } {
+export function convertLora(
+  input: string,
+  output: string,
+  to: LoraFormat,
+): { tensors: number; rank: number; alpha: number } {
   const { source } = openLoraFile(input);
-  const entries = source.keys().map((k) => [k, normaliseLoraKey(k)] as const).filter((e): e is [string, NonNullable<(typeof e)[1]>] => e[1] !== null);
+  const entries = source
+    .keys()
+    .map((k) => [k, normaliseLoraKey(k)] as const)
+    .filter((e): e is [string, NonNullable<(typeof e)[1]>] => e[1] !== null);
   if (!entries.length) throw new FileFormatError(`${input}: no LoRA weights in the file`);
   const rank = source.info(entries.find(([, p]) => p.part === 'lora_A')?.[0] ?? entries[0]![0]).shape[0]!;
   const metaAlpha = Number(source.metadata?.lora_alpha);
@@ -31,15 +39,32 @@ export function convertLora(input: string, output: string, to: LoraFormat): { te
     const modules = new Set<string>();
     for (const [key, { module, part }] of entries) {
       const t = source.get(key);
-      if (to === 'diffusers') { out.set(`transformer.${module}.${part}.weight`, t); continue; }
+      if (to === 'diffusers') {
+        out.set(`transformer.${module}.${part}.weight`, t);
+        continue;
+      }
       const original = originalModuleOf(module);
-      if (!original) { t.dispose(); throw new FileFormatError(`${input}: ${key}: '${module}' has no name in the ${to} format (only attention and feed-forward layers do)`); }
+      if (!original) {
+        t.dispose();
+        throw new FileFormatError(
+          `${input}: ${key}: '${module}' has no name in the ${to} format (only attention and feed-forward layers do)`,
+        );
+      }
       modules.add(original);
       if (to === 'comfy') out.set(`diffusion_model.${original}.${part}.weight`, t);
-      else out.set(`lora_unet_${original.replaceAll('.', '_')}.${part === 'lora_A' ? 'lora_down' : 'lora_up'}.weight`, t);
+      else
+        out.set(`lora_unet_${original.replaceAll('.', '_')}.${part === 'lora_A' ? 'lora_down' : 'lora_up'}.weight`, t);
     }
-    for (const original of modules) out.set(to === 'comfy' ? `diffusion_model.${original}.alpha` : `lora_unet_${original.replaceAll('.', '_')}.alpha`, tensor([alpha]).reshape());
-    saveSafetensors(output, out, to === 'diffusers' ? { format: 'pt', lora_rank: String(rank), lora_alpha: String(alpha) } : { format: 'pt' });
+    for (const original of modules)
+      out.set(
+        to === 'comfy' ? `diffusion_model.${original}.alpha` : `lora_unet_${original.replaceAll('.', '_')}.alpha`,
+        tensor([alpha]).reshape(),
+      );
+    saveSafetensors(
+      output,
+      out,
+      to === 'diffusers' ? { format: 'pt', lora_rank: String(rank), lora_alpha: String(alpha) } : { format: 'pt' },
+    );
   } finally {
     for (const t of out.values()) t.dispose();
   }

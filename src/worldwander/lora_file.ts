@@ -4,13 +4,22 @@
 import path from 'node:path';
 
 import { FileFormatError } from '../errors.js';
-import { SafetensorsFile, TensorRef, TorchCheckpoint, describePickled, saveSafetensors, type Tensor, type TensorSource } from '../torch/index.js';
+import {
+  SafetensorsFile,
+  TensorRef,
+  TorchCheckpoint,
+  describePickled,
+  saveSafetensors,
+  type Tensor,
+  type TensorSource,
+} from '../torch/index.js';
 import { communityLoraSource } from '../models/wan/lora_formats.js';
 import { loadLora, normaliseLoraKey, type LoraLoadReport } from '../nn/index.js';
 import type { Module } from '../nn/index.js';
 
 /** Globals that checkpoints of PyTorch Lightning and OmegaConf name in their hyper-parameters and loop state. */
-const FAMILIAR = /^(omegaconf|pytorch_lightning|lightning|lightning_fabric|torch|typing|pathlib|collections|numpy|_codecs|builtins\.(dict|list|tuple|object|int|float|str|bool|type))\b/;
+const FAMILIAR =
+  /^(omegaconf|pytorch_lightning|lightning|lightning_fabric|torch|typing|pathlib|collections|numpy|_codecs|builtins\.(dict|list|tuple|object|int|float|str|bool|type))\b/;
 
 export interface LoraSource {
   source: TensorSource & { metadata?: Record<string, string> };
@@ -20,23 +29,46 @@ export interface LoraSource {
 
 export function openLoraFile(file: string): LoraSource {
   const ext = path.extname(file).toLowerCase();
-  if (ext === '.safetensors') return { source: communityLoraSource(SafetensorsFile.open(file), file), unfamiliarGlobals: [] };
-  if (ext !== '.ckpt' && ext !== '.pt' && ext !== '.pth') throw new FileFormatError(`${file}: a LoRA file is a .ckpt (the release's) or a .safetensors`);
+  if (ext === '.safetensors')
+    return { source: communityLoraSource(SafetensorsFile.open(file), file), unfamiliarGlobals: [] };
+  if (ext !== '.ckpt' && ext !== '.pt' && ext !== '.pth')
+    throw new FileFormatError(`${file}: a LoRA file is a .ckpt (the release's) or a .safetensors`);
   const ckpt = TorchCheckpoint.open(file);
-  if (!(ckpt.value instanceof Map)) throw new FileFormatError(`${file}: the checkpoint's top-level object is ${describePickled(ckpt.value)}, not a dict; refused`);
+  if (!(ckpt.value instanceof Map))
+    throw new FileFormatError(
+      `${file}: the checkpoint's top-level object is ${describePickled(ckpt.value)}, not a dict; refused`,
+    );
   const stateDict = ckpt.value.get('state_dict');
-  const at = stateDict instanceof Map && stateDict.get('lora') instanceof Map ? ['state_dict', 'lora'] : stateDict instanceof Map ? ['state_dict'] : [];
+  const at =
+    stateDict instanceof Map && stateDict.get('lora') instanceof Map
+      ? ['state_dict', 'lora']
+      : stateDict instanceof Map
+        ? ['state_dict']
+        : [];
   // an entry of the LoRA dict (or a LoRA-named one) that is not a tensor is refused, never skipped
-  const dict = at.reduce<unknown>((node, key) => (node as Map<unknown, unknown>).get(key), ckpt.value) as Map<unknown, unknown>;
+  const dict = at.reduce<unknown>((node, key) => (node as Map<unknown, unknown>).get(key), ckpt.value) as Map<
+    unknown,
+    unknown
+  >;
   for (const [key, value] of dict) {
-    if (value instanceof TensorRef || (at.at(-1) !== 'lora' && (typeof key !== 'string' || !normaliseLoraKey(key)))) continue;
-    throw new FileFormatError(`${file}: ${[...at, String(key)].join('.')} is ${describePickled(value)}, not a tensor; a LoRA entry must be one (refused)`);
+    if (value instanceof TensorRef || (at.at(-1) !== 'lora' && (typeof key !== 'string' || !normaliseLoraKey(key))))
+      continue;
+    throw new FileFormatError(
+      `${file}: ${[...at, String(key)].join('.')} is ${describePickled(value)}, not a tensor; a LoRA entry must be one (refused)`,
+    );
   }
-  return { source: ckpt.tensorsAt(at), unfamiliarGlobals: [...ckpt.standIns].filter((name) => !FAMILIAR.test(name)).sort() };
+  return {
+    source: ckpt.tensorsAt(at),
+    unfamiliarGlobals: [...ckpt.standIns].filter((name) => !FAMILIAR.test(name)).sort(),
+  };
 }
 
 /** Loads a LoRA file into the model (adapters attached with the file's rank). */
-export function loadLoraFile(model: Module, file: string, { alpha }: { alpha?: number } = {}): LoraLoadReport & { unfamiliarGlobals: string[] } {
+export function loadLoraFile(
+  model: Module,
+  file: string,
+  { alpha }: { alpha?: number } = {},
+): LoraLoadReport & { unfamiliarGlobals: string[] } {
   const { source, unfamiliarGlobals } = openLoraFile(file);
   return { ...loadLora(model, source, { alpha, where: file }), unfamiliarGlobals };
 }
@@ -46,7 +78,10 @@ export function loadLoraFile(model: Module, file: string, { alpha }: { alpha?: n
  * (`transformer.blocks.0.attn1.to_q.lora_A.weight`), dtypes kept, rank and alpha (= rank, as the
  * release trains) in the metadata. Returns what was written.
  */
-export function convertCheckpoint(input: string, output: string): { tensors: number; rank: number; unfamiliarGlobals: string[] } {
+export function convertCheckpoint(
+  input: string,
+  output: string,
+): { tensors: number; rank: number; unfamiliarGlobals: string[] } {
   const { source, unfamiliarGlobals } = openLoraFile(input);
   const tensors = new Map<string, Tensor>();
   let rank = 0;
@@ -58,8 +93,16 @@ export function convertCheckpoint(input: string, output: string): { tensors: num
       tensors.set(`transformer.${parsed.module}.${parsed.part}.weight`, t);
       if (parsed.part === 'lora_A') rank = t.size(0);
     }
-    if (tensors.size === 0) throw new FileFormatError(`${input}: no LoRA tensors (keys like '<module>.lora_A.default.weight') in the checkpoint`);
-    saveSafetensors(output, tensors, { format: 'pt', lora_rank: String(rank), lora_alpha: String(rank), source: path.basename(input) });
+    if (tensors.size === 0)
+      throw new FileFormatError(
+        `${input}: no LoRA tensors (keys like '<module>.lora_A.default.weight') in the checkpoint`,
+      );
+    saveSafetensors(output, tensors, {
+      format: 'pt',
+      lora_rank: String(rank),
+      lora_alpha: String(rank),
+      source: path.basename(input),
+    });
   } finally {
     for (const t of tensors.values()) t.dispose();
   }

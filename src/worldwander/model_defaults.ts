@@ -20,7 +20,16 @@ export interface ModelDefaults {
 }
 
 /** The release's: Wan2.2-TI2V-5B at 704x1280, 49 frames, 50 UniPC steps, guidance 5, shift 5, 8 fps, 512 text tokens. */
-export const RELEASE_DEFAULTS: ModelDefaults = { height: 704, width: 1280, num_frames: 49, num_inference_steps: 50, guidance_scale: 5, flow_shift: 5, fps: 8, max_sequence_length: 512 };
+export const RELEASE_DEFAULTS: ModelDefaults = {
+  height: 704,
+  width: 1280,
+  num_frames: 49,
+  num_inference_steps: 50,
+  guidance_scale: 5,
+  flow_shift: 5,
+  fps: 8,
+  max_sequence_length: 512,
+};
 
 /** The model folder's own defaults (model_index.json "_worldwander"), else the release's. */
 export function readDefaults(modelDir: string): ModelDefaults {

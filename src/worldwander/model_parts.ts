@@ -14,9 +14,13 @@ import type { ModelFiles, VaeFiles } from './model_folder.js';
 const isFolder = (location: string): boolean => existsSync(location) && statSync(location).isDirectory();
 
 /** The VAE of `files`, from its diffusers folder or its single file. */
-export function loadVae(files: VaeFiles, options: { dtype?: DType; device?: Device; onProgress?: LoadProgress } = {}): AutoencoderKLWan {
+export function loadVae(
+  files: VaeFiles,
+  options: { dtype?: DType; device?: Device; onProgress?: LoadProgress } = {},
+): AutoencoderKLWan {
   if (isFolder(files.weights)) return AutoencoderKLWan.fromPretrained(files.weights, options);
-  if (!existsSync(files.weights)) throw new OptionError('modelDir', `${files.weights} does not exist (the VAE's weights)`);
+  if (!existsSync(files.weights))
+    throw new OptionError('modelDir', `${files.weights} does not exist (the VAE's weights)`);
   return AutoencoderKLWan.fromSingleFile(files.weights, { ...options, configFile: files.config });
 }
 
@@ -27,6 +31,9 @@ export function vaeConfigOf(files: VaeFiles): WanVAEConfig {
 }
 
 /** The transformer of `files`. */
-export function loadTransformer(files: ModelFiles['transformer'], options: { dtype?: DType; device?: Device; onProgress?: LoadProgress } = {}): WanTransformer3DModel {
+export function loadTransformer(
+  files: ModelFiles['transformer'],
+  options: { dtype?: DType; device?: Device; onProgress?: LoadProgress } = {},
+): WanTransformer3DModel {
   return WanTransformer3DModel.fromPretrained(files.dir, { ...options, weights: files.weights });
 }

@@ -41,7 +41,13 @@ function frameName(index: number): string {
   return `${String(index).padStart(5, '0')}.png`;
 }
 
-async function writeMp4(file: string, frames: readonly Uint8Array[], width: number, height: number, fps: number): Promise<void> {
+async function writeMp4(
+  file: string,
+  frames: readonly Uint8Array[],
+  width: number,
+  height: number,
+  fps: number,
+): Promise<void> {
   const writer = VideoWriter.open(file, { width, height, fps });
   try {
     for (const frame of frames) await writer.write(frame);
@@ -56,12 +62,34 @@ async function writeMp4(file: string, frames: readonly Uint8Array[], width: numb
  * Writes one case's outputs into `dir` (replacing an earlier run's) and returns the record.
  * `groundTruth`, when given, is fitted to the generated size and joins the side-by-side video.
  */
-export async function writeCase(dir: string, translation: Translation, record: Omit<CaseRecord, 'seconds'> & { seconds: Translation['timings'] }, groundTruth?: RgbVideo): Promise<CaseRecord> {
+export async function writeCase(
+  dir: string,
+  translation: Translation,
+  record: Omit<CaseRecord, 'seconds'> & { seconds: Translation['timings'] },
+  groundTruth?: RgbVideo,
+): Promise<CaseRecord> {
   const started = performance.now();
   const { width, height, frames } = translation;
   await rm(path.join(dir, 'run.json'), { force: true });
   await mkdir(dir, { recursive: true });
-  const truth = groundTruth ? await Promise.all(frames.map(async (_, i) => (await coverFit({ width: groundTruth.width, height: groundTruth.height, data: groundTruth.frames[Math.min(i, groundTruth.frames.length - 1)]! }, width, height)).data)) : null;
+  const truth = groundTruth
+    ? await Promise.all(
+        frames.map(
+          async (_, i) =>
+            (
+              await coverFit(
+                {
+                  width: groundTruth.width,
+                  height: groundTruth.height,
+                  data: groundTruth.frames[Math.min(i, groundTruth.frames.length - 1)]!,
+                },
+                width,
+                height,
+              )
+            ).data,
+        ),
+      )
+    : null;
   const panels = frames.map((generated, i) => [
     ...(translation.reference ? [translation.reference] : []),
     translation.input[i]!,
@@ -74,9 +102,13 @@ export async function writeCase(dir: string, translation: Translation, record: O
   await writeMp4(path.join(dir, 'generated.mp4'), frames, width, height, record.fps);
   await produceAtomically(path.join(dir, 'frames'), async (temp) => {
     await mkdir(temp, { recursive: true });
-    for (let i = 0; i < frames.length; i++) await writePng(path.join(temp, frameName(i)), { width, height, data: frames[i]! });
+    for (let i = 0; i < frames.length; i++)
+      await writePng(path.join(temp, frameName(i)), { width, height, data: frames[i]! });
   });
-  const full: CaseRecord = { ...record, seconds: { ...record.seconds, write: Number(((performance.now() - started) / 1000).toFixed(3)) } };
+  const full: CaseRecord = {
+    ...record,
+    seconds: { ...record.seconds, write: Number(((performance.now() - started) / 1000).toFixed(3)) },
+  };
   await writeFileAtomic(path.join(dir, 'run.json'), `${JSON.stringify(full, null, 2)}\n`);
   return full;
 }

@@ -76,7 +76,16 @@ export interface Translation {
   height: number;
   /** What was done to the inputs to fit the model (resizes), for the user to see. */
   notes: string[];
-  settings: { seed: number; steps: number; guidanceScale: number; flowShift: number; negativePrompt: string; useCollaborativePositionEncoding: boolean; sampler: SamplerName; numFrames: number };
+  settings: {
+    seed: number;
+    steps: number;
+    guidanceScale: number;
+    flowShift: number;
+    negativePrompt: string;
+    useCollaborativePositionEncoding: boolean;
+    sampler: SamplerName;
+    numFrames: number;
+  };
   /** Seconds per stage. */
   timings: { read: number; encode: number; denoise: number; decode: number };
 }
@@ -96,31 +105,69 @@ export class WorldWanderPipeline {
   ) {}
 
   static fromPretrained(modelDir: string, options: PipelineLoadOptions = {}): WorldWanderPipeline {
-    const files = modelFiles(modelDir, { transformer: options.transformerFile, vae: options.vaeFile, vaeConfig: options.vaeConfig, textEncoder: options.textEncoderFile });
+    const files = modelFiles(modelDir, {
+      transformer: options.transformerFile,
+      vae: options.vaeFile,
+      vaeConfig: options.vaeConfig,
+      textEncoder: options.textEncoderFile,
+    });
     const device = checkDevice(options.device ?? 'cpu');
     const progress = (part: string) => (done: number, total: number) => options.onProgress?.(part, done, total);
-    const transformer = loadTransformer(files.transformer, { dtype: options.dtype, device, onProgress: progress('transformer') });
+    const transformer = loadTransformer(files.transformer, {
+      dtype: options.dtype,
+      device,
+      onProgress: progress('transformer'),
+    });
     let vae: AutoencoderKLWan | undefined;
     try {
       if (options.lora) loadLoraFile(transformer, options.lora);
       vae = loadVae(files.vae, { device, onProgress: progress('vae') });
       if (vae.config.z_dim !== transformer.config.in_channels) {
-        throw new ModelInputError(`${modelDir}: the VAE's z_dim ${vae.config.z_dim} differs from the transformer's in_channels ${transformer.config.in_channels}`);
+        throw new ModelInputError(
+          `${modelDir}: the VAE's z_dim ${vae.config.z_dim} differs from the transformer's in_channels ${transformer.config.in_channels}`,
+        );
       }
     } catch (error) {
       transformer.dispose();
       vae?.dispose();
       throw error;
     }
-    return new WorldWanderPipeline(modelDir, transformer, vae, readDefaults(modelDir), options.promptCacheDir ?? path.join(modelDir, 'prompt_embeds'), device, options.lora ?? null, files.text);
+    return new WorldWanderPipeline(
+      modelDir,
+      transformer,
+      vae,
+      readDefaults(modelDir),
+      options.promptCacheDir ?? path.join(modelDir, 'prompt_embeds'),
+      device,
+      options.lora ?? null,
+      files.text,
+    );
   }
 
   /**
    * A pipeline over models already in memory (a trainer's, for validation samples): `modelDir`
    * still provides the text side (the prompt cache) and the defaults. Disposing it disposes nothing.
    */
-  static fromModels(modelDir: string, transformer: WanTransformer3DModel, vae: AutoencoderKLWan, { promptCacheDir, defaults, text }: { promptCacheDir?: string; defaults?: Partial<ModelDefaults>; text?: TextEncoderFiles } = {}): WorldWanderPipeline {
-    const pipeline = new WorldWanderPipeline(modelDir, transformer, vae, { ...readDefaults(modelDir), ...defaults }, promptCacheDir ?? path.join(modelDir, 'prompt_embeds'), transformer.patch_embedding.weight.device, null, text ?? modelFiles(modelDir).text);
+  static fromModels(
+    modelDir: string,
+    transformer: WanTransformer3DModel,
+    vae: AutoencoderKLWan,
+    {
+      promptCacheDir,
+      defaults,
+      text,
+    }: { promptCacheDir?: string; defaults?: Partial<ModelDefaults>; text?: TextEncoderFiles } = {},
+  ): WorldWanderPipeline {
+    const pipeline = new WorldWanderPipeline(
+      modelDir,
+      transformer,
+      vae,
+      { ...readDefaults(modelDir), ...defaults },
+      promptCacheDir ?? path.join(modelDir, 'prompt_embeds'),
+      transformer.patch_embedding.weight.device,
+      null,
+      text ?? modelFiles(modelDir).text,
+    );
     pipeline.#owned = false;
     return pipeline;
   }
@@ -139,34 +186,61 @@ export class WorldWanderPipeline {
 
   async translate(task: WorldWanderTask, o: TranslateOptions): Promise<Translation> {
     const d = this.defaults;
-    const width = o.width ?? d.width, height = o.height ?? d.height, numFrames = o.numFrames ?? d.num_frames;
-    const steps = o.numInferenceSteps ?? d.num_inference_steps, guidanceScale = o.guidanceScale ?? d.guidance_scale, flowShift = o.flowShift ?? d.flow_shift;
-    const seed = o.seed ?? 0, negativePrompt = o.negativePrompt ?? EMPTY_PROMPT, useCpe = o.useCollaborativePositionEncoding ?? true, sampler = o.sampler ?? 'unipc';
+    const width = o.width ?? d.width,
+      height = o.height ?? d.height,
+      numFrames = o.numFrames ?? d.num_frames;
+    const steps = o.numInferenceSteps ?? d.num_inference_steps,
+      guidanceScale = o.guidanceScale ?? d.guidance_scale,
+      flowShift = o.flowShift ?? d.flow_shift;
+    const seed = o.seed ?? 0,
+      negativePrompt = o.negativePrompt ?? EMPTY_PROMPT,
+      useCpe = o.useCollaborativePositionEncoding ?? true,
+      sampler = o.sampler ?? 'unipc';
     this.#checkSize(width, height, numFrames);
-    if (task === 'one2three' && !o.referenceImage) throw new OptionError('referenceImage', 'one2three needs the reference image of the character');
+    if (task === 'one2three' && !o.referenceImage)
+      throw new OptionError('referenceImage', 'one2three needs the reference image of the character');
     const notes: string[] = [];
 
     let started = performance.now();
     const source = typeof o.video === 'string' ? await readFrames(o.video, { maxFrames: numFrames }) : o.video;
     const where = typeof o.video === 'string' ? o.video : 'the input video';
-    if (source.frames.length < numFrames) throw new ModelInputError(`${where}: has ${source.frames.length} frame(s); the model takes ${numFrames} (4k+1) and uses the first ${numFrames}`);
+    if (source.frames.length < numFrames)
+      throw new ModelInputError(
+        `${where}: has ${source.frames.length} frame(s); the model takes ${numFrames} (4k+1) and uses the first ${numFrames}`,
+      );
     const frames = source.frames.slice(0, numFrames);
-    if (source.width !== width || source.height !== height) notes.push(`${where}: ${source.width}x${source.height} frames resized to cover ${width}x${height} and centre-cropped`);
-    const input = await Promise.all(frames.map(async (data) => (await coverFit({ width: source.width, height: source.height, data }, width, height)).data));
+    if (source.width !== width || source.height !== height)
+      notes.push(
+        `${where}: ${source.width}x${source.height} frames resized to cover ${width}x${height} and centre-cropped`,
+      );
+    const input = await Promise.all(
+      frames.map(
+        async (data) => (await coverFit({ width: source.width, height: source.height, data }, width, height)).data,
+      ),
+    );
     let reference: Uint8Array | undefined;
     if (task === 'one2three') {
       const image = typeof o.referenceImage === 'string' ? await readImage(o.referenceImage) : o.referenceImage!;
-      if (image.width !== width || image.height !== height) notes.push(`reference ${image.width}x${image.height} fitted inside ${width}x${height} (aspect kept, centred on its border colour)`);
+      if (image.width !== width || image.height !== height)
+        notes.push(
+          `reference ${image.width}x${image.height} fitted inside ${width}x${height} (aspect kept, centred on its border colour)`,
+        );
       reference = (await containFit(image, width, height)).data;
     }
     const read = seconds(started);
 
     started = performance.now();
-    const { condition, ref } = noGrad(() => scope(() => ({
-      condition: this.#encode(input, width, height),
-      ref: reference ? this.#encode([reference], width, height) : null,
-    })));
-    const text = promptEmbeddings(this.text, [TASK_PROMPT[task], negativePrompt], { cacheDir: this.promptCacheDir, device: this.device, maxLength: this.defaults.max_sequence_length });
+    const { condition, ref } = noGrad(() =>
+      scope(() => ({
+        condition: this.#encode(input, width, height),
+        ref: reference ? this.#encode([reference], width, height) : null,
+      })),
+    );
+    const text = promptEmbeddings(this.text, [TASK_PROMPT[task], negativePrompt], {
+      cacheDir: this.promptCacheDir,
+      device: this.device,
+      maxLength: this.defaults.max_sequence_length,
+    });
     const encode = seconds(started);
 
     started = performance.now();
@@ -175,8 +249,20 @@ export class WorldWanderPipeline {
     try {
       const [prompt, negative] = text.chunk(2, 0) as [Tensor, Tensor];
       latents = await denoiseInContext({
-        transformer: this.transformer, noise, condition, ref, promptEmbeds: prompt, negativePromptEmbeds: negative,
-        steps, guidanceScale, flowShift, useCollaborativePositionEncoding: useCpe, sampler, guidance: o.guidance, onStep: o.onStep, signal: o.signal,
+        transformer: this.transformer,
+        noise,
+        condition,
+        ref,
+        promptEmbeds: prompt,
+        negativePromptEmbeds: negative,
+        steps,
+        guidanceScale,
+        flowShift,
+        useCollaborativePositionEncoding: useCpe,
+        sampler,
+        guidance: o.guidance,
+        onStep: o.onStep,
+        signal: o.signal,
       });
       prompt.dispose();
       negative.dispose();
@@ -186,12 +272,29 @@ export class WorldWanderPipeline {
     const denoise = seconds(started);
 
     started = performance.now();
-    const generated = noGrad(() => scope(() => tensorToFrames(this.#decode(denormalizeLatents(latents, this.vae.config)))));
+    const generated = noGrad(() =>
+      scope(() => tensorToFrames(this.#decode(denormalizeLatents(latents, this.vae.config)))),
+    );
     latents.dispose();
     const decode = seconds(started);
     return {
-      task, frames: generated, input, reference, width, height, notes,
-      settings: { seed, steps, guidanceScale, flowShift, negativePrompt, useCollaborativePositionEncoding: useCpe, sampler, numFrames },
+      task,
+      frames: generated,
+      input,
+      reference,
+      width,
+      height,
+      notes,
+      settings: {
+        seed,
+        steps,
+        guidanceScale,
+        flowShift,
+        negativePrompt,
+        useCollaborativePositionEncoding: useCpe,
+        sampler,
+        numFrames,
+      },
       timings: { read, encode, denoise, decode },
     };
   }
@@ -223,10 +326,18 @@ export class WorldWanderPipeline {
 
   #checkSize(width: number, height: number, numFrames: number): void {
     const spatial = this.vae.spatialCompression * this.transformer.config.patch_size[1];
-    for (const [name, value] of [['width', width], ['height', height]] as const) {
-      if (!Number.isInteger(value) || value < spatial || value % spatial) throw new OptionError(name, `must be a multiple of ${spatial} (the VAE's ${this.vae.spatialCompression}x and the transformer's 2x2 patches), got ${value}`);
+    for (const [name, value] of [
+      ['width', width],
+      ['height', height],
+    ] as const) {
+      if (!Number.isInteger(value) || value < spatial || value % spatial)
+        throw new OptionError(
+          name,
+          `must be a multiple of ${spatial} (the VAE's ${this.vae.spatialCompression}x and the transformer's 2x2 patches), got ${value}`,
+        );
     }
     const r = this.vae.temporalCompression;
-    if (!Number.isInteger(numFrames) || numFrames < 1 || (numFrames - 1) % r) throw new OptionError('numFrames', `must be ${r}k+1 (1, ${1 + r}, ${1 + 2 * r}, …), got ${numFrames}`);
+    if (!Number.isInteger(numFrames) || numFrames < 1 || (numFrames - 1) % r)
+      throw new OptionError('numFrames', `must be ${r}k+1 (1, ${1 + r}, ${1 + 2 * r}, …), got ${numFrames}`);
   }
 }

@@ -9,7 +9,15 @@ const cli = path.join(root, 'bin', 'worldwander.js');
 
 test('worldwander doctor --json reports the engine', () => {
   const info = JSON.parse(execFileSync(process.execPath, [cli, 'doctor', '--json'], { encoding: 'utf8' }));
-  for (const key of ['libtorchVersion', 'cudaAvailable', 'cudaDeviceCount', 'intraOpThreads', 'bf16Supported', 'nativeAttention', 'blas']) {
+  for (const key of [
+    'libtorchVersion',
+    'cudaAvailable',
+    'cudaDeviceCount',
+    'intraOpThreads',
+    'bf16Supported',
+    'nativeAttention',
+    'blas',
+  ]) {
     assert.ok(key in info, `missing ${key}`);
   }
   assert.match(info.libtorchVersion, /^\d+\.\d+\.\d+/);

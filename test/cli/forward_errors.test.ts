@@ -36,26 +36,71 @@ const mask = tensor([[1, 1, 1, 1, 0, 0]], { dtype: 'int64' });
 function assertClean(stderr: string, pattern: RegExp): void {
   assert.match(stderr, pattern);
   assert.ok(!/^\s+at /m.test(stderr), `a stack trace was printed:\n${stderr}`);
-  assert.ok(stderr.trim().split('\n').filter((l) => !l.startsWith('loading ')).length <= 2, `more than two lines:\n${stderr}`);
+  assert.ok(
+    stderr
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('loading ')).length <= 2,
+    `more than two lines:\n${stderr}`,
+  );
 }
 
 test('every target rejects unknown input names (a misspelt attention_masks is named, not ignored)', () => {
   const file = inputs('typo.safetensors', { input_ids: ids, attention_masks: mask });
-  const r = run(['forward', 'text-encoder', '--model-dir', TEXT, '--inputs', file, '--out', path.join(scratch, 'o.safetensors')]);
+  const r = run([
+    'forward',
+    'text-encoder',
+    '--model-dir',
+    TEXT,
+    '--inputs',
+    file,
+    '--out',
+    path.join(scratch, 'o.safetensors'),
+  ]);
   assert.equal(r.status, 1);
-  assertClean(r.stderr, /text-encoder: unknown input 'attention_masks' \(inputs of text-encoder: input_ids, attention_mask\?\)/);
+  assertClean(
+    r.stderr,
+    /text-encoder: unknown input 'attention_masks' \(inputs of text-encoder: input_ids, attention_mask\?\)/,
+  );
   assert.ok(!existsSync(path.join(scratch, 'o.safetensors')));
 });
 
 test('integer or boolean tensors where floats are expected, and the reverse, are refused by name', () => {
   const out = path.join(scratch, 'o.safetensors');
-  const ints = run(['forward', 'vae-encode', '--model-dir', VAE, '--inputs', inputs('int-video.safetensors', { video: full([1, 3, 5, 16, 16], 0, { dtype: 'int64' }) }), '--out', out]);
+  const ints = run([
+    'forward',
+    'vae-encode',
+    '--model-dir',
+    VAE,
+    '--inputs',
+    inputs('int-video.safetensors', { video: full([1, 3, 5, 16, 16], 0, { dtype: 'int64' }) }),
+    '--out',
+    out,
+  ]);
   assert.equal(ints.status, 1);
   assertClean(ints.stderr, /'video' holds int64 values; expected floating point \[B, 3, F, H, W\]/);
-  const floats = run(['forward', 'text-encoder', '--model-dir', TEXT, '--inputs', inputs('float-ids.safetensors', { input_ids: ids.float() }), '--out', out]);
+  const floats = run([
+    'forward',
+    'text-encoder',
+    '--model-dir',
+    TEXT,
+    '--inputs',
+    inputs('float-ids.safetensors', { input_ids: ids.float() }),
+    '--out',
+    out,
+  ]);
   assert.equal(floats.status, 1);
   assertClean(floats.stderr, /'input_ids' holds float32 values; expected integers \[B, L\]/);
-  const bools = run(['forward', 'vae-decode', '--model-dir', VAE, '--inputs', inputs('bool-latent.safetensors', { latent: full([1, 2, 3, 2, 2], 1, { dtype: 'bool' }) }), '--out', out]);
+  const bools = run([
+    'forward',
+    'vae-decode',
+    '--model-dir',
+    VAE,
+    '--inputs',
+    inputs('bool-latent.safetensors', { latent: full([1, 2, 3, 2, 2], 1, { dtype: 'bool' }) }),
+    '--out',
+    out,
+  ]);
   assert.equal(bools.status, 1);
   assertClean(bools.stderr, /'latent' holds bool values; expected floating point/);
 });
@@ -68,7 +113,16 @@ test('a weight file holding integers for float parameters is refused, naming the
   const key = [...weights.keys()].find((k) => k.endsWith('.weight'))!;
   weights.set(key, weights.get(key)!.round().to({ dtype: 'int32' }));
   saveSafetensors(shard, weights);
-  const r = run(['forward', 'vae-encode', '--model-dir', dir, '--inputs', inputs('video.safetensors', { video }), '--out', path.join(scratch, 'o.safetensors')]);
+  const r = run([
+    'forward',
+    'vae-encode',
+    '--model-dir',
+    dir,
+    '--inputs',
+    inputs('video.safetensors', { video }),
+    '--out',
+    path.join(scratch, 'o.safetensors'),
+  ]);
   assert.equal(r.status, 1);
   assert.match(r.stderr, new RegExp(`${key.replace(/\./g, '\\.')}: holds int32 values, the parameter is float32`));
 });
@@ -77,11 +131,29 @@ test('NaN or infinite values in the inputs and outputs are warned about', () => 
   const latent = randn([1, 2, 3, 2, 2], new Generator(3));
   const bad = latent.clone();
   bad.select(2, 1).fill_(Number.NaN);
-  const r = run(['forward', 'vae-decode', '--model-dir', VAE, '--inputs', inputs('nan.safetensors', { latent: bad }), '--out', path.join(scratch, 'nan-out.safetensors')]);
+  const r = run([
+    'forward',
+    'vae-decode',
+    '--model-dir',
+    VAE,
+    '--inputs',
+    inputs('nan.safetensors', { latent: bad }),
+    '--out',
+    path.join(scratch, 'nan-out.safetensors'),
+  ]);
   assert.equal(r.status, 0);
   assert.match(r.stderr, /warning: input 'latent' of .*nan\.safetensors holds NaN or infinite values/);
   assert.match(r.stderr, /warning: output 'video' holds NaN or infinite values/);
-  const clean = run(['forward', 'vae-decode', '--model-dir', VAE, '--inputs', inputs('finite.safetensors', { latent }), '--out', path.join(scratch, 'finite-out.safetensors')]);
+  const clean = run([
+    'forward',
+    'vae-decode',
+    '--model-dir',
+    VAE,
+    '--inputs',
+    inputs('finite.safetensors', { latent }),
+    '--out',
+    path.join(scratch, 'finite-out.safetensors'),
+  ]);
   assert.equal(clean.status, 0);
   assert.ok(!/warning/.test(clean.stderr));
 });
@@ -112,7 +184,16 @@ test('outputs are checked before any work: a folder, a missing or unwritable par
   }
   if (!mounted) execFileSync('chmod', ['555', locked]);
   try {
-    const r = run(['forward', 'vae-encode', '--model-dir', nowhere, '--inputs', file, '--out', path.join(locked, 'o.safetensors')]);
+    const r = run([
+      'forward',
+      'vae-encode',
+      '--model-dir',
+      nowhere,
+      '--inputs',
+      file,
+      '--out',
+      path.join(locked, 'o.safetensors'),
+    ]);
     assert.equal(r.status, 2);
     assertClean(r.stderr, /--out: cannot create files in .*locked \((EROFS|EACCES)\)/);
   } finally {
@@ -130,10 +211,23 @@ test('clean one-line errors with exit 1 for runtime faults; a stack trace only w
   const debug = run(['forward', 'text-encoder', '--model-dir', TEXT, '--inputs', outOfVocab, '--out', out, '--debug']);
   assert.equal(debug.status, 1);
   assert.match(debug.stderr, /^\s+at /m, 'a stack trace with --debug');
-  const env = run(['forward', 'text-encoder', '--model-dir', TEXT, '--inputs', outOfVocab, '--out', out], { WORLDWANDER_DEBUG: '1' });
+  const env = run(['forward', 'text-encoder', '--model-dir', TEXT, '--inputs', outOfVocab, '--out', out], {
+    WORLDWANDER_DEBUG: '1',
+  });
   assert.match(env.stderr, /^\s+at /m, 'a stack trace with WORLDWANDER_DEBUG=1');
   // A device this libtorch cannot use.
-  const cuda = run(['forward', 'vae-encode', '--model-dir', VAE, '--inputs', inputs('v2.safetensors', { video }), '--out', out, '--device', 'cuda']);
+  const cuda = run([
+    'forward',
+    'vae-encode',
+    '--model-dir',
+    VAE,
+    '--inputs',
+    inputs('v2.safetensors', { video }),
+    '--out',
+    out,
+    '--device',
+    'cuda',
+  ]);
   assert.equal(cuda.status, 2);
   assertClean(cuda.stderr, /--device: 'cuda': this libtorch \(.*\) has no CUDA/);
   // Odd sizes: a message about the size, not a raw conversion error.
@@ -142,8 +236,21 @@ test('clean one-line errors with exit 1 for runtime faults; a stack trace only w
   assert.equal(sized.status, 1);
   assertClean(sized.stderr, /height 12 and width 20 must be multiples of 8/);
   // A missing inputs file names itself.
-  const missing = run(['forward', 'vae-encode', '--model-dir', VAE, '--inputs', path.join(scratch, 'nope.safetensors'), '--out', out]);
+  const missing = run([
+    'forward',
+    'vae-encode',
+    '--model-dir',
+    VAE,
+    '--inputs',
+    path.join(scratch, 'nope.safetensors'),
+    '--out',
+    out,
+  ]);
   assert.equal(missing.status, 1);
   assertClean(missing.stderr, /nope\.safetensors: cannot open/);
-  assert.deepEqual(readdirSync(scratch).filter((f) => /\.tmp-\d+$/.test(f)), [], 'no temporary file left behind');
+  assert.deepEqual(
+    readdirSync(scratch).filter((f) => /\.tmp-\d+$/.test(f)),
+    [],
+    'no temporary file left behind',
+  );
 });

@@ -30,14 +30,40 @@ const config = (name: string): string => path.join(RELEASE_CONFIGS, `wan2-2_lora
 test("the release's example, as its script passes it, under each of the four release configs", async () => {
   for (const name of ['three2one_synthetic', 'one2three_synthetic', 'three2one_realworld', 'one2three_realworld']) {
     const output = path.join(scratch, name);
-    const r = run(['--config', config(name), '--model-dir', MODEL, '--input', RELEASE_EXAMPLES, '--output', output, ...SIZE]);
+    const r = run([
+      '--config',
+      config(name),
+      '--model-dir',
+      MODEL,
+      '--input',
+      RELEASE_EXAMPLES,
+      '--output',
+      output,
+      ...SIZE,
+    ]);
     assert.equal(r.status, 0, `${name}: ${r.stderr}`);
     const one2three = name.startsWith('one2three');
     const dir = path.join(output, 'case1');
     assert.deepEqual(readdirSync(dir).sort(), ['frames', 'generated.mp4', 'run.json', 'side_by_side.mp4']);
-    assert.deepEqual(await probeVideo(path.join(dir, 'side_by_side.mp4')), { width: 64 * (one2three ? 3 : 2), height: 32, fps: 8, frameCount: 5 });
-    assert.deepEqual(await probeVideo(path.join(dir, 'generated.mp4')), { width: 64, height: 32, fps: 8, frameCount: 5 });
-    assert.deepEqual(readdirSync(path.join(dir, 'frames')), ['00000.png', '00001.png', '00002.png', '00003.png', '00004.png']);
+    assert.deepEqual(await probeVideo(path.join(dir, 'side_by_side.mp4')), {
+      width: 64 * (one2three ? 3 : 2),
+      height: 32,
+      fps: 8,
+      frameCount: 5,
+    });
+    assert.deepEqual(await probeVideo(path.join(dir, 'generated.mp4')), {
+      width: 64,
+      height: 32,
+      fps: 8,
+      frameCount: 5,
+    });
+    assert.deepEqual(readdirSync(path.join(dir, 'frames')), [
+      '00000.png',
+      '00001.png',
+      '00002.png',
+      '00003.png',
+      '00004.png',
+    ]);
     const record = JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8'));
     assert.equal(record.task, one2three ? 'one2three' : 'three2one');
     assert.equal(record.seed, 1234);
@@ -50,54 +76,189 @@ test("the release's example, as its script passes it, under each of the four rel
 });
 
 test('a LoRA from the release-shaped .ckpt loads and changes the result; one that does not fit the model is named', () => {
-  const base = path.join(scratch, 'base'), lora = path.join(scratch, 'lora');
+  const base = path.join(scratch, 'base'),
+    lora = path.join(scratch, 'lora');
   const args = ['--config', config('three2one_synthetic'), '--model-dir', MODEL, '--input', RELEASE_EXAMPLES, ...SIZE];
   assert.equal(run([...args, '--output', base]).status, 0);
-  const withLora = run([...args, '--output', lora, '--ckpt', path.join(repoRoot, 'test/fixtures/ckpt/release_shaped.ckpt')]);
+  const withLora = run([
+    ...args,
+    '--output',
+    lora,
+    '--ckpt',
+    path.join(repoRoot, 'test/fixtures/ckpt/release_shaped.ckpt'),
+  ]);
   assert.equal(withLora.status, 0, withLora.stderr);
-  assert.ok(!readFileSync(path.join(base, 'case1/frames/00004.png')).equals(readFileSync(path.join(lora, 'case1/frames/00004.png'))), 'the LoRA changes the frames');
+  assert.ok(
+    !readFileSync(path.join(base, 'case1/frames/00004.png')).equals(
+      readFileSync(path.join(lora, 'case1/frames/00004.png')),
+    ),
+    'the LoRA changes the frames',
+  );
   const wrong = path.join(scratch, 'wrong.safetensors');
-  saveSafetensors(wrong, { 'transformer.blocks.0.attn1.to_q.lora_A.weight': randn([4, 3072], new Generator(1)), 'transformer.blocks.0.attn1.to_q.lora_B.weight': randn([3072, 4], new Generator(2)) });
+  saveSafetensors(wrong, {
+    'transformer.blocks.0.attn1.to_q.lora_A.weight': randn([4, 3072], new Generator(1)),
+    'transformer.blocks.0.attn1.to_q.lora_B.weight': randn([3072, 4], new Generator(2)),
+  });
   const r = run([...args, '--output', path.join(scratch, 'wrong-out'), '--ckpt', wrong]);
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /wrong\.safetensors: LoRA weights do not match the model:\n\s+transformer\.blocks\.0\.attn1\.to_q\.lora_A\.weight: expected \[4, 24\], got \[4, 3072\]/);
+  assert.match(
+    r.stderr,
+    /wrong\.safetensors: LoRA weights do not match the model:\n\s+transformer\.blocks\.0\.attn1\.to_q\.lora_A\.weight: expected \[4, 24\], got \[4, 3072\]/,
+  );
   assert.ok(!existsSync(path.join(scratch, 'wrong-out')), 'nothing written');
 });
 
 test('ground truth joins the side-by-side video; inputs matched by name in a synthetic dataset', async () => {
   const data = path.join(scratch, 'synth');
-  const made = spawnSync(process.execPath, [cli, 'synth', '--out', data, '--count', '2', '--width', '64', '--height', '32', '--frames', '5', '--quiet'], { encoding: 'utf8' });
+  const made = spawnSync(
+    process.execPath,
+    [cli, 'synth', '--out', data, '--count', '2', '--width', '64', '--height', '32', '--frames', '5', '--quiet'],
+    { encoding: 'utf8' },
+  );
   assert.equal(made.status, 0, made.stderr);
   const output = path.join(scratch, 'with-truth');
-  const r = run(['--config', config('one2three_synthetic'), '--model-dir', MODEL, '--input', data, '--ground-truth', '--output', output, ...SIZE]);
+  const r = run([
+    '--config',
+    config('one2three_synthetic'),
+    '--model-dir',
+    MODEL,
+    '--input',
+    data,
+    '--ground-truth',
+    '--output',
+    output,
+    ...SIZE,
+  ]);
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(readdirSync(output).sort(), ['sample_000000', 'sample_000001']);
-  assert.deepEqual(await probeVideo(path.join(output, 'sample_000001', 'side_by_side.mp4')), { width: 64 * 4, height: 32, fps: 8, frameCount: 5 });
-  assert.match(JSON.parse(readFileSync(path.join(output, 'sample_000001', 'run.json'), 'utf8')).groundTruth, /Third_Video\/sample_000001\.mp4$/);
+  assert.deepEqual(await probeVideo(path.join(output, 'sample_000001', 'side_by_side.mp4')), {
+    width: 64 * 4,
+    height: 32,
+    fps: 8,
+    frameCount: 5,
+  });
+  assert.match(
+    JSON.parse(readFileSync(path.join(output, 'sample_000001', 'run.json'), 'utf8')).groundTruth,
+    /Third_Video\/sample_000001\.mp4$/,
+  );
   assert.match(r.stderr, /ETA of all cases/);
 });
 
 test('bad input is refused before work, naming what is wrong', () => {
   const data = path.join(scratch, 'bad');
   mkdirSync(path.join(data, 'First_Video', 'walk'), { recursive: true });
-  writeFileSync(path.join(data, 'First_Video', 'walk', '00000.png'), encodePng({ width: 64, height: 32, channels: 3, data: new Uint8Array(64 * 32 * 3) }));
+  writeFileSync(
+    path.join(data, 'First_Video', 'walk', '00000.png'),
+    encodePng({ width: 64, height: 32, channels: 3, data: new Uint8Array(64 * 32 * 3) }),
+  );
   const existing = path.join(scratch, 'existing');
   mkdirSync(existing);
   writeFileSync(path.join(existing, 'keep.txt'), 'mine');
   const unknown = path.join(scratch, 'unknown.yaml');
-  writeFileSync(unknown, readFileSync(config('three2one_synthetic'), 'utf8').replace('  rank: 80', '  rank: 80\n  rnak: 8'));
+  writeFileSync(
+    unknown,
+    readFileSync(config('three2one_synthetic'), 'utf8').replace('  rank: 80', '  rank: 80\n  rnak: 8'),
+  );
   const noImages = path.join(scratch, 'no-images');
   mkdirSync(noImages);
   writeFileSync(path.join(noImages, 'readme.txt'), 'no frames here');
   const cases: [string[], number, RegExp][] = [
-    [['--config', unknown, '--input', data, '--output', path.join(scratch, 'o1')], 1, /unknown\.yaml: training: unknown key 'rnak'/],
-    [['--config', config('three2one_synthetic'), '--input', data, '--output', path.join(scratch, 'o2')], 2, /--model-dir: the config's model_id 'Wan2\.2-TI2V-5B-Diffusers' is not a local model folder \(looked in .*\); nothing is downloaded/],
-    [['--config', config('one2three_synthetic'), '--model-dir', MODEL, '--input', data, '--output', path.join(scratch, 'o3')], 1, /case 'walk' has no reference image Reference_Image\/walk\.png/],
-    [['--config', config('three2one_synthetic'), '--model-dir', MODEL, '--input', data, '--output', path.join(scratch, 'o4')], 1, /the release layout has no Third_Video\//],
-    [['--config', config('three2one_synthetic'), '--model-dir', MODEL, '--input', noImages, '--output', path.join(scratch, 'o5')], 2, /--input: .*no-images holds no image frames and is not in the release layout/],
-    [['--config', config('three2one_synthetic'), '--model-dir', MODEL, '--input', path.join(scratch, 'nothing'), '--output', path.join(scratch, 'o6')], 2, /--input: .*nothing does not exist/],
-    [['--config', config('three2one_synthetic'), '--model-dir', MODEL, '--input', noImages, '--ref', noImages, '--output', path.join(scratch, 'o7')], 2, /--input: /],
-    [['--config', config('three2one_synthetic'), '--model-dir', MODEL, '--input', path.join(repoRoot, 'test/fixtures/tiny_model/model_index.json'), '--output', existing], 2, /--input: .*model_index\.json is not a video file/],
+    [
+      ['--config', unknown, '--input', data, '--output', path.join(scratch, 'o1')],
+      1,
+      /unknown\.yaml: training: unknown key 'rnak'/,
+    ],
+    [
+      ['--config', config('three2one_synthetic'), '--input', data, '--output', path.join(scratch, 'o2')],
+      2,
+      /--model-dir: the config's model_id 'Wan2\.2-TI2V-5B-Diffusers' is not a local model folder \(looked in .*\); nothing is downloaded/,
+    ],
+    [
+      [
+        '--config',
+        config('one2three_synthetic'),
+        '--model-dir',
+        MODEL,
+        '--input',
+        data,
+        '--output',
+        path.join(scratch, 'o3'),
+      ],
+      1,
+      /case 'walk' has no reference image Reference_Image\/walk\.png/,
+    ],
+    [
+      [
+        '--config',
+        config('three2one_synthetic'),
+        '--model-dir',
+        MODEL,
+        '--input',
+        data,
+        '--output',
+        path.join(scratch, 'o4'),
+      ],
+      1,
+      /the release layout has no Third_Video\//,
+    ],
+    [
+      [
+        '--config',
+        config('three2one_synthetic'),
+        '--model-dir',
+        MODEL,
+        '--input',
+        noImages,
+        '--output',
+        path.join(scratch, 'o5'),
+      ],
+      2,
+      /--input: .*no-images holds no image frames and is not in the release layout/,
+    ],
+    [
+      [
+        '--config',
+        config('three2one_synthetic'),
+        '--model-dir',
+        MODEL,
+        '--input',
+        path.join(scratch, 'nothing'),
+        '--output',
+        path.join(scratch, 'o6'),
+      ],
+      2,
+      /--input: .*nothing does not exist/,
+    ],
+    [
+      [
+        '--config',
+        config('three2one_synthetic'),
+        '--model-dir',
+        MODEL,
+        '--input',
+        noImages,
+        '--ref',
+        noImages,
+        '--output',
+        path.join(scratch, 'o7'),
+      ],
+      2,
+      /--input: /,
+    ],
+    [
+      [
+        '--config',
+        config('three2one_synthetic'),
+        '--model-dir',
+        MODEL,
+        '--input',
+        path.join(repoRoot, 'test/fixtures/tiny_model/model_index.json'),
+        '--output',
+        existing,
+      ],
+      2,
+      /--input: .*model_index\.json is not a video file/,
+    ],
   ];
   for (const [args, status, pattern] of cases) {
     const r = run(args);
@@ -106,32 +267,67 @@ test('bad input is refused before work, naming what is wrong', () => {
     assert.ok(!/^\s+at /m.test(r.stderr), 'no stack trace');
   }
   // the synthetic dataset the test above made (so this runs without the release's examples too)
-  const exists = run(['--config', config('three2one_synthetic'), '--model-dir', MODEL, '--input', path.join(scratch, 'synth'), '--output', existing, ...SIZE]);
+  const exists = run([
+    '--config',
+    config('three2one_synthetic'),
+    '--model-dir',
+    MODEL,
+    '--input',
+    path.join(scratch, 'synth'),
+    '--output',
+    existing,
+    ...SIZE,
+  ]);
   assert.equal(exists.status, 2);
-  assert.match(exists.stderr, /--output: .*existing exists and is not empty; pass --overwrite to replace the cases there/);
+  assert.match(
+    exists.stderr,
+    /--output: .*existing exists and is not empty; pass --overwrite to replace the cases there/,
+  );
   assert.equal(readFileSync(path.join(existing, 'keep.txt'), 'utf8'), 'mine');
 });
 
 test('--transformer FILE: a ComfyUI single file of the same weights gives the same frames; its fp8 version other ones', () => {
   const args = ['--config', config('three2one_synthetic'), '--model-dir', MODEL, '--input', RELEASE_EXAMPLES, ...SIZE];
-  const base = path.join(scratch, 'tf-base'), comfy = path.join(scratch, 'tf-comfy'), fp8 = path.join(scratch, 'tf-fp8');
+  const base = path.join(scratch, 'tf-base'),
+    comfy = path.join(scratch, 'tf-comfy'),
+    fp8 = path.join(scratch, 'tf-fp8');
   assert.equal(run([...args, '--output', base]).status, 0);
   const layouts = path.join(repoRoot, 'test/fixtures/wan_layouts');
-  const c = run([...args, '--output', comfy, '--transformer', path.join(layouts, 'comfy', 'diffusion_pytorch_model.safetensors')]);
+  const c = run([
+    ...args,
+    '--output',
+    comfy,
+    '--transformer',
+    path.join(layouts, 'comfy', 'diffusion_pytorch_model.safetensors'),
+  ]);
   assert.equal(c.status, 0, c.stderr);
-  const f = run([...args, '--output', fp8, '--transformer', path.join(layouts, 'comfy_fp8', 'diffusion_pytorch_model.safetensors')]);
+  const f = run([
+    ...args,
+    '--output',
+    fp8,
+    '--transformer',
+    path.join(layouts, 'comfy_fp8', 'diffusion_pytorch_model.safetensors'),
+  ]);
   assert.equal(f.status, 0, f.stderr);
   const frame = (dir: string) => readFileSync(path.join(dir, 'case1/frames/00004.png'));
-  assert.ok(frame(comfy).equals(frame(base)), 'the same weights in ComfyUI\'s layout give the same frames');
+  assert.ok(frame(comfy).equals(frame(base)), "the same weights in ComfyUI's layout give the same frames");
   assert.ok(!frame(fp8).equals(frame(base)), 'the fp8-quantised weights are other weights');
-  const missing = run([...args, '--output', path.join(scratch, 'tf-missing'), '--transformer', path.join(scratch, 'nope.safetensors')]);
+  const missing = run([
+    ...args,
+    '--output',
+    path.join(scratch, 'tf-missing'),
+    '--transformer',
+    path.join(scratch, 'nope.safetensors'),
+  ]);
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /--transformer: .*nope\.safetensors is not a file/);
 });
 
-test('--model-dir takes the original release\'s folder (Wan2.2_VAE.pth, the umT5 .pth); --vae and --text-encoder take single files: the same frames', () => {
+test("--model-dir takes the original release's folder (Wan2.2_VAE.pth, the umT5 .pth); --vae and --text-encoder take single files: the same frames", () => {
   const args = ['--config', config('three2one_synthetic'), '--input', RELEASE_EXAMPLES, ...SIZE];
-  const base = path.join(scratch, 'orig-base'), original = path.join(scratch, 'orig-folder'), files = path.join(scratch, 'orig-files');
+  const base = path.join(scratch, 'orig-base'),
+    original = path.join(scratch, 'orig-folder'),
+    files = path.join(scratch, 'orig-files');
   assert.equal(run([...args, '--model-dir', MODEL, '--output', base]).status, 0);
   const folder = originalReleaseFolder(scratch);
   const o = run([...args, '--model-dir', folder, '--vae-config', TINY_VAE_CONFIG, '--output', original]);
@@ -139,15 +335,30 @@ test('--model-dir takes the original release\'s folder (Wan2.2_VAE.pth, the umT5
   // a copy of the model folder: another text encoder's prompt embeddings are cached in the folder it is used with
   const copy = path.join(scratch, 'tiny-copy');
   cpSync(MODEL, copy, { recursive: true });
-  const f = run([...args, '--model-dir', copy, '--vae', path.join(ORIGINAL_PARTS, 'Wan2.2_VAE.pth'), '--vae-config', TINY_VAE_CONFIG, '--text-encoder', path.join(ORIGINAL_PARTS, 'models_t5_umt5-xxl-enc-bf16.pth'), '--output', files]);
+  const f = run([
+    ...args,
+    '--model-dir',
+    copy,
+    '--vae',
+    path.join(ORIGINAL_PARTS, 'Wan2.2_VAE.pth'),
+    '--vae-config',
+    TINY_VAE_CONFIG,
+    '--text-encoder',
+    path.join(ORIGINAL_PARTS, 'models_t5_umt5-xxl-enc-bf16.pth'),
+    '--output',
+    files,
+  ]);
   assert.equal(f.status, 0, f.stderr);
   const frame = (dir: string) => readFileSync(path.join(dir, 'case1/frames/00004.png'));
-  assert.ok(frame(original).equals(frame(base)), 'the original release folder gives the diffusers folder\'s frames');
+  assert.ok(frame(original).equals(frame(base)), "the original release folder gives the diffusers folder's frames");
   assert.ok(frame(files).equals(frame(base)), 'the same VAE and text encoder from single files give the same frames');
   const bare = run([...args, '--model-dir', folder, '--output', path.join(scratch, 'orig-bare')]);
   assert.equal(bare.status, 1);
   assert.match(bare.stderr, /Wan2\.2_VAE\.pth: a VAE of other shapes than Wan2\.2's .*--vae-config/);
   const notModel = run([...args, '--model-dir', scratch, '--output', path.join(scratch, 'orig-none')]);
   assert.equal(notModel.status, 2);
-  assert.match(notModel.stderr, /--model-dir: .* is not a Wan2\.2-TI2V-5B folder: diffusers .* or the original release/);
+  assert.match(
+    notModel.stderr,
+    /--model-dir: .* is not a Wan2\.2-TI2V-5B folder: diffusers .* or the original release/,
+  );
 });

@@ -16,15 +16,20 @@ function pseudoRandomImage(width: number, height: number, channels: Image['chann
   for (let i = 0; i < data.length; i++) {
     // Smooth gradients plus noise, so every filter type gets chosen somewhere by the heuristic.
     s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    const x = Math.floor(i / channels) % width, y = Math.floor(i / channels / width);
-    data[i] = (i % 7 === 0 ? s >>> 24 : (x * 3 + y * 5 + (i % channels) * 40) & 255);
+    const x = Math.floor(i / channels) % width,
+      y = Math.floor(i / channels / width);
+    data[i] = i % 7 === 0 ? s >>> 24 : (x * 3 + y * 5 + (i % channels) * 40) & 255;
   }
   return { width, height, channels, data };
 }
 
 /** RGB bytes of an image file as ffmpeg decodes it: an independent PNG decoder. */
 function ffmpegRgb(path: string): Buffer {
-  return execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', path, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { maxBuffer: 1 << 28 });
+  return execFileSync(
+    'ffmpeg',
+    ['-hide_banner', '-loglevel', 'error', '-i', path, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
+    { maxBuffer: 1 << 28 },
+  );
 }
 
 /** Filter types used by the rows of a PNG (reads its own IDAT, independently of decodePng). */
@@ -74,13 +79,35 @@ test('decodes PNGs written by another encoder (ffmpeg) in grey, grey+alpha, RGBA
     const source = pseudoRandomImage(40, 30, 3, 9);
     writeFileSync(join(dir, 'source.png'), encodePng(source));
     const expected = ffmpegRgb(join(dir, 'source.png'));
-    for (const [format, channels] of [['rgb24', 3], ['rgba', 4], ['gray', 1], ['ya8', 2], ['pal8', 3], ['rgb48be', 3], ['monob', 1]] as const) {
+    for (const [format, channels] of [
+      ['rgb24', 3],
+      ['rgba', 4],
+      ['gray', 1],
+      ['ya8', 2],
+      ['pal8', 3],
+      ['rgb48be', 3],
+      ['monob', 1],
+    ] as const) {
       const path = join(dir, `${format}.png`);
-      execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', join(dir, 'source.png'), '-pix_fmt', format, '-pred', 'mixed', path]);
+      execFileSync('ffmpeg', [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-i',
+        join(dir, 'source.png'),
+        '-pix_fmt',
+        format,
+        '-pred',
+        'mixed',
+        path,
+      ]);
       const decoded = decodePng(readFileSync(path));
       assert.equal(decoded.width, 40, format);
       assert.equal(decoded.height, 30, format);
-      assert.ok(decoded.channels === channels || (format === 'pal8' && decoded.channels === 4), `${format}: ${decoded.channels} channels`);
+      assert.ok(
+        decoded.channels === channels || (format === 'pal8' && decoded.channels === 4),
+        `${format}: ${decoded.channels} channels`,
+      );
       const rgb = toRgb(decoded);
       const reference = ffmpegRgb(path);
       let worst = 0;
@@ -96,8 +123,12 @@ test('decodes PNGs written by another encoder (ffmpeg) in grey, grey+alpha, RGBA
 test('decodes the release example frames and reference image exactly as ffmpeg does', () => {
   const files = [
     join(examples, 'Reference_Image/case1.png'),
-    ...readdirSync(join(examples, 'First_Video/case1')).slice(0, 3).map((f) => join(examples, 'First_Video/case1', f)),
-    ...readdirSync(join(examples, 'Third_Video/case1')).slice(0, 3).map((f) => join(examples, 'Third_Video/case1', f)),
+    ...readdirSync(join(examples, 'First_Video/case1'))
+      .slice(0, 3)
+      .map((f) => join(examples, 'First_Video/case1', f)),
+    ...readdirSync(join(examples, 'Third_Video/case1'))
+      .slice(0, 3)
+      .map((f) => join(examples, 'Third_Video/case1', f)),
   ];
   for (const file of files) {
     const image = decodePng(readFileSync(file));

@@ -3,7 +3,14 @@ import { test } from 'node:test';
 import { formatDuration, Progress } from '../../src/data/progress.js';
 
 function fakeStream(isTTY: boolean): { isTTY: boolean; columns: number; text: string; write(t: string): void } {
-  return { isTTY, columns: 100, text: '', write(t: string) { this.text += t; } };
+  return {
+    isTTY,
+    columns: 100,
+    text: '',
+    write(t: string) {
+      this.text += t;
+    },
+  };
 }
 
 test('a TTY gets a redrawn bar with count, rate and ETA', () => {

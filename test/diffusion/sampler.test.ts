@@ -4,10 +4,18 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { Generator, memoryStats, randn, scope, tensor, type Tensor } from '../../src/torch/index.js';
-import { FlowMatchEulerSampler, UniPCMultistepSampler, classifierFreeGuidance, denoise, makeSampler, samplingSchedule, type SamplerName } from '../../src/diffusion/index.js';
+import {
+  FlowMatchEulerSampler,
+  UniPCMultistepSampler,
+  classifierFreeGuidance,
+  denoise,
+  makeSampler,
+  samplingSchedule,
+  type SamplerName,
+} from '../../src/diffusion/index.js';
 import { ReferenceUniPC } from './unipc_reference.js';
 
-test('the sampling grid is the release\'s: timesteps for 8 and 50 steps as docs/wan22.md gives them', () => {
+test("the sampling grid is the release's: timesteps for 8 and 50 steps as docs/wan22.md gives them", () => {
   const eight = samplingSchedule(8, 5);
   assert.deepEqual(eight.timesteps, [999, 972, 937, 892, 833, 749, 624, 416]);
   assert.equal(eight.sigmas.length, 9);
@@ -30,7 +38,9 @@ const S = [0.5, 1.5, 0.8, 0.9];
 const Z = [1.3, -0.4, 0.8, -1.9];
 function exactVelocity(x: number[], sigma: number): number[] {
   return x.map((v, k) => {
-    const a = 1 - sigma, variance = a * a * S[k]! ** 2 + sigma * sigma, d = v - a * MU[k]!;
+    const a = 1 - sigma,
+      variance = a * a * S[k]! ** 2 + sigma * sigma,
+      d = v - a * MU[k]!;
     return (sigma / variance) * d - (MU[k]! + ((a * S[k]! ** 2) / variance) * d);
   });
 }
@@ -39,29 +49,44 @@ async function endpointError(name: SamplerName, steps: number): Promise<number> 
   const sampler = makeSampler(name, { steps, shift: 5 });
   const sigmas = sampler.sigmas;
   const latents = tensor(Z);
-  const out = await denoise({ sampler, latents, velocity: (x, _t, i) => tensor(exactVelocity(x.toArray(), sigmas[i]!)) });
+  const out = await denoise({
+    sampler,
+    latents,
+    velocity: (x, _t, i) => tensor(exactVelocity(x.toArray(), sigmas[i]!)),
+  });
   const error = Math.max(...out.toArray().map((v, k) => Math.abs(v - (MU[k]! + S[k]! * Z[k]!))));
   out.dispose();
   latents.dispose();
   return error;
 }
 
-test('on Gaussian data with the exact velocity, the endpoint error falls at the solver\'s order: Euler 1st, UniPC 2nd', async () => {
+test("on Gaussian data with the exact velocity, the endpoint error falls at the solver's order: Euler 1st, UniPC 2nd", async () => {
   const ns = [20, 40, 80, 160];
-  for (const [name, low, high] of [['euler', 0.9, 1.1], ['unipc', 1.6, 2.6]] as const) {
+  for (const [name, low, high] of [
+    ['euler', 0.9, 1.1],
+    ['unipc', 1.6, 2.6],
+  ] as const) {
     const errors = await Promise.all(ns.map((n) => endpointError(name, n)));
     // least-squares slope of log(error) against log(steps)
-    const xs = ns.map(Math.log), ys = errors.map(Math.log);
-    const mx = xs.reduce((a, b) => a + b) / xs.length, my = ys.reduce((a, b) => a + b) / ys.length;
+    const xs = ns.map(Math.log),
+      ys = errors.map(Math.log);
+    const mx = xs.reduce((a, b) => a + b) / xs.length,
+      my = ys.reduce((a, b) => a + b) / ys.length;
     const slope = -xs.reduce((s, x, i) => s + (x - mx) * (ys[i]! - my), 0) / xs.reduce((s, x) => s + (x - mx) ** 2, 0);
     // UniPC's measured slope is ~1.7: the last step jumps to the x0 prediction at σ_{N-1} ≈ 5/N,
     // whose error is O(σ²) = O(1/N²), mixed with higher-order terms of either sign.
-    assert.ok(slope > low && slope < high, `${name}: errors ${errors.map((e) => e.toExponential(2)).join(', ')} give order ${slope.toFixed(2)}`);
+    assert.ok(
+      slope > low && slope < high,
+      `${name}: errors ${errors.map((e) => e.toExponential(2)).join(', ')} give order ${slope.toFixed(2)}`,
+    );
   }
-  assert.ok((await endpointError('unipc', 40)) < (await endpointError('euler', 40)) / 5, 'UniPC is far closer than Euler at 40 steps');
+  assert.ok(
+    (await endpointError('unipc', 40)) < (await endpointError('euler', 40)) / 5,
+    'UniPC is far closer than Euler at 40 steps',
+  );
 });
 
-test('UniPC equals an independent float64 transliteration of diffusers\' step, step for step', () => {
+test("UniPC equals an independent float64 transliteration of diffusers' step, step for step", () => {
   for (const steps of [1, 2, 3, 8, 25]) {
     const sampler = new UniPCMultistepSampler({ steps, shift: 5 });
     const reference = new ReferenceUniPC([...sampler.sigmas]);
@@ -75,26 +100,34 @@ test('UniPC equals an independent float64 transliteration of diffusers\' step, s
       t.dispose();
       t = next;
       const got = t.toArray();
-      got.forEach((g, k) => assert.ok(Math.abs(g - x[k]!) <= 2e-5 * Math.max(1, Math.abs(x[k]!)), `${steps} steps, step ${i}, dim ${k}: ${g} vs ${x[k]}`));
+      got.forEach((g, k) =>
+        assert.ok(
+          Math.abs(g - x[k]!) <= 2e-5 * Math.max(1, Math.abs(x[k]!)),
+          `${steps} steps, step ${i}, dim ${k}: ${g} vs ${x[k]}`,
+        ),
+      );
     }
     t.dispose();
     sampler.dispose();
   }
 });
 
-test('Euler takes x + (σ_{i+1} − σ_i)·v', () => scope(() => {
-  const sampler = new FlowMatchEulerSampler({ steps: 4, shift: 3 });
-  const { sigmas } = samplingSchedule(4, 3);
-  const out = sampler.step(tensor([2, -1]), tensor([1, 1])).toArray();
-  assert.ok(Math.abs(out[0]! - (1 + 2 * (sigmas[1]! - sigmas[0]!))) < 1e-6);
-  assert.ok(Math.abs(out[1]! - (1 - (sigmas[1]! - sigmas[0]!))) < 1e-6);
-}));
+test('Euler takes x + (σ_{i+1} − σ_i)·v', () =>
+  scope(() => {
+    const sampler = new FlowMatchEulerSampler({ steps: 4, shift: 3 });
+    const { sigmas } = samplingSchedule(4, 3);
+    const out = sampler.step(tensor([2, -1]), tensor([1, 1])).toArray();
+    assert.ok(Math.abs(out[0]! - (1 + 2 * (sigmas[1]! - sigmas[0]!))) < 1e-6);
+    assert.ok(Math.abs(out[1]! - (1 - (sigmas[1]! - sigmas[0]!))) < 1e-6);
+  }));
 
-test('guidance: uncond + g·(cond − uncond); g = 1 is the conditional branch', () => scope(() => {
-  const cond = tensor([1, 2, 3]), uncond = tensor([0.5, -1, 3]);
-  assert.deepEqual(classifierFreeGuidance(cond, uncond, 5).toArray(), [0.5 + 5 * 0.5, -1 + 5 * 3, 3]);
-  assert.deepEqual(classifierFreeGuidance(cond, uncond, 1).toArray(), [1, 2, 3]);
-}));
+test('guidance: uncond + g·(cond − uncond); g = 1 is the conditional branch', () =>
+  scope(() => {
+    const cond = tensor([1, 2, 3]),
+      uncond = tensor([0.5, -1, 3]);
+    assert.deepEqual(classifierFreeGuidance(cond, uncond, 5).toArray(), [0.5 + 5 * 0.5, -1 + 5 * 3, 3]);
+    assert.deepEqual(classifierFreeGuidance(cond, uncond, 1).toArray(), [1, 2, 3]);
+  }));
 
 test('the loop keeps live tensor bytes flat across steps and releases everything at the end', async () => {
   const base = memoryStats().allocatedBytes;

@@ -30,7 +30,10 @@ export class ReferenceUniPC {
   lastSample: number[] | null = null;
   thisOrder = 0;
   stepIndex = 0;
-  constructor(readonly sigmas: number[], readonly solverOrder = 2) {}
+  constructor(
+    readonly sigmas: number[],
+    readonly solverOrder = 2,
+  ) {}
 
   #coefficients(order: number, h: number, rks: number[]): { hPhi1: number; bH: number; R: number[][]; b: number[] } {
     const hh = -h;
@@ -64,7 +67,14 @@ export class ReferenceUniPC {
     }
     rks.push(1);
     const { hPhi1, bH, R, b } = this.#coefficients(order, h, rks);
-    const rhos = d1s.length ? (order === 2 ? [0.5] : solve(R.slice(0, -1).map((r) => r.slice(0, -1)), b.slice(0, -1))) : [];
+    const rhos = d1s.length
+      ? order === 2
+        ? [0.5]
+        : solve(
+            R.slice(0, -1).map((r) => r.slice(0, -1)),
+            b.slice(0, -1),
+          )
+      : [];
     const alphaT = 1 - sT;
     return x.map((v, j) => {
       const base = sT === 0 ? m0[j]! : (sT / sS0) * v - alphaT * hPhi1 * m0[j]!;

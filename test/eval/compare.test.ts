@@ -12,18 +12,51 @@ import { markdownReport } from '../../src/eval/report.js';
 const root = mkdtempSync(path.join(tmpdir(), 'ww-compare-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-const scores = (psnr: number, ssim: number) => ({ psnr, ssim, psnrFrames: [psnr], ssimFrames: [ssim], sharpness: 1, edges: 0.5, edgesFrames: [0.5] });
+const scores = (psnr: number, ssim: number) => ({
+  psnr,
+  ssim,
+  psnrFrames: [psnr],
+  ssimFrames: [ssim],
+  sharpness: 1,
+  edges: 0.5,
+  edgesFrames: [0.5],
+});
 function report(cases: [string, number, number][], task: EvalReport['task'] = 'three2one', frames = 17): EvalReport {
   return {
-    task, width: 8, height: 8, frames, definitions: '', notes: [], unmatched: { predictions: [], groundTruth: [] },
-    cases: cases.map(([name, psnr, ssim]) => ({ case: name, prediction: '', groundTruth: '', input: '', model: scores(psnr, ssim), copyInput: scores(10, 0.1), blurredTruth: scores(25, 0.8), truth: scores(100, 1) })),
+    task,
+    width: 8,
+    height: 8,
+    frames,
+    definitions: '',
+    notes: [],
+    unmatched: { predictions: [], groundTruth: [] },
+    cases: cases.map(([name, psnr, ssim]) => ({
+      case: name,
+      prediction: '',
+      groundTruth: '',
+      input: '',
+      model: scores(psnr, ssim),
+      copyInput: scores(10, 0.1),
+      blurredTruth: scores(25, 0.8),
+      truth: scores(100, 1),
+    })),
     overall: { model: scores(0, 0), copyInput: scores(10, 0.1), blurredTruth: scores(25, 0.8), truth: scores(100, 1) },
   };
 }
 
 test('paired differences: mean, standard error (sample s.d. / √n) and cases better, on the shared cases only', () => {
-  const ours = report([['a', 20, 0.5], ['b', 18, 0.6], ['c', 17, 0.7], ['d', 30, 0.9]]);
-  const theirs = report([['a', 19, 0.4], ['b', 16, 0.4], ['c', 20, 0.4], ['e', 1, 0.1]]);
+  const ours = report([
+    ['a', 20, 0.5],
+    ['b', 18, 0.6],
+    ['c', 17, 0.7],
+    ['d', 30, 0.9],
+  ]);
+  const theirs = report([
+    ['a', 19, 0.4],
+    ['b', 16, 0.4],
+    ['c', 20, 0.4],
+    ['e', 1, 0.1],
+  ]);
   const c = pairedComparison(ours, theirs, 'other/report.json');
   // PSNR differences 1, 2, −3: mean 0, s.d. √((1 + 4 + 9) / 2) = √7, s.e. √(7/3)
   assert.equal(c.cases, 3);
@@ -44,18 +77,42 @@ test('paired differences: mean, standard error (sample s.d. / √n) and cases be
 });
 
 test('reports of another task, another frame count or no shared case are refused, naming the file', () => {
-  const ours = report([['a', 20, 0.5], ['b', 18, 0.6]]);
-  assert.throws(() => pairedComparison(ours, report([['a', 1, 0]], 'one2three'), 'x.json'), /x\.json scores one2three, this run three2one/);
-  assert.throws(() => pairedComparison(ours, report([['a', 1, 0]], 'three2one', 9), 'x.json'), /x\.json scores 9 frames per video, this run 17/);
-  assert.throws(() => pairedComparison(ours, report([['z', 1, 0]]), 'x.json'), /x\.json has none of this run's cases \(a, b/);
+  const ours = report([
+    ['a', 20, 0.5],
+    ['b', 18, 0.6],
+  ]);
+  assert.throws(
+    () => pairedComparison(ours, report([['a', 1, 0]], 'one2three'), 'x.json'),
+    /x\.json scores one2three, this run three2one/,
+  );
+  assert.throws(
+    () => pairedComparison(ours, report([['a', 1, 0]], 'three2one', 9), 'x.json'),
+    /x\.json scores 9 frames per video, this run 17/,
+  );
+  assert.throws(
+    () => pairedComparison(ours, report([['z', 1, 0]]), 'x.json'),
+    /x\.json has none of this run's cases \(a, b/,
+  );
 });
 
 test('a file that is not an eval report is refused, naming it and what was expected', () => {
-  const broken = path.join(root, 'broken.json'), other = path.join(root, 'other.json'), good = path.join(root, 'report.json');
+  const broken = path.join(root, 'broken.json'),
+    other = path.join(root, 'other.json'),
+    good = path.join(root, 'report.json');
   writeFileSync(broken, '{"task": ');
-  writeFileSync(other, JSON.stringify({ task: 'three2one', frames: 17, cases: [{ case: 'a', model: { psnr: 'high' } }] }));
+  writeFileSync(
+    other,
+    JSON.stringify({ task: 'three2one', frames: 17, cases: [{ case: 'a', model: { psnr: 'high' } }] }),
+  );
   writeFileSync(good, JSON.stringify(report([['a', 20, 0.5]])));
-  assert.throws(() => readEvalReport(broken), (e: Error) => e.name === 'FileFormatError' && e.message.startsWith(`${broken}: not a report.json of worldwander eval`));
-  assert.throws(() => readEvalReport(other), /other\.json: not a report\.json of worldwander eval \(expected task, frames and cases\[\] with case and model\.psnr/);
+  assert.throws(
+    () => readEvalReport(broken),
+    (e: Error) =>
+      e.name === 'FileFormatError' && e.message.startsWith(`${broken}: not a report.json of worldwander eval`),
+  );
+  assert.throws(
+    () => readEvalReport(other),
+    /other\.json: not a report\.json of worldwander eval \(expected task, frames and cases\[\] with case and model\.psnr/,
+  );
   assert.equal(readEvalReport(good).cases[0]!.model.psnr, 20);
 });

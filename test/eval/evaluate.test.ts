@@ -14,18 +14,28 @@ import { runEval } from '../../src/eval/run_eval.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'ww-eval-'));
 after(() => rmSync(root, { recursive: true, force: true }));
-const W = 16, H = 12, FRAMES = 3;
+const W = 16,
+  H = 12,
+  FRAMES = 3;
 
 function flatClip(dir: string, value: number, frames = FRAMES): void {
   mkdirSync(dir, { recursive: true });
-  for (let f = 0; f < frames; f++) writeFileSync(path.join(dir, `${String(f).padStart(5, '0')}.png`), encodePng({ width: W, height: H, channels: 3, data: new Uint8Array(W * H * 3).fill(value) }));
+  for (let f = 0; f < frames; f++)
+    writeFileSync(
+      path.join(dir, `${String(f).padStart(5, '0')}.png`),
+      encodePng({ width: W, height: H, channels: 3, data: new Uint8Array(W * H * 3).fill(value) }),
+    );
 }
 
 const psnrOf = (d: number): number => 10 * Math.log10(255 ** 2 / d ** 2);
-const ssimOf = (a: number, b: number): number => { const c1 = (0.01 * 255) ** 2; return (2 * a * b + c1) / (a * a + b * b + c1); };
+const ssimOf = (a: number, b: number): number => {
+  const c1 = (0.01 * 255) ** 2;
+  return (2 * a * b + c1) / (a * a + b * b + c1);
+};
 
 test('three2one: model, copy-input and mean-frame scores in closed form; unmatched cases listed, not dropped', async () => {
-  const truth = path.join(root, 'truth'), predictions = path.join(root, 'pred');
+  const truth = path.join(root, 'truth'),
+    predictions = path.join(root, 'pred');
   flatClip(path.join(truth, 'First_Video', 'a'), 100);
   flatClip(path.join(truth, 'Third_Video', 'a'), 40);
   flatClip(path.join(truth, 'First_Video', 'b'), 200);
@@ -35,10 +45,20 @@ test('three2one: model, copy-input and mean-frame scores in closed form; unmatch
   flatClip(path.join(predictions, 'First_Video', 'a'), 110);
   flatClip(path.join(predictions, 'First_Video', 'b'), 180);
   flatClip(path.join(predictions, 'First_Video', 'only_prediction'), 0);
-  const report = await evaluate({ task: 'three2one', predictions, groundTruth: truth, frames: FRAMES, meanFrame: new Uint8Array(W * H * 3).fill(150) });
-  assert.deepEqual(report.cases.map((c) => c.case), ['a', 'b']);
-  const [a, b] = report.cases as [typeof report.cases[0], typeof report.cases[0]];
-  const close = (x: number, y: number, what: string): void => assert.ok(Math.abs(x - y) < 1e-9, `${what}: ${x} vs ${y}`);
+  const report = await evaluate({
+    task: 'three2one',
+    predictions,
+    groundTruth: truth,
+    frames: FRAMES,
+    meanFrame: new Uint8Array(W * H * 3).fill(150),
+  });
+  assert.deepEqual(
+    report.cases.map((c) => c.case),
+    ['a', 'b'],
+  );
+  const [a, b] = report.cases as [(typeof report.cases)[0], (typeof report.cases)[0]];
+  const close = (x: number, y: number, what: string): void =>
+    assert.ok(Math.abs(x - y) < 1e-9, `${what}: ${x} vs ${y}`);
   close(a.model.psnr, psnrOf(10), 'a model PSNR');
   close(b.model.psnr, psnrOf(20), 'b model PSNR');
   close(a.copyInput.psnr, psnrOf(60), 'a copy-input PSNR');
@@ -60,26 +80,47 @@ test('three2one: model, copy-input and mean-frame scores in closed form; unmatch
   const files = writeReport(path.join(root, 'report'), report, { title: 'closed form' });
   assert.ok(files.some((f) => f.endsWith('psnr_per_case.svg')));
   const md = files.find((f) => f.endsWith('report.md'))!;
-  assert.match(readFileSync(md, 'utf8'), /Unmatched: predictions without ground truth: only_prediction; ground truth without predictions: only_truth/);
+  assert.match(
+    readFileSync(md, 'utf8'),
+    /Unmatched: predictions without ground truth: only_prediction; ground truth without predictions: only_truth/,
+  );
 });
 
 test('bad input names what is wrong: too few frames, no matching case, a mean frame of another size', async () => {
-  const truth = path.join(root, 'truth2'), predictions = path.join(root, 'pred2');
+  const truth = path.join(root, 'truth2'),
+    predictions = path.join(root, 'pred2');
   flatClip(path.join(truth, 'First_Video', 'a'), 100);
   flatClip(path.join(truth, 'Third_Video', 'a'), 40);
   flatClip(path.join(predictions, 'First_Video', 'a'), 100, 2);
-  await assert.rejects(evaluate({ task: 'three2one', predictions, groundTruth: truth, frames: FRAMES }), /pred2\/First_Video\/a: has 2 frames, 3 are compared/);
-  await assert.rejects(evaluate({ task: 'one2three', predictions, groundTruth: truth, frames: FRAMES }), /no prediction matches a case of .*Third_Video by name/);
+  await assert.rejects(
+    evaluate({ task: 'three2one', predictions, groundTruth: truth, frames: FRAMES }),
+    /pred2\/First_Video\/a: has 2 frames, 3 are compared/,
+  );
+  await assert.rejects(
+    evaluate({ task: 'one2three', predictions, groundTruth: truth, frames: FRAMES }),
+    /no prediction matches a case of .*Third_Video by name/,
+  );
   flatClip(path.join(predictions, 'First_Video', 'a'), 100);
-  await assert.rejects(evaluate({ task: 'three2one', predictions, groundTruth: truth, frames: FRAMES, meanFrame: new Uint8Array(10) }), /the mean frame has 10 bytes, the ground truth of a is 16x12 \(576 bytes of RGB\)/);
-  await assert.rejects(evaluate({ task: 'three2one', predictions, groundTruth: path.join(root, 'nowhere'), frames: FRAMES }), /has no Third_Video\//);
+  await assert.rejects(
+    evaluate({ task: 'three2one', predictions, groundTruth: truth, frames: FRAMES, meanFrame: new Uint8Array(10) }),
+    /the mean frame has 10 bytes, the ground truth of a is 16x12 \(576 bytes of RGB\)/,
+  );
+  await assert.rejects(
+    evaluate({ task: 'three2one', predictions, groundTruth: path.join(root, 'nowhere'), frames: FRAMES }),
+    /has no Third_Video\//,
+  );
 });
 
 test('mean frame of a training set: grey MP4 clips decoded in one process, frame folders and other sizes one by one, over the first frames only', async () => {
-  const grey = (w: number, h: number, value: number, count: number): Uint8Array[] => Array.from({ length: count }, () => new Uint8Array(w * h * 3).fill(value));
+  const grey = (w: number, h: number, value: number, count: number): Uint8Array[] =>
+    Array.from({ length: count }, () => new Uint8Array(w * h * 3).fill(value));
   const mp4 = async (dir: string, name: string, value: number, count: number, w = W, h = H): Promise<void> => {
     mkdirSync(path.join(dir, 'First_Video'), { recursive: true });
-    await writeVideo(path.join(dir, 'First_Video', `${name}.mp4`), grey(w, h, value, count), { width: w, height: h, fps: 8 });
+    await writeVideo(path.join(dir, 'First_Video', `${name}.mp4`), grey(w, h, value, count), {
+      width: w,
+      height: h,
+      fps: 8,
+    });
   };
   const near = (frame: Uint8Array, value: number, what: string): void => {
     const off = frame.reduce((worst, v) => Math.max(worst, Math.abs(v - value)), 0);
@@ -87,7 +128,7 @@ test('mean frame of a training set: grey MP4 clips decoded in one process, frame
   };
   const videos = path.join(root, 'train-mp4');
   await mp4(videos, 'a', 40, FRAMES);
-  await mp4(videos, 'b', 100, FRAMES + 2);  // only its first FRAMES frames count
+  await mp4(videos, 'b', 100, FRAMES + 2); // only its first FRAMES frames count
   await mp4(videos, 'c', 220, FRAMES);
   near(await meanTargetFrame(videos, 'three2one', FRAMES, W, H), (40 + 100 + 220) / 3, 'three video files');
   // a frame folder among them: every clip read on its own
@@ -101,29 +142,47 @@ test('mean frame of a training set: grey MP4 clips decoded in one process, frame
   near(await meanTargetFrame(mixed, 'three2one', FRAMES, W, H), (40 + 100 + 180) / 3, 'with a clip of twice the size');
 });
 
-test('eval --compare: a second run against the first run\'s report.json, paired in closed form; a bad report is refused before any scoring', async () => {
-  const truth = path.join(root, 'truth3'), first = path.join(root, 'pred3a'), second = path.join(root, 'pred3b');
-  for (const [name, target] of [['a', 100], ['b', 200]] as const) {
+test("eval --compare: a second run against the first run's report.json, paired in closed form; a bad report is refused before any scoring", async () => {
+  const truth = path.join(root, 'truth3'),
+    first = path.join(root, 'pred3a'),
+    second = path.join(root, 'pred3b');
+  for (const [name, target] of [
+    ['a', 100],
+    ['b', 200],
+  ] as const) {
     flatClip(path.join(truth, 'First_Video', name), target);
     flatClip(path.join(truth, 'Third_Video', name), 0);
   }
-  flatClip(path.join(first, 'First_Video', 'a'), 110);   // off by 10, then by 5
-  flatClip(path.join(first, 'First_Video', 'b'), 220);   // off by 20, then by 40
+  flatClip(path.join(first, 'First_Video', 'a'), 110); // off by 10, then by 5
+  flatClip(path.join(first, 'First_Video', 'b'), 220); // off by 20, then by 40
   flatClip(path.join(second, 'First_Video', 'a'), 105);
   flatClip(path.join(second, 'First_Video', 'b'), 160);
   const base = { task: 'three2one' as const, groundTruth: truth, frames: FRAMES, fps: 8 };
   await runEval({ ...base, predictions: first, output: path.join(root, 'eval3a') });
   const previous = path.join(root, 'eval3a', 'report.json');
-  const { report } = await runEval({ ...base, predictions: second, output: path.join(root, 'eval3b'), compare: previous });
-  const differences = [psnrOf(5) - psnrOf(10), psnrOf(40) - psnrOf(20)];  // +6.02 and −6.02 dB
+  const { report } = await runEval({
+    ...base,
+    predictions: second,
+    output: path.join(root, 'eval3b'),
+    compare: previous,
+  });
+  const differences = [psnrOf(5) - psnrOf(10), psnrOf(40) - psnrOf(20)]; // +6.02 and −6.02 dB
   const meanDifference = (differences[0]! + differences[1]!) / 2;
   const c = report.comparison!;
   assert.equal(c.cases, 2);
   assert.ok(Math.abs(c.psnr.meanDifference - meanDifference) < 1e-9);
-  assert.ok(Math.abs(c.psnr.standardError - Math.abs(differences[0]! - differences[1]!) / 2) < 1e-9);  // n = 2: s.e. = |d1 − d2| / 2
+  assert.ok(Math.abs(c.psnr.standardError - Math.abs(differences[0]! - differences[1]!) / 2) < 1e-9); // n = 2: s.e. = |d1 − d2| / 2
   assert.equal(c.psnr.better, 1);
   assert.match(readFileSync(path.join(root, 'eval3b', 'report.md'), 'utf8'), /## Against .*eval3a\/report\.json/);
   writeFileSync(path.join(root, 'not-a-report.json'), '[]');
-  await assert.rejects(runEval({ ...base, predictions: second, output: path.join(root, 'eval3c'), compare: path.join(root, 'not-a-report.json') }), /not-a-report\.json: not a report\.json of worldwander eval/);
+  await assert.rejects(
+    runEval({
+      ...base,
+      predictions: second,
+      output: path.join(root, 'eval3c'),
+      compare: path.join(root, 'not-a-report.json'),
+    }),
+    /not-a-report\.json: not a report\.json of worldwander eval/,
+  );
   assert.equal(existsSync(path.join(root, 'eval3c')), false);
 });

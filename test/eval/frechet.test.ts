@@ -7,7 +7,7 @@ import { frechetDistance, gaussianStats, sqrtPsd, symmetricEigen } from '../../s
 
 function points(count: number, dim: number, seed: number): Float64Array[] {
   let s = seed;
-  const next = (): number => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) - 0.5;
+  const next = (): number => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5;
   // correlated coordinates, so the covariance is not diagonal
   return Array.from({ length: count }, () => {
     const base = Float64Array.from({ length: dim }, next);
@@ -20,7 +20,10 @@ test('the square root of [[2, 1], [1, 2]], by hand: eigenvalues 3 and 1', () => 
   const [a, b] = [(Math.sqrt(3) + 1) / 2, (Math.sqrt(3) - 1) / 2];
   for (const [i, v] of [a, b, b, a].entries()) assert.ok(Math.abs(r[i]! - v) < 1e-12, `entry ${i}: ${r[i]} vs ${v}`);
   const { values } = symmetricEigen(Float64Array.from([4, 0, 0, 0, 1, 0, 0, 0, 9]), 3);
-  assert.deepEqual([...values].sort((x, y) => x - y), [1, 4, 9]);
+  assert.deepEqual(
+    [...values].sort((x, y) => x - y),
+    [1, 4, 9],
+  );
 });
 
 test('Fréchet distance: 0 for one set, |Δμ|² for a shifted copy, tr Σ·(1 − k)² for a scaled one', () => {

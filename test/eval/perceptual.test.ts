@@ -13,11 +13,18 @@ import { Generator, noGrad } from '../../src/torch/index.js';
 const root = mkdtempSync(path.join(tmpdir(), 'ww-perceptual-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-const config = { in_channels: 3, block_out_channels: [4, 6, 8], class_names: ['a', 'b', 'character'], frechet_blocks: [1, 2] };
+const config = {
+  in_channels: 3,
+  block_out_channels: [4, 6, 8],
+  class_names: ['a', 'b', 'character'],
+  frechet_blocks: [1, 2],
+};
 
 function frames(count: number, width: number, height: number, seed: number): Uint8Array[] {
   let s = seed;
-  return Array.from({ length: count }, () => Uint8Array.from({ length: width * height * 3 }, () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 24)));
+  return Array.from({ length: count }, () =>
+    Uint8Array.from({ length: width * height * 3 }, () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 24),
+  );
 }
 
 test('IoU per class and mIoU, counted by hand', () => {
@@ -37,24 +44,33 @@ test('perceptual distance: 0 for the same frames, the formula in float64 for oth
   const net = new PerceptionNet(config, { generator: new Generator(3) });
   const scorer = new PerceptualScorer(net, 'test');
   const [w, h] = [16, 12];
-  const a = frames(3, w, h, 1), b = frames(3, w, h, 2);
-  const pa = scorer.perceive(a, w, h), pb = scorer.perceive(b, w, h);
+  const a = frames(3, w, h, 1),
+    b = frames(3, w, h, 2);
+  const pa = scorer.perceive(a, w, h),
+    pb = scorer.perceive(b, w, h);
   assert.ok(perceptualDistances(pa, pa).every((d) => d === 0));
   const got = perceptualDistances(pa, pb);
   // the features again, from the network's forward, normalised and compared in float64 here
   const expected = noGrad(() => {
-    const fa = net.forward(framesToTensor(a, w, h), { logits: false }).features, fb = net.forward(framesToTensor(b, w, h), { logits: false }).features;
+    const fa = net.forward(framesToTensor(a, w, h), { logits: false }).features,
+      fb = net.forward(framesToTensor(b, w, h), { logits: false }).features;
     return [0, 1, 2].map((n) => {
       let total = 0;
       fa.forEach((x, l) => {
         const [, c, hh, ww] = x.shape as number[];
-        const xa = x.double().toArray(), xb = fb[l]!.double().toArray();
+        const xa = x.double().toArray(),
+          xb = fb[l]!.double().toArray();
         let sum = 0;
         for (let p = 0; p < hh! * ww!; p++) {
-          const at = (arr: number[], ch: number): number => arr[((n * c! + ch) * hh! * ww!) + p]!;
-          let na = 0, nb = 0;
-          for (let ch = 0; ch < c!; ch++) { na += at(xa, ch) ** 2; nb += at(xb, ch) ** 2; }
-          na = Math.sqrt(na) + 1e-10; nb = Math.sqrt(nb) + 1e-10;
+          const at = (arr: number[], ch: number): number => arr[(n * c! + ch) * hh! * ww! + p]!;
+          let na = 0,
+            nb = 0;
+          for (let ch = 0; ch < c!; ch++) {
+            na += at(xa, ch) ** 2;
+            nb += at(xb, ch) ** 2;
+          }
+          na = Math.sqrt(na) + 1e-10;
+          nb = Math.sqrt(nb) + 1e-10;
           for (let ch = 0; ch < c!; ch++) sum += (at(xa, ch) / na - at(xb, ch) / nb) ** 2;
         }
         total += sum / (hh! * ww!);
@@ -62,8 +78,12 @@ test('perceptual distance: 0 for the same frames, the formula in float64 for oth
       return total / fa.length;
     });
   });
-  for (const [i, d] of got.entries()) assert.ok(Math.abs(d - expected[i]!) < 1e-5, `frame ${i}: ${d} vs ${expected[i]}`);
-  assert.deepEqual(perceptualDistances(pb, pa).map((d) => d.toFixed(6)), got.map((d) => d.toFixed(6)));
+  for (const [i, d] of got.entries())
+    assert.ok(Math.abs(d - expected[i]!) < 1e-5, `frame ${i}: ${d} vs ${expected[i]}`);
+  assert.deepEqual(
+    perceptualDistances(pb, pa).map((d) => d.toFixed(6)),
+    got.map((d) => d.toFixed(6)),
+  );
   assert.equal(pa.vectors.length, 3);
   assert.equal(pa.vectors[0]!.length, 6 + 8);
   assert.equal(pa.labels[0]!.length, w * h);

@@ -15,8 +15,17 @@ test('a blur that wins PSNR alone loses to a sharp setting that wins the rest; s
   const sharp: SettingScores = { psnr: 19, sharpness: 0.9, edges: 0.4, perceptual: 0.3, frechet: 10, miou: 0.6 };
   const noisy: SettingScores = { psnr: 18, sharpness: 3, edges: 0.3, perceptual: 0.4, frechet: 20, miou: 0.5 };
   // by hand: blur ranks 1,3,3,3,3,3 -> 16/6; sharp 2,1,1,1,1,1 -> 7/6; noisy 3,2,2,2,2,2 -> 13/6
-  assert.deepEqual(meanRanks([blur, sharp, noisy]).map((r) => r * 6), [16, 7, 13]);
+  assert.deepEqual(
+    meanRanks([blur, sharp, noisy]).map((r) => r * 6),
+    [16, 7, 13],
+  );
   assert.equal(chooseSetting([blur, sharp, noisy]), 1);
   // |ln 0.5| < |ln 3|: sharpness 0.5 ranks above 3
-  assert.equal(chooseSetting([{ ...noisy, sharpness: 3 }, { ...noisy, sharpness: 0.5 }]), 1);
+  assert.equal(
+    chooseSetting([
+      { ...noisy, sharpness: 3 },
+      { ...noisy, sharpness: 0.5 },
+    ]),
+    1,
+  );
 });

@@ -7,26 +7,58 @@ import { correlation, gradientEnergy, videoEdgeAgreement, videoSharpness } from 
 
 const grey = (width: number, height: number, value: (x: number, y: number) => number): Uint8Array => {
   const out = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) out.fill(value(x, y), (y * width + x) * 3, (y * width + x) * 3 + 3);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) out.fill(value(x, y), (y * width + x) * 3, (y * width + x) * 3 + 3);
   return out;
 };
 
 test('gradient energy of a ramp and of a step, by hand', () => {
   // grey levels 10 + 3x: luma = 10 + 3x (0.299 + 0.587 + 0.114 = 1); (W − 1)·H differences of 3
-  assert.ok(Math.abs(gradientEnergy(grey(8, 5, (x) => 10 + 3 * x), 8, 5) - 7 * 5 * 9) < 1e-6);
+  assert.ok(
+    Math.abs(
+      gradientEnergy(
+        grey(8, 5, (x) => 10 + 3 * x),
+        8,
+        5,
+      ) -
+        7 * 5 * 9,
+    ) < 1e-6,
+  );
   // a vertical step of 100 between rows 1 and 2: one difference per column
-  assert.ok(Math.abs(gradientEnergy(grey(6, 4, (_, y) => (y < 2 ? 50 : 150)), 6, 4) - 6 * 100 * 100) < 1e-6);
-  assert.equal(gradientEnergy(grey(6, 4, () => 77), 6, 4), 0);
+  assert.ok(
+    Math.abs(
+      gradientEnergy(
+        grey(6, 4, (_, y) => (y < 2 ? 50 : 150)),
+        6,
+        4,
+      ) -
+        6 * 100 * 100,
+    ) < 1e-6,
+  );
+  assert.equal(
+    gradientEnergy(
+      grey(6, 4, () => 77),
+      6,
+      4,
+    ),
+    0,
+  );
 });
 
 test('sharpness: the truth scores 1, a blur below 1 and falling with σ', () => {
-  const truth = [grey(32, 32, (x, y) => ((x >> 2) + (y >> 2)) % 2 ? 200 : 40)];
+  const truth = [grey(32, 32, (x, y) => (((x >> 2) + (y >> 2)) % 2 ? 200 : 40))];
   assert.equal(videoSharpness(truth, truth, 32, 32), 1);
   const blurred = [1, 2, 3].map((s) => videoSharpness([gaussianBlurRgb(truth[0]!, 32, 32, s)], truth, 32, 32));
-  assert.ok(blurred[0]! < 1 && blurred[1]! < blurred[0]! && blurred[2]! < blurred[1]!, `sharpness of σ 1, 2, 3: ${blurred.join(', ')}`);
+  assert.ok(
+    blurred[0]! < 1 && blurred[1]! < blurred[0]! && blurred[2]! < blurred[1]!,
+    `sharpness of σ 1, 2, 3: ${blurred.join(', ')}`,
+  );
   // twice the contrast around the same mean: four times the energy
-  const doubled = [grey(32, 32, (x, y) => ((x >> 2) + (y >> 2)) % 2 ? 240 : 0)];
-  assert.ok(Math.abs(videoSharpness(doubled, [grey(32, 32, (x, y) => ((x >> 2) + (y >> 2)) % 2 ? 180 : 60)], 32, 32) - 4) < 1e-9);
+  const doubled = [grey(32, 32, (x, y) => (((x >> 2) + (y >> 2)) % 2 ? 240 : 0))];
+  assert.ok(
+    Math.abs(videoSharpness(doubled, [grey(32, 32, (x, y) => (((x >> 2) + (y >> 2)) % 2 ? 180 : 60))], 32, 32) - 4) <
+      1e-9,
+  );
 });
 
 test('the Gaussian kernel: normalised, symmetric, the right width and variance', () => {

@@ -17,7 +17,8 @@ export const TINY_VAE_CONFIG = path.join(TINY_MODEL, 'vae', 'config.json');
 export function originalReleaseFolder(parent: string): string {
   const dir = path.join(parent, 'Wan2.2-TI2V-5B');
   cpSync(path.join(FIXTURES, 'wan_layouts', 'original'), dir, { recursive: true });
-  for (const name of ['Wan2.2_VAE.pth', 'models_t5_umt5-xxl-enc-bf16.pth']) copyFileSync(path.join(ORIGINAL_PARTS, name), path.join(dir, name));
+  for (const name of ['Wan2.2_VAE.pth', 'models_t5_umt5-xxl-enc-bf16.pth'])
+    copyFileSync(path.join(ORIGINAL_PARTS, name), path.join(dir, name));
   cpSync(path.join(ORIGINAL_PARTS, 'google'), path.join(dir, 'google'), { recursive: true });
   copyFileSync(path.join(TINY_MODEL, 'model_index.json'), path.join(dir, 'model_index.json'));
   return dir;

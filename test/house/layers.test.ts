@@ -39,10 +39,13 @@ test('every import in src/ points down the layers (or stays in its folder)', () 
     const room = roomOf(file);
     const rank = rankOf.get(room);
     assert.notEqual(rank, undefined, `src/${room} has no layer in LAYERS (docs/layout.md)`);
-    for (const [, spec] of readFileSync(file, 'utf8').matchAll(/(?:^|\n)\s*(?:import|export)[^'"\n;]*?from\s+'(\.[^']+)'/g)) {
+    for (const [, spec] of readFileSync(file, 'utf8').matchAll(
+      /(?:^|\n)\s*(?:import|export)[^'"\n;]*?from\s+'(\.[^']+)'/g,
+    )) {
       const target = roomOf(path.resolve(path.dirname(file), spec!).replace(/\.js$/, '.ts'));
       if (target === room) continue;
-      if (!(rankOf.get(target)! < rank!)) wrong.push(`${path.relative(repoRoot, file)} imports ${spec} (${room} may not import ${target})`);
+      if (!(rankOf.get(target)! < rank!))
+        wrong.push(`${path.relative(repoRoot, file)} imports ${spec} (${room} may not import ${target})`);
     }
   }
   assert.deepEqual(wrong, []);

@@ -16,15 +16,22 @@ const temporaries = (): string[] => readdirSync(dir).filter((f) => /\.tmp-\d+$/.
 test('a write that fails part-way leaves the previous file and no temporary', async () => {
   const file = path.join(dir, 'a.bin');
   writeFileSync(file, 'old');
-  assert.throws(() => writeFileAtomicSync(file, (fd) => {
-    writeAll(fd, Buffer.from('half of the new'));
-    throw new Error('disk full');
-  }), /disk full/);
+  assert.throws(
+    () =>
+      writeFileAtomicSync(file, (fd) => {
+        writeAll(fd, Buffer.from('half of the new'));
+        throw new Error('disk full');
+      }),
+    /disk full/,
+  );
   assert.equal(readFileSync(file, 'utf8'), 'old');
-  await assert.rejects(produceAtomically(file, async (temp) => {
-    writeFileSync(temp, 'partial');
-    throw new Error('encoder died');
-  }), /encoder died/);
+  await assert.rejects(
+    produceAtomically(file, async (temp) => {
+      writeFileSync(temp, 'partial');
+      throw new Error('encoder died');
+    }),
+    /encoder died/,
+  );
   assert.equal(readFileSync(file, 'utf8'), 'old');
   assert.deepEqual(temporaries(), []);
 });

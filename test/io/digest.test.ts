@@ -12,7 +12,7 @@ import { promptEmbeddings } from '../../src/models/umt5/prompt_cache.js';
 
 const sha256 = (bytes: Buffer | string): string => createHash('sha256').update(bytes).digest('hex');
 
-test('a remembered digest is the file\'s SHA-256, and a rewritten file of the same size is read again', () => {
+test("a remembered digest is the file's SHA-256, and a rewritten file of the same size is read again", () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'digest-'));
   try {
     const file = path.join(dir, 'w.bin');
@@ -46,10 +46,14 @@ test('reading embeddings from a complete cache leaves the model folder untouched
     cpSync('test/fixtures/umt5_tiny', root, { recursive: true });
     const cacheDir = path.join(root, 'prompt_embeds');
     promptEmbeddings(root, ['a prompt'], { cacheDir, maxLength: 8 }).dispose();
-    const snapshot = (): string[] => readdirSync(root, { recursive: true }).map(String).sort().map((f) => {
-      const s = statSync(path.join(root, f));
-      return `${f}:${s.isFile() ? sha256(readFileSync(path.join(root, f))) : 'dir'}:${s.mtimeMs}`;
-    });
+    const snapshot = (): string[] =>
+      readdirSync(root, { recursive: true })
+        .map(String)
+        .sort()
+        .map((f) => {
+          const s = statSync(path.join(root, f));
+          return `${f}:${s.isFile() ? sha256(readFileSync(path.join(root, f))) : 'dir'}:${s.mtimeMs}`;
+        });
     const weights = path.join(root, 'text_encoder', 'model.safetensors');
     utimesSync(weights, new Date(), new Date(Date.now() + 5000));
     const before = snapshot();

@@ -28,6 +28,10 @@ test('checkpointed backward gives the gradients of plain backward (parameters, i
   const { loss } = forwardBackwardCheckpointed(embed.forward(raw), [ctxRaw.mul(2)], layers.map(segment), head);
   const got = [...params, ctxRaw].map((p) => p.grad!.toArray());
   assert.equal(loss.numel(), 1);
-  got.forEach((grad, i) => grad.forEach((v, j) => assert.ok(Math.abs(v - expected[i]![j]!) < 1e-6, `param ${i}[${j}]: ${v} vs ${expected[i]![j]}`)));
+  got.forEach((grad, i) =>
+    grad.forEach((v, j) =>
+      assert.ok(Math.abs(v - expected[i]![j]!) < 1e-6, `param ${i}[${j}]: ${v} vs ${expected[i]![j]}`),
+    ),
+  );
   assert.ok(expected.every((grad) => grad.some((v) => v !== 0)));
 });

@@ -4,11 +4,32 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { Generator, SafetensorsFile, noGrad, randn, saveSafetensors, tensor, type Tensor } from '../../src/torch/index.js';
-import { Linear, Module, ModuleList, attachLora, loadLora, loraLayers, loraStateDict, mergeLora, normaliseLoraKey, saveLora } from '../../src/nn/index.js';
+import {
+  Generator,
+  SafetensorsFile,
+  noGrad,
+  randn,
+  saveSafetensors,
+  tensor,
+  type Tensor,
+} from '../../src/torch/index.js';
+import {
+  Linear,
+  Module,
+  ModuleList,
+  attachLora,
+  loadLora,
+  loraLayers,
+  loraStateDict,
+  mergeLora,
+  normaliseLoraKey,
+  saveLora,
+} from '../../src/nn/index.js';
 
 class Attn extends Module {
-  to_q: Linear; to_k: Linear; other: Linear;
+  to_q: Linear;
+  to_k: Linear;
+  other: Linear;
   readonly to_out: ModuleList<Linear>;
   constructor(g: Generator) {
     super();
@@ -41,9 +62,19 @@ test('attached by name suffix: zero B leaves the output unchanged, base frozen, 
   const x = randn([3, 6], new Generator(9));
   const before = net.forward(x).toArray();
   const names = attachLora(net, { rank: 2, alpha: 4, targets, generator: new Generator(1) });
-  assert.deepEqual(names, ['blocks.0.to_q', 'blocks.0.to_k', 'blocks.0.to_out.0', 'blocks.1.to_q', 'blocks.1.to_k', 'blocks.1.to_out.0']);
+  assert.deepEqual(names, [
+    'blocks.0.to_q',
+    'blocks.0.to_k',
+    'blocks.0.to_out.0',
+    'blocks.1.to_q',
+    'blocks.1.to_k',
+    'blocks.1.to_out.0',
+  ]);
   assert.deepEqual(net.forward(x).toArray(), before);
-  assert.deepEqual(net.trainableParameters().map(([n]) => n), names.flatMap((n) => [`${n}.lora_A.weight`, `${n}.lora_B.weight`]));
+  assert.deepEqual(
+    net.trainableParameters().map(([n]) => n),
+    names.flatMap((n) => [`${n}.lora_A.weight`, `${n}.lora_B.weight`]),
+  );
   const a = net.blocks.at(0).to_q.lora_A!.weight.toArray();
   assert.ok(a.every((v) => Math.abs(v) <= 1 / Math.sqrt(6)) && a.some((v) => v !== 0));
   // state dict keeps the base keys and adds PEFT-style ones
@@ -54,20 +85,44 @@ test('the adapter adds (α/r)·B·A x; merge() folds it into W with the same out
   const net = new Net();
   attachLora(net, { rank: 2, alpha: 4, targets, generator: new Generator(1) });
   const q = net.blocks.at(0).to_q;
-  noGrad(() => q.lora_B!.weight.copy_(tensor([[1, 0], [0, 1], [1, 1], [0.5, -2]])));
+  noGrad(() =>
+    q.lora_B!.weight.copy_(
+      tensor([
+        [1, 0],
+        [0, 1],
+        [1, 1],
+        [0.5, -2],
+      ]),
+    ),
+  );
   const x = tensor([[1, 0, 0, 2, 0, -1]]);
-  const W = q.weight.toArray(), b = q.bias!.toArray(), A = q.lora_A!.weight.toArray(), B = [[1, 0], [0, 1], [1, 1], [0.5, -2]];
+  const W = q.weight.toArray(),
+    b = q.bias!.toArray(),
+    A = q.lora_A!.weight.toArray(),
+    B = [
+      [1, 0],
+      [0, 1],
+      [1, 1],
+      [0.5, -2],
+    ];
   const xv = [1, 0, 0, 2, 0, -1];
   const ax = [0, 1].map((r) => xv.reduce((s, v, i) => s + A[r * 6 + i]! * v, 0));
-  const expected = [0, 1, 2, 3].map((o) => xv.reduce((s, v, i) => s + W[o * 6 + i]! * v, b[o]!) + 2 * (B[o]![0]! * ax[0]! + B[o]![1]! * ax[1]!));
-  q.forward(x).toArray().forEach((y, i) => assert.ok(Math.abs(y - expected[i]!) < 1e-5));
+  const expected = [0, 1, 2, 3].map(
+    (o) => xv.reduce((s, v, i) => s + W[o * 6 + i]! * v, b[o]!) + 2 * (B[o]![0]! * ax[0]! + B[o]![1]! * ax[1]!),
+  );
+  q.forward(x)
+    .toArray()
+    .forEach((y, i) => assert.ok(Math.abs(y - expected[i]!) < 1e-5));
   const input = randn([5, 6], new Generator(3));
   const unmerged = net.forward(input).toArray();
   assert.equal(mergeLora(net), 6);
   assert.equal(loraLayers(net).length, 0);
   assert.equal(net.blocks.at(0).to_q.lora_A, null);
   assert.ok(!net.stateDict().has('blocks.0.to_q.lora_A.weight'), 'merged adapters leave the state dict');
-  net.forward(input).toArray().forEach((y, i) => assert.ok(Math.abs(y - unmerged[i]!) < 1e-5));
+  net
+    .forward(input)
+    .toArray()
+    .forEach((y, i) => assert.ok(Math.abs(y - unmerged[i]!) < 1e-5));
 });
 
 test('save/load round trip under diffusers names; rank from the file, alpha from metadata', () => {
@@ -101,7 +156,11 @@ test('loading accepts PEFT adapter-named keys and base weights of a whole PEFT s
   const x = randn([2, 6], new Generator(5));
   assert.deepEqual(fresh.forward(x).toArray(), net.forward(x).toArray());
   assert.equal(loadLora(new Net(), SafetensorsFile.open(file), { alpha: 8 }).alpha, 8);
-  assert.deepEqual(normaliseLoraKey('base_model.model.blocks.0.ffn.net.2.lora_B.default.weight'), { module: 'blocks.0.ffn.net.2', part: 'lora_B', adapter: 'default' });
+  assert.deepEqual(normaliseLoraKey('base_model.model.blocks.0.ffn.net.2.lora_B.default.weight'), {
+    module: 'blocks.0.ffn.net.2',
+    part: 'lora_B',
+    adapter: 'default',
+  });
 });
 
 test('loading names missing, unexpected and mis-shaped LoRA keys', () => {
@@ -109,17 +168,32 @@ test('loading names missing, unexpected and mis-shaped LoRA keys', () => {
   attachLora(net, { rank: 2, targets, generator: new Generator(1) });
   const sd = new Map(loraStateDict(net));
   sd.delete('blocks.1.to_k.lora_B.weight');
-  sd.set('blocks.0.nothing.lora_A.weight', tensor([[1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6]]));
-  sd.set('blocks.0.to_q.lora_B.weight', tensor([[1, 2], [3, 4]]));
+  sd.set(
+    'blocks.0.nothing.lora_A.weight',
+    tensor([
+      [1, 2, 3, 4, 5, 6],
+      [1, 2, 3, 4, 5, 6],
+    ]),
+  );
+  sd.set(
+    'blocks.0.to_q.lora_B.weight',
+    tensor([
+      [1, 2],
+      [3, 4],
+    ]),
+  );
   const file = path.join(tmp(), 'bad.safetensors');
   saveSafetensors(file, sd);
   const target = new Net();
   attachLora(target, { rank: 2, targets });
-  assert.throws(() => loadLora(target, SafetensorsFile.open(file)), (e: unknown) => {
-    const m = (e as Error).message;
-    assert.match(m, /missing \(1\): blocks\.1\.to_k\.lora_B\.weight/);
-    assert.match(m, /unexpected \(1\): blocks\.0\.nothing\.lora_A\.weight/);
-    assert.match(m, /blocks\.0\.to_q\.lora_B\.weight: expected \[4, 2\], got \[2, 2\]/);
-    return true;
-  });
+  assert.throws(
+    () => loadLora(target, SafetensorsFile.open(file)),
+    (e: unknown) => {
+      const m = (e as Error).message;
+      assert.match(m, /missing \(1\): blocks\.1\.to_k\.lora_B\.weight/);
+      assert.match(m, /unexpected \(1\): blocks\.0\.nothing\.lora_A\.weight/);
+      assert.match(m, /blocks\.0\.to_q\.lora_B\.weight: expected \[4, 2\], got \[2, 2\]/);
+      return true;
+    },
+  );
 });

@@ -33,10 +33,15 @@ test('the same seed and index give byte-identical frames, whatever was rendered 
 });
 
 test('different seeds give different scenes: pixel statistics of the first-person views differ', () => {
-  const means = [1, 2, 3, 4, 5].map((seed) => meanColor(renderAll(seed, 0).filter((_, i) => i % 2 === 0 && i < 2 * size.frames)));
+  const means = [1, 2, 3, 4, 5].map((seed) =>
+    meanColor(renderAll(seed, 0).filter((_, i) => i % 2 === 0 && i < 2 * size.frames)),
+  );
   for (let a = 0; a < means.length; a++) {
     for (let b = a + 1; b < means.length; b++) {
-      assert.ok(distance(means[a]!, means[b]!) > 8, `seeds ${a + 1} and ${b + 1}: mean colours ${means[a]!.map(Math.round)} and ${means[b]!.map(Math.round)}`);
+      assert.ok(
+        distance(means[a]!, means[b]!) > 8,
+        `seeds ${a + 1} and ${b + 1}: mean colours ${means[a]!.map(Math.round)} and ${means[b]!.map(Math.round)}`,
+      );
     }
   }
   const sameSeedOtherIndex = meanColor(renderAll(1, 1).filter((_, i) => i % 2 === 0 && i < 2 * size.frames));
@@ -44,18 +49,21 @@ test('different seeds give different scenes: pixel statistics of the first-perso
 });
 
 test('different samples give different characters: colours and size of the reference figure differ', () => {
-  const width = 96, height = 96;
+  const width = 96,
+    height = 96;
   const figures = [0, 1, 2, 3, 4].map((index) => {
     const reference = new SampleRenderer(makeSampleSpec(9, index), { width, height, frames: 1, fps: 8 }).reference();
     // The background is a smooth light grey; the figure is whatever departs from the corner colour of its row.
     const background = new Uint8Array(reference.length);
     for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) background.set(reference.subarray(y * width * 3, y * width * 3 + 3), (y * width + x) * 3);
+      for (let x = 0; x < width; x++)
+        background.set(reference.subarray(y * width * 3, y * width * 3 + 3), (y * width + x) * 3);
     }
     const mask = differenceMask(reference, background, 3);
     const stats = maskStats(mask, width);
     const figure: number[] = [0, 0, 0];
-    for (let p = 0; p < mask.length; p++) if (mask[p]) for (let c = 0; c < 3; c++) figure[c]! += reference[p * 3 + c]! / stats.count;
+    for (let p = 0; p < mask.length; p++)
+      if (mask[p]) for (let c = 0; c < 3; c++) figure[c]! += reference[p * 3 + c]! / stats.count;
     return { stats, figure };
   });
   for (const { stats } of figures) {
@@ -66,7 +74,10 @@ test('different samples give different characters: colours and size of the refer
     for (let b = a + 1; b < figures.length; b++) {
       const colour = distance(figures[a]!.figure, figures[b]!.figure);
       const area = Math.abs(figures[a]!.stats.count - figures[b]!.stats.count) / figures[a]!.stats.count;
-      assert.ok(colour > 10 || area > 0.05, `characters ${a} and ${b} look alike (colour distance ${colour.toFixed(1)}, area change ${area.toFixed(3)})`);
+      assert.ok(
+        colour > 10 || area > 0.05,
+        `characters ${a} and ${b} look alike (colour distance ${colour.toFixed(1)}, area change ${area.toFixed(3)})`,
+      );
     }
   }
 });

@@ -11,7 +11,12 @@ import { colorHistogram, differenceMask, histogramOverlap, horizontalShift, mask
 const MAGENTA: [number, number, number] = [255, 0, 255];
 
 /** A 0.5 m magenta cube, turned square to the character, `ahead` metres in front of it and `aside` to its right, at eye level. */
-function markerFor(renderer: SampleRenderer, frame: number, ahead: number, aside: number): { mesh: ReturnType<MeshBuilder['build']>; eye: number } {
+function markerFor(
+  renderer: SampleRenderer,
+  frame: number,
+  ahead: number,
+  aside: number,
+): { mesh: ReturnType<MeshBuilder['build']>; eye: number } {
   const pose = renderer.poses[frame]!;
   const eye = renderer.spec.character.height * 0.9;
   const forward = [Math.sin(pose.heading), Math.cos(pose.heading)];
@@ -24,13 +29,18 @@ function markerFor(renderer: SampleRenderer, frame: number, ahead: number, aside
 }
 
 test('an object placed in front of the first-person camera appears where a pinhole model puts it', () => {
-  const width = 128, height = 96;
+  const width = 128,
+    height = 96;
   const renderer = new SampleRenderer(makeSampleSpec(5, 0), { width, height, frames: 9, fps: 8 });
   renderer.world.objects.splice(0);
   // Focal length from the vertical field of view; the camera looks FIRST_PERSON.pitch below the horizon.
   const focal = height / 2 / Math.tan(FIRST_PERSON.vfov / 2);
   for (const frame of [0, 4, 8]) {
-    for (const [ahead, aside] of [[5, 0], [4, 1.2], [6, -1.5]] as const) {
+    for (const [ahead, aside] of [
+      [5, 0],
+      [4, 1.2],
+      [6, -1.5],
+    ] as const) {
       const without = renderer.firstPerson(frame);
       const { mesh } = markerFor(renderer, frame, ahead, aside);
       renderer.extra.push(mesh);
@@ -40,28 +50,48 @@ test('an object placed in front of the first-person camera appears where a pinho
       const expectedX = width / 2 + (focal * aside) / ahead;
       const expectedY = height / 2 + focal * Math.tan(FIRST_PERSON.pitch);
       const expectedSide = (focal * 0.5) / ahead;
-      assert.ok(stats.count > 0.4 * expectedSide * expectedSide, `frame ${frame}, marker (${ahead}, ${aside}): ${stats.count} pixels changed`);
-      assert.ok(Math.abs(stats.x - expectedX) < 3, `frame ${frame}, marker (${ahead}, ${aside}): centre x ${stats.x.toFixed(1)}, expected ${expectedX.toFixed(1)}`);
-      assert.ok(Math.abs(stats.y - expectedY) < 3, `frame ${frame}, marker (${ahead}, ${aside}): centre y ${stats.y.toFixed(1)}, expected ${expectedY.toFixed(1)}`);
+      assert.ok(
+        stats.count > 0.4 * expectedSide * expectedSide,
+        `frame ${frame}, marker (${ahead}, ${aside}): ${stats.count} pixels changed`,
+      );
+      assert.ok(
+        Math.abs(stats.x - expectedX) < 3,
+        `frame ${frame}, marker (${ahead}, ${aside}): centre x ${stats.x.toFixed(1)}, expected ${expectedX.toFixed(1)}`,
+      );
+      assert.ok(
+        Math.abs(stats.y - expectedY) < 3,
+        `frame ${frame}, marker (${ahead}, ${aside}): centre y ${stats.y.toFixed(1)}, expected ${expectedY.toFixed(1)}`,
+      );
       if (aside === 0) {
         // Straight ahead only the front face shows; it is 0.25 m nearer than the cube's centre.
         const frontWidth = (focal * 0.5) / (ahead - 0.25 - FIRST_PERSON.ahead);
         const measured = stats.maxX - stats.minX + 1;
-        assert.ok(Math.abs(measured - frontWidth) < 2, `frame ${frame}: marker ${measured} px wide, expected ${frontWidth.toFixed(1)}`);
+        assert.ok(
+          Math.abs(measured - frontWidth) < 2,
+          `frame ${frame}: marker ${measured} px wide, expected ${frontWidth.toFixed(1)}`,
+        );
       }
       const o = (Math.round(stats.y) * width + Math.round(stats.x)) * 3;
-      assert.ok(withMarker[o]! > 180 && withMarker[o + 1]! < 80 && withMarker[o + 2]! > 180, `frame ${frame}: centre pixel is not magenta`);
+      assert.ok(
+        withMarker[o]! > 180 && withMarker[o + 1]! < 80 && withMarker[o + 2]! > 180,
+        `frame ${frame}: centre pixel is not magenta`,
+      );
     }
   }
   // The same marker behind the character is out of view.
   const without = renderer.firstPerson(0);
   renderer.extra.push(markerFor(renderer, 0, -4, 0).mesh);
-  assert.equal(maskStats(differenceMask(without, renderer.firstPerson(0), 8), width).count, 0, 'a marker behind the camera was drawn');
+  assert.equal(
+    maskStats(differenceMask(without, renderer.firstPerson(0), 8), width).count,
+    0,
+    'a marker behind the camera was drawn',
+  );
   renderer.extra.splice(0);
 });
 
 test('in the third-person view the character stands in the centre-bottom region of every frame', () => {
-  const width = 96, height = 64;
+  const width = 96,
+    height = 64;
   for (const index of [0, 1, 2, 3]) {
     const renderer = new SampleRenderer(makeSampleSpec(21, index), { width, height, frames: 9, fps: 8 });
     for (let frame = 0; frame < 9; frame++) {
@@ -82,20 +112,28 @@ test('first- and third-person frames of one sample share scene colours more than
   const histograms = Array.from({ length: 6 }, (_, index) => {
     const renderer = new SampleRenderer(makeSampleSpec(11, index), size);
     const frames = Array.from({ length: size.frames }, (_, k) => k);
-    return { first: colorHistogram(frames.map((k) => renderer.firstPerson(k))), third: colorHistogram(frames.map((k) => renderer.thirdPerson(k))) };
+    return {
+      first: colorHistogram(frames.map((k) => renderer.firstPerson(k))),
+      third: colorHistogram(frames.map((k) => renderer.thirdPerson(k))),
+    };
   });
   for (let a = 0; a < histograms.length; a++) {
     const same = histogramOverlap(histograms[a]!.first, histograms[a]!.third);
     for (let b = 0; b < histograms.length; b++) {
       if (b === a) continue;
       const other = histogramOverlap(histograms[a]!.first, histograms[b]!.third);
-      assert.ok(same > other + 0.1, `sample ${a}: overlap with its own third-person view ${same.toFixed(2)}, with sample ${b}'s ${other.toFixed(2)}`);
+      assert.ok(
+        same > other + 0.1,
+        `sample ${a}: overlap with its own third-person view ${same.toFixed(2)}, with sample ${b}'s ${other.toFixed(2)}`,
+      );
     }
   }
 });
 
 test('a turn of the path shows as a turn of the same direction and size in both views', () => {
-  const width = 96, height = 96, fps = 8;
+  const width = 96,
+    height = 96,
+    fps = 8;
   for (const direction of [1, -1]) {
     const spec = makeSampleSpec(11, 2);
     // Straight for 1.5 s, then a steady turn of 0.45 rad/s, then straight again.
@@ -112,42 +150,66 @@ test('a turn of the path shows as a turn of the same direction and size in both 
       const first = horizontalShift(previous.first, current.first, width, 0, 0.42 * height, 12);
       const third = horizontalShift(previous.third, current.third, width, 0, 0.38 * height, 12);
       const rate = renderer.poses[k]!.turnRate;
-      if (Math.abs(rate) >= 0.44 && k > 14) { shifts.first.push(first); shifts.third.push(third); }
-      if (k <= 6) { straight.first.push(first); straight.third.push(third); }
+      if (Math.abs(rate) >= 0.44 && k > 14) {
+        shifts.first.push(first);
+        shifts.third.push(third);
+      }
+      if (k <= 6) {
+        straight.first.push(first);
+        straight.third.push(third);
+      }
       previous = current;
     }
     for (const view of ['first', 'third'] as const) {
       const vfov = view === 'first' ? FIRST_PERSON.vfov : CHASE.vfov;
-      const expected = direction * ((height / 2 / Math.tan(vfov / 2)) * 0.45) / fps;
+      const expected = (direction * ((height / 2 / Math.tan(vfov / 2)) * 0.45)) / fps;
       const measured = median(shifts[view]);
       assert.ok(shifts[view].length >= 5, 'too few turning frames');
-      assert.ok(measured / expected > 0.6 && measured / expected < 1.6, `${view}-person, turn ${direction}: shift ${measured} px/frame, expected about ${expected.toFixed(1)}`);
-      assert.ok(straight[view].every((s) => Math.abs(s) <= 1), `${view}-person walking straight shifts ${straight[view].join(' ')}`);
+      assert.ok(
+        measured / expected > 0.6 && measured / expected < 1.6,
+        `${view}-person, turn ${direction}: shift ${measured} px/frame, expected about ${expected.toFixed(1)}`,
+      );
+      assert.ok(
+        straight[view].every((s) => Math.abs(s) <= 1),
+        `${view}-person walking straight shifts ${straight[view].join(' ')}`,
+      );
     }
   }
 });
 
 test('the class maps mark exactly the pixels each thing covers', () => {
-  const width = 96, height = 72;
+  const width = 96,
+    height = 72;
   for (const index of [0, 1, 2]) {
     const renderer = new SampleRenderer(makeSampleSpec(5, index), { width, height, frames: 5, fps: 8 });
     for (const k of [0, 4]) {
       // The character: whatever it covers changes colour when it is left out; the rest of what changes is its shadow on the ground.
-      const withCharacter = renderer.thirdPersonView(k), without = renderer.thirdPersonView(k, { character: false });
+      const withCharacter = renderer.thirdPersonView(k),
+        without = renderer.thirdPersonView(k, { character: false });
       const changed = differenceMask(withCharacter.rgb, without.rgb, 0);
-      let character = 0, unchanged = 0;
+      let character = 0,
+        unchanged = 0;
       for (let p = 0; p < changed.length; p++) {
         if (withCharacter.labels[p] === LABEL_ID.character) {
           character++;
           if (!changed[p]) unchanged++;
         } else if (changed[p]) {
-          assert.ok(withCharacter.labels[p] === LABEL_ID.ground || withCharacter.labels[p] === LABEL_ID.road, `sample ${index} frame ${k}: pixel ${p} changed with the character but is class ${withCharacter.labels[p]}`);
+          assert.ok(
+            withCharacter.labels[p] === LABEL_ID.ground || withCharacter.labels[p] === LABEL_ID.road,
+            `sample ${index} frame ${k}: pixel ${p} changed with the character but is class ${withCharacter.labels[p]}`,
+          );
         }
       }
       assert.ok(character > 50, `sample ${index} frame ${k}: only ${character} character pixels in the chase view`);
-      assert.ok(unchanged <= 0.02 * character, `sample ${index} frame ${k}: ${unchanged} of ${character} character pixels look the same without it`);
+      assert.ok(
+        unchanged <= 0.02 * character,
+        `sample ${index} frame ${k}: ${unchanged} of ${character} character pixels look the same without it`,
+      );
       assert.ok(!without.labels.includes(LABEL_ID.character), 'no character pixels once it is left out');
-      assert.ok(!renderer.firstPersonView(k).labels.includes(LABEL_ID.character), 'the first-person view does not see its own body');
+      assert.ok(
+        !renderer.firstPersonView(k).labels.includes(LABEL_ID.character),
+        'the first-person view does not see its own body',
+      );
     }
   }
   // An object: with the world emptied, a cube labelled as a building covers exactly the pixels it changes.
@@ -155,17 +217,33 @@ test('the class maps mark exactly the pixels each thing covers', () => {
   renderer.world.objects.splice(0);
   const empty = renderer.firstPersonView(2);
   const backdrop = new Set<number>([LABEL_ID.sky, LABEL_ID.ground, LABEL_ID.road]);
-  assert.ok([...new Set(empty.labels)].every((id) => backdrop.has(id)), 'an emptied world shows only sky, ground and road');
-  assert.ok(empty.labels.includes(LABEL_ID.sky) && empty.labels.includes(LABEL_ID.ground), 'the first-person view sees sky and ground');
+  assert.ok(
+    [...new Set(empty.labels)].every((id) => backdrop.has(id)),
+    'an emptied world shows only sky, ground and road',
+  );
+  assert.ok(
+    empty.labels.includes(LABEL_ID.sky) && empty.labels.includes(LABEL_ID.ground),
+    'the first-person view sees sky and ground',
+  );
   const builder = new MeshBuilder(null);
   const pose = renderer.poses[2]!;
-  builder.box(translation(pose.x + 3 * Math.sin(pose.heading), 1.2, pose.z + 3 * Math.cos(pose.heading)), 0.8, 0.8, 0.8, MAGENTA);
+  builder.box(
+    translation(pose.x + 3 * Math.sin(pose.heading), 1.2, pose.z + 3 * Math.cos(pose.heading)),
+    0.8,
+    0.8,
+    0.8,
+    MAGENTA,
+  );
   renderer.extra.push(builder.build(LABEL_ID.building));
   const marked = renderer.firstPersonView(2);
   const changed = differenceMask(marked.rgb, empty.rgb, 0);
   let covered = 0;
   for (let p = 0; p < changed.length; p++) {
-    assert.equal(marked.labels[p] === LABEL_ID.building, changed[p] === 1, `pixel ${p}: class ${marked.labels[p]}, changed ${changed[p]}`);
+    assert.equal(
+      marked.labels[p] === LABEL_ID.building,
+      changed[p] === 1,
+      `pixel ${p}: class ${marked.labels[p]}, changed ${changed[p]}`,
+    );
     if (changed[p]) covered++;
   }
   assert.ok(covered > 30, `the cube covers only ${covered} pixels`);

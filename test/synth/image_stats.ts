@@ -27,7 +27,9 @@ export function meanColor(frames: Uint8Array[]): [number, number, number] {
   let n = 0;
   for (const frame of frames) {
     for (let i = 0; i < frame.length; i += 3) {
-      sum[0]! += frame[i]!; sum[1]! += frame[i + 1]!; sum[2]! += frame[i + 2]!;
+      sum[0]! += frame[i]!;
+      sum[1]! += frame[i + 1]!;
+      sum[2]! += frame[i + 2]!;
       n++;
     }
   }
@@ -39,7 +41,12 @@ export function differenceMask(a: Uint8Array, b: Uint8Array, threshold = 0): Uin
   const mask = new Uint8Array(a.length / 3);
   for (let p = 0; p < mask.length; p++) {
     const o = p * 3;
-    if (Math.abs(a[o]! - b[o]!) > threshold || Math.abs(a[o + 1]! - b[o + 1]!) > threshold || Math.abs(a[o + 2]! - b[o + 2]!) > threshold) mask[p] = 1;
+    if (
+      Math.abs(a[o]! - b[o]!) > threshold ||
+      Math.abs(a[o + 1]! - b[o + 1]!) > threshold ||
+      Math.abs(a[o + 2]! - b[o + 2]!) > threshold
+    )
+      mask[p] = 1;
   }
   return mask;
 }
@@ -56,12 +63,24 @@ export interface MaskStats {
 }
 
 export function maskStats(mask: Uint8Array, width: number): MaskStats {
-  let count = 0, sx = 0, sy = 0, minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+  let count = 0,
+    sx = 0,
+    sy = 0,
+    minX = Infinity,
+    maxX = -Infinity,
+    minY = Infinity,
+    maxY = -Infinity;
   for (let p = 0; p < mask.length; p++) {
     if (!mask[p]) continue;
-    const x = p % width, y = Math.floor(p / width);
-    count++; sx += x + 0.5; sy += y + 0.5;
-    minX = Math.min(minX, x); maxX = Math.max(maxX, x); minY = Math.min(minY, y); maxY = Math.max(maxY, y);
+    const x = p % width,
+      y = Math.floor(p / width);
+    count++;
+    sx += x + 0.5;
+    sy += y + 0.5;
+    minX = Math.min(minX, x);
+    maxX = Math.max(maxX, x);
+    minY = Math.min(minY, y);
+    maxY = Math.max(maxY, y);
   }
   return { count, x: sx / count, y: sy / count, minX, maxX, minY, maxY };
 }
@@ -70,18 +89,31 @@ export function maskStats(mask: Uint8Array, width: number): MaskStats {
  * The horizontal shift d (pixels) that best explains b(x) = a(x + d) over rows [top, bottom):
  * positive when the picture content moves left from a to b.
  */
-export function horizontalShift(a: Uint8Array, b: Uint8Array, width: number, top: number, bottom: number, maxShift: number): number {
-  let best = 0, bestCost = Infinity;
+export function horizontalShift(
+  a: Uint8Array,
+  b: Uint8Array,
+  width: number,
+  top: number,
+  bottom: number,
+  maxShift: number,
+): number {
+  let best = 0,
+    bestCost = Infinity;
   for (let d = -maxShift; d <= maxShift; d++) {
-    let cost = 0, n = 0;
+    let cost = 0,
+      n = 0;
     for (let y = top; y < bottom; y++) {
       for (let x = Math.max(0, -d); x < Math.min(width, width - d); x++) {
-        const pa = (y * width + x + d) * 3, pb = (y * width + x) * 3;
+        const pa = (y * width + x + d) * 3,
+          pb = (y * width + x) * 3;
         cost += Math.abs(a[pa]! - b[pb]!) + Math.abs(a[pa + 1]! - b[pb + 1]!) + Math.abs(a[pa + 2]! - b[pb + 2]!);
         n++;
       }
     }
-    if (cost / n < bestCost) { bestCost = cost / n; best = d; }
+    if (cost / n < bestCost) {
+      bestCost = cost / n;
+      best = d;
+    }
   }
   return best;
 }

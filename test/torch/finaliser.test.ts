@@ -20,5 +20,8 @@ test('undisposed tensors are freed by the GC finaliser', async () => {
     gc();
     await new Promise((resolve) => setImmediate(resolve));
   }
-  assert.ok(memoryStats().allocatedBytes - before < 2 ** 20, `still live: ${memoryStats().allocatedBytes - before} bytes`);
+  assert.ok(
+    memoryStats().allocatedBytes - before < 2 ** 20,
+    `still live: ${memoryStats().allocatedBytes - before} bytes`,
+  );
 });

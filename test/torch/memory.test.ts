@@ -26,7 +26,14 @@ test('scope releases everything but what it returns, which moves to the enclosin
   const kept = scope(() => keep(zeros([1])));
   assert.equal(kept.disposed, false);
   kept.dispose();
-  assert.throws(() => scope(() => { zeros([1]); throw new Error('boom'); }), /boom/);
+  assert.throws(
+    () =>
+      scope(() => {
+        zeros([1]);
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   assert.throws(() => kept.sum(), /disposed/);
 });
 
@@ -35,7 +42,16 @@ test('10,000 scoped iterations of ops keep RSS growth under 64 MiB', () => {
   const weight = keep(randn([256, 256], g));
   let state = keep(zeros([64, 256]));
   const step = (): void => {
-    const next = scope(() => noGrad(() => state.matmul(weight).tanh().add(randn([64, 256], g).mul(0.01)).softmax(-1).mul(64)));
+    const next = scope(() =>
+      noGrad(() =>
+        state
+          .matmul(weight)
+          .tanh()
+          .add(randn([64, 256], g).mul(0.01))
+          .softmax(-1)
+          .mul(64),
+      ),
+    );
     state.dispose();
     state = next;
   };
@@ -60,7 +76,12 @@ test('blocks past the allocator cache go back to the system: tensors of changing
   // RSS by ~1.1 GB over 250 iterations of this loop; the addon pins the threshold at 1 MiB
   const child = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'fragmentation_loop.js');
   const run = (env: Record<string, string>): { growthMiB: number; live: number } =>
-    JSON.parse(execFileSync(process.execPath, [child, '250'], { encoding: 'utf8', env: { ...process.env, WORLDWANDER_CPU_CACHE_MB: '8', ...env } }));
+    JSON.parse(
+      execFileSync(process.execPath, [child, '250'], {
+        encoding: 'utf8',
+        env: { ...process.env, WORLDWANDER_CPU_CACHE_MB: '8', ...env },
+      }),
+    );
   const pinned = run({});
   assert.equal(pinned.live, 0);
   assert.ok(pinned.growthMiB < 64, `RSS grew by ${pinned.growthMiB.toFixed(1)} MiB over 250 iterations`);

@@ -19,19 +19,57 @@ process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
 test('a hand-assembled pickle of containers, numbers and strings reads back', () => {
   // {'a': [1, 2.5, 'x', None, True], 'b': (7, 65236)}, opcode by opcode
   const ops: (number | number[] | string)[] = [
-    0x80, 2, 0x7d, 0x28, // PROTO 2, EMPTY_DICT, MARK
-    0x8c, 1, 'a', 0x5d, 0x28, 0x4b, 1, 0x47, [0x40, 0x04, 0, 0, 0, 0, 0, 0], 0x8c, 1, 'x', 0x4e, 0x88, 0x65, // 'a': [1, 2.5, 'x', None, True]
-    0x8c, 1, 'b', 0x4b, 7, 0x4d, [0xd4, 0xfe], 0x86, // 'b': (7, 65236)
-    0x75, 0x2e, // SETITEMS, STOP
+    0x80,
+    2,
+    0x7d,
+    0x28, // PROTO 2, EMPTY_DICT, MARK
+    0x8c,
+    1,
+    'a',
+    0x5d,
+    0x28,
+    0x4b,
+    1,
+    0x47,
+    [0x40, 0x04, 0, 0, 0, 0, 0, 0],
+    0x8c,
+    1,
+    'x',
+    0x4e,
+    0x88,
+    0x65, // 'a': [1, 2.5, 'x', None, True]
+    0x8c,
+    1,
+    'b',
+    0x4b,
+    7,
+    0x4d,
+    [0xd4, 0xfe],
+    0x86, // 'b': (7, 65236)
+    0x75,
+    0x2e, // SETITEMS, STOP
   ];
-  const program = Buffer.from(ops.flatMap((op) => (typeof op === 'string' ? [...Buffer.from(op)] : Array.isArray(op) ? op : [op])));
+  const program = Buffer.from(
+    ops.flatMap((op) => (typeof op === 'string' ? [...Buffer.from(op)] : Array.isArray(op) ? op : [op])),
+  );
   const { value, standIns } = unpickle(program, { builders: new Map(), where: 'inline' });
   assert.ok(value instanceof Map);
   assert.deepEqual(value.get('a'), [1, 2.5, 'x', null, true]);
   assert.deepEqual([...(value.get('b') as number[])], [7, 65236]);
   assert.equal(standIns.size, 0);
   // a global that is not a known builder becomes a stand-in; calling it records the call
-  const call = Buffer.from([0x80, 2, 0x63, ...Buffer.from('os\nsystem\n'), 0x8c, 2, ...Buffer.from('ls'), 0x85, 0x52, 0x2e]);
+  const call = Buffer.from([
+    0x80,
+    2,
+    0x63,
+    ...Buffer.from('os\nsystem\n'),
+    0x8c,
+    2,
+    ...Buffer.from('ls'),
+    0x85,
+    0x52,
+    0x2e,
+  ]);
   const result = unpickle(call, { builders: new Map(), where: 'inline' });
   assert.ok(result.value instanceof StandInCall);
   assert.deepEqual([result.value.callee.qualifiedName, ...result.value.args], ['os.system', 'ls']);
@@ -41,10 +79,18 @@ test('a hand-assembled pickle of containers, numbers and strings reads back', ()
 test('the release-shaped checkpoint converts to exactly the tensors PyTorch saved', () => {
   const expected = SafetensorsFile.open(path.join(FIXTURES, 'release_shaped.expected.safetensors'));
   const ckpt = TorchCheckpoint.open(path.join(FIXTURES, 'release_shaped.ckpt'));
-  assert.deepEqual([...ckpt.standIns], ['omegaconf.dictconfig.DictConfig'], 'the hyper-parameters object is a stand-in');
+  assert.deepEqual(
+    [...ckpt.standIns],
+    ['omegaconf.dictconfig.DictConfig'],
+    'the hyper-parameters object is a stand-in',
+  );
   const hyper = (ckpt.value as Map<string, unknown>).get('hyper_parameters') as Map<string, unknown>;
   const config = hyper.get('config');
-  assert.ok(config instanceof StandInCall && config.callee instanceof StandIn && config.callee.qualifiedName === 'omegaconf.dictconfig.DictConfig');
+  assert.ok(
+    config instanceof StandInCall &&
+      config.callee instanceof StandIn &&
+      config.callee.qualifiedName === 'omegaconf.dictconfig.DictConfig',
+  );
   assert.equal((ckpt.value as Map<string, unknown>).get('global_step'), 500);
   const optimizer = ((ckpt.value as Map<string, unknown>).get('optimizer_states') as Map<string, unknown>[])[0]!;
   const state = optimizer.get('state') as Map<number, Map<string, unknown>>;
@@ -60,7 +106,8 @@ test('the release-shaped checkpoint converts to exactly the tensors PyTorch save
     assert.equal(converted.info(ours).dtype, expected.info(key).dtype, `${key} keeps its dtype`);
     assert.deepEqual(converted.info(ours).shape, expected.info(key).shape);
     // bit for bit, the transposed (non-contiguous) and the bfloat16 tensors included
-    const a = converted.get(ours), b = expected.get(key);
+    const a = converted.get(ours),
+      b = expected.get(key);
     assert.deepEqual(Buffer.from(a.toTypedArray().buffer), Buffer.from(b.toTypedArray().buffer), key);
   }
   assert.equal(converted.metadata.lora_rank, '4');
@@ -81,7 +128,11 @@ test('malicious checkpoints run nothing: each loads or is refused, naming the of
     } else {
       const { source, unfamiliarGlobals } = openLoraFile(file);
       assert.deepEqual(unfamiliarGlobals, outcome, name);
-      assert.deepEqual(source.keys().sort(), ['blocks.0.attn1.to_q.lora_A.default.weight', 'blocks.0.attn1.to_q.lora_B.default.weight'], `${name}: the LoRA tensors load, the payload is inert`);
+      assert.deepEqual(
+        source.keys().sort(),
+        ['blocks.0.attn1.to_q.lora_A.default.weight', 'blocks.0.attn1.to_q.lora_B.default.weight'],
+        `${name}: the LoRA tensors load, the payload is inert`,
+      );
     }
     assert.ok(!existsSync(MARKER), `${name} ran code: ${MARKER} exists`);
   }
@@ -91,11 +142,20 @@ test('damaged files get errors naming the file and the fault', () => {
   const cut = path.join(scratch, 'cut.ckpt');
   copyFileSync(path.join(FIXTURES, 'release_shaped.ckpt'), cut);
   truncateSync(cut, 4000);
-  assert.throws(() => TorchCheckpoint.open(cut), /cut\.ckpt: not a readable zip archive .*no end-of-central-directory record/);
-  assert.throws(() => TorchCheckpoint.open(path.join(FIXTURES, 'truncated_pickle.ckpt')), /truncated_pickle\.ckpt \(.*data\.pkl\): the pickle ends early .*the file is truncated/);
+  assert.throws(
+    () => TorchCheckpoint.open(cut),
+    /cut\.ckpt: not a readable zip archive .*no end-of-central-directory record/,
+  );
+  assert.throws(
+    () => TorchCheckpoint.open(path.join(FIXTURES, 'truncated_pickle.ckpt')),
+    /truncated_pickle\.ckpt \(.*data\.pkl\): the pickle ends early .*the file is truncated/,
+  );
   const text = path.join(scratch, 'notes.ckpt');
   writeFileSync(text, 'not a checkpoint at all');
-  assert.throws(() => TorchCheckpoint.open(text), /notes\.ckpt: neither a zip archive nor a legacy PyTorch file .*not a PyTorch checkpoint/);
+  assert.throws(
+    () => TorchCheckpoint.open(text),
+    /notes\.ckpt: neither a zip archive nor a legacy PyTorch file .*not a PyTorch checkpoint/,
+  );
   const missing = path.join(scratch, 'missing-storage.ckpt');
   const bytes = readFileSync(path.join(FIXTURES, 'malicious_system_in_state_dict.ckpt'));
   // rename the storage entry '.../data/0' in both headers: the pickle then names a storage the archive lacks

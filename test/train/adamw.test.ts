@@ -11,12 +11,20 @@ function close(actual: number[], expected: number[], tol: number): void {
 
 test('AdamW: two steps match a hand computation (decoupled decay, bias correction)', () => {
   const p = tensor([1, -2, 0.5], { dtype: 'float64' }).requiresGrad_(true);
-  const lr = 0.1, b1 = 0.9, b2 = 0.95, eps = 1e-8, wd = 0.01;
+  const lr = 0.1,
+    b1 = 0.9,
+    b2 = 0.95,
+    eps = 1e-8,
+    wd = 0.01;
   const opt = new AdamW([p], { lr, betas: [b1, b2], eps, weightDecay: wd });
-  const grads = [[0.5, -1, 2], [-0.25, 0.3, 1]];
+  const grads = [
+    [0.5, -1, 2],
+    [-0.25, 0.3, 1],
+  ];
   // Independent reference in plain numbers.
   let ref = [1, -2, 0.5];
-  const m = [0, 0, 0], v = [0, 0, 0];
+  const m = [0, 0, 0],
+    v = [0, 0, 0];
   grads.forEach((g, step) => {
     p.grad = tensor(g, { dtype: 'float64' });
     opt.step();

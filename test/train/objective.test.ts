@@ -29,11 +29,15 @@ test('training schedule: σ = shift(1 − k/1000), timestep = 1000σ, bell weigh
   assert.ok(Math.abs(s.weights[500]! - ((y(2500 / 3) - y(1000)) * 1000) / total) < 1e-12);
   // the largest weight sits at the timestep closest to 500
   const peak = s.weights.indexOf(Math.max(...s.weights));
-  assert.ok(Math.abs(s.timesteps[peak]! - 500) <= Math.abs(s.timesteps[peak - 1]! - 500) && Math.abs(s.timesteps[peak]! - 500) <= Math.abs(s.timesteps[peak + 1]! - 500));
+  assert.ok(
+    Math.abs(s.timesteps[peak]! - 500) <= Math.abs(s.timesteps[peak - 1]! - 500) &&
+      Math.abs(s.timesteps[peak]! - 500) <= Math.abs(s.timesteps[peak + 1]! - 500),
+  );
 });
 
-test('uniform loss weighting: every timestep weighs 1, the σ grid is the bell schedule\'s', () => {
-  const bell = trainingSchedule(1), uniform = trainingSchedule(1, 1000, 'uniform');
+test("uniform loss weighting: every timestep weighs 1, the σ grid is the bell schedule's", () => {
+  const bell = trainingSchedule(1),
+    uniform = trainingSchedule(1, 1000, 'uniform');
   assert.deepEqual(uniform.sigmas, bell.sigmas);
   assert.deepEqual(uniform.timesteps, bell.timesteps);
   assert.ok(uniform.weights.every((w) => w === 1));
@@ -42,27 +46,53 @@ test('uniform loss weighting: every timestep weighs 1, the σ grid is the bell s
   assert.equal(bell.weights[0], 0);
 });
 
-test('x_t = (1 − σ)x0 + σ·noise, target noise − x0, and the per-sample weighted MSE, on hand-made tensors', () => scope(() => {
-  const x0 = tensor([[1, 2], [3, 4]]), noise = tensor([[0.5, -1], [2, 0]]), sigma = tensor([[0.25], [0.5]]);
-  const { noisy, target } = flowMatchingPair(x0, noise, sigma);
-  assert.deepEqual(noisy.toArray(), [0.75 * 1 + 0.25 * 0.5, 0.75 * 2 - 0.25, 0.5 * 3 + 0.5 * 2, 0.5 * 4]);
-  assert.deepEqual(target.toArray(), [-0.5, -3, -1, -4]);
-  // sample 0: mean((1−0)², (2−1)²) = 1, weight 2; sample 1: mean(4, 0) = 2, weight 0.5 → (2 + 1)/2
-  const loss = weightedMse(tensor([[1, 2], [3, 4]]), tensor([[0, 1], [1, 4]]), tensor([2, 0.5]));
-  assert.equal(loss.item(), 1.5);
-}));
+test('x_t = (1 − σ)x0 + σ·noise, target noise − x0, and the per-sample weighted MSE, on hand-made tensors', () =>
+  scope(() => {
+    const x0 = tensor([
+        [1, 2],
+        [3, 4],
+      ]),
+      noise = tensor([
+        [0.5, -1],
+        [2, 0],
+      ]),
+      sigma = tensor([[0.25], [0.5]]);
+    const { noisy, target } = flowMatchingPair(x0, noise, sigma);
+    assert.deepEqual(noisy.toArray(), [0.75 * 1 + 0.25 * 0.5, 0.75 * 2 - 0.25, 0.5 * 3 + 0.5 * 2, 0.5 * 4]);
+    assert.deepEqual(target.toArray(), [-0.5, -3, -1, -4]);
+    // sample 0: mean((1−0)², (2−1)²) = 1, weight 2; sample 1: mean(4, 0) = 2, weight 0.5 → (2 + 1)/2
+    const loss = weightedMse(
+      tensor([
+        [1, 2],
+        [3, 4],
+      ]),
+      tensor([
+        [0, 1],
+        [1, 4],
+      ]),
+      tensor([2, 0.5]),
+    );
+    assert.equal(loss.item(), 1.5);
+  }));
 
 test('learning rate: 5e-5·√(accumulation·world) warmed up linearly over 10 steps, then constant', () => {
   assert.ok(Math.abs(scaledLearningRate(5e-5, 2, 4) - 5e-5 * Math.sqrt(8)) < 1e-18);
   const base = 5e-5;
-  assert.deepEqual([0, 1, 4, 9, 10, 500].map((k) => learningRateAt(k, base, 10)), [5e-6, 1e-5, 2.5e-5, 5e-5, 5e-5, 5e-5]);
+  assert.deepEqual(
+    [0, 1, 4, 9, 10, 500].map((k) => learningRateAt(k, base, 10)),
+    [5e-6, 1e-5, 2.5e-5, 5e-5, 5e-5, 5e-5],
+  );
   assert.equal(learningRateAt(0, base, 0), base);
 });
 
 test('learning rate cool-down: the last 4 of 10 steps at 4/5, 3/5, 2/5, 1/5 of the base; warm-up still first', () => {
   const lr = (k: number): number => learningRateAt(k, 1, 2, { steps: 4, total: 10 });
   assert.deepEqual([0, 1, 5, 6, 7, 8, 9].map(lr), [0.5, 1, 1, 0.8, 0.6, 0.4, 0.2]);
-  assert.deepEqual([0, 1, 2].map((k) => learningRateAt(k, 1, 2, { steps: 3, total: 3 })), [0.5, 0.5, 0.25], 'the smaller factor wins');
+  assert.deepEqual(
+    [0, 1, 2].map((k) => learningRateAt(k, 1, 2, { steps: 3, total: 3 })),
+    [0.5, 0.5, 0.25],
+    'the smaller factor wins',
+  );
   assert.equal(learningRateAt(9, 1, 0, { steps: 0, total: 10 }), 1, 'no cool-down: constant');
 });
 
@@ -75,7 +105,8 @@ test('windows always fit, also when the video is barely long enough; fixed start
   assert.deepEqual(fixedWindowStarts(100, 49, 2, 4), [0, 1, 2, 3]);
   assert.deepEqual(fixedWindowStarts(200, 49, 2, 3), [0, 52, 103]);
   for (let frames = 97; frames < 140; frames++) {
-    for (const start of fixedWindowStarts(frames, 49, 2, 5)) assert.ok(start >= 0 && start + 96 <= frames - 1, `${frames} frames, start ${start}`);
+    for (const start of fixedWindowStarts(frames, 49, 2, 5))
+      assert.ok(start >= 0 && start + 96 <= frames - 1, `${frames} frames, start ${start}`);
   }
 });
 
@@ -85,26 +116,65 @@ test('pairs are matched by name and what does not pair is reported; short and mi
     const frame = encodePng({ width: 16, height: 16, channels: 3, data: new Uint8Array(16 * 16 * 3) });
     const clip = (view: string, name: string, frames: number): void => {
       mkdirSync(path.join(dir, view, name), { recursive: true });
-      for (let i = 0; i < frames; i++) writeFileSync(path.join(dir, view, name, `${String(i).padStart(5, '0')}.png`), frame);
+      for (let i = 0; i < frames; i++)
+        writeFileSync(path.join(dir, view, name, `${String(i).padStart(5, '0')}.png`), frame);
     };
     // sorted positions would pair b with c: names must decide
-    clip('First_Video', 'a', 5); clip('Third_Video', 'a', 5);
-    clip('First_Video', 'b', 5); clip('Third_Video', 'c', 5);
-    clip('First_Video', 'd', 5); clip('Third_Video', 'd', 6);
-    clip('First_Video', 'e', 2); clip('Third_Video', 'e', 2);
-    clip('First_Video', 'f', 3); clip('Third_Video', 'f', 3);
+    clip('First_Video', 'a', 5);
+    clip('Third_Video', 'a', 5);
+    clip('First_Video', 'b', 5);
+    clip('Third_Video', 'c', 5);
+    clip('First_Video', 'd', 5);
+    clip('Third_Video', 'd', 6);
+    clip('First_Video', 'e', 2);
+    clip('Third_Video', 'e', 2);
+    clip('First_Video', 'f', 3);
+    clip('Third_Video', 'f', 3);
     mkdirSync(path.join(dir, 'Reference_Image'));
     writeFileSync(path.join(dir, 'Reference_Image', 'a.png'), frame);
-    const index = await indexTriplets({ first: path.join(dir, 'First_Video'), third: path.join(dir, 'Third_Video'), reference: path.join(dir, 'Reference_Image') }, { sampleFrames: 2, stride: 2, needReference: false });
-    assert.deepEqual(index.clips.map((c) => c.name), ['a', 'f'], 'f (3 frames) just fits a window of 2 at stride 2');
-    assert.deepEqual(index.report.unpaired, [{ name: 'b', only: 'first' }, { name: 'c', only: 'third' }]);
-    assert.deepEqual(index.report.skipped.map((s) => s.name), ['d', 'e']);
+    const index = await indexTriplets(
+      {
+        first: path.join(dir, 'First_Video'),
+        third: path.join(dir, 'Third_Video'),
+        reference: path.join(dir, 'Reference_Image'),
+      },
+      { sampleFrames: 2, stride: 2, needReference: false },
+    );
+    assert.deepEqual(
+      index.clips.map((c) => c.name),
+      ['a', 'f'],
+      'f (3 frames) just fits a window of 2 at stride 2',
+    );
+    assert.deepEqual(index.report.unpaired, [
+      { name: 'b', only: 'first' },
+      { name: 'c', only: 'third' },
+    ]);
+    assert.deepEqual(
+      index.report.skipped.map((s) => s.name),
+      ['d', 'e'],
+    );
     assert.match(index.report.skipped[0]!.reason, /the views have 5 \(first\) and 6 \(third\) frames/);
     assert.match(index.report.skipped[1]!.reason, /2 frames, fewer than a window of 2 frames at stride 2 spans \(3\)/);
-    const one2three = await indexTriplets({ first: path.join(dir, 'First_Video'), third: path.join(dir, 'Third_Video'), reference: path.join(dir, 'Reference_Image') }, { sampleFrames: 2, stride: 1, needReference: true });
-    assert.deepEqual(one2three.clips.map((c) => c.name), ['a']);
+    const one2three = await indexTriplets(
+      {
+        first: path.join(dir, 'First_Video'),
+        third: path.join(dir, 'Third_Video'),
+        reference: path.join(dir, 'Reference_Image'),
+      },
+      { sampleFrames: 2, stride: 1, needReference: true },
+    );
+    assert.deepEqual(
+      one2three.clips.map((c) => c.name),
+      ['a'],
+    );
     assert.match(one2three.report.skipped.find((s) => s.name === 'f')!.reason, /no reference image/);
-    await assert.rejects(indexTriplets({ first: path.join(dir, 'First_Video'), third: path.join(dir, 'Nope') }, { sampleFrames: 2, stride: 1, needReference: false }), /Nope: cannot read the view folder/);
+    await assert.rejects(
+      indexTriplets(
+        { first: path.join(dir, 'First_Video'), third: path.join(dir, 'Nope') },
+        { sampleFrames: 2, stride: 1, needReference: false },
+      ),
+      /Nope: cannot read the view folder/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -35,9 +35,19 @@ const VAE = `vae:
   latents_std: [1, 1, 1, 1]
 `;
 
-function config(name: string, { steps, model = VAE, extra = '', interval = steps }: { steps: number; model?: string; extra?: string; interval?: number }): string {
+function config(
+  name: string,
+  {
+    steps,
+    model = VAE,
+    extra = '',
+    interval = steps,
+  }: { steps: number; model?: string; extra?: string; interval?: number },
+): string {
   const file = path.join(scratch, `${name}.yaml`);
-  writeFileSync(file, `${model}
+  writeFileSync(
+    file,
+    `${model}
 data:
   first_video_root: '${data}/First_Video'
   third_video_root: '${data}/Third_Video'
@@ -57,11 +67,16 @@ training:
   keep_last_checkpoints: 1
   seed: 0
   stats_windows: 4
-${extra}`);
+${extra}`,
+  );
   return file;
 }
 
-const losses = (dir: string): number[] => readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+const losses = (dir: string): number[] =>
+  readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { loss: number }).loss);
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const bytes = (vaeDir: string): Map<string, string> => {
   const st = SafetensorsFile.open(path.join(vaeDir, 'diffusion_pytorch_model.safetensors'));
@@ -76,35 +91,63 @@ test('from scratch: the reconstruction loss falls, and the checkpoint is a diffu
   await trainVae({ config: config('full', { steps: 30 }), output });
   const l = losses(output);
   assert.equal(l.length, 30);
-  assert.ok(mean(l.slice(-5)) < 0.85 * mean(l.slice(0, 5)), `loss ${mean(l.slice(0, 5)).toFixed(4)} → ${mean(l.slice(-5)).toFixed(4)}`);
+  assert.ok(
+    mean(l.slice(-5)) < 0.85 * mean(l.slice(0, 5)),
+    `loss ${mean(l.slice(0, 5)).toFixed(4)} → ${mean(l.slice(-5)).toFixed(4)}`,
+  );
   scratchVae = path.join(listCheckpoints(output).pop()!.dir, 'vae');
   const cfg = JSON.parse(readFileSync(path.join(scratchVae, 'config.json'), 'utf8'));
   assert.equal(cfg._class_name, 'AutoencoderKLWan');
   assert.equal(cfg.latents_mean.length, 4);
-  assert.ok(cfg.latents_std.every((s: number) => s > 0) && cfg.latents_std.some((s: number) => s !== 1), 'measured, not the defaults');
+  assert.ok(
+    cfg.latents_std.every((s: number) => s > 0) && cfg.latents_std.some((s: number) => s !== 1),
+    'measured, not the defaults',
+  );
 });
 
 test('decoder only: the encoder and quant_conv stay byte for byte, the decoder learns, the latent statistics are kept', async () => {
   assert.ok(scratchVae, 'needs the from-scratch run');
   const output = path.join(scratch, 'decoder');
-  await trainVae({ config: config('decoder', { steps: 20, model: '', extra: `  init_from: '${scratchVae}'\n  trainable: decoder\n` }), output });
+  await trainVae({
+    config: config('decoder', { steps: 20, model: '', extra: `  init_from: '${scratchVae}'\n  trainable: decoder\n` }),
+    output,
+  });
   const tuned = path.join(listCheckpoints(output).pop()!.dir, 'vae');
   const [before, after] = [bytes(scratchVae), bytes(tuned)];
   assert.deepEqual([...after.keys()].sort(), [...before.keys()].sort());
   const changed = [...before.keys()].filter((k) => before.get(k) !== after.get(k));
   assert.ok(changed.length > 0);
-  assert.deepEqual(changed.filter((k) => !k.startsWith('decoder.') && !k.startsWith('post_quant_conv.')), [], 'nothing outside the decoder moved');
-  assert.ok(changed.some((k) => k.startsWith('decoder.')), 'the decoder moved');
+  assert.deepEqual(
+    changed.filter((k) => !k.startsWith('decoder.') && !k.startsWith('post_quant_conv.')),
+    [],
+    'nothing outside the decoder moved',
+  );
+  assert.ok(
+    changed.some((k) => k.startsWith('decoder.')),
+    'the decoder moved',
+  );
   const [a, b] = [scratchVae, tuned].map((d) => JSON.parse(readFileSync(path.join(d, 'config.json'), 'utf8')));
   assert.deepEqual([b.latents_mean, b.latents_std], [a.latents_mean, a.latents_std]);
   const l = losses(output);
-  assert.ok(mean(l.slice(-5)) < mean(l.slice(0, 5)), `decoder loss ${mean(l.slice(0, 5)).toFixed(4)} → ${mean(l.slice(-5)).toFixed(4)}`);
+  assert.ok(
+    mean(l.slice(-5)) < mean(l.slice(0, 5)),
+    `decoder loss ${mean(l.slice(0, 5)).toFixed(4)} → ${mean(l.slice(-5)).toFixed(4)}`,
+  );
 });
 
 test('configs it refuses, named: decoder-only without a VAE to start from; both a new config and init_from; neither', () => {
-  assert.throws(() => loadVaeTrainingConfig(config('bad1', { steps: 1, extra: '  trainable: decoder\n' })), /training\.trainable: decoder needs training\.init_from/);
-  assert.throws(() => loadVaeTrainingConfig(config('bad2', { steps: 1, extra: "  init_from: 'somewhere'\n" })), /either vae .* or training\.init_from/);
-  assert.throws(() => loadVaeTrainingConfig(config('bad3', { steps: 1, model: '' })), /bad3\.yaml: no vae config and no training\.init_from/);
+  assert.throws(
+    () => loadVaeTrainingConfig(config('bad1', { steps: 1, extra: '  trainable: decoder\n' })),
+    /training\.trainable: decoder needs training\.init_from/,
+  );
+  assert.throws(
+    () => loadVaeTrainingConfig(config('bad2', { steps: 1, extra: "  init_from: 'somewhere'\n" })),
+    /either vae .* or training\.init_from/,
+  );
+  assert.throws(
+    () => loadVaeTrainingConfig(config('bad3', { steps: 1, model: '' })),
+    /bad3\.yaml: no vae config and no training\.init_from/,
+  );
 });
 
 test('overrides replace config values by key path, and a wrong one is refused naming the override', () => {
@@ -114,21 +157,37 @@ test('overrides replace config values by key path, and a wrong one is refused na
   assert.equal(c.data.first_video_root, 'elsewhere/First_Video');
   assert.equal(c.data.third_video_root, `${data}/Third_Video`, 'what no override names stays');
   assert.equal(loadVaeTrainingConfig(file).training.max_steps, 300);
-  assert.throws(() => loadVaeTrainingConfig(file, ['training.max_steps=-1']), /override\.yaml \(with training\.max_steps=-1\): training\.max_steps/);
-  assert.throws(() => loadVaeTrainingConfig(file, ['training.max_steps']), /override 'training\.max_steps' is not key\.path=value/);
+  assert.throws(
+    () => loadVaeTrainingConfig(file, ['training.max_steps=-1']),
+    /override\.yaml \(with training\.max_steps=-1\): training\.max_steps/,
+  );
+  assert.throws(
+    () => loadVaeTrainingConfig(file, ['training.max_steps']),
+    /override 'training\.max_steps' is not key\.path=value/,
+  );
 });
 
 test("with the PatchGAN critic: the critic learns, the decoder's loss changes, and a run resumed half-way ends byte for byte as one that was not stopped", async () => {
   await ready;
   const critic = `  adversarial:\n    weight: 0.5\n    feature_matching_weight: 1.0\n    start_step: 1\n    learning_rate: 1e-3\n    width: 8\n`;
-  const whole = path.join(scratch, 'gan-whole'), halves = path.join(scratch, 'gan-halves'), plain = path.join(scratch, 'gan-plain');
+  const whole = path.join(scratch, 'gan-whole'),
+    halves = path.join(scratch, 'gan-halves'),
+    plain = path.join(scratch, 'gan-plain');
   await trainVae({ config: config('gan', { steps: 4, interval: 2, extra: critic }), output: whole });
-  await trainVae({ config: config('gan', { steps: 4, interval: 2, extra: critic }), overrides: ['training.max_steps=2'], output: halves });
+  await trainVae({
+    config: config('gan', { steps: 4, interval: 2, extra: critic }),
+    overrides: ['training.max_steps=2'],
+    output: halves,
+  });
   await trainVae({ config: config('gan', { steps: 4, interval: 2, extra: critic }), output: halves, resume: 'latest' });
   await trainVae({ config: config('plain', { steps: 4, interval: 2 }), output: plain });
   const last = (dir: string): string => listCheckpoints(dir).pop()!.dir;
   assert.equal(listCheckpoints(halves).pop()!.step, 4);
-  assert.deepEqual(bytes(path.join(last(halves), 'vae')), bytes(path.join(last(whole), 'vae')), 'the resumed run ends where the whole one does');
+  assert.deepEqual(
+    bytes(path.join(last(halves), 'vae')),
+    bytes(path.join(last(whole), 'vae')),
+    'the resumed run ends where the whole one does',
+  );
   const criticBytes = (dir: string): Map<string, string> => {
     const st = SafetensorsFile.open(path.join(dir, 'discriminator', 'model.safetensors'));
     return new Map(st.keys().map((k) => [k, JSON.stringify(st.get(k).toArray())]));
@@ -141,5 +200,8 @@ test("with the PatchGAN critic: the critic learns, the decoder's loss changes, a
   assert.ok(withCritic.every(Number.isFinite));
   const state = JSON.parse(readFileSync(path.join(last(whole), 'trainer_state.json'), 'utf8'));
   assert.equal(state.criticSteps, 3, 'the critic stepped at steps 2, 3 and 4');
-  await assert.rejects(trainVae({ config: config('plain', { steps: 6, interval: 2, extra: critic }), output: plain, resume: 'latest' }), /has no discriminator\/: it was saved without training\.adversarial/);
+  await assert.rejects(
+    trainVae({ config: config('plain', { steps: 6, interval: 2, extra: critic }), output: plain, resume: 'latest' }),
+    /has no discriminator\/: it was saved without training\.adversarial/,
+  );
 });

@@ -7,7 +7,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { Generator, SafetensorsFile, noGrad, randn, saveSafetensors, scalarTensor, scope, tensor, type Tensor } from '../../src/torch/index.js';
+import {
+  Generator,
+  SafetensorsFile,
+  noGrad,
+  randn,
+  saveSafetensors,
+  scalarTensor,
+  scope,
+  tensor,
+  type Tensor,
+} from '../../src/torch/index.js';
 import { WanTransformer3DModel } from '../../src/models/wan/transformer.js';
 import { samplingSchedule } from '../../src/diffusion/index.js';
 import { buildInContextInputs } from '../../src/worldwander/in_context.js';
@@ -18,8 +28,11 @@ import { ReferenceUniPC } from '../diffusion/unipc_reference.js';
 const MODEL = 'test/fixtures/tiny_model/transformer';
 const model = WanTransformer3DModel.fromPretrained(MODEL);
 const g = new Generator(5);
-const noise = randn([1, 4, 3, 4, 8], g), condition = randn([1, 4, 3, 4, 8], g), ref = randn([1, 4, 1, 4, 8], g);
-const prompt = randn([1, 6, 8], g), negative = randn([1, 6, 8], g);
+const noise = randn([1, 4, 3, 4, 8], g),
+  condition = randn([1, 4, 3, 4, 8], g),
+  ref = randn([1, 4, 1, 4, 8], g);
+const prompt = randn([1, 6, 8], g),
+  negative = randn([1, 6, 8], g);
 
 /** The loop by hand: velocities from plain forwards, guidance by hand, the reference sampler. */
 function handLoop(steps: number, guidance: number, withRef: boolean): number[] {
@@ -27,14 +40,28 @@ function handLoop(steps: number, guidance: number, withRef: boolean): number[] {
   const sampler = new ReferenceUniPC(sigmas);
   let x = noise.toArray();
   for (let i = 0; i < steps; i++) {
-    const v = scope(() => noGrad(() => {
-      const latents = tensor(Float32Array.from(x), { shape: noise.shape });
-      const run = (text: Tensor) => model.forward(buildInContextInputs({ target: latents, condition, ref: withRef ? ref : null, timestep: timesteps[i]!, encoderHiddenStates: text, useCollaborativePositionEncoding: true })).toArray();
-      const cond = run(prompt);
-      if (guidance === 1) return cond;
-      const uncond = run(negative);
-      return uncond.map((u, k) => u + guidance * (cond[k]! - u));
-    }));
+    const v = scope(() =>
+      noGrad(() => {
+        const latents = tensor(Float32Array.from(x), { shape: noise.shape });
+        const run = (text: Tensor) =>
+          model
+            .forward(
+              buildInContextInputs({
+                target: latents,
+                condition,
+                ref: withRef ? ref : null,
+                timestep: timesteps[i]!,
+                encoderHiddenStates: text,
+                useCollaborativePositionEncoding: true,
+              }),
+            )
+            .toArray();
+        const cond = run(prompt);
+        if (guidance === 1) return cond;
+        const uncond = run(negative);
+        return uncond.map((u, k) => u + guidance * (cond[k]! - u));
+      }),
+    );
     x = sampler.step(v, x);
   }
   return x;
@@ -46,7 +73,19 @@ test('batched and two-pass guidance both equal the loop written out by hand (thr
   for (const withRef of [false, true]) {
     const expected = handLoop(6, 5, withRef);
     for (const guidance of ['batched', 'sequential'] as const) {
-      const out = await denoiseInContext({ transformer: model, noise, condition, ref: withRef ? ref : null, promptEmbeds: prompt, negativePromptEmbeds: negative, steps: 6, guidanceScale: 5, flowShift: 5, useCollaborativePositionEncoding: true, guidance });
+      const out = await denoiseInContext({
+        transformer: model,
+        noise,
+        condition,
+        ref: withRef ? ref : null,
+        promptEmbeds: prompt,
+        negativePromptEmbeds: negative,
+        steps: 6,
+        guidanceScale: 5,
+        flowShift: 5,
+        useCollaborativePositionEncoding: true,
+        guidance,
+      });
       const diff = maxDiff(out.toArray(), expected);
       assert.ok(diff < 1e-4, `${guidance}, ref ${withRef}: max |diff| ${diff}`);
       out.dispose();
@@ -56,21 +95,49 @@ test('batched and two-pass guidance both equal the loop written out by hand (thr
 
 test('guidance 1 is the conditional branch alone (the negative prompt plays no part)', async () => {
   const expected = handLoop(5, 1, false);
-  const out = await denoiseInContext({ transformer: model, noise, condition, promptEmbeds: prompt, negativePromptEmbeds: randn([1, 6, 8], new Generator(99)), steps: 5, guidanceScale: 1, flowShift: 5, useCollaborativePositionEncoding: true });
+  const out = await denoiseInContext({
+    transformer: model,
+    noise,
+    condition,
+    promptEmbeds: prompt,
+    negativePromptEmbeds: randn([1, 6, 8], new Generator(99)),
+    steps: 5,
+    guidanceScale: 1,
+    flowShift: 5,
+    useCollaborativePositionEncoding: true,
+  });
   assert.ok(maxDiff(out.toArray(), expected) < 1e-4);
-  const without = await denoiseInContext({ transformer: model, noise, condition, promptEmbeds: prompt, steps: 5, guidanceScale: 1, flowShift: 5, useCollaborativePositionEncoding: true });
+  const without = await denoiseInContext({
+    transformer: model,
+    noise,
+    condition,
+    promptEmbeds: prompt,
+    steps: 5,
+    guidanceScale: 1,
+    flowShift: 5,
+    useCollaborativePositionEncoding: true,
+  });
   assert.deepEqual(without.toArray(), out.toArray());
 });
 
 test('worldwander forward denoise runs the whole guided loop from named tensors', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'denoise-'));
   try {
-    const inputs = path.join(dir, 'in.safetensors'), out = path.join(dir, 'out.safetensors');
+    const inputs = path.join(dir, 'in.safetensors'),
+      out = path.join(dir, 'out.safetensors');
     saveSafetensors(inputs, {
-      noise, prompt_embeds: prompt, negative_prompt_embeds: negative, condition_states: condition, ref_states: ref,
-      num_inference_steps: tensor([6], { dtype: 'int64' }).squeeze(), guidance_scale: scalarTensor(5), flow_shift: scalarTensor(5), use_cpe: scalarTensor(1),
+      noise,
+      prompt_embeds: prompt,
+      negative_prompt_embeds: negative,
+      condition_states: condition,
+      ref_states: ref,
+      num_inference_steps: tensor([6], { dtype: 'int64' }).squeeze(),
+      guidance_scale: scalarTensor(5),
+      flow_shift: scalarTensor(5),
+      use_cpe: scalarTensor(1),
     });
-    const log = console.log, error = console.error;
+    const log = console.log,
+      error = console.error;
     console.log = () => {};
     console.error = () => {};
     try {

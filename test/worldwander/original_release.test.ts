@@ -22,40 +22,62 @@ async function frames(): Promise<string> {
   const renderer = new SampleRenderer(makeSampleSpec(5, 0), { width: 64, height: 32, frames: 5, fps: 8 });
   const dir = path.join(scratch, 'third');
   mkdirSync(dir, { recursive: true });
-  for (let i = 0; i < 5; i++) await writePng(path.join(dir, `${String(i).padStart(5, '0')}.png`), { width: 64, height: 32, data: renderer.thirdPerson(i) });
+  for (let i = 0; i < 5; i++)
+    await writePng(path.join(dir, `${String(i).padStart(5, '0')}.png`), {
+      width: 64,
+      height: 32,
+      data: renderer.thirdPerson(i),
+    });
   return dir;
 }
 
-const same = (a: Uint8Array[], b: Uint8Array[]): boolean => a.length === b.length && a.every((f, i) => Buffer.from(f).equals(Buffer.from(b[i]!)));
+const same = (a: Uint8Array[], b: Uint8Array[]): boolean =>
+  a.length === b.length && a.every((f, i) => Buffer.from(f).equals(Buffer.from(b[i]!)));
 
 test('a folder in the original release layout translates to the same frames as the diffusers folder (its prompts encoded by the .pth encoder)', async () => {
   const dir = originalReleaseFolder(scratch);
   assert.equal(modelFolderLayout(dir), 'original');
   assert.equal(modelFolderLayout(TINY), 'diffusers');
   const video = await frames();
-  const diffusers = WorldWanderPipeline.fromPretrained(TINY, { promptCacheDir: path.join(scratch, 'prompts-diffusers') });
+  const diffusers = WorldWanderPipeline.fromPretrained(TINY, {
+    promptCacheDir: path.join(scratch, 'prompts-diffusers'),
+  });
   const expected = await diffusers.three2one({ video, seed: 11 });
   diffusers.dispose();
   // The tiny VAE's shapes are not Wan2.2's, so its latent statistics come from a config.json.
-  assert.throws(() => WorldWanderPipeline.fromPretrained(dir), /Wan2\.2_VAE\.pth: a VAE of other shapes than Wan2\.2's .*give its config\.json \(--vae-config\)/);
-  const original = WorldWanderPipeline.fromPretrained(dir, { vaeConfig: TINY_VAE_CONFIG, promptCacheDir: path.join(scratch, 'prompts-original') });
+  assert.throws(
+    () => WorldWanderPipeline.fromPretrained(dir),
+    /Wan2\.2_VAE\.pth: a VAE of other shapes than Wan2\.2's .*give its config\.json \(--vae-config\)/,
+  );
+  const original = WorldWanderPipeline.fromPretrained(dir, {
+    vaeConfig: TINY_VAE_CONFIG,
+    promptCacheDir: path.join(scratch, 'prompts-original'),
+  });
   const got = await original.three2one({ video, seed: 11 });
   original.dispose();
   assert.ok(same(got.frames, expected.frames), 'the same frames');
 });
 
-test('single files in place of a diffusers folder\'s parts (--vae, --text-encoder) give the same frames; a missing file is named', async () => {
+test("single files in place of a diffusers folder's parts (--vae, --text-encoder) give the same frames; a missing file is named", async () => {
   const video = await frames();
   const reference = WorldWanderPipeline.fromPretrained(TINY, { promptCacheDir: path.join(scratch, 'prompts-a') });
   const expected = await reference.three2one({ video, seed: 12 });
   reference.dispose();
   const pipeline = WorldWanderPipeline.fromPretrained(TINY, {
-    vaeFile: path.join(PARTS, 'wan2.2_vae.safetensors'), vaeConfig: TINY_VAE_CONFIG,
-    textEncoderFile: path.join(PARTS, 'models_t5_umt5-xxl-enc-bf16.pth'), promptCacheDir: path.join(scratch, 'prompts-b'),
+    vaeFile: path.join(PARTS, 'wan2.2_vae.safetensors'),
+    vaeConfig: TINY_VAE_CONFIG,
+    textEncoderFile: path.join(PARTS, 'models_t5_umt5-xxl-enc-bf16.pth'),
+    promptCacheDir: path.join(scratch, 'prompts-b'),
   });
   const got = await pipeline.three2one({ video, seed: 12 });
   pipeline.dispose();
   assert.ok(same(got.frames, expected.frames));
-  assert.throws(() => modelFiles(TINY, { vae: path.join(scratch, 'nope.pth') }), (e: Error & { option?: string }) => e.message.includes('nope.pth is not a file'));
-  assert.throws(() => modelFiles(scratch), /is not a Wan2\.2-TI2V-5B folder: diffusers \(transformer\/, vae\/, text_encoder\/, tokenizer\/\) or the original release/);
+  assert.throws(
+    () => modelFiles(TINY, { vae: path.join(scratch, 'nope.pth') }),
+    (e: Error & { option?: string }) => e.message.includes('nope.pth is not a file'),
+  );
+  assert.throws(
+    () => modelFiles(scratch),
+    /is not a Wan2\.2-TI2V-5B folder: diffusers \(transformer\/, vae\/, text_encoder\/, tokenizer\/\) or the original release/,
+  );
 });

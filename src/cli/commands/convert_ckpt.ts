@@ -12,7 +12,10 @@ export const register: Register = (program) => {
       const { checkOutputFile } = await import('../../io/output_path.js');
       checkOutputFile(output, 'output', { inputs: [input], replace: flags.overwrite === true });
       const result = convertCheckpoint(input, output);
-      if (result.unfamiliarGlobals.length) console.error(`warning: ${input} names Python globals that were recorded, never run: ${result.unfamiliarGlobals.join(', ')}`);
+      if (result.unfamiliarGlobals.length)
+        console.error(
+          `warning: ${input} names Python globals that were recorded, never run: ${result.unfamiliarGlobals.join(', ')}`,
+        );
       console.log(`${output}: ${result.tensors} LoRA tensors, rank ${result.rank}`);
     });
 };

@@ -17,9 +17,15 @@ export const register: Register = (program) => {
         ['cuda', info.cudaAvailable ? `yes, ${info.cudaDeviceCount} device(s)` : 'no'],
         ['intra-op threads', String(info.intraOpThreads)],
         ['cpu capability', info.cpuCapability ?? 'unknown'],
-        ['blas', info.blas.length ? `${info.blasKind}: ${info.blas.join(', ')}` : 'none mapped (libtorch may use its own)'],
+        [
+          'blas',
+          info.blas.length ? `${info.blasKind}: ${info.blas.join(', ')}` : 'none mapped (libtorch may use its own)',
+        ],
         ['bf16', info.bf16Supported ? 'yes' : 'no'],
-        ['native attention', info.nativeAttention ? 'yes (scaled_dot_product_attention)' : 'no (math fallback, libtorch < 2.0)'],
+        [
+          'native attention',
+          info.nativeAttention ? 'yes (scaled_dot_product_attention)' : 'no (math fallback, libtorch < 2.0)',
+        ],
       ];
       for (const [key, value] of lines) console.log(`${key.padEnd(18)} ${value}`);
       if (info.blasKind === 'reference') {

@@ -12,19 +12,42 @@ export const register: Register = (program) => {
     .requiredOption('--model-dir <dir>', 'a diffusers model folder with text_encoder/ and tokenizer/', pathArg)
     .option('--cache-dir <dir>', 'the prompt cache (default: MODEL_DIR/prompt_embeds)', pathArg)
     .option('--max-length <n>', 'tokens per prompt', integer(2), 512)
-    .addOption(new Option('--dtype <dtype>', 'dtype of the text encoder and the cached embeddings').choices(['bfloat16', 'float32']).default('bfloat16'))
+    .addOption(
+      new Option('--dtype <dtype>', 'dtype of the text encoder and the cached embeddings')
+        .choices(['bfloat16', 'float32'])
+        .default('bfloat16'),
+    )
     .option('--device <device>', 'cpu or cuda[:N]', 'cpu')
-    .action(async (positional: string[], options: { modelDir: string; cacheDir?: string; maxLength: number; dtype: 'bfloat16' | 'float32'; device: string }) => {
-      const { promptEmbeddings } = await import('../../models/umt5/prompt_cache.js');
-      const { ALL_PROMPTS } = await import('../../worldwander/prompts.js');
-      const cacheDir = options.cacheDir ?? path.join(options.modelDir, 'prompt_embeds');
-      const prompts = positional.length ? positional : ALL_PROMPTS;
-      let encoded: string[] = [];
-      const started = performance.now();
-      const embeds = promptEmbeddings(options.modelDir, prompts, { cacheDir, maxLength: options.maxLength, dtype: options.dtype, device: options.device, onEncode: (p) => (encoded = p) });
-      embeds.dispose();
-      const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      console.log(`${prompts.length} prompt(s) in ${cacheDir}: ${encoded.length} encoded, ${prompts.length - encoded.length} already cached (${seconds} s)`);
-      for (const p of prompts) console.log(`  ${encoded.includes(p) ? 'encoded' : 'cached '}  ${JSON.stringify(p)}`);
-    });
+    .action(
+      async (
+        positional: string[],
+        options: {
+          modelDir: string;
+          cacheDir?: string;
+          maxLength: number;
+          dtype: 'bfloat16' | 'float32';
+          device: string;
+        },
+      ) => {
+        const { promptEmbeddings } = await import('../../models/umt5/prompt_cache.js');
+        const { ALL_PROMPTS } = await import('../../worldwander/prompts.js');
+        const cacheDir = options.cacheDir ?? path.join(options.modelDir, 'prompt_embeds');
+        const prompts = positional.length ? positional : ALL_PROMPTS;
+        let encoded: string[] = [];
+        const started = performance.now();
+        const embeds = promptEmbeddings(options.modelDir, prompts, {
+          cacheDir,
+          maxLength: options.maxLength,
+          dtype: options.dtype,
+          device: options.device,
+          onEncode: (p) => (encoded = p),
+        });
+        embeds.dispose();
+        const seconds = ((performance.now() - started) / 1000).toFixed(1);
+        console.log(
+          `${prompts.length} prompt(s) in ${cacheDir}: ${encoded.length} encoded, ${prompts.length - encoded.length} already cached (${seconds} s)`,
+        );
+        for (const p of prompts) console.log(`  ${encoded.includes(p) ? 'encoded' : 'cached '}  ${JSON.stringify(p)}`);
+      },
+    );
 };

@@ -13,9 +13,21 @@ export const register: Register = (program) => {
     .option('--lora <file>', 'a LoRA file applied to the transformer (diffusers or PEFT key names)', pathArg)
     .addOption(new Option('--dtype <dtype>', 'compute dtype').choices(['float32', 'bfloat16']).default('float32'))
     .option('--device <device>', 'cpu or cuda[:N]', 'cpu')
-    .action(async (target: string, options: { modelDir: string; inputs: string; out: string; lora?: string; dtype: 'float32' | 'bfloat16'; device: string }) => {
-      const { runForward } = await import('../forward/run.js');
-      const result = await runForward({ target, ...options });
-      console.log(`${target}: wrote ${result.outputs.join(', ')} to ${result.out} (${result.seconds.toFixed(1)} s)`);
-    });
+    .action(
+      async (
+        target: string,
+        options: {
+          modelDir: string;
+          inputs: string;
+          out: string;
+          lora?: string;
+          dtype: 'float32' | 'bfloat16';
+          device: string;
+        },
+      ) => {
+        const { runForward } = await import('../forward/run.js');
+        const result = await runForward({ target, ...options });
+        console.log(`${target}: wrote ${result.outputs.join(', ')} to ${result.out} (${result.seconds.toFixed(1)} s)`);
+      },
+    );
 };

@@ -11,13 +11,28 @@ export const register: Register = (program) => {
     .command('infer')
     .description("translate videos to the other perspective with a release config (the release's inference)")
     .argument('[overrides...]', 'config overrides, key.path=value')
-    .requiredOption('--config <file>', "one of the release's YAML configs (read unchanged): the task, CPE and sizes come from it", pathArg)
+    .requiredOption(
+      '--config <file>',
+      "one of the release's YAML configs (read unchanged): the task, CPE and sizes come from it",
+      pathArg,
+    )
     .option('--ckpt <file>', 'LoRA weights: the release .ckpt or a .safetensors', pathArg)
-    .requiredOption('--input <path>', 'a frames folder, a video file, or a folder of cases in the release layout', pathArg)
+    .requiredOption(
+      '--input <path>',
+      'a frames folder, a video file, or a folder of cases in the release layout',
+      pathArg,
+    )
     .option('--ref <path>', 'one2three: the reference image (or a folder of <case>.png)', pathArg)
-    .option('--ground-truth [path]', 'add the ground truth to the side-by-side video: the release layout\'s other view (no value), or a video/folder')
+    .option(
+      '--ground-truth [path]',
+      "add the ground truth to the side-by-side video: the release layout's other view (no value), or a video/folder",
+    )
     .requiredOption('--output <dir>', 'where each case goes (OUTPUT/<case>/)', pathArg)
-    .option('--model-dir <dir>', "the Wan2.2-TI2V-5B folder, diffusers' or the original release's (default: the config's model_id as a local path)", pathArg)
+    .option(
+      '--model-dir <dir>',
+      "the Wan2.2-TI2V-5B folder, diffusers' or the original release's (default: the config's model_id as a local path)",
+      pathArg,
+    )
     .option('--steps <n>', 'denoising steps (default 50, or the config/model folder)', integer(1))
     .option('--guidance <g>', 'classifier-free guidance scale (default 5)', number(0))
     .option('--seed <n>', 'noise seed (the release uses 1234)', integer(0), 1234)
@@ -27,10 +42,14 @@ export const register: Register = (program) => {
     .addOption(new Option('--dtype <dtype>', 'transformer dtype').choices(['float32', 'bfloat16']).default('float32'))
     .option('--device <device>', 'cpu or cuda[:N]', 'cpu')
     .addOption(new Option('--sampler <name>', 'sampler (default unipc)').choices(['unipc', 'euler']))
-    .addOption(new Option('--guidance-mode <mode>', 'both guidance branches in one batched forward, or two (less memory)').choices(['batched', 'sequential']).default('batched'))
+    .addOption(
+      new Option('--guidance-mode <mode>', 'both guidance branches in one batched forward, or two (less memory)')
+        .choices(['batched', 'sequential'])
+        .default('batched'),
+    )
     .option('--overwrite', 'write into an output folder that is not empty (replacing its cases)');
-  weightFileOptions(command, ['transformer', 'vae', 'vaeConfig', 'textEncoder'])
-    .action(async (overrides: string[], flags: InferFlags) => {
+  weightFileOptions(command, ['transformer', 'vae', 'vaeConfig', 'textEncoder']).action(
+    async (overrides: string[], flags: InferFlags) => {
       const { infer } = await import('../../app/infer.js');
       const { Progress } = await import('../../data/progress.js');
       const { controller, release } = onInterrupt('stopping after this step; Ctrl-C again to quit at once');
@@ -40,25 +59,38 @@ export const register: Register = (program) => {
       const started = performance.now();
       try {
         const result = await infer({
-          ...flags, overrides, signal: controller.signal,
+          ...flags,
+          overrides,
+          signal: controller.signal,
           onEvent: (event) => {
             if (event.kind === 'loading') {
               loading ??= new Progress(`loading ${event.part}`, event.total, { unit: 'tensors' });
               loading.tick();
-              if (event.done === event.total) { loading.finish(); loading = undefined; }
+              if (event.done === event.total) {
+                loading.finish();
+                loading = undefined;
+              }
             } else if (event.kind === 'case') {
               const elapsed = (performance.now() - started) / 1000;
-              const eta = event.index > 0 ? ` (ETA of all cases ${Math.round((elapsed / event.index) * (event.cases - event.index))} s)` : '';
+              const eta =
+                event.index > 0
+                  ? ` (ETA of all cases ${Math.round((elapsed / event.index) * (event.cases - event.index))} s)`
+                  : '';
               caseLabel = `case ${event.index + 1}/${event.cases} ${event.name}`;
               console.error(`${caseLabel}${eta}`);
             } else if (event.kind === 'step') {
               bar ??= new Progress(caseLabel, event.total, { unit: 'steps' });
               bar.tick();
-              if (event.done === event.total) { bar.finish(); bar = undefined; }
+              if (event.done === event.total) {
+                bar.finish();
+                bar = undefined;
+              }
             } else if (event.kind === 'note') {
               console.error(`note: ${event.text}`);
             } else {
-              console.log(`${event.record.case}: ${event.dir}/side_by_side.mp4 (${event.record.frames} frames ${event.record.width}x${event.record.height}, ${event.record.seconds.denoise.toFixed(1)} s denoising)`);
+              console.log(
+                `${event.record.case}: ${event.dir}/side_by_side.mp4 (${event.record.frames} frames ${event.record.width}x${event.record.height}, ${event.record.seconds.denoise.toFixed(1)} s denoising)`,
+              );
             }
           },
         });
@@ -66,5 +98,6 @@ export const register: Register = (program) => {
       } finally {
         release();
       }
-    });
+    },
+  );
 };

@@ -10,18 +10,35 @@ export const register: Register = (program) => {
     .option('--root <dir>', 'where runs, uploads and the example clips go', pathArg, 'outputs/app')
     .option('--max-upload-mb <n>', 'the largest upload accepted, in MB', number(0.001), 50)
     .option('--device <device>', 'cpu or cuda[:N]', 'cpu')
-    .action(async (flags: { modelDir?: string; port: number; host?: string; root: string; maxUploadMb: number; device: string }) => {
-      const { startServer } = await import('../../app/server.js');
-      const { BUNDLED_MODEL } = await import('../../worldwander/model_defaults.js');
-      const server = await startServer({
-        modelDir: flags.modelDir ?? BUNDLED_MODEL, root: flags.root, port: flags.port, host: flags.host, hostGiven: flags.host !== undefined,
-        maxUploadBytes: Math.round(flags.maxUploadMb * 1024 * 1024), device: flags.device, onNote: (text) => console.error(`note: ${text}`),
-      });
-      console.log(`WorldWander app: ${server.url} (Ctrl-C to stop)`);
-      await new Promise<void>((resolve) => {
-        const stop = (): void => { void server.close().then(resolve); };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-    });
+    .action(
+      async (flags: {
+        modelDir?: string;
+        port: number;
+        host?: string;
+        root: string;
+        maxUploadMb: number;
+        device: string;
+      }) => {
+        const { startServer } = await import('../../app/server.js');
+        const { BUNDLED_MODEL } = await import('../../worldwander/model_defaults.js');
+        const server = await startServer({
+          modelDir: flags.modelDir ?? BUNDLED_MODEL,
+          root: flags.root,
+          port: flags.port,
+          host: flags.host,
+          hostGiven: flags.host !== undefined,
+          maxUploadBytes: Math.round(flags.maxUploadMb * 1024 * 1024),
+          device: flags.device,
+          onNote: (text) => console.error(`note: ${text}`),
+        });
+        console.log(`WorldWander app: ${server.url} (Ctrl-C to stop)`);
+        await new Promise<void>((resolve) => {
+          const stop = (): void => {
+            void server.close().then(resolve);
+          };
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+      },
+    );
 };

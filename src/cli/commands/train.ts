@@ -18,24 +18,40 @@ interface TrainFlags {
 export const register: Register = (program) => {
   const command = program
     .command('train')
-    .description('fine-tune the transformer on ego/exo triplets with a release config (LoRA, or all weights with use_lora: False)')
+    .description(
+      'fine-tune the transformer on ego/exo triplets with a release config (LoRA, or all weights with use_lora: False)',
+    )
     .argument('[overrides...]', 'config overrides, key.path=value (e.g. training.learning_rate=1e-4)')
     .requiredOption('--config <file>', "one of the release's YAML configs, or one of the same keys", pathArg)
     .requiredOption('--output <dir>', 'the run folder: checkpoints/, metrics.jsonl, validation/', pathArg)
     .option('--resume <checkpoint>', "continue a run: 'latest' or OUTPUT/checkpoints/step-N", pathArg)
     .option('--seed <n>', 'the run seed (default: training.seed, else 0)', integer(0))
-    .option('--model-dir <dir>', "the Wan2.2-TI2V-5B folder, diffusers' or the original release's (default: the config's model_id as a local path)", pathArg)
+    .option(
+      '--model-dir <dir>',
+      "the Wan2.2-TI2V-5B folder, diffusers' or the original release's (default: the config's model_id as a local path)",
+      pathArg,
+    )
     .option('--device <device>', 'cpu or cuda[:N]', 'cpu')
-    .option('--nproc-per-node <n>', 'data-parallel processes on this machine (c10d; Gloo on CPU, NCCL on CUDA)', integer(1))
-    .addHelpText('after', '\nMulti-node: start one `worldwander train` per process with MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK set, as torchrun and Slurm users do (docs/training.md).');
-  weightFileOptions(command, ['transformer', 'vae', 'vaeConfig', 'textEncoder'])
-    .action(async (overrides: string[], flags: TrainFlags) => {
+    .option(
+      '--nproc-per-node <n>',
+      'data-parallel processes on this machine (c10d; Gloo on CPU, NCCL on CUDA)',
+      integer(1),
+    )
+    .addHelpText(
+      'after',
+      '\nMulti-node: start one `worldwander train` per process with MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK set, as torchrun and Slurm users do (docs/training.md).',
+    );
+  weightFileOptions(command, ['transformer', 'vae', 'vaeConfig', 'textEncoder']).action(
+    async (overrides: string[], flags: TrainFlags) => {
       const { runTraining } = await import('../train_run.js');
-      const { controller, release } = onInterrupt('stopping after this step and writing a checkpoint; Ctrl-C again to quit at once');
+      const { controller, release } = onInterrupt(
+        'stopping after this step and writing a checkpoint; Ctrl-C again to quit at once',
+      );
       try {
         await runTraining({ ...flags, overrides, signal: controller.signal });
       } finally {
         release();
       }
-    });
+    },
+  );
 };

@@ -3,10 +3,20 @@ import { integer, number, path as pathArg, type Register } from '../command.js';
 export const register: Register = (program) => {
   program
     .command('train-perception')
-    .description("train the PerceptionNet that eval's perceptual, Fréchet and content scores use: a small segmenter of ground-truth renders (frames and the synth's class maps)")
-    .requiredOption('--data <dir>', 'a synthetic dataset (release layout with First_Label/ and Third_Label/), e.g. the training split', pathArg)
+    .description(
+      "train the PerceptionNet that eval's perceptual, Fréchet and content scores use: a small segmenter of ground-truth renders (frames and the synth's class maps)",
+    )
+    .requiredOption(
+      '--data <dir>',
+      'a synthetic dataset (release layout with First_Label/ and Third_Label/), e.g. the training split',
+      pathArg,
+    )
     .requiredOption('--output <dir>', 'the run folder: checkpoints/step-N/, perception/ (the trained network)', pathArg)
-    .option('--validation-data <dir>', 'another synthetic split, scored at the end (mIoU of its ground truth), never trained on', pathArg)
+    .option(
+      '--validation-data <dir>',
+      'another synthetic split, scored at the end (mIoU of its ground truth), never trained on',
+      pathArg,
+    )
     .option('--resume <checkpoint>', "'latest' or OUTPUT/checkpoints/step-N", pathArg)
     .option('--clips <n>', 'clips read from the dataset (both views of each)', integer(1))
     .option('--frames <n>', 'frames read from each video', integer(1))
@@ -14,21 +24,44 @@ export const register: Register = (program) => {
     .option('--batch-size <n>', 'frames per step', integer(1))
     .option('--learning-rate <lr>', 'AdamW peak learning rate', number(0))
     .option('--seed <n>', 'initialisation and batch order', integer(0))
-    .action(async (flags: { data: string; output: string; validationData?: string; resume?: string; clips?: number; frames?: number; steps?: number; batchSize?: number; learningRate?: number; seed?: number }) => {
-      const { trainPerception, PERCEPTION_DEFAULTS } = await import('../../train/perception_trainer.js');
-      const { Progress } = await import('../../data/progress.js');
-      const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
-      let bar: InstanceType<typeof Progress> | undefined;
-      let last = 0;
-      const result = await trainPerception({
-        ...PERCEPTION_DEFAULTS, ...defined, data: flags.data, output: flags.output,
-        onEvent: (e) => {
-          if (e.kind === 'note') console.error(`note: ${e.text}`);
-          else { bar ??= new Progress('train-perception', e.steps, { unit: 'steps' }); bar.tick(); last = e.loss; }
-        },
-      });
-      bar?.finish();
-      console.log(`trained the PerceptionNet into ${result.dir} (last loss ${last.toFixed(4)})`);
-      if (result.validation) console.log(`validation mIoU ${result.validation.miou.toFixed(3)}; IoU per class ${result.validation.iou.map((v) => (v === null ? '—' : v.toFixed(3))).join(' ')}`);
-    });
+    .action(
+      async (flags: {
+        data: string;
+        output: string;
+        validationData?: string;
+        resume?: string;
+        clips?: number;
+        frames?: number;
+        steps?: number;
+        batchSize?: number;
+        learningRate?: number;
+        seed?: number;
+      }) => {
+        const { trainPerception, PERCEPTION_DEFAULTS } = await import('../../train/perception_trainer.js');
+        const { Progress } = await import('../../data/progress.js');
+        const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
+        let bar: InstanceType<typeof Progress> | undefined;
+        let last = 0;
+        const result = await trainPerception({
+          ...PERCEPTION_DEFAULTS,
+          ...defined,
+          data: flags.data,
+          output: flags.output,
+          onEvent: (e) => {
+            if (e.kind === 'note') console.error(`note: ${e.text}`);
+            else {
+              bar ??= new Progress('train-perception', e.steps, { unit: 'steps' });
+              bar.tick();
+              last = e.loss;
+            }
+          },
+        });
+        bar?.finish();
+        console.log(`trained the PerceptionNet into ${result.dir} (last loss ${last.toFixed(4)})`);
+        if (result.validation)
+          console.log(
+            `validation mIoU ${result.validation.miou.toFixed(3)}; IoU per class ${result.validation.iou.map((v) => (v === null ? '—' : v.toFixed(3))).join(' ')}`,
+          );
+      },
+    );
 };

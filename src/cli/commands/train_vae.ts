@@ -4,24 +4,36 @@ import { onInterrupt } from '../interrupt.js';
 export const register: Register = (program) => {
   program
     .command('train-vae')
-    .description('train a Wan2.2-layout VAE from scratch on video windows, or fine-tune the decoder of a trained one (reconstruction objective, chunked causal encode/decode)')
+    .description(
+      'train a Wan2.2-layout VAE from scratch on video windows, or fine-tune the decoder of a trained one (reconstruction objective, chunked causal encode/decode)',
+    )
     .requiredOption('--config <file>', 'a VAE training config (configs/small/vae.yaml)', pathArg)
-    .requiredOption('--output <dir>', 'the run folder: checkpoints/step-N/vae/, metrics.jsonl, validation.jsonl', pathArg)
+    .requiredOption(
+      '--output <dir>',
+      'the run folder: checkpoints/step-N/vae/, metrics.jsonl, validation.jsonl',
+      pathArg,
+    )
     .argument('[overrides...]', 'config overrides, key.path=value (e.g. training.max_steps=200)')
     .option('--resume <checkpoint>', "'latest' or OUTPUT/checkpoints/step-N", pathArg)
     .option('--device <device>', 'cpu or cuda[:N]', 'cpu')
     .action(async (overrides: string[], flags: { config: string; output: string; resume?: string; device: string }) => {
       const { trainVae } = await import('../../train/vae_trainer.js');
       const { Progress } = await import('../../data/progress.js');
-      const { controller, release } = onInterrupt('stopping after this step and writing a checkpoint; Ctrl-C again to quit at once');
+      const { controller, release } = onInterrupt(
+        'stopping after this step and writing a checkpoint; Ctrl-C again to quit at once',
+      );
       let bar: InstanceType<typeof Progress> | undefined;
       try {
         const result = await trainVae({
-          ...flags, overrides, signal: controller.signal,
+          ...flags,
+          overrides,
+          signal: controller.signal,
           onEvent: (e) => {
             if (e.kind === 'note') console.error(`note: ${e.text}`);
-            else if (e.kind === 'step') { bar ??= new Progress('train-vae', e.steps, { unit: 'steps' }); bar.tick(); }
-            else console.error(`\ncheckpoint ${e.dir}: validation PSNR ${e.validationPsnr.toFixed(2)} dB`);
+            else if (e.kind === 'step') {
+              bar ??= new Progress('train-vae', e.steps, { unit: 'steps' });
+              bar.tick();
+            } else console.error(`\ncheckpoint ${e.dir}: validation PSNR ${e.validationPsnr.toFixed(2)} dB`);
           },
         });
         bar?.finish();

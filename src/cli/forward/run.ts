@@ -35,7 +35,8 @@ export interface ForwardRun {
 export async function runForward(o: ForwardRun): Promise<{ out: string; outputs: string[]; seconds: number }> {
   const target = TARGETS[o.target];
   if (!target) throw new UsageError(`unknown target '${o.target}'; known targets: ${Object.keys(TARGETS).join(', ')}`);
-  if (o.lora !== undefined && !target.takesLora) throw new UsageError(`--lora applies to the transformer targets only (target '${o.target}')`);
+  if (o.lora !== undefined && !target.takesLora)
+    throw new UsageError(`--lora applies to the transformer targets only (target '${o.target}')`);
   const warn = o.warn ?? ((line: string) => console.error(line));
   checkOutputFile(o.out, 'out', { inputs: [o.inputs, ...(o.lora ? [o.lora] : [])] });
   const device = checkDevice(o.device);
@@ -43,12 +44,22 @@ export async function runForward(o: ForwardRun): Promise<{ out: string; outputs:
   checkInputs(o.target, target.inputs, inputs);
   for (const name of nonFinite(inputs)) warn(`warning: input '${name}' of ${o.inputs} holds NaN or infinite values`);
   const started = performance.now();
-  const options: TargetOptions = { dtype: o.dtype, device, lora: o.lora, onLoadProgress: countBar(`loading ${o.target}`, 'tensors'), onStep: countBar(o.target, 'steps') };
+  const options: TargetOptions = {
+    dtype: o.dtype,
+    device,
+    lora: o.lora,
+    onLoadProgress: countBar(`loading ${o.target}`, 'tensors'),
+    onStep: countBar(o.target, 'steps'),
+  };
   const outputs: Map<string, Tensor> = await target.run(o.modelDir, inputs, options);
   for (const name of nonFinite(outputs)) warn(`warning: output '${name}' holds NaN or infinite values`);
   const float = new Map([...outputs].map(([key, t]) => [key, t.float()]));
   saveSafetensors(o.out, float, { target: o.target, dtype: o.dtype });
-  return { out: o.out, outputs: [...float].map(([k, t]) => `${k} [${t.shape.join(', ')}]`), seconds: (performance.now() - started) / 1000 };
+  return {
+    out: o.out,
+    outputs: [...float].map(([k, t]) => `${k} [${t.shape.join(', ')}]`),
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 /** A progress bar on stderr, made when the total is known: weight loading, or the steps of a multi-step target. */

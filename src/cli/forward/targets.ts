@@ -35,7 +35,11 @@ export interface ForwardTarget {
   inputs: Record<string, InputSpec>;
   /** Whether --lora applies. */
   takesLora?: boolean;
-  run(modelDir: string, inputs: Map<string, Tensor>, options: TargetOptions): Map<string, Tensor> | Promise<Map<string, Tensor>>;
+  run(
+    modelDir: string,
+    inputs: Map<string, Tensor>,
+    options: TargetOptions,
+  ): Map<string, Tensor> | Promise<Map<string, Tensor>>;
 }
 
 function kindOf(dtype: DType): 'float' | 'int' | 'bool' {
@@ -54,19 +58,27 @@ export function checkInputs(target: string, specs: Record<string, InputSpec>, in
       continue;
     }
     const kind = kindOf(t.dtype);
-    if (spec.kind === 'float' && kind !== 'float') problems.push(`'${name}' holds ${t.dtype} values; expected floating point ${spec.shape}`);
-    if (spec.kind === 'int' && kind !== 'int') problems.push(`'${name}' holds ${t.dtype} values; expected integers ${spec.shape}`);
-    if (spec.kind === 'number' && kind === 'bool') problems.push(`'${name}' holds booleans; expected numbers ${spec.shape}`);
-    if (spec.kind === 'flag' && (t.numel() !== 1 || ![0, 1].includes(t.item()))) problems.push(`'${name}' must be a scalar 0 or 1`);
+    if (spec.kind === 'float' && kind !== 'float')
+      problems.push(`'${name}' holds ${t.dtype} values; expected floating point ${spec.shape}`);
+    if (spec.kind === 'int' && kind !== 'int')
+      problems.push(`'${name}' holds ${t.dtype} values; expected integers ${spec.shape}`);
+    if (spec.kind === 'number' && kind === 'bool')
+      problems.push(`'${name}' holds booleans; expected numbers ${spec.shape}`);
+    if (spec.kind === 'flag' && (t.numel() !== 1 || ![0, 1].includes(t.item())))
+      problems.push(`'${name}' must be a scalar 0 or 1`);
   }
   if (problems.length) {
-    throw new ForwardInputError(`${target}: ${problems.join('; ')} (inputs of ${target}: ${known.map((k) => `${k}${specs[k]!.optional ? '?' : ''}`).join(', ')})`);
+    throw new ForwardInputError(
+      `${target}: ${problems.join('; ')} (inputs of ${target}: ${known.map((k) => `${k}${specs[k]!.optional ? '?' : ''}`).join(', ')})`,
+    );
   }
 }
 
 /** The names of tensors holding NaN or infinite values. */
 export function nonFinite(tensors: Map<string, Tensor>): string[] {
-  return [...tensors].filter(([, t]) => isFloating(t.dtype) && scope(() => !t.isfinite().all().item())).map(([name]) => name);
+  return [...tensors]
+    .filter(([, t]) => isFloating(t.dtype) && scope(() => !t.isfinite().all().item()))
+    .map(([name]) => name);
 }
 
 /** Loads a model, runs f once without gradients (intermediates released), disposes the model. */

@@ -9,8 +9,14 @@ export const textEncoderTarget: ForwardTarget = {
   },
   run(modelDir, inputs, options) {
     return withModel(
-      () => UMT5EncoderModel.fromPretrained(modelDir, { dtype: options.dtype, device: options.device, onProgress: options.onLoadProgress }),
-      (model) => new Map([['last_hidden_state', model.forward(inputs.get('input_ids')!, inputs.get('attention_mask') ?? null)]]),
+      () =>
+        UMT5EncoderModel.fromPretrained(modelDir, {
+          dtype: options.dtype,
+          device: options.device,
+          onProgress: options.onLoadProgress,
+        }),
+      (model) =>
+        new Map([['last_hidden_state', model.forward(inputs.get('input_ids')!, inputs.get('attention_mask') ?? null)]]),
     );
   },
 };
