@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'native/', 'outputs/', 'models/', 'test/fixtures/'] },
+  { ignores: ['dist/', 'node_modules/', 'native/', 'outputs/', 'models/', 'test/fixtures/'].map((p) => `${p}**`) },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -23,7 +23,12 @@ function updates(file: string, alpha?: number): Map<string, number[]> {
   try {
     const report = loadLoraFile(model, file, { alpha });
     const scale = report.alpha / report.rank;
-    return new Map([...loraStateDict(model)].map(([name, t]) => [name, t.toArray().map((v) => (name.endsWith('lora_B.weight') ? v * scale : v))]));
+    return new Map(
+      [...loraStateDict(model)].map(([name, t]) => [
+        name,
+        t.toArray().map((v) => (name.endsWith('lora_B.weight') ? v * scale : v)),
+      ]),
+    );
   } finally {
     model.dispose();
   }
@@ -31,32 +36,46 @@ function updates(file: string, alpha?: number): Map<string, number[]> {
 
 test('kohya (alpha 2) and ComfyUI (alpha 8) LoRAs give the updates of the diffusers file at alpha 2 and 8', () => {
   const diffusers = path.join(FIXTURES, 'ckpt', 'release_shaped.expected.safetensors');
-  for (const [format, alpha] of [['kohya', 2], ['comfy', 8]] as const) {
+  for (const [format, alpha] of [
+    ['kohya', 2],
+    ['comfy', 8],
+  ] as const) {
     const expected = updates(diffusers, alpha);
     const got = updates(path.join(FIXTURES, 'lora_formats', `${format}.safetensors`));
     assert.deepEqual([...got.keys()].sort(), [...expected.keys()].sort(), format);
     for (const [name, values] of expected) {
       const mine = got.get(name)!;
-      values.forEach((v, i) => assert.ok(Math.abs(mine[i]! - v) <= 1e-6 * Math.max(1, Math.abs(v)), `${format} ${name}[${i}]: ${mine[i]} against ${v}`));
+      values.forEach((v, i) =>
+        assert.ok(
+          Math.abs(mine[i]! - v) <= 1e-6 * Math.max(1, Math.abs(v)),
+          `${format} ${name}[${i}]: ${mine[i]} against ${v}`,
+        ),
+      );
     }
   }
 });
 
-test('convert: a LoRA round-trips kohya -> comfy -> diffusers with its alpha, and the release .ckpt converts to ComfyUI\'s format', () => {
+test("convert: a LoRA round-trips kohya -> comfy -> diffusers with its alpha, and the release .ckpt converts to ComfyUI's format", () => {
   const scratch = mkdtempSync(path.join(tmpdir(), 'ww-lora-convert-'));
   try {
-    const comfy = path.join(scratch, 'comfy.safetensors'), back = path.join(scratch, 'diffusers.safetensors');
+    const comfy = path.join(scratch, 'comfy.safetensors'),
+      back = path.join(scratch, 'diffusers.safetensors');
     convertLora(path.join(FIXTURES, 'lora_formats', 'kohya.safetensors'), comfy, 'comfy');
     assert.ok(SafetensorsFile.open(comfy).has('diffusion_model.blocks.0.self_attn.q.lora_A.weight'));
     convertLora(comfy, back, 'diffusers');
     const expected = updates(path.join(FIXTURES, 'ckpt', 'release_shaped.expected.safetensors'), 2);
     const got = updates(back);
-    for (const [name, values] of expected) values.forEach((v, i) => assert.ok(Math.abs(got.get(name)![i]! - v) <= 1e-6 * Math.max(1, Math.abs(v)), `${name}[${i}]`));
+    for (const [name, values] of expected)
+      values.forEach((v, i) =>
+        assert.ok(Math.abs(got.get(name)![i]! - v) <= 1e-6 * Math.max(1, Math.abs(v)), `${name}[${i}]`),
+      );
     const fromCkpt = path.join(scratch, 'from-ckpt.safetensors');
     const r = convertLora(path.join(FIXTURES, 'ckpt', 'release_shaped.ckpt'), fromCkpt, 'kohya');
     assert.deepEqual([r.rank, r.alpha], [4, 4]);
     const kohya = SafetensorsFile.open(fromCkpt);
-    assert.ok(kohya.has('lora_unet_blocks_1_cross_attn_o.lora_up.weight') && kohya.has('lora_unet_blocks_1_ffn_2.alpha'));
+    assert.ok(
+      kohya.has('lora_unet_blocks_1_cross_attn_o.lora_up.weight') && kohya.has('lora_unet_blocks_1_ffn_2.alpha'),
+    );
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

@@ -26,7 +26,8 @@ function bytesOf(model: Module): Map<string, Buffer> {
 }
 
 function assertSameWeights(got: Module, expected: Module, label: string): void {
-  const a = bytesOf(got), b = bytesOf(expected);
+  const a = bytesOf(got),
+    b = bytesOf(expected);
   assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort(), `${label}: the parameter names`);
   for (const [name, bytes] of b) assert.ok(a.get(name)!.equals(bytes), `${label}: ${name}`);
 }
@@ -34,7 +35,14 @@ function assertSameWeights(got: Module, expected: Module, label: string): void {
 /** A source that has only shapes (no data): what a published key list is. */
 function shapesOnly(shapes: Map<string, number[]>): TensorSource {
   const info = (key: string): TensorInfo => ({ dtype: 'bfloat16', shape: shapes.get(key)!, begin: 0, end: 0 });
-  return { keys: () => [...shapes.keys()], has: (k) => shapes.has(k), info, get: () => { throw new Error('shapes only'); } };
+  return {
+    keys: () => [...shapes.keys()],
+    has: (k) => shapes.has(k),
+    info,
+    get: () => {
+      throw new Error('shapes only');
+    },
+  };
 }
 
 test("the original VAE names map to diffusers' as convert_vae_22 renames them (hand-checked cases of the real 5B VAE)", () => {
@@ -55,18 +63,25 @@ test("the original VAE names map to diffusers' as convert_vae_22 renames them (h
     ['decoder.middle.1.norm.gamma', 'decoder.mid_block.attentions.0.norm.gamma'],
   ];
   for (const [original, diffusers] of cases) assert.equal(diffusersVaeKeyOf(original), diffusers, original);
-  for (const unknown of ['encoder.downsamples.0.downsamples.0.residual.4.weight', 'decoder.clip.weight', 'encoder.middle.3.residual.0.gamma']) assert.equal(diffusersVaeKeyOf(unknown), undefined, unknown);
+  for (const unknown of [
+    'encoder.downsamples.0.downsamples.0.residual.4.weight',
+    'decoder.clip.weight',
+    'encoder.middle.3.residual.0.gamma',
+  ])
+    assert.equal(diffusersVaeKeyOf(unknown), undefined, unknown);
   assert.equal(detectVaeLayout(['encoder.conv1.weight', 'conv1.weight']), 'original');
   assert.equal(detectVaeLayout(['encoder.conv_in.weight', 'quant_conv.weight']), 'diffusers');
 });
 
-test('Wan2.2_VAE.pth (torch.save) and ComfyUI\'s wan2.2_vae.safetensors load the diffusers folder\'s weights bit for bit, and decode the same', () =>
+test("Wan2.2_VAE.pth (torch.save) and ComfyUI's wan2.2_vae.safetensors load the diffusers folder's weights bit for bit, and decode the same", () =>
   scope(() => {
     const reference = AutoencoderKLWan.fromPretrained(path.join(TINY, 'vae'));
     const z = randn([1, 4, 2, 2, 2], new Generator(3));
     const expected = reference.decode(z).toArray();
     for (const file of ['Wan2.2_VAE.pth', 'wan2.2_vae.safetensors']) {
-      const vae = AutoencoderKLWan.fromSingleFile(path.join(RELEASE, file), { configFile: path.join(TINY, 'vae', 'config.json') });
+      const vae = AutoencoderKLWan.fromSingleFile(path.join(RELEASE, file), {
+        configFile: path.join(TINY, 'vae', 'config.json'),
+      });
       assertSameWeights(vae, reference, file);
       assert.deepEqual(vae.decode(z).toArray(), expected, `${file}: decode`);
       vae.dispose();
@@ -78,7 +93,14 @@ test("a VAE file's config is read off its shapes; the latent statistics are Wan2
   scope(() => {
     // Tiny shapes: every field but the statistics equals the tiny config.json; the statistics are asked for.
     const file = path.join(RELEASE, 'Wan2.2_VAE.pth');
-    assert.throws(() => AutoencoderKLWan.fromSingleFile(file), (e: Error) => e.message.includes(file) && /z_dim 4, base_dim 4, dim_mult \[1, 2, 2\]\): its latents_mean and latents_std are not in the weights; give its config\.json \(--vae-config\)/.test(e.message));
+    assert.throws(
+      () => AutoencoderKLWan.fromSingleFile(file),
+      (e: Error) =>
+        e.message.includes(file) &&
+        /z_dim 4, base_dim 4, dim_mult \[1, 2, 2\]\): its latents_mean and latents_std are not in the weights; give its config\.json \(--vae-config\)/.test(
+          e.message,
+        ),
+    );
     // The real 5B VAE's shapes (its module tree, nothing allocated) give the published config.
     const real = new AutoencoderKLWan(WAN22_TI2V_5B_VAE, { init: 'empty' });
     const shapes = new Map([...real.stateDict()].map(([k, t]) => [k, [...t.shape]]));
@@ -90,21 +112,34 @@ test("a VAE file's config is read off its shapes; the latent statistics are Wan2
 test("Wan's T5Encoder names map to transformers' (gate is wi_0, fc1 is wi_1), and the .pth loads the text encoder bit for bit", () =>
   scope(() => {
     assert.equal(transformersKeyOf('token_embedding.weight'), 'shared.weight');
-    assert.equal(transformersKeyOf('blocks.23.ffn.gate.0.weight'), 'encoder.block.23.layer.1.DenseReluDense.wi_0.weight');
+    assert.equal(
+      transformersKeyOf('blocks.23.ffn.gate.0.weight'),
+      'encoder.block.23.layer.1.DenseReluDense.wi_0.weight',
+    );
     assert.equal(transformersKeyOf('blocks.0.ffn.fc1.weight'), 'encoder.block.0.layer.1.DenseReluDense.wi_1.weight');
-    assert.equal(transformersKeyOf('blocks.5.pos_embedding.embedding.weight'), 'encoder.block.5.layer.0.SelfAttention.relative_attention_bias.weight');
+    assert.equal(
+      transformersKeyOf('blocks.5.pos_embedding.embedding.weight'),
+      'encoder.block.5.layer.0.SelfAttention.relative_attention_bias.weight',
+    );
     assert.equal(transformersKeyOf('norm.weight'), 'encoder.final_layer_norm.weight');
     assert.equal(transformersKeyOf('blocks.0.attn.q.bias'), undefined);
     const reference = UMT5EncoderModel.fromPretrained(path.join(TINY, 'text_encoder'));
     const model = UMT5EncoderModel.fromSingleFile(path.join(RELEASE, 'models_t5_umt5-xxl-enc-bf16.pth'));
-    assert.deepEqual({ ...model.config }, { ...readUMT5Config(path.join(TINY, 'text_encoder', 'config.json')) }, 'the config read off the shapes is the folder\'s config.json');
+    assert.deepEqual(
+      { ...model.config },
+      { ...readUMT5Config(path.join(TINY, 'text_encoder', 'config.json')) },
+      "the config read off the shapes is the folder's config.json",
+    );
     assertSameWeights(model, reference, 'the .pth');
     model.dispose();
     reference.dispose();
   }));
 
 test("umT5's config from the published key shapes (reference/wan22.md section 4) is google/umt5-xxl's", () => {
-  const shapes = new Map<string, number[]>([['shared.weight', [256384, 4096]], ['encoder.final_layer_norm.weight', [4096]]]);
+  const shapes = new Map<string, number[]>([
+    ['shared.weight', [256384, 4096]],
+    ['encoder.final_layer_norm.weight', [4096]],
+  ]);
   for (let i = 0; i < 24; i++) {
     const p = `encoder.block.${i}.layer`;
     for (const x of ['q', 'k', 'v', 'o']) shapes.set(`${p}.0.SelfAttention.${x}.weight`, [4096, 4096]);
@@ -120,10 +155,13 @@ test("umT5's config from the published key shapes (reference/wan22.md section 4)
 
 test("ComfyUI's scaled fp8 umT5 file loads as the fixture script's dequantised weights", () =>
   scope(() => {
-    const model = UMT5EncoderModel.fromSingleFile(path.join(RELEASE, 'umt5_fp8_e4m3fn_scaled.safetensors'), { dtype: 'float32' });
+    const model = UMT5EncoderModel.fromSingleFile(path.join(RELEASE, 'umt5_fp8_e4m3fn_scaled.safetensors'), {
+      dtype: 'float32',
+    });
     const expected = SafetensorsFile.open(path.join(RELEASE, 'umt5_fp8_expected.safetensors'));
     const got = bytesOf(model);
     assert.deepEqual([...got.keys()].sort(), expected.keys().sort());
-    for (const key of expected.keys()) assert.ok(got.get(key)!.equals(Buffer.from(expected.get(key).toTypedArray().buffer)), key);
+    for (const key of expected.keys())
+      assert.ok(got.get(key)!.equals(Buffer.from(expected.get(key).toTypedArray().buffer)), key);
     model.dispose();
   }));

@@ -10,7 +10,12 @@ import { SafetensorsFile, loadAll, saveSafetensors, scope, tensor } from '../../
 
 const maxAbs = (a: number[], b: number[]): number => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
 import { UMT5EncoderModel } from '../../src/models/umt5/model.js';
-import { PromptEmbeddingCache, promptEmbeddings, textEncoderIdentity, diffusersTextEncoder } from '../../src/models/umt5/prompt_cache.js';
+import {
+  PromptEmbeddingCache,
+  promptEmbeddings,
+  textEncoderIdentity,
+  diffusersTextEncoder,
+} from '../../src/models/umt5/prompt_cache.js';
 import { assertClose } from '../helpers/assert_close.js';
 
 const PROMPTS = ['Transform it into the first-person perspective.', ''];
@@ -37,12 +42,26 @@ test('embeddings are encoded once, stored, and read back without the encoder; ro
       const raw = model.forward(tensor([ids], { dtype: 'int64' }), tensor([mask], { dtype: 'int64' })).toArray();
       const got = first.toArray();
       assertClose(got.slice(0, 80), raw.slice(0, 80), { atol: 1e-6, what: 'prompt rows' });
-      assert.ok(got.slice(80, 128).every((v) => v === 0), 'rows past the prompt are zero');
-      assert.ok(got.slice(128 + 8).every((v) => v === 0), 'the empty prompt keeps only its </s> row');
+      assert.ok(
+        got.slice(80, 128).every((v) => v === 0),
+        'rows past the prompt are zero',
+      );
+      assert.ok(
+        got.slice(128 + 8).every((v) => v === 0),
+        'the empty prompt keeps only its </s> row',
+      );
       assert.ok(got.slice(128, 136).some((v) => v !== 0));
-      assert.deepEqual(readdirSync(cacheDir).filter((f) => !f.endsWith('.safetensors')), [], 'only the embeddings: no temporary files, no digests');
+      assert.deepEqual(
+        readdirSync(cacheDir).filter((f) => !f.endsWith('.safetensors')),
+        [],
+        'only the embeddings: no temporary files, no digests',
+      );
 
-      const again = promptEmbeddings(root, [...PROMPTS].reverse(), { cacheDir, maxLength: 16, onEncode: (p) => encoded.push(p) });
+      const again = promptEmbeddings(root, [...PROMPTS].reverse(), {
+        cacheDir,
+        maxLength: 16,
+        onEncode: (p) => encoded.push(p),
+      });
       assert.equal(encoded.length, 1, 'second call reads the cache');
       assert.deepEqual(again.toArray(), [...got.slice(128), ...got.slice(0, 128)]);
 
@@ -60,7 +79,12 @@ test('the identity follows the weights themselves, not their names and sizes; an
       const te = path.join(root, 'text_encoder');
       const cacheDir = path.join(root, 'cache');
       const encoded: string[][] = [];
-      const first = promptEmbeddings(root, PROMPTS, { cacheDir, maxLength: 16, dtype: 'float32', onEncode: (p) => encoded.push(p) }).toArray();
+      const first = promptEmbeddings(root, PROMPTS, {
+        cacheDir,
+        maxLength: 16,
+        dtype: 'float32',
+        onEncode: (p) => encoded.push(p),
+      }).toArray();
       // same file name, same size, same header: only the values differ
       const file = path.join(te, 'model.safetensors');
       const weights = loadAll(SafetensorsFile.open(file));
@@ -68,12 +92,22 @@ test('the identity follows the weights themselves, not their names and sizes; an
       const size = statSync(file).size;
       saveSafetensors(file, scaled, SafetensorsFile.open(file).metadata);
       assert.equal(statSync(file).size, size);
-      const second = promptEmbeddings(root, PROMPTS, { cacheDir, maxLength: 16, dtype: 'float32', onEncode: (p) => encoded.push(p) }).toArray();
+      const second = promptEmbeddings(root, PROMPTS, {
+        cacheDir,
+        maxLength: 16,
+        dtype: 'float32',
+        onEncode: (p) => encoded.push(p),
+      }).toArray();
       assert.equal(encoded.length, 2, 'new weights are encoded again');
       assert.ok(maxAbs(first, second) > 1e-3, 'and give other embeddings');
       promptEmbeddings(root, PROMPTS, { cacheDir, maxLength: 16, dtype: 'float32', onEncode: (p) => encoded.push(p) });
       assert.equal(encoded.length, 2, 'unchanged weights are read from the cache');
-      const bf16 = promptEmbeddings(root, PROMPTS, { cacheDir, maxLength: 16, dtype: 'bfloat16', onEncode: (p) => encoded.push(p) });
+      const bf16 = promptEmbeddings(root, PROMPTS, {
+        cacheDir,
+        maxLength: 16,
+        dtype: 'bfloat16',
+        onEncode: (p) => encoded.push(p),
+      });
       assert.equal(encoded.length, 3, 'another dtype is encoded again');
       assert.equal(bf16.dtype, 'bfloat16');
     } finally {
@@ -94,10 +128,23 @@ test('the key includes the encoder identity; a file holding another key is refus
 
       const cache = new PromptEmbeddingCache(path.join(root, 'cache'));
       const key = { encoder: before, dtype: 'float32' as const, prompt: 'a', maxLength: 4 };
-      cache.put(key, tensor([[1, 2], [3, 4], [0, 0], [0, 0]]), 2);
+      cache.put(
+        key,
+        tensor([
+          [1, 2],
+          [3, 4],
+          [0, 0],
+          [0, 0],
+        ]),
+        2,
+      );
       assert.deepEqual(cache.get(key)!.toArray(), [1, 2, 3, 4, 0, 0, 0, 0]);
       assert.equal(cache.get({ ...key, prompt: 'b' }), null);
-      saveSafetensors(cache.fileFor(key), { prompt_embeds: tensor([[1, 2]]) }, { encoder: before, dtype: 'float32', prompt: 'other', max_length: '4' });
+      saveSafetensors(
+        cache.fileFor(key),
+        { prompt_embeds: tensor([[1, 2]]) },
+        { encoder: before, dtype: 'float32', prompt: 'other', max_length: '4' },
+      );
       assert.throws(() => cache.get(key), /cached embedding is for .*"prompt":"other"/);
     } finally {
       rmSync(root, { recursive: true, force: true });
@@ -113,8 +160,34 @@ test('worldwander encode-prompts fills the cache with the task prompts and then 
   console.log = (line: string) => void logged.push(line);
   try {
     const cacheDir = path.join(root, 'pe');
-    assert.equal(await main(['encode-prompts', '--model-dir', root, '--cache-dir', cacheDir, '--max-length', '16', '--dtype', 'float32']), 0);
-    assert.equal(await main(['encode-prompts', '--model-dir', root, '--cache-dir', cacheDir, '--max-length', '16', '--dtype', 'float32']), 0);
+    assert.equal(
+      await main([
+        'encode-prompts',
+        '--model-dir',
+        root,
+        '--cache-dir',
+        cacheDir,
+        '--max-length',
+        '16',
+        '--dtype',
+        'float32',
+      ]),
+      0,
+    );
+    assert.equal(
+      await main([
+        'encode-prompts',
+        '--model-dir',
+        root,
+        '--cache-dir',
+        cacheDir,
+        '--max-length',
+        '16',
+        '--dtype',
+        'float32',
+      ]),
+      0,
+    );
     assert.match(logged[0]!, /3 prompt\(s\) in .*: 3 encoded, 0 already cached/);
     assert.match(logged[1 + TASK_PROMPTS.length]!, /0 encoded, 3 already cached/);
     assert.equal(readdirSync(cacheDir).filter((f) => f.endsWith('.safetensors')).length, 3);

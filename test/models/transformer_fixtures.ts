@@ -32,7 +32,13 @@ export function weightsOf(model: WanTransformer3DModel): Weights {
 export function nested4(t: Tensor, sample = 0): number[][][][] {
   const [, c, f, h, w] = t.shape as number[];
   const flat = t.select(0, sample).toArray();
-  return Array.from({ length: c! }, (_, ci) => Array.from({ length: f! }, (_, fi) => Array.from({ length: h! }, (_, hi) => flat.slice(((ci * f! + fi) * h! + hi) * w!, ((ci * f! + fi) * h! + hi + 1) * w!))));
+  return Array.from({ length: c! }, (_, ci) =>
+    Array.from({ length: f! }, (_, fi) =>
+      Array.from({ length: h! }, (_, hi) =>
+        flat.slice(((ci * f! + fi) * h! + hi) * w!, ((ci * f! + fi) * h! + hi + 1) * w!),
+      ),
+    ),
+  );
 }
 
 export function rand(shape: number[], seed: number): Tensor {

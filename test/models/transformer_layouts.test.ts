@@ -22,7 +22,7 @@ function bytesOf(model: WanTransformer3DModel): Map<string, Buffer> {
   return new Map([...model.namedParameters()].map(([name, p]) => [name, Buffer.from(p.toTypedArray().buffer)]));
 }
 
-test('the original release layout (2 shards) and ComfyUI\'s prefixed keys load the same weights and config as diffusers\'', () => {
+test("the original release layout (2 shards) and ComfyUI's prefixed keys load the same weights and config as diffusers'", () => {
   const reference = WanTransformer3DModel.fromPretrained(path.join(FIXTURES, 'tiny_model', 'transformer'));
   const expected = bytesOf(reference);
   for (const layout of ['original', 'comfy']) {
@@ -39,10 +39,19 @@ test('the original release layout (2 shards) and ComfyUI\'s prefixed keys load t
   reference.dispose();
 });
 
-test('layouts are told by their keys; the renames are diffusers\' (norm3 of the original is norm2)', () => {
-  assert.deepEqual(detectTransformerLayout(['blocks.0.self_attn.q.weight', 'head.head.weight']), { layout: 'original', prefix: '' });
-  assert.deepEqual(detectTransformerLayout(['model.diffusion_model.blocks.0.cross_attn.k.weight']), { layout: 'original', prefix: 'model.diffusion_model.' });
-  assert.deepEqual(detectTransformerLayout(['blocks.0.attn1.to_q.weight', 'proj_out.weight']), { layout: 'diffusers', prefix: '' });
+test("layouts are told by their keys; the renames are diffusers' (norm3 of the original is norm2)", () => {
+  assert.deepEqual(detectTransformerLayout(['blocks.0.self_attn.q.weight', 'head.head.weight']), {
+    layout: 'original',
+    prefix: '',
+  });
+  assert.deepEqual(detectTransformerLayout(['model.diffusion_model.blocks.0.cross_attn.k.weight']), {
+    layout: 'original',
+    prefix: 'model.diffusion_model.',
+  });
+  assert.deepEqual(detectTransformerLayout(['blocks.0.attn1.to_q.weight', 'proj_out.weight']), {
+    layout: 'diffusers',
+    prefix: '',
+  });
   const cases: [string, string][] = [
     ['blocks.3.self_attn.o.bias', 'blocks.3.attn1.to_out.0.bias'],
     ['blocks.3.cross_attn.norm_k.weight', 'blocks.3.attn2.norm_k.weight'],
@@ -66,13 +75,19 @@ test('an original-layout file with a key the table does not know is refused, nam
   const file = path.join(dir, 'diffusion_pytorch_model.safetensors');
   const source = SafetensorsFile.open(file);
   const tensors = new Map(source.keys().map((k) => [k, source.get(k)]));
-  tensors.set('model.diffusion_model.blocks.0.self_attn.lora.weight', tensors.get('model.diffusion_model.blocks.0.self_attn.q.weight')!);
+  tensors.set(
+    'model.diffusion_model.blocks.0.self_attn.lora.weight',
+    tensors.get('model.diffusion_model.blocks.0.self_attn.q.weight')!,
+  );
   saveSafetensors(file, tensors);
-  assert.throws(() => WanTransformer3DModel.fromPretrained(dir), /extra: 1 key\(s\) of the original Wan layout have no diffusers name here: model\.diffusion_model\.blocks\.0\.self_attn\.lora\.weight/);
+  assert.throws(
+    () => WanTransformer3DModel.fromPretrained(dir),
+    /extra: 1 key\(s\) of the original Wan layout have no diffusers name here: model\.diffusion_model\.blocks\.0\.self_attn\.lora\.weight/,
+  );
   for (const t of new Set(tensors.values())) t.dispose();
 });
 
-test('ComfyUI\'s scaled fp8 (float8 e4m3fn with per-tensor scales): the weights are the float64 reference\'s dequantised values, bit for bit', () => {
+test("ComfyUI's scaled fp8 (float8 e4m3fn with per-tensor scales): the weights are the float64 reference's dequantised values, bit for bit", () => {
   const model = WanTransformer3DModel.fromPretrained(path.join(FIXTURES, 'wan_layouts', 'comfy_fp8'));
   const expected = SafetensorsFile.open(path.join(FIXTURES, 'wan_layouts', 'comfy_fp8', 'expected.safetensors'));
   try {
@@ -101,20 +116,39 @@ test("at real size: the 5B release's original key list (WanModel's module tree, 
   // The original names written from Wan's WanModel (wan/modules/model.py): per block self_attn and
   // cross_attn (q, k, v, o with biases; norm_q, norm_k), norm3 (the only norm with weights), ffn.0
   // and ffn.2, modulation; then the embeddings, the head and its modulation.
-  const original: string[] = ['patch_embedding.weight', 'patch_embedding.bias', 'head.head.weight', 'head.head.bias', 'head.modulation'];
-  for (const m of ['text_embedding.0', 'text_embedding.2', 'time_embedding.0', 'time_embedding.2', 'time_projection.1']) original.push(`${m}.weight`, `${m}.bias`);
+  const original: string[] = [
+    'patch_embedding.weight',
+    'patch_embedding.bias',
+    'head.head.weight',
+    'head.head.bias',
+    'head.modulation',
+  ];
+  for (const m of ['text_embedding.0', 'text_embedding.2', 'time_embedding.0', 'time_embedding.2', 'time_projection.1'])
+    original.push(`${m}.weight`, `${m}.bias`);
   for (let n = 0; n < 30; n++) {
     for (const attn of ['self_attn', 'cross_attn']) {
-      for (const x of ['q', 'k', 'v', 'o']) original.push(`blocks.${n}.${attn}.${x}.weight`, `blocks.${n}.${attn}.${x}.bias`);
+      for (const x of ['q', 'k', 'v', 'o'])
+        original.push(`blocks.${n}.${attn}.${x}.weight`, `blocks.${n}.${attn}.${x}.bias`);
       original.push(`blocks.${n}.${attn}.norm_q.weight`, `blocks.${n}.${attn}.norm_k.weight`);
     }
-    original.push(`blocks.${n}.norm3.weight`, `blocks.${n}.norm3.bias`, `blocks.${n}.ffn.0.weight`, `blocks.${n}.ffn.0.bias`, `blocks.${n}.ffn.2.weight`, `blocks.${n}.ffn.2.bias`, `blocks.${n}.modulation`);
+    original.push(
+      `blocks.${n}.norm3.weight`,
+      `blocks.${n}.norm3.bias`,
+      `blocks.${n}.ffn.0.weight`,
+      `blocks.${n}.ffn.0.bias`,
+      `blocks.${n}.ffn.2.weight`,
+      `blocks.${n}.ffn.2.bias`,
+      `blocks.${n}.modulation`,
+    );
   }
   const model = new WanTransformer3DModel(WAN22_TI2V_5B, { init: 'empty', device: 'meta' });
   const ours = [...model.stateDict().keys()].sort();
   const renamed = original.map((k) => diffusersKeyOf(k));
-  assert.ok(renamed.every((k) => k !== undefined), 'every original key has a diffusers name');
+  assert.ok(
+    renamed.every((k) => k !== undefined),
+    'every original key has a diffusers name',
+  );
   assert.equal(new Set(renamed).size, original.length, 'no two original keys share a name');
-  assert.deepEqual([...renamed].sort(), ours, 'the renamed list is exactly our model\'s keys');
+  assert.deepEqual([...renamed].sort(), ours, "the renamed list is exactly our model's keys");
   assert.equal(detectTransformerLayout(original.map((k) => `model.diffusion_model.${k}`)).layout, 'original');
 });

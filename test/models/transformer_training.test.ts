@@ -9,8 +9,12 @@ import { TINY, maxAbsDiff, rand, tinyModel } from './transformer_fixtures.js';
 
 function batch(seed: number) {
   const inputs = buildInContextInputs({
-    target: rand([1, 4, 2, 4, 4], seed), condition: rand([1, 4, 2, 4, 4], seed + 1), ref: rand([1, 4, 1, 4, 4], seed + 2),
-    timestep: 600, encoderHiddenStates: rand([1, 3, 8], seed + 3), useCollaborativePositionEncoding: true,
+    target: rand([1, 4, 2, 4, 4], seed),
+    condition: rand([1, 4, 2, 4, 4], seed + 1),
+    ref: rand([1, 4, 1, 4, 4], seed + 2),
+    timestep: 600,
+    encoderHiddenStates: rand([1, 3, 8], seed + 3),
+    useCollaborativePositionEncoding: true,
   });
   const velocity = rand([1, 4, 2, 4, 4], seed + 4);
   return { inputs, loss: (sample: Tensor) => mseLoss(sample, velocity) };
@@ -22,7 +26,11 @@ test('zero-initialised LoRA leaves the transformer output unchanged', () => {
   const before = model.forward(inputs).toArray();
   const wrapped = model.attachLora({ rank: 4, generator: new Generator(1) });
   assert.equal(wrapped.length, 2 * 10); // per block: 4 in attn1, 4 in attn2, 2 in the FFN
-  assert.ok(wrapped.includes('blocks.1.attn2.to_out.0') && wrapped.includes('blocks.0.ffn.net.0.proj') && wrapped.includes('blocks.0.ffn.net.2'));
+  assert.ok(
+    wrapped.includes('blocks.1.attn2.to_out.0') &&
+      wrapped.includes('blocks.0.ffn.net.0.proj') &&
+      wrapped.includes('blocks.0.ffn.net.2'),
+  );
   assert.deepEqual(model.forward(inputs).toArray(), before);
 });
 
@@ -38,7 +46,10 @@ test('gradients reach LoRA weights and nothing else; one AdamW step changes only
     else if (/\.lora_A\.weight$/.test(name)) assert.ok(g, `${name} has a gradient (zero while B is zero)`);
     else assert.equal(g, null, `${name} must get no gradient`);
   }
-  const opt = new AdamW(model.trainableParameters().map(([, p]) => p), { lr: 1e-3, betas: [0.9, 0.95], weightDecay: 0.01 });
+  const opt = new AdamW(
+    model.trainableParameters().map(([, p]) => p),
+    { lr: 1e-3, betas: [0.9, 0.95], weightDecay: 0.01 },
+  );
   opt.step();
   for (const [name, p] of model.namedParameters()) {
     const changed = maxAbsDiff(p.toArray(), snapshot.get(name)!) > 0;
@@ -57,7 +68,10 @@ test('checkpointed and plain backward agree through the transformer (LoRA and fu
     if (lora) {
       model.attachLora({ rank: 4, generator: new Generator(3) });
       // non-zero B so that every LoRA weight gets a gradient
-      for (const [, m] of loraLayers(model)) m.lora_B!.weight.requiresGrad_(false).copy_(randn(m.lora_B!.weight.shape, new Generator(4)).mul(0.1)).requiresGrad_(true);
+      for (const [, m] of loraLayers(model))
+        m.lora_B!.weight.requiresGrad_(false)
+          .copy_(randn(m.lora_B!.weight.shape, new Generator(4)).mul(0.1))
+          .requiresGrad_(true);
     }
     const { inputs, loss } = batch(30);
     const plainLoss = model.forwardBackward(inputs, loss);
@@ -80,8 +94,11 @@ test('gradient checkpointing lowers the peak of live tensor bytes of a training 
   const config = { ...TINY, num_layers: 6, ffn_dim: 64 };
   const model = tinyModel(12, config);
   const inputs = buildInContextInputs({
-    target: rand([1, 4, 4, 8, 8], 50), condition: rand([1, 4, 4, 8, 8], 51),
-    timestep: 500, encoderHiddenStates: rand([1, 3, 8], 52), useCollaborativePositionEncoding: true,
+    target: rand([1, 4, 4, 8, 8], 50),
+    condition: rand([1, 4, 4, 8, 8], 51),
+    timestep: 500,
+    encoderHiddenStates: rand([1, 3, 8], 52),
+    useCollaborativePositionEncoding: true,
   });
   const velocity = rand([1, 4, 4, 8, 8], 53);
   const peak = (checkpoint: boolean): number => {
@@ -91,7 +108,8 @@ test('gradient checkpointing lowers the peak of live tensor bytes of a training 
     model.forwardBackward(inputs, (sample) => mseLoss(sample, velocity), { checkpoint });
     return memoryStats().peakAllocatedBytes - base;
   };
-  const plain = peak(false), checkpointed = peak(true);
+  const plain = peak(false),
+    checkpointed = peak(true);
   // 6 blocks of activations against one block's plus the kept block inputs
   assert.ok(checkpointed < 0.6 * plain, `peak ${checkpointed} bytes checkpointed, ${plain} plain`);
 });

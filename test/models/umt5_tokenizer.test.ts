@@ -41,9 +41,14 @@ test('truncation keeps the first max_length − 1 text tokens and still ends wit
   assert.throws(() => tokenizer.encode([FIRST], { maxLength: 1 }), /maxLength: must be an integer >= 2/);
 });
 
-test("prompts are cleaned as Wan does: html entities (twice), trimmed, whitespace runs collapsed", () => {
+test('prompts are cleaned as Wan does: html entities (twice), trimmed, whitespace runs collapsed', () => {
   assert.equal(cleanPrompt('  Transform &amp;amp; it\n\tinto   &#39;x&#x27;  '), "Transform & it into 'x'");
-  assert.deepEqual(tokenizer.encode(['  Transform   it\ninto the first-person perspective. '], { maxLength: 16 }).inputIds[0]!.slice(0, 10), FIRST_IDS);
+  assert.deepEqual(
+    tokenizer
+      .encode(['  Transform   it\ninto the first-person perspective. '], { maxLength: 16 })
+      .inputIds[0]!.slice(0, 10),
+    FIRST_IDS,
+  );
 });
 
 test('a folder without tokenizer.json is a clear error', () => {

@@ -3,7 +3,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { Generator, memoryStats, noGrad, randn, resetPeakMemory, scope, tensor, type Tensor } from '../../src/torch/index.js';
+import {
+  Generator,
+  memoryStats,
+  noGrad,
+  randn,
+  resetPeakMemory,
+  scope,
+  tensor,
+  type Tensor,
+} from '../../src/torch/index.js';
 import { AutoencoderKLWan } from '../../src/models/wan/vae.js';
 import { FeatureCache } from '../../src/models/wan/vae_cache.js';
 import { WAN22_TI2V_5B_VAE } from '../../src/models/wan/vae_config.js';
@@ -13,7 +22,8 @@ import { DiagonalGaussian } from '../../src/models/wan/vae.js';
 import { assertClose } from '../helpers/assert_close.js';
 import { TINY_WAN21, TINY_WAN22 } from './vae_tiny_config.js';
 
-const video = (frames: number, size: number, seed = 3): Tensor => randn([1, 3, frames, size, size], new Generator(seed)).mul(0.5).clamp(-1, 1);
+const video = (frames: number, size: number, seed = 3): Tensor =>
+  randn([1, 3, frames, size, size], new Generator(seed)).mul(0.5).clamp(-1, 1);
 const maxAbs = (a: Tensor, b: Tensor): number => a.sub(b).abs().amax([0, 1, 2, 3, 4]).item();
 
 test('Wan2.2 layout: encode/decode shapes for 1, 5, 9 and 49 frames (T ↔ 1 + (T-1)/4, 16x spatial)', () =>
@@ -21,7 +31,12 @@ test('Wan2.2 layout: encode/decode shapes for 1, 5, 9 and 49 frames (T ↔ 1 + (
     const vae = new AutoencoderKLWan(TINY_WAN22, { generator: new Generator(1) });
     assert.equal(vae.temporalCompression, 4);
     assert.equal(vae.spatialCompression, 16);
-    for (const [frames, latentFrames] of [[1, 1], [5, 2], [9, 3], [49, 13]] as const) {
+    for (const [frames, latentFrames] of [
+      [1, 1],
+      [5, 2],
+      [9, 3],
+      [49, 13],
+    ] as const) {
       scope(() => {
         const size = frames === 49 ? 16 : 32;
         const posterior = vae.encode(video(frames, size));
@@ -37,13 +52,20 @@ test('Wan2.2 layout: encode/decode shapes for 1, 5, 9 and 49 frames (T ↔ 1 + (
 test('frame counts other than 4k+1 and sizes not divisible by 16 are refused with a clear error', () =>
   scope(() => {
     const vae = new AutoencoderKLWan(TINY_WAN22, { generator: new Generator(1) });
-    for (const frames of [2, 4, 6, 48]) assert.throws(() => vae.encode(video(frames, 16)), new RegExp(`1 \\+ 4k frames .*got ${frames}`));
-    assert.throws(() => vae.encode(randn([1, 3, 1, 24, 32], new Generator(0))), /height 24 and width 32 must be multiples of 16/);
+    for (const frames of [2, 4, 6, 48])
+      assert.throws(() => vae.encode(video(frames, 16)), new RegExp(`1 \\+ 4k frames .*got ${frames}`));
+    assert.throws(
+      () => vae.encode(randn([1, 3, 1, 24, 32], new Generator(0))),
+      /height 24 and width 32 must be multiples of 16/,
+    );
     assert.throws(() => vae.encode(randn([1, 4, 1, 16, 16], new Generator(0))), /expected video \[B,3,T,H,W\]/);
     assert.throws(() => vae.decode(randn([1, 3, 1, 1, 1], new Generator(0))), /expected latent \[B,4,T,H,W\]/);
   }));
 
-for (const [name, config, size] of [['Wan2.2', TINY_WAN22, 32], ['Wan2.1', TINY_WAN21, 16]] as const) {
+for (const [name, config, size] of [
+  ['Wan2.2', TINY_WAN22, 32],
+  ['Wan2.1', TINY_WAN21, 16],
+] as const) {
   test(`${name} layout: chunked encode/decode (frame 0, then chunks, through the cache) equals one whole-sequence causal pass`, () =>
     scope(() => {
       const vae = new AutoencoderKLWan(config, { generator: new Generator(5) });
@@ -90,7 +112,8 @@ test('the real Wan2.2-TI2V-5B config builds the published tree: 196 tensors, 704
     // init 'empty' allocates without touching memory: the 2.8 GB are never written.
     const vae = new AutoencoderKLWan(WAN22_TI2V_5B_VAE, { init: 'empty' });
     const shapes = new Map([...vae.stateDict()].map(([k, t]) => [k, [...t.shape]]));
-    const count = (prefix: string): number => [...shapes].filter(([k]) => k.startsWith(prefix)).reduce((n, [, s]) => n + s.reduce((a, b) => a * b, 1), 0);
+    const count = (prefix: string): number =>
+      [...shapes].filter(([k]) => k.startsWith(prefix)).reduce((n, [, s]) => n + s.reduce((a, b) => a * b, 1), 0);
     assert.equal(shapes.size, 196);
     assert.equal(count(''), 704_688_668);
     assert.equal((count('encoder.') / 1e6).toFixed(1), '149.6');
@@ -123,15 +146,30 @@ test('the real Wan2.2-TI2V-5B config builds the published tree: 196 tensors, 704
     const res = String.raw`resnets\.\d\.(norm1\.gamma|norm2\.gamma|(conv1|conv2|conv_shortcut)\.(weight|bias))`;
     const conv = String.raw`\.(weight|bias)`;
     const patterns = [
-      String.raw`encoder\.conv_in${conv}`, String.raw`encoder\.down_blocks\.[0-3]\.${res}`,
-      String.raw`encoder\.down_blocks\.[0-2]\.downsampler\.resample\.1${conv}`, String.raw`encoder\.down_blocks\.[12]\.downsampler\.time_conv${conv}`,
+      String.raw`encoder\.conv_in${conv}`,
+      String.raw`encoder\.down_blocks\.[0-3]\.${res}`,
+      String.raw`encoder\.down_blocks\.[0-2]\.downsampler\.resample\.1${conv}`,
+      String.raw`encoder\.down_blocks\.[12]\.downsampler\.time_conv${conv}`,
       String.raw`(en|de)coder\.mid_block\.(${res}|attentions\.0\.(norm\.gamma|(to_qkv|proj)${conv}))`,
-      String.raw`(en|de)coder\.norm_out\.gamma`, String.raw`(en|de)coder\.conv_out${conv}`, String.raw`(post_)?quant_conv${conv}`,
-      String.raw`decoder\.conv_in${conv}`, String.raw`decoder\.up_blocks\.[0-3]\.${res}`,
-      String.raw`decoder\.up_blocks\.[0-2]\.upsampler\.resample\.1${conv}`, String.raw`decoder\.up_blocks\.[01]\.upsampler\.time_conv${conv}`,
+      String.raw`(en|de)coder\.norm_out\.gamma`,
+      String.raw`(en|de)coder\.conv_out${conv}`,
+      String.raw`(post_)?quant_conv${conv}`,
+      String.raw`decoder\.conv_in${conv}`,
+      String.raw`decoder\.up_blocks\.[0-3]\.${res}`,
+      String.raw`decoder\.up_blocks\.[0-2]\.upsampler\.resample\.1${conv}`,
+      String.raw`decoder\.up_blocks\.[01]\.upsampler\.time_conv${conv}`,
     ].map((p) => new RegExp(`^${p}$`));
-    for (const key of shapes.keys()) assert.ok(patterns.some((p) => p.test(key)), `${key} is not a published key name`);
-    for (const absent of ['encoder.down_blocks.3.downsampler.resample.1.weight', 'encoder.down_blocks.0.downsampler.time_conv.weight', 'decoder.up_blocks.2.upsampler.time_conv.weight', 'decoder.up_blocks.3.upsampler.resample.1.weight']) {
+    for (const key of shapes.keys())
+      assert.ok(
+        patterns.some((p) => p.test(key)),
+        `${key} is not a published key name`,
+      );
+    for (const absent of [
+      'encoder.down_blocks.3.downsampler.resample.1.weight',
+      'encoder.down_blocks.0.downsampler.time_conv.weight',
+      'decoder.up_blocks.2.upsampler.time_conv.weight',
+      'decoder.up_blocks.3.upsampler.resample.1.weight',
+    ]) {
       assert.ok(!shapes.has(absent), `${absent} must not exist`);
     }
   }));
@@ -169,6 +207,9 @@ test('chunked encoding keeps peak memory flat in the frame count; a whole-sequen
     const [c9, c33, w9, w33] = [peak(9, true), peak(33, true), peak(9, false), peak(33, false)];
     // Chunked, the only growth is the patchified copy of the input and the output moments.
     const extra = (33 - 9) * 3 * 32 * 32 * 4 + (9 - 3) * 8 * 2 * 2 * 4;
-    assert.ok(c33 - c9 <= extra + 4096, `chunked: ${c9} bytes at 9 frames, ${c33} at 33 (input/output growth ${extra})`);
+    assert.ok(
+      c33 - c9 <= extra + 4096,
+      `chunked: ${c9} bytes at 9 frames, ${c33} at 33 (input/output growth ${extra})`,
+    );
     assert.ok(w33 > 2.5 * w9, `whole: ${w9} bytes at 9 frames, ${w33} at 33`);
   }));

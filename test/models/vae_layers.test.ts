@@ -34,33 +34,49 @@ test('causal conv3d: 2 zero frames in front, none behind; cached frames replace 
       return x[((i * T + (f - 2)) * H + h) * W + ww]!;
     };
     const expected: number[] = [];
-    for (let o = 0; o < co; o++) for (let t = 0; t < frames - 2; t++) for (let h = 0; h < H; h++) for (let ww = 0; ww < W; ww++) {
-      let s = b[o]!;
-      for (let i = 0; i < ci; i++) for (let kt = 0; kt < 3; kt++) for (let kh = 0; kh < 3; kh++) for (let kw = 0; kw < 3; kw++) {
-        s += w[(((o * ci + i) * 3 + kt) * 3 + kh) * 3 + kw]! * at(i, t + kt, h + kh - 1, ww + kw - 1);
-      }
-      expected.push(s);
-    }
+    for (let o = 0; o < co; o++)
+      for (let t = 0; t < frames - 2; t++)
+        for (let h = 0; h < H; h++)
+          for (let ww = 0; ww < W; ww++) {
+            let s = b[o]!;
+            for (let i = 0; i < ci; i++)
+              for (let kt = 0; kt < 3; kt++)
+                for (let kh = 0; kh < 3; kh++)
+                  for (let kw = 0; kw < 3; kw++) {
+                    s += w[(((o * ci + i) * 3 + kt) * 3 + kh) * 3 + kw]! * at(i, t + kt, h + kh - 1, ww + kw - 1);
+                  }
+            expected.push(s);
+          }
     const out = conv.forward(t64(x, [1, ci, T, H, W]), t64(past, [1, ci, 1, H, W]));
     assert.deepEqual(out.shape, [1, co, T, H, W]);
     assertClose(out.toArray(), expected, { atol: 1e-12, what: 'causal conv with one cached frame' });
     // Without a cache the first output frame sees two zero frames and x[0] only.
-    const first = conv.forward(t64(x, [1, ci, T, H, W])).narrow(2, 0, 1).toArray();
+    const first = conv
+      .forward(t64(x, [1, ci, T, H, W]))
+      .narrow(2, 0, 1)
+      .toArray();
     const onlyX0: number[] = [];
-    for (let o = 0; o < co; o++) for (let h = 0; h < H; h++) for (let ww = 0; ww < W; ww++) {
-      let s = b[o]!;
-      for (let i = 0; i < ci; i++) for (let kh = 0; kh < 3; kh++) for (let kw = 0; kw < 3; kw++) {
-        const hh = h + kh - 1, w2 = ww + kw - 1;
-        if (hh >= 0 && hh < H && w2 >= 0 && w2 < W) s += w[(((o * ci + i) * 3 + 2) * 3 + kh) * 3 + kw]! * x[((i * T) * H + hh) * W + w2]!;
-      }
-      onlyX0.push(s);
-    }
+    for (let o = 0; o < co; o++)
+      for (let h = 0; h < H; h++)
+        for (let ww = 0; ww < W; ww++) {
+          let s = b[o]!;
+          for (let i = 0; i < ci; i++)
+            for (let kh = 0; kh < 3; kh++)
+              for (let kw = 0; kw < 3; kw++) {
+                const hh = h + kh - 1,
+                  w2 = ww + kw - 1;
+                if (hh >= 0 && hh < H && w2 >= 0 && w2 < W)
+                  s += w[(((o * ci + i) * 3 + 2) * 3 + kh) * 3 + kw]! * x[(i * T * H + hh) * W + w2]!;
+              }
+          onlyX0.push(s);
+        }
     assertClose(first, onlyX0, { atol: 1e-12, what: 'first frame without cache' });
   }));
 
 test('RMS norm: x / max(|x|_C, 1e-12) · √C · γ per position', () =>
   scope(() => {
-    const C = 3, N = 4;
+    const C = 3,
+      N = 4;
     const norm = new WanRMSNorm(C, { dtype: 'float64' });
     const g = data(C);
     set(norm.gamma, g);
@@ -84,10 +100,15 @@ test('patchify puts pixel (2i+h_off, 2j+w_off) of channel c at channel 4c + 2·w
     const p = patchify(t64(x, [1, C, T, H, W]), 2);
     assert.deepEqual(p.shape, [1, 12, T, 2, 3]);
     const got = p.toArray();
-    for (let c = 0; c < C; c++) for (let t = 0; t < T; t++) for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) for (let ho = 0; ho < 2; ho++) for (let wo = 0; wo < 2; wo++) {
-      const ch = 4 * c + 2 * wo + ho;
-      assert.equal(got[((ch * T + t) * 2 + i) * 3 + j], x[((c * T + t) * H + 2 * i + ho) * W + 2 * j + wo]);
-    }
+    for (let c = 0; c < C; c++)
+      for (let t = 0; t < T; t++)
+        for (let i = 0; i < 2; i++)
+          for (let j = 0; j < 3; j++)
+            for (let ho = 0; ho < 2; ho++)
+              for (let wo = 0; wo < 2; wo++) {
+                const ch = 4 * c + 2 * wo + ho;
+                assert.equal(got[((ch * T + t) * 2 + i) * 3 + j], x[((c * T + t) * H + 2 * i + ho) * W + 2 * j + wo]);
+              }
     assert.deepEqual(unpatchify(p, 2).toArray(), Array.from(x));
     assert.throws(() => patchify(t64(data(15), [1, 1, 1, 3, 5]), 2), /multiples of the patch size 2/);
   }));
@@ -98,18 +119,23 @@ test('AvgDown3D: zero frame in front when T is odd, then means over groups of fo
     const x = data(C * T * H * W);
     const got = avgDown3d(t64(x, [1, C, T, H, W]), out, 2, 2).toArray();
     // Padded frames: [0, x0, x1, x2] → 2 output frames; folded channel k = ((c·2 + a)·2 + b)·2 + d.
-    const xp = (c: number, f: number, h: number, w: number): number => (f === 0 ? 0 : x[((c * T + f - 1) * H + h) * W + w]!);
+    const xp = (c: number, f: number, h: number, w: number): number =>
+      f === 0 ? 0 : x[((c * T + f - 1) * H + h) * W + w]!;
     const group = (C * 8) / out;
     const expected: number[] = [];
-    for (let o = 0; o < out; o++) for (let t = 0; t < 2; t++) {
-      let s = 0;
-      for (let g = 0; g < group; g++) {
-        const k = o * group + g;
-        const c = Math.floor(k / 8), a = Math.floor(k / 4) % 2, b = Math.floor(k / 2) % 2, d = k % 2;
-        s += xp(c, 2 * t + a, b, d);
+    for (let o = 0; o < out; o++)
+      for (let t = 0; t < 2; t++) {
+        let s = 0;
+        for (let g = 0; g < group; g++) {
+          const k = o * group + g;
+          const c = Math.floor(k / 8),
+            a = Math.floor(k / 4) % 2,
+            b = Math.floor(k / 2) % 2,
+            d = k % 2;
+          s += xp(c, 2 * t + a, b, d);
+        }
+        expected.push(s / group);
       }
-      expected.push(s / group);
-    }
     assertClose(got, expected, { atol: 1e-12, what: 'avgDown3d' });
   }));
 
@@ -121,20 +147,32 @@ test('DupUp3D: repeat_interleave of channels unfolded into (t, h, w) offsets; fi
     const full = dupUp3d(t64(x, [1, C, T, H, W]), out, 2, 2, false);
     assert.deepEqual(full.shape, [1, out, 2 * T, 2 * H, 2 * W]);
     const got = full.toArray();
-    for (let o = 0; o < out; o++) for (let a = 0; a < 2; a++) for (let b = 0; b < 2; b++) for (let d = 0; d < 2; d++) for (let t = 0; t < T; t++) for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) {
-      const k = ((o * 2 + a) * 2 + b) * 2 + d;
-      const src = x[((Math.floor(k / repeats) * T + t) * H + h) * W + w]!;
-      assert.equal(got[((o * 2 * T + 2 * t + a) * 2 * H + 2 * h + b) * 2 * W + 2 * w + d], src);
-    }
+    for (let o = 0; o < out; o++)
+      for (let a = 0; a < 2; a++)
+        for (let b = 0; b < 2; b++)
+          for (let d = 0; d < 2; d++)
+            for (let t = 0; t < T; t++)
+              for (let h = 0; h < H; h++)
+                for (let w = 0; w < W; w++) {
+                  const k = ((o * 2 + a) * 2 + b) * 2 + d;
+                  const src = x[((Math.floor(k / repeats) * T + t) * H + h) * W + w]!;
+                  assert.equal(got[((o * 2 * T + 2 * t + a) * 2 * H + 2 * h + b) * 2 * W + 2 * w + d], src);
+                }
     assert.deepEqual(dupUp3d(t64(x, [1, C, T, H, W]), out, 2, 2, true).shape, [1, out, 2 * T - 1, 2 * H, 2 * W]);
   }));
 
 test('attention block: single-head softmax(qkᵀ/√C)v per frame with q,k,v the channel thirds of to_qkv, then proj, residual', () =>
   scope(() => {
-    const C = 2, T = 2, P = 3; // frames of 1 x 3 pixels
+    const C = 2,
+      T = 2,
+      P = 3; // frames of 1 x 3 pixels
     const block = new WanAttentionBlock(C, { dtype: 'float64' });
     const [wq, bq, wp, bp, g] = [data(3 * C * C), data(3 * C), data(C * C), data(C), data(C)];
-    set(block.to_qkv.weight, wq); set(block.to_qkv.bias, bq); set(block.proj.weight, wp); set(block.proj.bias, bp); set(block.norm.gamma, g);
+    set(block.to_qkv.weight, wq);
+    set(block.to_qkv.bias, bq);
+    set(block.proj.weight, wp);
+    set(block.proj.bias, bp);
+    set(block.norm.gamma, g);
     const x = data(C * T * P);
     const X = (c: number, t: number, p: number): number => x[(c * T + t) * P + p]!;
     const expected = new Array<number>(C * T * P);
@@ -144,14 +182,20 @@ test('attention block: single-head softmax(qkᵀ/√C)v per frame with q,k,v the
         const l = Math.sqrt(X(0, t, p) ** 2 + X(1, t, p) ** 2);
         n.push([0, 1].map((c) => (X(c, t, p) / l) * Math.sqrt(C) * g[c]!));
       }
-      const qkv = n.map((v) => Array.from({ length: 3 * C }, (_, o) => bq[o]! + v.reduce((s, vi, i) => s + wq[o * C + i]! * vi, 0)));
+      const qkv = n.map((v) =>
+        Array.from({ length: 3 * C }, (_, o) => bq[o]! + v.reduce((s, vi, i) => s + wq[o * C + i]! * vi, 0)),
+      );
       for (let p = 0; p < P; p++) {
-        const scores = Array.from({ length: P }, (_, r) => (qkv[p]![0]! * qkv[r]![C]! + qkv[p]![1]! * qkv[r]![C + 1]!) / Math.sqrt(C));
+        const scores = Array.from(
+          { length: P },
+          (_, r) => (qkv[p]![0]! * qkv[r]![C]! + qkv[p]![1]! * qkv[r]![C + 1]!) / Math.sqrt(C),
+        );
         const m = Math.max(...scores);
         const e = scores.map((s) => Math.exp(s - m));
         const z = e.reduce((a, b) => a + b, 0);
         const o = [0, 1].map((c) => e.reduce((s, ei, r) => s + (ei / z) * qkv[r]![2 * C + c]!, 0));
-        for (let c = 0; c < C; c++) expected[(c * T + t) * P + p] = X(c, t, p) + bp[c]! + wp[c * C]! * o[0]! + wp[c * C + 1]! * o[1]!;
+        for (let c = 0; c < C; c++)
+          expected[(c * T + t) * P + p] = X(c, t, p) + bp[c]! + wp[c * C]! * o[0]! + wp[c * C + 1]! * o[1]!;
       }
     }
     assertClose(block.forward(t64(x, [1, C, T, 1, P])).toArray(), expected, { atol: 1e-12, what: 'attention block' });
@@ -169,7 +213,13 @@ function pickingResample(mode: 'upsample3d' | 'downsample3d', taps: number[]): W
   return r;
 }
 const constantFrames = (values: number[], size: number): Tensor =>
-  t64(Float64Array.from(values.flatMap((v) => new Array<number>(size * size).fill(v))), [1, 1, values.length, size, size]);
+  t64(Float64Array.from(values.flatMap((v) => new Array<number>(size * size).fill(v))), [
+    1,
+    1,
+    values.length,
+    size,
+    size,
+  ]);
 const perFrameValue = (t: Tensor): number[] => {
   const n = t.size(3) * t.size(4);
   return t.toArray().filter((_, i) => i % n === 0);
@@ -211,12 +261,19 @@ test('bounded conv3d: frame groups and row groups under a small workspace budget
     const x = t64(data(2 * 3 * 7 * 9 * 5), [2, 3, 7, 9, 5]);
     const w = t64(data(4 * 3 * 3 * 3 * 3), [4, 3, 3, 3, 3]);
     const b = t64(data(4), [4]);
-    for (const stride of [[1, 1, 1], [2, 1, 1], [1, 2, 2]] as const) {
+    for (const stride of [
+      [1, 1, 1],
+      [2, 1, 1],
+      [1, 2, 2],
+    ] as const) {
       const plain = [0, 1].map((i) => conv3d(x.narrow(0, i, 1), w, b, { stride: [...stride] }).toArray()).flat();
       // Per output row the buffer is 3·27·W_out·8 bytes: budgets for 2 frames, 2 rows, 1 row.
       const perRow = 3 * 27 * (stride[2] === 2 ? 2 : 3) * 8;
       for (const budget of [perRow * 7 * 2, perRow * 2, 1]) {
-        assertClose(boundedConv3d(x, w, b, stride, budget).toArray(), plain, { atol: 1e-12, what: `stride ${stride}, budget ${budget}` });
+        assertClose(boundedConv3d(x, w, b, stride, budget).toArray(), plain, {
+          atol: 1e-12,
+          what: `stride ${stride}, budget ${budget}`,
+        });
       }
     }
   }));

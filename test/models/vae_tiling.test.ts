@@ -13,8 +13,14 @@ import { blendRamp, decodeTiled, tileStarts } from '../../src/models/wan/vae_til
 // aside, which spans the whole frame).
 const CONFIG: WanVAEConfig = {
   ...WAN22_TI2V_5B_VAE,
-  base_dim: 2, decoder_base_dim: 2, z_dim: 2, dim_mult: [1, 2], num_res_blocks: 0, temperal_downsample: [false],
-  latents_mean: [0, 0], latents_std: [1, 1],
+  base_dim: 2,
+  decoder_base_dim: 2,
+  z_dim: 2,
+  dim_mult: [1, 2],
+  num_res_blocks: 0,
+  temperal_downsample: [false],
+  latents_mean: [0, 0],
+  latents_std: [1, 1],
 };
 const TILES = { tileHeight: 32, tileWidth: 32, strideHeight: 16, strideWidth: 16 };
 
@@ -33,9 +39,11 @@ function outsideBands(t: Tensor, scale: number): { inside: number[]; outside: nu
   const inBand = (p: number): boolean => p >= 16 * scale && p < 32 * scale;
   const inside: number[] = [];
   const outside: number[] = [];
-  for (let i = 0; i < c * f; i++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    (inBand(y) || inBand(x) ? inside : outside).push(i * h * w + y * w + x);
-  }
+  for (let i = 0; i < c * f; i++)
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        (inBand(y) || inBand(x) ? inside : outside).push(i * h * w + y * w + x);
+      }
   return { inside, outside };
 }
 

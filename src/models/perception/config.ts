@@ -21,11 +21,31 @@ export function parsePerceptionConfig(raw: unknown, where: string): PerceptionCo
   if (!c || typeof c !== 'object') bad('(root)', 'an object');
   const positive = (v: unknown): boolean => Number.isInteger(v) && (v as number) > 0;
   if (!positive(c!.in_channels)) bad('in_channels', 'a positive integer');
-  if (!Array.isArray(c!.block_out_channels) || c!.block_out_channels.length === 0 || !c!.block_out_channels.every(positive)) bad('block_out_channels', 'a non-empty list of positive integers');
-  if (!Array.isArray(c!.class_names) || c!.class_names.length < 2 || !c!.class_names.every((n) => typeof n === 'string')) bad('class_names', 'a list of at least two names');
+  if (
+    !Array.isArray(c!.block_out_channels) ||
+    c!.block_out_channels.length === 0 ||
+    !c!.block_out_channels.every(positive)
+  )
+    bad('block_out_channels', 'a non-empty list of positive integers');
+  if (
+    !Array.isArray(c!.class_names) ||
+    c!.class_names.length < 2 ||
+    !c!.class_names.every((n) => typeof n === 'string')
+  )
+    bad('class_names', 'a list of at least two names');
   const blocks = c!.block_out_channels!.length;
-  if (!Array.isArray(c!.frechet_blocks) || c!.frechet_blocks.length === 0 || !c!.frechet_blocks.every((b) => Number.isInteger(b) && b >= 0 && b < blocks)) bad('frechet_blocks', `a non-empty list of block indices in 0..${blocks - 1}`);
-  return { in_channels: c!.in_channels!, block_out_channels: [...c!.block_out_channels!], class_names: [...c!.class_names!], frechet_blocks: [...c!.frechet_blocks!] };
+  if (
+    !Array.isArray(c!.frechet_blocks) ||
+    c!.frechet_blocks.length === 0 ||
+    !c!.frechet_blocks.every((b) => Number.isInteger(b) && b >= 0 && b < blocks)
+  )
+    bad('frechet_blocks', `a non-empty list of block indices in 0..${blocks - 1}`);
+  return {
+    in_channels: c!.in_channels!,
+    block_out_channels: [...c!.block_out_channels!],
+    class_names: [...c!.class_names!],
+    frechet_blocks: [...c!.frechet_blocks!],
+  };
 }
 
 export function readPerceptionConfig(file: string): PerceptionConfig {

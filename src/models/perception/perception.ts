@@ -18,7 +18,10 @@ class DownBlock extends Module {
 
   constructor(inChannels: number, outChannels: number, stride: number, options: LayerOptions) {
     super();
-    this.conv1 = this.registerModule('conv1', new Conv2d(inChannels, outChannels, 3, { stride, padding: 1, ...options }));
+    this.conv1 = this.registerModule(
+      'conv1',
+      new Conv2d(inChannels, outChannels, 3, { stride, padding: 1, ...options }),
+    );
     this.conv2 = this.registerModule('conv2', new Conv2d(outChannels, outChannels, 3, { padding: 1, ...options }));
   }
 
@@ -38,11 +41,22 @@ export class PerceptionNet extends Module {
   readonly down_blocks: ModuleList<DownBlock>;
   readonly heads: ModuleList<Conv2d>;
 
-  constructor(readonly config: PerceptionConfig, options: LayerOptions = {}) {
+  constructor(
+    readonly config: PerceptionConfig,
+    options: LayerOptions = {},
+  ) {
     super();
     const widths = config.block_out_channels;
-    this.down_blocks = this.registerModule('down_blocks', new ModuleList(widths.map((w, i) => new DownBlock(i === 0 ? config.in_channels : widths[i - 1]!, w, i === 0 ? 1 : 2, options))));
-    this.heads = this.registerModule('heads', new ModuleList(widths.map((w) => new Conv2d(w, config.class_names.length, 1, options))));
+    this.down_blocks = this.registerModule(
+      'down_blocks',
+      new ModuleList(
+        widths.map((w, i) => new DownBlock(i === 0 ? config.in_channels : widths[i - 1]!, w, i === 0 ? 1 : 2, options)),
+      ),
+    );
+    this.heads = this.registerModule(
+      'heads',
+      new ModuleList(widths.map((w) => new Conv2d(w, config.class_names.length, 1, options))),
+    );
     this.eval();
   }
 
@@ -68,7 +82,9 @@ export class PerceptionNet extends Module {
   forward(x: Tensor, { logits = true }: { logits?: boolean } = {}): PerceptionOutput {
     const [, c, h, w] = x.shape as [number, number, number, number];
     if (x.ndim !== 4 || c !== this.config.in_channels || h % this.stride || w % this.stride) {
-      throw new ModelInputError(`PerceptionNet: expected frames [N, ${this.config.in_channels}, H, W] with H and W multiples of ${this.stride}, got [${x.shape.join(', ')}]`);
+      throw new ModelInputError(
+        `PerceptionNet: expected frames [N, ${this.config.in_channels}, H, W] with H and W multiples of ${this.stride}, got [${x.shape.join(', ')}]`,
+      );
     }
     return scope(() => {
       const features: Tensor[] = [];

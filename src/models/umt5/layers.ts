@@ -9,7 +9,11 @@ import { Module } from '../../nn/module.js';
 export class UMT5LayerNorm extends Module {
   readonly weight: Tensor;
 
-  constructor(dim: number, readonly eps: number, options: LayerOptions = {}) {
+  constructor(
+    dim: number,
+    readonly eps: number,
+    options: LayerOptions = {},
+  ) {
     super();
     this.weight = this.registerParameter('weight', constantParameter([dim], 1, options));
   }
@@ -48,21 +52,37 @@ export class UMT5Attention extends Module {
   readonly o: Linear;
   readonly relative_attention_bias: Module & { weight: Tensor };
 
-  constructor(readonly dModel: number, readonly numHeads: number, readonly dKv: number, readonly numBuckets: number, readonly maxDistance: number, options: LayerOptions = {}) {
+  constructor(
+    readonly dModel: number,
+    readonly numHeads: number,
+    readonly dKv: number,
+    readonly numBuckets: number,
+    readonly maxDistance: number,
+    options: LayerOptions = {},
+  ) {
     super();
     const inner = numHeads * dKv;
     this.q = this.registerModule('q', new Linear(dModel, inner, { bias: false, ...options }));
     this.k = this.registerModule('k', new Linear(dModel, inner, { bias: false, ...options }));
     this.v = this.registerModule('v', new Linear(dModel, inner, { bias: false, ...options }));
     this.o = this.registerModule('o', new Linear(inner, dModel, { bias: false, ...options }));
-    this.relative_attention_bias = this.registerModule('relative_attention_bias', new EmbeddingTable(numBuckets, numHeads, options));
+    this.relative_attention_bias = this.registerModule(
+      'relative_attention_bias',
+      new EmbeddingTable(numBuckets, numHeads, options),
+    );
   }
 
   /** [1, H, L, L] bias from this layer's table. */
   positionBias(length: number): Tensor {
     const buckets = new Int32Array(length * length);
-    for (let qi = 0; qi < length; qi++) for (let ki = 0; ki < length; ki++) buckets[qi * length + ki] = relativePositionBucket(ki - qi, this.numBuckets, this.maxDistance);
-    const index = tensor(buckets, { shape: [length, length], dtype: 'int64', device: this.relative_attention_bias.weight.device });
+    for (let qi = 0; qi < length; qi++)
+      for (let ki = 0; ki < length; ki++)
+        buckets[qi * length + ki] = relativePositionBucket(ki - qi, this.numBuckets, this.maxDistance);
+    const index = tensor(buckets, {
+      shape: [length, length],
+      dtype: 'int64',
+      device: this.relative_attention_bias.weight.device,
+    });
     const table = consume(index, (i) => embedding(i, this.relative_attention_bias.weight));
     return consume(table, (t) => t.permute(2, 0, 1).unsqueeze(0));
   }
@@ -70,7 +90,8 @@ export class UMT5Attention extends Module {
   /** x [B, L, D]; maskBias [B, 1, 1, L] additive (dtype min at padded keys) or null. */
   forward(x: Tensor, maskBias: Tensor | null): Tensor {
     const [b, l] = x.shape as [number, number, number];
-    const heads = (layer: Linear): Tensor => consume(layer.forward(x), (t) => t.view(b, l, this.numHeads, this.dKv).transpose(1, 2));
+    const heads = (layer: Linear): Tensor =>
+      consume(layer.forward(x), (t) => t.view(b, l, this.numHeads, this.dKv).transpose(1, 2));
     const q = heads(this.q);
     const kT = consume(heads(this.k), (t) => t.transpose(-2, -1));
     let scores = q.matmul(kT);
@@ -81,7 +102,10 @@ export class UMT5Attention extends Module {
     scores = consume(scores, (t) => t.add(fullBias));
     fullBias.dispose();
     const softmaxDtype = x.dtype === 'float64' ? 'float64' : 'float32';
-    const weights = consume(consume(scores, (t) => t.softmax(-1, softmaxDtype)), (t) => t.to({ dtype: x.dtype }));
+    const weights = consume(
+      consume(scores, (t) => t.softmax(-1, softmaxDtype)),
+      (t) => t.to({ dtype: x.dtype }),
+    );
     const v = heads(this.v);
     const out = consume(weights, (t) => t.matmul(v));
     v.dispose();

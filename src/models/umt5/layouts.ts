@@ -34,24 +34,40 @@ export function transformersKeyOf(original: string): string | undefined {
 
 /** Which layout a text-encoder file's keys are in, and the prefix before transformers' names (ComfyUI may add one). */
 export function detectUMT5Layout(keys: readonly string[]): { layout: UMT5Layout; prefix: string } {
-  if (keys.includes('token_embedding.weight') || keys.some((k) => /^blocks\.\d+\.attn\.q\.weight$/.test(k))) return { layout: 'original', prefix: '' };
+  if (keys.includes('token_embedding.weight') || keys.some((k) => /^blocks\.\d+\.attn\.q\.weight$/.test(k)))
+    return { layout: 'original', prefix: '' };
   const anchor = keys.find((k) => k.endsWith('encoder.final_layer_norm.weight'));
   return { layout: 'transformers', prefix: anchor ? anchor.slice(0, -'encoder.final_layer_norm.weight'.length) : '' };
 }
 
 /** `source` under transformers' names, whatever layout it is in; unknown keys are an error naming them. */
-export function asTransformersSource(source: TensorSource, where: string): { source: TensorSource; layout: UMT5Layout } {
+export function asTransformersSource(
+  source: TensorSource,
+  where: string,
+): { source: TensorSource; layout: UMT5Layout } {
   const { layout, prefix } = detectUMT5Layout(source.keys());
   if (layout === 'transformers' && !prefix) return { source, layout };
   const nameOf = layout === 'original' ? transformersKeyOf : (key: string) => key;
   const kept = prefix ? filteredSource(source, (k) => k.startsWith(prefix)) : source;
-  return { layout, source: renamedByTable(kept, nameOf, where, { prefix, layout: layout === 'original' ? "Wan's T5Encoder" : 'transformers' }) };
+  return {
+    layout,
+    source: renamedByTable(kept, nameOf, where, {
+      prefix,
+      layout: layout === 'original' ? "Wan's T5Encoder" : 'transformers',
+    }),
+  };
 }
 
 /** ComfyUI files may hold other models' keys beside the prefixed encoder (e.g. a `logit_scale`): only the prefixed ones are the encoder's. */
 function filteredSource(source: TensorSource, keep: (key: string) => boolean): TensorSource {
   const keys = source.keys().filter(keep);
-  return { ...source, keys: () => keys, has: (key) => keep(key) && source.has(key), info: (key) => source.info(key), get: (key, options) => source.get(key, options) };
+  return {
+    ...source,
+    keys: () => keys,
+    has: (key) => keep(key) && source.has(key),
+    info: (key) => source.info(key),
+    get: (key, options) => source.get(key, options),
+  };
 }
 
 /**
@@ -61,16 +77,42 @@ function filteredSource(source: TensorSource, keep: (key: string) => boolean): T
  */
 export function umt5ConfigFromShapes(source: TensorSource, where: string): UMT5Config {
   const shape = (key: string): number[] => {
-    if (!source.has(key)) throw new FileFormatError(`${where}: no ${key}; cannot read the text encoder's config off its weights (give its config.json)`);
+    if (!source.has(key))
+      throw new FileFormatError(
+        `${where}: no ${key}; cannot read the text encoder's config off its weights (give its config.json)`,
+      );
     return source.info(key).shape;
   };
-  const [vocab, dModel] = shape(source.has('shared.weight') ? 'shared.weight' : 'encoder.embed_tokens.weight') as [number, number];
-  const [buckets, heads] = shape('encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight') as [number, number];
+  const [vocab, dModel] = shape(source.has('shared.weight') ? 'shared.weight' : 'encoder.embed_tokens.weight') as [
+    number,
+    number,
+  ];
+  const [buckets, heads] = shape('encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight') as [
+    number,
+    number,
+  ];
   const attention = shape('encoder.block.0.layer.0.SelfAttention.q.weight')[0]!;
-  if (attention % heads) throw new FileFormatError(`${where}: q has ${attention} rows, not a multiple of the ${heads} heads of relative_attention_bias`);
-  const layers = new Set(source.keys().map((k) => /^encoder\.block\.(\d+)\./.exec(k)?.[1]).filter((n) => n !== undefined)).size;
-  return parseUMT5Config({
-    ...UMT5_XXL, vocab_size: vocab, d_model: dModel, d_kv: attention / heads, num_heads: heads, relative_attention_num_buckets: buckets,
-    d_ff: shape('encoder.block.0.layer.1.DenseReluDense.wi_0.weight')[0]!, num_layers: layers,
-  }, where);
+  if (attention % heads)
+    throw new FileFormatError(
+      `${where}: q has ${attention} rows, not a multiple of the ${heads} heads of relative_attention_bias`,
+    );
+  const layers = new Set(
+    source
+      .keys()
+      .map((k) => /^encoder\.block\.(\d+)\./.exec(k)?.[1])
+      .filter((n) => n !== undefined),
+  ).size;
+  return parseUMT5Config(
+    {
+      ...UMT5_XXL,
+      vocab_size: vocab,
+      d_model: dModel,
+      d_kv: attention / heads,
+      num_heads: heads,
+      relative_attention_num_buckets: buckets,
+      d_ff: shape('encoder.block.0.layer.1.DenseReluDense.wi_0.weight')[0]!,
+      num_layers: layers,
+    },
+    where,
+  );
 }

@@ -3,7 +3,18 @@
 import { ModelInputError } from '../../errors.js';
 import path from 'node:path';
 
-import { embedding, full, scope, type DType, type Device, type Tensor, type TensorInfo, type TensorSource, openTensorFile, openWeights } from '../../torch/index.js';
+import {
+  embedding,
+  full,
+  scope,
+  type DType,
+  type Device,
+  type Tensor,
+  type TensorInfo,
+  type TensorSource,
+  openTensorFile,
+  openWeights,
+} from '../../torch/index.js';
 import type { LayerOptions } from '../../nn/init.js';
 import { loadPretrained, Module, ModuleList, type LoadProgress } from '../../nn/module.js';
 import { readUMT5Config, type UMT5Config } from './config.js';
@@ -16,7 +27,17 @@ class UMT5SelfAttentionLayer extends Module {
   readonly layer_norm: UMT5LayerNorm;
   constructor(c: UMT5Config, options: LayerOptions) {
     super();
-    this.SelfAttention = this.registerModule('SelfAttention', new UMT5Attention(c.d_model, c.num_heads, c.d_kv, c.relative_attention_num_buckets, c.relative_attention_max_distance, options));
+    this.SelfAttention = this.registerModule(
+      'SelfAttention',
+      new UMT5Attention(
+        c.d_model,
+        c.num_heads,
+        c.d_kv,
+        c.relative_attention_num_buckets,
+        c.relative_attention_max_distance,
+        options,
+      ),
+    );
     this.layer_norm = this.registerModule('layer_norm', new UMT5LayerNorm(c.d_model, c.layer_norm_epsilon, options));
   }
 }
@@ -56,8 +77,14 @@ class UMT5Stack extends Module {
   readonly final_layer_norm: UMT5LayerNorm;
   constructor(c: UMT5Config, options: LayerOptions) {
     super();
-    this.block = this.registerModule('block', new ModuleList(Array.from({ length: c.num_layers }, () => new UMT5Block(c, options))));
-    this.final_layer_norm = this.registerModule('final_layer_norm', new UMT5LayerNorm(c.d_model, c.layer_norm_epsilon, options));
+    this.block = this.registerModule(
+      'block',
+      new ModuleList(Array.from({ length: c.num_layers }, () => new UMT5Block(c, options))),
+    );
+    this.final_layer_norm = this.registerModule(
+      'final_layer_norm',
+      new UMT5LayerNorm(c.d_model, c.layer_norm_epsilon, options),
+    );
   }
 }
 
@@ -73,7 +100,10 @@ export class UMT5EncoderModel extends Module {
   readonly shared: EmbeddingTable;
   readonly encoder: UMT5Stack;
 
-  constructor(readonly config: UMT5Config, options: LayerOptions = {}) {
+  constructor(
+    readonly config: UMT5Config,
+    options: LayerOptions = {},
+  ) {
     super();
     this.shared = this.registerModule('shared', new EmbeddingTable(config.vocab_size, config.d_model, options));
     this.encoder = this.registerModule('encoder', new UMT5Stack(config, options));
@@ -81,10 +111,18 @@ export class UMT5EncoderModel extends Module {
   }
 
   /** Loads a transformers `text_encoder/` folder (config.json + model[.safetensors|.safetensors.index.json]), strictly. */
-  static fromPretrained(dir: string, { dtype, device, onProgress }: { dtype?: DType; device?: Device; onProgress?: LoadProgress } = {}): UMT5EncoderModel {
+  static fromPretrained(
+    dir: string,
+    { dtype, device, onProgress }: { dtype?: DType; device?: Device; onProgress?: LoadProgress } = {},
+  ): UMT5EncoderModel {
     const config = readUMT5Config(path.join(dir, 'config.json'));
     const source = withoutTiedCopy(openWeights(dir, 'model'));
-    return loadPretrained(new UMT5EncoderModel(config, { init: 'empty', dtype: dtype ?? source.info('shared.weight').dtype, device }), source, dir, onProgress);
+    return loadPretrained(
+      new UMT5EncoderModel(config, { init: 'empty', dtype: dtype ?? source.info('shared.weight').dtype, device }),
+      source,
+      dir,
+      onProgress,
+    );
   }
 
   /**
@@ -93,18 +131,39 @@ export class UMT5EncoderModel extends Module {
    * included). The config is `configFile`'s, else read off the weights' shapes (layouts.ts).
    * The dtype defaults to the file's.
    */
-  static fromSingleFile(file: string, { configFile, dtype, device, onProgress }: { configFile?: string; dtype?: DType; device?: Device; onProgress?: LoadProgress } = {}): UMT5EncoderModel {
+  static fromSingleFile(
+    file: string,
+    {
+      configFile,
+      dtype,
+      device,
+      onProgress,
+    }: { configFile?: string; dtype?: DType; device?: Device; onProgress?: LoadProgress } = {},
+  ): UMT5EncoderModel {
     const { source: named } = asTransformersSource(dequantizedSource(openTensorFile(file)), file);
     const source = withoutTiedCopy(named);
     const config = configFile ? readUMT5Config(configFile) : umt5ConfigFromShapes(source, file);
-    return loadPretrained(new UMT5EncoderModel(config, { init: 'empty', dtype: dtype ?? source.info('shared.weight').dtype, device }), source, file, onProgress);
+    return loadPretrained(
+      new UMT5EncoderModel(config, { init: 'empty', dtype: dtype ?? source.info('shared.weight').dtype, device }),
+      source,
+      file,
+      onProgress,
+    );
   }
 
   /** input_ids [B, L] (int64), attention_mask [B, L] (1 = token, 0 = pad) → last_hidden_state [B, L, d_model]. */
   forward(inputIds: Tensor, attentionMask: Tensor | null = null): Tensor {
-    if (inputIds.ndim !== 2) throw new ModelInputError(`UMT5EncoderModel: input_ids must be [B, L], got [${inputIds.shape.join(', ')}]`);
-    if (attentionMask && (attentionMask.ndim !== 2 || attentionMask.size(0) !== inputIds.size(0) || attentionMask.size(1) !== inputIds.size(1))) {
-      throw new ModelInputError(`UMT5EncoderModel: attention_mask [${attentionMask.shape.join(', ')}] must match input_ids [${inputIds.shape.join(', ')}]`);
+    if (inputIds.ndim !== 2)
+      throw new ModelInputError(`UMT5EncoderModel: input_ids must be [B, L], got [${inputIds.shape.join(', ')}]`);
+    if (
+      attentionMask &&
+      (attentionMask.ndim !== 2 ||
+        attentionMask.size(0) !== inputIds.size(0) ||
+        attentionMask.size(1) !== inputIds.size(1))
+    ) {
+      throw new ModelInputError(
+        `UMT5EncoderModel: attention_mask [${attentionMask.shape.join(', ')}] must match input_ids [${inputIds.shape.join(', ')}]`,
+      );
     }
     return scope(() => {
       const dtype = this.shared.weight.dtype;
@@ -114,7 +173,11 @@ export class UMT5EncoderModel extends Module {
       if (attentionMask) {
         const keep = attentionMask.to({ dtype, device: x.device });
         // (1 − mask)·min: 0 for tokens, the dtype's minimum for padded keys.
-        maskBias = keep.neg().add(1).mul(full([1], dtypeMin(dtype), { dtype, device: x.device })).view(keep.size(0), 1, 1, keep.size(1));
+        maskBias = keep
+          .neg()
+          .add(1)
+          .mul(full([1], dtypeMin(dtype), { dtype, device: x.device }))
+          .view(keep.size(0), 1, 1, keep.size(1));
       }
       for (const block of this.encoder.block.items) {
         const next = scope(() => block.forward(x, maskBias));
@@ -133,7 +196,11 @@ function withoutTiedCopy(source: TensorSource): TensorSource {
   const useTied = !source.has('shared.weight');
   const rename = (key: string): string => (useTied && key === 'shared.weight' ? tied : key);
   return {
-    keys: () => source.keys().filter((k) => k !== tied).concat(useTied ? ['shared.weight'] : []),
+    keys: () =>
+      source
+        .keys()
+        .filter((k) => k !== tied)
+        .concat(useTied ? ['shared.weight'] : []),
     has: (key: string) => key !== tied && (source.has(key) || (useTied && key === 'shared.weight')),
     info: (key: string): TensorInfo => source.info(rename(key)),
     get: (key: string, options) => source.get(rename(key), options),

@@ -8,7 +8,20 @@ import path from 'node:path';
 
 import { FileFormatError, ModelInputError } from '../../errors.js';
 import { rememberedDigest } from '../../io/digest.js';
-import { cat, isTorchCheckpoint, noGrad, openTensorFile, openWeights, saveSafetensors, SafetensorsFile, scope, zeros, type DType, type Device, type Tensor } from '../../torch/index.js';
+import {
+  cat,
+  isTorchCheckpoint,
+  noGrad,
+  openTensorFile,
+  openWeights,
+  saveSafetensors,
+  SafetensorsFile,
+  scope,
+  zeros,
+  type DType,
+  type Device,
+  type Tensor,
+} from '../../torch/index.js';
 import { dequantizedSource } from '../../torch/scaled_fp8.js';
 import { asTransformersSource } from './layouts.js';
 import { UMT5EncoderModel } from './model.js';
@@ -19,7 +32,12 @@ import { UMT5Tokenizer } from './tokenizer.js';
  * mask, rows past each prompt's length (its tokens and `</s>`) set to zero.
  */
 /** [B, maxLength, d_model] in the encoder's dtype, zero past each prompt's length. */
-export function encodePrompts(model: UMT5EncoderModel, tokenizer: UMT5Tokenizer, prompts: readonly string[], { maxLength = 512 }: { maxLength?: number } = {}): Tensor {
+export function encodePrompts(
+  model: UMT5EncoderModel,
+  tokenizer: UMT5Tokenizer,
+  prompts: readonly string[],
+  { maxLength = 512 }: { maxLength?: number } = {},
+): Tensor {
   return scope(() =>
     noGrad(() => {
       const { inputIds, attentionMask } = tokenizer.encodeTensors(prompts, { maxLength });
@@ -58,8 +76,13 @@ export function diffusersTextEncoder(modelRoot: string): TextEncoderFiles {
 const isFolder = (location: string): boolean => existsSync(location) && statSync(location).isDirectory();
 
 /** The text encoder of `files`, from its folder or its single file. */
-export function loadTextEncoder(files: TextEncoderFiles, options: { dtype?: DType; device?: Device } = {}): UMT5EncoderModel {
-  return isFolder(files.weights) ? UMT5EncoderModel.fromPretrained(files.weights, options) : UMT5EncoderModel.fromSingleFile(files.weights, { ...options, configFile: files.config });
+export function loadTextEncoder(
+  files: TextEncoderFiles,
+  options: { dtype?: DType; device?: Device } = {},
+): UMT5EncoderModel {
+  return isFolder(files.weights)
+    ? UMT5EncoderModel.fromPretrained(files.weights, options)
+    : UMT5EncoderModel.fromSingleFile(files.weights, { ...options, configFile: files.config });
 }
 
 /**
@@ -76,14 +99,21 @@ export function textEncoderIdentity(files: TextEncoderFiles): string {
   const folder = isFolder(files.weights);
   if (files.config) add(files.config);
   add(path.join(files.tokenizer, 'tokenizer.json'));
-  const weights = folder ? readdirSync(files.weights).sort().filter((n) => n.endsWith('.safetensors')).map((n) => path.join(files.weights, n)) : [files.weights];
+  const weights = folder
+    ? readdirSync(files.weights)
+        .sort()
+        .filter((n) => n.endsWith('.safetensors'))
+        .map((n) => path.join(files.weights, n))
+    : [files.weights];
   for (const file of weights) {
     const name = path.basename(file);
     if (isTorchCheckpoint(file)) {
       hash.update(`${name}\0`);
     } else {
       const st = SafetensorsFile.open(file);
-      hash.update(`${name}\0${JSON.stringify(st.keys().map((k) => [k, st.info(k).dtype, st.info(k).shape]))}\0${JSON.stringify(st.metadata)}\0`);
+      hash.update(
+        `${name}\0${JSON.stringify(st.keys().map((k) => [k, st.info(k).dtype, st.info(k).shape]))}\0${JSON.stringify(st.metadata)}\0`,
+      );
     }
     hash.update(rememberedDigest(file));
   }
@@ -94,7 +124,9 @@ export class PromptEmbeddingCache {
   constructor(readonly dir: string) {}
 
   fileFor(key: PromptKey): string {
-    const digest = createHash('sha256').update(JSON.stringify([key.encoder, key.dtype, key.prompt, key.maxLength])).digest('hex');
+    const digest = createHash('sha256')
+      .update(JSON.stringify([key.encoder, key.dtype, key.prompt, key.maxLength]))
+      .digest('hex');
     return path.join(this.dir, `${digest.slice(0, 32)}.safetensors`);
   }
 
@@ -108,8 +140,15 @@ export class PromptEmbeddingCache {
     if (!existsSync(file)) return null;
     const st = SafetensorsFile.open(file);
     const m = st.metadata;
-    if (m.encoder !== key.encoder || m.dtype !== key.dtype || m.prompt !== key.prompt || Number(m.max_length) !== key.maxLength) {
-      throw new FileFormatError(`${file}: cached embedding is for ${JSON.stringify({ encoder: m.encoder, dtype: m.dtype, prompt: m.prompt, max_length: m.max_length })}, expected ${JSON.stringify(key)}`);
+    if (
+      m.encoder !== key.encoder ||
+      m.dtype !== key.dtype ||
+      m.prompt !== key.prompt ||
+      Number(m.max_length) !== key.maxLength
+    ) {
+      throw new FileFormatError(
+        `${file}: cached embedding is for ${JSON.stringify({ encoder: m.encoder, dtype: m.dtype, prompt: m.prompt, max_length: m.max_length })}, expected ${JSON.stringify(key)}`,
+      );
     }
     if (!st.has('prompt_embeds')) throw new FileFormatError(`${file}: no 'prompt_embeds' tensor`);
     const rows = st.get('prompt_embeds', { device });
@@ -125,12 +164,26 @@ export class PromptEmbeddingCache {
 
   /** Stores the first `length` rows of a [maxLength, d_model] embedding. */
   put(key: PromptKey, embeds: Tensor, length: number): void {
-    if (embeds.ndim !== 2 || embeds.size(0) !== key.maxLength) throw new ModelInputError(`PromptEmbeddingCache.put: expected [${key.maxLength}, d_model], got [${embeds.shape.join(', ')}]`);
-    if (embeds.dtype !== key.dtype) throw new ModelInputError(`PromptEmbeddingCache.put: embeddings are ${embeds.dtype}, the key says ${key.dtype}`);
+    if (embeds.ndim !== 2 || embeds.size(0) !== key.maxLength)
+      throw new ModelInputError(
+        `PromptEmbeddingCache.put: expected [${key.maxLength}, d_model], got [${embeds.shape.join(', ')}]`,
+      );
+    if (embeds.dtype !== key.dtype)
+      throw new ModelInputError(`PromptEmbeddingCache.put: embeddings are ${embeds.dtype}, the key says ${key.dtype}`);
     mkdirSync(this.dir, { recursive: true });
     const rows = embeds.narrow(0, 0, length).contiguous();
     try {
-      saveSafetensors(this.fileFor(key), { prompt_embeds: rows }, { encoder: key.encoder, dtype: key.dtype, prompt: key.prompt, max_length: String(key.maxLength), length: String(length) });
+      saveSafetensors(
+        this.fileFor(key),
+        { prompt_embeds: rows },
+        {
+          encoder: key.encoder,
+          dtype: key.dtype,
+          prompt: key.prompt,
+          max_length: String(key.maxLength),
+          length: String(length),
+        },
+      );
     } finally {
       rows.dispose();
     }
@@ -148,7 +201,10 @@ export interface PromptEmbeddingOptions {
 
 /** The dtype the encoder's weights are stored in (its embedding table's). */
 function storedDtype(files: TextEncoderFiles): DType {
-  if (!isFolder(files.weights)) return asTransformersSource(dequantizedSource(openTensorFile(files.weights)), files.weights).source.info('shared.weight').dtype;
+  if (!isFolder(files.weights))
+    return asTransformersSource(dequantizedSource(openTensorFile(files.weights)), files.weights).source.info(
+      'shared.weight',
+    ).dtype;
   const source = openWeights(files.weights, 'model');
   return source.info(source.has('shared.weight') ? 'shared.weight' : 'encoder.embed_tokens.weight').dtype;
 }
@@ -157,7 +213,11 @@ function storedDtype(files: TextEncoderFiles): DType {
  * Embeddings [B, maxLength, d_model] for `prompts`, from the cache where present; missing ones
  * are encoded with the text encoder of `text` (a diffusers model folder, or the files) and stored.
  */
-export function promptEmbeddings(text: string | TextEncoderFiles, prompts: readonly string[], o: PromptEmbeddingOptions): Tensor {
+export function promptEmbeddings(
+  text: string | TextEncoderFiles,
+  prompts: readonly string[],
+  o: PromptEmbeddingOptions,
+): Tensor {
   const maxLength = o.maxLength ?? 512;
   const files = typeof text === 'string' ? diffusersTextEncoder(text) : text;
   const encoder = textEncoderIdentity(files);

@@ -18,7 +18,15 @@ export interface TokenizedBatch {
   lengths: number[];
 }
 
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0', '#39': "'" };
+const ENTITIES: Record<string, string> = {
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  apos: "'",
+  nbsp: '\u00a0',
+  '#39': "'",
+};
 
 function htmlUnescape(text: string): string {
   return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+|#39);/g, (whole, name: string) => {
@@ -40,7 +48,10 @@ export function cleanPrompt(text: string): string {
 export class UMT5Tokenizer {
   readonly padId: number;
 
-  constructor(readonly tokenizer: Tokenizer, readonly source = 'tokenizer.json') {
+  constructor(
+    readonly tokenizer: Tokenizer,
+    readonly source = 'tokenizer.json',
+  ) {
     const pad = tokenizer.token_to_id('<pad>');
     if (pad === undefined) throw new FileFormatError(`${source}: the vocabulary has no '<pad>' token`);
     this.padId = pad;
@@ -49,7 +60,10 @@ export class UMT5Tokenizer {
   /** A tokenizer.json file, or a `tokenizer/` folder holding one (and optionally tokenizer_config.json). */
   static fromPretrained(location: string): UMT5Tokenizer {
     const file = location.endsWith('.json') ? location : path.join(location, 'tokenizer.json');
-    if (!existsSync(file)) throw new FileFormatError(`${location}: no tokenizer.json found (the T5TokenizerFast file of the model's tokenizer/ folder)`);
+    if (!existsSync(file))
+      throw new FileFormatError(
+        `${location}: no tokenizer.json found (the T5TokenizerFast file of the model's tokenizer/ folder)`,
+      );
     const json = readJsonFile(file, 'tokenizer');
     const configFile = path.join(path.dirname(file), 'tokenizer_config.json');
     const config = existsSync(configFile) ? (readJsonFile(configFile, 'tokenizer config') as object) : {};
@@ -64,15 +78,20 @@ export class UMT5Tokenizer {
   ids(text: string, maxLength: number): number[] {
     const plain: number[] = this.tokenizer.encode(text, { add_special_tokens: false }).ids;
     const full: number[] = this.tokenizer.encode(text, { add_special_tokens: true }).ids;
-    if (plain.some((id, i) => full[i] !== id)) throw new FileFormatError(`${this.source}: the post-processor adds tokens in front; only suffixes (T5's '</s>') are supported`);
+    if (plain.some((id, i) => full[i] !== id))
+      throw new FileFormatError(
+        `${this.source}: the post-processor adds tokens in front; only suffixes (T5's '</s>') are supported`,
+      );
     const suffix = full.slice(plain.length);
-    if (suffix.length >= maxLength) throw new OptionError('maxLength', `${maxLength} leaves no room for text after ${suffix.length} special tokens`);
+    if (suffix.length >= maxLength)
+      throw new OptionError('maxLength', `${maxLength} leaves no room for text after ${suffix.length} special tokens`);
     return [...plain.slice(0, maxLength - suffix.length), ...suffix];
   }
 
   /** Cleans, tokenizes, truncates and pads every prompt to `maxLength` (padding="max_length"). */
   encode(prompts: readonly string[], { maxLength = 512 }: { maxLength?: number } = {}): TokenizedBatch {
-    if (!Number.isInteger(maxLength) || maxLength < 2) throw new OptionError('maxLength', `must be an integer >= 2, got ${maxLength}`);
+    if (!Number.isInteger(maxLength) || maxLength < 2)
+      throw new OptionError('maxLength', `must be an integer >= 2, got ${maxLength}`);
     const batch: TokenizedBatch = { inputIds: [], attentionMask: [], lengths: [] };
     for (const prompt of prompts) {
       const ids = this.ids(cleanPrompt(prompt), maxLength);
@@ -84,7 +103,10 @@ export class UMT5Tokenizer {
   }
 
   /** input_ids and attention_mask as int64 tensors [B, maxLength]. */
-  encodeTensors(prompts: readonly string[], options: { maxLength?: number } = {}): { inputIds: Tensor; attentionMask: Tensor; lengths: number[] } {
+  encodeTensors(
+    prompts: readonly string[],
+    options: { maxLength?: number } = {},
+  ): { inputIds: Tensor; attentionMask: Tensor; lengths: number[] } {
     const b = this.encode(prompts, options);
     const shape = [prompts.length, b.inputIds[0]?.length ?? 0];
     return {

@@ -13,7 +13,12 @@ export class WanAttention extends Module {
   readonly norm_q: RMSNorm | null;
   readonly norm_k: RMSNorm | null;
 
-  constructor(dim: number, readonly heads: number, readonly headDim: number, { eps, qkNorm, ...options }: LayerOptions & { eps: number; qkNorm: QkNorm }) {
+  constructor(
+    dim: number,
+    readonly heads: number,
+    readonly headDim: number,
+    { eps, qkNorm, ...options }: LayerOptions & { eps: number; qkNorm: QkNorm },
+  ) {
     super();
     const inner = heads * headDim;
     this.to_q = this.registerModule('to_q', new Linear(dim, inner, options));

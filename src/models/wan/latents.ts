@@ -10,13 +10,24 @@ export interface LatentStats {
 
 function channelVector(values: readonly number[], like: Tensor, what: string): Tensor {
   if (like.ndim < 2 || like.size(1) !== values.length) {
-    throw new ModelInputError(`${what}: latents need ${values.length} channels at dim 1, got shape [${like.shape.join(', ')}]`);
+    throw new ModelInputError(
+      `${what}: latents need ${values.length} channels at dim 1, got shape [${like.shape.join(', ')}]`,
+    );
   }
   const shape = like.shape.map((_, i) => (i === 1 ? values.length : 1));
-  return tensor(Float64Array.from(values), { shape, dtype: like.dtype === 'float64' ? 'float64' : 'float32', device: like.device });
+  return tensor(Float64Array.from(values), {
+    shape,
+    dtype: like.dtype === 'float64' ? 'float64' : 'float32',
+    device: like.device,
+  });
 }
 
-function perChannel(z: Tensor, stats: LatentStats, what: string, f: (z: Tensor, mean: Tensor, std: Tensor) => Tensor): Tensor {
+function perChannel(
+  z: Tensor,
+  stats: LatentStats,
+  what: string,
+  f: (z: Tensor, mean: Tensor, std: Tensor) => Tensor,
+): Tensor {
   const mean = channelVector(stats.latents_mean, z, what);
   const std = channelVector(stats.latents_std, z, what);
   const wide = z.float();

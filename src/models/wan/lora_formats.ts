@@ -16,7 +16,11 @@ function kohyaModule(part: string): string | undefined {
   return m ? `blocks.${m[1]}.${m[2]}.${m[3]}` : undefined;
 }
 
-interface Entry { module: string; part: 'lora_A' | 'lora_B' | 'alpha'; key: string }
+interface Entry {
+  module: string;
+  part: 'lora_A' | 'lora_B' | 'alpha';
+  key: string;
+}
 
 function parse(key: string): Entry | null | undefined {
   let m = /^lora_unet_(.+)\.(lora_down|lora_up)\.weight$/.exec(key) ?? /^lora_unet_(.+)\.(alpha)$/.exec(key);
@@ -25,23 +29,37 @@ function parse(key: string): Entry | null | undefined {
     if (!original) return undefined;
     return { module: original, part: m[2] === 'lora_down' ? 'lora_A' : m[2] === 'lora_up' ? 'lora_B' : 'alpha', key };
   }
-  m = /^diffusion_model\.(.+)\.(lora_A|lora_B|lora_down|lora_up)\.weight$/.exec(key) ?? /^diffusion_model\.(.+)\.(alpha)$/.exec(key);
-  if (m) return { module: m[1]!, part: m[2] === 'lora_A' || m[2] === 'lora_down' ? 'lora_A' : m[2] === 'alpha' ? 'alpha' : 'lora_B', key };
-  return null;  // not a community key: the file is in diffusers/PEFT names
+  m =
+    /^diffusion_model\.(.+)\.(lora_A|lora_B|lora_down|lora_up)\.weight$/.exec(key) ??
+    /^diffusion_model\.(.+)\.(alpha)$/.exec(key);
+  if (m)
+    return {
+      module: m[1]!,
+      part: m[2] === 'lora_A' || m[2] === 'lora_down' ? 'lora_A' : m[2] === 'alpha' ? 'alpha' : 'lora_B',
+      key,
+    };
+  return null; // not a community key: the file is in diffusers/PEFT names
 }
 
 /** `source` with diffusers names when it is a kohya or ComfyUI LoRA (alpha folded in); otherwise `source`. */
-export function communityLoraSource(source: TensorSource & { metadata?: Record<string, string> }, where: string): TensorSource & { metadata?: Record<string, string> } {
+export function communityLoraSource(
+  source: TensorSource & { metadata?: Record<string, string> },
+  where: string,
+): TensorSource & { metadata?: Record<string, string> } {
   const keys = source.keys();
   const parsed = keys.map((k) => [k, parse(k)] as const);
   if (!parsed.some(([, p]) => p)) return source;
   const unknown = parsed.filter(([, p]) => p === undefined || p === null).map(([k]) => k);
-  if (unknown.length) throw new FileFormatError(`${where}: ${unknown.length} key(s) of this kohya/ComfyUI LoRA name no Wan attention or feed-forward layer: ${unknown.slice(0, 5).join(', ')}`);
-  const names = new Map<string, string>();  // diffusers name -> file key
-  const alphas = new Map<string, string>();  // diffusers module -> alpha key
+  if (unknown.length)
+    throw new FileFormatError(
+      `${where}: ${unknown.length} key(s) of this kohya/ComfyUI LoRA name no Wan attention or feed-forward layer: ${unknown.slice(0, 5).join(', ')}`,
+    );
+  const names = new Map<string, string>(); // diffusers name -> file key
+  const alphas = new Map<string, string>(); // diffusers module -> alpha key
   for (const [, p] of parsed) {
     const weight = diffusersKeyOf(`${p!.module}.weight`);
-    if (!weight) throw new FileFormatError(`${where}: ${p!.key}: '${p!.module}' is no layer of the original Wan transformer`);
+    if (!weight)
+      throw new FileFormatError(`${where}: ${p!.key}: '${p!.module}' is no layer of the original Wan transformer`);
     const module = weight.slice(0, -'.weight'.length);
     if (p!.part === 'alpha') alphas.set(module, p!.key);
     else names.set(`${module}.${p!.part}.weight`, p!.key);

@@ -29,7 +29,9 @@ export function timestepRuns(timestep: Tensor): TimestepRun[] | null {
   const runs: TimestepRun[] = [];
   let start = 0;
   for (let i = 1; i <= tokens; i++) {
-    const boundary = i === tokens || Array.from({ length: batch }, (_, b) => values[b * tokens + i] !== values[b * tokens + i - 1]).some(Boolean);
+    const boundary =
+      i === tokens ||
+      Array.from({ length: batch }, (_, b) => values[b * tokens + i] !== values[b * tokens + i - 1]).some(Boolean);
     if (!boundary) continue;
     runs.push({ start, length: i - start, row: runs.length });
     if (runs.length > MAX_RUNS) return null;
@@ -52,29 +54,46 @@ export function runsWithin(runs: readonly TimestepRun[], start: number, length: 
 /** randn(shape)/√dim, diffusers' init of the modulation tables; float32 always. */
 export function scaleShiftTable(shape: readonly number[], dim: number, options: LayerOptions): Tensor {
   if (options.init === 'empty') return empty(shape, { dtype: 'float32', device: options.device });
-  return consume(randn(shape, generatorOf(options), { dtype: 'float32', device: options.device }), (t) => t.div(Math.sqrt(dim)));
+  return consume(randn(shape, generatorOf(options), { dtype: 'float32', device: options.device }), (t) =>
+    t.div(Math.sqrt(dim)),
+  );
 }
 
 export class Modulation {
-  private constructor(private readonly chunks: ReadonlyMap<string, Tensor>, readonly runs: readonly TimestepRun[] | null) {}
+  private constructor(
+    private readonly chunks: ReadonlyMap<string, Tensor>,
+    readonly runs: readonly TimestepRun[] | null,
+  ) {}
 
   /**
    * table [1, k, dim] plus projection [B, R, k, dim] (row r serving the tokens of `runs`, or one
    * row per token when runs is null), chunked on k under `names`.
    */
-  static of(table: Tensor, projection: Tensor, runs: readonly TimestepRun[] | null, names: readonly string[]): Modulation {
+  static of(
+    table: Tensor,
+    projection: Tensor,
+    runs: readonly TimestepRun[] | null,
+    names: readonly string[],
+  ): Modulation {
     const chunks = table.unsqueeze(0).add(projection.float()).chunk(names.length, 2);
     return new Modulation(new Map(names.map((name, i) => [name, chunks[i]!.squeeze(2)])), runs);
   }
 
   /** norm(x)·(1 + scale) + shift for x [B, S, dim], in x's dtype. */
   affine(norm: LayerNorm, x: Tensor, shift: string, scale: string): Tensor {
-    return this.#byRuns([x], ([xs], row) => norm.forward(xs!.float()).mul(this.#row(scale, row).add(1)).add(this.#row(shift, row)).typeAs(xs!));
+    return this.#byRuns([x], ([xs], row) =>
+      norm.forward(xs!.float()).mul(this.#row(scale, row).add(1)).add(this.#row(shift, row)).typeAs(xs!),
+    );
   }
 
   /** x + y·gate for x, y [B, S, dim], in float32, returned in x's dtype. */
   gated(x: Tensor, y: Tensor, gate: string): Tensor {
-    return this.#byRuns([x, y], ([xs, ys], row) => xs!.float().add(ys!.float().mul(this.#row(gate, row))).typeAs(xs!));
+    return this.#byRuns([x, y], ([xs, ys], row) =>
+      xs!
+        .float()
+        .add(ys!.float().mul(this.#row(gate, row)))
+        .typeAs(xs!),
+    );
   }
 
   /** The modulation of tokens [start, start + length) only (the output head keeps the target's). */
@@ -95,6 +114,16 @@ export class Modulation {
     const runs = this.runs;
     if (runs === null) return scope(() => f([...tokens], null));
     if (runs.length === 1) return scope(() => f([...tokens], runs[0]!.row));
-    return scope(() => cat(runs.map((r) => f(tokens.map((t) => t.narrow(1, r.start, r.length)), r.row)), 1));
+    return scope(() =>
+      cat(
+        runs.map((r) =>
+          f(
+            tokens.map((t) => t.narrow(1, r.start, r.length)),
+            r.row,
+          ),
+        ),
+        1,
+      ),
+    );
   }
 }

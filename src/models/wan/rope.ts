@@ -30,7 +30,11 @@ function axisAngles(maxLen: number, dim: number, theta: number): Float64Array {
 export class WanRotaryPosEmbed extends Module {
   readonly split: [number, number, number];
 
-  constructor(readonly headDim: number, readonly maxSeqLen: number, { theta = 10000, device }: { theta?: number; device?: string } = {}) {
+  constructor(
+    readonly headDim: number,
+    readonly maxSeqLen: number,
+    { theta = 10000, device }: { theta?: number; device?: string } = {},
+  ) {
     super();
     this.split = ropeSplit(headDim);
     const tables = this.split.map((d) => axisAngles(maxSeqLen, d, theta));
@@ -46,23 +50,31 @@ export class WanRotaryPosEmbed extends Module {
   forward(grid: RopeGrid): RopeTables {
     const { framePositions, height, width } = grid;
     for (const p of framePositions) {
-      if (!Number.isInteger(p) || p < 0 || p >= this.maxSeqLen) throw new ModelInputError(`RoPE: frame position ${p} outside [0, ${this.maxSeqLen})`);
+      if (!Number.isInteger(p) || p < 0 || p >= this.maxSeqLen)
+        throw new ModelInputError(`RoPE: frame position ${p} outside [0, ${this.maxSeqLen})`);
     }
-    if (height > this.maxSeqLen || width > this.maxSeqLen) throw new ModelInputError(`RoPE: grid ${height}x${width} exceeds rope_max_seq_len ${this.maxSeqLen}`);
+    if (height > this.maxSeqLen || width > this.maxSeqLen)
+      throw new ModelInputError(`RoPE: grid ${height}x${width} exceeds rope_max_seq_len ${this.maxSeqLen}`);
     const frames = framePositions.length;
-    const build = (tables: Tensor[]): Tensor => noGrad(() => scope(() => {
-      const device = tables[0]!.device;
-      const f = tables[0]!.indexSelect(0, tensor([...framePositions], { dtype: 'int64', device }));
-      const h = tables[1]!.narrow(0, 0, height);
-      const w = tables[2]!.narrow(0, 0, width);
-      const [dt, dh, dw] = this.split.map((d) => d / 2) as [number, number, number];
-      const grid3 = cat([
-        f.view(frames, 1, 1, dt).expand(frames, height, width, dt),
-        h.view(1, height, 1, dh).expand(frames, height, width, dh),
-        w.view(1, 1, width, dw).expand(frames, height, width, dw),
-      ], -1);
-      return grid3.reshape(1, frames * height * width, 1, this.headDim / 2);
-    }));
+    const build = (tables: Tensor[]): Tensor =>
+      noGrad(() =>
+        scope(() => {
+          const device = tables[0]!.device;
+          const f = tables[0]!.indexSelect(0, tensor([...framePositions], { dtype: 'int64', device }));
+          const h = tables[1]!.narrow(0, 0, height);
+          const w = tables[2]!.narrow(0, 0, width);
+          const [dt, dh, dw] = this.split.map((d) => d / 2) as [number, number, number];
+          const grid3 = cat(
+            [
+              f.view(frames, 1, 1, dt).expand(frames, height, width, dt),
+              h.view(1, height, 1, dh).expand(frames, height, width, dh),
+              w.view(1, 1, width, dw).expand(frames, height, width, dw),
+            ],
+            -1,
+          );
+          return grid3.reshape(1, frames * height * width, 1, this.headDim / 2);
+        }),
+      );
     const buffers = new Map(this.namedBuffers());
     const axes = (kind: string): Tensor[] => [...'thw'].map((a) => buffers.get(`freqs_${kind}_${a}`)!);
     return { cos: build(axes('cos')), sin: build(axes('sin')) };

@@ -4,8 +4,29 @@
 import path from 'node:path';
 
 import { ModelInputError } from '../../errors.js';
-import { backward, openTensorFile, openWeights, readJsonFile, scope, type DType, type Device, type Tensor } from '../../torch/index.js';
-import { Conv3d, LayerNorm, Linear, Module, ModuleList, attachLora, forwardBackwardCheckpointed, loadPretrained, type LayerOptions, type LoadProgress, type LoraOptions } from '../../nn/index.js';
+import {
+  backward,
+  openTensorFile,
+  openWeights,
+  readJsonFile,
+  scope,
+  type DType,
+  type Device,
+  type Tensor,
+} from '../../torch/index.js';
+import {
+  Conv3d,
+  LayerNorm,
+  Linear,
+  Module,
+  ModuleList,
+  attachLora,
+  forwardBackwardCheckpointed,
+  loadPretrained,
+  type LayerOptions,
+  type LoadProgress,
+  type LoraOptions,
+} from '../../nn/index.js';
 import { Modulation, scaleShiftTable, type TimestepRun } from './modulation.js';
 import { WanRotaryPosEmbed, type RopeTables } from './rope.js';
 import { WanTransformerBlock } from './transformer_block.js';
@@ -61,18 +82,33 @@ export class WanTransformer3DModel extends Module {
   /** The dtype activations are computed in (that of the bulk of the weights). */
   readonly dtype: DType;
 
-  constructor(readonly config: WanTransformerConfig, options: LayerOptions = {}) {
+  constructor(
+    readonly config: WanTransformerConfig,
+    options: LayerOptions = {},
+  ) {
     super();
     const dim = innerDim(config);
     const [pt, ph, pw] = config.patch_size;
     this.dtype = options.dtype ?? 'float32';
-    this.rope = this.registerModule('rope', new WanRotaryPosEmbed(config.attention_head_dim, config.rope_max_seq_len, { device: options.device }));
-    this.patch_embedding = this.registerModule('patch_embedding', new Conv3d(config.in_channels, dim, config.patch_size, { stride: config.patch_size, ...options }));
-    this.condition_embedder = this.registerModule('condition_embedder', new WanConditionEmbedder(dim, config.freq_dim, config.text_dim, options));
+    this.rope = this.registerModule(
+      'rope',
+      new WanRotaryPosEmbed(config.attention_head_dim, config.rope_max_seq_len, { device: options.device }),
+    );
+    this.patch_embedding = this.registerModule(
+      'patch_embedding',
+      new Conv3d(config.in_channels, dim, config.patch_size, { stride: config.patch_size, ...options }),
+    );
+    this.condition_embedder = this.registerModule(
+      'condition_embedder',
+      new WanConditionEmbedder(dim, config.freq_dim, config.text_dim, options),
+    );
     const blocks: WanTransformerBlock[] = [];
     for (let i = 0; i < config.num_layers; i++) blocks.push(new WanTransformerBlock(config, options));
     this.blocks = this.registerModule('blocks', new ModuleList(blocks));
-    this.norm_out = this.registerModule('norm_out', new LayerNorm(dim, { eps: config.eps, elementwiseAffine: false, ...options }));
+    this.norm_out = this.registerModule(
+      'norm_out',
+      new LayerNorm(dim, { eps: config.eps, elementwiseAffine: false, ...options }),
+    );
     this.proj_out = this.registerModule('proj_out', new Linear(dim, config.out_channels * pt * ph * pw, options));
     this.scale_shift_table = this.registerParameter('scale_shift_table', scaleShiftTable([1, 2, dim], dim, options));
   }
@@ -83,13 +119,24 @@ export class WanTransformer3DModel extends Module {
    * unexpected, mis-shaped or wrongly typed key is named. With bfloat16 the parts diffusers keeps
    * in float32 (time_embedder, every scale_shift_table, blocks.N.norm2) stay so.
    */
-  static fromPretrained(dir: string, { dtype = 'float32', device, onProgress, weights }: PretrainedOptions = {}): WanTransformer3DModel {
+  static fromPretrained(
+    dir: string,
+    { dtype = 'float32', device, onProgress, weights }: PretrainedOptions = {},
+  ): WanTransformer3DModel {
     const file = path.join(dir, 'config.json');
     const raw = readJsonFile(file, 'transformer config') as Record<string, unknown>;
     const config = parseTransformerConfig(isOriginalConfig(raw) ? diffusersConfigFromOriginal(raw, file) : raw, file);
     const where = weights ?? dir;
-    const { source } = asDiffusersSource(dequantizedSource(weights ? openTensorFile(weights) : openWeights(dir, 'diffusion_pytorch_model')), where);
-    return loadPretrained(new WanTransformer3DModel(config, { init: 'empty', dtype, device }), source, where, onProgress).eval();
+    const { source } = asDiffusersSource(
+      dequantizedSource(weights ? openTensorFile(weights) : openWeights(dir, 'diffusion_pytorch_model')),
+      where,
+    );
+    return loadPretrained(
+      new WanTransformer3DModel(config, { init: 'empty', dtype, device }),
+      source,
+      where,
+      onProgress,
+    ).eval();
   }
 
   /** LoRA adapters on WAN_LORA_TARGETS (the rest frozen); returns the adapted layer names. */
@@ -113,7 +160,11 @@ export class WanTransformer3DModel extends Module {
    * each block is recomputed during the backward (same gradients, less memory).
    * Returns the loss value.
    */
-  forwardBackward(inputs: TransformerInputs, lossFn: (sample: Tensor) => Tensor, { checkpoint = false }: { checkpoint?: boolean } = {}): number {
+  forwardBackward(
+    inputs: TransformerInputs,
+    lossFn: (sample: Tensor) => Tensor,
+    { checkpoint = false }: { checkpoint?: boolean } = {},
+  ): number {
     return scope(() => {
       const p = this.#prepare(inputs);
       if (!checkpoint) {
@@ -124,8 +175,12 @@ export class WanTransformer3DModel extends Module {
         return loss.item();
       }
       // Context order: text, timestepProj, temb (head only); RoPE tables and runs are constants.
-      const segments = this.blocks.items.map((block) => (x: Tensor, ctx: readonly Tensor[]) => block.forward(x, ctx[0]!, ctx[1]!, p.runs, p.rope));
-      const { loss } = forwardBackwardCheckpointed(p.x, [p.text, p.timestepProj, p.temb], segments, (y, ctx) => lossFn(this.#head(y, ctx[2]!, p.runs, p.grid)));
+      const segments = this.blocks.items.map(
+        (block) => (x: Tensor, ctx: readonly Tensor[]) => block.forward(x, ctx[0]!, ctx[1]!, p.runs, p.rope),
+      );
+      const { loss } = forwardBackwardCheckpointed(p.x, [p.text, p.timestepProj, p.temb], segments, (y, ctx) =>
+        lossFn(this.#head(y, ctx[2]!, p.runs, p.grid)),
+      );
       return loss.item();
     });
   }
@@ -134,28 +189,48 @@ export class WanTransformer3DModel extends Module {
     const c = this.config;
     const [pt, ph, pw] = c.patch_size;
     if (hiddenStates.ndim !== 5 || hiddenStates.size(1) !== c.in_channels) {
-      throw new ModelInputError(`transformer: hidden_states must be [B, ${c.in_channels}, F, H, W], got [${hiddenStates.shape.join(', ')}]`);
+      throw new ModelInputError(
+        `transformer: hidden_states must be [B, ${c.in_channels}, F, H, W], got [${hiddenStates.shape.join(', ')}]`,
+      );
     }
     const [batch, , f, h, w] = hiddenStates.shape as [number, number, number, number, number];
-    if (f % pt || h % ph || w % pw) throw new ModelInputError(`transformer: latent [F, H, W] = [${f}, ${h}, ${w}] is not divisible by patch_size [${c.patch_size.join(', ')}]`);
+    if (f % pt || h % ph || w % pw)
+      throw new ModelInputError(
+        `transformer: latent [F, H, W] = [${f}, ${h}, ${w}] is not divisible by patch_size [${c.patch_size.join(', ')}]`,
+      );
     const grid = { batch, frames: f / pt, height: h / ph, width: w / pw, outputFrames: outputFrames ?? f / pt };
     const tokens = grid.frames * grid.height * grid.width;
     if (!Number.isInteger(grid.outputFrames) || grid.outputFrames < 1 || grid.outputFrames > grid.frames) {
-      throw new ModelInputError(`transformer: outputFrames must be an integer in [1, ${grid.frames}], got ${outputFrames}`);
+      throw new ModelInputError(
+        `transformer: outputFrames must be an integer in [1, ${grid.frames}], got ${outputFrames}`,
+      );
     }
-    if (encoderHiddenStates.ndim !== 3 || encoderHiddenStates.size(0) !== batch || encoderHiddenStates.size(2) !== c.text_dim) {
-      throw new ModelInputError(`transformer: encoder_hidden_states must be [${batch}, T, ${c.text_dim}], got [${encoderHiddenStates.shape.join(', ')}]`);
+    if (
+      encoderHiddenStates.ndim !== 3 ||
+      encoderHiddenStates.size(0) !== batch ||
+      encoderHiddenStates.size(2) !== c.text_dim
+    ) {
+      throw new ModelInputError(
+        `transformer: encoder_hidden_states must be [${batch}, T, ${c.text_dim}], got [${encoderHiddenStates.shape.join(', ')}]`,
+      );
     }
     const perSample = timestep.ndim === 1 && timestep.size(0) === batch;
     const perToken = timestep.ndim === 2 && timestep.size(0) === batch && timestep.size(1) === tokens;
     if (!perSample && !perToken) {
-      throw new ModelInputError(`transformer: timestep must be [${batch}] or [${batch}, ${tokens}] (one per token), got [${timestep.shape.join(', ')}]`);
+      throw new ModelInputError(
+        `transformer: timestep must be [${batch}] or [${batch}, ${tokens}] (one per token), got [${timestep.shape.join(', ')}]`,
+      );
     }
     const positions = framePositions ?? Array.from({ length: grid.frames }, (_, i) => i);
-    if (positions.length !== grid.frames) throw new ModelInputError(`transformer: ${positions.length} frame positions for ${grid.frames} patched frames`);
+    if (positions.length !== grid.frames)
+      throw new ModelInputError(`transformer: ${positions.length} frame positions for ${grid.frames} patched frames`);
 
     const x = this.patch_embedding.tokens(hiddenStates.typeAs(this.patch_embedding.weight));
-    const { temb, timestepProj, text, runs } = this.condition_embedder.forward(timestep, encoderHiddenStates.typeAs(this.patch_embedding.weight), tokens);
+    const { temb, timestepProj, text, runs } = this.condition_embedder.forward(
+      timestep,
+      encoderHiddenStates.typeAs(this.patch_embedding.weight),
+      tokens,
+    );
     const rope = this.rope.forward({ framePositions: positions, height: grid.height, width: grid.width });
     return { x, temb, timestepProj, runs, text, rope, grid };
   }
@@ -167,7 +242,10 @@ export class WanTransformer3DModel extends Module {
       const perFrame = grid.height * grid.width;
       const keep = grid.outputFrames * perFrame;
       const total = x.size(1);
-      const mod = Modulation.of(this.scale_shift_table, temb.unsqueeze(2), runs, ['shift', 'scale']).within(total - keep, keep);
+      const mod = Modulation.of(this.scale_shift_table, temb.unsqueeze(2), runs, ['shift', 'scale']).within(
+        total - keep,
+        keep,
+      );
       const y = this.proj_out.forward(mod.affine(this.norm_out, x.narrow(1, total - keep, keep), 'shift', 'scale'));
       const c = this.config.out_channels;
       return y

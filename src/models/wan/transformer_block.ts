@@ -24,9 +24,17 @@ export class WanTransformerBlock extends Module {
     const dim = innerDim(config);
     const { eps, qk_norm: qkNorm } = config;
     this.norm1 = this.registerModule('norm1', new LayerNorm(dim, { eps, elementwiseAffine: false, ...options }));
-    this.attn1 = this.registerModule('attn1', new WanAttention(dim, config.num_attention_heads, config.attention_head_dim, { eps, qkNorm, ...options }));
-    this.attn2 = this.registerModule('attn2', new WanAttention(dim, config.num_attention_heads, config.attention_head_dim, { eps, qkNorm, ...options }));
-    this.norm2 = config.cross_attn_norm ? this.registerModule('norm2', new LayerNorm(dim, { eps, elementwiseAffine: true, ...options, dtype: 'float32' })) : null;
+    this.attn1 = this.registerModule(
+      'attn1',
+      new WanAttention(dim, config.num_attention_heads, config.attention_head_dim, { eps, qkNorm, ...options }),
+    );
+    this.attn2 = this.registerModule(
+      'attn2',
+      new WanAttention(dim, config.num_attention_heads, config.attention_head_dim, { eps, qkNorm, ...options }),
+    );
+    this.norm2 = config.cross_attn_norm
+      ? this.registerModule('norm2', new LayerNorm(dim, { eps, elementwiseAffine: true, ...options, dtype: 'float32' }))
+      : null;
     this.ffn = this.registerModule('ffn', new FeedForward(dim, config.ffn_dim, options));
     this.norm3 = this.registerModule('norm3', new LayerNorm(dim, { eps, elementwiseAffine: false, ...options }));
     this.scale_shift_table = this.registerParameter('scale_shift_table', scaleShiftTable([1, 6, dim], dim, options));
@@ -36,7 +44,13 @@ export class WanTransformerBlock extends Module {
    * x [B, S, dim]; text [B, T, dim]; timestepProj [B, R, 6, dim], row r serving the tokens of
    * `runs` (or one row per token when runs is null).
    */
-  forward(x: Tensor, text: Tensor, timestepProj: Tensor, runs: readonly TimestepRun[] | null, rope: RopeTables): Tensor {
+  forward(
+    x: Tensor,
+    text: Tensor,
+    timestepProj: Tensor,
+    runs: readonly TimestepRun[] | null,
+    rope: RopeTables,
+  ): Tensor {
     return scope(() => {
       const mod = Modulation.of(this.scale_shift_table, timestepProj, runs, CHUNKS);
       let h = mod.gated(x, this.attn1.forward(mod.affine(this.norm1, x, 'shift', 'scale'), null, rope), 'gate');

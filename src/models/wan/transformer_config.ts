@@ -39,7 +39,14 @@ export const WAN22_TI2V_5B: WanTransformerConfig = {
 };
 
 /** diffusers' WanTransformer3DModel defaults (Wan2.1-14B's sizes): what a file's missing key means. */
-const CLASS_DEFAULTS: WanTransformerConfig = { ...WAN22_TI2V_5B, in_channels: 16, out_channels: 16, num_attention_heads: 40, ffn_dim: 13824, num_layers: 40 };
+const CLASS_DEFAULTS: WanTransformerConfig = {
+  ...WAN22_TI2V_5B,
+  in_channels: 16,
+  out_channels: 16,
+  num_attention_heads: 40,
+  ffn_dim: 13824,
+  num_layers: 40,
+};
 
 const IGNORED_KEYS = new Set(['image_dim', 'added_kv_proj_dim', 'pos_embed_seq_len']);
 
@@ -64,19 +71,35 @@ export function parseTransformerConfig(raw: unknown, where = 'config.json'): Wan
   }
   const int = (key: keyof WanTransformerConfig, min = 1): void => {
     const v = config[key];
-    if (!Number.isInteger(v) || (v as number) < min) fail(`'${key}' must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    if (!Number.isInteger(v) || (v as number) < min)
+      fail(`'${key}' must be an integer >= ${min}, got ${JSON.stringify(v)}`);
   };
-  for (const key of ['num_attention_heads', 'attention_head_dim', 'in_channels', 'out_channels', 'text_dim', 'freq_dim', 'ffn_dim', 'rope_max_seq_len'] as const) int(key);
+  for (const key of [
+    'num_attention_heads',
+    'attention_head_dim',
+    'in_channels',
+    'out_channels',
+    'text_dim',
+    'freq_dim',
+    'ffn_dim',
+    'rope_max_seq_len',
+  ] as const)
+    int(key);
   int('num_layers', 0);
   const patch = config.patch_size;
-  if (!Array.isArray(patch) || patch.length !== 3 || !patch.every((n) => Number.isInteger(n) && n >= 1)) fail(`'patch_size' must be three positive integers, got ${JSON.stringify(patch)}`);
-  if (typeof config.cross_attn_norm !== 'boolean') fail(`'cross_attn_norm' must be a boolean, got ${JSON.stringify(config.cross_attn_norm)}`);
-  if (config.qk_norm !== null && config.qk_norm !== 'rms_norm_across_heads') fail(`'qk_norm' must be "rms_norm_across_heads" or null, got ${JSON.stringify(config.qk_norm)}`);
-  if (typeof config.eps !== 'number' || !(config.eps > 0)) fail(`'eps' must be a positive number, got ${JSON.stringify(config.eps)}`);
+  if (!Array.isArray(patch) || patch.length !== 3 || !patch.every((n) => Number.isInteger(n) && n >= 1))
+    fail(`'patch_size' must be three positive integers, got ${JSON.stringify(patch)}`);
+  if (typeof config.cross_attn_norm !== 'boolean')
+    fail(`'cross_attn_norm' must be a boolean, got ${JSON.stringify(config.cross_attn_norm)}`);
+  if (config.qk_norm !== null && config.qk_norm !== 'rms_norm_across_heads')
+    fail(`'qk_norm' must be "rms_norm_across_heads" or null, got ${JSON.stringify(config.qk_norm)}`);
+  if (typeof config.eps !== 'number' || !(config.eps > 0))
+    fail(`'eps' must be a positive number, got ${JSON.stringify(config.eps)}`);
   if ((config.freq_dim as number) % 2 !== 0) fail(`'freq_dim' must be even, got ${config.freq_dim}`);
   const headDim = config.attention_head_dim as number;
   const split = ropeSplit(headDim);
-  if (headDim % 2 !== 0 || split.some((d) => d <= 0 || d % 2 !== 0)) fail(`'attention_head_dim' ${headDim} does not split into even RoPE parts (t, h, w) = (${split.join(', ')})`);
+  if (headDim % 2 !== 0 || split.some((d) => d <= 0 || d % 2 !== 0))
+    fail(`'attention_head_dim' ${headDim} does not split into even RoPE parts (t, h, w) = (${split.join(', ')})`);
   return config as unknown as WanTransformerConfig;
 }
 

@@ -65,10 +65,18 @@ export class WanConditionEmbedder extends Module {
   readonly time_proj: Linear;
   readonly text_embedder: TextProjection;
 
-  constructor(readonly dim: number, readonly freqDim: number, textDim: number, options: LayerOptions) {
+  constructor(
+    readonly dim: number,
+    readonly freqDim: number,
+    textDim: number,
+    options: LayerOptions,
+  ) {
     super();
     // time_embedder stays float32 whatever the model dtype (diffusers' _keep_in_fp32_modules).
-    this.time_embedder = this.registerModule('time_embedder', new TimestepEmbedding(freqDim, dim, { ...options, dtype: 'float32' }));
+    this.time_embedder = this.registerModule(
+      'time_embedder',
+      new TimestepEmbedding(freqDim, dim, { ...options, dtype: 'float32' }),
+    );
     this.time_proj = this.registerModule('time_proj', new Linear(dim, 6 * dim, options));
     this.text_embedder = this.registerModule('text_embedder', new TextProjection(textDim, dim, options));
   }
@@ -80,9 +88,18 @@ export class WanConditionEmbedder extends Module {
   forward(timestep: Tensor, text: Tensor, tokens: number): ConditionEmbeddings {
     return scope(() => {
       const runs = timestep.ndim === 1 ? [{ start: 0, length: tokens, row: 0 }] : timestepRuns(timestep);
-      const rows = timestep.ndim === 1
-        ? timestep.unsqueeze(1)
-        : runs === null ? timestep : timestep.indexSelect(1, tensor(runs.map((r) => r.start), { dtype: 'int64', device: timestep.device }));
+      const rows =
+        timestep.ndim === 1
+          ? timestep.unsqueeze(1)
+          : runs === null
+            ? timestep
+            : timestep.indexSelect(
+                1,
+                tensor(
+                  runs.map((r) => r.start),
+                  { dtype: 'int64', device: timestep.device },
+                ),
+              );
       const sinusoid = timestepSinusoid(rows, this.freqDim);
       const temb = this.time_embedder.forward(sinusoid).typeAs(text);
       const timestepProj = this.time_proj.forward(temb.silu()).unflatten(2, [6, this.dim]);

@@ -12,7 +12,14 @@ export type TransformerLayout = 'diffusers' | 'original';
 
 export const COMFY_PREFIX = 'model.diffusion_model.';
 
-const ATTENTION: Record<string, string> = { q: 'to_q', k: 'to_k', v: 'to_v', o: 'to_out.0', norm_q: 'norm_q', norm_k: 'norm_k' };
+const ATTENTION: Record<string, string> = {
+  q: 'to_q',
+  k: 'to_k',
+  v: 'to_v',
+  o: 'to_out.0',
+  norm_q: 'norm_q',
+  norm_k: 'norm_k',
+};
 
 /** [original pattern, diffusers replacement], tried in order; the first that matches renames the key. */
 const RENAMES: readonly [RegExp, string | ((...groups: string[]) => string)][] = [
@@ -25,7 +32,10 @@ const RENAMES: readonly [RegExp, string | ((...groups: string[]) => string)][] =
   [/^head\.modulation$/, 'scale_shift_table'],
   [/^head\.head\.(weight|bias)$/, 'proj_out.$1'],
   [/^blocks\.(\d+)\.modulation$/, 'blocks.$1.scale_shift_table'],
-  [/^blocks\.(\d+)\.(self|cross)_attn\.(q|k|v|o|norm_q|norm_k)\.(weight|bias)$/, (_, n, kind, part, p) => `blocks.${n}.${kind === 'self' ? 'attn1' : 'attn2'}.${ATTENTION[part!]}.${p}`],
+  [
+    /^blocks\.(\d+)\.(self|cross)_attn\.(q|k|v|o|norm_q|norm_k)\.(weight|bias)$/,
+    (_, n, kind, part, p) => `blocks.${n}.${kind === 'self' ? 'attn1' : 'attn2'}.${ATTENTION[part!]}.${p}`,
+  ],
   [/^blocks\.(\d+)\.norm3\.(weight|bias)$/, 'blocks.$1.norm2.$2'],
   [/^blocks\.(\d+)\.norm2\.(weight|bias)$/, 'blocks.$1.norm3.$2'],
   [/^blocks\.(\d+)\.ffn\.0\.(weight|bias)$/, 'blocks.$1.ffn.net.0.proj.$2'],
@@ -36,7 +46,9 @@ const RENAMES: readonly [RegExp, string | ((...groups: string[]) => string)][] =
 export function diffusersKeyOf(original: string): string | undefined {
   for (const [pattern, replacement] of RENAMES) {
     if (!pattern.test(original)) continue;
-    return typeof replacement === 'string' ? original.replace(pattern, replacement) : original.replace(pattern, replacement as (...a: string[]) => string);
+    return typeof replacement === 'string'
+      ? original.replace(pattern, replacement)
+      : original.replace(pattern, replacement as (...a: string[]) => string);
   }
   return undefined;
 }
@@ -45,7 +57,8 @@ export function diffusersKeyOf(original: string): string | undefined {
 export function detectTransformerLayout(keys: readonly string[]): { layout: TransformerLayout; prefix: string } {
   const prefix = keys.length > 0 && keys.every((k) => k.startsWith(COMFY_PREFIX)) ? COMFY_PREFIX : '';
   const bare = keys.map((k) => k.slice(prefix.length));
-  if (bare.some((k) => /^blocks\.\d+\.(self|cross)_attn\./.test(k) || k.startsWith('head.head.'))) return { layout: 'original', prefix };
+  if (bare.some((k) => /^blocks\.\d+\.(self|cross)_attn\./.test(k) || k.startsWith('head.head.')))
+    return { layout: 'original', prefix };
   return { layout: 'diffusers', prefix };
 }
 
@@ -53,11 +66,21 @@ export function detectTransformerLayout(keys: readonly string[]): { layout: Tran
  * `source` as diffusers' names, whatever layout it is in; an error names the keys the table does
  * not know (never a silent skip). Returns the layout found, for the loader to say.
  */
-export function asDiffusersSource(source: TensorSource, where: string): { source: TensorSource; layout: TransformerLayout; prefix: string } {
+export function asDiffusersSource(
+  source: TensorSource,
+  where: string,
+): { source: TensorSource; layout: TransformerLayout; prefix: string } {
   const { layout, prefix } = detectTransformerLayout(source.keys());
   if (layout === 'diffusers' && !prefix) return { source, layout, prefix };
   const nameOf = layout === 'original' ? diffusersKeyOf : (key: string) => key;
-  return { layout, prefix, source: renamedByTable(source, nameOf, where, { prefix, layout: layout === 'original' ? 'original Wan' : 'diffusers' }) };
+  return {
+    layout,
+    prefix,
+    source: renamedByTable(source, nameOf, where, {
+      prefix,
+      layout: layout === 'original' ? 'original Wan' : 'diffusers',
+    }),
+  };
 }
 
 /**
@@ -67,10 +90,12 @@ export function asDiffusersSource(source: TensorSource, where: string): { source
 export function diffusersConfigFromOriginal(raw: Record<string, unknown>, where: string): Record<string, unknown> {
   const number = (key: string): number => {
     const value = raw[key];
-    if (typeof value !== 'number') throw new FileFormatError(`${where}: the original Wan config has no number '${key}'`);
+    if (typeof value !== 'number')
+      throw new FileFormatError(`${where}: the original Wan config has no number '${key}'`);
     return value;
   };
-  const dim = number('dim'), heads = number('num_heads');
+  const dim = number('dim'),
+    heads = number('num_heads');
   if (dim % heads) throw new FileFormatError(`${where}: dim ${dim} is not a multiple of num_heads ${heads}`);
   return {
     _class_name: 'WanTransformer3DModel',

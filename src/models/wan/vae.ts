@@ -5,7 +5,18 @@
 import path from 'node:path';
 
 import { ModelInputError } from '../../errors.js';
-import { cat, consume, openTensorFile, openWeights, randn, scope, type DType, type Device, type Generator, type Tensor } from '../../torch/index.js';
+import {
+  cat,
+  consume,
+  openTensorFile,
+  openWeights,
+  randn,
+  scope,
+  type DType,
+  type Device,
+  type Generator,
+  type Tensor,
+} from '../../torch/index.js';
 import type { LayerOptions } from '../../nn/init.js';
 import { loadPretrained, Module, type LoadProgress } from '../../nn/module.js';
 import { FeatureCache } from './vae_cache.js';
@@ -29,7 +40,10 @@ export class AutoencoderKLWan extends Module {
   readonly spatialCompression: number;
   readonly videoChannels: number;
 
-  constructor(readonly config: WanVAEConfig, options: LayerOptions = {}) {
+  constructor(
+    readonly config: WanVAEConfig,
+    options: LayerOptions = {},
+  ) {
     super();
     const { encoderIn, decoderOut, videoChannels } = patchedChannels(config);
     const z = config.z_dim;
@@ -53,9 +67,17 @@ export class AutoencoderKLWan extends Module {
   }
 
   /** Loads a diffusers `vae/` folder (config.json + diffusion_pytorch_model[.safetensors|.index.json]), strictly. */
-  static fromPretrained(dir: string, { dtype = 'float32', device, onProgress }: { dtype?: DType; device?: Device; onProgress?: LoadProgress } = {}): AutoencoderKLWan {
+  static fromPretrained(
+    dir: string,
+    { dtype = 'float32', device, onProgress }: { dtype?: DType; device?: Device; onProgress?: LoadProgress } = {},
+  ): AutoencoderKLWan {
     const config = readVaeConfig(path.join(dir, 'config.json'));
-    return loadPretrained(new AutoencoderKLWan(config, { init: 'empty', dtype, device }), openWeights(dir, 'diffusion_pytorch_model'), dir, onProgress);
+    return loadPretrained(
+      new AutoencoderKLWan(config, { init: 'empty', dtype, device }),
+      openWeights(dir, 'diffusion_pytorch_model'),
+      dir,
+      onProgress,
+    );
   }
 
   /**
@@ -63,7 +85,15 @@ export class AutoencoderKLWan extends Module {
    * and ComfyUI's `wan2.2_vae.safetensors` (original names). The config is `configFile`'s, else
    * read off the weights' shapes (vae_layouts.ts).
    */
-  static fromSingleFile(file: string, { configFile, dtype = 'float32', device, onProgress }: { configFile?: string; dtype?: DType; device?: Device; onProgress?: LoadProgress } = {}): AutoencoderKLWan {
+  static fromSingleFile(
+    file: string,
+    {
+      configFile,
+      dtype = 'float32',
+      device,
+      onProgress,
+    }: { configFile?: string; dtype?: DType; device?: Device; onProgress?: LoadProgress } = {},
+  ): AutoencoderKLWan {
     const { source } = asDiffusersVaeSource(dequantizedSource(openTensorFile(file)), file);
     const config = configFile ? readVaeConfig(configFile) : vaeConfigFromShapes(source, file);
     return loadPretrained(new AutoencoderKLWan(config, { init: 'empty', dtype, device }), source, file, onProgress);
@@ -73,7 +103,9 @@ export class AutoencoderKLWan extends Module {
   latentFrames(frames: number): number {
     const r = this.temporalCompression;
     if (!Number.isInteger(frames) || frames < 1 || (frames - 1) % r !== 0) {
-      throw new ModelInputError(`AutoencoderKLWan: a video needs 1 + ${r}k frames (1, ${1 + r}, ${1 + 2 * r}, …, 49, …), got ${frames}`);
+      throw new ModelInputError(
+        `AutoencoderKLWan: a video needs 1 + ${r}k frames (1, ${1 + r}, ${1 + 2 * r}, …, 49, …), got ${frames}`,
+      );
     }
     return 1 + (frames - 1) / r;
   }
@@ -81,11 +113,15 @@ export class AutoencoderKLWan extends Module {
   #checkVideo(video: Tensor): void {
     const s = this.spatialCompression;
     if (video.ndim !== 5 || video.size(1) !== this.videoChannels) {
-      throw new ModelInputError(`AutoencoderKLWan.encode: expected video [B,${this.videoChannels},T,H,W], got [${video.shape.join(', ')}]`);
+      throw new ModelInputError(
+        `AutoencoderKLWan.encode: expected video [B,${this.videoChannels},T,H,W], got [${video.shape.join(', ')}]`,
+      );
     }
     this.latentFrames(video.size(2));
     if (video.size(3) % s !== 0 || video.size(4) % s !== 0) {
-      throw new ModelInputError(`AutoencoderKLWan.encode: height ${video.size(3)} and width ${video.size(4)} must be multiples of ${s}`);
+      throw new ModelInputError(
+        `AutoencoderKLWan.encode: height ${video.size(3)} and width ${video.size(4)} must be multiples of ${s}`,
+      );
     }
   }
 
@@ -127,7 +163,9 @@ export class AutoencoderKLWan extends Module {
   /** Latents [B,z,T',H',W'] → video [B,3,1+temporal·(T'-1),H,W], clamped to [-1,1] (unless `clamp: false`, for training). */
   decode(latent: Tensor, { chunked = true, clamp = true }: VaePassOptions & { clamp?: boolean } = {}): Tensor {
     if (latent.ndim !== 5 || latent.size(1) !== this.config.z_dim) {
-      throw new ModelInputError(`AutoencoderKLWan.decode: expected latent [B,${this.config.z_dim},T,H,W], got [${latent.shape.join(', ')}]`);
+      throw new ModelInputError(
+        `AutoencoderKLWan.decode: expected latent [B,${this.config.z_dim},T,H,W], got [${latent.shape.join(', ')}]`,
+      );
     }
     const patched = scope(() => {
       const z = this.post_quant_conv.forward(latent);

@@ -4,7 +4,16 @@
 // Intermediates are released as soon as used (`consume`), not at the end of a scope: at the real
 // size one activation of the first stage is ~0.6 GB, and a block makes six of them
 // (docs/vae.md, "Memory").
-import { cat, consume, interpolate, pad, scaledDotProductAttention, scope, zerosLike, type Tensor } from '../../torch/index.js';
+import {
+  cat,
+  consume,
+  interpolate,
+  pad,
+  scaledDotProductAttention,
+  scope,
+  zerosLike,
+  type Tensor,
+} from '../../torch/index.js';
 import type { LayerOptions } from '../../nn/init.js';
 import { Module, ModuleList } from '../../nn/module.js';
 import { tailForCache, type FeatureCache } from './vae_cache.js';
@@ -20,7 +29,10 @@ function perFrame(x: Tensor, f: (frames: Tensor) => Tensor): Tensor {
   const [b, c, t, h, w] = x.shape as [number, number, number, number, number];
   const frames = consume(x.permute(0, 2, 1, 3, 4), (v) => v.reshape(b * t, c, h, w));
   const y = consume(frames, f);
-  return consume(consume(y, (v) => v.view(b, t, y.size(1), y.size(2), y.size(3))), (v) => v.permute(0, 2, 1, 3, 4));
+  return consume(
+    consume(y, (v) => v.view(b, t, y.size(1), y.size(2), y.size(3))),
+    (v) => v.permute(0, 2, 1, 3, 4),
+  );
 }
 
 export class WanResidualBlock extends Module implements VaeLayer {
@@ -36,14 +48,18 @@ export class WanResidualBlock extends Module implements VaeLayer {
     this.conv1 = this.registerModule('conv1', new WanCausalConv3d(inDim, outDim, 3, { padding: 1, ...options }));
     this.norm2 = this.registerModule('norm2', new WanRMSNorm(outDim, options));
     this.conv2 = this.registerModule('conv2', new WanCausalConv3d(outDim, outDim, 3, { padding: 1, ...options }));
-    this.conv_shortcut = inDim !== outDim ? this.registerModule('conv_shortcut', new WanCausalConv3d(inDim, outDim, 1, options)) : null;
+    this.conv_shortcut =
+      inDim !== outDim ? this.registerModule('conv_shortcut', new WanCausalConv3d(inDim, outDim, 1, options)) : null;
   }
 
   forward(x: Tensor, cache: FeatureCache | null): Tensor {
     const shortcut = this.conv_shortcut ? this.conv_shortcut.forward(x) : x;
     let y = consume(this.norm1.forward(x), (t) => t.silu());
     y = consume(y, (t) => cachedConv(this.conv1, t, cache));
-    y = consume(consume(y, (t) => this.norm2.forward(t)), (t) => t.silu());
+    y = consume(
+      consume(y, (t) => this.norm2.forward(t)),
+      (t) => t.silu(),
+    );
     y = consume(y, (t) => cachedConv(this.conv2, t, cache));
     const out = consume(y, (t) => t.add(shortcut));
     if (shortcut !== x) shortcut.dispose();
@@ -57,7 +73,10 @@ export class WanAttentionBlock extends Module implements VaeLayer {
   readonly to_qkv: VaeConv2d;
   readonly proj: VaeConv2d;
 
-  constructor(readonly dim: number, options: LayerOptions = {}) {
+  constructor(
+    readonly dim: number,
+    options: LayerOptions = {},
+  ) {
     super();
     this.norm = this.registerModule('norm', new WanRMSNorm(dim, { images: true, ...options }));
     this.to_qkv = this.registerModule('to_qkv', new VaeConv2d(dim, dim * 3, 1, options));
@@ -69,7 +88,12 @@ export class WanAttentionBlock extends Module implements VaeLayer {
       const [n, c, h, w] = frames.shape as [number, number, number, number];
       const qkv = consume(this.norm.forward(frames), (t) => this.to_qkv.forward(t));
       // [n, 3C, HW] → [n, 1, HW, 3C]; q, k, v are the three channel thirds.
-      const tokens = consume(qkv, (t) => t.reshape(n, 1, c * 3, h * w).permute(0, 1, 3, 2).contiguous());
+      const tokens = consume(qkv, (t) =>
+        t
+          .reshape(n, 1, c * 3, h * w)
+          .permute(0, 1, 3, 2)
+          .contiguous(),
+      );
       const [q, k, v] = tokens.chunk(3, -1) as [Tensor, Tensor, Tensor];
       const o = scaledDotProductAttention(q, k, v);
       for (const t of [tokens, q, k, v]) t.dispose();
@@ -86,7 +110,10 @@ export class WanMidBlock extends Module implements VaeLayer {
 
   constructor(dim: number, options: LayerOptions = {}) {
     super();
-    this.resnets = this.registerModule('resnets', new ModuleList([new WanResidualBlock(dim, dim, options), new WanResidualBlock(dim, dim, options)]));
+    this.resnets = this.registerModule(
+      'resnets',
+      new ModuleList([new WanResidualBlock(dim, dim, options), new WanResidualBlock(dim, dim, options)]),
+    );
     this.attentions = this.registerModule('attentions', new ModuleList([new WanAttentionBlock(dim, options)]));
   }
 
@@ -110,7 +137,10 @@ class ResampleConv extends Module {
 /** [B,2C,T,H,W] from the up time conv → [B,C,2T,H,W]: frame 2i from the first C channels. */
 function interleaveTime(y: Tensor): Tensor {
   const [b, c2, t, h, w] = y.shape as [number, number, number, number, number];
-  return y.reshape(b, 2, c2 / 2, t, h, w).permute(0, 2, 3, 1, 4, 5).reshape(b, c2 / 2, 2 * t, h, w);
+  return y
+    .reshape(b, 2, c2 / 2, t, h, w)
+    .permute(0, 2, 3, 1, 4, 5)
+    .reshape(b, c2 / 2, 2 * t, h, w);
 }
 
 /**
@@ -122,13 +152,28 @@ export class WanResample extends Module implements VaeLayer {
   readonly resample: ResampleConv;
   readonly time_conv: WanCausalConv3d | null = null;
 
-  constructor(readonly dim: number, readonly mode: ResampleMode, upsampleOutDim: number = Math.floor(dim / 2), options: LayerOptions = {}) {
+  constructor(
+    readonly dim: number,
+    readonly mode: ResampleMode,
+    upsampleOutDim: number = Math.floor(dim / 2),
+    options: LayerOptions = {},
+  ) {
     super();
     const up = mode.startsWith('up');
-    const conv = up ? new VaeConv2d(dim, upsampleOutDim, 3, { padding: 1, ...options }) : new VaeConv2d(dim, dim, 3, { stride: 2, ...options });
+    const conv = up
+      ? new VaeConv2d(dim, upsampleOutDim, 3, { padding: 1, ...options })
+      : new VaeConv2d(dim, dim, 3, { stride: 2, ...options });
     this.resample = this.registerModule('resample', new ResampleConv(conv));
-    if (mode === 'upsample3d') this.time_conv = this.registerModule('time_conv', new WanCausalConv3d(dim, dim * 2, [3, 1, 1], { padding: [1, 0, 0], ...options }));
-    if (mode === 'downsample3d') this.time_conv = this.registerModule('time_conv', new WanCausalConv3d(dim, dim, [3, 1, 1], { stride: [2, 1, 1], ...options }));
+    if (mode === 'upsample3d')
+      this.time_conv = this.registerModule(
+        'time_conv',
+        new WanCausalConv3d(dim, dim * 2, [3, 1, 1], { padding: [1, 0, 0], ...options }),
+      );
+    if (mode === 'downsample3d')
+      this.time_conv = this.registerModule(
+        'time_conv',
+        new WanCausalConv3d(dim, dim, [3, 1, 1], { stride: [2, 1, 1], ...options }),
+      );
   }
 
   forward(x: Tensor, cache: FeatureCache | null): Tensor {
@@ -154,7 +199,10 @@ export class WanResample extends Module implements VaeLayer {
       if (x.size(2) === 1) return x;
       const first = x.narrow(2, 0, 1);
       const rest = x.narrow(2, 1, x.size(2) - 1);
-      const doubled = consume(consume(rest, (t) => timeConv.forward(t)), interleaveTime);
+      const doubled = consume(
+        consume(rest, (t) => timeConv.forward(t)),
+        interleaveTime,
+      );
       const out = cat([first, doubled], 2);
       first.dispose();
       doubled.dispose();
@@ -227,21 +275,37 @@ export function dupUp3d(x: Tensor, outChannels: number, factorT: number, factorS
   const repeats = (outChannels * factorT * factorS * factorS) / c;
   const repeated = x.repeatInterleave(repeats, 1);
   const out = consume(repeated, (r) =>
-    r.view(b, outChannels, factorT, factorS, factorS, t, h, w).permute(0, 1, 5, 2, 6, 3, 7, 4).reshape(b, outChannels, t * factorT, h * factorS, w * factorS),
+    r
+      .view(b, outChannels, factorT, factorS, factorS, t, h, w)
+      .permute(0, 1, 5, 2, 6, 3, 7, 4)
+      .reshape(b, outChannels, t * factorT, h * factorS, w * factorS),
   );
   return firstChunk && factorT > 1 ? consume(out, (o) => o.narrow(2, factorT - 1, o.size(2) - (factorT - 1))) : out;
 }
 
 /** Wan2.2 encoder stage: residual blocks, an optional downsampler, plus the AvgDown3D shortcut. */
 /** `count` residual blocks, the first taking inDim channels. */
-function residualBlocks(count: number, inDim: number, outDim: number, options: LayerOptions): ModuleList<WanResidualBlock> {
-  return new ModuleList(Array.from({ length: count }, (_, i) => new WanResidualBlock(i === 0 ? inDim : outDim, outDim, options)));
+function residualBlocks(
+  count: number,
+  inDim: number,
+  outDim: number,
+  options: LayerOptions,
+): ModuleList<WanResidualBlock> {
+  return new ModuleList(
+    Array.from({ length: count }, (_, i) => new WanResidualBlock(i === 0 ? inDim : outDim, outDim, options)),
+  );
 }
 
 /** x through the residual blocks, then the resampler if any; x itself is left to the caller. */
-function stage(x: Tensor, resnets: ModuleList<WanResidualBlock>, resample: WanResample | null, cache: FeatureCache | null): Tensor {
+function stage(
+  x: Tensor,
+  resnets: ModuleList<WanResidualBlock>,
+  resample: WanResample | null,
+  cache: FeatureCache | null,
+): Tensor {
   let y = x;
-  for (const resnet of resnets.items) y = y === x ? resnet.forward(y, cache) : consume(y, (t) => resnet.forward(t, cache));
+  for (const resnet of resnets.items)
+    y = y === x ? resnet.forward(y, cache) : consume(y, (t) => resnet.forward(t, cache));
   return resample ? consume(y, (t) => resample.forward(t, cache)) : y;
 }
 
@@ -257,10 +321,22 @@ export class WanResidualDownBlock extends Module implements VaeLayer {
   readonly resnets: ModuleList<WanResidualBlock>;
   readonly downsampler: WanResample | null;
 
-  constructor(inDim: number, readonly outDim: number, numResBlocks: number, readonly temporalDown: boolean, readonly downFlag: boolean, options: LayerOptions = {}) {
+  constructor(
+    inDim: number,
+    readonly outDim: number,
+    numResBlocks: number,
+    readonly temporalDown: boolean,
+    readonly downFlag: boolean,
+    options: LayerOptions = {},
+  ) {
     super();
     this.resnets = this.registerModule('resnets', residualBlocks(numResBlocks, inDim, outDim, options));
-    this.downsampler = downFlag ? this.registerModule('downsampler', new WanResample(outDim, temporalDown ? 'downsample3d' : 'downsample2d', undefined, options)) : null;
+    this.downsampler = downFlag
+      ? this.registerModule(
+          'downsampler',
+          new WanResample(outDim, temporalDown ? 'downsample3d' : 'downsample2d', undefined, options),
+        )
+      : null;
   }
 
   forward(x: Tensor, cache: FeatureCache | null): Tensor {
@@ -274,10 +350,22 @@ export class WanResidualUpBlock extends Module implements VaeLayer {
   readonly resnets: ModuleList<WanResidualBlock>;
   readonly upsampler: WanResample | null;
 
-  constructor(inDim: number, readonly outDim: number, numResBlocks: number, readonly temporalUp: boolean, readonly upFlag: boolean, options: LayerOptions = {}) {
+  constructor(
+    inDim: number,
+    readonly outDim: number,
+    numResBlocks: number,
+    readonly temporalUp: boolean,
+    readonly upFlag: boolean,
+    options: LayerOptions = {},
+  ) {
     super();
     this.resnets = this.registerModule('resnets', residualBlocks(numResBlocks + 1, inDim, outDim, options));
-    this.upsampler = upFlag ? this.registerModule('upsampler', new WanResample(outDim, temporalUp ? 'upsample3d' : 'upsample2d', outDim, options)) : null;
+    this.upsampler = upFlag
+      ? this.registerModule(
+          'upsampler',
+          new WanResample(outDim, temporalUp ? 'upsample3d' : 'upsample2d', outDim, options),
+        )
+      : null;
   }
 
   forward(x: Tensor, cache: FeatureCache | null, firstChunk = false): Tensor {
@@ -291,10 +379,18 @@ export class WanUpBlock extends Module implements VaeLayer {
   readonly resnets: ModuleList<WanResidualBlock>;
   readonly upsamplers: ModuleList<WanResample> | null;
 
-  constructor(inDim: number, outDim: number, numResBlocks: number, upsampleMode: ResampleMode | null, options: LayerOptions = {}) {
+  constructor(
+    inDim: number,
+    outDim: number,
+    numResBlocks: number,
+    upsampleMode: ResampleMode | null,
+    options: LayerOptions = {},
+  ) {
     super();
     this.resnets = this.registerModule('resnets', residualBlocks(numResBlocks + 1, inDim, outDim, options));
-    this.upsamplers = upsampleMode ? this.registerModule('upsamplers', new ModuleList([new WanResample(outDim, upsampleMode, undefined, options)])) : null;
+    this.upsamplers = upsampleMode
+      ? this.registerModule('upsamplers', new ModuleList([new WanResample(outDim, upsampleMode, undefined, options)]))
+      : null;
   }
 
   forward(x: Tensor, cache: FeatureCache | null): Tensor {

@@ -7,7 +7,6 @@ import { cat, conv3d, itemSize, type Tensor } from '../../torch/index.js';
 
 export const COLUMN_BUDGET_BYTES = 256 * 1024 * 1024;
 
-
 type Triple = readonly [number, number, number];
 
 function catAndDispose(parts: Tensor[], dim: number): Tensor {
@@ -22,10 +21,19 @@ function columnBytes(x: Tensor, weight: Tensor, stride: Triple): number {
   const [b, cin, t, h, w] = x.shape as [number, number, number, number, number];
   const [kt, kh, kw] = [weight.size(2), weight.size(3), weight.size(4)];
   const out = (n: number, k: number, s: number): number => Math.floor((n - k) / s) + 1;
-  return b * cin * kt * kh * kw * out(t, kt, stride[0]) * out(h, kh, stride[1]) * out(w, kw, stride[2]) * itemSize[x.dtype];
+  return (
+    b * cin * kt * kh * kw * out(t, kt, stride[0]) * out(h, kh, stride[1]) * out(w, kw, stride[2]) * itemSize[x.dtype]
+  );
 }
 
-function windowConv(x: Tensor, weight: Tensor, bias: Tensor | null, stride: Triple, frames: [number, number], rows?: [number, number]): Tensor {
+function windowConv(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  stride: Triple,
+  frames: [number, number],
+  rows?: [number, number],
+): Tensor {
   const [kt, kh] = [weight.size(2), weight.size(3)];
   const byFrame = x.narrow(2, frames[0] * stride[0], (frames[1] - 1) * stride[0] + kt);
   const window = rows ? byFrame.narrow(3, rows[0] * stride[1], (rows[1] - 1) * stride[1] + kh) : byFrame;
@@ -40,13 +48,24 @@ function windowConv(x: Tensor, weight: Tensor, bias: Tensor | null, stride: Trip
  * columns fit (small models, training batches: one big call is several times faster than B small
  * ones), else batch elements one at a time, each within the budget.
  */
-export function boundedConv3d(x: Tensor, weight: Tensor, bias: Tensor | null, stride: Triple, budget = COLUMN_BUDGET_BYTES): Tensor {
-  if (x.size(0) > 1 && (x.device !== 'cpu' || columnBytes(x, weight, stride) <= budget)) return conv3d(x, weight, bias, { stride: [...stride] });
-  if (x.size(0) > 1) return catAndDispose(x.split(1, 0).map((s) => {
-    const y = boundedConv3d(s, weight, bias, stride, budget);
-    s.dispose();
-    return y;
-  }), 0);
+export function boundedConv3d(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  stride: Triple,
+  budget = COLUMN_BUDGET_BYTES,
+): Tensor {
+  if (x.size(0) > 1 && (x.device !== 'cpu' || columnBytes(x, weight, stride) <= budget))
+    return conv3d(x, weight, bias, { stride: [...stride] });
+  if (x.size(0) > 1)
+    return catAndDispose(
+      x.split(1, 0).map((s) => {
+        const y = boundedConv3d(s, weight, bias, stride, budget);
+        s.dispose();
+        return y;
+      }),
+      0,
+    );
   const [, cin, t, h, w] = x.shape as [number, number, number, number, number];
   const [kt, kh, kw] = [weight.size(2), weight.size(3), weight.size(4)];
   const tOut = Math.floor((t - kt) / stride[0]) + 1;
@@ -57,13 +76,15 @@ export function boundedConv3d(x: Tensor, weight: Tensor, bias: Tensor | null, st
   const parts: Tensor[] = [];
   if (perRow * hOut <= budget) {
     const group = Math.max(1, Math.floor(budget / (perRow * hOut)));
-    for (let f = 0; f < tOut; f += group) parts.push(windowConv(x, weight, bias, stride, [f, Math.min(group, tOut - f)]));
+    for (let f = 0; f < tOut; f += group)
+      parts.push(windowConv(x, weight, bias, stride, [f, Math.min(group, tOut - f)]));
     return catAndDispose(parts, 2);
   }
   const rows = Math.max(1, Math.floor(budget / perRow));
   for (let f = 0; f < tOut; f++) {
     const frame: Tensor[] = [];
-    for (let r = 0; r < hOut; r += rows) frame.push(windowConv(x, weight, bias, stride, [f, 1], [r, Math.min(rows, hOut - r)]));
+    for (let r = 0; r < hOut; r += rows)
+      frame.push(windowConv(x, weight, bias, stride, [f, 1], [r, Math.min(rows, hOut - r)]));
     parts.push(catAndDispose(frame, 3));
   }
   return catAndDispose(parts, 2);

@@ -21,13 +21,25 @@ export class WanCausalConv3d extends Module {
   readonly stride: Triple;
   readonly padding: Triple;
 
-  constructor(inChannels: number, outChannels: number, kernel: number | Triple, { stride = 1, padding = 0, ...options }: LayerOptions & { stride?: number | Triple; padding?: number | Triple } = {}) {
+  constructor(
+    inChannels: number,
+    outChannels: number,
+    kernel: number | Triple,
+    {
+      stride = 1,
+      padding = 0,
+      ...options
+    }: LayerOptions & { stride?: number | Triple; padding?: number | Triple } = {},
+  ) {
     super();
     this.kernel = triple(kernel);
     this.stride = triple(stride);
     this.padding = triple(padding);
     const bound = 1 / Math.sqrt(inChannels * this.kernel[0] * this.kernel[1] * this.kernel[2]);
-    this.weight = this.registerParameter('weight', uniformParameter([outChannels, inChannels, ...this.kernel], bound, options));
+    this.weight = this.registerParameter(
+      'weight',
+      uniformParameter([outChannels, inChannels, ...this.kernel], bound, options),
+    );
     this.bias = this.registerParameter('bias', uniformParameter([outChannels], bound, options));
   }
 
@@ -70,7 +82,10 @@ export class WanRMSNorm extends Module {
   readonly gamma: Tensor;
   readonly scale: number;
 
-  constructor(readonly dim: number, { images = false, ...options }: LayerOptions & { images?: boolean } = {}) {
+  constructor(
+    readonly dim: number,
+    { images = false, ...options }: LayerOptions & { images?: boolean } = {},
+  ) {
     super();
     this.scale = Math.sqrt(dim);
     this.gamma = this.registerParameter('gamma', constantParameter(images ? [dim, 1, 1] : [dim, 1, 1, 1], 1, options));
@@ -80,7 +95,10 @@ export class WanRMSNorm extends Module {
     const norm = consume(x.norm(2, 1, true), (n) => n.clamp(1e-12));
     const unit = x.div(norm);
     norm.dispose();
-    return consume(consume(unit, (u) => u.mul(this.gamma)), (t) => t.mul(this.scale));
+    return consume(
+      consume(unit, (u) => u.mul(this.gamma)),
+      (t) => t.mul(this.scale),
+    );
   }
 }
 
@@ -91,12 +109,20 @@ export class VaeConv2d extends Module {
   readonly stride: number;
   readonly padding: number;
 
-  constructor(inChannels: number, outChannels: number, readonly kernel: number, { stride = 1, padding = 0, ...options }: LayerOptions & { stride?: number; padding?: number } = {}) {
+  constructor(
+    inChannels: number,
+    outChannels: number,
+    readonly kernel: number,
+    { stride = 1, padding = 0, ...options }: LayerOptions & { stride?: number; padding?: number } = {},
+  ) {
     super();
     this.stride = stride;
     this.padding = padding;
     const bound = 1 / Math.sqrt(inChannels * kernel * kernel);
-    this.weight = this.registerParameter('weight', uniformParameter([outChannels, inChannels, kernel, kernel], bound, options));
+    this.weight = this.registerParameter(
+      'weight',
+      uniformParameter([outChannels, inChannels, kernel, kernel], bound, options),
+    );
     this.bias = this.registerParameter('bias', uniformParameter([outChannels], bound, options));
   }
 
@@ -119,8 +145,12 @@ export function patchify(x: Tensor, p: number): Tensor {
   if (p === 1) return x.clone();
   if (x.ndim !== 5) throw new ModelInputError(`patchify: expected [B,C,T,H,W], got [${x.shape.join(', ')}]`);
   const [b, c, t, h, w] = x.shape as [number, number, number, number, number];
-  if (h % p !== 0 || w % p !== 0) throw new ModelInputError(`patchify: height ${h} and width ${w} must be multiples of the patch size ${p}`);
-  return x.view(b, c, t, h / p, p, w / p, p).permute(0, 1, 6, 4, 2, 3, 5).reshape(b, c * p * p, t, h / p, w / p);
+  if (h % p !== 0 || w % p !== 0)
+    throw new ModelInputError(`patchify: height ${h} and width ${w} must be multiples of the patch size ${p}`);
+  return x
+    .view(b, c, t, h / p, p, w / p, p)
+    .permute(0, 1, 6, 4, 2, 3, 5)
+    .reshape(b, c * p * p, t, h / p, w / p);
 }
 
 export function unpatchify(x: Tensor, p: number): Tensor {
@@ -128,5 +158,8 @@ export function unpatchify(x: Tensor, p: number): Tensor {
   const [b, cp, t, h, w] = x.shape as [number, number, number, number, number];
   const c = cp / (p * p);
   if (!Number.isInteger(c)) throw new ModelInputError(`unpatchify: ${cp} channels are not a multiple of ${p * p}`);
-  return x.view(b, c, p, p, t, h, w).permute(0, 1, 4, 5, 3, 6, 2).reshape(b, c, t, h * p, w * p);
+  return x
+    .view(b, c, p, p, t, h, w)
+    .permute(0, 1, 4, 5, 3, 6, 2)
+    .reshape(b, c, t, h * p, w * p);
 }

@@ -35,8 +35,11 @@ export function blendRamp(length: number, overlapBefore: number, overlapAfter: n
 }
 
 export function decodeTiled(vae: AutoencoderKLWan, latent: Tensor, o: TileOptions): Tensor {
-  for (const [k, v] of Object.entries(o)) if (!Number.isInteger(v) || v < 1) throw new ModelInputError(`decodeTiled: ${k} must be a positive integer, got ${v}`);
-  if (o.strideHeight > o.tileHeight || o.strideWidth > o.tileWidth) throw new ModelInputError('decodeTiled: strides must not exceed the tile size (tiles must touch or overlap)');
+  for (const [k, v] of Object.entries(o))
+    if (!Number.isInteger(v) || v < 1)
+      throw new ModelInputError(`decodeTiled: ${k} must be a positive integer, got ${v}`);
+  if (o.strideHeight > o.tileHeight || o.strideWidth > o.tileWidth)
+    throw new ModelInputError('decodeTiled: strides must not exceed the tile size (tiles must touch or overlap)');
   const [b, , t, h, w] = latent.shape as [number, number, number, number, number];
   const s = vae.spatialCompression;
   const frames = 1 + vae.temporalCompression * (t - 1);
@@ -48,7 +51,8 @@ export function decodeTiled(vae: AutoencoderKLWan, latent: Tensor, o: TileOption
     rows.forEach((top, i) => {
       cols.forEach((left, j) => {
         scope(() => {
-          const th = Math.min(o.tileHeight, h), tw = Math.min(o.tileWidth, w);
+          const th = Math.min(o.tileHeight, h),
+            tw = Math.min(o.tileWidth, w);
           const tile = vae.decode(latent.narrow(3, top, th).narrow(4, left, tw));
           const over = (starts: number[], k: number, size: number): [number, number] => [
             k > 0 ? (starts[k - 1]! + size - starts[k]!) * s : 0,
@@ -59,10 +63,21 @@ export function decodeTiled(vae: AutoencoderKLWan, latent: Tensor, o: TileOption
           const wy = blendRamp(th * s, ob, oa);
           const wx = blendRamp(tw * s, lb, la);
           const mask = new Float32Array(wy.length * wx.length);
-          for (let y = 0; y < wy.length; y++) for (let x = 0; x < wx.length; x++) mask[y * wx.length + x] = wy[y]! * wx[x]!;
-          const m = tensor(mask, { shape: [1, 1, 1, wy.length, wx.length], dtype: latent.dtype, device: latent.device });
-          sum.narrow(3, top * s, th * s).narrow(4, left * s, tw * s).add_(tile.mul(m));
-          weight.narrow(3, top * s, th * s).narrow(4, left * s, tw * s).add_(m);
+          for (let y = 0; y < wy.length; y++)
+            for (let x = 0; x < wx.length; x++) mask[y * wx.length + x] = wy[y]! * wx[x]!;
+          const m = tensor(mask, {
+            shape: [1, 1, 1, wy.length, wx.length],
+            dtype: latent.dtype,
+            device: latent.device,
+          });
+          sum
+            .narrow(3, top * s, th * s)
+            .narrow(4, left * s, tw * s)
+            .add_(tile.mul(m));
+          weight
+            .narrow(3, top * s, th * s)
+            .narrow(4, left * s, tw * s)
+            .add_(m);
         });
       });
     });
@@ -72,4 +87,3 @@ export function decodeTiled(vae: AutoencoderKLWan, latent: Tensor, o: TileOption
     weight.dispose();
   }
 }
-
