@@ -12,20 +12,25 @@ const ZIP_MAGIC = 0x04034b50;
 const PICKLE_PROTOCOL = 0x80;
 const WRAPPERS = ['state_dict', 'model', 'module'];
 
-function firstBytes(file: string): Buffer {
+function firstBytes(file: string, count: number): Buffer {
   const fd = openSync(file, 'r');
   try {
-    const head = Buffer.alloc(4);
-    readSync(fd, head, 0, 4, 0);
+    const head = Buffer.alloc(count);
+    readSync(fd, head, 0, count, 0);
     return head;
   } finally {
     closeSync(fd);
   }
 }
 
-/** Whether `file` is a PyTorch checkpoint (zip or legacy torch.save format) rather than safetensors. */
+/**
+ * Whether `file` is a PyTorch checkpoint (zip or legacy torch.save format) rather than safetensors.
+ * A safetensors file starts with its header's length (u64) and the header's '{'; its first byte
+ * can be a pickle's 0x80, so that is looked at first.
+ */
 export function isTorchCheckpoint(file: string): boolean {
-  const head = firstBytes(file);
+  const head = firstBytes(file, 9);
+  if (head[8] === 0x7b && head.readBigUInt64LE(0) < BigInt(statSync(file).size)) return false;
   return head.readUInt32LE(0) === ZIP_MAGIC || head[0] === PICKLE_PROTOCOL;
 }
 

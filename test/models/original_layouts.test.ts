@@ -4,6 +4,8 @@
 // names), wan2.2_vae.safetensors, umT5 in scaled fp8. Each gives the weights of the diffusers /
 // transformers layout bit for bit (fp8: the dequantised bytes decoded by the fixture script).
 import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
@@ -13,7 +15,15 @@ import { detectVaeLayout, diffusersVaeKeyOf, vaeConfigFromShapes } from '../../s
 import { UMT5EncoderModel } from '../../src/models/umt5/model.js';
 import { UMT5_XXL, readUMT5Config } from '../../src/models/umt5/config.js';
 import { transformersKeyOf, umt5ConfigFromShapes } from '../../src/models/umt5/layouts.js';
-import { Generator, SafetensorsFile, randn, scope, type TensorInfo, type TensorSource } from '../../src/torch/index.js';
+import {
+  Generator,
+  SafetensorsFile,
+  randn,
+  saveSafetensors,
+  scope,
+  type TensorInfo,
+  type TensorSource,
+} from '../../src/torch/index.js';
 import type { Module } from '../../src/nn/index.js';
 import { repoRoot } from '../helpers/release_examples.js';
 
@@ -164,4 +174,33 @@ test("ComfyUI's scaled fp8 umT5 file loads as the fixture script's dequantised w
     for (const key of expected.keys())
       assert.ok(got.get(key)!.equals(Buffer.from(expected.get(key).toTypedArray().buffer)), key);
     model.dispose();
+  }));
+
+test('every loader loads in float32 unless asked otherwise, whatever the file holds (a bfloat16 text encoder here)', () =>
+  scope(() => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ww-dtype-'));
+    try {
+      const source = SafetensorsFile.open(path.join(TINY, 'text_encoder', 'model.safetensors'));
+      saveSafetensors(
+        path.join(dir, 'model.safetensors'),
+        new Map(source.keys().map((k) => [k, source.get(k, { dtype: 'bfloat16' })])),
+      );
+      copyFileSync(path.join(TINY, 'text_encoder', 'config.json'), path.join(dir, 'config.json'));
+      for (const load of [
+        () => UMT5EncoderModel.fromPretrained(dir),
+        () => UMT5EncoderModel.fromSingleFile(path.join(dir, 'model.safetensors')),
+      ]) {
+        const model = load();
+        assert.equal(model.shared.weight.dtype, 'float32');
+        model.dispose();
+      }
+      const bf16 = UMT5EncoderModel.fromPretrained(dir, { dtype: 'bfloat16' });
+      assert.equal(bf16.shared.weight.dtype, 'bfloat16');
+      bf16.dispose();
+      const vae = AutoencoderKLWan.fromPretrained(path.join(TINY, 'vae'));
+      assert.equal(vae.dtype, 'float32');
+      vae.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }));

@@ -110,32 +110,30 @@ export class UMT5EncoderModel extends Module {
     this.eval();
   }
 
-  /** Loads a transformers `text_encoder/` folder (config.json + model[.safetensors|.safetensors.index.json]), strictly. */
+  /**
+   * Loads a transformers `text_encoder/` folder (config.json + model[.safetensors|.safetensors.index.json]), strictly.
+   * In float32 unless `dtype` says otherwise, as every fromPretrained here (and transformers') loads.
+   */
   static fromPretrained(
     dir: string,
-    { dtype, device, onProgress }: { dtype?: DType; device?: Device; onProgress?: LoadProgress } = {},
+    { dtype = 'float32', device, onProgress }: { dtype?: DType; device?: Device; onProgress?: LoadProgress } = {},
   ): UMT5EncoderModel {
     const config = readUMT5Config(path.join(dir, 'config.json'));
     const source = withoutTiedCopy(openWeights(dir, 'model'));
-    return loadPretrained(
-      new UMT5EncoderModel(config, { init: 'empty', dtype: dtype ?? source.info('shared.weight').dtype, device }),
-      source,
-      dir,
-      onProgress,
-    );
+    return loadPretrained(new UMT5EncoderModel(config, { init: 'empty', dtype, device }), source, dir, onProgress);
   }
 
   /**
    * Loads one weights file in any layout: transformers', the original release's
    * `models_t5_umt5-xxl-enc-bf16.pth` (Wan's T5Encoder names), ComfyUI's single files (fp8 scaled
    * included). The config is `configFile`'s, else read off the weights' shapes (layouts.ts).
-   * The dtype defaults to the file's.
+   * In float32 unless `dtype` says otherwise.
    */
   static fromSingleFile(
     file: string,
     {
       configFile,
-      dtype,
+      dtype = 'float32',
       device,
       onProgress,
     }: { configFile?: string; dtype?: DType; device?: Device; onProgress?: LoadProgress } = {},
@@ -143,12 +141,7 @@ export class UMT5EncoderModel extends Module {
     const { source: named } = asTransformersSource(dequantizedSource(openTensorFile(file)), file);
     const source = withoutTiedCopy(named);
     const config = configFile ? readUMT5Config(configFile) : umt5ConfigFromShapes(source, file);
-    return loadPretrained(
-      new UMT5EncoderModel(config, { init: 'empty', dtype: dtype ?? source.info('shared.weight').dtype, device }),
-      source,
-      file,
-      onProgress,
-    );
+    return loadPretrained(new UMT5EncoderModel(config, { init: 'empty', dtype, device }), source, file, onProgress);
   }
 
   /** input_ids [B, L] (int64), attention_mask [B, L] (1 = token, 0 = pad) → last_hidden_state [B, L, d_model]. */
