@@ -179,6 +179,11 @@ export class Module {
     return report;
   }
 
+  /** `using model = ...`: released at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   dispose(): void {
     for (const p of this.#parameters.values()) p.dispose();
     for (const b of this.#buffers.values()) b.tensor.dispose();

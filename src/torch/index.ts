@@ -5,7 +5,7 @@ export { Generator } from './generator.js';
 export * from './creation.js';
 export * from './functional.js';
 export { noGrad, enableGrad, isGradEnabled, backward, autocast } from './autograd.js';
-export { scope, keep, consume } from './scope.js';
+export { scope, keep, consume, owned } from './scope.js';
 export { callAten, atenSchema } from './call_aten.js';
 export { hasAten } from './aten.js';
 export {

@@ -63,7 +63,26 @@ export function scope<T>(fn: () => T): T {
   return result;
 }
 
-/** out = f(t), releasing t unless f returned it: for chains that replace a value step by step. */
+/**
+ * The tensors of `value` (in arrays, maps and plain objects, as scope() finds them) as one
+ * disposable: `using held = owned({ a, b })` releases them all at the end of the block.
+ */
+export function owned<T>(value: T): T & { [Symbol.dispose](): void } {
+  // read when the block ends: an array filled inside the block is released whole
+  const release = (): void => {
+    const found = new Set<unknown>();
+    collect(value, found, new Set());
+    for (const item of found)
+      if (item !== value && typeof (item as Disposable).dispose === 'function') (item as Disposable).dispose();
+  };
+  return Object.assign(value as object, { [Symbol.dispose]: release }) as T & { [Symbol.dispose](): void };
+}
+
+/**
+ * out = f(t), releasing t unless f returned it: for chains that replace a value step by step.
+ * Only in memory hot paths (a block's activations freed as soon as the next exists); elsewhere
+ * scope() or `using`.
+ */
 export function consume<T extends Disposable>(t: T, f: (t: T) => T): T {
   const out = f(t);
   if (out !== t) t.dispose();

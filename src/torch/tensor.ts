@@ -156,6 +156,10 @@ export class Tensor {
     untrack(this);
     this.handle.dispose();
   }
+  /** `using t = ...`: released at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
   toString(): string {
     return `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device})`;
   }

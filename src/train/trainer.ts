@@ -475,7 +475,7 @@ async function trainStep(run: Run, step: number): Promise<StepMetrics> {
     }
   }
   if (group) {
-    group.allReduceMean(params.map((p) => p.grad).filter((g): g is Tensor => g !== null));
+    scope(() => group.allReduceMean(params.map((p) => p.grad).filter((g): g is Tensor => g !== null)));
     // the logged loss is the mean over every rank's samples, as the gradient is
     loss = scope(() => {
       const value = tensor([loss], { dtype: 'float64' });

@@ -2,7 +2,7 @@
 // every step in the in-context sequence with timestep 0, the sampler moves only the target's
 // latents, and classifier-free guidance contrasts the task prompt with the empty one. Both
 // guidance branches go through one batched forward (batch 2B) unless memory asks for two.
-import { cat, noGrad, scope, type Tensor } from '../torch/index.js';
+import { cat, noGrad, owned, scope, type Tensor } from '../torch/index.js';
 import { classifierFreeGuidance, denoise, makeSampler, type SamplerName } from '../diffusion/index.js';
 import type { WanTransformer3DModel } from '../models/wan/transformer.js';
 import { ModelInputError } from '../errors.js';
@@ -42,17 +42,24 @@ export async function denoiseInContext(o: InContextDenoiseOptions): Promise<Tens
     throw new ModelInputError('guidance scale ≠ 1 needs the negative prompt embeddings');
   const dtype = transformer.patch_embedding.weight;
   const batched = guided && (o.guidance ?? 'batched') === 'batched';
-  // What does not change between steps is made once (new references, all released at the end):
-  // the views in the model's dtype, doubled for a batched guidance, and the text.
-  const fixed = scope(() => {
-    const double = (t: Tensor): Tensor => (batched ? cat([t, t], 0) : t).typeAs(dtype);
-    return {
-      condition: double(condition),
-      ref: ref ? double(ref) : null,
-      text: batched ? cat([promptEmbeds, o.negativePromptEmbeds!], 0) : promptEmbeds.typeAs(promptEmbeds),
-      negative: guided && !batched ? o.negativePromptEmbeds!.typeAs(promptEmbeds) : null,
-    };
-  });
+  // What does not change between steps is made once, released when sampling ends: the views in
+  // the model's dtype, doubled for a batched guidance, and the text of both branches batched.
+  using made = owned(
+    scope(() => {
+      const double = (t: Tensor): Tensor => (batched ? cat([t, t], 0) : t).typeAs(dtype);
+      return {
+        condition: double(condition),
+        ref: ref ? double(ref) : null,
+        text: batched ? cat([promptEmbeds, o.negativePromptEmbeds!], 0) : null,
+      };
+    }),
+  );
+  const fixed = {
+    condition: made.condition,
+    ref: made.ref,
+    text: made.text ?? promptEmbeds,
+    negative: guided && !batched ? o.negativePromptEmbeds! : null,
+  };
   const forward = (target: Tensor, text: Tensor, timestep: number, condition: Tensor, ref: Tensor | null): Tensor =>
     transformer.forward(
       buildInContextInputs({
@@ -81,15 +88,11 @@ export async function denoiseInContext(o: InContextDenoiseOptions): Promise<Tens
       const uncond = forward(x, fixed.negative!, timestep, fixed.condition, fixed.ref);
       return classifierFreeGuidance(cond, uncond, o.guidanceScale);
     });
-  try {
-    return await denoise({
-      sampler: makeSampler(o.sampler ?? 'unipc', { steps: o.steps, shift: o.flowShift }),
-      latents: noise,
-      velocity,
-      onStep: o.onStep,
-      signal: o.signal,
-    });
-  } finally {
-    for (const t of Object.values(fixed)) t?.dispose();
-  }
+  return await denoise({
+    sampler: makeSampler(o.sampler ?? 'unipc', { steps: o.steps, shift: o.flowShift }),
+    latents: noise,
+    velocity,
+    onStep: o.onStep,
+    signal: o.signal,
+  });
 }

@@ -6,7 +6,7 @@
 import path from 'node:path';
 
 import { ModelInputError, OptionError } from '../errors.js';
-import { Generator, checkDevice, noGrad, randn, scope, type DType, type Tensor } from '../torch/index.js';
+import { Generator, checkDevice, noGrad, owned, randn, scope, type DType, type Tensor } from '../torch/index.js';
 import type { AutoencoderKLWan } from '../models/wan/vae.js';
 import type { WanTransformer3DModel } from '../models/wan/transformer.js';
 import { denormalizeLatents, normalizeLatents } from '../models/wan/latents.js';
@@ -230,13 +230,16 @@ export class WorldWanderPipeline {
     const read = seconds(started);
 
     started = performance.now();
-    const { condition, ref } = noGrad(() =>
-      scope(() => ({
-        condition: this.#encode(input, width, height),
-        ref: reference ? this.#encode([reference], width, height) : null,
-      })),
+    using views = owned(
+      noGrad(() =>
+        scope(() => ({
+          condition: this.#encode(input, width, height),
+          ref: reference ? this.#encode([reference], width, height) : null,
+        })),
+      ),
     );
-    const text = promptEmbeddings(this.text, [TASK_PROMPT[task], negativePrompt], {
+    const { condition, ref } = views;
+    using text = promptEmbeddings(this.text, [TASK_PROMPT[task], negativePrompt], {
       cacheDir: this.promptCacheDir,
       device: this.device,
       maxLength: this.defaults.max_sequence_length,
@@ -244,38 +247,31 @@ export class WorldWanderPipeline {
     const encode = seconds(started);
 
     started = performance.now();
-    let latents: Tensor;
-    const noise = randn(condition.shape, new Generator(seed), { device: this.device });
-    try {
-      const [prompt, negative] = text.chunk(2, 0) as [Tensor, Tensor];
-      latents = await denoiseInContext({
-        transformer: this.transformer,
-        noise,
-        condition,
-        ref,
-        promptEmbeds: prompt,
-        negativePromptEmbeds: negative,
-        steps,
-        guidanceScale,
-        flowShift,
-        useCollaborativePositionEncoding: useCpe,
-        sampler,
-        guidance: o.guidance,
-        onStep: o.onStep,
-        signal: o.signal,
-      });
-      prompt.dispose();
-      negative.dispose();
-    } finally {
-      for (const t of [noise, condition, ref, text]) t?.dispose();
-    }
+    using noise = randn(condition.shape, new Generator(seed), { device: this.device });
+    using prompts = owned(text.chunk(2, 0) as [Tensor, Tensor]);
+    const [prompt, negative] = prompts;
+    using latents = await denoiseInContext({
+      transformer: this.transformer,
+      noise,
+      condition,
+      ref,
+      promptEmbeds: prompt,
+      negativePromptEmbeds: negative,
+      steps,
+      guidanceScale,
+      flowShift,
+      useCollaborativePositionEncoding: useCpe,
+      sampler,
+      guidance: o.guidance,
+      onStep: o.onStep,
+      signal: o.signal,
+    });
     const denoise = seconds(started);
 
     started = performance.now();
     const generated = noGrad(() =>
       scope(() => tensorToFrames(this.#decode(denormalizeLatents(latents, this.vae.config)))),
     );
-    latents.dispose();
     const decode = seconds(started);
     return {
       task,

@@ -5,7 +5,32 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { Generator, keep, memoryStats, noGrad, randn, scope, tensor, zeros } from '../../src/torch/index.js';
+import { Generator, keep, memoryStats, noGrad, owned, randn, scope, tensor, zeros } from '../../src/torch/index.js';
+
+test('`using` releases a tensor, and an owned() group of them (filled inside the block), at the end of the block, also on a throw', () => {
+  let single: ReturnType<typeof zeros> | undefined;
+  let group: ReturnType<typeof zeros>[] = [];
+  const borrowed = zeros([1]);
+  {
+    using t = zeros([2]);
+    using pieces = owned<ReturnType<typeof zeros>[]>([]);
+    pieces.push(zeros([3]), zeros([4]));
+    single = t;
+    group = [...pieces];
+    assert.equal(t.disposed, false);
+  }
+  assert.equal(single.disposed, true);
+  assert.ok(group.every((g) => g.disposed));
+  let held: { a: ReturnType<typeof zeros>; b: null; c: ReturnType<typeof zeros> } | undefined;
+  assert.throws(() => {
+    using views = owned({ a: zeros([1]), b: null, c: borrowed.add(1) });
+    held = views;
+    throw new Error('boom');
+  }, /boom/);
+  assert.ok(held!.a.disposed && held!.c.disposed);
+  assert.equal(borrowed.disposed, false, 'what the block only used stays');
+  borrowed.dispose();
+});
 
 test('scope releases everything but what it returns, which moves to the enclosing scope', () => {
   let inner: ReturnType<typeof zeros> | undefined;

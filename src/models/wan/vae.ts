@@ -10,6 +10,7 @@ import {
   consume,
   openTensorFile,
   openWeights,
+  owned,
   randn,
   scope,
   type DType,
@@ -128,36 +129,23 @@ export class AutoencoderKLWan extends Module {
   /** Encoder moments [B, 2z, T', H', W'] (mean and logvar halves). */
   encodeMoments(video: Tensor, { chunked = true }: VaePassOptions = {}): Tensor {
     this.#checkVideo(video);
-    const x = patchify(video, this.config.patch_size ?? 1);
-    try {
-      if (!chunked) return scope(() => this.quant_conv.forward(this.encoder.forward(x, null)));
-      const cache = new FeatureCache();
-      const r = this.temporalCompression;
-      const pieces: Tensor[] = [];
-      try {
-        for (let start = 0; start < x.size(2); start += start === 0 ? 1 : r) {
-          const length = start === 0 ? 1 : r;
-          cache.startChunk();
-          pieces.push(scope(() => this.quant_conv.forward(this.encoder.forward(x.narrow(2, start, length), cache))));
-        }
-        return pieces.length === 1 ? pieces[0]!.clone() : cat(pieces, 2);
-      } finally {
-        for (const p of pieces) p.dispose();
-        cache.clear();
-      }
-    } finally {
-      x.dispose();
+    using x = patchify(video, this.config.patch_size ?? 1);
+    if (!chunked) return scope(() => this.quant_conv.forward(this.encoder.forward(x, null)));
+    using cache = new FeatureCache();
+    using pieces = owned<Tensor[]>([]);
+    const r = this.temporalCompression;
+    for (let start = 0; start < x.size(2); start += start === 0 ? 1 : r) {
+      const length = start === 0 ? 1 : r;
+      cache.startChunk();
+      pieces.push(scope(() => this.quant_conv.forward(this.encoder.forward(x.narrow(2, start, length), cache))));
     }
+    return pieces.length === 1 ? pieces[0]!.clone() : cat(pieces, 2);
   }
 
   /** The posterior over latents; `.mode()` (the mean) is what the pipeline uses. */
   encode(video: Tensor, options: VaePassOptions = {}): DiagonalGaussian {
-    const moments = this.encodeMoments(video, options);
-    try {
-      return new DiagonalGaussian(moments);
-    } finally {
-      moments.dispose();
-    }
+    using moments = this.encodeMoments(video, options);
+    return new DiagonalGaussian(moments);
   }
 
   /** Latents [B,z,T',H',W'] → video [B,3,1+temporal·(T'-1),H,W], clamped to [-1,1] (unless `clamp: false`, for training). */

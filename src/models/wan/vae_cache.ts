@@ -44,6 +44,11 @@ export class FeatureCache {
     this.#slots.length = 0;
     this.#index = 0;
   }
+
+  /** `using cache = new FeatureCache()`: cleared at the end of the block. */
+  [Symbol.dispose](): void {
+    this.clear();
+  }
 }
 
 /**
