@@ -299,12 +299,61 @@ export function saveSafetensors(
   metadata: Record<string, string> = {},
 ): void {
   const entries = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
+  writeEntries(
+    file,
+    entries.map(([name, t]) => ({
+      name,
+      dtype: t.dtype,
+      shape: t.shape,
+      bytes: () => new Uint8Array(native.toBytes(t.handle)),
+    })),
+    metadata,
+  );
+}
+
+/**
+ * Writes `names` (name in the file → key of `source`) from `source` to `file` atomically, one
+ * tensor in memory at a time: converting a 10 GB model needs no 10 GB of memory.
+ */
+export function saveSafetensorsFrom(
+  file: string,
+  source: TensorSource,
+  names: ReadonlyMap<string, string>,
+  metadata: Record<string, string> = {},
+): void {
+  writeEntries(
+    file,
+    [...names].map(([name, key]) => {
+      const { dtype, shape } = source.info(key);
+      return {
+        name,
+        dtype,
+        shape,
+        bytes: () => {
+          const t = source.get(key);
+          try {
+            return new Uint8Array(native.toBytes(t.handle));
+          } finally {
+            t.dispose();
+          }
+        },
+      };
+    }),
+    metadata,
+  );
+}
+
+function writeEntries(
+  file: string,
+  entries: { name: string; dtype: DType; shape: readonly number[]; bytes: () => Uint8Array }[],
+  metadata: Record<string, string>,
+): void {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
-  for (const [key, t] of entries) {
-    const bytes = t.numel() * itemSize[t.dtype];
-    header[key] = { dtype: toFileDtype[t.dtype], shape: [...t.shape], data_offsets: [offset, offset + bytes] };
+  for (const { name, dtype, shape } of entries) {
+    const bytes = shape.reduce((a, b) => a * b, 1) * itemSize[dtype];
+    header[name] = { dtype: toFileDtype[dtype], shape: [...shape], data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   let json = JSON.stringify(header);
@@ -316,6 +365,6 @@ export function saveSafetensors(
   writeFileAtomicSync(file, (fd) => {
     writeAll(fd, length);
     writeAll(fd, headerBytes);
-    for (const [, t] of entries) writeAll(fd, new Uint8Array(native.toBytes(t.handle)));
+    for (const entry of entries) writeAll(fd, entry.bytes());
   });
 }

@@ -6,18 +6,15 @@ import { FileFormatError } from '../errors.js';
 import { normaliseLoraKey } from '../nn/index.js';
 import { saveSafetensors, tensor, type Tensor } from '../torch/index.js';
 import { openLoraFile } from './lora_file.js';
+import { TRANSFORMER_RENAMES } from '../models/wan/transformer_layouts.js';
 
 export const LORA_FORMATS = ['diffusers', 'comfy', 'kohya'] as const;
 export type LoraFormat = (typeof LORA_FORMATS)[number];
 
-/** The original Wan module name of a diffusers one (`blocks.0.attn1.to_out.0` -> `blocks.0.self_attn.o`). */
+/** The original Wan module name of a diffusers one that takes a LoRA (`blocks.0.attn1.to_out.0` -> `blocks.0.self_attn.o`). */
 export function originalModuleOf(module: string): string | undefined {
-  const attention = /^blocks\.(\d+)\.attn([12])\.(to_q|to_k|to_v|to_out\.0)$/.exec(module);
-  if (attention)
-    return `blocks.${attention[1]}.${attention[2] === '1' ? 'self_attn' : 'cross_attn'}.${({ to_q: 'q', to_k: 'k', to_v: 'v', 'to_out.0': 'o' } as Record<string, string>)[attention[3]!]}`;
-  const ffn = /^blocks\.(\d+)\.ffn\.net\.(0\.proj|2)$/.exec(module);
-  if (ffn) return `blocks.${ffn[1]}.ffn.${ffn[2] === '2' ? '2' : '0'}`;
-  return undefined;
+  if (!/^blocks\.\d+\.(attn[12]\.(to_q|to_k|to_v|to_out\.0)|ffn\.net\.(0\.proj|2))$/.test(module)) return undefined;
+  return TRANSFORMER_RENAMES.toTheirs(`${module}.weight`)?.slice(0, -'.weight'.length);
 }
 
 export function convertLora(

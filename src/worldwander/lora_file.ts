@@ -6,6 +6,7 @@ import path from 'node:path';
 import { FileFormatError } from '../errors.js';
 import {
   SafetensorsFile,
+  isTorchCheckpoint,
   TensorRef,
   TorchCheckpoint,
   describePickled,
@@ -107,4 +108,13 @@ export function convertCheckpoint(
     for (const t of tensors.values()) t.dispose();
   }
   return { tensors: tensors.size, rank, unfamiliarGlobals };
+}
+
+/** Whether a weights file is a LoRA (LoRA-named keys, or the release's .ckpt with state_dict.lora) rather than model weights. */
+export function isLoraFile(file: string): boolean {
+  const source = isTorchCheckpoint(file) ? null : SafetensorsFile.open(file);
+  if (source) return source.keys().some((k) => /(^|[._])lora_(A|B|up|down)([._]|$)/.test(k));
+  const value = TorchCheckpoint.open(file).value;
+  const stateDict = value instanceof Map ? value.get('state_dict') : undefined;
+  return stateDict instanceof Map && stateDict.get('lora') instanceof Map;
 }

@@ -9,7 +9,7 @@ import { Generator, keep, memoryStats, noGrad, owned, randn, scope, tensor, zero
 
 test('`using` releases a tensor, and an owned() group of them (filled inside the block), at the end of the block, also on a throw', () => {
   let single: ReturnType<typeof zeros> | undefined;
-  let group: ReturnType<typeof zeros>[] = [];
+  let group: ReturnType<typeof zeros>[];
   const borrowed = zeros([1]);
   {
     using t = zeros([2]);

@@ -1,28 +1,55 @@
 import { Option } from 'commander';
 
+import { UsageError } from '../command.js';
 import { path as pathArg, type Register } from '../command.js';
+
+type Format = 'diffusers' | 'comfy' | 'kohya' | 'original';
 
 export const register: Register = (program) => {
   program
     .command('convert')
     .description(
-      "a LoRA file to another tool's format: diffusers/PEFT, ComfyUI or kohya (musubi-tuner); reads those and the release's .ckpt",
+      "a LoRA or a model's weights to another tool's layout: LoRAs to diffusers/PEFT, ComfyUI or kohya (musubi-tuner); a transformer, VAE or umT5 file to diffusers', the original Wan release's or ComfyUI's names",
     )
-    .argument('<input>', 'a LoRA: .safetensors in any of those formats, or the release .ckpt', pathArg)
+    .argument(
+      '<input>',
+      "a LoRA (any of those formats, or the release's .ckpt) or one model weights file in any layout",
+      pathArg,
+    )
     .argument('<output>', 'the .safetensors to write', pathArg)
     .addOption(
-      new Option('--to <format>', 'the format to write').choices(['diffusers', 'comfy', 'kohya']).makeOptionMandatory(),
+      new Option(
+        '--to <format>',
+        'the layout to write (LoRA: diffusers, comfy, kohya; model: diffusers, original, comfy)',
+      )
+        .choices(['diffusers', 'comfy', 'kohya', 'original'])
+        .makeOptionMandatory(),
     )
     .option('--overwrite', 'replace OUTPUT if it exists')
-    .action(
-      async (input: string, output: string, flags: { to: 'diffusers' | 'comfy' | 'kohya'; overwrite?: boolean }) => {
+    .action(async (input: string, output: string, flags: { to: Format; overwrite?: boolean }) => {
+      const { checkOutputFile } = await import('../../io/output_path.js');
+      const { isLoraFile } = await import('../../worldwander/lora_file.js');
+      checkOutputFile(output, 'output', { inputs: [input], replace: flags.overwrite === true });
+      if (isLoraFile(input)) {
+        if (flags.to === 'original')
+          throw new UsageError(
+            `${input} is a LoRA: --to original is for model weights (a LoRA's ComfyUI format, --to comfy, uses the original names)`,
+          );
         const { convertLora } = await import('../../worldwander/lora_convert.js');
-        const { checkOutputFile } = await import('../../io/output_path.js');
-        checkOutputFile(output, 'output', { inputs: [input], replace: flags.overwrite === true });
         const result = convertLora(input, output, flags.to);
         console.log(
           `${output}: ${result.tensors} tensors in the ${flags.to} format, rank ${result.rank}, alpha ${result.alpha}`,
         );
-      },
-    );
+        return;
+      }
+      if (flags.to === 'kohya')
+        throw new UsageError(
+          `${input} holds model weights: --to kohya is a LoRA format (model weights: diffusers, original, comfy)`,
+        );
+      const { convertModelFile } = await import('../../worldwander/model_convert.js');
+      const result = convertModelFile(input, output, flags.to);
+      console.log(
+        `${output}: the ${result.part}'s ${result.tensors} tensors from the ${result.from} layout in the ${flags.to} layout`,
+      );
+    });
 };

@@ -6,30 +6,33 @@
 // Neither single file carries a config: `umt5ConfigFromShapes` reads it off the tensors.
 import { FileFormatError } from '../../errors.js';
 import { renamedByTable, type TensorSource } from '../../torch/index.js';
+import { KeyRenames, type KeyPair } from '../key_renames.js';
 import { UMT5_XXL, parseUMT5Config, type UMT5Config } from './config.js';
 
 export type UMT5Layout = 'transformers' | 'original';
 
-const BLOCK: Record<string, string> = {
-  'norm1.weight': 'layer.0.layer_norm.weight',
-  'attn.q.weight': 'layer.0.SelfAttention.q.weight',
-  'attn.k.weight': 'layer.0.SelfAttention.k.weight',
-  'attn.v.weight': 'layer.0.SelfAttention.v.weight',
-  'attn.o.weight': 'layer.0.SelfAttention.o.weight',
-  'pos_embedding.embedding.weight': 'layer.0.SelfAttention.relative_attention_bias.weight',
-  'norm2.weight': 'layer.1.layer_norm.weight',
-  'ffn.gate.0.weight': 'layer.1.DenseReluDense.wi_0.weight',
-  'ffn.fc1.weight': 'layer.1.DenseReluDense.wi_1.weight',
-  'ffn.fc2.weight': 'layer.1.DenseReluDense.wo.weight',
-};
+/** [Wan's T5Encoder name, transformers' name]. */
+export const UMT5_RENAMES = new KeyRenames([
+  ['token_embedding.weight', 'shared.weight'],
+  ['norm.weight', 'encoder.final_layer_norm.weight'],
+  ['blocks.{n}.norm1.weight', 'encoder.block.{n}.layer.0.layer_norm.weight'],
+  ...(['q', 'k', 'v', 'o'] as const).map((x): KeyPair => [
+    `blocks.{n}.attn.${x}.weight`,
+    `encoder.block.{n}.layer.0.SelfAttention.${x}.weight`,
+  ]),
+  [
+    'blocks.{n}.pos_embedding.embedding.weight',
+    'encoder.block.{n}.layer.0.SelfAttention.relative_attention_bias.weight',
+  ],
+  ['blocks.{n}.norm2.weight', 'encoder.block.{n}.layer.1.layer_norm.weight'],
+  ['blocks.{n}.ffn.gate.0.weight', 'encoder.block.{n}.layer.1.DenseReluDense.wi_0.weight'],
+  ['blocks.{n}.ffn.fc1.weight', 'encoder.block.{n}.layer.1.DenseReluDense.wi_1.weight'],
+  ['blocks.{n}.ffn.fc2.weight', 'encoder.block.{n}.layer.1.DenseReluDense.wo.weight'],
+]);
 
 /** The transformers name of a key of Wan's T5Encoder, or undefined when the table does not know it. */
 export function transformersKeyOf(original: string): string | undefined {
-  if (original === 'token_embedding.weight') return 'shared.weight';
-  if (original === 'norm.weight') return 'encoder.final_layer_norm.weight';
-  const m = /^blocks\.(\d+)\.(.+)$/.exec(original);
-  const part = m && BLOCK[m[2]!];
-  return part ? `encoder.block.${m[1]}.${part}` : undefined;
+  return UMT5_RENAMES.toOurs(original);
 }
 
 /** Which layout a text-encoder file's keys are in, and the prefix before transformers' names (ComfyUI may add one). */

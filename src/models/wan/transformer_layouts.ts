@@ -7,6 +7,7 @@
 // the one with weights), norm2 (feed-forward).
 import { FileFormatError } from '../../errors.js';
 import { renamedByTable, type TensorSource } from '../../torch/index.js';
+import { KeyRenames, type KeyPair } from '../key_renames.js';
 
 export type TransformerLayout = 'diffusers' | 'original';
 
@@ -21,36 +22,32 @@ const ATTENTION: Record<string, string> = {
   norm_k: 'norm_k',
 };
 
-/** [original pattern, diffusers replacement], tried in order; the first that matches renames the key. */
-const RENAMES: readonly [RegExp, string | ((...groups: string[]) => string)][] = [
-  [/^patch_embedding\.(weight|bias)$/, 'patch_embedding.$1'],
-  [/^time_embedding\.0\.(weight|bias)$/, 'condition_embedder.time_embedder.linear_1.$1'],
-  [/^time_embedding\.2\.(weight|bias)$/, 'condition_embedder.time_embedder.linear_2.$1'],
-  [/^time_projection\.1\.(weight|bias)$/, 'condition_embedder.time_proj.$1'],
-  [/^text_embedding\.0\.(weight|bias)$/, 'condition_embedder.text_embedder.linear_1.$1'],
-  [/^text_embedding\.2\.(weight|bias)$/, 'condition_embedder.text_embedder.linear_2.$1'],
-  [/^head\.modulation$/, 'scale_shift_table'],
-  [/^head\.head\.(weight|bias)$/, 'proj_out.$1'],
-  [/^blocks\.(\d+)\.modulation$/, 'blocks.$1.scale_shift_table'],
-  [
-    /^blocks\.(\d+)\.(self|cross)_attn\.(q|k|v|o|norm_q|norm_k)\.(weight|bias)$/,
-    (_, n, kind, part, p) => `blocks.${n}.${kind === 'self' ? 'attn1' : 'attn2'}.${ATTENTION[part!]}.${p}`,
-  ],
-  [/^blocks\.(\d+)\.norm3\.(weight|bias)$/, 'blocks.$1.norm2.$2'],
-  [/^blocks\.(\d+)\.norm2\.(weight|bias)$/, 'blocks.$1.norm3.$2'],
-  [/^blocks\.(\d+)\.ffn\.0\.(weight|bias)$/, 'blocks.$1.ffn.net.0.proj.$2'],
-  [/^blocks\.(\d+)\.ffn\.2\.(weight|bias)$/, 'blocks.$1.ffn.net.2.$2'],
-];
+/** [original name, diffusers name]. */
+export const TRANSFORMER_RENAMES = new KeyRenames([
+  ['patch_embedding.{p}', 'patch_embedding.{p}'],
+  ['time_embedding.0.{p}', 'condition_embedder.time_embedder.linear_1.{p}'],
+  ['time_embedding.2.{p}', 'condition_embedder.time_embedder.linear_2.{p}'],
+  ['time_projection.1.{p}', 'condition_embedder.time_proj.{p}'],
+  ['text_embedding.0.{p}', 'condition_embedder.text_embedder.linear_1.{p}'],
+  ['text_embedding.2.{p}', 'condition_embedder.text_embedder.linear_2.{p}'],
+  ['head.modulation', 'scale_shift_table'],
+  ['head.head.{p}', 'proj_out.{p}'],
+  ['blocks.{n}.modulation', 'blocks.{n}.scale_shift_table'],
+  ...(['self', 'cross'] as const).flatMap((kind) =>
+    Object.entries(ATTENTION).map(([theirs, ours]): KeyPair => [
+      `blocks.{n}.${kind}_attn.${theirs}.{p}`,
+      `blocks.{n}.${kind === 'self' ? 'attn1' : 'attn2'}.${ours}.{p}`,
+    ]),
+  ),
+  ['blocks.{n}.norm3.{p}', 'blocks.{n}.norm2.{p}'],
+  ['blocks.{n}.norm2.{p}', 'blocks.{n}.norm3.{p}'],
+  ['blocks.{n}.ffn.0.{p}', 'blocks.{n}.ffn.net.0.proj.{p}'],
+  ['blocks.{n}.ffn.2.{p}', 'blocks.{n}.ffn.net.2.{p}'],
+]);
 
 /** The diffusers name of an original-layout key, or undefined when the table does not know it. */
 export function diffusersKeyOf(original: string): string | undefined {
-  for (const [pattern, replacement] of RENAMES) {
-    if (!pattern.test(original)) continue;
-    return typeof replacement === 'string'
-      ? original.replace(pattern, replacement)
-      : original.replace(pattern, replacement as (...a: string[]) => string);
-  }
-  return undefined;
+  return TRANSFORMER_RENAMES.toOurs(original);
 }
 
 /** Which layout `keys` are in, and the prefix they carry (ComfyUI's, or none). */

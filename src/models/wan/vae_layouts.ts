@@ -8,58 +8,70 @@
 // The original files carry no config: `vaeConfigFromShapes` reads it off the tensors' shapes.
 import { FileFormatError } from '../../errors.js';
 import { renamedByTable, type TensorSource } from '../../torch/index.js';
+import { KeyRenames, type KeyPair } from '../key_renames.js';
 import { WAN22_TI2V_5B_VAE, parseVaeConfig, type WanVAEConfig } from './vae_config.js';
 
 export type VaeLayout = 'diffusers' | 'original';
 
-/** The residual block's Sequential (RMS_norm, SiLU, conv, RMS_norm, SiLU, dropout, conv) in diffusers' names. */
-const RESIDUAL: Record<string, string> = {
-  '0.gamma': 'norm1.gamma',
-  '2.weight': 'conv1.weight',
-  '2.bias': 'conv1.bias',
-  '3.gamma': 'norm2.gamma',
-  '6.weight': 'conv2.weight',
-  '6.bias': 'conv2.bias',
-};
+/** The residual block's Sequential (RMS_norm, SiLU, conv, RMS_norm, SiLU, dropout, conv) and shortcut, as [original, diffusers] parts. */
+const RESIDUAL: readonly KeyPair[] = [
+  ['residual.0.gamma', 'norm1.gamma'],
+  ['residual.2.{p}', 'conv1.{p}'],
+  ['residual.3.gamma', 'norm2.gamma'],
+  ['residual.6.{p}', 'conv2.{p}'],
+  ['shortcut.{p}', 'conv_shortcut.{p}'],
+];
 
-const TOP: Record<string, string> = {
-  'conv1.weight': 'quant_conv.weight',
-  'conv1.bias': 'quant_conv.bias',
-  'conv2.weight': 'post_quant_conv.weight',
-  'conv2.bias': 'post_quant_conv.bias',
-};
-
-const STAGE = {
+const STAGES = {
   encoder: ['downsamples', 'down_blocks', 'downsampler'],
   decoder: ['upsamples', 'up_blocks', 'upsampler'],
 } as const;
 
+/** [original name, diffusers name]; a stage's resampler is the last of its list in the original (`{last}`). */
+export const VAE_RENAMES = new KeyRenames([
+  ['conv1.{p}', 'quant_conv.{p}'],
+  ['conv2.{p}', 'post_quant_conv.{p}'],
+  ...(['encoder', 'decoder'] as const).flatMap((coder): KeyPair[] => {
+    const [list, blocks, sampler] = STAGES[coder];
+    return [
+      [`${coder}.conv1.{p}`, `${coder}.conv_in.{p}`],
+      [`${coder}.head.0.gamma`, `${coder}.norm_out.gamma`],
+      [`${coder}.head.2.{p}`, `${coder}.conv_out.{p}`],
+      ...RESIDUAL.flatMap(([theirs, ours]): KeyPair[] => [
+        [`${coder}.middle.0.${theirs}`, `${coder}.mid_block.resnets.0.${ours}`],
+        [`${coder}.middle.2.${theirs}`, `${coder}.mid_block.resnets.1.${ours}`],
+        [`${coder}.${list}.{s}.${list}.{i}.${theirs}`, `${coder}.${blocks}.{s}.resnets.{i}.${ours}`],
+      ]),
+      [`${coder}.middle.1.norm.gamma`, `${coder}.mid_block.attentions.0.norm.gamma`],
+      [`${coder}.middle.1.to_qkv.{p}`, `${coder}.mid_block.attentions.0.to_qkv.{p}`],
+      [`${coder}.middle.1.proj.{p}`, `${coder}.mid_block.attentions.0.proj.{p}`],
+      [`${coder}.${list}.{s}.${list}.{last}.resample.1.{p}`, `${coder}.${blocks}.{s}.${sampler}.resample.1.{p}`],
+      [`${coder}.${list}.{s}.${list}.{last}.time_conv.{p}`, `${coder}.${blocks}.{s}.${sampler}.time_conv.{p}`],
+    ];
+  }),
+]);
+
 /** The diffusers name of an original-layout VAE key, or undefined when the table does not know it. */
 export function diffusersVaeKeyOf(original: string): string | undefined {
-  if (TOP[original]) return TOP[original];
-  const m = /^(encoder|decoder)\.(.+)$/.exec(original);
-  if (!m) return undefined;
-  const coder = m[1] as 'encoder' | 'decoder';
-  const rest = m[2]!;
-  let r: RegExpExecArray | null;
-  if ((r = /^conv1\.(weight|bias)$/.exec(rest))) return `${coder}.conv_in.${r[1]}`;
-  if (rest === 'head.0.gamma') return `${coder}.norm_out.gamma`;
-  if ((r = /^head\.2\.(weight|bias)$/.exec(rest))) return `${coder}.conv_out.${r[1]}`;
-  if ((r = /^middle\.([02])\.residual\.(\d\.\w+)$/.exec(rest)) && RESIDUAL[r[2]!])
-    return `${coder}.mid_block.resnets.${r[1] === '0' ? 0 : 1}.${RESIDUAL[r[2]!]}`;
-  if ((r = /^middle\.1\.(norm\.gamma|(?:to_qkv|proj)\.(?:weight|bias))$/.exec(rest)))
-    return `${coder}.mid_block.attentions.0.${r[1]}`;
-  const [list, blocks, sampler] = STAGE[coder];
-  const stage = new RegExp(`^${list}\\.(\\d+)\\.${list}\\.(\\d+)\\.(.+)$`).exec(rest);
-  if (!stage) return undefined;
-  const [, s, i, part] = stage;
-  if ((r = /^residual\.(\d\.\w+)$/.exec(part!)) && RESIDUAL[r[1]!])
-    return `${coder}.${blocks}.${s}.resnets.${i}.${RESIDUAL[r[1]!]}`;
-  if ((r = /^shortcut\.(weight|bias)$/.exec(part!)))
-    return `${coder}.${blocks}.${s}.resnets.${i}.conv_shortcut.${r[1]}`;
-  if ((r = /^(resample\.1|time_conv)\.(weight|bias)$/.exec(part!)))
-    return `${coder}.${blocks}.${s}.${sampler}.${r[1]}.${r[2]}`;
-  return undefined;
+  return VAE_RENAMES.toOurs(original);
+}
+
+/** The original names of diffusers-named VAE keys (a stage's resampler goes after its residual blocks). */
+export function originalVaeKeys(keys: readonly string[]): Map<string, string> {
+  const blocks = new Map<string, number>();
+  for (const key of keys) {
+    const m = /^(encoder\.down_blocks|decoder\.up_blocks)\.(\d+)\.resnets\.(\d+)\./.exec(key);
+    if (m) blocks.set(`${m[1]}.${m[2]}`, Math.max(blocks.get(`${m[1]}.${m[2]}`) ?? 0, Number(m[3]) + 1));
+  }
+  const names = new Map<string, string>();
+  for (const key of keys) {
+    const stage = /^(encoder\.down_blocks|decoder\.up_blocks)\.(\d+)\./.exec(key);
+    const last = stage ? String(blocks.get(`${stage[1]}.${stage[2]}`) ?? 0) : undefined;
+    const name = VAE_RENAMES.toTheirs(key, (placeholder) => (placeholder === 'last' ? last : undefined));
+    if (name === undefined) throw new FileFormatError(`the VAE key ${key} has no original name`);
+    names.set(key, name);
+  }
+  return names;
 }
 
 /** Which layout a VAE file's keys are in. */
