@@ -18,6 +18,7 @@ import type { GuidanceMode } from '../worldwander/denoise.js';
 import { compression } from '../models/wan/vae_config.js';
 import { modelFiles, resolveModelDir } from '../worldwander/model_folder.js';
 import { vaeConfigOf } from '../worldwander/model_parts.js';
+import { describeWeightsFile } from '../worldwander/model_convert.js';
 
 export interface InferOptions {
   config: string;
@@ -91,6 +92,10 @@ export async function infer(o: InferOptions): Promise<InferResult> {
     vaeConfig: o.vaeConfig,
     textEncoder: o.textEncoder,
   });
+  if (files.layout === 'original')
+    o.onEvent?.({ kind: 'note', text: `${modelDir}: the original Wan release's folder layout` });
+  for (const file of [o.transformer, o.vae, o.textEncoder])
+    if (file) o.onEvent?.({ kind: 'note', text: describeWeightsFile(file) });
   const { temporal } = compression(vaeConfigOf(files.vae));
   const frames = o.frames ?? config.dataset.sample_n_frames;
   if (!Number.isInteger(frames) || frames < 1 || (frames - 1) % temporal)

@@ -5,9 +5,14 @@
 import { FileFormatError } from '../errors.js';
 import { openTensorFile, saveSafetensorsFrom, type TensorSource } from '../torch/index.js';
 import { dequantizedSource } from '../torch/scaled_fp8.js';
-import { COMFY_PREFIX, TRANSFORMER_RENAMES, asDiffusersSource } from '../models/wan/transformer_layouts.js';
-import { asDiffusersVaeSource, originalVaeKeys } from '../models/wan/vae_layouts.js';
-import { UMT5_RENAMES, asTransformersSource } from '../models/umt5/layouts.js';
+import {
+  COMFY_PREFIX,
+  TRANSFORMER_RENAMES,
+  asDiffusersSource,
+  detectTransformerLayout,
+} from '../models/wan/transformer_layouts.js';
+import { asDiffusersVaeSource, detectVaeLayout, originalVaeKeys } from '../models/wan/vae_layouts.js';
+import { UMT5_RENAMES, asTransformersSource, detectUMT5Layout } from '../models/umt5/layouts.js';
 
 export const MODEL_LAYOUTS = ['diffusers', 'original', 'comfy'] as const;
 export type ModelLayout = (typeof MODEL_LAYOUTS)[number];
@@ -91,4 +96,29 @@ export function convertModelFile(
   }
   saveSafetensorsFrom(output, source, names, { format: 'pt' });
   return { part, from, tensors: names.size };
+}
+
+/** What a weights file holds, for the user to see: the model, the layout its keys are in, its dtypes. */
+export function describeWeightsFile(file: string): string {
+  const raw = openTensorFile(file);
+  const keys = dequantizedSource(raw).keys();
+  const part = modelPartOf(keys);
+  if (!part) return `${file}: ${keys.length} tensors of no model this project knows`;
+  const dtypes = new Map<string, number>();
+  for (const key of keys) {
+    const info = raw.info(key);
+    const dtype = info.stored ?? info.dtype;
+    dtypes.set(dtype, (dtypes.get(dtype) ?? 0) + 1);
+  }
+  const layout =
+    part === 'transformer'
+      ? detectTransformerLayout(keys)
+      : {
+          layout: part === 'vae' ? detectVaeLayout(keys) : detectUMT5Layout(keys).layout,
+          prefix: part === 'vae' ? '' : detectUMT5Layout(keys).prefix,
+        };
+  const where = layout.prefix ? ` under ${layout.prefix}` : '';
+  const scaled = raw.has('scaled_fp8') ? ', scaled fp8 (dequantised to float32 on load)' : '';
+  const counts = [...dtypes].map(([d, n]) => `${n} ${d}`).join(', ');
+  return `${file}: the ${part} in the ${layout.layout} layout${where}, ${counts}${scaled}`;
 }

@@ -309,6 +309,14 @@ test('--transformer FILE: a ComfyUI single file of the same weights gives the sa
     path.join(layouts, 'comfy_fp8', 'diffusion_pytorch_model.safetensors'),
   ]);
   assert.equal(f.status, 0, f.stderr);
+  assert.match(
+    c.stderr,
+    /note: .*comfy\/diffusion_pytorch_model\.safetensors: the transformer in the original layout under model\.diffusion_model\., 69 float32/,
+  );
+  assert.match(
+    f.stderr,
+    /comfy_fp8\/diffusion_pytorch_model\.safetensors: the transformer in the original layout under model\.diffusion_model\., 42 float32, 27 float8_e4m3fn, scaled fp8 \(dequantised to float32 on load\)/,
+  );
   const frame = (dir: string) => readFileSync(path.join(dir, 'case1/frames/00004.png'));
   assert.ok(frame(comfy).equals(frame(base)), "the same weights in ComfyUI's layout give the same frames");
   assert.ok(!frame(fp8).equals(frame(base)), 'the fp8-quantised weights are other weights');
@@ -332,6 +340,7 @@ test("--model-dir takes the original release's folder (Wan2.2_VAE.pth, the umT5 
   const folder = originalReleaseFolder(scratch);
   const o = run([...args, '--model-dir', folder, '--vae-config', TINY_VAE_CONFIG, '--output', original]);
   assert.equal(o.status, 0, o.stderr);
+  assert.match(o.stderr, /note: .*Wan2\.2-TI2V-5B: the original Wan release's folder layout/);
   // a copy of the model folder: another text encoder's prompt embeddings are cached in the folder it is used with
   const copy = path.join(scratch, 'tiny-copy');
   cpSync(MODEL, copy, { recursive: true });
