@@ -2,7 +2,7 @@
 // LoRA by scripts/make-lora-format-fixtures.py: they load as the diffusers file does, each
 // module's alpha honoured (the update scaled by alpha / rank).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -69,6 +69,12 @@ test("convert: a LoRA round-trips kohya -> comfy -> diffusers with its alpha, an
       values.forEach((v, i) =>
         assert.ok(Math.abs(got.get(name)![i]! - v) <= 1e-6 * Math.max(1, Math.abs(v)), `${name}[${i}]`),
       );
+    // ours -> comfy -> ours keeps every byte
+    const comfyAgain = path.join(scratch, 'comfy-again.safetensors'),
+      backAgain = path.join(scratch, 'diffusers-again.safetensors');
+    convertLora(back, comfyAgain, 'comfy');
+    convertLora(comfyAgain, backAgain, 'diffusers');
+    assert.ok(readFileSync(backAgain).equals(readFileSync(back)), 'ours -> comfy -> ours: the same file byte for byte');
     const fromCkpt = path.join(scratch, 'from-ckpt.safetensors');
     const r = convertLora(path.join(FIXTURES, 'ckpt', 'release_shaped.ckpt'), fromCkpt, 'kohya');
     assert.deepEqual([r.rank, r.alpha], [4, 4]);
