@@ -25,7 +25,10 @@
 // of docs/BENCHMARKS.md): VAE 200 steps, transformer 640 steps (cool-down over the last 150), a
 // sampling grid of one- and two-step settings, into outputs/recipe-quick (its model folder
 // there; the bundled model is the full schedule's).
-// Usage: node dist/scripts/small-model-recipe.js [--quick] [--ablation] [--only STAGE]
+// --vae-from DIR: the stages after the VAE with a VAE trained apart (its folder's vae/), into
+// outputs/recipe-vae-from (the full recipe's data and PerceptionNet shared); how the z 48 VAE of
+// models/stages/ is tried as a lever.
+// Usage: node dist/scripts/small-model-recipe.js [--quick | --vae-from DIR] [--ablation] [--only STAGE]
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -59,26 +62,38 @@ const PERCEPTION_CLIPS = 2500;
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const ablation = args.includes('--ablation');
 const quick = args.includes('--quick');
+/** --vae-from DIR: a VAE trained apart (e.g. models/stages/vae-z48-step2600) instead of the vae stage; the transformer's channels follow its z_dim. */
+const vaeFrom = args.includes('--vae-from') ? args[args.indexOf('--vae-from') + 1] : undefined;
 /** The budgets: the full schedule (the bundled model) and one that fits a working session. */
-const PROFILE = quick
+const PROFILE = vaeFrom
   ? {
-      out: 'outputs/recipe-quick',
-      model: 'outputs/recipe-quick/worldwander-small',
-      vaeSteps: 200,
-      transformerSteps: 640,
-      decaySteps: 150,
-      fullGrid: false,
-      perceptionSteps: PERCEPTION_STEPS,
-    }
-  : {
-      out: 'outputs/recipe',
-      model: 'models/worldwander-small',
-      vaeSteps: 300,
+      out: 'outputs/recipe-vae-from',
+      model: 'outputs/recipe-vae-from/worldwander-small',
+      vaeSteps: 0,
       transformerSteps: 1300,
       decaySteps: 300,
       fullGrid: true,
       perceptionSteps: PERCEPTION_STEPS,
-    };
+    }
+  : quick
+    ? {
+        out: 'outputs/recipe-quick',
+        model: 'outputs/recipe-quick/worldwander-small',
+        vaeSteps: 200,
+        transformerSteps: 640,
+        decaySteps: 150,
+        fullGrid: false,
+        perceptionSteps: PERCEPTION_STEPS,
+      }
+    : {
+        out: 'outputs/recipe',
+        model: 'models/worldwander-small',
+        vaeSteps: 300,
+        transformerSteps: 1300,
+        decaySteps: 300,
+        fullGrid: true,
+        perceptionSteps: PERCEPTION_STEPS,
+      };
 const OUT = PROFILE.out;
 const MODEL = PROFILE.model;
 const STAGING = path.join(OUT, 'model');
@@ -101,7 +116,9 @@ async function stage(name: string, run: () => Promise<void> | void): Promise<voi
   console.error(`== ${name}: ${times[name]!.toFixed(0)} s in all runs`);
 }
 
-const dataDir = (split: keyof typeof SPLITS): string => path.join(OUT, 'data', split);
+/** The data and the PerceptionNet: the profile's own, or with --vae-from the full recipe's (the same seeds, made once). */
+const SHARED = vaeFrom ? 'outputs/recipe' : OUT;
+const dataDir = (split: keyof typeof SPLITS): string => path.join(SHARED, 'data', split);
 /** Overrides pointing a config's `section` at this profile's training clips. */
 const ROOT_KEYS = { first: 'first_video_root', third: 'third_video_root', reference: 'ref_image_root' } as const;
 const trainingRoots = (section: string, views: (keyof typeof LAYOUT)[]): string[] =>
@@ -122,10 +139,10 @@ async function data(): Promise<void> {
   }
 }
 
-const perceptionDir = (): string => path.join(OUT, 'perception', 'perception');
+const perceptionDir = (): string => path.join(SHARED, 'perception', 'perception');
 
 async function perception(): Promise<void> {
-  const output = path.join(OUT, 'perception');
+  const output = path.join(SHARED, 'perception');
   if (existsSync(path.join(output, 'validation.json'))) return; // trained (the network is written before its validation)
   let bar: Progress | undefined;
   const { validation } = await trainPerception({
@@ -174,21 +191,25 @@ async function vae(): Promise<void> {
 
 /** The staging model folder: the trained VAE, the text side, and the transformer's initial weights. */
 async function assemble(): Promise<void> {
-  const vaeCheckpoint = listCheckpoints(path.join(OUT, 'vae')).pop();
-  if (!vaeCheckpoint) throw new Error('no VAE checkpoint: run the vae stage first');
+  const vaeFolder = vaeFrom ?? listCheckpoints(path.join(OUT, 'vae')).pop()?.dir;
+  if (!vaeFolder) throw new Error('no VAE checkpoint: run the vae stage first');
   rmSync(path.join(STAGING, 'vae'), { recursive: true, force: true });
   mkdirSync(STAGING, { recursive: true });
-  cpSync(path.join(vaeCheckpoint.dir, 'vae'), path.join(STAGING, 'vae'), { recursive: true });
+  cpSync(path.join(vaeFolder, 'vae'), path.join(STAGING, 'vae'), { recursive: true });
+  const zDim = (JSON.parse(readFileSync(path.join(STAGING, 'vae', 'config.json'), 'utf8')) as { z_dim: number }).z_dim;
   writeTinyTextEncoder(STAGING);
   const transformerDir = path.join(STAGING, 'transformer');
   if (!existsSync(path.join(transformerDir, 'diffusion_pytorch_model.safetensors'))) {
     mkdirSync(transformerDir, { recursive: true });
-    const config = parseTransformerConfig(
-      JSON.parse(readFileSync('configs/small/transformer.json', 'utf8')),
-      'configs/small/transformer.json',
-    );
+    // the transformer reads and writes the VAE's latent channels
+    const raw = {
+      ...JSON.parse(readFileSync('configs/small/transformer.json', 'utf8')),
+      in_channels: zDim,
+      out_channels: zDim,
+    };
+    const config = parseTransformerConfig(raw, 'configs/small/transformer.json');
     const model = new WanTransformer3DModel(config, { generator: new Generator(2026) });
-    writeFileSync(path.join(transformerDir, 'config.json'), readFileSync('configs/small/transformer.json'));
+    writeFileSync(path.join(transformerDir, 'config.json'), `${JSON.stringify(raw, null, 2)}\n`);
     saveSafetensors(path.join(transformerDir, 'diffusion_pytorch_model.safetensors'), model.stateDict(), {
       format: 'pt',
     });
@@ -506,7 +527,7 @@ mkdirSync(OUT, { recursive: true });
 const started = performance.now();
 await stage('data', data);
 await stage('perception', perception);
-await stage('vae', vae);
+if (!vaeFrom) await stage('vae', vae);
 await stage('assemble', assemble);
 await stage('transformer', () => transformer('transformer', []));
 await stage('export', () => {
