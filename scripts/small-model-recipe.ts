@@ -62,7 +62,7 @@ const PERCEPTION_CLIPS = 2500;
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const ablation = args.includes('--ablation');
 const quick = args.includes('--quick');
-/** --vae-from DIR: a VAE trained apart (e.g. models/stages/vae-z48-step2600) instead of the vae stage; the transformer's channels follow its z_dim. */
+/** --vae-from DIR: a VAE trained apart (a VAE folder, e.g. models/stages/vae-z48-step2600, or a train-vae checkpoint) instead of the vae stage; the transformer's channels follow its z_dim. */
 const vaeFrom = args.includes('--vae-from') ? args[args.indexOf('--vae-from') + 1] : undefined;
 /** The budgets: the full schedule (the bundled model) and one that fits a working session. */
 const PROFILE = vaeFrom
@@ -195,7 +195,9 @@ async function assemble(): Promise<void> {
   if (!vaeFolder) throw new Error('no VAE checkpoint: run the vae stage first');
   rmSync(path.join(STAGING, 'vae'), { recursive: true, force: true });
   mkdirSync(STAGING, { recursive: true });
-  cpSync(path.join(vaeFolder, 'vae'), path.join(STAGING, 'vae'), { recursive: true });
+  // a checkpoint holds its VAE in vae/; a stage folder (models/stages/) is the VAE folder itself
+  const vaeDir = existsSync(path.join(vaeFolder, 'vae')) ? path.join(vaeFolder, 'vae') : vaeFolder;
+  cpSync(vaeDir, path.join(STAGING, 'vae'), { recursive: true });
   const zDim = (JSON.parse(readFileSync(path.join(STAGING, 'vae', 'config.json'), 'utf8')) as { z_dim: number }).z_dim;
   writeTinyTextEncoder(STAGING);
   const transformerDir = path.join(STAGING, 'transformer');
