@@ -113,7 +113,6 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
             const input = path.join(data, inputView, `${name}.mp4`);
             const reference = path.join(data, LAYOUT.reference, `${name}.png`);
             const translation = await pipeline.translate(task, { video: input, referenceImage: reference, seed: 1234 });
-            const s = translation.settings;
             await writeCase(path.join(o.out, 'translations', task, name), translation, {
               case: name,
               task,
@@ -122,19 +121,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
               input,
               reference: task === 'one2three' ? reference : undefined,
               groundTruth: path.join(data, targetView, `${name}.mp4`),
-              width: translation.width,
-              height: translation.height,
-              frames: translation.frames.length,
               fps: defaults.fps,
-              seed: s.seed,
-              steps: s.steps,
-              guidance_scale: s.guidanceScale,
-              flow_shift: s.flowShift,
-              negative_prompt: s.negativePrompt,
-              use_collaborative_position_encoding: s.useCollaborativePositionEncoding,
-              sampler: s.sampler,
-              notes: translation.notes,
-              seconds: translation.timings,
             });
             o.onProgress?.('translate', ++done, TASKS.length * names.length);
           }

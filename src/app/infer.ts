@@ -147,7 +147,6 @@ export async function infer(o: InferOptions): Promise<InferResult> {
       for (const text of translation.notes) o.onEvent?.({ kind: 'note', text });
       const truth = c.groundTruth ? await readFrames(c.groundTruth, { maxFrames: numFrames }) : undefined;
       const dir = path.join(o.output, c.name);
-      const s = translation.settings;
       const record = await writeCase(
         dir,
         translation,
@@ -159,19 +158,7 @@ export async function infer(o: InferOptions): Promise<InferResult> {
           input: c.video,
           reference: c.reference,
           groundTruth: c.groundTruth,
-          width: translation.width,
-          height: translation.height,
-          frames: translation.frames.length,
           fps,
-          seed: s.seed,
-          steps: s.steps,
-          guidance_scale: s.guidanceScale,
-          flow_shift: s.flowShift,
-          negative_prompt: s.negativePrompt,
-          use_collaborative_position_encoding: s.useCollaborativePositionEncoding,
-          sampler: s.sampler,
-          notes: translation.notes,
-          seconds: translation.timings,
         },
         truth,
       );

@@ -116,7 +116,6 @@ export async function runValidation(v: ValidationContext): Promise<ValidationRes
       const edges = mean(videoEdgeAgreement(translation.frames, fitted, d.width, d.height));
       const perceptual = scorer ? perceptualDistance(scorer, translation.frames, fitted, d.width, d.height) : undefined;
       const dir = path.join(v.output, 'validation', `step-${v.step}`, `${name}${v.suffix ?? ''}`);
-      const s = translation.settings;
       await writeCase(
         dir,
         translation,
@@ -128,19 +127,7 @@ export async function runValidation(v: ValidationContext): Promise<ValidationRes
           input: condition,
           reference: clip.reference,
           groundTruth: truthVideo,
-          width: translation.width,
-          height: translation.height,
-          frames: translation.frames.length,
           fps: d.fps,
-          seed: s.seed,
-          steps: s.steps,
-          guidance_scale: s.guidanceScale,
-          flow_shift: s.flowShift,
-          negative_prompt: s.negativePrompt,
-          use_collaborative_position_encoding: s.useCollaborativePositionEncoding,
-          sampler: s.sampler,
-          notes: translation.notes,
-          seconds: translation.timings,
         },
         truth,
       );

@@ -58,6 +58,12 @@ async function writeMp4(
   }
 }
 
+/** What a case's record says beyond the translation itself (its sizes, settings and timings come from it). */
+export type CaseContext = Pick<
+  CaseRecord,
+  'case' | 'task' | 'model' | 'lora' | 'input' | 'reference' | 'groundTruth' | 'fps'
+>;
+
 /**
  * Writes one case's outputs into `dir` (replacing an earlier run's) and returns the record.
  * `groundTruth`, when given, is fitted to the generated size and joins the side-by-side video.
@@ -65,7 +71,7 @@ async function writeMp4(
 export async function writeCase(
   dir: string,
   translation: Translation,
-  record: Omit<CaseRecord, 'seconds'> & { seconds: Translation['timings'] },
+  context: CaseContext,
   groundTruth?: RgbVideo,
 ): Promise<CaseRecord> {
   const started = performance.now();
@@ -98,16 +104,36 @@ export async function writeCase(
   ]);
   const columns = panels[0]!.length;
   const joined = panels.map((parts) => sideBySide(parts.map((data) => ({ width, height, data }))).data);
-  await writeMp4(path.join(dir, 'side_by_side.mp4'), joined, width * columns, height, record.fps);
-  await writeMp4(path.join(dir, 'generated.mp4'), frames, width, height, record.fps);
+  await writeMp4(path.join(dir, 'side_by_side.mp4'), joined, width * columns, height, context.fps);
+  await writeMp4(path.join(dir, 'generated.mp4'), frames, width, height, context.fps);
   await produceAtomically(path.join(dir, 'frames'), async (temp) => {
     await mkdir(temp, { recursive: true });
     for (let i = 0; i < frames.length; i++)
       await writePng(path.join(temp, frameName(i)), { width, height, data: frames[i]! });
   });
+  const { case: name, task, model, lora, input, reference, groundTruth: truthSource, fps } = context;
+  const t = translation.settings;
   const full: CaseRecord = {
-    ...record,
-    seconds: { ...record.seconds, write: Number(((performance.now() - started) / 1000).toFixed(3)) },
+    case: name,
+    task,
+    model,
+    lora,
+    input,
+    reference,
+    groundTruth: truthSource,
+    width,
+    height,
+    frames: frames.length,
+    fps,
+    seed: t.seed,
+    steps: t.steps,
+    guidance_scale: t.guidanceScale,
+    flow_shift: t.flowShift,
+    negative_prompt: t.negativePrompt,
+    use_collaborative_position_encoding: t.useCollaborativePositionEncoding,
+    sampler: t.sampler,
+    notes: translation.notes,
+    seconds: { ...translation.timings, write: Number(((performance.now() - started) / 1000).toFixed(3)) },
   };
   await writeFileAtomic(path.join(dir, 'run.json'), `${JSON.stringify(full, null, 2)}\n`);
   return full;
