@@ -103,31 +103,27 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   // 2. translations, both ways
   if (!reused) {
     await timed('translate', async () => {
-      const pipeline = WorldWanderPipeline.fromPretrained(modelDir);
-      try {
-        let done = 0;
-        for (const task of TASKS) {
-          for (const name of names) {
-            const [inputView, targetView] =
-              task === 'three2one' ? [LAYOUT.third, LAYOUT.first] : [LAYOUT.first, LAYOUT.third];
-            const input = path.join(data, inputView, `${name}.mp4`);
-            const reference = path.join(data, LAYOUT.reference, `${name}.png`);
-            const translation = await pipeline.translate(task, { video: input, referenceImage: reference, seed: 1234 });
-            await writeCase(path.join(o.out, 'translations', task, name), translation, {
-              case: name,
-              task,
-              model: modelDir,
-              lora: null,
-              input,
-              reference: task === 'one2three' ? reference : undefined,
-              groundTruth: path.join(data, targetView, `${name}.mp4`),
-              fps: defaults.fps,
-            });
-            o.onProgress?.('translate', ++done, TASKS.length * names.length);
-          }
+      using pipeline = WorldWanderPipeline.fromPretrained(modelDir);
+      let done = 0;
+      for (const task of TASKS) {
+        for (const name of names) {
+          const [inputView, targetView] =
+            task === 'three2one' ? [LAYOUT.third, LAYOUT.first] : [LAYOUT.first, LAYOUT.third];
+          const input = path.join(data, inputView, `${name}.mp4`);
+          const reference = path.join(data, LAYOUT.reference, `${name}.png`);
+          const translation = await pipeline.translate(task, { video: input, referenceImage: reference, seed: 1234 });
+          await writeCase(path.join(o.out, 'translations', task, name), translation, {
+            case: name,
+            task,
+            model: modelDir,
+            lora: null,
+            input,
+            reference: task === 'one2three' ? reference : undefined,
+            groundTruth: path.join(data, targetView, `${name}.mp4`),
+            fps: defaults.fps,
+          });
+          o.onProgress?.('translate', ++done, TASKS.length * names.length);
         }
-      } finally {
-        pipeline.dispose();
       }
     });
   }
@@ -135,29 +131,25 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const reports = {} as Record<WorldWanderTask, EvalReport>;
   await timed('evaluate', async () => {
     const perceptionDir = path.join(modelDir, 'perception');
-    const perception = existsSync(path.join(perceptionDir, 'config.json'))
+    using perception = existsSync(path.join(perceptionDir, 'config.json'))
       ? PerceptualScorer.load(perceptionDir)
       : undefined;
     if (!perception) o.onNote?.(`${perceptionDir} is missing: no perceptual, Fréchet or content scores`);
-    try {
-      for (const task of TASKS) {
-        const meanFile = path.join(modelDir, 'mean_frames', `${task}.png`);
-        const meanFrame = existsSync(meanFile) ? (await readImage(meanFile)).data : undefined;
-        if (!meanFrame) o.onNote?.(`${meanFile} is missing: no mean-frame baseline`);
-        reports[task] = await evaluate({
-          task,
-          predictions: path.join(o.out, 'translations', task),
-          groundTruth: data,
-          frames: defaults.num_frames,
-          meanFrame,
-          perception,
-        });
-        writeReport(path.join(o.out, 'reports', task), reports[task], {
-          title: `Bundled small WorldWander, ${task}, held-out seed ${DEMO_DATA.seed}`,
-        });
-      }
-    } finally {
-      perception?.net.dispose();
+    for (const task of TASKS) {
+      const meanFile = path.join(modelDir, 'mean_frames', `${task}.png`);
+      const meanFrame = existsSync(meanFile) ? (await readImage(meanFile)).data : undefined;
+      if (!meanFrame) o.onNote?.(`${meanFile} is missing: no mean-frame baseline`);
+      reports[task] = await evaluate({
+        task,
+        predictions: path.join(o.out, 'translations', task),
+        groundTruth: data,
+        frames: defaults.num_frames,
+        meanFrame,
+        perception,
+      });
+      writeReport(path.join(o.out, 'reports', task), reports[task], {
+        title: `Bundled small WorldWander, ${task}, held-out seed ${DEMO_DATA.seed}`,
+      });
     }
   });
   // 4. the page

@@ -109,7 +109,7 @@ export async function infer(o: InferOptions): Promise<InferResult> {
       text: `the config fine-tunes with LoRA, and no --ckpt is given: translating with the base model alone`,
     });
 
-  const pipeline = WorldWanderPipeline.fromPretrained(modelDir, {
+  using pipeline = WorldWanderPipeline.fromPretrained(modelDir, {
     lora: o.ckpt,
     transformerFile: o.transformer,
     vaeFile: o.vae,
@@ -120,53 +120,49 @@ export async function infer(o: InferOptions): Promise<InferResult> {
     onProgress: (part, done, total) => o.onEvent?.({ kind: 'loading', part, done, total }),
   });
   const records: CaseRecord[] = [];
-  try {
-    const fps = config.dataset.fps;
-    const height = o.height ?? config.dataset.height,
-      width = o.width ?? config.dataset.width,
-      numFrames = o.frames ?? config.dataset.sample_n_frames;
-    const sampling = config.sampling;
-    for (const [index, c] of cases.entries()) {
-      o.onEvent?.({ kind: 'case', index, cases: cases.length, name: c.name });
-      const translation = await pipeline.translate(task, {
-        video: c.video,
-        referenceImage: c.reference,
-        height,
-        width,
-        numFrames,
-        numInferenceSteps: o.steps ?? sampling?.num_inference_steps,
-        guidanceScale: o.guidance ?? sampling?.guidance_scale,
-        flowShift: sampling?.flow_shift,
-        seed: o.seed ?? 1234,
-        sampler: o.sampler ?? sampling?.sampler,
-        guidance: o.guidanceMode,
-        useCollaborativePositionEncoding: config.use_collaborative_position_encoding,
-        onStep: (done, total) => o.onEvent?.({ kind: 'step', done, total }),
-        signal: o.signal,
-      });
-      for (const text of translation.notes) o.onEvent?.({ kind: 'note', text });
-      const truth = c.groundTruth ? await readFrames(c.groundTruth, { maxFrames: numFrames }) : undefined;
-      const dir = path.join(o.output, c.name);
-      const record = await writeCase(
-        dir,
-        translation,
-        {
-          case: c.name,
-          task,
-          model: modelDir,
-          lora: o.ckpt ?? null,
-          input: c.video,
-          reference: c.reference,
-          groundTruth: c.groundTruth,
-          fps,
-        },
-        truth,
-      );
-      records.push(record);
-      o.onEvent?.({ kind: 'written', record, dir });
-    }
-  } finally {
-    pipeline.dispose();
+  const fps = config.dataset.fps;
+  const height = o.height ?? config.dataset.height,
+    width = o.width ?? config.dataset.width,
+    numFrames = o.frames ?? config.dataset.sample_n_frames;
+  const sampling = config.sampling;
+  for (const [index, c] of cases.entries()) {
+    o.onEvent?.({ kind: 'case', index, cases: cases.length, name: c.name });
+    const translation = await pipeline.translate(task, {
+      video: c.video,
+      referenceImage: c.reference,
+      height,
+      width,
+      numFrames,
+      numInferenceSteps: o.steps ?? sampling?.num_inference_steps,
+      guidanceScale: o.guidance ?? sampling?.guidance_scale,
+      flowShift: sampling?.flow_shift,
+      seed: o.seed ?? 1234,
+      sampler: o.sampler ?? sampling?.sampler,
+      guidance: o.guidanceMode,
+      useCollaborativePositionEncoding: config.use_collaborative_position_encoding,
+      onStep: (done, total) => o.onEvent?.({ kind: 'step', done, total }),
+      signal: o.signal,
+    });
+    for (const text of translation.notes) o.onEvent?.({ kind: 'note', text });
+    const truth = c.groundTruth ? await readFrames(c.groundTruth, { maxFrames: numFrames }) : undefined;
+    const dir = path.join(o.output, c.name);
+    const record = await writeCase(
+      dir,
+      translation,
+      {
+        case: c.name,
+        task,
+        model: modelDir,
+        lora: o.ckpt ?? null,
+        input: c.video,
+        reference: c.reference,
+        groundTruth: c.groundTruth,
+        fps,
+      },
+      truth,
+    );
+    records.push(record);
+    o.onEvent?.({ kind: 'written', record, dir });
   }
   return { output: o.output, records };
 }

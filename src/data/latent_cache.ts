@@ -178,15 +178,11 @@ export async function fillLatentCache(
           ),
           0,
         );
-        const posterior = vae.encode(batch);
-        try {
-          return normalizeLatents(posterior.mean, vae.config)
-            .float()
-            .split(1, 0)
-            .map((t) => t.squeeze(0).contiguous());
-        } finally {
-          posterior.dispose();
-        }
+        using posterior = vae.encode(batch);
+        return normalizeLatents(posterior.mean, vae.config)
+          .float()
+          .split(1, 0)
+          .map((t) => t.squeeze(0).contiguous());
       }),
     );
   const pool = new ClipLoaderPool();

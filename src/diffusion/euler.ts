@@ -20,4 +20,6 @@ export class FlowMatchEulerSampler implements FlowSampler {
   }
 
   dispose(): void {}
+
+  [Symbol.dispose](): void {}
 }

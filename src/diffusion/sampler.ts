@@ -14,6 +14,7 @@ export interface FlowSampler {
   step(velocity: Tensor, sample: Tensor): Tensor;
   /** Releases the tensors the sampler keeps between steps. */
   dispose(): void;
+  [Symbol.dispose](): void;
 }
 
 export type SamplerName = 'unipc' | 'euler';

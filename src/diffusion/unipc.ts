@@ -51,6 +51,11 @@ export class UniPCMultistepSampler implements FlowSampler {
     return out;
   }
 
+  /** `using x = ...`: released at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   dispose(): void {
     for (const t of this.#outputs) t.dispose();
     this.#outputs = [];

@@ -56,6 +56,11 @@ export class Fvd {
     );
   }
 
+  /** `using x = ...`: released at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   dispose(): void {
     this.detector.dispose();
   }

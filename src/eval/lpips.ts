@@ -201,6 +201,11 @@ export class Lpips {
     return taps;
   }
 
+  /** `using x = ...`: released at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   dispose(): void {
     for (const t of [...this.weights.values(), ...this.heads, this.shift, this.scale]) t.dispose();
   }

@@ -23,6 +23,7 @@ export interface Percept {
   /** Per frame, the class of every pixel (width·height). */
   labels: Uint8Array[];
   dispose(): void;
+  [Symbol.dispose](): void;
 }
 
 /** 8-bit RGB frames (H·W·3 bytes each) as [N, 3, H, W] in [-1, 1]. */
@@ -46,6 +47,11 @@ export class PerceptualScorer {
 
   static load(dir: string): PerceptualScorer {
     return new PerceptualScorer(PerceptionNet.fromPretrained(dir), dir);
+  }
+
+  /** `using scorer = PerceptualScorer.load(dir)`: the network is released at the end of the block. */
+  [Symbol.dispose](): void {
+    this.net.dispose();
   }
 
   get classNames(): readonly string[] {
@@ -92,7 +98,8 @@ export class PerceptualScorer {
     });
     const normalized = parts.length === 1 ? parts[0]! : parts[0]!.map((_, i) => cat(parts.map((p) => p[i]!)));
     if (parts.length > 1) for (const p of parts) for (const t of p) t.dispose();
-    return { normalized, vectors, labels, dispose: () => normalized.forEach((t) => t.dispose()) };
+    const dispose = (): void => normalized.forEach((t) => t.dispose());
+    return { normalized, vectors, labels, dispose, [Symbol.dispose]: dispose };
   }
 }
 

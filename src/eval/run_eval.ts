@@ -91,11 +91,11 @@ export async function runEval(o: EvalCommandOptions): Promise<{ report: EvalRepo
   ] as const)
     if (file && !existsSync(file)) throw new OptionError(name, `${file} does not exist`);
   if (o.fvdI3d && !existsSync(o.fvdI3d)) throw new OptionError('fvdI3d', `${o.fvdI3d} does not exist`);
-  const lpips = o.lpipsBackbone && o.lpipsHeads ? Lpips.load(o.lpipsBackbone, o.lpipsHeads) : undefined;
-  const fvd = o.fvdI3d ? Fvd.load(o.fvdI3d) : undefined;
-  const perception = o.perception ? PerceptualScorer.load(o.perception) : undefined;
   let report: EvalReport;
-  try {
+  {
+    using lpips = o.lpipsBackbone && o.lpipsHeads ? Lpips.load(o.lpipsBackbone, o.lpipsHeads) : undefined;
+    using fvd = o.fvdI3d ? Fvd.load(o.fvdI3d) : undefined;
+    using perception = o.perception ? PerceptualScorer.load(o.perception) : undefined;
     report = await evaluate({
       ...base,
       meanFrame,
@@ -104,10 +104,6 @@ export async function runEval(o: EvalCommandOptions): Promise<{ report: EvalRepo
       fvd,
       onProgress: (d, t) => o.onProgress?.('cases', d, t),
     });
-  } finally {
-    perception?.net.dispose();
-    lpips?.dispose();
-    fvd?.dispose();
   }
   if (other) report.comparison = pairedComparison(report, other, o.compare!);
   const title = o.title ?? `WorldWander ${o.task}: ${path.basename(path.resolve(o.predictions))}`;

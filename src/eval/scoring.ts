@@ -116,33 +116,26 @@ export class SetScores<M extends string> {
     const scorer = this.scorer;
     if (scorer) {
       const classes = scorer.classNames.length;
-      const reference = scorer.perceive(truth.frames, truth.width, truth.height);
-      try {
-        this.#truthVectors.push(reference.vectors);
-        for (const m of this.methods) {
-          const frames = videos[m];
-          if (!frames) continue;
-          const percept = frames === truth.frames ? reference : scorer.perceive(frames, truth.width, truth.height);
-          try {
-            const scores = result[m]!;
-            scores.perceptualFrames = perceptualDistances(percept, reference);
-            scores.perceptual = mean(scores.perceptualFrames);
-            if (!this.#vectors.has(m)) this.#vectors.set(m, []);
-            this.#vectors.get(m)!.push(percept.vectors);
-            if (trueMaps) {
-              const overlap = new ClassOverlap(classes);
-              percept.labels.forEach((map, f) => overlap.add(map, trueMaps[f]!));
-              scores.miou = overlap.miou();
-              scores.characterIou = this.#characterClass >= 0 ? (overlap.iou()[this.#characterClass] ?? null) : null;
-              if (!this.#overlaps.has(m)) this.#overlaps.set(m, new ClassOverlap(classes));
-              this.#overlaps.get(m)!.merge(overlap);
-            }
-          } finally {
-            if (percept !== reference) percept.dispose();
-          }
+      using reference = scorer.perceive(truth.frames, truth.width, truth.height);
+      this.#truthVectors.push(reference.vectors);
+      for (const m of this.methods) {
+        const frames = videos[m];
+        if (!frames) continue;
+        using own = frames === truth.frames ? undefined : scorer.perceive(frames, truth.width, truth.height);
+        const percept = own ?? reference;
+        const scores = result[m]!;
+        scores.perceptualFrames = perceptualDistances(percept, reference);
+        scores.perceptual = mean(scores.perceptualFrames);
+        if (!this.#vectors.has(m)) this.#vectors.set(m, []);
+        this.#vectors.get(m)!.push(percept.vectors);
+        if (trueMaps) {
+          const overlap = new ClassOverlap(classes);
+          percept.labels.forEach((map, f) => overlap.add(map, trueMaps[f]!));
+          scores.miou = overlap.miou();
+          scores.characterIou = this.#characterClass >= 0 ? (overlap.iou()[this.#characterClass] ?? null) : null;
+          if (!this.#overlaps.has(m)) this.#overlaps.set(m, new ClassOverlap(classes));
+          this.#overlaps.get(m)!.merge(overlap);
         }
-      } finally {
-        reference.dispose();
       }
     }
     this.cases.push(result);

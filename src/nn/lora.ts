@@ -167,9 +167,8 @@ export function loadLora(
   }
   noGrad(() => {
     for (const [k, target] of own) {
-      const loaded = source.get(entries.get(k)!);
+      using loaded = source.get(entries.get(k)!);
       target.copy_(loaded);
-      loaded.dispose();
     }
   });
   return { modules: own.size / 2, rank, alpha: chosenAlpha, ignored };

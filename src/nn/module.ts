@@ -169,9 +169,8 @@ export class Module {
         if (source instanceof Map) {
           target.copy_(source.get(key)!);
         } else {
-          const loaded = source.get(key);
+          using loaded = source.get(key);
           target.copy_(loaded);
-          loaded.dispose();
         }
         onProgress?.(++done, total);
       }

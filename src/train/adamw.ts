@@ -48,7 +48,7 @@ export class AdamW {
     const bias2Sqrt = Math.sqrt(1 - beta2 ** this.stepCount);
     noGrad(() => {
       for (const p of this.#params) {
-        const grad = p.grad;
+        using grad = p.grad;
         if (!grad) continue;
         let state = this.#state.get(p);
         if (!state) {
@@ -59,10 +59,8 @@ export class AdamW {
         if (this.weightDecay !== 0) p.mul_(1 - this.lr * this.weightDecay);
         state.expAvg.lerp_(grad, 1 - beta1);
         state.expAvgSq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
-        const denom = state.expAvgSq.sqrt().div_(bias2Sqrt).add_(this.eps);
+        using denom = state.expAvgSq.sqrt().div_(bias2Sqrt).add_(this.eps);
         p.addcdiv_(state.expAvg, denom, -this.lr / bias1);
-        denom.dispose();
-        grad.dispose();
       }
     });
   }
@@ -91,6 +89,11 @@ export class AdamW {
     const own = (t: Tensor): Tensor =>
       keep(scope(() => t.to({ dtype: p.dtype, device: p.device, copy: true }).reshape(...p.shape)));
     this.#state.set(p, { expAvg: own(expAvg), expAvgSq: own(expAvgSq) });
+  }
+
+  /** `using x = ...`: released at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   dispose(): void {

@@ -43,21 +43,17 @@ export async function cacheLatents(o: {
   });
   const cache = new LatentCache(root(d.latent_cache));
   const files = modelFiles(modelDir, { vae: o.vae, vaeConfig: o.vaeConfig }).vae;
-  const vae = loadVae(files, { device: checkDevice(o.device ?? 'cpu') });
-  try {
-    const vaeId = vaeIdentity(files.weights, files.config);
-    const transform = { height: d.height, width: d.width, resizeLong: d.resize_long };
-    const filled = await fillLatentCache(cache, vae, clips, {
-      frames: d.sample_n_frames,
-      stride: d.stride,
-      transform,
-      windows: d.cached_windows ?? 1,
-      withReference: d.is_one2three,
-      vaeId,
-      onProgress: o.onProgress,
-    });
-    return { dir: cache.dir, clips: clips.length, ...filled };
-  } finally {
-    vae.dispose();
-  }
+  using vae = loadVae(files, { device: checkDevice(o.device ?? 'cpu') });
+  const vaeId = vaeIdentity(files.weights, files.config);
+  const transform = { height: d.height, width: d.width, resizeLong: d.resize_long };
+  const filled = await fillLatentCache(cache, vae, clips, {
+    frames: d.sample_n_frames,
+    stride: d.stride,
+    transform,
+    windows: d.cached_windows ?? 1,
+    withReference: d.is_one2three,
+    vaeId,
+    onProgress: o.onProgress,
+  });
+  return { dir: cache.dir, clips: clips.length, ...filled };
 }

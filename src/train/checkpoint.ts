@@ -100,10 +100,9 @@ export function loadOptimizerState(
   const moments = SafetensorsFile.open(file);
   trainable.forEach(([name], i) => {
     if (!moments.has(`exp_avg.${name}`)) return;
-    const [a, b] = [moments.get(`exp_avg.${name}`), moments.get(`exp_avg_sq.${name}`)];
-    optimizer.setStateOf(i, a, b);
-    a.dispose();
-    b.dispose();
+    using expAvg = moments.get(`exp_avg.${name}`);
+    using expAvgSq = moments.get(`exp_avg_sq.${name}`);
+    optimizer.setStateOf(i, expAvg, expAvgSq);
   });
   optimizer.stepCount = steps;
 }

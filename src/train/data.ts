@@ -245,7 +245,7 @@ export class DecodedLatents implements LatentSource {
           const videos = frames.map((f) =>
             framesToTensor(f, width, height, { dtype: this.vae.dtype, device: this.vae.device }),
           );
-          const posterior = this.vae.encode(
+          using posterior = this.vae.encode(
             videos.length === 1
               ? videos[0]!
               : stack(
@@ -253,11 +253,7 @@ export class DecodedLatents implements LatentSource {
                   0,
                 ),
           );
-          try {
-            return normalizeLatents(posterior.mean, this.vae.config).float();
-          } finally {
-            posterior.dispose();
-          }
+          return normalizeLatents(posterior.mean, this.vae.config).float();
         }),
       );
     return {

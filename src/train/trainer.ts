@@ -15,6 +15,7 @@ import {
   autocast,
   cat,
   checkDevice,
+  owned,
   randint,
   randn,
   rand,
@@ -440,39 +441,36 @@ async function trainStep(run: Run, step: number): Promise<StepMetrics> {
     const samples = order.take(t.batch_size);
     source.prefetch(order.peek(t.batch_size * 2));
     const batch = await source.batch(samples);
+    using _batchTensors = owned([batch.first, batch.third, batch.reference]);
     names = batch.names;
-    try {
-      const value = scope(() => {
-        const { target, condition, ref } = taskViews(stepTask, batch);
-        const draws = sampleDraws(samples, run.schedule, target.shape.slice(1), config.use_drop_text);
-        const { noisy, target: velocity } = flowMatchingPair(target, draws.noise, draws.sigmas.view(-1, 1, 1, 1, 1));
-        const textEmbeds = cat(
-          draws.dropped.map((drop) => (drop ? run.empty : prompt)),
-          0,
-        );
-        const inputs = buildInContextInputs({
-          target: noisy,
-          condition,
-          ref,
-          timestep: draws.timesteps,
-          encoderHiddenStates: textEmbeds,
-          useCollaborativePositionEncoding: config.use_collaborative_position_encoding,
-          patchSize: model.config.patch_size,
-        });
-        const forwardBackward = (): number =>
-          model.forwardBackward(inputs, (pred) => weightedMse(pred, velocity, draws.weights).div(accumulation), {
-            checkpoint: t.gradient_checkpointing,
-          });
-        return t.precision === 'bf16-mixed' ? autocast('bfloat16', forwardBackward) : forwardBackward();
+    const value = scope(() => {
+      const { target, condition, ref } = taskViews(stepTask, batch);
+      const draws = sampleDraws(samples, run.schedule, target.shape.slice(1), config.use_drop_text);
+      const { noisy, target: velocity } = flowMatchingPair(target, draws.noise, draws.sigmas.view(-1, 1, 1, 1, 1));
+      const textEmbeds = cat(
+        draws.dropped.map((drop) => (drop ? run.empty : prompt)),
+        0,
+      );
+      const inputs = buildInContextInputs({
+        target: noisy,
+        condition,
+        ref,
+        timestep: draws.timesteps,
+        encoderHiddenStates: textEmbeds,
+        useCollaborativePositionEncoding: config.use_collaborative_position_encoding,
+        patchSize: model.config.patch_size,
       });
-      if (!Number.isFinite(value))
-        throw new NonFiniteLossError(
-          `step ${step + 1}: the loss is ${value} on samples ${batch.names.join(', ')}; stopped (the last checkpoint is kept)`,
-        );
-      loss += value;
-    } finally {
-      for (const tensor_ of [batch.first, batch.third, batch.reference]) tensor_?.dispose();
-    }
+      const forwardBackward = (): number =>
+        model.forwardBackward(inputs, (pred) => weightedMse(pred, velocity, draws.weights).div(accumulation), {
+          checkpoint: t.gradient_checkpointing,
+        });
+      return t.precision === 'bf16-mixed' ? autocast('bfloat16', forwardBackward) : forwardBackward();
+    });
+    if (!Number.isFinite(value))
+      throw new NonFiniteLossError(
+        `step ${step + 1}: the loss is ${value} on samples ${batch.names.join(', ')}; stopped (the last checkpoint is kept)`,
+      );
+    loss += value;
   }
   if (group) {
     scope(() => group.allReduceMean(params.map((p) => p.grad).filter((g): g is Tensor => g !== null)));

@@ -53,13 +53,9 @@ function perceptualDistance(
   width: number,
   height: number,
 ): number {
-  const [pa, pb] = [scorer.perceive(a, width, height), scorer.perceive(b, width, height)];
-  try {
-    return mean(perceptualDistances(pa, pb));
-  } finally {
-    pa.dispose();
-    pb.dispose();
-  }
+  using pa = scorer.perceive(a, width, height);
+  using pb = scorer.perceive(b, width, height);
+  return mean(perceptualDistances(pa, pb));
 }
 
 /** The cases validation translates (`validation.cases`, else the first held-out one); an error naming any that is not a clip of the dataset. */
@@ -85,7 +81,7 @@ export async function runValidation(v: ValidationContext): Promise<ValidationRes
   const pipeline = WorldWanderPipeline.fromModels(v.modelDir, v.model, v.vae, { text: v.text });
   const results: ValidationResult[] = [];
   const perceptionDir = path.join(v.modelDir, 'perception');
-  const scorer = existsSync(path.join(perceptionDir, 'config.json')) ? PerceptualScorer.load(perceptionDir) : undefined;
+  using scorer = existsSync(path.join(perceptionDir, 'config.json')) ? PerceptualScorer.load(perceptionDir) : undefined;
   v.model.eval();
   try {
     for (const name of names) {
@@ -140,7 +136,6 @@ export async function runValidation(v: ValidationContext): Promise<ValidationRes
       results.push({ case: `${name}${v.suffix ?? ''}`, psnr, sharpness, edges, perceptual, dir });
     }
   } finally {
-    scorer?.net.dispose();
     v.model.train();
   }
   return results;

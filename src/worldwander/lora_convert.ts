@@ -4,7 +4,7 @@
 // the file's alpha (diffusers metadata, or a `.alpha` per module).
 import { FileFormatError } from '../errors.js';
 import { normaliseLoraKey } from '../nn/index.js';
-import { saveSafetensors, tensor, type Tensor } from '../torch/index.js';
+import { owned, saveSafetensors, tensor, type Tensor } from '../torch/index.js';
 import { openLoraFile } from './lora_file.js';
 import { TRANSFORMER_RENAMES } from '../models/wan/transformer_layouts.js';
 
@@ -31,39 +31,34 @@ export function convertLora(
   const rank = source.info(entries.find(([, p]) => p.part === 'lora_A')?.[0] ?? entries[0]![0]).shape[0]!;
   const metaAlpha = Number(source.metadata?.lora_alpha);
   const alpha = Number.isFinite(metaAlpha) && metaAlpha > 0 ? metaAlpha : rank;
-  const out = new Map<string, Tensor>();
-  try {
-    const modules = new Set<string>();
-    for (const [key, { module, part }] of entries) {
-      const t = source.get(key);
-      if (to === 'diffusers') {
-        out.set(`transformer.${module}.${part}.weight`, t);
-        continue;
-      }
-      const original = originalModuleOf(module);
-      if (!original) {
-        t.dispose();
-        throw new FileFormatError(
-          `${input}: ${key}: '${module}' has no name in the ${to} format (only attention and feed-forward layers do)`,
-        );
-      }
-      modules.add(original);
-      if (to === 'comfy') out.set(`diffusion_model.${original}.${part}.weight`, t);
-      else
-        out.set(`lora_unet_${original.replaceAll('.', '_')}.${part === 'lora_A' ? 'lora_down' : 'lora_up'}.weight`, t);
+  using out = owned(new Map<string, Tensor>());
+  const modules = new Set<string>();
+  for (const [key, { module, part }] of entries) {
+    const t = source.get(key);
+    if (to === 'diffusers') {
+      out.set(`transformer.${module}.${part}.weight`, t);
+      continue;
     }
-    for (const original of modules)
-      out.set(
-        to === 'comfy' ? `diffusion_model.${original}.alpha` : `lora_unet_${original.replaceAll('.', '_')}.alpha`,
-        tensor([alpha]).reshape(),
+    const original = originalModuleOf(module);
+    if (!original) {
+      t.dispose();
+      throw new FileFormatError(
+        `${input}: ${key}: '${module}' has no name in the ${to} format (only attention and feed-forward layers do)`,
       );
-    saveSafetensors(
-      output,
-      out,
-      to === 'diffusers' ? { format: 'pt', lora_rank: String(rank), lora_alpha: String(alpha) } : { format: 'pt' },
-    );
-  } finally {
-    for (const t of out.values()) t.dispose();
+    }
+    modules.add(original);
+    if (to === 'comfy') out.set(`diffusion_model.${original}.${part}.weight`, t);
+    else out.set(`lora_unet_${original.replaceAll('.', '_')}.${part === 'lora_A' ? 'lora_down' : 'lora_up'}.weight`, t);
   }
+  for (const original of modules)
+    out.set(
+      to === 'comfy' ? `diffusion_model.${original}.alpha` : `lora_unet_${original.replaceAll('.', '_')}.alpha`,
+      tensor([alpha]).reshape(),
+    );
+  saveSafetensors(
+    output,
+    out,
+    to === 'diffusers' ? { format: 'pt', lora_rank: String(rank), lora_alpha: String(alpha) } : { format: 'pt' },
+  );
   return { tensors: out.size, rank, alpha };
 }

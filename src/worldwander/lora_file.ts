@@ -10,6 +10,7 @@ import {
   TensorRef,
   TorchCheckpoint,
   describePickled,
+  owned,
   saveSafetensors,
   type Tensor,
   type TensorSource,
@@ -84,29 +85,25 @@ export function convertCheckpoint(
   output: string,
 ): { tensors: number; rank: number; unfamiliarGlobals: string[] } {
   const { source, unfamiliarGlobals } = openLoraFile(input);
-  const tensors = new Map<string, Tensor>();
+  using tensors = owned(new Map<string, Tensor>());
   let rank = 0;
-  try {
-    for (const key of source.keys()) {
-      const parsed = normaliseLoraKey(key);
-      if (!parsed) continue;
-      const t = source.get(key);
-      tensors.set(`transformer.${parsed.module}.${parsed.part}.weight`, t);
-      if (parsed.part === 'lora_A') rank = t.size(0);
-    }
-    if (tensors.size === 0)
-      throw new FileFormatError(
-        `${input}: no LoRA tensors (keys like '<module>.lora_A.default.weight') in the checkpoint`,
-      );
-    saveSafetensors(output, tensors, {
-      format: 'pt',
-      lora_rank: String(rank),
-      lora_alpha: String(rank),
-      source: path.basename(input),
-    });
-  } finally {
-    for (const t of tensors.values()) t.dispose();
+  for (const key of source.keys()) {
+    const parsed = normaliseLoraKey(key);
+    if (!parsed) continue;
+    const t = source.get(key);
+    tensors.set(`transformer.${parsed.module}.${parsed.part}.weight`, t);
+    if (parsed.part === 'lora_A') rank = t.size(0);
   }
+  if (tensors.size === 0)
+    throw new FileFormatError(
+      `${input}: no LoRA tensors (keys like '<module>.lora_A.default.weight') in the checkpoint`,
+    );
+  saveSafetensors(output, tensors, {
+    format: 'pt',
+    lora_rank: String(rank),
+    lora_alpha: String(rank),
+    source: path.basename(input),
+  });
   return { tensors: tensors.size, rank, unfamiliarGlobals };
 }
 

@@ -295,6 +295,11 @@ export class WorldWanderPipeline {
     };
   }
 
+  /** `using x = ...`: released at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   dispose(): void {
     if (!this.#owned) return;
     this.transformer.dispose();
@@ -304,12 +309,8 @@ export class WorldWanderPipeline {
   /** Frames → normalised latent mean [1, z, F', H', W'] in float32. */
   #encode(frames: readonly Uint8Array[], width: number, height: number): Tensor {
     const video = framesToTensor(frames, width, height, { dtype: this.vae.dtype, device: this.device });
-    const posterior = this.vae.encode(video);
-    try {
-      return normalizeLatents(posterior.mean, this.vae.config).float();
-    } finally {
-      posterior.dispose();
-    }
+    using posterior = this.vae.encode(video);
+    return normalizeLatents(posterior.mean, this.vae.config).float();
   }
 
   /** Latents → video; spatially tiled above 64x64 latent pixels (bounded memory at 704x1280). */

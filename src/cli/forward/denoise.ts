@@ -31,26 +31,22 @@ export const denoiseTarget: ForwardTarget = {
     if (!Number.isInteger(steps) || steps < 1)
       throw new ForwardInputError(`denoise: num_inference_steps must be a positive integer, got ${steps}`);
     const cpe = inputs.get('use_cpe');
-    const model = loadTransformer(modelDir, options);
-    try {
-      const device = options.device ?? 'cpu';
-      const on = (name: string) => inputs.get(name)?.to({ device }) ?? null;
-      const latents = await denoiseInContext({
-        transformer: model,
-        noise: on('noise')!,
-        condition: on('condition_states')!,
-        ref: on('ref_states'),
-        promptEmbeds: on('prompt_embeds')!,
-        negativePromptEmbeds: on('negative_prompt_embeds'),
-        steps,
-        guidanceScale: scalar('guidance_scale'),
-        flowShift: scalar('flow_shift'),
-        useCollaborativePositionEncoding: cpe ? cpe.item() !== 0 : true,
-        onStep: options.onStep,
-      });
-      return new Map([['latents', latents]]);
-    } finally {
-      model.dispose();
-    }
+    using model = loadTransformer(modelDir, options);
+    const device = options.device ?? 'cpu';
+    const on = (name: string) => inputs.get(name)?.to({ device }) ?? null;
+    const latents = await denoiseInContext({
+      transformer: model,
+      noise: on('noise')!,
+      condition: on('condition_states')!,
+      ref: on('ref_states'),
+      promptEmbeds: on('prompt_embeds')!,
+      negativePromptEmbeds: on('negative_prompt_embeds'),
+      steps,
+      guidanceScale: scalar('guidance_scale'),
+      flowShift: scalar('flow_shift'),
+      useCollaborativePositionEncoding: cpe ? cpe.item() !== 0 : true,
+      onStep: options.onStep,
+    });
+    return new Map([['latents', latents]]);
   },
 };

@@ -82,11 +82,7 @@ export function nonFinite(tensors: Map<string, Tensor>): string[] {
 }
 
 /** Loads a model, runs f once without gradients (intermediates released), disposes the model. */
-export function withModel<M extends { dispose(): void }, T>(load: () => M, f: (model: M) => T): T {
-  const model = load();
-  try {
-    return scope(() => noGrad(() => f(model)));
-  } finally {
-    model.dispose();
-  }
+export function withModel<M extends { [Symbol.dispose](): void }, T>(load: () => M, f: (model: M) => T): T {
+  using model = load();
+  return scope(() => noGrad(() => f(model)));
 }

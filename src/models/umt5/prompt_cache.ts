@@ -14,6 +14,7 @@ import {
   noGrad,
   openTensorFile,
   openWeights,
+  owned,
   saveSafetensors,
   SafetensorsFile,
   scope,
@@ -155,11 +156,8 @@ export class PromptEmbeddingCache {
     const missing = key.maxLength - rows.size(0);
     if (missing < 0) throw new FileFormatError(`${file}: ${rows.size(0)} rows exceed max length ${key.maxLength}`);
     if (missing === 0) return rows;
-    const pad = zeros([missing, rows.size(1)], { dtype: rows.dtype, device: rows.device });
-    const out = cat([rows, pad], 0);
-    rows.dispose();
-    pad.dispose();
-    return out;
+    using padded = owned({ rows, pad: zeros([missing, rows.size(1)], { dtype: rows.dtype, device: rows.device }) });
+    return cat([padded.rows, padded.pad], 0);
   }
 
   /** Stores the first `length` rows of a [maxLength, d_model] embedding. */
@@ -171,22 +169,18 @@ export class PromptEmbeddingCache {
     if (embeds.dtype !== key.dtype)
       throw new ModelInputError(`PromptEmbeddingCache.put: embeddings are ${embeds.dtype}, the key says ${key.dtype}`);
     mkdirSync(this.dir, { recursive: true });
-    const rows = embeds.narrow(0, 0, length).contiguous();
-    try {
-      saveSafetensors(
-        this.fileFor(key),
-        { prompt_embeds: rows },
-        {
-          encoder: key.encoder,
-          dtype: key.dtype,
-          prompt: key.prompt,
-          max_length: String(key.maxLength),
-          length: String(length),
-        },
-      );
-    } finally {
-      rows.dispose();
-    }
+    using rows = embeds.narrow(0, 0, length).contiguous();
+    saveSafetensors(
+      this.fileFor(key),
+      { prompt_embeds: rows },
+      {
+        encoder: key.encoder,
+        dtype: key.dtype,
+        prompt: key.prompt,
+        max_length: String(key.maxLength),
+        length: String(length),
+      },
+    );
   }
 }
 
@@ -228,23 +222,15 @@ export function promptEmbeddings(
   if (missing.length) {
     o.onEncode?.(missing);
     const tokenizer = UMT5Tokenizer.fromPretrained(files.tokenizer);
-    const model = loadTextEncoder(files, { dtype, device: o.device });
-    try {
-      const lengths = tokenizer.encode(missing, { maxLength }).lengths;
-      missing.forEach((prompt, i) => {
-        const embeds = encodePrompts(model, tokenizer, [prompt], { maxLength });
-        const row = embeds.select(0, 0);
-        cache.put(keyOf(prompt), row, lengths[i]!);
-        row.dispose();
-        embeds.dispose();
-      });
-    } finally {
-      model.dispose();
-    }
+    using model = loadTextEncoder(files, { dtype, device: o.device });
+    const lengths = tokenizer.encode(missing, { maxLength }).lengths;
+    missing.forEach((prompt, i) => {
+      using embeds = encodePrompts(model, tokenizer, [prompt], { maxLength });
+      using row = embeds.select(0, 0);
+      cache.put(keyOf(prompt), row, lengths[i]!);
+    });
   }
-  const rows = prompts.map((prompt) => cache.get(keyOf(prompt), { device: o.device })!);
-  const out = rows.map((r) => r.unsqueeze(0));
-  const batch = cat(out, 0);
-  for (const t of [...rows, ...out]) t.dispose();
-  return batch;
+  using rows = owned(prompts.map((prompt) => cache.get(keyOf(prompt), { device: o.device })!));
+  using batched = owned(rows.map((r) => r.unsqueeze(0)));
+  return cat(batched, 0);
 }

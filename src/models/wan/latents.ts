@@ -28,31 +28,25 @@ function perChannel(
   what: string,
   f: (z: Tensor, mean: Tensor, std: Tensor) => Tensor,
 ): Tensor {
-  const mean = channelVector(stats.latents_mean, z, what);
-  const std = channelVector(stats.latents_std, z, what);
-  const wide = z.float();
-  const out = f(wide, mean, std);
-  const typed = out.to({ dtype: z.dtype });
-  for (const t of [mean, std, wide, out]) if (t !== typed && t !== z) t.dispose();
-  return typed;
+  using mean = channelVector(stats.latents_mean, z, what);
+  using std = channelVector(stats.latents_std, z, what);
+  using wide = z.float();
+  using out = f(wide, mean, std);
+  return out.to({ dtype: z.dtype });
 }
 
 /** (z − mean) / std per channel, in z's dtype. */
 export function normalizeLatents(z: Tensor, stats: LatentStats): Tensor {
   return perChannel(z, stats, 'normalizeLatents', (x, mean, std) => {
-    const centred = x.sub(mean);
-    const out = centred.div(std);
-    centred.dispose();
-    return out;
+    using centred = x.sub(mean);
+    return centred.div(std);
   });
 }
 
 /** z · std + mean per channel, in z's dtype. */
 export function denormalizeLatents(z: Tensor, stats: LatentStats): Tensor {
   return perChannel(z, stats, 'denormalizeLatents', (x, mean, std) => {
-    const scaled = x.mul(std);
-    const out = scaled.add(mean);
-    scaled.dispose();
-    return out;
+    using scaled = x.mul(std);
+    return scaled.add(mean);
   });
 }

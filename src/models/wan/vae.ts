@@ -183,11 +183,9 @@ export class DiagonalGaussian {
   readonly logvar: Tensor;
 
   constructor(moments: Tensor) {
-    const [mean, logvar] = moments.chunk(2, 1) as [Tensor, Tensor];
-    this.mean = mean.contiguous();
-    this.logvar = logvar.clamp(-30, 20);
-    mean.dispose();
-    logvar.dispose();
+    using halves = owned(moments.chunk(2, 1) as [Tensor, Tensor]);
+    this.mean = halves[0].contiguous();
+    this.logvar = halves[1].clamp(-30, 20);
   }
 
   /** The pipeline's choice: the mean. */
@@ -197,12 +195,15 @@ export class DiagonalGaussian {
 
   /** mean + exp(logvar/2)·ε, ε ~ N(0, 1) from `generator`. */
   sample(generator: Generator): Tensor {
-    const eps = randn(this.mean.shape, generator, { dtype: this.mean.dtype, device: this.mean.device });
-    const std = this.logvar.mul(0.5).exp();
-    const scaled = std.mul(eps);
-    const out = scaled.add(this.mean);
-    for (const t of [eps, std, scaled]) t.dispose();
-    return out;
+    using eps = randn(this.mean.shape, generator, { dtype: this.mean.dtype, device: this.mean.device });
+    using std = this.logvar.mul(0.5).exp();
+    using scaled = std.mul(eps);
+    return scaled.add(this.mean);
+  }
+
+  /** `using x = ...`: released at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   dispose(): void {

@@ -45,45 +45,40 @@ export function decodeTiled(vae: AutoencoderKLWan, latent: Tensor, o: TileOption
   const frames = 1 + vae.temporalCompression * (t - 1);
   const rows = tileStarts(h, o.tileHeight, o.strideHeight);
   const cols = tileStarts(w, o.tileWidth, o.strideWidth);
-  const sum = keep(zeros([b, vae.videoChannels, frames, h * s, w * s], { dtype: latent.dtype, device: latent.device }));
-  const weight = keep(zeros([1, 1, 1, h * s, w * s], { dtype: latent.dtype, device: latent.device }));
-  try {
-    rows.forEach((top, i) => {
-      cols.forEach((left, j) => {
-        scope(() => {
-          const th = Math.min(o.tileHeight, h),
-            tw = Math.min(o.tileWidth, w);
-          const tile = vae.decode(latent.narrow(3, top, th).narrow(4, left, tw));
-          const over = (starts: number[], k: number, size: number): [number, number] => [
-            k > 0 ? (starts[k - 1]! + size - starts[k]!) * s : 0,
-            k < starts.length - 1 ? (starts[k]! + size - starts[k + 1]!) * s : 0,
-          ];
-          const [ob, oa] = over(rows, i, th);
-          const [lb, la] = over(cols, j, tw);
-          const wy = blendRamp(th * s, ob, oa);
-          const wx = blendRamp(tw * s, lb, la);
-          const mask = new Float32Array(wy.length * wx.length);
-          for (let y = 0; y < wy.length; y++)
-            for (let x = 0; x < wx.length; x++) mask[y * wx.length + x] = wy[y]! * wx[x]!;
-          const m = tensor(mask, {
-            shape: [1, 1, 1, wy.length, wx.length],
-            dtype: latent.dtype,
-            device: latent.device,
-          });
-          sum
-            .narrow(3, top * s, th * s)
-            .narrow(4, left * s, tw * s)
-            .add_(tile.mul(m));
-          weight
-            .narrow(3, top * s, th * s)
-            .narrow(4, left * s, tw * s)
-            .add_(m);
+  using sum = keep(zeros([b, vae.videoChannels, frames, h * s, w * s], { dtype: latent.dtype, device: latent.device }));
+  using weight = keep(zeros([1, 1, 1, h * s, w * s], { dtype: latent.dtype, device: latent.device }));
+  rows.forEach((top, i) => {
+    cols.forEach((left, j) => {
+      scope(() => {
+        const th = Math.min(o.tileHeight, h),
+          tw = Math.min(o.tileWidth, w);
+        const tile = vae.decode(latent.narrow(3, top, th).narrow(4, left, tw));
+        const over = (starts: number[], k: number, size: number): [number, number] => [
+          k > 0 ? (starts[k - 1]! + size - starts[k]!) * s : 0,
+          k < starts.length - 1 ? (starts[k]! + size - starts[k + 1]!) * s : 0,
+        ];
+        const [ob, oa] = over(rows, i, th);
+        const [lb, la] = over(cols, j, tw);
+        const wy = blendRamp(th * s, ob, oa);
+        const wx = blendRamp(tw * s, lb, la);
+        const mask = new Float32Array(wy.length * wx.length);
+        for (let y = 0; y < wy.length; y++)
+          for (let x = 0; x < wx.length; x++) mask[y * wx.length + x] = wy[y]! * wx[x]!;
+        const m = tensor(mask, {
+          shape: [1, 1, 1, wy.length, wx.length],
+          dtype: latent.dtype,
+          device: latent.device,
         });
+        sum
+          .narrow(3, top * s, th * s)
+          .narrow(4, left * s, tw * s)
+          .add_(tile.mul(m));
+        weight
+          .narrow(3, top * s, th * s)
+          .narrow(4, left * s, tw * s)
+          .add_(m);
       });
     });
-    return sum.div(weight);
-  } finally {
-    sum.dispose();
-    weight.dispose();
-  }
+  });
+  return sum.div(weight);
 }
