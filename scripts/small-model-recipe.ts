@@ -336,34 +336,30 @@ async function translateSplit(
   out: string,
   settings: { steps: number; guidance: number; shift: number; cpe: boolean },
 ): Promise<void> {
-  const pipeline = WorldWanderPipeline.fromPretrained(modelDir);
-  try {
-    const root = dataDir(split);
-    for (const task of TASKS) {
-      for (let i = 0; i < count; i++) {
-        const name = `sample_${String(i).padStart(6, '0')}`;
-        const input = path.join(root, task === 'three2one' ? LAYOUT.third : LAYOUT.first, `${name}.mp4`);
-        const result = await pipeline.translate(task, {
-          video: input,
-          referenceImage: path.join(root, LAYOUT.reference, `${name}.png`),
-          numInferenceSteps: settings.steps,
-          guidanceScale: settings.guidance,
-          flowShift: settings.shift,
-          seed: 1234,
-          useCollaborativePositionEncoding: settings.cpe,
+  using pipeline = WorldWanderPipeline.fromPretrained(modelDir);
+  const root = dataDir(split);
+  for (const task of TASKS) {
+    for (let i = 0; i < count; i++) {
+      const name = `sample_${String(i).padStart(6, '0')}`;
+      const input = path.join(root, task === 'three2one' ? LAYOUT.third : LAYOUT.first, `${name}.mp4`);
+      const result = await pipeline.translate(task, {
+        video: input,
+        referenceImage: path.join(root, LAYOUT.reference, `${name}.png`),
+        numInferenceSteps: settings.steps,
+        guidanceScale: settings.guidance,
+        flowShift: settings.shift,
+        seed: 1234,
+        useCollaborativePositionEncoding: settings.cpe,
+      });
+      const dir = path.join(out, task, task === 'three2one' ? LAYOUT.first : LAYOUT.third, name);
+      mkdirSync(dir, { recursive: true });
+      for (const [f, frame] of result.frames.entries())
+        await writePng(path.join(dir, `${String(f).padStart(5, '0')}.png`), {
+          width: result.width,
+          height: result.height,
+          data: frame,
         });
-        const dir = path.join(out, task, task === 'three2one' ? LAYOUT.first : LAYOUT.third, name);
-        mkdirSync(dir, { recursive: true });
-        for (const [f, frame] of result.frames.entries())
-          await writePng(path.join(dir, `${String(f).padStart(5, '0')}.png`), {
-            width: result.width,
-            height: result.height,
-            data: frame,
-          });
-      }
     }
-  } finally {
-    pipeline.dispose();
   }
 }
 
@@ -381,20 +377,16 @@ async function scoreSplit(
   withMeanFrame: boolean,
 ): Promise<Record<string, EvalReport>> {
   const reports: Record<string, EvalReport> = {};
-  const perception = PerceptualScorer.load(perceptionDir());
-  try {
-    for (const task of TASKS) {
-      reports[task] = await evaluate({
-        task,
-        predictions: path.join(out, task),
-        groundTruth: dataDir(split),
-        frames: SIZE.frames,
-        meanFrame: withMeanFrame ? await meanFrame(task) : undefined,
-        perception,
-      });
-    }
-  } finally {
-    perception.net.dispose();
+  using perception = PerceptualScorer.load(perceptionDir());
+  for (const task of TASKS) {
+    reports[task] = await evaluate({
+      task,
+      predictions: path.join(out, task),
+      groundTruth: dataDir(split),
+      frames: SIZE.frames,
+      meanFrame: withMeanFrame ? await meanFrame(task) : undefined,
+      perception,
+    });
   }
   return reports;
 }

@@ -10,7 +10,7 @@ import path from 'node:path';
 
 import { FileFormatError } from '../errors.js';
 import { rememberedDigest } from '../io/digest.js';
-import { SafetensorsFile, noGrad, saveSafetensors, scope, stack, type Tensor } from '../torch/index.js';
+import { SafetensorsFile, noGrad, owned, saveSafetensors, scope, stack, type Tensor } from '../torch/index.js';
 import type { AutoencoderKLWan } from '../models/wan/vae.js';
 import { normalizeLatents } from '../models/wan/latents.js';
 import { ClipLoaderPool, type ClipTransform } from './clip_loader.js';
@@ -212,9 +212,8 @@ export async function fillLatentCache(
       for (const part of [videos, references]) {
         for (let k = 0; k < part.length; k += ENCODE_BATCH) {
           const slice = part.slice(k, k + ENCODE_BATCH);
-          const latents = encode(slice.map((v) => v.frames));
+          using latents = owned(encode(slice.map((v) => v.frames)));
           slice.forEach((v, i) => cache.put(v.key, latents[i]!));
-          for (const t of latents) t.dispose();
           written += slice.length;
         }
       }

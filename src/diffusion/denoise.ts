@@ -28,7 +28,9 @@ export interface DenoiseOptions {
 }
 
 /** Runs every step of the sampler; returns the final latents (float32). Disposes the sampler. */
-export async function denoise({ sampler, latents, velocity, onStep, signal }: DenoiseOptions): Promise<Tensor> {
+export async function denoise(o: DenoiseOptions): Promise<Tensor> {
+  const { latents, velocity, onStep, signal } = o;
+  using sampler = o.sampler;
   const total = sampler.timesteps.length;
   let x = keep(latents.float());
   try {
@@ -46,7 +48,5 @@ export async function denoise({ sampler, latents, velocity, onStep, signal }: De
   } catch (error) {
     x.dispose();
     throw error;
-  } finally {
-    sampler.dispose();
   }
 }

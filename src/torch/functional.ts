@@ -228,12 +228,8 @@ export function scaledDotProductAttention(
   if (hasNativeAttention()) {
     // The `scale` argument exists from 2.1; pre-scaling q is exact otherwise.
     if (scale === undefined) return wrap(op.sdpa(q.handle, k.handle, v.handle, mask?.handle ?? null, 0, false));
-    const scaled = q.mul(s * Math.sqrt(headDim));
-    try {
-      return wrap(op.sdpa(scaled.handle, k.handle, v.handle, mask?.handle ?? null, 0, false));
-    } finally {
-      scaled.dispose();
-    }
+    using scaled = q.mul(s * Math.sqrt(headDim));
+    return wrap(op.sdpa(scaled.handle, k.handle, v.handle, mask?.handle ?? null, 0, false));
   }
   return mathAttention(q, k, v, mask, s);
 }

@@ -330,12 +330,8 @@ export function saveSafetensorsFrom(
         dtype,
         shape,
         bytes: () => {
-          const t = source.get(key);
-          try {
-            return new Uint8Array(native.toBytes(t.handle));
-          } finally {
-            t.dispose();
-          }
+          using t = source.get(key);
+          return new Uint8Array(native.toBytes(t.handle));
         },
       };
     }),

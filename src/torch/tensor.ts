@@ -173,21 +173,13 @@ export class Tensor {
   /** The elements as float32. */
   toFloat32Array(): Float32Array {
     if (this.dtype === 'float32') return this.toTypedArray() as Float32Array;
-    const converted = this.to({ dtype: 'float32' });
-    try {
-      return converted.toTypedArray() as Float32Array;
-    } finally {
-      converted.dispose();
-    }
+    using converted = this.to({ dtype: 'float32' });
+    return converted.toTypedArray() as Float32Array;
   }
   /** The elements as float64 numbers, flat. */
   toArray(): number[] {
-    const converted = this.to({ dtype: 'float64' });
-    try {
-      return Array.from(converted.toTypedArray() as Float64Array);
-    } finally {
-      converted.dispose();
-    }
+    using converted = this.to({ dtype: 'float64' });
+    return Array.from(converted.toTypedArray() as Float64Array);
   }
   item(): number {
     return Number(native.item(this.handle));
@@ -512,13 +504,9 @@ export class Tensor {
   }
   private sample_(generator: Generator, draw: (target: NativeTensor) => unknown): this {
     if (this.device === 'cpu') return inPlace(this, draw(this.handle));
-    const host = this.to({ device: 'cpu' });
-    try {
-      inPlace(host, draw(host.handle));
-      return this.copy_(host);
-    } finally {
-      host.dispose();
-    }
+    using host = this.to({ device: 'cpu' });
+    inPlace(host, draw(host.handle));
+    return this.copy_(host);
   }
 
   // ---- autograd ----

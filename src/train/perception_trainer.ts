@@ -111,9 +111,8 @@ export function segmentationScore(net: PerceptionNet, data: LabelledFrames): { m
   const scorer = new PerceptualScorer(net, 'training');
   const overlap = new ClassOverlap(net.config.class_names.length);
   for (let start = 0; start < data.images.length; start += 64) {
-    const percept = scorer.perceive(data.images.slice(start, start + 64), data.width, data.height);
+    using percept = scorer.perceive(data.images.slice(start, start + 64), data.width, data.height);
     percept.labels.forEach((map, i) => overlap.add(map, data.labels[start + i]!));
-    percept.dispose();
   }
   return { miou: overlap.miou(), iou: overlap.iou() };
 }
@@ -136,10 +135,10 @@ async function trainPerceptionUnlocked(
     onProgress: (d, t) => d === t && o.onEvent?.({ kind: 'note', text: `${t} videos decoded` }),
   });
   const config = o.config ?? SMALL_PERCEPTION_CONFIG;
-  const net = new PerceptionNet(config, { generator: new Generator(o.seed) });
+  using net = new PerceptionNet(config, { generator: new Generator(o.seed) });
   net.train();
   const trainable = [...net.namedParameters()];
-  const weights = tensor(classWeights(data.labels, config.class_names.length), { shape: [config.class_names.length] });
+  using weights = tensor(classWeights(data.labels, config.class_names.length), { shape: [config.class_names.length] });
   const optimizer = new AdamW(
     trainable.map(([, p]) => p),
     { lr: o.learningRate, betas: [0.9, 0.99], weightDecay: 1e-4 },
@@ -203,7 +202,5 @@ async function trainPerceptionUnlocked(
       `${JSON.stringify({ step, ...validation, class_names: config.class_names }, null, 1)}\n`,
     );
   }
-  weights.dispose();
-  net.dispose();
   return { dir: final, validation };
 }
