@@ -25,6 +25,7 @@ import {
 } from '../worldwander/model_defaults.js';
 import type { WorldWanderTask } from '../worldwander/prompts.js';
 import { checkOutputFolder } from '../io/output_path.js';
+import { jsonText } from '../io/json_text.js';
 
 export { BUNDLED_MODEL, BUNDLED_PERCEPTION };
 export { DEMO_DATA };
@@ -173,7 +174,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       }),
     );
     mkdirSync(o.out, { recursive: true });
-    writeFileSync(stamp, `${JSON.stringify({ identity: id, seconds }, null, 2)}\n`);
+    writeFileSync(stamp, jsonText({ identity: id, seconds }, 2));
   }
   return { page, reports, reused, seconds };
 }

@@ -28,7 +28,10 @@ export interface InferOptions {
   ckpt?: string;
   /** A transformer weights file in any layout (a ComfyUI single file, fp8 included) instead of the model folder's. */
   transformer?: string;
-  /** A VAE weights file in any layout (Wan2.2_VAE.pth, ComfyUI's) instead of the model folder's, and a config.json for it. */
+  /**
+   * A VAE weights file in any layout (Wan2.2_VAE.pth, ComfyUI's) instead of the model folder's, and
+   * a config.json for it.
+   */
   vae?: string;
   vaeConfig?: string;
   /** A text-encoder weights file in any layout instead of the model folder's (used only for prompts not cached). */

@@ -50,7 +50,10 @@ interface Example {
   reference: string;
 }
 
-/** The bundled example clips: the demo's held-out test split (seed 3) at the model's size, made once under ROOT/examples. */
+/**
+ * The bundled example clips: the demo's held-out test split (seed 3) at the model's size, made once
+ * under ROOT/examples.
+ */
 async function examples(root: string, defaults: ModelDefaults): Promise<Example[]> {
   const dir = path.join(root, 'examples');
   await synthesize({

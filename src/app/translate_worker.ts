@@ -12,6 +12,7 @@ import { WorldWanderPipeline } from '../worldwander/pipeline.js';
 import { writeCase } from '../worldwander/outputs.js';
 import type { WorldWanderTask } from '../worldwander/prompts.js';
 import type { AppRun, RunFile, RunSettings } from './runs.js';
+import { jsonText } from '../io/json_text.js';
 
 /** What to translate: the inputs (paths the server chose or its examples) and the settings. */
 export interface JobSpec {
@@ -137,7 +138,7 @@ async function run(job: JobRequest): Promise<void> {
       files,
       seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
     };
-    await writeFileAtomic(path.join(job.dir, 'app.json'), `${JSON.stringify(record, null, 2)}\n`);
+    await writeFileAtomic(path.join(job.dir, 'app.json'), jsonText(record, 2));
     send({ kind: 'done', id: job.id, run: record });
   } catch (error) {
     if (error instanceof Stopped || controller.signal.aborted) send({ kind: 'cancelled', id: job.id });

@@ -113,7 +113,10 @@ export const NOT_MEASURED =
   '(no pretrained weights can be downloaded here); they are comparable between runs scored by the same network, not with published LPIPS/FID/FVD figures. ' +
   'The standard LPIPS (AlexNet or VGG with the LPIPS v0.1 heads) and FVD (I3D) are computed only from weight files the user gives (eval --lpips-backbone, --lpips-heads; --fvd-i3d).';
 
-/** The predictions of a folder: the target view of a release layout, or `<case>/generated.mp4` (or frames/) as infer writes them. */
+/**
+ * The predictions of a folder: the target view of a release layout, or `<case>/generated.mp4` (or
+ * frames/) as infer writes them.
+ */
 export function predictionEntries(dir: string, task: WorldWanderTask): Map<string, string> {
   const view = path.join(dir, task === 'three2one' ? LAYOUT.first : LAYOUT.third);
   if (existsSync(view)) return viewEntries(view);
@@ -224,7 +227,10 @@ export interface EvaluateOptions {
   task: WorldWanderTask;
   /** Predictions: a release-layout folder or an infer output folder. */
   predictions: string;
-  /** Ground truth and the condition views: a folder in the release layout (class maps in First_Label/, Third_Label/). */
+  /**
+   * Ground truth and the condition views: a folder in the release layout (class maps in
+   * First_Label/, Third_Label/).
+   */
   groundTruth: string;
   /** Frames compared per video (the first ones). */
   frames: number;

@@ -28,7 +28,10 @@ type Layer = { conv: number; stride: number; padding: number } | { pool: number;
 const conv = (index: number, stride = 1, padding = 1): Layer => ({ conv: index, stride, padding });
 const pool = (size: number, stride: number): Layer => ({ pool: size, stride });
 
-/** torchvision's `features` as LPIPS slices them (lpips/pretrained_networks.py): conv indices, strides, paddings, pools, taps. */
+/**
+ * torchvision's `features` as LPIPS slices them (lpips/pretrained_networks.py): conv indices,
+ * strides, paddings, pools, taps.
+ */
 const LAYERS: Record<LpipsNet, Layer[]> = {
   alex: [
     conv(0, 4, 2),

@@ -32,7 +32,10 @@ function escape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-/** Page videos are this many times their pixel size, each pixel a block (64-px clips are tiny, and 4:2:0 chroma would smear them). */
+/**
+ * Page videos are this many times their pixel size, each pixel a block (64-px clips are tiny, and
+ * 4:2:0 chroma would smear them).
+ */
 export const PAGE_SCALE = 4;
 
 /** An RGB frame scaled up by an integer factor, nearest neighbour. */

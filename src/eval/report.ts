@@ -15,6 +15,7 @@ import {
   type OverallScores,
 } from './evaluate.js';
 import { barChart, lineChart, smooth } from './plots.js';
+import { jsonText } from '../io/json_text.js';
 
 const fixed = (v: number, d = 2): string => (Number.isFinite(v) ? v.toFixed(d) : '—');
 
@@ -217,7 +218,7 @@ export function writeReport(
     writeFileAtomicSync(path.join(dir, name), (fd) => writeSync(fd, text));
     files.push(path.join(dir, name));
   };
-  put('report.json', `${JSON.stringify(report, null, 1)}\n`);
+  put('report.json', jsonText(report, 1));
   put('report.md', markdownReport(report, title));
   for (const [name, svg] of reportPlots(report, lossFile)) put(name, svg);
   return files;

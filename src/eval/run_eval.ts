@@ -27,7 +27,10 @@ export interface EvalCommandOptions {
   metrics?: string;
   /** A PerceptionNet folder (config.json, model.safetensors): the perceptual, Fréchet and content scores. */
   perception?: string;
-  /** Standard LPIPS from the user's files: a torchvision AlexNet/VGG16 backbone and the lpips v0.1 heads (.pth or .safetensors). */
+  /**
+   * Standard LPIPS from the user's files: a torchvision AlexNet/VGG16 backbone and the lpips v0.1
+   * heads (.pth or .safetensors).
+   */
   lpipsBackbone?: string;
   lpipsHeads?: string;
   /** FVD from the user's I3D: StyleGAN-V's TorchScript export (i3d_torchscript.pt). */

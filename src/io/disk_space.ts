@@ -27,7 +27,10 @@ export function freeBytes(p: string): number {
   return s.bavail * s.bsize;
 }
 
-/** Runs `write`; a full disk becomes a DiskFullError naming `target`, the free space and, when known, the space needed. */
+/**
+ * Runs `write`; a full disk becomes a DiskFullError naming `target`, the free space and, when
+ * known, the space needed.
+ */
 export function onDiskFull<T>(
   target: string,
   write: () => T,

@@ -9,6 +9,7 @@ import path from 'node:path';
 
 import { OptionError } from '../errors.js';
 import { checkOutputFolder } from './output_path.js';
+import { jsonText } from './json_text.js';
 
 export const LOCK_FILE = '.worldwander.lock';
 
@@ -57,7 +58,7 @@ export class RunLock {
       started: new Date().toISOString(),
       command: process.argv.slice(2).join(' '),
     };
-    const text = `${JSON.stringify(record)}\n`;
+    const text = jsonText(record);
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const fd = openSync(file, 'wx');

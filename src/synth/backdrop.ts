@@ -149,7 +149,10 @@ export class WorldBackdrop implements Backdrop {
     out[2] = cb;
   }
 
-  /** Colour of the ground at (x, z) seen through a pixel covering `footprint` metres; returns its class (ground or road). */
+  /**
+   * Colour of the ground at (x, z) seen through a pixel covering `footprint` metres; returns its
+   * class (ground or road).
+   */
   private ground(x: number, z: number, footprint: number, out: Float64Array): LabelId {
     const g = this.spec.ground;
     const { colorA, colorB, tileSize } = g;

@@ -91,7 +91,10 @@ export async function writeManifest(out: string, manifest: Manifest): Promise<vo
   await writeFileAtomic(join(out, MANIFEST_FILE), `${text}\n`);
 }
 
-/** The deciding parameters in which a manifest differs from a run's, as 'name value (the existing run used ...)' lines. */
+/**
+ * The deciding parameters in which a manifest differs from a run's, as 'name value (the existing
+ * run used ...)' lines.
+ */
 export function parameterDifferences(manifest: RunParameters, run: RunParameters): string[] {
   return DECIDING.filter((key) => manifest[key] !== run[key]).map(
     (key) => `${key} ${String(run[key])} (the existing run used ${String(manifest[key])})`,

@@ -29,6 +29,7 @@ import {
 import { previewSheet } from './preview.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker.js';
 import { faultPoint } from '../io/fault.js';
+import { jsonText } from '../io/json_text.js';
 
 /** A request that cannot be carried out as asked (bad value, folder in the way, mismatched resume). */
 export class SynthConfigError extends OptionError {
@@ -363,7 +364,7 @@ export async function synthesize(options: SynthOptions): Promise<SynthResult> {
         (message) => {
           frames += message.frames;
           manifest.samples[message.index]!.files = message.files;
-          const line = `${JSON.stringify({ index: message.index, files: message.files })}\n`;
+          const line = jsonText({ index: message.index, files: message.files });
           const recorded = ++journaled;
           journaling = journaling
             .then(() => appendFile(journal, line))

@@ -71,7 +71,10 @@ export class TorchCheckpoint {
     readonly standIns: ReadonlySet<string>,
   ) {}
 
-  /** Unpickles the checkpoint's object (a zip archive's data.pkl, or a legacy file's pickles); no tensor data is read yet. */
+  /**
+   * Unpickles the checkpoint's object (a zip archive's data.pkl, or a legacy file's pickles); no
+   * tensor data is read yet.
+   */
   static open(file: string): TorchCheckpoint {
     const fd = openSync(file, 'r');
     let head: Buffer;

@@ -16,6 +16,7 @@ import type { WanTransformer3DModel } from '../models/wan/transformer.js';
 import type { AdamW } from './adamw.js';
 import { faultPoint } from '../io/fault.js';
 import { onDiskFull, sizeOf } from '../io/disk_space.js';
+import { jsonText } from '../io/json_text.js';
 
 export const CHECKPOINTS = 'checkpoints';
 const LORA_FILE = 'pytorch_lora_weights.safetensors';
@@ -131,7 +132,7 @@ export function saveCheckpoint(
       mkdirSync(path.join(temp, 'transformer'));
       writeFileSync(
         path.join(temp, 'transformer', 'config.json'),
-        `${JSON.stringify({ _class_name: 'WanTransformer3DModel', ...model.config }, null, 2)}\n`,
+        jsonText({ _class_name: 'WanTransformer3DModel', ...model.config }, 2),
       );
       saveSafetensors(path.join(temp, 'transformer', 'diffusion_pytorch_model.safetensors'), model.stateDict(), {
         format: 'pt',
@@ -139,7 +140,7 @@ export function saveCheckpoint(
     }
     saveOptimizerState(path.join(temp, 'optimizer.safetensors'), trainable, optimizer);
     faultPoint(`checkpoint-write:${state.step}`);
-    writeFileSync(path.join(temp, 'trainer_state.json'), `${JSON.stringify(state, null, 2)}\n`);
+    writeFileSync(path.join(temp, 'trainer_state.json'), jsonText(state, 2));
   });
 }
 

@@ -26,6 +26,7 @@ import { sampleSeed } from './data.js';
 import { loadLabelledFrames, type LabelledFrames } from './perception_data.js';
 import { learningRateAt } from './schedule.js';
 import { withRunLock } from '../io/run_lock.js';
+import { jsonText } from '../io/json_text.js';
 
 export interface PerceptionTrainOptions {
   /** Training data: a synthetic dataset in the release layout with First_Label/ and Third_Label/. */
@@ -168,7 +169,7 @@ async function trainPerceptionUnlocked(
     writeCheckpoint(o.output, step, 2, (dir) => {
       net.savePretrained(path.join(dir, 'perception'));
       saveOptimizerState(path.join(dir, 'optimizer.safetensors'), trainable, optimizer);
-      writeFileSync(path.join(dir, 'trainer_state.json'), `${JSON.stringify({ step })}\n`);
+      writeFileSync(path.join(dir, 'trainer_state.json'), jsonText({ step }));
     });
   while (step < o.steps) {
     optimizer.lr = learningRateAt(step, o.learningRate, o.warmupSteps, {
@@ -199,7 +200,7 @@ async function trainPerceptionUnlocked(
     );
     writeFileSync(
       path.join(o.output, 'validation.json'),
-      `${JSON.stringify({ step, ...validation, class_names: config.class_names }, null, 1)}\n`,
+      jsonText({ step, ...validation, class_names: config.class_names }, 1),
     );
   }
   return { dir: final, validation };

@@ -55,6 +55,7 @@ import { clipGradNorm } from './grad_norm.js';
 import { faultPoint } from '../io/fault.js';
 import { learningRateAt, scaledLearningRate } from './schedule.js';
 import { runValidation, validationCases } from './validation.js';
+import { jsonText } from '../io/json_text.js';
 
 /** The collective operations data parallel needs (src/train/distributed.ts gives one over c10d). */
 export interface ProcessGroup {
@@ -194,7 +195,7 @@ async function trainUnlocked(o: TrainOptions): Promise<TrainResult> {
       if (run.lead)
         onDiskFull(
           path.join(o.output, 'metrics.jsonl'),
-          () => appendFileSync(path.join(o.output, 'metrics.jsonl'), `${JSON.stringify(metrics)}\n`),
+          () => appendFileSync(path.join(o.output, 'metrics.jsonl'), jsonText(metrics)),
           { then: 'free some space and continue with --resume latest' },
         );
       o.onEvent?.({ kind: 'step', metrics, steps: maxSteps });
@@ -285,7 +286,7 @@ async function setUp(o: TrainOptions): Promise<Run> {
   if (lead)
     writeFileSync(
       path.join(o.output, 'dataset_report.json'),
-      `${JSON.stringify({ clips: clips.length, heldOut: [...heldOut], ...report }, null, 2)}\n`,
+      jsonText({ clips: clips.length, heldOut: [...heldOut], ...report }, 2),
     );
 
   // Models.

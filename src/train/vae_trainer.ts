@@ -54,6 +54,7 @@ import { epochOrder, sampleSeed } from './data.js';
 import { learningRateAt } from './schedule.js';
 import { criticLoss, featureMatching, PatchDiscriminator, type CriticOutput } from './patch_discriminator.js';
 import { withRunLock } from '../io/run_lock.js';
+import { jsonText } from '../io/json_text.js';
 
 const VaeTrainingSchema = z.strictObject({
   /** The AutoencoderKLWan config (keys of its config.json); the rest take the Wan2.2 values. Not with init_from. */
@@ -299,12 +300,26 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
       }
       writeFileSync(
         path.join(temp, 'trainer_state.json'),
-        `${JSON.stringify({ step: at, optimizerSteps: optimizer.stepCount, criticSteps: criticOptimizer?.stepCount, validationPsnr: psnr, latents: stats }, null, 2)}\n`,
+        jsonText(
+          {
+            step: at,
+            optimizerSteps: optimizer.stepCount,
+            criticSteps: criticOptimizer?.stepCount,
+            validationPsnr: psnr,
+            latents: stats,
+          },
+          2,
+        ),
       );
     });
     appendFileSync(
       path.join(o.output, 'validation.jsonl'),
-      `${JSON.stringify({ step: at, psnr: Number(psnr.toFixed(3)), sharpness: Number(scores.sharpness.toFixed(3)), edges: Number(scores.edges.toFixed(3)) })}\n`,
+      jsonText({
+        step: at,
+        psnr: Number(psnr.toFixed(3)),
+        sharpness: Number(scores.sharpness.toFixed(3)),
+        edges: Number(scores.edges.toFixed(3)),
+      }),
     );
     o.onEvent?.({ kind: 'checkpoint', dir, validationPsnr: psnr });
   };
@@ -372,7 +387,13 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
       optimizer.zeroGrad();
       appendFileSync(
         path.join(o.output, 'metrics.jsonl'),
-        `${JSON.stringify({ step: step + 1, loss, psnr: Number(psnr.toFixed(3)), lr: optimizer.lr, step_seconds: Number(((performance.now() - started) / 1000).toFixed(3)) })}\n`,
+        jsonText({
+          step: step + 1,
+          loss,
+          psnr: Number(psnr.toFixed(3)),
+          lr: optimizer.lr,
+          step_seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
+        }),
       );
       o.onEvent?.({ kind: 'step', step: step + 1, steps: c.training.max_steps, loss, psnr });
       await yieldToEventLoop();
@@ -387,7 +408,10 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
   return { dir: o.output, steps: step };
 }
 
-/** Reconstructions of the validation clips against them, means over the clips: PSNR of each clip's MSE, sharpness and edge agreement (src/eval/sharpness.ts). */
+/**
+ * Reconstructions of the validation clips against them, means over the clips: PSNR of each clip's
+ * MSE, sharpness and edge agreement (src/eval/sharpness.ts).
+ */
 export interface ReconstructionScores {
   psnr: number;
   sharpness: number;
@@ -405,7 +429,16 @@ export function writeVaeFolder(dir: string, vae: AutoencoderKLWan, stats: { mean
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     path.join(dir, 'config.json'),
-    `${JSON.stringify({ _class_name: 'AutoencoderKLWan', _diffusers_version: '0.35.0', ...vae.config, latents_mean: stats.mean, latents_std: stats.std }, null, 2)}\n`,
+    jsonText(
+      {
+        _class_name: 'AutoencoderKLWan',
+        _diffusers_version: '0.35.0',
+        ...vae.config,
+        latents_mean: stats.mean,
+        latents_std: stats.std,
+      },
+      2,
+    ),
   );
   saveSafetensors(path.join(dir, 'diffusion_pytorch_model.safetensors'), vae.stateDict(), { format: 'pt' });
 }

@@ -18,6 +18,7 @@ import { writeCase } from '../worldwander/outputs.js';
 import { WorldWanderPipeline } from '../worldwander/pipeline.js';
 import type { TextEncoderFiles } from '../models/umt5/prompt_cache.js';
 import type { WorldWanderTask } from '../worldwander/prompts.js';
+import { jsonText } from '../io/json_text.js';
 
 export interface ValidationContext {
   config: WorldWanderConfig;
@@ -58,7 +59,10 @@ function perceptualDistance(
   return mean(perceptualDistances(pa, pb));
 }
 
-/** The cases validation translates (`validation.cases`, else the first held-out one); an error naming any that is not a clip of the dataset. */
+/**
+ * The cases validation translates (`validation.cases`, else the first held-out one); an error
+ * naming any that is not a clip of the dataset.
+ */
 export function validationCases(config: WorldWanderConfig, all: readonly Clip[], where: string): string[] {
   const names = config.validation?.cases ?? (config.dataset.held_out?.length ? [config.dataset.held_out[0]!] : []);
   const known = new Set(all.map((c) => c.name));
@@ -131,7 +135,15 @@ export async function runValidation(v: ValidationContext): Promise<ValidationRes
         x === undefined ? undefined : Number(x.toFixed(digits));
       appendFileSync(
         path.join(v.output, 'validation.jsonl'),
-        `${JSON.stringify({ step: v.step, case: name, task, psnr: round(psnr, 3), sharpness: round(sharpness, 3), edges: round(edges, 4), perceptual: round(perceptual, 4) })}\n`,
+        jsonText({
+          step: v.step,
+          case: name,
+          task,
+          psnr: round(psnr, 3),
+          sharpness: round(sharpness, 3),
+          edges: round(edges, 4),
+          perceptual: round(perceptual, 4),
+        }),
       );
       results.push({ case: `${name}${v.suffix ?? ''}`, psnr, sharpness, edges, perceptual, dir });
     }

@@ -44,7 +44,10 @@ const TrainingSchema = z.strictObject({
   loss_weighting: z.enum(['bell', 'uniform']).optional(),
   /** Linear learning-rate decay over the last steps of max_steps (0, the release: constant after warm-up). */
   decay_steps: int(0).optional(),
-  /** One model for both tasks, told apart by the task prompt: steps alternate three2one / one2three (needs ref_image_root). */
+  /**
+   * One model for both tasks, told apart by the task prompt: steps alternate three2one / one2three
+   * (needs ref_image_root).
+   */
   alternate_tasks: z.boolean().optional(),
 });
 
@@ -66,9 +69,15 @@ const DatasetSchema = z.strictObject({
   // beyond the release
   /** Held-out cases (names) never trained on; validation samples the first of them unless `validation.cases` says. */
   held_out: z.array(z.string()).optional(),
-  /** Train on the usable clips when some are unpaired, of unequal view lengths or too short (listed); otherwise that is an error naming them. */
+  /**
+   * Train on the usable clips when some are unpaired, of unequal view lengths or too short
+   * (listed); otherwise that is an error naming them.
+   */
   skip_invalid: z.boolean().optional(),
-  /** Latent cache folder (VAE-encoded clip windows): training then reads latents, not videos. Relative to the config's folder. */
+  /**
+   * Latent cache folder (VAE-encoded clip windows): training then reads latents, not videos.
+   * Relative to the config's folder.
+   */
   latent_cache: path_.nullable().optional(),
   /** Windows cached per clip (spread evenly over it): the random start becomes a choice among them. */
   cached_windows: int(1).optional(),
@@ -124,7 +133,10 @@ function setPath(target: Record<string, unknown>, dotted: string, value: unknown
   node[keys[keys.length - 1]!] = value;
 }
 
-/** `key.path=value` pairs, the value read as a YAML scalar (so 1e-4, True, ~ and 'text' mean what they do in the file). */
+/**
+ * `key.path=value` pairs, the value read as a YAML scalar (so 1e-4, True, ~ and 'text' mean what
+ * they do in the file).
+ */
 export function parseOverrides(pairs: readonly string[]): [string, unknown][] {
   return pairs.map((pair) => {
     const eq = pair.indexOf('=');
@@ -194,7 +206,10 @@ export function resolveConfigPath(configFile: string, p: string): string {
   return existsSync(beside) ? beside : p;
 }
 
-/** The model folder of a config: `model_id` as a local path, relative to the working folder or to the config's folder. */
+/**
+ * The model folder of a config: `model_id` as a local path, relative to the working folder or to
+ * the config's folder.
+ */
 export function modelDirCandidates(config: WorldWanderConfig, configFile: string): string[] {
   const id = config.model_id;
   return path.isAbsolute(id) ? [id] : [...new Set([path.resolve(id), path.resolve(path.dirname(configFile), id)])];

@@ -40,7 +40,10 @@ export interface InContextLatents {
   timestep: Tensor | number;
   encoderHiddenStates: Tensor;
   useCollaborativePositionEncoding: boolean;
-  /** The transformer's patch_size [pt, ph, pw] ([1, 2, 2] for Wan2.2): positions count patched frames, tokens count patches. */
+  /**
+   * The transformer's patch_size [pt, ph, pw] ([1, 2, 2] for Wan2.2): positions count patched
+   * frames, tokens count patches.
+   */
   patchSize?: readonly [number, number, number];
 }
 

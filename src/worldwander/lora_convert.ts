@@ -11,7 +11,10 @@ import { TRANSFORMER_RENAMES } from '../models/wan/transformer_layouts.js';
 export const LORA_FORMATS = ['diffusers', 'comfy', 'kohya'] as const;
 export type LoraFormat = (typeof LORA_FORMATS)[number];
 
-/** The original Wan module name of a diffusers one that takes a LoRA (`blocks.0.attn1.to_out.0` -> `blocks.0.self_attn.o`). */
+/**
+ * The original Wan module name of a diffusers one that takes a LoRA (`blocks.0.attn1.to_out.0` ->
+ * `blocks.0.self_attn.o`).
+ */
 export function originalModuleOf(module: string): string | undefined {
   if (!/^blocks\.\d+\.(attn[12]\.(to_q|to_k|to_v|to_out\.0)|ffn\.net\.(0\.proj|2))$/.test(module)) return undefined;
   return TRANSFORMER_RENAMES.toTheirs(`${module}.weight`)?.slice(0, -'.weight'.length);

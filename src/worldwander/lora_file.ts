@@ -107,7 +107,10 @@ export function convertCheckpoint(
   return { tensors: tensors.size, rank, unfamiliarGlobals };
 }
 
-/** Whether a weights file is a LoRA (LoRA-named keys, or the release's .ckpt with state_dict.lora) rather than model weights. */
+/**
+ * Whether a weights file is a LoRA (LoRA-named keys, or the release's .ckpt with state_dict.lora)
+ * rather than model weights.
+ */
 export function isLoraFile(file: string): boolean {
   const source = isTorchCheckpoint(file) ? null : SafetensorsFile.open(file);
   if (source) return source.keys().some((k) => /(^|[._])lora_(A|B|up|down)([._]|$)/.test(k));

@@ -19,7 +19,10 @@ export interface ModelDefaults {
   max_sequence_length: number;
 }
 
-/** The release's: Wan2.2-TI2V-5B at 704x1280, 49 frames, 50 UniPC steps, guidance 5, shift 5, 8 fps, 512 text tokens. */
+/**
+ * The release's: Wan2.2-TI2V-5B at 704x1280, 49 frames, 50 UniPC steps, guidance 5, shift 5, 8 fps,
+ * 512 text tokens.
+ */
 export const RELEASE_DEFAULTS: ModelDefaults = {
   height: 704,
   width: 1280,
@@ -42,7 +45,10 @@ export function readDefaults(modelDir: string): ModelDefaults {
 /** Files of a model folder that document it and change no output: the model card and its picture. */
 export const MODEL_CARD_FILES: readonly string[] = ['README.md', 'example.png'];
 
-/** Seed 3: the bundled model's test split (training used seed 1, the choice of sampling settings seed 2); the demo's data and the app's example clips. */
+/**
+ * Seed 3: the bundled model's test split (training used seed 1, the choice of sampling settings
+ * seed 2); the demo's data and the app's example clips.
+ */
 export const DEMO_DATA = { seed: 3, count: 4 } as const;
 
 /** The small model that ships in the repository (npm start, serve). */

@@ -13,6 +13,7 @@ import { coverFit, sideBySide, writePng, type RgbVideo } from '../data/frames.js
 import { VideoWriter } from '../data/video_writer.js';
 import { produceAtomically, writeFileAtomic } from '../io/atomic.js';
 import type { Translation } from './pipeline.js';
+import { jsonText } from '../io/json_text.js';
 
 export interface CaseRecord {
   case: string;
@@ -135,6 +136,6 @@ export async function writeCase(
     notes: translation.notes,
     seconds: { ...translation.timings, write: Number(((performance.now() - started) / 1000).toFixed(3)) },
   };
-  await writeFileAtomic(path.join(dir, 'run.json'), `${JSON.stringify(full, null, 2)}\n`);
+  await writeFileAtomic(path.join(dir, 'run.json'), jsonText(full, 2));
   return full;
 }

@@ -11,6 +11,7 @@ import { writeFileAtomicSync } from '../../io/atomic.js';
 import { Conv2d, loadPretrained, Module, ModuleList, type LayerOptions } from '../../nn/index.js';
 import { interpolate, openWeights, saveSafetensors, scope, type Tensor } from '../../torch/index.js';
 import { readPerceptionConfig, type PerceptionConfig } from './config.js';
+import { jsonText } from '../../io/json_text.js';
 
 class DownBlock extends Module {
   readonly conv1: Conv2d;
@@ -73,7 +74,7 @@ export class PerceptionNet extends Module {
   /** config.json and model.safetensors into `dir`, each written atomically. */
   savePretrained(dir: string): void {
     mkdirSync(dir, { recursive: true });
-    const json = `${JSON.stringify({ _class_name: 'PerceptionNet', ...this.config }, null, 2)}\n`;
+    const json = jsonText({ _class_name: 'PerceptionNet', ...this.config }, 2);
     writeFileAtomicSync(path.join(dir, 'config.json'), (fd) => writeSync(fd, json));
     saveSafetensors(path.join(dir, 'model.safetensors'), this.stateDict());
   }

@@ -5,7 +5,10 @@ import { constantParameter, uniformParameter, type LayerOptions } from '../../nn
 import { Linear } from '../../nn/linear.js';
 import { Module } from '../../nn/module.js';
 
-/** T5 norm: x·rsqrt(mean(x²) + eps) in float32 (float64 stays float64; no mean subtraction, no bias), cast to the weight dtype, times weight. */
+/**
+ * T5 norm: x·rsqrt(mean(x²) + eps) in float32 (float64 stays float64; no mean subtraction, no
+ * bias), cast to the weight dtype, times weight.
+ */
 export class UMT5LayerNorm extends Module {
   readonly weight: Tensor;
 

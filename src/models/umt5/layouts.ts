@@ -61,7 +61,10 @@ export function asTransformersSource(
   };
 }
 
-/** ComfyUI files may hold other models' keys beside the prefixed encoder (e.g. a `logit_scale`): only the prefixed ones are the encoder's. */
+/**
+ * ComfyUI files may hold other models' keys beside the prefixed encoder (e.g. a `logit_scale`):
+ * only the prefixed ones are the encoder's.
+ */
 function filteredSource(source: TensorSource, keep: (key: string) => boolean): TensorSource {
   const keys = source.keys().filter(keep);
   return {

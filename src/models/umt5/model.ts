@@ -182,7 +182,10 @@ export class UMT5EncoderModel extends Module {
   }
 }
 
-/** Hides `encoder.embed_tokens.weight` (transformers' tied copy of `shared.weight`), using it only when `shared.weight` is absent. */
+/**
+ * Hides `encoder.embed_tokens.weight` (transformers' tied copy of `shared.weight`), using it only
+ * when `shared.weight` is absent.
+ */
 function withoutTiedCopy(source: TensorSource): TensorSource {
   const tied = 'encoder.embed_tokens.weight';
   if (!source.has(tied)) return source;

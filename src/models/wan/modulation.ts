@@ -109,7 +109,10 @@ export class Modulation {
     return row === null ? chunk : chunk.narrow(1, row, 1);
   }
 
-  /** f over each run of tokens (all [B, S, …]) with the run's row, joined on the token axis; per-token rows: f once, row null. */
+  /**
+   * f over each run of tokens (all [B, S, …]) with the run's row, joined on the token axis;
+   * per-token rows: f once, row null.
+   */
   #byRuns(tokens: readonly Tensor[], f: (parts: Tensor[], row: number | null) => Tensor): Tensor {
     const runs = this.runs;
     if (runs === null) return scope(() => f([...tokens], null));

@@ -6,7 +6,10 @@ import { cat, noGrad, scope, tensor, type Tensor } from '../../torch/index.js';
 import { Module } from '../../nn/index.js';
 import { ropeSplit } from './transformer_config.js';
 
-/** Token grid of one forward: the frame position of each latent frame (after patching), and the grid's height and width in patches. */
+/**
+ * Token grid of one forward: the frame position of each latent frame (after patching), and the
+ * grid's height and width in patches.
+ */
 export interface RopeGrid {
   framePositions: readonly number[];
   height: number;

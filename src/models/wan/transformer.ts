@@ -43,7 +43,10 @@ export interface PretrainedOptions {
   device?: Device;
   /** Reports weight loading, tensor by tensor. */
   onProgress?: LoadProgress;
-  /** One weights file in any layout (e.g. a ComfyUI single file) instead of the folder's; the config stays the folder's. */
+  /**
+   * One weights file in any layout (e.g. a ComfyUI single file) instead of the folder's; the config
+   * stays the folder's.
+   */
   weights?: string;
 }
 

@@ -148,7 +148,10 @@ export class AutoencoderKLWan extends Module {
     return new DiagonalGaussian(moments);
   }
 
-  /** Latents [B,z,T',H',W'] → video [B,3,1+temporal·(T'-1),H,W], clamped to [-1,1] (unless `clamp: false`, for training). */
+  /**
+   * Latents [B,z,T',H',W'] → video [B,3,1+temporal·(T'-1),H,W], clamped to [-1,1] (unless `clamp:
+   * false`, for training).
+   */
   decode(latent: Tensor, { chunked = true, clamp = true }: VaePassOptions & { clamp?: boolean } = {}): Tensor {
     if (latent.ndim !== 5 || latent.size(1) !== this.config.z_dim) {
       throw new ModelInputError(

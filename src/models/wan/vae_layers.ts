@@ -126,7 +126,10 @@ export class VaeConv2d extends Module {
     this.bias = this.registerParameter('bias', uniformParameter([outChannels], bound, options));
   }
 
-  /** [N,C,H,W] → [N,O,H',W'], computed as a (1,k,k) conv3d over [1,C,N,H,W] so that it shares boundedConv3d's workspace bound. */
+  /**
+   * [N,C,H,W] → [N,O,H',W'], computed as a (1,k,k) conv3d over [1,C,N,H,W] so that it shares
+   * boundedConv3d's workspace bound.
+   */
   forward(x: Tensor): Tensor {
     const volume = consume(x.permute(1, 0, 2, 3), (v) => v.unsqueeze(0));
     const p = this.padding;

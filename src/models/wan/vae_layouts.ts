@@ -13,7 +13,10 @@ import { WAN22_TI2V_5B_VAE, parseVaeConfig, type WanVAEConfig } from './vae_conf
 
 export type VaeLayout = 'diffusers' | 'original';
 
-/** The residual block's Sequential (RMS_norm, SiLU, conv, RMS_norm, SiLU, dropout, conv) and shortcut, as [original, diffusers] parts. */
+/**
+ * The residual block's Sequential (RMS_norm, SiLU, conv, RMS_norm, SiLU, dropout, conv) and
+ * shortcut, as [original, diffusers] parts.
+ */
 const RESIDUAL: readonly KeyPair[] = [
   ['residual.0.gamma', 'norm1.gamma'],
   ['residual.2.{p}', 'conv1.{p}'],
