@@ -1,4 +1,7 @@
-// The bundled small WorldWander, from nothing: `npm run recipe` (see models/worldwander-small/README.md).
+// The small WorldWander, from nothing: `npm run recipe` (see models/worldwander-small/README.md).
+// The bundled model is `npm run recipe -- --vae-from models/stages/vae-z48-step5000`: these stages
+// on the z 48 VAE trained apart in stages (models/stages/README.md); the plain recipe trains its
+// own z 16 VAE in one go (the previous bundled model) and never overwrites the bundled folder.
 // Every stage picks up what an earlier, interrupted run left (synth --resume, training resumes
 // from its last checkpoint), so running it again finishes it. Stages:
 //   1. data       synthetic triplets, 64x64, 17 frames: training seed 1 (2,500 clips), validation
@@ -14,7 +17,7 @@
 //                 latents from the latent cache, timesteps drawn with the release's shift 5 and
 //                 weighted alike; a constant learning rate, then a linear cool-down over the
 //                 last 300 of 1300 steps
-//   6. export     models/worldwander-small (bfloat16 storage)
+//   6. export     OUT/worldwander-small (bfloat16 storage)
 //   7. sampling   steps / guidance / flow shift chosen on 16 validation clips by the blur-aware
 //                 metrics together (src/eval/selection.ts: mean rank of PSNR, sharpness, edges,
 //                 perceptual and Fréchet distance, mIoU)
@@ -24,7 +27,7 @@
 // --quick: the same stages at a working session's budget (under 90 minutes on the 2-core machine
 // of docs/BENCHMARKS.md): VAE 200 steps, transformer 640 steps (cool-down over the last 150), a
 // sampling grid of one- and two-step settings, into outputs/recipe-quick (its model folder
-// there; the bundled model is the full schedule's).
+// there; the bundled model is the --vae-from schedule's).
 // --vae-from DIR: the stages after the VAE with a VAE trained apart (its folder's vae/), into
 // outputs/recipe-vae-from (the full recipe's data and PerceptionNet shared); how the z 48 VAE of
 // models/stages/ is tried as a lever.
@@ -87,7 +90,7 @@ const PROFILE = vaeFrom
       }
     : {
         out: 'outputs/recipe',
-        model: 'models/worldwander-small',
+        model: 'outputs/recipe/worldwander-small',
         vaeSteps: 300,
         transformerSteps: 1300,
         decaySteps: 300,
