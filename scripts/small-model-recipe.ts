@@ -1,7 +1,8 @@
 // The small WorldWander, from nothing: `npm run recipe` (see models/worldwander-small/README.md).
-// The bundled model is `npm run recipe -- --vae-from models/stages/vae-z48-step5000`: these stages
-// on the z 48 VAE trained apart in stages (models/stages/README.md); the plain recipe trains its
-// own z 16 VAE in one go (the previous bundled model) and never overwrites the bundled folder.
+// The bundled model is `npm run recipe -- --vae-from models/stages/vae-z48-step5000`: the stages
+// below on the z 48 VAE that was trained apart, in stages (models/stages/README.md). The plain
+// recipe trains its own z 16 VAE in one go (the previous bundled model) into outputs/recipe/ and
+// never overwrites the bundled folder.
 // Every stage picks up what an earlier, interrupted run left (synth --resume, training resumes
 // from its last checkpoint), so running it again finishes it. Stages:
 //   1. data       synthetic triplets, 64x64, 17 frames: training seed 1 (2,500 clips), validation

@@ -156,8 +156,8 @@ export class PromptEmbeddingCache {
     const missing = key.maxLength - rows.size(0);
     if (missing < 0) throw new FileFormatError(`${file}: ${rows.size(0)} rows exceed max length ${key.maxLength}`);
     if (missing === 0) return rows;
-    using padded = owned({ rows, pad: zeros([missing, rows.size(1)], { dtype: rows.dtype, device: rows.device }) });
-    return cat([padded.rows, padded.pad], 0);
+    using pieces = owned([rows, zeros([missing, rows.size(1)], { dtype: rows.dtype, device: rows.device })]);
+    return cat(pieces, 0);
   }
 
   /** Stores the first `length` rows of a [maxLength, d_model] embedding. */
