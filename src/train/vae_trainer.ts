@@ -25,6 +25,8 @@ import { z } from 'zod';
 import { ConfigError, applyOverrides, resolveConfigPath } from '../worldwander/config.js';
 import {
   Generator,
+  SafetensorsFile,
+  cat,
   checkDevice,
   noGrad,
   openWeights,
@@ -55,6 +57,8 @@ import { learningRateAt } from './schedule.js';
 import { criticLoss, featureMatching, PatchDiscriminator, type CriticOutput } from './patch_discriminator.js';
 import { withRunLock } from '../io/run_lock.js';
 import { jsonText } from '../io/json_text.js';
+import { listGeneratedLatents, readGeneratedSource } from './generated_latents.js';
+import { LAYOUT } from '../data/layout.js';
 
 const VaeTrainingSchema = z.strictObject({
   /** The AutoencoderKLWan config (keys of its config.json); the rest take the Wan2.2 values. Not with init_from. */
@@ -67,6 +71,18 @@ const VaeTrainingSchema = z.strictObject({
     frames: z.number().int().positive(),
     /** Clips never trained on; PSNR is measured on them at each checkpoint. */
     validation_clips: z.number().int().min(0),
+    /**
+     * The transformer's outputs as decoder inputs (folders of src/train/generated_latents.ts; decoder-only
+     * training): a `fraction` of the steps decode generated latents of `train` against their cases' true
+     * frames instead of the encoder's latents; `validation` is scored beside the reconstructions.
+     */
+    generated: z
+      .strictObject({
+        train: z.string(),
+        validation: z.string().optional(),
+        fraction: z.number().min(0).max(1),
+      })
+      .optional(),
   }),
   training: z.strictObject({
     max_steps: z.number().int().positive(),
@@ -99,6 +115,8 @@ const VaeTrainingSchema = z.strictObject({
         learning_rate: z.number().positive(),
         /** Channels of the critic's first layer (doubling per stride-2 layer). */
         width: z.number().int().positive(),
+        /** How the critic halves its resolution: strided 4x4 convolutions (SD's), or blurred (patch_discriminator.ts). */
+        downsample: z.enum(['stride', 'blur']).optional(),
       })
       .optional(),
   }),
@@ -119,6 +137,14 @@ export function loadVaeTrainingConfig(file: string, overrides: readonly string[]
   if (t.trainable === 'decoder' && !t.init_from)
     throw new ConfigError(
       `${where}: training.trainable: decoder needs training.init_from (the trained VAE folder whose decoder to fine-tune)`,
+    );
+  if (result.data.data.generated && t.trainable !== 'decoder')
+    throw new ConfigError(
+      `${where}: data.generated needs training.trainable: decoder (the generated latents are the encoder's space; the encoder must not move)`,
+    );
+  if (result.data.data.generated && (result.data.data.frames - 1) % 4)
+    throw new ConfigError(
+      `${where}: data.generated needs data.frames = 4k+1 (whole latent frames), got ${result.data.data.frames}`,
     );
   if (t.init_from && result.data.vae)
     throw new ConfigError(
@@ -199,10 +225,13 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
   );
   const adversarial = c.training.adversarial;
   const critic = adversarial
-    ? new PatchDiscriminator(3, adversarial.width, 2, {
-        generator: new Generator(sampleSeed(`${c.training.seed}`, 'critic')),
-        device,
-      })
+    ? new PatchDiscriminator(
+        3,
+        adversarial.width,
+        2,
+        { generator: new Generator(sampleSeed(`${c.training.seed}`, 'critic')), device },
+        adversarial.downsample,
+      )
     : undefined;
   const criticParameters = critic?.trainableParameters() ?? [];
   const criticOptimizer = adversarial
@@ -221,6 +250,28 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
       .load({ clip, start, frames: c.data.frames, stride: 1, transform, withReference: false, views: [view] })
       .then((w) => w[view]);
   };
+  const validationNames = new Set(validation.map((clip) => clip.name));
+  const generatedTrain = c.data.generated
+    ? (await generatedPairs(root(c.data.generated.train), c.data.frames)).filter(
+        (p) => !validationNames.has(p.clip.name),
+      )
+    : [];
+  const generatedValidation = c.data.generated?.validation
+    ? await generatedPairs(root(c.data.generated.validation), c.data.frames)
+    : [];
+  if (c.data.generated) {
+    if (!generatedTrain.length)
+      throw new ConfigError(`${c.data.generated.train}: no generated latents of training clips`);
+    o.onEvent?.({
+      kind: 'note',
+      text: `${generatedTrain.length} generated latents to decode on ${c.data.generated.fraction} of the steps, ${generatedValidation.length} for validation`,
+    });
+  }
+  const generatedStep = (s: number): boolean => {
+    const f = c.data.generated?.fraction ?? 0;
+    return Math.floor((s + 1) * f) > Math.floor(s * f);
+  };
+  const latentFrames = (c.data.frames - 1) / vae.temporalCompression + 1;
   let step = 0;
   try {
     if (o.resume) {
@@ -273,7 +324,32 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
   };
   const batchAt = (s: number) =>
     Array.from({ length: c.training.batch_size }, (_, b) => sampleAt(s * c.training.batch_size + b));
-  const request = (s: number) => Promise.all(batchAt(s).map((x) => window(x.clip, x.key, x.view)));
+  // Generated pair k of the run: pair (epoch, index) of its own fixed order.
+  const generatedAt = (k: number): GeneratedPair => {
+    const epoch = Math.floor(k / generatedTrain.length);
+    const order = epochOrder(c.training.seed, epoch, generatedTrain.length);
+    return generatedTrain[order[k % generatedTrain.length]!]!;
+  };
+  const request = async (s: number): Promise<{ frames: Uint8Array[][]; latents?: string[] }> => {
+    if (!generatedStep(s)) return { frames: await Promise.all(batchAt(s).map((x) => window(x.clip, x.key, x.view))) };
+    const pairs = Array.from({ length: c.training.batch_size }, (_, b) =>
+      generatedAt(Math.floor(s * (c.data.generated?.fraction ?? 0)) * c.training.batch_size + b),
+    );
+    const frames = await Promise.all(pairs.map((p) => targetFrames(p)));
+    return { frames, latents: pairs.map((p) => p.file) };
+  };
+  const targetFrames = (p: GeneratedPair): Promise<Uint8Array[]> =>
+    pool
+      .load({
+        clip: p.clip,
+        start: 0,
+        frames: c.data.frames,
+        stride: 1,
+        transform,
+        withReference: false,
+        views: [p.view],
+      })
+      .then((w) => w[p.view]);
   let next = request(step);
   const video = (frames: Uint8Array[][]): Tensor =>
     scope(() =>
@@ -285,6 +361,9 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
   const save = async (at: number): Promise<void> => {
     const stats = fixedStats ?? (await latentStats(vae, training, c, window, device));
     const scores = await validationScores(vae, validation, c, window, device);
+    const generated = generatedValidation.length
+      ? await generatedScores(vae, generatedValidation, c, targetFrames, device)
+      : undefined;
     const psnr = scores.psnr;
     const dir = await writeCheckpoint(o.output, at, c.training.keep_last_checkpoints, (temp) => {
       writeVaeFolder(path.join(temp, 'vae'), vae, stats);
@@ -319,6 +398,13 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
         psnr: Number(psnr.toFixed(3)),
         sharpness: Number(scores.sharpness.toFixed(3)),
         edges: Number(scores.edges.toFixed(3)),
+        ...(generated && {
+          generated: {
+            psnr: Number(generated.psnr.toFixed(3)),
+            sharpness: Number(generated.sharpness.toFixed(3)),
+            edges: Number(generated.edges.toFixed(3)),
+          },
+        }),
       }),
     );
     o.onEvent?.({ kind: 'checkpoint', dir, validationPsnr: psnr });
@@ -330,7 +416,7 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
         break;
       }
       const started = performance.now();
-      const frames = await next;
+      const { frames, latents: generatedFiles } = await next;
       next = request(step + 1);
       const { loss, psnr } = scope(() => {
         const x = video(frames);
@@ -358,6 +444,15 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
           }
           return { loss: total.item(), psnr: noGrad(() => batchPsnr(recon.detach(), x)) };
         };
+        if (generatedFiles) {
+          const z = cat(
+            generatedFiles.map((file) => readGeneratedLatents(file, latentFrames, device)),
+            0,
+          );
+          const recon = vae.decode(z, { clamp: false });
+          const diff = recon.sub(x);
+          return finish(recon, diff.square().mean().add(diff.abs().mean().mul(c.training.l1_weight)));
+        }
         if (decoderOnly) {
           const mean = noGrad(() => vae.encode(x).mean);
           const recon = vae.decode(mean, { clamp: false });
@@ -486,23 +581,43 @@ async function latentStats(
 }
 
 /** Mean PSNR (dB, 8-bit frames) of the chunked encode→decode of the validation clips. */
-async function validationScores(
+function validationScores(
   vae: AutoencoderKLWan,
   clips: readonly Clip[],
   c: VaeTrainingConfig,
   window: WindowFn,
   device: string,
 ): Promise<ReconstructionScores> {
-  if (clips.length === 0) return { psnr: Number.NaN, sharpness: Number.NaN, edges: Number.NaN };
+  const indexed = clips.map((clip, k) => ({ clip, k }));
+  return reconstructionScores(
+    vae,
+    indexed,
+    c,
+    ({ clip, k }) => window(clip, `validation/${k}`, k % 2 ? 'third' : 'first'),
+    (x) => vae.encode(x).mean,
+    device,
+  );
+}
+
+/** Each item decoded from `latentOf` its true frames, scored against them; means over the items. */
+async function reconstructionScores<T>(
+  vae: AutoencoderKLWan,
+  items: readonly T[],
+  c: VaeTrainingConfig,
+  load: (item: T) => Promise<Uint8Array[]>,
+  latentOf: (x: Tensor, item: T) => Tensor,
+  device: string,
+): Promise<ReconstructionScores> {
+  if (items.length === 0) return { psnr: Number.NaN, sharpness: Number.NaN, edges: Number.NaN };
   vae.eval();
   const scores: ReconstructionScores[] = [];
-  for (const [k, clip] of clips.entries()) {
-    const frames = await window(clip, `validation/${k}`, k % 2 ? 'third' : 'first');
+  for (const item of items) {
+    const frames = await load(item);
     const { width, height } = c.data;
     const { psnr, decoded } = noGrad(() =>
       scope(() => {
         const x = framesToTensor(frames, width, height, { device });
-        const recon = vae.decode(vae.encode(x).mean);
+        const recon = vae.decode(latentOf(x, item));
         const q = (t: Tensor): Tensor => t.add(1).mul(127.5).round();
         const mse = q(recon).sub(q(x)).square().mean().item();
         return { psnr: 10 * Math.log10((255 * 255) / Math.max(mse, 1e-12)), decoded: tensorToFrames(recon) };
@@ -517,4 +632,57 @@ async function validationScores(
   vae.train();
   const over = (key: keyof ReconstructionScores): number => mean(scores.map((s) => s[key]));
   return { psnr: over('psnr'), sharpness: over('sharpness'), edges: over('edges') };
+}
+
+/** A generated latent and what it should decode to: the first frames of its case's target view. */
+interface GeneratedPair {
+  file: string;
+  clip: Clip;
+  view: 'first' | 'third';
+}
+
+/** The pairs of a generated-latents folder, their cases found in the split it names. */
+async function generatedPairs(dir: string, frames: number): Promise<GeneratedPair[]> {
+  const { data } = readGeneratedSource(dir);
+  const { clips } = await indexTriplets(
+    { first: path.join(data, LAYOUT.first), third: path.join(data, LAYOUT.third) },
+    { sampleFrames: frames, stride: 1, needReference: false },
+  );
+  const byName = new Map(clips.map((clip) => [clip.name, clip]));
+  return listGeneratedLatents(dir).map((g) => {
+    const clip = byName.get(g.case);
+    if (!clip) throw new ConfigError(`${g.file}: its case ${g.case} is not a clip of ${data} with ${frames} frames`);
+    return { file: g.file, clip, view: g.task === 'three2one' ? 'first' : 'third' };
+  });
+}
+
+/** A generated latent file's first `latentFrames` latent frames, [1, z, latentFrames, h, w]. */
+function readGeneratedLatents(file: string, latentFrames: number, device: string): Tensor {
+  const source = SafetensorsFile.open(file);
+  if (!source.keys().includes('latents')) throw new ConfigError(`${file}: has no tensor 'latents'`);
+  const latents = source.get('latents', { device });
+  if (latents.ndim !== 5 || latents.size(2) < latentFrames)
+    throw new ConfigError(
+      `${file}: latents [${latents.shape.join(', ')}]; expected [1, z, F', h, w] with F' >= ${latentFrames}`,
+    );
+  return latents.narrow(2, 0, latentFrames);
+}
+
+/** The decoder on generated latents against their targets: the scores of validationScores. */
+async function generatedScores(
+  vae: AutoencoderKLWan,
+  pairs: readonly GeneratedPair[],
+  c: VaeTrainingConfig,
+  load: (p: GeneratedPair) => Promise<Uint8Array[]>,
+  device: string,
+): Promise<ReconstructionScores> {
+  const latentFrames = (c.data.frames - 1) / vae.temporalCompression + 1;
+  return reconstructionScores(
+    vae,
+    pairs,
+    c,
+    load,
+    (_, p) => readGeneratedLatents(p.file, latentFrames, device),
+    device,
+  );
 }

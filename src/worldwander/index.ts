@@ -7,7 +7,13 @@ export {
   type InContextLatents,
   type FrameCounts,
 } from './in_context.js';
-export { WorldWanderPipeline, type PipelineLoadOptions, type TranslateOptions, type Translation } from './pipeline.js';
+export {
+  WorldWanderPipeline,
+  type PipelineLoadOptions,
+  type TranslateOptions,
+  type Translation,
+  type LatentTranslation,
+} from './pipeline.js';
 export { RELEASE_DEFAULTS, readDefaults, type ModelDefaults } from './model_defaults.js';
 export { denoiseInContext, type InContextDenoiseOptions, type GuidanceMode } from './denoise.js';
 export {

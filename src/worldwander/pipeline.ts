@@ -90,6 +90,12 @@ export interface Translation {
   timings: { read: number; encode: number; denoise: number; decode: number };
 }
 
+/** What `translateLatents` returns: a Translation before decoding (diffusers' output_type="latent"). */
+export interface LatentTranslation extends Omit<Translation, 'frames'> {
+  /** The denoised latents as the VAE decodes them (denormalised), [1, z_dim, F', H', W'], float32; the caller disposes them. */
+  latents: Tensor;
+}
+
 const seconds = (since: number): number => Number(((performance.now() - since) / 1000).toFixed(3));
 
 export class WorldWanderPipeline {
@@ -185,6 +191,15 @@ export class WorldWanderPipeline {
   }
 
   async translate(task: WorldWanderTask, o: TranslateOptions): Promise<Translation> {
+    const { latents: denoised, ...rest } = await this.translateLatents(task, o);
+    using latents = denoised;
+    const started = performance.now();
+    const frames = noGrad(() => scope(() => tensorToFrames(this.#decode(latents))));
+    return { ...rest, frames, timings: { ...rest.timings, decode: seconds(started) } };
+  }
+
+  /** Everything of `translate` but the decoding: the latents the VAE would decode. */
+  async translateLatents(task: WorldWanderTask, o: TranslateOptions): Promise<LatentTranslation> {
     const d = this.defaults;
     const width = o.width ?? d.width,
       height = o.height ?? d.height,
@@ -267,15 +282,9 @@ export class WorldWanderPipeline {
       signal: o.signal,
     });
     const denoise = seconds(started);
-
-    started = performance.now();
-    const generated = noGrad(() =>
-      scope(() => tensorToFrames(this.#decode(denormalizeLatents(latents, this.vae.config)))),
-    );
-    const decode = seconds(started);
     return {
       task,
-      frames: generated,
+      latents: noGrad(() => scope(() => denormalizeLatents(latents, this.vae.config).float())),
       input,
       reference,
       width,
@@ -291,7 +300,7 @@ export class WorldWanderPipeline {
         sampler,
         numFrames,
       },
-      timings: { read, encode, denoise, decode },
+      timings: { read, encode, denoise, decode: 0 },
     };
   }
 

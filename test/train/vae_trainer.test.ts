@@ -2,13 +2,24 @@
 // fine-tuning the decoder alone (the encoder, and so the latent space, byte for byte unchanged),
 // and the configs it must refuse.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
 import { synthesize } from '../../src/synth/run.js';
-import { SafetensorsFile } from '../../src/torch/index.js';
+import {
+  Generator,
+  SafetensorsFile,
+  noGrad,
+  randn,
+  saveSafetensors,
+  scope,
+  type Tensor,
+} from '../../src/torch/index.js';
+import { readFrames } from '../../src/data/frames.js';
+import { framesToTensor } from '../../src/data/video_tensor.js';
+import { AutoencoderKLWan } from '../../src/models/wan/vae.js';
 import { loadVaeTrainingConfig, trainVae } from '../../src/train/vae_trainer.js';
 import { listCheckpoints } from '../../src/train/checkpoint.js';
 
@@ -41,8 +52,9 @@ function config(
     steps,
     model = VAE,
     extra = '',
+    dataExtra = '',
     interval = steps,
-  }: { steps: number; model?: string; extra?: string; interval?: number },
+  }: { steps: number; model?: string; extra?: string; dataExtra?: string; interval?: number },
 ): string {
   const file = path.join(scratch, `${name}.yaml`);
   writeFileSync(
@@ -55,7 +67,7 @@ data:
   width: 32
   frames: 5
   validation_clips: 2
-training:
+${dataExtra}training:
   max_steps: ${steps}
   batch_size: 2
   learning_rate: 3e-3
@@ -203,5 +215,101 @@ test("with the PatchGAN critic: the critic learns, the decoder's loss changes, a
   await assert.rejects(
     trainVae({ config: config('plain', { steps: 6, interval: 2, extra: critic }), output: plain, resume: 'latest' }),
     /has no discriminator\/: it was saved without training\.adversarial/,
+  );
+});
+
+test("generated latents: a generated step's loss is the decoder's on those latents against their cases' other view; the validation clips' are left out; validation scores them", async () => {
+  assert.ok(scratchVae, 'needs the from-scratch run');
+  const generated = (name: string, files: Record<string, string[]>): string => {
+    const dir = path.join(scratch, name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'source.json'), JSON.stringify({ model: 'tiny', data }));
+    let seed = 0;
+    for (const [task, cases] of Object.entries(files)) {
+      mkdirSync(path.join(dir, task), { recursive: true });
+      for (const c of cases)
+        saveSafetensors(path.join(dir, task, `${c}.safetensors`), {
+          latents: randn([1, 4, 2, 4, 4], new Generator(++seed)),
+        });
+    }
+    return dir;
+  };
+  // sample_000000 is one of the trainer's two validation clips: never trained on
+  const train = generated('generated-train', {
+    three2one: ['sample_000000', 'sample_000002'],
+    one2three: ['sample_000003'],
+  });
+  const validation = generated('generated-validation', { one2three: ['sample_000001'] });
+  const output = path.join(scratch, 'generated-run');
+  const notes: string[] = [];
+  await trainVae({
+    config: config('generated', {
+      steps: 1,
+      model: '',
+      extra: `  init_from: '${scratchVae}'\n  trainable: decoder\n`,
+      dataExtra: `  generated:\n    train: '${train}'\n    validation: '${validation}'\n    fraction: 1\n`,
+    }),
+    output,
+    onEvent: (e) => void (e.kind === 'note' && notes.push(e.text)),
+  });
+  assert.ok(
+    notes.some((n) => n.startsWith('2 generated latents')),
+    notes.join('; '),
+  );
+  const target = async (view: string, name: string) =>
+    framesToTensor((await readFrames(path.join(data, view, `${name}.mp4`), { maxFrames: 5 })).frames, 32, 32);
+  using vae = AutoencoderKLWan.fromPretrained(scratchVae);
+  const pairs = [
+    [path.join(train, 'three2one', 'sample_000002.safetensors'), await target('First_Video', 'sample_000002')],
+    [path.join(train, 'one2three', 'sample_000003.safetensors'), await target('Third_Video', 'sample_000003')],
+  ] as const;
+  let squares = 0,
+    absolute = 0,
+    count = 0;
+  for (const [file, x] of pairs)
+    noGrad(() =>
+      scope(() => {
+        const diff = vae.decode(SafetensorsFile.open(file).get('latents'), { clamp: false }).sub(x);
+        squares += diff.square().sum().item();
+        absolute += diff.abs().sum().item();
+        count += diff.size(0) * diff.size(1) * diff.size(2) * diff.size(3) * diff.size(4);
+      }),
+    );
+  for (const [, x] of pairs) x.dispose();
+  const expected = squares / count + absolute / count;
+  const loss = losses(output)[0]!;
+  assert.ok(Math.abs(loss - expected) < 1e-5 * expected, `loss ${loss}, expected ${expected}`);
+  const tuned = AutoencoderKLWan.fromPretrained(path.join(listCheckpoints(output).pop()!.dir, 'vae'));
+  const truth = await target('Third_Video', 'sample_000001');
+  const q = (t: Tensor): Tensor => t.add(1).mul(127.5).round();
+  const mse = noGrad(() =>
+    scope(() =>
+      q(
+        tuned.decode(
+          SafetensorsFile.open(path.join(validation, 'one2three', 'sample_000001.safetensors')).get('latents'),
+        ),
+      )
+        .sub(q(truth))
+        .square()
+        .mean()
+        .item(),
+    ),
+  );
+  tuned.dispose();
+  truth.dispose();
+  const logged = JSON.parse(readFileSync(path.join(output, 'validation.jsonl'), 'utf8').trim()) as {
+    generated: { psnr: number };
+  };
+  assert.ok(Math.abs(logged.generated.psnr - 10 * Math.log10((255 * 255) / mse)) < 1e-3, JSON.stringify(logged));
+  assert.throws(
+    () =>
+      loadVaeTrainingConfig(
+        config('generated-bad', {
+          steps: 1,
+          extra: '',
+          dataExtra: `  generated:\n    train: '${train}'\n    fraction: 0.5\n`,
+        }),
+      ),
+    /data\.generated needs training\.trainable: decoder/,
   );
 });
