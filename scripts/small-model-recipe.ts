@@ -19,6 +19,9 @@
 //                 weighted alike; a constant learning rate, then a linear cool-down over the
 //                 last 300 of 1300 steps
 //   6. export     OUT/worldwander-small (bfloat16 storage)
+//   6b. decoder   (--vae-from) the VAE's decoder tuned on the exported transformer's one-step
+//                 latents of training cases and on the encoder's, with the critic
+//                 (configs/small/vae-refiner.yaml); the model folder's vae/ becomes it
 //   7. sampling   steps / guidance / flow shift chosen on 16 validation clips by the blur-aware
 //                 metrics together (src/eval/selection.ts: mean rank of PSNR, sharpness, edges,
 //                 perceptual and Fréchet distance, mIoU)
@@ -38,6 +41,7 @@ import path from 'node:path';
 
 import { synthesize } from '../src/synth/run.js';
 import { trainVae } from '../src/train/vae_trainer.js';
+import { writeGeneratedLatents } from '../src/train/generated_latents.js';
 import { PERCEPTION_DEFAULTS, trainPerception } from '../src/train/perception_trainer.js';
 import { PerceptualScorer } from '../src/eval/perceptual.js';
 import { train } from '../src/train/trainer.js';
@@ -63,6 +67,9 @@ const args = process.argv.slice(2);
 /** The PerceptionNet's schedule (both profiles: ~6 minutes here, on every clip of the training split). */
 const PERCEPTION_STEPS = 4000;
 const PERCEPTION_CLIPS = 2500;
+/** The decoder stage (--vae-from): steps of configs/small/vae-refiner.yaml, and the training cases whose one-step latents it decodes. */
+const DECODER_STEPS = 800;
+const DECODER_CASES = 616;
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const ablation = args.includes('--ablation');
 const quick = args.includes('--quick');
@@ -78,6 +85,7 @@ const PROFILE = vaeFrom
       decaySteps: 300,
       fullGrid: true,
       perceptionSteps: PERCEPTION_STEPS,
+      decoderSteps: DECODER_STEPS,
     }
   : quick
     ? {
@@ -88,6 +96,7 @@ const PROFILE = vaeFrom
         decaySteps: 150,
         fullGrid: false,
         perceptionSteps: PERCEPTION_STEPS,
+        decoderSteps: 0,
       }
     : {
         out: 'outputs/recipe',
@@ -97,6 +106,7 @@ const PROFILE = vaeFrom
         decaySteps: 300,
         fullGrid: true,
         perceptionSteps: PERCEPTION_STEPS,
+        decoderSteps: 0,
       };
 const OUT = PROFILE.out;
 const MODEL = PROFILE.model;
@@ -260,6 +270,51 @@ async function transformer(name: string, overrides: string[]): Promise<void> {
   bar?.finish();
 }
 
+/**
+ * The decoder tuned on what the exported transformer makes (configs/small/vae-refiner.yaml): the
+ * one-step latents of DECODER_CASES training cases (and of the 16 validation cases the sampling
+ * stage uses, for its validation), then decoder-only training with the critic; the model folder's
+ * vae/ becomes the tuned one. The encoder stays byte for byte, so the transformer's latents do too.
+ */
+async function decoder(): Promise<void> {
+  const generated = (split: 'train' | 'validation', cases: number): Promise<unknown> =>
+    writeGeneratedLatents({
+      model: MODEL,
+      data: dataDir(split),
+      out: path.join(OUT, `generated-${split}`),
+      cases,
+      onProgress: (done, total) => {
+        if (done % 200 === 0 || done === total) console.error(`generated latents (${split}) ${done}/${total}`);
+      },
+    });
+  await generated('train', DECODER_CASES);
+  await generated('validation', 16);
+  const output = path.join(OUT, 'decoder');
+  let bar: Progress | undefined;
+  await trainVae({
+    config: 'configs/small/vae-refiner.yaml',
+    overrides: [
+      ...trainingRoots('data', ['first', 'third']),
+      `data.generated.train=${path.join(OUT, 'generated-train')}`,
+      `data.generated.validation=${path.join(OUT, 'generated-validation')}`,
+      `training.init_from=${path.join(STAGING, 'vae')}`,
+      `training.max_steps=${PROFILE.decoderSteps}`,
+    ],
+    output,
+    resume: listCheckpoints(output).length ? 'latest' : undefined,
+    onEvent: (e) => {
+      if (e.kind === 'checkpoint') console.error(`\n${e.dir}: validation PSNR ${e.validationPsnr.toFixed(2)} dB`);
+      else if (e.kind === 'note') console.error(`note: ${e.text}`);
+      else {
+        bar ??= new Progress('decoder', e.steps - e.step + 1, { unit: 'steps' });
+        bar.tick();
+      }
+    },
+  });
+  bar?.finish();
+  bf16(path.join(listCheckpoints(output).pop()!.dir, 'vae'), path.join(MODEL, 'vae'));
+}
+
 /** Sampling defaults of the small model until the sampling stage chooses them; 16 text tokens (the task prompts are 10). */
 const SMALL_DEFAULTS: ModelDefaults = {
   height: SIZE.height,
@@ -294,6 +349,16 @@ function writeModelIndex(target: string, defaults: Partial<ModelDefaults>): void
   );
 }
 
+/** A diffusers part folder (config.json and one weights file) copied with its weights stored as bfloat16. */
+function bf16(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  cpSync(path.join(from, 'config.json'), path.join(to, 'config.json'));
+  const source = SafetensorsFile.open(path.join(from, 'diffusion_pytorch_model.safetensors'));
+  const tensors = new Map(source.keys().map((k) => [k, source.get(k, { dtype: 'bfloat16' })]));
+  saveSafetensors(path.join(to, 'diffusion_pytorch_model.safetensors'), tensors, { format: 'pt' });
+  for (const t of tensors.values()) t.dispose();
+}
+
 /** A model folder from the staging one and a trained transformer checkpoint, weights stored as bfloat16. */
 async function exportModel(
   runDir: string,
@@ -309,14 +374,6 @@ async function exportModel(
     if (!MODEL_CARD_FILES.includes(entry)) rmSync(path.join(target, entry), { recursive: true, force: true }); // the model card stays
   for (const part of ['text_encoder', 'tokenizer', 'prompt_embeds'])
     cpSync(path.join(STAGING, part), path.join(target, part), { recursive: true });
-  const bf16 = (from: string, to: string): void => {
-    mkdirSync(to, { recursive: true });
-    cpSync(path.join(from, 'config.json'), path.join(to, 'config.json'));
-    const source = SafetensorsFile.open(path.join(from, 'diffusion_pytorch_model.safetensors'));
-    const tensors = new Map(source.keys().map((k) => [k, source.get(k, { dtype: 'bfloat16' })]));
-    saveSafetensors(path.join(to, 'diffusion_pytorch_model.safetensors'), tensors, { format: 'pt' });
-    for (const t of tensors.values()) t.dispose();
-  };
   bf16(path.join(checkpoint.dir, 'transformer'), path.join(target, 'transformer'));
   bf16(path.join(STAGING, 'vae'), path.join(target, 'vae'));
   cpSync(perceptionDir(), path.join(target, 'perception'), { recursive: true });
@@ -407,9 +464,13 @@ const SAMPLING_RECORD = path.join(OUT, 'sampling.json');
 /** The trained transformer the sampling settings were chosen for: its last checkpoint's step and weights digest. */
 function trainedIdentity(): string {
   const last = listCheckpoints(path.join(OUT, 'transformer')).pop();
-  return last
+  const decoder = PROFILE.decoderSteps ? listCheckpoints(path.join(OUT, 'decoder')).pop() : undefined;
+  const transformer = last
     ? `step-${last.step}:${rememberedDigest(path.join(last.dir, 'transformer', 'diffusion_pytorch_model.safetensors'))}`
     : 'untrained';
+  return decoder
+    ? `${transformer}; decoder step-${decoder.step}:${rememberedDigest(path.join(decoder.dir, 'vae', 'diffusion_pytorch_model.safetensors'))}`
+    : transformer;
 }
 
 /** The sampling stage's record (sampling.json): every setting tried and, once complete, the best; empty when made for other weights. */
@@ -536,6 +597,7 @@ await stage('export', () => {
     best ? { num_inference_steps: best.steps, guidance_scale: best.guidance, flow_shift: best.shift } : {},
   );
 });
+if (PROFILE.decoderSteps) await stage('decoder', decoder);
 if (!chosen().complete || only === 'sampling') await stage('sampling', sampling);
 await stage('report', async () => {
   await report(MODEL, 'report', true);

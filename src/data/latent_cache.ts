@@ -46,6 +46,11 @@ function sourceIdentity(source: string): string {
 
 /** Identity of a VAE folder: its config and its weight files' content digests. */
 export function vaeIdentity(weights: string, config?: string): string {
+  return `vae-${weightsIdentity(weights, config)}`;
+}
+
+/** 16 hex digits of the digest of a config and a weights file or folder (its .safetensors files' content digests). */
+export function weightsIdentity(weights: string, config?: string): string {
   const hash = createHash('sha256');
   if (config) hash.update(readFileSync(config));
   const files = statSync(weights).isDirectory()
@@ -55,7 +60,7 @@ export function vaeIdentity(weights: string, config?: string): string {
         .map((n) => path.join(weights, n))
     : [weights];
   for (const file of files) hash.update(`${path.basename(file)}:${rememberedDigest(file)}`);
-  return `vae-${hash.digest('hex').slice(0, 16)}`;
+  return hash.digest('hex').slice(0, 16);
 }
 
 export class LatentCache {

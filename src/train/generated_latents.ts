@@ -2,7 +2,7 @@
 // release layout, the latents a model folder's pipeline denoises for both tasks (its shipped
 // sampling settings, a seed of its own per case), one file per case and task:
 //   OUT/<task>/<case>.safetensors   latents [1, z_dim, F', H', W'] as the VAE decodes them
-//   OUT/source.json                 the model folder and the split they came from
+//   OUT/source.json                 the model folder, its transformer's digest, and the split
 // A decoder fine-tuned on them (train-vae's data.generated) learns to decode what the transformer
 // makes, not only what the encoder makes; the target of each file is the first frames of its
 // case's other view in the same split. Each file is written atomically and kept: a run that stops
@@ -15,6 +15,8 @@ import { WorldWanderPipeline } from '../worldwander/pipeline.js';
 import type { WorldWanderTask } from '../worldwander/prompts.js';
 import { LAYOUT, imageNamed, viewEntries } from '../data/layout.js';
 import { saveSafetensors } from '../torch/index.js';
+import { weightsIdentity } from '../data/latent_cache.js';
+import { modelFiles } from '../worldwander/model_folder.js';
 import { jsonText } from '../io/json_text.js';
 import { sampleSeed } from './data.js';
 
@@ -23,6 +25,8 @@ export const GENERATED_TASKS: readonly WorldWanderTask[] = ['three2one', 'one2th
 export interface GeneratedSource {
   /** The model folder (real path) whose pipeline made the latents. */
   model: string;
+  /** Its transformer's identity (config and weights digests): retrained weights make other latents. */
+  transformer: string;
   /** The split folder (real path, release layout) of the inputs and the targets. */
   data: string;
 }
@@ -49,19 +53,33 @@ export function readGeneratedSource(dir: string): GeneratedSource {
   if (!existsSync(file))
     throw new ConfigError(`${dir}: no source.json; not a folder of generated latents (scripts/generated-latents.ts)`);
   const raw = JSON.parse(readFileSync(file, 'utf8')) as Partial<GeneratedSource>;
-  if (typeof raw.model !== 'string' || typeof raw.data !== 'string')
-    throw new ConfigError(`${file}: expected {"model": "...", "data": "..."}, got ${jsonText(raw)}`);
-  return { model: raw.model, data: raw.data };
+  if (typeof raw.model !== 'string' || typeof raw.transformer !== 'string' || typeof raw.data !== 'string')
+    throw new ConfigError(
+      `${file}: expected {"model": "...", "transformer": "...", "data": "..."}, got ${jsonText(raw)}`,
+    );
+  return { model: raw.model, transformer: raw.transformer, data: raw.data };
 }
 
 export async function writeGeneratedLatents(o: GeneratedLatentsOptions): Promise<{ written: number; kept: number }> {
-  const source: GeneratedSource = { model: realpathSync(o.model), data: realpathSync(o.data) };
+  const files = modelFiles(o.model);
+  const source: GeneratedSource = {
+    model: realpathSync(o.model),
+    transformer: weightsIdentity(
+      files.transformer.weights ?? files.transformer.dir,
+      path.join(files.transformer.dir, 'config.json'),
+    ),
+    data: realpathSync(o.data),
+  };
   mkdirSync(o.out, { recursive: true });
   if (existsSync(path.join(o.out, 'source.json'))) {
     const was = readGeneratedSource(o.out);
     if (was.model !== source.model || was.data !== source.data)
       throw new ConfigError(
         `${o.out}: holds latents of ${was.model} on ${was.data}; asked for ${source.model} on ${source.data}: choose another folder`,
+      );
+    if (was.transformer !== source.transformer)
+      throw new ConfigError(
+        `${o.out}: made with other transformer weights than ${o.model}'s now (${was.transformer}, now ${source.transformer}): remove the folder to make them anew`,
       );
   } else writeFileSync(path.join(o.out, 'source.json'), jsonText(source, 2));
   const third = viewEntries(path.join(o.data, LAYOUT.third)),

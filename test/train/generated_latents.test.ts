@@ -2,7 +2,7 @@
 // tiny model folder: what is stored is exactly what translate() decodes; a second run keeps every
 // file; a folder of another model or split is refused, named.
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -58,7 +58,7 @@ test('one file per case and task holding the latents translate() decodes; a seco
   assert.deepEqual(readGeneratedSource(out).data, path.resolve(data));
 });
 
-test('a folder of another model or split is refused, naming both', async () => {
+test('a folder of another model, split or transformer is refused, naming them', async () => {
   await ready;
   const out = path.join(scratch, 'other');
   await writeGeneratedLatents({ model, data, out, cases: 1 });
@@ -67,6 +67,14 @@ test('a folder of another model or split is refused, naming both', async () => {
   await assert.rejects(
     writeGeneratedLatents({ model: elsewhere, data, out, cases: 1 }),
     /other: holds latents of .*model on .*data; asked for .*model-copy on .*data: choose another folder/,
+  );
+  const config = path.join(elsewhere, 'transformer', 'config.json');
+  const other = path.join(scratch, 'other-transformer');
+  await writeGeneratedLatents({ model: elsewhere, data, out: other, cases: 1 });
+  writeFileSync(config, `${readFileSync(config, 'utf8')}\n`); // another config: other weights for all it knows
+  await assert.rejects(
+    writeGeneratedLatents({ model: elsewhere, data, out: other, cases: 1 }),
+    /other-transformer: made with other transformer weights than .*model-copy's now/,
   );
   assert.throws(() => listGeneratedLatents(scratch), /no source\.json; not a folder of generated latents/);
 });

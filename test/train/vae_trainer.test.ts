@@ -223,7 +223,7 @@ test("generated latents: a generated step's loss is the decoder's on those laten
   const generated = (name: string, files: Record<string, string[]>): string => {
     const dir = path.join(scratch, name);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, 'source.json'), JSON.stringify({ model: 'tiny', data }));
+    writeFileSync(path.join(dir, 'source.json'), JSON.stringify({ model: 'tiny', transformer: 'none', data }));
     let seed = 0;
     for (const [task, cases] of Object.entries(files)) {
       mkdirSync(path.join(dir, task), { recursive: true });
