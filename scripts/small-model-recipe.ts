@@ -21,7 +21,8 @@
 //   6. export     OUT/worldwander-small (bfloat16 storage)
 //   6b. decoder   (--vae-from) the VAE's decoder tuned on the exported transformer's one-step
 //                 latents of training cases and on the encoder's, with the critic
-//                 (configs/small/vae-refiner.yaml); the model folder's vae/ becomes it
+//                 (configs/small/vae-refiner.yaml, two runs: DECODER_RUNS); the model folder's
+//                 vae/ becomes it
 //   7. sampling   steps / guidance / flow shift chosen on 16 validation clips by the blur-aware
 //                 metrics together (src/eval/selection.ts: mean rank of PSNR, sharpness, edges,
 //                 perceptual and Fréchet distance, mIoU)
@@ -67,8 +68,27 @@ const args = process.argv.slice(2);
 /** The PerceptionNet's schedule (both profiles: ~6 minutes here, on every clip of the training split). */
 const PERCEPTION_STEPS = 4000;
 const PERCEPTION_CLIPS = 2500;
-/** The decoder stage (--vae-from): steps of configs/small/vae-refiner.yaml, and the training cases whose one-step latents it decodes. */
-const DECODER_STEPS = 800;
+/**
+ * The decoder stage (--vae-from): its two runs of configs/small/vae-refiner.yaml, the second from the
+ * first's decoder with feature matching at full resolution (the first run's decoder draws a
+ * period-2 lattice), and the training cases whose one-step latents they decode. `keep` is the
+ * checkpoint taken, chosen on the validation cases: the second run's at step 200, before the
+ * lattice came back (the model card has its measure and pictures).
+ */
+const DECODER_RUNS: { name: string; steps: number; keep?: number; overrides: string[] }[] = [
+  { name: 'decoder', steps: 800, overrides: [] },
+  {
+    name: 'decoder-full',
+    steps: 400,
+    keep: 200,
+    overrides: [
+      'training.learning_rate=2e-4',
+      'training.decay_steps=150',
+      'training.seed=12',
+      'training.adversarial.feature_resolution=full',
+    ],
+  },
+];
 const DECODER_CASES = 616;
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const ablation = args.includes('--ablation');
@@ -85,7 +105,7 @@ const PROFILE = vaeFrom
       decaySteps: 300,
       fullGrid: true,
       perceptionSteps: PERCEPTION_STEPS,
-      decoderSteps: DECODER_STEPS,
+      decoderRuns: DECODER_RUNS,
     }
   : quick
     ? {
@@ -96,7 +116,7 @@ const PROFILE = vaeFrom
         decaySteps: 150,
         fullGrid: false,
         perceptionSteps: PERCEPTION_STEPS,
-        decoderSteps: 0,
+        decoderRuns: [],
       }
     : {
         out: 'outputs/recipe',
@@ -106,7 +126,7 @@ const PROFILE = vaeFrom
         decaySteps: 300,
         fullGrid: true,
         perceptionSteps: PERCEPTION_STEPS,
-        decoderSteps: 0,
+        decoderRuns: [],
       };
 const OUT = PROFILE.out;
 const MODEL = PROFILE.model;
@@ -289,30 +309,37 @@ async function decoder(): Promise<void> {
     });
   await generated('train', DECODER_CASES);
   await generated('validation', 16);
-  const output = path.join(OUT, 'decoder');
-  let bar: Progress | undefined;
-  await trainVae({
-    config: 'configs/small/vae-refiner.yaml',
-    overrides: [
-      ...trainingRoots('data', ['first', 'third']),
-      `data.generated.train=${path.join(OUT, 'generated-train')}`,
-      `data.generated.validation=${path.join(OUT, 'generated-validation')}`,
-      `training.init_from=${path.join(STAGING, 'vae')}`,
-      `training.max_steps=${PROFILE.decoderSteps}`,
-    ],
-    output,
-    resume: listCheckpoints(output).length ? 'latest' : undefined,
-    onEvent: (e) => {
-      if (e.kind === 'checkpoint') console.error(`\n${e.dir}: validation PSNR ${e.validationPsnr.toFixed(2)} dB`);
-      else if (e.kind === 'note') console.error(`note: ${e.text}`);
-      else {
-        bar ??= new Progress('decoder', e.steps - e.step + 1, { unit: 'steps' });
-        bar.tick();
-      }
-    },
-  });
-  bar?.finish();
-  bf16(path.join(listCheckpoints(output).pop()!.dir, 'vae'), path.join(MODEL, 'vae'));
+  let from = path.join(STAGING, 'vae');
+  for (const run of PROFILE.decoderRuns) {
+    const output = path.join(OUT, run.name);
+    let bar: Progress | undefined;
+    await trainVae({
+      config: 'configs/small/vae-refiner.yaml',
+      overrides: [
+        ...trainingRoots('data', ['first', 'third']),
+        `data.generated.train=${path.join(OUT, 'generated-train')}`,
+        `data.generated.validation=${path.join(OUT, 'generated-validation')}`,
+        `training.init_from=${from}`,
+        `training.max_steps=${run.steps}`,
+        ...run.overrides,
+      ],
+      output,
+      resume: listCheckpoints(output).length ? 'latest' : undefined,
+      onEvent: (e) => {
+        if (e.kind === 'checkpoint') console.error(`\n${e.dir}: validation PSNR ${e.validationPsnr.toFixed(2)} dB`);
+        else if (e.kind === 'note') console.error(`note: ${e.text}`);
+        else {
+          bar ??= new Progress(run.name, e.steps - e.step + 1, { unit: 'steps' });
+          bar.tick();
+        }
+      },
+    });
+    bar?.finish();
+    const kept = listCheckpoints(output).find((c) => c.step === (run.keep ?? run.steps));
+    if (!kept) throw new Error(`${output}: no checkpoint of step ${run.keep ?? run.steps} (keep_last_checkpoints?)`);
+    from = path.join(kept.dir, 'vae');
+  }
+  bf16(from, path.join(MODEL, 'vae'));
 }
 
 /** Sampling defaults of the small model until the sampling stage chooses them; 16 text tokens (the task prompts are 10). */
@@ -464,7 +491,10 @@ const SAMPLING_RECORD = path.join(OUT, 'sampling.json');
 /** The trained transformer the sampling settings were chosen for: its last checkpoint's step and weights digest. */
 function trainedIdentity(): string {
   const last = listCheckpoints(path.join(OUT, 'transformer')).pop();
-  const decoder = PROFILE.decoderSteps ? listCheckpoints(path.join(OUT, 'decoder')).pop() : undefined;
+  const lastRun = PROFILE.decoderRuns.at(-1);
+  const decoder = lastRun
+    ? listCheckpoints(path.join(OUT, lastRun.name)).find((c) => c.step === (lastRun.keep ?? lastRun.steps))
+    : undefined;
   const transformer = last
     ? `step-${last.step}:${rememberedDigest(path.join(last.dir, 'transformer', 'diffusion_pytorch_model.safetensors'))}`
     : 'untrained';
@@ -597,7 +627,7 @@ await stage('export', () => {
     best ? { num_inference_steps: best.steps, guidance_scale: best.guidance, flow_shift: best.shift } : {},
   );
 });
-if (PROFILE.decoderSteps) await stage('decoder', decoder);
+if (PROFILE.decoderRuns.length) await stage('decoder', decoder);
 if (!chosen().complete || only === 'sampling') await stage('sampling', sampling);
 await stage('report', async () => {
   await report(MODEL, 'report', true);

@@ -6,7 +6,11 @@
 // 3x3 convolution of stride 1 and, after the activation, a [1 2 1]ᵀ[1 2 1]/16 blur taken at every
 // second pixel (anti-aliased downsampling, Zhang 2019; StyleGAN2's critic blurs before it
 // strides): the gradient a strided 4x4 kernel sends back repeats with period 2, which a decoder
-// learns as a checkerboard; a blurred one does not. Losses (hinge, as SD's): the critic's
+// learns as a checkerboard; a blurred one does not. `featureResolution: 'full'` takes those layers'
+// features for feature matching before their blur, at the resolution they were computed: a
+// blurred critic hardly sees a period-2 lattice in its pooled features, which the decoder's 2x2
+// unpatchify can then draw unpunished; at full resolution feature matching sees it. Losses
+// (hinge, as SD's): the critic's
 //   L_D = mean(relu(1 − D(x))) + mean(relu(1 + D(x̂)))
 // and the decoder's −mean(D(x̂)), plus feature matching (pix2pixHD): the mean over the critic's
 // hidden layers of mean|f(x̂) − f(x)|, the real features held fixed. No pretrained perceptual term.
@@ -34,6 +38,7 @@ export class PatchDiscriminator extends Module {
     layers = 2,
     options: LayerOptions = {},
     readonly downsample: CriticDownsample = 'stride',
+    readonly featureResolution: 'pooled' | 'full' = 'pooled',
   ) {
     super();
     const widths = Array.from({ length: layers + 1 }, (_, i) => width * 2 ** i);
@@ -76,9 +81,10 @@ export class PatchDiscriminator extends Module {
       if (i > 0) h = this.norms.at(i - 1).forward(h);
       h = callAten('aten::leaky_relu', '', h, 0.2) as Tensor;
       const kernel = this.#blurs[i];
+      if (kernel && this.featureResolution === 'full') features.push(h);
       // replicate padding: a zero border would be an edge the critic sees in every frame
       if (kernel) h = conv2d(pad(h, [1, 1, 1, 1], 'replicate'), kernel, null, { stride: 2, groups: kernel.size(0) });
-      features.push(h);
+      if (!kernel || this.featureResolution === 'pooled') features.push(h);
     }
     return { logits: this.convs.at(hidden).forward(h), features };
   }

@@ -16,6 +16,10 @@
 // weight · (−mean D(x̂)) + feature_matching_weight · feature matching, and after each step the
 // critic takes one of its own on the hinge loss (patch_discriminator.ts). Its weights and AdamW
 // state are in each checkpoint (discriminator/), so a resumed run continues exactly.
+// `data.generated` (decoder-only) makes a fraction of the steps decode the transformer's own
+// latents of training cases (generated_latents.ts) against the first frames of the cases' other
+// view, with the same loss: the decoder learns to draw what the transformer means, not only what
+// the encoder saw.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -117,6 +121,8 @@ const VaeTrainingSchema = z.strictObject({
         width: z.number().int().positive(),
         /** How the critic halves its resolution: strided 4x4 convolutions (SD's), or blurred (patch_discriminator.ts). */
         downsample: z.enum(['stride', 'blur']).optional(),
+        /** With blur: feature matching on each blurred layer's features before its blur ('full') or after ('pooled'). */
+        feature_resolution: z.enum(['pooled', 'full']).optional(),
       })
       .optional(),
   }),
@@ -231,6 +237,7 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
         2,
         { generator: new Generator(sampleSeed(`${c.training.seed}`, 'critic')), device },
         adversarial.downsample,
+        adversarial.feature_resolution,
       )
     : undefined;
   const criticParameters = critic?.trainableParameters() ?? [];

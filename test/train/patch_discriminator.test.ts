@@ -43,3 +43,24 @@ test('blurred downsampling sends a flat frame a flat gradient; strided 4x4 kerne
   assert.deepEqual(blur.logits, [1, 1, 14, 14]);
   assert.deepEqual(stride.logits, [1, 1, 14, 14]);
 });
+
+test("feature matching's features: after each blur ('pooled'), or before it at the resolution it was computed ('full')", () => {
+  const sizes = (featureResolution: 'pooled' | 'full'): number[][] => {
+    using critic = new PatchDiscriminator(3, 8, 2, { generator: new Generator(5) }, 'blur', featureResolution);
+    using x = full([1, 3, 64, 64], 0.3);
+    const { logits, features } = critic.forward(x);
+    const shapes = features.map((f) => [...f.shape]);
+    for (const t of [logits, ...features]) t.dispose();
+    return shapes;
+  };
+  assert.deepEqual(sizes('pooled'), [
+    [1, 8, 32, 32],
+    [1, 16, 16, 16],
+    [1, 32, 15, 15],
+  ]);
+  assert.deepEqual(sizes('full'), [
+    [1, 8, 64, 64],
+    [1, 16, 32, 32],
+    [1, 32, 15, 15],
+  ]);
+});
