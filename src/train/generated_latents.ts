@@ -2,11 +2,11 @@
 // release layout, the latents a model folder's pipeline denoises for both tasks (its shipped
 // sampling settings, a seed of its own per case), one file per case and task:
 //   OUT/<task>/<case>.safetensors   latents [1, z_dim, F', H', W'] as the VAE decodes them
-//   OUT/source.json                 the model folder, its transformer's digest, and the split
+//   OUT/source.json                 the model folder, its transformer's identity, and the split
 // A decoder fine-tuned on them (train-vae's data.generated) learns to decode what the transformer
 // makes, not only what the encoder makes; the target of each file is the first frames of its
 // case's other view in the same split. Each file is written atomically and kept: a run that stops
-// resumes where it stopped, and one over another model's or split's folder is refused.
+// resumes where it stopped, and one over another model's, split's or transformer's folder is refused.
 import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
