@@ -36,10 +36,12 @@ const SCALE = 4,
   GAP = 1,
   FRAMES = 9;
 
+const generatedFiles = generated ? listGeneratedLatents(generated).filter((g) => g.task === task) : [];
+
 /** The k-th case: its true frames, and what each VAE decodes (its encoding, or the generated latents). */
 function caseAt(k: number): { truth: string; latents?: string } {
   if (!generated) return { truth: path.join(clips, `sample_${String(k).padStart(6, '0')}.mp4`) };
-  const file = listGeneratedLatents(generated).filter((g) => g.task === task)[k];
+  const file = generatedFiles[k];
   if (!file) throw new Error(`${generated}: fewer than ${k + 1} cases of ${task}`);
   const view = task === 'three2one' ? LAYOUT.first : LAYOUT.third;
   return { truth: path.join(readGeneratedSource(generated).data, view, `${file.case}.mp4`), latents: file.file };

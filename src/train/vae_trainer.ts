@@ -274,10 +274,10 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
       text: `${generatedTrain.length} generated latents to decode on ${c.data.generated.fraction} of the steps, ${generatedValidation.length} for validation`,
     });
   }
-  const generatedStep = (s: number): boolean => {
-    const f = c.data.generated?.fraction ?? 0;
-    return Math.floor((s + 1) * f) > Math.floor(s * f);
-  };
+  const fraction = c.data.generated?.fraction ?? 0;
+  /** Generated steps before step s; step s is one when the count rises after it. */
+  const generatedBefore = (s: number): number => Math.floor(s * fraction);
+  const generatedStep = (s: number): boolean => generatedBefore(s + 1) > generatedBefore(s);
   const latentFrames = (c.data.frames - 1) / vae.temporalCompression + 1;
   let step = 0;
   try {
@@ -340,7 +340,7 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
   const request = async (s: number): Promise<{ frames: Uint8Array[][]; latents?: string[] }> => {
     if (!generatedStep(s)) return { frames: await Promise.all(batchAt(s).map((x) => window(x.clip, x.key, x.view))) };
     const pairs = Array.from({ length: c.training.batch_size }, (_, b) =>
-      generatedAt(Math.floor(s * (c.data.generated?.fraction ?? 0)) * c.training.batch_size + b),
+      generatedAt(generatedBefore(s) * c.training.batch_size + b),
     );
     const frames = await Promise.all(pairs.map((p) => targetFrames(p)));
     return { frames, latents: pairs.map((p) => p.file) };
@@ -369,7 +369,14 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
     const stats = fixedStats ?? (await latentStats(vae, training, c, window, device));
     const scores = await validationScores(vae, validation, c, window, device);
     const generated = generatedValidation.length
-      ? await generatedScores(vae, generatedValidation, c, targetFrames, device)
+      ? await reconstructionScores(
+          vae,
+          generatedValidation,
+          c,
+          targetFrames,
+          (_, p) => readGeneratedLatents(p.file, latentFrames, device),
+          device,
+        )
       : undefined;
     const psnr = scores.psnr;
     const dir = await writeCheckpoint(o.output, at, c.training.keep_last_checkpoints, (temp) => {
@@ -402,16 +409,8 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
       path.join(o.output, 'validation.jsonl'),
       jsonText({
         step: at,
-        psnr: Number(psnr.toFixed(3)),
-        sharpness: Number(scores.sharpness.toFixed(3)),
-        edges: Number(scores.edges.toFixed(3)),
-        ...(generated && {
-          generated: {
-            psnr: Number(generated.psnr.toFixed(3)),
-            sharpness: Number(generated.sharpness.toFixed(3)),
-            edges: Number(generated.edges.toFixed(3)),
-          },
-        }),
+        ...rounded(scores),
+        ...(generated && { generated: rounded(generated) }),
       }),
     );
     o.onEvent?.({ kind: 'checkpoint', dir, validationPsnr: psnr });
@@ -451,20 +450,21 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
           }
           return { loss: total.item(), psnr: noGrad(() => batchPsnr(recon.detach(), x)) };
         };
-        if (generatedFiles) {
-          const z = cat(
-            generatedFiles.map((file) => readGeneratedLatents(file, latentFrames, device)),
-            0,
-          );
-          const recon = vae.decode(z, { clamp: false });
+        /** MSE + l1_weight · L1 of a decoded batch against its frames. */
+        const reconstruction = (recon: Tensor): Tensor => {
           const diff = recon.sub(x);
-          return finish(recon, diff.square().mean().add(diff.abs().mean().mul(c.training.l1_weight)));
-        }
+          return diff.square().mean().add(diff.abs().mean().mul(c.training.l1_weight));
+        };
         if (decoderOnly) {
-          const mean = noGrad(() => vae.encode(x).mean);
-          const recon = vae.decode(mean, { clamp: false });
-          const diff = recon.sub(x);
-          return finish(recon, diff.square().mean().add(diff.abs().mean().mul(c.training.l1_weight)));
+          // the decoder learns from z = μ (what the pipeline decodes), or from the transformer's own latents
+          const z = generatedFiles
+            ? cat(
+                generatedFiles.map((file) => readGeneratedLatents(file, latentFrames, device)),
+                0,
+              )
+            : noGrad(() => vae.encode(x).mean);
+          const recon = vae.decode(z, { clamp: false });
+          return finish(recon, reconstruction(recon));
         }
         const generator = new Generator(sampleSeed(`${c.training.seed}/${step}`, 'vae-noise'));
         const moments = vae.encodeMoments(x);
@@ -473,12 +473,8 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
         const std = clamped.mul(0.5).exp();
         const zz = mean.add(std.mul(randn(mean.shape, generator, { device })));
         const recon = vae.decode(zz, { clamp: false });
-        const diff = recon.sub(x);
         const kl = mean.square().add(clamped.exp()).sub(1).sub(clamped).mul(0.5).mean();
-        return finish(
-          recon,
-          diff.square().mean().add(diff.abs().mean().mul(c.training.l1_weight)).add(kl.mul(c.training.kl_weight)),
-        );
+        return finish(recon, reconstruction(recon).add(kl.mul(c.training.kl_weight)));
       });
       if (!Number.isFinite(loss)) throw new ConfigError(`step ${step + 1}: the loss is ${loss}; stopped`);
       optimizer.lr = learningRateAt(step, c.training.learning_rate, c.training.warmup_steps, {
@@ -518,6 +514,15 @@ export interface ReconstructionScores {
   psnr: number;
   sharpness: number;
   edges: number;
+}
+
+/** Scores as validation.jsonl states them, to 3 decimals. */
+function rounded(s: ReconstructionScores): ReconstructionScores {
+  return {
+    psnr: Number(s.psnr.toFixed(3)),
+    sharpness: Number(s.sharpness.toFixed(3)),
+    edges: Number(s.edges.toFixed(3)),
+  };
 }
 
 /** Videos [B, C, T, H, W] as frames [B·T, C, H, W]. */
@@ -673,23 +678,4 @@ function readGeneratedLatents(file: string, latentFrames: number, device: string
       `${file}: latents [${latents.shape.join(', ')}]; expected [1, z, F', h, w] with F' >= ${latentFrames}`,
     );
   return latents.narrow(2, 0, latentFrames);
-}
-
-/** The decoder on generated latents against their targets: the scores of validationScores. */
-async function generatedScores(
-  vae: AutoencoderKLWan,
-  pairs: readonly GeneratedPair[],
-  c: VaeTrainingConfig,
-  load: (p: GeneratedPair) => Promise<Uint8Array[]>,
-  device: string,
-): Promise<ReconstructionScores> {
-  const latentFrames = (c.data.frames - 1) / vae.temporalCompression + 1;
-  return reconstructionScores(
-    vae,
-    pairs,
-    c,
-    load,
-    (_, p) => readGeneratedLatents(p.file, latentFrames, device),
-    device,
-  );
 }
