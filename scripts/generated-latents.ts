@@ -3,6 +3,7 @@
 // Usage: node dist/scripts/generated-latents.js --model DIR --data SPLIT_DIR --out DIR [--cases N]
 import { writeGeneratedLatents } from '../src/train/generated_latents.js';
 import { onInterrupt } from '../src/cli/interrupt.js';
+import { Stopped } from '../src/errors.js';
 
 const args = process.argv.slice(2);
 const options = new Map<string, string>();
@@ -15,16 +16,23 @@ if (!model || !data || !out)
 const cases = options.has('--cases') ? Number(options.get('--cases')) : undefined;
 const interrupt = onInterrupt('stopping after this case (Ctrl-C again to quit now)');
 const started = performance.now();
-const { written, kept } = await writeGeneratedLatents({
-  model,
-  data,
-  out,
-  cases,
-  signal: interrupt.controller.signal,
-  onProgress: (done, total) => {
-    if (done % 20 === 0 || done === total)
-      console.log(`${done}/${total} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
-  },
-});
-interrupt.release();
-console.log(`${out}: ${written} written, ${kept} kept`);
+try {
+  const { written, kept } = await writeGeneratedLatents({
+    model,
+    data,
+    out,
+    cases,
+    signal: interrupt.controller.signal,
+    onProgress: (done, total) => {
+      if (done % 20 === 0 || done === total)
+        console.log(`${done}/${total} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+    },
+  });
+  console.log(`${out}: ${written} written, ${kept} kept`);
+} catch (error) {
+  // one line naming what was wrong; the files written so far are kept
+  console.error(`generated-latents: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = error instanceof Stopped ? 130 : 1;
+} finally {
+  interrupt.release();
+}
