@@ -21,7 +21,7 @@
 //   6. export     OUT/worldwander-small (bfloat16 storage)
 //   6b. decoder   (--vae-from) the VAE's decoder tuned on the exported transformer's one-step
 //                 latents of training cases and on the encoder's, with the critic
-//                 (configs/small/vae-refiner.yaml, two runs: DECODER_RUNS); the model folder's
+//                 (configs/small/vae-refiner.yaml, three runs: DECODER_RUNS); the model folder's
 //                 vae/ becomes it
 //   7. sampling   steps / guidance / flow shift chosen on 16 validation clips by the blur-aware
 //                 metrics together (src/eval/selection.ts: mean rank of PSNR, sharpness, edges,
@@ -69,11 +69,12 @@ const args = process.argv.slice(2);
 const PERCEPTION_STEPS = 4000;
 const PERCEPTION_CLIPS = 2500;
 /**
- * The decoder stage (--vae-from): its two runs of configs/small/vae-refiner.yaml, the second from the
+ * The decoder stage (--vae-from): its runs of configs/small/vae-refiner.yaml, the second from the
  * first's decoder with feature matching at full resolution (the first run's decoder draws a
- * period-2 lattice), and the training cases whose one-step latents they decode. `keep` is the
- * checkpoint taken, chosen on the validation cases: the second run's at step 200, before the
- * lattice came back (the model card has its measure and pictures).
+ * period-2 lattice), the third from the second's with the lattice penalty (the lattice came back
+ * in the second run's later steps), and the training cases whose one-step latents they decode.
+ * `keep` is the checkpoint taken, chosen on the validation cases by the lattice share and by
+ * looking (the model card has the measures and pictures).
  */
 const DECODER_RUNS: { name: string; steps: number; keep?: number; overrides: string[] }[] = [
   { name: 'decoder', steps: 800, overrides: [] },
@@ -86,6 +87,17 @@ const DECODER_RUNS: { name: string; steps: number; keep?: number; overrides: str
       'training.decay_steps=150',
       'training.seed=12',
       'training.adversarial.feature_resolution=full',
+    ],
+  },
+  {
+    name: 'decoder-lattice',
+    steps: 400,
+    overrides: [
+      'training.learning_rate=2e-4',
+      'training.decay_steps=150',
+      'training.seed=13',
+      'training.adversarial.feature_resolution=full',
+      'training.lattice_weight=100',
     ],
   },
 ];

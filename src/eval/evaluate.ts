@@ -100,6 +100,7 @@ export const METRIC_DEFINITIONS =
   'SSIM: Wang et al. (2004) on BT.601 luma (0.299R + 0.587G + 0.114B), 11x11 Gaussian window σ = 1.5, valid positions only, C1 = (0.01·255)², C2 = (0.03·255)²; ' +
   "sharpness: luma gradient energy (squared forward differences) of the video over the truth's, 1 = as sharp as the truth; " +
   'edge agreement: Pearson correlation of the difference-of-Gaussians (σ 1 and 2 px) responses of luma, per frame; ' +
+  "period-2 lattice share: of a video's luma energy off DC (2D DFT, summed over its frames), the part on the Nyquist lines (period 2 px along x or y), where a 2x2 unpatchify draws a checkerboard; compare it with the truth row's; " +
   'LPIPS (where weight files were given): Zhang et al. (2018) as the lpips package v0.1 computes it, per frame; ' +
   "FVD (where an I3D file was given): Unterthiner et al. (2018) as the field's PyTorch code computes it with StyleGAN-V's TorchScript I3D: each clip's compared frames scaled bilinearly to a short side of 224, centre-cropped to 224x224, in [-1, 1], the detector's features (rescale and resize off, return_features on), the Fréchet distance of the predictions' clips against the same cases' true clips; at 64x64 it measures upscaled clips far from Kinetics, so compare it between runs; " +
   "perceptual distance (LPIPS-style): each PerceptionNet block's features unit-normalised over channels, squared difference summed over channels, averaged over pixels and blocks, per frame; " +

@@ -31,6 +31,7 @@ const COLUMNS: Column[] = [
   { name: 'SSIM ↑', value: (s) => s.ssim, digits: 4 },
   { name: 'sharpness (truth = 1)', value: (s) => s.sharpness, digits: 2 },
   { name: 'edge agreement ↑', value: (s) => s.edges, digits: 3 },
+  { name: 'period-2 lattice share', value: (s) => s.lattice, digits: 4 },
   { name: 'perceptual distance ↓', value: (s) => s.perceptual, digits: 4 },
   { name: 'LPIPS ↓', value: (s) => s.lpips, digits: 4 },
   { name: 'Fréchet distance ↓', value: (s) => ('frechet' in s ? s.frechet : undefined), digits: 3 },

@@ -9,6 +9,7 @@ import { mean, videoPsnr, videoSsim } from './metrics.js';
 import type { Fvd } from './fvd.js';
 import type { Lpips } from './lpips.js';
 import { ClassOverlap, perceptualDistances, type PerceptualScorer } from './perceptual.js';
+import { videoLatticeShare } from './lattice.js';
 import { videoEdgeAgreement, videoSharpness } from './sharpness.js';
 
 export interface MethodScores {
@@ -22,6 +23,8 @@ export interface MethodScores {
   /** Band-pass edge agreement with the truth, mean of frames (sharpness.ts). */
   edges: number;
   edgesFrames: number[];
+  /** The video's period-2 lattice share (lattice.ts): sharpness a decoder's checkerboard would fake. */
+  lattice: number;
   /** PerceptionNet metrics (perceptual.ts), where a network was given. */
   perceptual?: number;
   perceptualFrames?: number[];
@@ -39,6 +42,7 @@ export interface OverallScores {
   ssim: number;
   sharpness: number;
   edges: number;
+  lattice: number;
   perceptual?: number;
   lpips?: number;
   /** Fréchet distance between the method's frames and the truth's over the whole set (as FID is computed). */
@@ -64,6 +68,7 @@ export function pixelScores(prediction: readonly Uint8Array[], truth: RgbVideo):
     sharpness: videoSharpness(prediction, truth.frames, width, height),
     edges: mean(edgesFrames),
     edgesFrames,
+    lattice: videoLatticeShare(prediction, width, height),
   };
 }
 
@@ -151,6 +156,7 @@ export class SetScores<M extends string> {
       ssim: mean(all.map((s) => s.ssim)),
       sharpness: mean(all.map((s) => s.sharpness)),
       edges: mean(all.map((s) => s.edges)),
+      lattice: mean(all.map((s) => s.lattice)),
     };
     if (all.every((s) => s.perceptual !== undefined)) out.perceptual = mean(all.map((s) => s.perceptual!));
     if (all.every((s) => s.lpips !== undefined)) out.lpips = mean(all.map((s) => s.lpips!));

@@ -20,6 +20,10 @@
 // latents of training cases (generated_latents.ts) against the first frames of the cases' other
 // view, with the same loss: the decoder learns to draw what the transformer means, not only what
 // the encoder saw.
+// `training.lattice_weight` adds lattice_weight · the period-2 lattice penalty
+// (lattice_penalty.ts) on every decoded frame against its truth: what the critic can buy with
+// the 2x2 unpatchify's checkerboard costs more than it earns. Validation reports the lattice
+// share (src/eval/lattice.ts) beside PSNR, sharpness and edges.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -48,6 +52,7 @@ import { indexTriplets, windowStartCount, type Clip } from '../data/triplets.js'
 import { framesToTensor, tensorToFrames } from '../data/video_tensor.js';
 import { mean } from '../eval/metrics.js';
 import { videoEdgeAgreement, videoSharpness } from '../eval/sharpness.js';
+import { videoLatticeShare } from '../eval/lattice.js';
 import { AdamW } from './adamw.js';
 import {
   listCheckpoints,
@@ -59,6 +64,7 @@ import {
 import { epochOrder, sampleSeed } from './data.js';
 import { learningRateAt } from './schedule.js';
 import { criticLoss, featureMatching, PatchDiscriminator, type CriticOutput } from './patch_discriminator.js';
+import { LatticePenalty } from './lattice_penalty.js';
 import { withRunLock } from '../io/run_lock.js';
 import { jsonText } from '../io/json_text.js';
 import { listGeneratedLatents, readGeneratedSource } from './generated_latents.js';
@@ -107,6 +113,8 @@ const VaeTrainingSchema = z.strictObject({
     init_from: z.string().optional(),
     /** What learns: every weight, or the decoder alone (post_quant_conv and decoder; needs init_from). */
     trainable: z.enum(['all', 'decoder']).optional(),
+    /** On the period-2 lattice penalty (lattice_penalty.ts) of every decoded frame against its truth. */
+    lattice_weight: z.number().min(0).optional(),
     /** A PatchGAN critic on the decoded frames (patch_discriminator.ts), from `start_step` on. */
     adversarial: z
       .strictObject({
@@ -241,6 +249,8 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
       )
     : undefined;
   const criticParameters = critic?.trainableParameters() ?? [];
+  const latticeWeight = c.training.lattice_weight ?? 0;
+  const lattice = latticeWeight > 0 ? new LatticePenalty(3, { device }) : undefined;
   const criticOptimizer = adversarial
     ? new AdamW(
         criticParameters.map(([, p]) => p),
@@ -430,6 +440,7 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
         /** Reconstruction terms, the adversarial ones when on; backward; then the critic's own step. */
         const finish = (recon: Tensor, reconstruction: Tensor): { loss: number; psnr: number } => {
           let total = reconstruction;
+          if (lattice) total = total.add(lattice.loss(framesOf(recon), framesOf(x)).mul(latticeWeight));
           let real: CriticOutput | undefined, fakeFrames: Tensor | undefined;
           if (adversarialOn) {
             // one pass over the real frames serves both: feature matching holds its features fixed, the critic's loss uses its logits
@@ -502,6 +513,7 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
     await pool.close();
     vae.dispose();
     critic?.dispose();
+    lattice?.dispose();
   }
   return { dir: o.output, steps: step };
 }
@@ -514,6 +526,8 @@ export interface ReconstructionScores {
   psnr: number;
   sharpness: number;
   edges: number;
+  /** The decoded frames' period-2 lattice share (src/eval/lattice.ts); the truth's is ~0.002. */
+  lattice: number;
 }
 
 /** Scores as validation.jsonl states them, to 3 decimals. */
@@ -522,6 +536,7 @@ function rounded(s: ReconstructionScores): ReconstructionScores {
     psnr: Number(s.psnr.toFixed(3)),
     sharpness: Number(s.sharpness.toFixed(3)),
     edges: Number(s.edges.toFixed(3)),
+    lattice: Number(s.lattice.toFixed(4)),
   };
 }
 
@@ -620,7 +635,7 @@ async function reconstructionScores<T>(
   latentOf: (x: Tensor, item: T) => Tensor,
   device: string,
 ): Promise<ReconstructionScores> {
-  if (items.length === 0) return { psnr: Number.NaN, sharpness: Number.NaN, edges: Number.NaN };
+  if (items.length === 0) return { psnr: Number.NaN, sharpness: Number.NaN, edges: Number.NaN, lattice: Number.NaN };
   vae.eval();
   const scores: ReconstructionScores[] = [];
   for (const item of items) {
@@ -639,11 +654,12 @@ async function reconstructionScores<T>(
       psnr,
       sharpness: videoSharpness(decoded, frames, width, height),
       edges: mean(videoEdgeAgreement(decoded, frames, width, height)),
+      lattice: videoLatticeShare(decoded, width, height),
     });
   }
   vae.train();
   const over = (key: keyof ReconstructionScores): number => mean(scores.map((s) => s[key]));
-  return { psnr: over('psnr'), sharpness: over('sharpness'), edges: over('edges') };
+  return { psnr: over('psnr'), sharpness: over('sharpness'), edges: over('edges'), lattice: over('lattice') };
 }
 
 /** A generated latent and what it should decode to: the first frames of its case's target view. */

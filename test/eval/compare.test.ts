@@ -20,6 +20,7 @@ const scores = (psnr: number, ssim: number) => ({
   sharpness: 1,
   edges: 0.5,
   edgesFrames: [0.5],
+  lattice: 0.002,
 });
 function report(cases: [string, number, number][], task: EvalReport['task'] = 'three2one', frames = 17): EvalReport {
   return {
