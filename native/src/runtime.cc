@@ -9,6 +9,8 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/version.h>
 
+#include <dlfcn.h>
+
 #include <chrono>
 
 namespace {
@@ -28,6 +30,10 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     out.Set("openmp", at::hasOpenMP());
     out.Set("config", at::show_config());
     out.Set("parallelInfo", at::get_parallel_info());
+    // OpenBLAS's kernel set ("SkylakeX", "Haswell", "Prescott" = generic), where OpenBLAS is loaded
+    using CoreName = char* (*)();
+    auto corename = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+    out.Set("blasCore", corename ? std::string(corename()) : std::string());
     return out;
   })
 }

@@ -5,6 +5,8 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
+import { cpuFlags, openblasCoretypeFor } from './openblas_core.js';
+
 export interface NativeTensor {
   dispose(): void;
   disposed(): boolean;
@@ -36,6 +38,8 @@ export interface NativeInfo {
   openmp: boolean;
   config: string;
   parallelInfo: string;
+  /** OpenBLAS's kernel set (openblas_get_corename), '' where OpenBLAS is not loaded. */
+  blasCore: string;
 }
 
 export interface MemoryStats {
@@ -91,6 +95,11 @@ function load(): Native {
   // own threads in the next matmul: measured, a transformer forward runs 1.7x faster with them
   // sleeping. Read by libgomp when libtorch loads, so set before; a user's choice stands.
   process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  // OpenBLAS reads its kernel choice when it loads (src/torch/openblas_core.ts says why).
+  if (!process.env.OPENBLAS_CORETYPE) {
+    const coretype = openblasCoretypeFor(cpuFlags());
+    if (coretype) process.env.OPENBLAS_CORETYPE = coretype;
+  }
   if (!existsSync(addonPath)) {
     throw new Error(`the libtorch addon is not built (${addonPath} is missing): run 'npm run setup'`);
   }

@@ -16,6 +16,8 @@ export interface EngineInfo {
   /** The BLAS libraries mapped into the process, and which kind is live. */
   blas: string[];
   blasKind: BlasKind;
+  /** OpenBLAS's kernel set ('SkylakeX', 'Haswell'; 'Prescott' is its generic, slow one), null without OpenBLAS. */
+  blasCore: string | null;
   mkldnn: boolean;
   cpuCapability: string | null;
 }
@@ -62,6 +64,7 @@ export function engineInfo(): EngineInfo {
     nativeAttention: hasNativeAttention(),
     blas,
     blasKind: blasKindOf(blas),
+    blasCore: info.blasCore || null,
     mkldnn: info.mkldnn,
     cpuCapability: capability,
   };

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 
 import { atenSchema, callAten, engineInfo, hasAten, scope, tensor, type Tensor } from '../../src/torch/index.js';
@@ -43,4 +46,22 @@ test('the BLAS kind is read from the mapped library names', async () => {
   assert.equal(blasKindOf(['/opt/intel/lib/libmkl_rt.so.2']), 'mkl');
   assert.equal(blasKindOf(['/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0']), 'reference');
   assert.equal(blasKindOf([]), 'none mapped');
+});
+
+test('OpenBLAS is asked for the kernels the CPU runs, whatever its model number', async () => {
+  const { openblasCoretypeFor, cpuFlags } = await import('../../src/torch/openblas_core.js');
+  // the flags of an Intel Xeon (family 6, model 207) that OpenBLAS 0.3.21 runs with its generic kernels
+  const xeon = 'fpu sse sse2 avx fma avx2 avx512f avx512dq avx512cd avx512bw avx512vl avx512_bf16 amx_bf16';
+  assert.equal(openblasCoretypeFor(new Set(xeon.split(' '))), 'SkylakeX');
+  assert.equal(openblasCoretypeFor(new Set('fpu sse avx fma avx2 avx512f'.split(' '))), 'Haswell'); // AVX-512 foundation only
+  assert.equal(openblasCoretypeFor(new Set('fpu sse sse2 avx2'.split(' '))), undefined); // no FMA: OpenBLAS chooses
+  assert.equal(openblasCoretypeFor(new Set()), undefined);
+  const dir = mkdtempSync(path.join(tmpdir(), 'ww-cpuinfo-'));
+  writeFileSync(path.join(dir, 'cpuinfo'), `processor\t: 0\nflags\t\t: fpu avx2 fma\nbugs\t\t: spectre\n`);
+  assert.deepEqual([...cpuFlags(path.join(dir, 'cpuinfo'))], ['fpu', 'avx2', 'fma']);
+  assert.equal(cpuFlags(path.join(dir, 'missing')).size, 0);
+  rmSync(dir, { recursive: true });
+  // this process: where OpenBLAS is loaded, it runs what was asked (the variable is set before the addon loads)
+  const info = engineInfo();
+  if (info.blasCore && process.env.OPENBLAS_CORETYPE) assert.equal(info.blasCore.toLowerCase(), process.env.OPENBLAS_CORETYPE.toLowerCase());
 });

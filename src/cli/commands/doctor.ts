@@ -21,6 +21,7 @@ export const register: Register = (program) => {
           'blas',
           info.blas.length ? `${info.blasKind}: ${info.blas.join(', ')}` : 'none mapped (libtorch may use its own)',
         ],
+        ['openblas kernels', info.blasCore ?? '-'],
         ['bf16', info.bf16Supported ? 'yes' : 'no'],
         [
           'native attention',
@@ -30,6 +31,11 @@ export const register: Register = (program) => {
       for (const [key, value] of lines) console.log(`${key.padEnd(18)} ${value}`);
       if (info.blasKind === 'reference') {
         console.log('\nwarning: the reference BLAS is live; matmuls run ~60x slower. Install libopenblas0-pthread.');
+      }
+      if (info.blasCore === 'Prescott') {
+        console.log(
+          '\nwarning: OpenBLAS runs its generic kernels (it does not know this CPU); set OPENBLAS_CORETYPE (e.g. Haswell, SkylakeX).',
+        );
       }
     });
 };
