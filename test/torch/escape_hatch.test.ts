@@ -63,5 +63,6 @@ test('OpenBLAS is asked for the kernels the CPU runs, whatever its model number'
   rmSync(dir, { recursive: true });
   // this process: where OpenBLAS is loaded, it runs what was asked (the variable is set before the addon loads)
   const info = engineInfo();
-  if (info.blasCore && process.env.OPENBLAS_CORETYPE) assert.equal(info.blasCore.toLowerCase(), process.env.OPENBLAS_CORETYPE.toLowerCase());
+  if (info.blasCore && process.env.OPENBLAS_CORETYPE)
+    assert.equal(info.blasCore.toLowerCase(), process.env.OPENBLAS_CORETYPE.toLowerCase());
 });
