@@ -23,7 +23,7 @@ export async function runTraining(
         if (event.kind === 'note') console.error(`note: ${event.text}`);
         else if (event.kind === 'cache') {
           cacheBar ??= new Progress('latent cache', event.total, { unit: 'clips' });
-          cacheBar.tick();
+          cacheBar.update(event.done);
           if (event.done === event.total) cacheBar.finish();
         } else if (event.kind === 'start') {
           bar = new Progress('train', event.steps - event.step, { unit: 'steps' });

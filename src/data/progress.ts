@@ -66,6 +66,11 @@ export class Progress {
     }
   }
 
+  /** Sets the count of done things (for callers told a running total, not each thing). */
+  update(done: number): void {
+    this.tick(done - this.done);
+  }
+
   /** Ends the bar with a final line. */
   finish(): void {
     if (this.finished) return;

@@ -50,3 +50,18 @@ test('durations read as seconds, minutes or hours', () => {
   assert.equal(formatDuration(3 * 3600 + 61), '3h01m');
   assert.equal(formatDuration(Infinity), '--');
 });
+
+test('a running total sets the count: batches of 16 count 16 each', () => {
+  let now = 0;
+  const stream = fakeStream(true);
+  const bar = new Progress('latent cache', 40, { stream, unit: 'clips', now: () => now });
+  now = 1000;
+  bar.update(16);
+  now = 2000;
+  bar.update(32);
+  assert.match(stream.text.split('\r').at(-1)!, /80% 32\/40 16\.00 clips\/s/);
+  now = 2500;
+  bar.update(40);
+  bar.finish();
+  assert.ok(stream.text.endsWith('100% 40/40 16.00 clips/s in 3s\u001b[K\n'), JSON.stringify(stream.text));
+});

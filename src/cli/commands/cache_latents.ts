@@ -26,7 +26,7 @@ export const register: Register = (program) => {
         onNote: (text) => console.error(`note: ${text}`),
         onProgress: (done, total) => {
           bar ??= new Progress('latent cache', total, { unit: 'clips' });
-          bar.tick();
+          bar.update(done);
           if (done === total) bar.finish();
         },
       });
