@@ -14,8 +14,24 @@
 //   L_D = mean(relu(1 − D(x))) + mean(relu(1 + D(x̂)))
 // and the decoder's −mean(D(x̂)), plus feature matching (pix2pixHD): the mean over the critic's
 // hidden layers of mean|f(x̂) − f(x)|, the real features held fixed. No pretrained perceptual term.
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+
+import { FileFormatError } from '../errors.js';
 import { Conv2d, GroupNorm, Module, ModuleList, type LayerOptions } from '../nn/index.js';
-import { callAten, conv2d, pad, tensor, type Tensor } from '../torch/index.js';
+import {
+  callAten,
+  conv2d,
+  noGrad,
+  openWeights,
+  pad,
+  saveSafetensors,
+  scope,
+  tensor,
+  type Tensor,
+} from '../torch/index.js';
+import { AdamW } from './adamw.js';
+import { loadOptimizerState, saveOptimizerState } from './checkpoint.js';
 
 export interface CriticOutput {
   /** One logit per patch, [N, 1, h, w]. */
@@ -103,4 +119,85 @@ export function featureMatching(fake: readonly Tensor[], real: readonly Tensor[]
     sum = sum ? sum.add(d) : d;
   });
   return sum!.div(fake.length);
+}
+
+/**
+ * What the generator adds to its loss: weight·(−mean D(fake)) + feature_matching_weight · the mean
+ * over layers of mean |f(fake) − f(real)| (the real side carries no gradient).
+ */
+export function generatorTerms(
+  net: PatchDiscriminator,
+  real: Tensor,
+  fake: Tensor,
+  w: { weight: number; feature_matching_weight: number },
+): Tensor {
+  const realOut = noGrad(() => net.forward(real));
+  const fakeOut = net.forward(fake);
+  return fakeOut.logits
+    .mean()
+    .neg()
+    .mul(w.weight)
+    .add(featureMatching(fakeOut.features, realOut.features).mul(w.feature_matching_weight));
+}
+
+/**
+ * A critic in training: its weights, its own AdamW (betas 0.5, 0.9, as SD's), its hinge step, and
+ * its place in a checkpoint (discriminator/model.safetensors and discriminator/optimizer.safetensors).
+ */
+export class CriticTraining {
+  readonly trainable: [string, Tensor][];
+  readonly optimizer: AdamW;
+
+  constructor(
+    readonly net: PatchDiscriminator,
+    learningRate: number,
+  ) {
+    this.trainable = net.trainableParameters();
+    this.optimizer = new AdamW(
+      this.trainable.map(([, p]) => p),
+      { lr: learningRate, betas: [0.5, 0.9], eps: 1e-8, weightDecay: 0 },
+    );
+  }
+
+  /**
+   * The critic's step on real and generated inputs (the latter detached here); clears first what
+   * the generator's backward left on the critic's gradients. Returns the hinge loss.
+   */
+  step(real: Tensor, fake: Tensor): number {
+    return scope(() => {
+      this.optimizer.zeroGrad();
+      const loss = criticLoss(this.net.forward(real).logits, this.net.forward(fake.detach()).logits);
+      loss.backward();
+      this.optimizer.step();
+      this.optimizer.zeroGrad();
+      return loss.item();
+    });
+  }
+
+  save(checkpoint: string): void {
+    const dir = path.join(checkpoint, 'discriminator');
+    mkdirSync(dir, { recursive: true });
+    saveSafetensors(path.join(dir, 'model.safetensors'), this.net.stateDict(), { format: 'pt' });
+    saveOptimizerState(path.join(dir, 'optimizer.safetensors'), this.trainable, this.optimizer);
+  }
+
+  /** Restores what save() wrote; `steps` is the critic optimiser's step count the checkpoint recorded. */
+  load(checkpoint: string, steps: number): void {
+    const dir = path.join(checkpoint, 'discriminator');
+    if (!existsSync(path.join(dir, 'model.safetensors')))
+      throw new FileFormatError(
+        `${checkpoint} has no discriminator/: it was saved without training.adversarial; resume it without, or start a new run`,
+      );
+    this.net.loadStateDict(openWeights(dir, 'model'), { where: checkpoint });
+    loadOptimizerState(path.join(dir, 'optimizer.safetensors'), this.trainable, this.optimizer, steps);
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    this.net.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
 }

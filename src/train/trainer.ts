@@ -15,6 +15,7 @@ import {
   autocast,
   cat,
   checkDevice,
+  keep,
   owned,
   randint,
   randn,
@@ -52,6 +53,7 @@ import {
   type SampleRef,
 } from './data.js';
 import { clipGradNorm } from './grad_norm.js';
+import { CriticTraining, PatchDiscriminator, generatorTerms } from './patch_discriminator.js';
 import { faultPoint } from '../io/fault.js';
 import { learningRateAt, scaledLearningRate } from './schedule.js';
 import { runValidation, validationCases } from './validation.js';
@@ -100,6 +102,9 @@ export interface StepMetrics {
   epoch: number;
   /** Resident memory of the process after the step (flat over a run, or something leaks). */
   rss_mib: number;
+  /** training.adversarial: the transformer's adversarial terms (not in `loss`) and the critic's hinge loss. */
+  generator_adversarial?: number;
+  critic_loss?: number;
 }
 
 export type TrainEvent =
@@ -167,6 +172,8 @@ interface Run {
   trainable: [string, Tensor][];
   params: Tensor[];
   optimizer: AdamW;
+  /** training.adversarial: the conditional critic of the clean-latent estimates. */
+  critic: CriticTraining | null;
   baseLr: number;
   /** The task prompts' embeddings and the empty prompt's (text dropout). */
   promptOf: Record<WorldWanderTask, Tensor>;
@@ -294,6 +301,7 @@ async function setUp(o: TrainOptions): Promise<Run> {
   const model = loadTransformer(files.transformer, { device });
   const embeds: Tensor[] = [];
   let source: LatentSource | null = null;
+  let critic: CriticTraining | null = null;
   try {
     if (config.use_lora)
       model.attachLora({ rank: t.rank, alpha: t.lora_alpha ?? t.rank, generator: new Generator(seed) });
@@ -307,6 +315,19 @@ async function setUp(o: TrainOptions): Promise<Run> {
       eps: 1e-8,
       weightDecay: t.weight_decay,
     });
+
+    critic = t.adversarial
+      ? new CriticTraining(
+          new PatchDiscriminator(
+            2 * model.config.in_channels,
+            t.adversarial.width,
+            t.adversarial.layers ?? 1,
+            { generator: new Generator(sampleSeed(`${seed}`, 'critic')), device },
+            'blur',
+          ),
+          t.adversarial.learning_rate,
+        )
+      : null;
 
     // The text side: the task prompt and the empty one (text dropout, guidance), from the prompt cache.
     const text = promptEmbeddings(files.text, [TASK_PROMPT.three2one, TASK_PROMPT.one2three, EMPTY_PROMPT], {
@@ -361,6 +382,7 @@ async function setUp(o: TrainOptions): Promise<Run> {
     };
     if (resumeFrom) {
       state = loadCheckpoint(resumeFrom, { model, trainable, optimizer });
+      critic?.load(resumeFrom, state.criticSteps ?? 0);
       if (state.worldSize !== worldSize)
         throw new OptionError(
           'resume',
@@ -404,6 +426,7 @@ async function setUp(o: TrainOptions): Promise<Run> {
       trainable,
       params,
       optimizer,
+      critic,
       baseLr: optimizer.lr,
       promptOf: { three2one: prompt3to1, one2three: prompt1to3 },
       empty,
@@ -417,6 +440,7 @@ async function setUp(o: TrainOptions): Promise<Run> {
   } catch (error) {
     await source?.close();
     for (const e of embeds) e.dispose();
+    critic?.dispose();
     model.dispose();
     vae.dispose();
     throw error;
@@ -428,13 +452,16 @@ async function setUp(o: TrainOptions): Promise<Run> {
  * backward each), the gradients averaged over the ranks, clipped, AdamW at the scheduled rate.
  */
 async function trainStep(run: Run, step: number): Promise<StepMetrics> {
-  const { config, model, order, optimizer, params, group } = run;
+  const { config, model, order, optimizer, params, group, critic } = run;
   const t = config.training;
+  const adversarial = critic ? t.adversarial! : null;
   const source = run.source!;
   const accumulation = t.accumulate_grad_batches;
   const started = performance.now();
   const waitedBefore = source.waited;
-  let loss = 0;
+  let loss = 0,
+    generatorAdversarial = 0,
+    criticValue = 0;
   let names: string[] = [];
   const stepTask = run.tasks[step % run.tasks.length]!;
   const prompt = run.promptOf[stepTask];
@@ -447,7 +474,8 @@ async function trainStep(run: Run, step: number): Promise<StepMetrics> {
     const value = scope(() => {
       const { target, condition, ref } = taskViews(stepTask, batch);
       const draws = sampleDraws(samples, run.schedule, target.shape.slice(1), config.use_drop_text);
-      const { noisy, target: velocity } = flowMatchingPair(target, draws.noise, draws.sigmas.view(-1, 1, 1, 1, 1));
+      const sigmas = draws.sigmas.view(-1, 1, 1, 1, 1);
+      const { noisy, target: velocity } = flowMatchingPair(target, draws.noise, sigmas);
       const textEmbeds = cat(
         draws.dropped.map((drop) => (drop ? run.empty : prompt)),
         0,
@@ -461,11 +489,25 @@ async function trainStep(run: Run, step: number): Promise<StepMetrics> {
         useCollaborativePositionEncoding: config.use_collaborative_position_encoding,
         patchSize: model.config.patch_size,
       });
+      // the critic judges clean-latent estimates x̂0 = x_t − σ·v beside the condition, frame by frame
+      const real = adversarial ? criticPairs(target, condition) : null;
+      let estimate: Tensor | undefined;
+      const lossOf = (pred: Tensor): Tensor => {
+        const mse = weightedMse(pred, velocity, draws.weights);
+        if (!adversarial) return mse.div(accumulation);
+        const fake = criticPairs(noisy.sub(pred.mul(sigmas)), condition);
+        estimate = keep(fake.detach());
+        const terms = generatorTerms(critic!.net, real!, fake, adversarial);
+        generatorAdversarial += terms.item() / accumulation;
+        return mse.add(terms).div(accumulation);
+      };
       const forwardBackward = (): number =>
-        model.forwardBackward(inputs, (pred) => weightedMse(pred, velocity, draws.weights).div(accumulation), {
-          checkpoint: t.gradient_checkpointing,
-        });
-      return t.precision === 'bf16-mixed' ? autocast('bfloat16', forwardBackward) : forwardBackward();
+        model.forwardBackward(inputs, lossOf, { checkpoint: t.gradient_checkpointing });
+      const total = t.precision === 'bf16-mixed' ? autocast('bfloat16', forwardBackward) : forwardBackward();
+      if (!estimate) return total;
+      using fake = estimate;
+      criticValue += critic!.step(real!, fake) / accumulation;
+      return total;
     });
     if (!Number.isFinite(value))
       throw new NonFiniteLossError(
@@ -473,6 +515,7 @@ async function trainStep(run: Run, step: number): Promise<StepMetrics> {
       );
     loss += value;
   }
+  loss -= generatorAdversarial; // the logged loss stays the flow-matching one
   if (group) {
     scope(() => group.allReduceMean(params.map((p) => p.grad).filter((g): g is Tensor => g !== null)));
     // the logged loss is the mean over every rank's samples, as the gradient is
@@ -501,7 +544,16 @@ async function trainStep(run: Run, step: number): Promise<StepMetrics> {
     data_wait_seconds: Number((source.waited - waitedBefore).toFixed(4)),
     epoch: order.epoch,
     rss_mib: Math.round(process.memoryUsage.rss() / 2 ** 20),
+    ...(critic && { generator_adversarial: generatorAdversarial, critic_loss: criticValue }),
   };
+}
+
+/** [B, C, F, H, W] latents beside the condition's [B, C, F, H, W] as the critic's frames [B·F, 2C, H, W]. */
+function criticPairs(latents: Tensor, condition: Tensor): Tensor {
+  const [b, c, f, h, w] = latents.shape as [number, number, number, number, number];
+  return cat([latents, condition], 1)
+    .permute(0, 2, 1, 3, 4)
+    .reshape(b * f, 2 * c, h, w);
 }
 
 /** Rank 0 writes a checkpoint of where the run stands after `step` steps; returns its folder. */
@@ -513,7 +565,15 @@ async function checkpoint(run: Run, step: number): Promise<string | null> {
     trainable,
     optimizer,
     keep: run.config.training.keep_last_checkpoints ?? 3,
-    state: { ...run.state, step, epoch: order.epoch, position: order.position, optimizerSteps: optimizer.stepCount },
+    state: {
+      ...run.state,
+      step,
+      epoch: order.epoch,
+      position: order.position,
+      optimizerSteps: optimizer.stepCount,
+      criticSteps: run.critic?.optimizer.stepCount,
+    },
+    extra: run.critic ? (dir) => run.critic!.save(dir) : undefined,
   });
   o.onEvent?.({ kind: 'checkpoint', dir });
   return dir;
@@ -546,6 +606,7 @@ async function validate(run: Run, step: number): Promise<void> {
 async function closeRun(run: Run): Promise<void> {
   await run.source?.close();
   for (const e of run.embeds) e.dispose();
+  run.critic?.dispose();
   run.model.dispose();
   run.vae.dispose();
 }

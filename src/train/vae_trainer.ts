@@ -24,7 +24,7 @@
 // (lattice_penalty.ts) on every decoded frame against its truth: what the critic can buy with
 // the 2x2 unpatchify's checkerboard costs more than it earns. Validation reports the lattice
 // share (src/eval/lattice.ts) beside PSNR, sharpness and edges.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { parse as parseYaml } from 'yaml';
@@ -63,7 +63,7 @@ import {
 } from './checkpoint.js';
 import { epochOrder, sampleSeed } from './data.js';
 import { learningRateAt } from './schedule.js';
-import { criticLoss, featureMatching, PatchDiscriminator, type CriticOutput } from './patch_discriminator.js';
+import { CriticTraining, generatorTerms, PatchDiscriminator } from './patch_discriminator.js';
 import { LatticePenalty } from './lattice_penalty.js';
 import { withRunLock } from '../io/run_lock.js';
 import { jsonText } from '../io/json_text.js';
@@ -239,24 +239,20 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
   );
   const adversarial = c.training.adversarial;
   const critic = adversarial
-    ? new PatchDiscriminator(
-        3,
-        adversarial.width,
-        2,
-        { generator: new Generator(sampleSeed(`${c.training.seed}`, 'critic')), device },
-        adversarial.downsample,
-        adversarial.feature_resolution,
+    ? new CriticTraining(
+        new PatchDiscriminator(
+          3,
+          adversarial.width,
+          2,
+          { generator: new Generator(sampleSeed(`${c.training.seed}`, 'critic')), device },
+          adversarial.downsample,
+          adversarial.feature_resolution,
+        ),
+        adversarial.learning_rate,
       )
     : undefined;
-  const criticParameters = critic?.trainableParameters() ?? [];
   const latticeWeight = c.training.lattice_weight ?? 0;
   const lattice = latticeWeight > 0 ? new LatticePenalty(3, { device }) : undefined;
-  const criticOptimizer = adversarial
-    ? new AdamW(
-        criticParameters.map(([, p]) => p),
-        { lr: adversarial.learning_rate, betas: [0.5, 0.9], eps: 1e-8, weightDecay: 0 },
-      )
-    : undefined;
   const pool = new ClipLoaderPool(1);
   const transform = { height: c.data.height, width: c.data.width, resizeLong: Math.max(c.data.height, c.data.width) };
   const window = (clip: Clip, key: string, view: 'first' | 'third') => {
@@ -300,19 +296,7 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
       };
       vae.loadStateDict(openWeights(path.join(dir, 'vae'), 'diffusion_pytorch_model'), { where: dir });
       loadOptimizerState(path.join(dir, 'optimizer.safetensors'), trainable, optimizer, state.optimizerSteps);
-      if (critic && criticOptimizer) {
-        if (!existsSync(path.join(dir, 'discriminator', 'model.safetensors')))
-          throw new ConfigError(
-            `${dir} has no discriminator/: it was saved without training.adversarial; resume it without, or start a new run`,
-          );
-        critic.loadStateDict(openWeights(path.join(dir, 'discriminator'), 'model'), { where: dir });
-        loadOptimizerState(
-          path.join(dir, 'discriminator', 'optimizer.safetensors'),
-          criticParameters,
-          criticOptimizer,
-          state.criticSteps ?? 0,
-        );
-      }
+      critic?.load(dir, state.criticSteps ?? 0);
       step = state.step;
       o.onEvent?.({ kind: 'note', text: `resumed from ${dir} at step ${step}` });
     } else if (listCheckpoints(o.output).length) {
@@ -392,22 +376,14 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
     const dir = await writeCheckpoint(o.output, at, c.training.keep_last_checkpoints, (temp) => {
       writeVaeFolder(path.join(temp, 'vae'), vae, stats);
       saveOptimizerState(path.join(temp, 'optimizer.safetensors'), trainable, optimizer);
-      if (critic && criticOptimizer) {
-        mkdirSync(path.join(temp, 'discriminator'), { recursive: true });
-        saveSafetensors(path.join(temp, 'discriminator', 'model.safetensors'), critic.stateDict(), { format: 'pt' });
-        saveOptimizerState(
-          path.join(temp, 'discriminator', 'optimizer.safetensors'),
-          criticParameters,
-          criticOptimizer,
-        );
-      }
+      critic?.save(temp);
       writeFileSync(
         path.join(temp, 'trainer_state.json'),
         jsonText(
           {
             step: at,
             optimizerSteps: optimizer.stepCount,
-            criticSteps: criticOptimizer?.stepCount,
+            criticSteps: critic?.optimizer.stepCount,
             validationPsnr: psnr,
             latents: stats,
           },
@@ -441,24 +417,14 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
         const finish = (recon: Tensor, reconstruction: Tensor): { loss: number; psnr: number } => {
           let total = reconstruction;
           if (lattice) total = total.add(lattice.loss(framesOf(recon), framesOf(x)).mul(latticeWeight));
-          let real: CriticOutput | undefined, fakeFrames: Tensor | undefined;
+          let realFrames: Tensor | undefined, fakeFrames: Tensor | undefined;
           if (adversarialOn) {
-            // one pass over the real frames serves both: feature matching holds its features fixed, the critic's loss uses its logits
-            real = critic.forward(framesOf(x));
+            realFrames = framesOf(x);
             fakeFrames = framesOf(recon);
-            const fake = critic.forward(fakeFrames);
-            total = total
-              .add(fake.logits.mean().neg().mul(adversarial.weight))
-              .add(featureMatching(fake.features, real.features).mul(adversarial.feature_matching_weight));
+            total = total.add(generatorTerms(critic.net, realFrames, fakeFrames, adversarial));
           }
           total.backward();
-          if (adversarialOn) {
-            criticOptimizer!.zeroGrad(); // what the decoder's terms left on the critic
-            const d = criticLoss(real!.logits, critic.forward(fakeFrames!.detach()).logits);
-            d.backward();
-            criticOptimizer!.step();
-            criticOptimizer!.zeroGrad();
-          }
+          if (adversarialOn) critic.step(realFrames!, fakeFrames!);
           return { loss: total.item(), psnr: noGrad(() => batchPsnr(recon.detach(), x)) };
         };
         /** MSE + l1_weight · L1 of a decoded batch against its frames. */
