@@ -49,7 +49,10 @@ export class GroupNorm extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return groupNorm(x, this.numGroups, this.weight, this.bias, this.eps);
+    // Under autocast a conv before it hands it bfloat16; PyTorch 2.x's CPU autocast runs group_norm
+    // in float32, libtorch 1.13's leaves it out and fails on the float32 weight: cast as 2.x does.
+    if (x.dtype === this.weight.dtype) return groupNorm(x, this.numGroups, this.weight, this.bias, this.eps);
+    return scope(() => groupNorm(x.to({ dtype: this.weight.dtype }), this.numGroups, this.weight, this.bias, this.eps));
   }
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { Generator, noGrad, randn, tensor } from '../../src/torch/index.js';
+import { Generator, autocast, noGrad, randn, tensor } from '../../src/torch/index.js';
 import { Conv3d, GroupNorm, LayerNorm, RMSNorm } from '../../src/nn/index.js';
 
 const rows = [
@@ -94,4 +94,20 @@ test('GroupNorm: each group of channels normalised over its channels and positio
     .toArray()
     .forEach((y, i) => assert.ok(Math.abs(y - expected[i]!) < 1e-5, `${i}: ${y} vs ${expected[i]}`));
   assert.throws(() => new GroupNorm(3, 4), /4 channels do not split into 3 groups/);
+});
+
+test('GroupNorm under bfloat16 autocast (after a conv that hands it bfloat16): float32 out, the float32 result of the rounded input', () => {
+  const gn = new GroupNorm(2, 4);
+  noGrad(() => gn.weight.copy_(tensor([1, 2, 0.5, -1])));
+  // [1, 4, 1, 2]: groups (channels 0, 1) and (2, 3), each normalised over its 4 values by hand
+  const x = [1, 2, 3, 4, -1, 0.5, 8, -2];
+  const expected = [0, 1].flatMap((g) => {
+    const v = x.slice(4 * g, 4 * g + 4);
+    const m = v.reduce((a, b) => a + b) / 4;
+    const s = Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / 4 + 1e-5);
+    return v.map((u, i) => ((u - m) / s) * [1, 2, 0.5, -1][2 * g + Math.floor(i / 2)]!);
+  });
+  const y = autocast('bfloat16', () => gn.forward(tensor(x, { shape: [1, 4, 1, 2] }).bfloat16()));
+  assert.equal(y.dtype, 'float32');
+  y.toArray().forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) < 1e-5, `${v} against ${expected[i]}`));
 });
