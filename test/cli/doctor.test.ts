@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
@@ -43,4 +43,14 @@ test('worldwander doctor prints a table; unknown flags and commands are clear er
   const badCommand = run(['doctr']);
   assert.equal(badCommand.status, 2);
   assert.match(badCommand.stderr, /unknown command 'doctr'\n\(Did you mean doctor\?\)/);
+});
+
+test('a reader that goes away (worldwander train --help | head) ends the output quietly, not with a stack trace', async () => {
+  const child = spawn(process.execPath, [cli, 'train', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.destroy(); // closed before node has started, let alone written (commander writes to stdout itself)
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(stderr, '');
+  assert.equal(status, 0);
 });
