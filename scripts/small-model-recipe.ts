@@ -48,7 +48,7 @@ import { PerceptualScorer } from '../src/eval/perceptual.js';
 import { train } from '../src/train/trainer.js';
 import { listCheckpoints } from '../src/train/checkpoint.js';
 import { rememberedDigest } from '../src/io/digest.js';
-import { Generator, SafetensorsFile, saveSafetensors } from '../src/torch/index.js';
+import { Generator, SafetensorsFile, hasFastBf16, saveSafetensors } from '../src/torch/index.js';
 import { WanTransformer3DModel } from '../src/models/wan/transformer.js';
 import { parseTransformerConfig } from '../src/models/wan/transformer_config.js';
 import { promptEmbeddings } from '../src/models/umt5/prompt_cache.js';
@@ -278,7 +278,12 @@ async function transformer(name: string, overrides: string[]): Promise<void> {
     ...trainingRoots('dataset', ['first', 'third', 'reference']),
     `dataset.latent_cache=${path.join(OUT, 'latent_cache')}`,
   ];
-  const schedule = [`training.max_steps=${PROFILE.transformerSteps}`, `training.decay_steps=${PROFILE.decaySteps}`];
+  const schedule = [
+    `training.max_steps=${PROFILE.transformerSteps}`,
+    `training.decay_steps=${PROFILE.decaySteps}`,
+    // bf16 matmuls where the CPU has bf16 instructions (1.7x faster per step), else float32 (bf16 would be ~20x slower)
+    `training.precision=${hasFastBf16() ? 'bf16-mixed' : '32'}`,
+  ];
   let bar: Progress | undefined;
   await train({
     config: 'configs/small/three2one.yaml',

@@ -24,6 +24,7 @@ export {
   type EngineInfo,
 } from './runtime.js';
 export type { MemoryStats } from './native.js';
+export { hasFastBf16 } from './cpu_features.js';
 export * from './safetensors.js';
 export { readJsonFile } from './json_file.js';
 export { TorchCheckpoint, TensorRef, describePickled } from './torch_checkpoint.js';

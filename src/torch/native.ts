@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
-import { cpuFlags, openblasCoretypeFor } from './openblas_core.js';
+import { cpuFlags, openblasCoretypeFor } from './cpu_features.js';
 
 export interface NativeTensor {
   dispose(): void;
@@ -95,7 +95,7 @@ function load(): Native {
   // own threads in the next matmul: measured, a transformer forward runs 1.7x faster with them
   // sleeping. Read by libgomp when libtorch loads, so set before; a user's choice stands.
   process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
-  // OpenBLAS reads its kernel choice when it loads (src/torch/openblas_core.ts says why).
+  // OpenBLAS reads its kernel choice when it loads (src/torch/cpu_features.ts says why).
   if (!process.env.OPENBLAS_CORETYPE) {
     const coretype = openblasCoretypeFor(cpuFlags());
     if (coretype) process.env.OPENBLAS_CORETYPE = coretype;

@@ -4,6 +4,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { OptionError } from '../errors.js';
 import { hasNativeAttention } from './functional.js';
 import { native, type MemoryStats } from './native.js';
+import { hasFastBf16 } from './cpu_features.js';
 
 export interface EngineInfo {
   libtorchVersion: string;
@@ -12,6 +13,8 @@ export interface EngineInfo {
   intraOpThreads: number;
   interOpThreads: number;
   bf16Supported: boolean;
+  /** bfloat16 matmuls run fast here (AVX-512 BF16 or AMX): training in bf16-mixed pays. */
+  bf16Fast: boolean;
   nativeAttention: boolean;
   /** The BLAS libraries mapped into the process, and which kind is live. */
   blas: string[];
@@ -61,6 +64,7 @@ export function engineInfo(): EngineInfo {
     intraOpThreads: info.numThreads,
     interOpThreads: info.numInteropThreads,
     bf16Supported: bf16Works(),
+    bf16Fast: hasFastBf16(),
     nativeAttention: hasNativeAttention(),
     blas,
     blasKind: blasKindOf(blas),

@@ -49,13 +49,15 @@ test('the BLAS kind is read from the mapped library names', async () => {
 });
 
 test('OpenBLAS is asked for the kernels the CPU runs, whatever its model number', async () => {
-  const { openblasCoretypeFor, cpuFlags } = await import('../../src/torch/openblas_core.js');
+  const { openblasCoretypeFor, cpuFlags, hasFastBf16 } = await import('../../src/torch/cpu_features.js');
   // the flags of an Intel Xeon (family 6, model 207) that OpenBLAS 0.3.21 runs with its generic kernels
   const xeon = 'fpu sse sse2 avx fma avx2 avx512f avx512dq avx512cd avx512bw avx512vl avx512_bf16 amx_bf16';
   assert.equal(openblasCoretypeFor(new Set(xeon.split(' '))), 'SkylakeX');
   assert.equal(openblasCoretypeFor(new Set('fpu sse avx fma avx2 avx512f'.split(' '))), 'Haswell'); // AVX-512 foundation only
   assert.equal(openblasCoretypeFor(new Set('fpu sse sse2 avx2'.split(' '))), undefined); // no FMA: OpenBLAS chooses
   assert.equal(openblasCoretypeFor(new Set()), undefined);
+  assert.equal(hasFastBf16(new Set(xeon.split(' '))), true);
+  assert.equal(hasFastBf16(new Set('fpu avx2 fma avx512f avx512bw'.split(' '))), false);
   const dir = mkdtempSync(path.join(tmpdir(), 'ww-cpuinfo-'));
   writeFileSync(path.join(dir, 'cpuinfo'), `processor\t: 0\nflags\t\t: fpu avx2 fma\nbugs\t\t: spectre\n`);
   assert.deepEqual([...cpuFlags(path.join(dir, 'cpuinfo'))], ['fpu', 'avx2', 'fma']);

@@ -22,7 +22,14 @@ export const register: Register = (program) => {
           info.blas.length ? `${info.blasKind}: ${info.blas.join(', ')}` : 'none mapped (libtorch may use its own)',
         ],
         ['openblas kernels', info.blasCore ?? '-'],
-        ['bf16', info.bf16Supported ? 'yes' : 'no'],
+        [
+          'bf16',
+          !info.bf16Supported
+            ? 'no'
+            : info.bf16Fast
+              ? 'yes, fast (AVX-512 BF16 / AMX): bf16-mixed training pays'
+              : 'yes, slow (no bf16 instructions): train in float32',
+        ],
         [
           'native attention',
           info.nativeAttention ? 'yes (scaled_dot_product_attention)' : 'no (math fallback, libtorch < 2.0)',
