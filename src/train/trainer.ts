@@ -496,6 +496,7 @@ async function trainStep(run: Run, step: number): Promise<StepMetrics> {
         const mse = weightedMse(pred, velocity, draws.weights);
         if (!adversarial) return mse.div(accumulation);
         const fake = criticPairs(noisy.sub(pred.mul(sigmas)), condition);
+        estimate?.dispose(); // (a loss function called again: only the last estimate is the critic's)
         estimate = keep(fake.detach());
         const terms = generatorTerms(critic!.net, real!, fake, adversarial);
         generatorAdversarial += terms.item() / accumulation;
