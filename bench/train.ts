@@ -4,7 +4,8 @@
 // (decoded in worker processes), in one and two processes. Per mode: median step time (steps after the first 3), samples/s, the median time a
 // step waited for data, and RSS after step 5 and the last step.
 // --batch B (default the config's 32) sets the global batch; two processes take B/2 each.
-//   node dist/bench/train.js [--model-dir outputs/recipe/model] [--steps 20] [--batch 32] [--modes a,b,...]
+// --latent-cache DIR: another latent cache than the config's (the --vae-from recipe's: outputs/recipe-vae-from/latent_cache).
+//   node dist/bench/train.js [--model-dir outputs/recipe/model] [--latent-cache DIR] [--steps 20] [--batch 32] [--modes a,b,...]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ const flag = (name: string, fallback: string): string =>
 const modelDir = flag('--model-dir', 'outputs/recipe/model');
 const steps = Number(flag('--steps', '20'));
 const batch = Number(flag('--batch', '32'));
+const latentCache = args.includes('--latent-cache') ? [`dataset.latent_cache=${flag('--latent-cache', '')}`] : [];
 const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'worldwander.js');
 
 const MODES: Record<string, { overrides: string[]; procs: number }> = {
@@ -55,6 +57,7 @@ for (const name of chosen) {
         out,
         ...(mode.procs > 1 ? ['--nproc-per-node', String(mode.procs)] : []),
         `training.batch_size=${batch / mode.procs}`,
+        ...latentCache,
         ...mode.overrides,
         `training.max_steps=${steps}`,
         `training.save_val_interval_steps=${steps}`,

@@ -1,6 +1,7 @@
 // The small WorldWander, from nothing: `npm run recipe` (see models/worldwander-small/README.md).
-// The bundled model is `npm run recipe -- --vae-from models/stages/vae-z48-step5000`: the stages
-// below on the z 48 VAE that was trained apart, in stages (models/stages/README.md). The plain
+// The bundled model is `npm run recipe -- --vae-from models/stages/vae-z48-step5000 --decoder-from
+// models/stages/vae-z48-decoder-tuned`: the stages below on the z 48 VAE that was trained apart, in
+// stages, and its decoder as tuned on the previous transformer's outputs (models/stages/README.md). The plain
 // recipe trains its own z 16 VAE in one go (the previous bundled model) into outputs/recipe/ and
 // never overwrites the bundled folder.
 // Every stage picks up what an earlier, interrupted run left (synth --resume, training resumes
@@ -23,7 +24,7 @@
 //   6b. decoder   (--vae-from) the VAE's decoder tuned on the exported transformer's one-step
 //                 latents of training cases and on the encoder's, with the critic
 //                 (configs/small/vae-refiner.yaml, three runs: DECODER_RUNS); the model folder's
-//                 vae/ becomes it
+//                 vae/ becomes it (with --decoder-from DIR: DIR's decoder, its encoder checked)
 //   7. sampling   steps / guidance / flow shift chosen on 16 validation clips by the blur-aware
 //                 metrics together (src/eval/selection.ts: mean rank of PSNR, sharpness, edges,
 //                 perceptual and Fréchet distance, mIoU)
@@ -37,13 +38,14 @@
 // --vae-from DIR: the stages after the VAE with a VAE trained apart (its folder's vae/), into
 // outputs/recipe-vae-from (the full recipe's data and PerceptionNet shared); how the z 48 VAE of
 // models/stages/ is tried as a lever.
-// Usage: node dist/scripts/small-model-recipe.js [--quick | --vae-from DIR] [--ablation] [--only STAGE]
+// Usage: node dist/scripts/small-model-recipe.js [--quick | --vae-from DIR [--decoder-from DIR]] [--ablation] [--only STAGE]
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { synthesize } from '../src/synth/run.js';
 import { trainVae } from '../src/train/vae_trainer.js';
 import { writeGeneratedLatents } from '../src/train/generated_latents.js';
+import { assertSameEncoder } from '../src/train/same_encoder.js';
 import { PERCEPTION_DEFAULTS, trainPerception } from '../src/train/perception_trainer.js';
 import { PerceptualScorer } from '../src/eval/perceptual.js';
 import { train } from '../src/train/trainer.js';
@@ -108,6 +110,13 @@ const ablation = args.includes('--ablation');
 const quick = args.includes('--quick');
 /** --vae-from DIR: a VAE trained apart (a VAE folder, e.g. models/stages/vae-z48-step2600, or a train-vae checkpoint) instead of the vae stage; the transformer's channels follow its z_dim. */
 const vaeFrom = args.includes('--vae-from') ? args[args.indexOf('--vae-from') + 1] : undefined;
+/**
+ * --decoder-from DIR (with --vae-from): the decoder stage takes DIR's VAE (a decoder tuned earlier,
+ * e.g. models/stages/vae-z48-decoder-tuned) instead of its runs; its encoder must be --vae-from's,
+ * so that the latents the transformer learned stay the ones it decodes.
+ */
+const decoderFrom = args.includes('--decoder-from') ? args[args.indexOf('--decoder-from') + 1] : undefined;
+if (decoderFrom && !vaeFrom) throw new Error('--decoder-from needs --vae-from (the VAE whose encoder it shares)');
 /** The budgets: the full schedule (the bundled model) and one that fits a working session. */
 const PROFILE = vaeFrom
   ? {
@@ -315,6 +324,11 @@ async function transformer(name: string, overrides: string[]): Promise<void> {
  * vae/ becomes the tuned one. The encoder stays byte for byte, so the transformer's latents do too.
  */
 async function decoder(): Promise<void> {
+  if (decoderFrom) {
+    assertSameEncoder(decoderFrom, path.join(STAGING, 'vae'));
+    bf16(decoderFrom, path.join(MODEL, 'vae'));
+    return;
+  }
   const generated = (split: 'train' | 'validation', cases: number): Promise<unknown> =>
     writeGeneratedLatents({
       model: MODEL,
@@ -509,13 +523,15 @@ const SAMPLING_RECORD = path.join(OUT, 'sampling.json');
 /** The trained transformer the sampling settings were chosen for: its last checkpoint's step and weights digest. */
 function trainedIdentity(): string {
   const last = listCheckpoints(path.join(OUT, 'transformer')).pop();
+  const transformer = last
+    ? `step-${last.step}:${rememberedDigest(path.join(last.dir, 'transformer', 'diffusion_pytorch_model.safetensors'))}`
+    : 'untrained';
+  if (decoderFrom)
+    return `${transformer}; decoder ${rememberedDigest(path.join(decoderFrom, 'diffusion_pytorch_model.safetensors'))}`;
   const lastRun = PROFILE.decoderRuns.at(-1);
   const decoder = lastRun
     ? listCheckpoints(path.join(OUT, lastRun.name)).find((c) => c.step === (lastRun.keep ?? lastRun.steps))
     : undefined;
-  const transformer = last
-    ? `step-${last.step}:${rememberedDigest(path.join(last.dir, 'transformer', 'diffusion_pytorch_model.safetensors'))}`
-    : 'untrained';
   return decoder
     ? `${transformer}; decoder step-${decoder.step}:${rememberedDigest(path.join(decoder.dir, 'vae', 'diffusion_pytorch_model.safetensors'))}`
     : transformer;

@@ -1,0 +1,35 @@
+// A decoder tuned apart is only valid with the encoder whose latents it learned to decode
+// (decoder-only training freezes encoder and quant_conv: src/train/vae_trainer.ts).
+import path from 'node:path';
+
+import { SafetensorsFile, scope } from '../torch/index.js';
+
+const weights = (dir: string): string => path.join(dir, 'diffusion_pytorch_model.safetensors');
+
+/**
+ * Throws unless the VAE folder `tuned` holds the encoder of the VAE folder `encoderOf`
+ * (`encoder.*`, `quant_conv.*`) as the bundled models store it: equal in bfloat16.
+ */
+export function assertSameEncoder(tuned: string, encoderOf: string): void {
+  const a = SafetensorsFile.open(weights(tuned)),
+    b = SafetensorsFile.open(weights(encoderOf));
+  const keys = b.keys().filter((k) => k.startsWith('encoder.') || k.startsWith('quant_conv.'));
+  if (!keys.length) throw new Error(`${weights(encoderOf)}: no encoder.* or quant_conv.* weights (not a VAE?)`);
+  for (const key of keys) {
+    if (!a.keys().includes(key)) throw new Error(`${weights(tuned)}: no ${key} (the encoder of ${encoderOf} has it)`);
+    const differs = scope(
+      () =>
+        a
+          .get(key, { dtype: 'bfloat16' })
+          .to('float32')
+          .sub(b.get(key, { dtype: 'bfloat16' }).to('float32'))
+          .abs()
+          .sum()
+          .item() !== 0,
+    );
+    if (differs)
+      throw new Error(
+        `${weights(tuned)}: ${key} differs from ${encoderOf}'s: its decoder was tuned on another encoder's latents`,
+      );
+  }
+}
