@@ -18,8 +18,9 @@
 //   5. transformer  train with configs/small/three2one.yaml: all weights, both tasks alternating,
 //                 latents from the latent cache, timesteps drawn with the release's shift 5 and
 //                 weighted alike; a constant learning rate, then a linear cool-down over the
-//                 last 300 of 1300 steps (with --vae-from: the last 800 of 4000, in bf16-mixed
-//                 where the CPU has bf16 instructions)
+//                 last 300 of 1300 steps (with --vae-from: the last 800 of 4000); in bf16-mixed
+//                 where the CPU has bf16 instructions, float32 elsewhere (every profile: the
+//                 model card's figures of the z 16 and --quick runs are float32 runs)
 //   6. export     OUT/worldwander-small (bfloat16 storage)
 //   6b. decoder   (--vae-from) the VAE's decoder tuned on the exported transformer's one-step
 //                 latents of training cases and on the encoder's, with the critic
