@@ -118,6 +118,10 @@ const vaeFrom = args.includes('--vae-from') ? args[args.indexOf('--vae-from') + 
  */
 const decoderFrom = args.includes('--decoder-from') ? args[args.indexOf('--decoder-from') + 1] : undefined;
 if (decoderFrom && !vaeFrom) throw new Error('--decoder-from needs --vae-from (the VAE whose encoder it shares)');
+/** The VAE folder of a `--vae-from` argument: a checkpoint holds it in vae/, a stage folder (models/stages/) is one. */
+const vaeFolderOf = (dir: string): string => (existsSync(path.join(dir, 'vae')) ? path.join(dir, 'vae') : dir);
+// checked before any stage runs, not after hours of training
+if (decoderFrom) assertSameEncoder(decoderFrom, vaeFolderOf(vaeFrom!));
 /** The budgets: the full schedule (the bundled model) and one that fits a working session. */
 const PROFILE = vaeFrom
   ? {
@@ -252,9 +256,7 @@ async function assemble(): Promise<void> {
   if (!vaeFolder) throw new Error('no VAE checkpoint: run the vae stage first');
   rmSync(path.join(STAGING, 'vae'), { recursive: true, force: true });
   mkdirSync(STAGING, { recursive: true });
-  // a checkpoint holds its VAE in vae/; a stage folder (models/stages/) is the VAE folder itself
-  const vaeDir = existsSync(path.join(vaeFolder, 'vae')) ? path.join(vaeFolder, 'vae') : vaeFolder;
-  cpSync(vaeDir, path.join(STAGING, 'vae'), { recursive: true });
+  cpSync(vaeFolderOf(vaeFolder), path.join(STAGING, 'vae'), { recursive: true });
   const zDim = (JSON.parse(readFileSync(path.join(STAGING, 'vae', 'config.json'), 'utf8')) as { z_dim: number }).z_dim;
   writeTinyTextEncoder(STAGING);
   const transformerDir = path.join(STAGING, 'transformer');
@@ -326,8 +328,7 @@ async function transformer(name: string, overrides: string[]): Promise<void> {
  */
 async function decoder(): Promise<void> {
   if (decoderFrom) {
-    assertSameEncoder(decoderFrom, path.join(STAGING, 'vae'));
-    bf16(decoderFrom, path.join(MODEL, 'vae'));
+    bf16(decoderFrom, path.join(MODEL, 'vae')); // its encoder checked at start-up
     return;
   }
   const generated = (split: 'train' | 'validation', cases: number): Promise<unknown> =>

@@ -2,6 +2,7 @@
 // (decoder-only training freezes encoder and quant_conv: src/train/vae_trainer.ts).
 import path from 'node:path';
 
+import { FileFormatError } from '../errors.js';
 import { SafetensorsFile, scope } from '../torch/index.js';
 
 const weights = (dir: string): string => path.join(dir, 'diffusion_pytorch_model.safetensors');
@@ -14,9 +15,10 @@ export function assertSameEncoder(tuned: string, encoderOf: string): void {
   const a = SafetensorsFile.open(weights(tuned)),
     b = SafetensorsFile.open(weights(encoderOf));
   const keys = b.keys().filter((k) => k.startsWith('encoder.') || k.startsWith('quant_conv.'));
-  if (!keys.length) throw new Error(`${weights(encoderOf)}: no encoder.* or quant_conv.* weights (not a VAE?)`);
+  if (!keys.length)
+    throw new FileFormatError(`${weights(encoderOf)}: no encoder.* or quant_conv.* weights (not a VAE?)`);
   for (const key of keys) {
-    if (!a.keys().includes(key)) throw new Error(`${weights(tuned)}: no ${key} (the encoder of ${encoderOf} has it)`);
+    if (!a.has(key)) throw new FileFormatError(`${weights(tuned)}: no ${key} (the encoder of ${encoderOf} has it)`);
     const differs = scope(
       () =>
         a
@@ -28,7 +30,7 @@ export function assertSameEncoder(tuned: string, encoderOf: string): void {
           .item() !== 0,
     );
     if (differs)
-      throw new Error(
+      throw new FileFormatError(
         `${weights(tuned)}: ${key} differs from ${encoderOf}'s: its decoder was tuned on another encoder's latents`,
       );
   }
