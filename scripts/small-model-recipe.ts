@@ -47,6 +47,7 @@ import { synthesize } from '../src/synth/run.js';
 import { trainVae } from '../src/train/vae_trainer.js';
 import { writeGeneratedLatents } from '../src/train/generated_latents.js';
 import { assertSameEncoder } from '../src/train/same_encoder.js';
+import { WorldWanderError } from '../src/errors.js';
 import { PERCEPTION_DEFAULTS, trainPerception } from '../src/train/perception_trainer.js';
 import { PerceptualScorer } from '../src/eval/perceptual.js';
 import { train } from '../src/train/trainer.js';
@@ -120,8 +121,16 @@ const decoderFrom = args.includes('--decoder-from') ? args[args.indexOf('--decod
 if (decoderFrom && !vaeFrom) throw new Error('--decoder-from needs --vae-from (the VAE whose encoder it shares)');
 /** The VAE folder of a `--vae-from` argument: a checkpoint holds it in vae/, a stage folder (models/stages/) is one. */
 const vaeFolderOf = (dir: string): string => (existsSync(path.join(dir, 'vae')) ? path.join(dir, 'vae') : dir);
-// checked before any stage runs, not after hours of training
-if (decoderFrom) assertSameEncoder(decoderFrom, vaeFolderOf(vaeFrom!));
+// checked before any stage runs, not after hours of training; a wrong folder is one line, exit 2
+if (decoderFrom) {
+  try {
+    assertSameEncoder(decoderFrom, vaeFolderOf(vaeFrom!));
+  } catch (error) {
+    if (!(error instanceof WorldWanderError)) throw error;
+    console.error(`recipe: --decoder-from: ${error.message}`);
+    process.exit(2);
+  }
+}
 /** The budgets: the full schedule (the bundled model) and one that fits a working session. */
 const PROFILE = vaeFrom
   ? {

@@ -19,6 +19,11 @@ export function assertSameEncoder(tuned: string, encoderOf: string): void {
     throw new FileFormatError(`${weights(encoderOf)}: no encoder.* or quant_conv.* weights (not a VAE?)`);
   for (const key of keys) {
     if (!a.has(key)) throw new FileFormatError(`${weights(tuned)}: no ${key} (the encoder of ${encoderOf} has it)`);
+    const [shape, expected] = [a.info(key).shape, b.info(key).shape];
+    if (shape.join() !== expected.join())
+      throw new FileFormatError(
+        `${weights(tuned)}: ${key} has shape [${shape}], ${encoderOf}'s [${expected}]: another VAE's encoder`,
+      );
     const differs = scope(
       () =>
         a

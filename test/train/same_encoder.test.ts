@@ -57,3 +57,19 @@ test('a difference below bfloat16 resolution is the same encoder as stored', () 
   const tuned = vaeFolder('rounded', { 'encoder.conv_in.weight': 0.500244140625 });
   assert.doesNotThrow(() => assertSameEncoder(tuned, staged));
 });
+
+test('an encoder of other shapes is refused, naming the key and both shapes', () => {
+  const staged = vaeFolder('staged4');
+  const dir = path.join(scratch, 'other-shapes');
+  mkdirSync(dir, { recursive: true });
+  const tensors = new Map<string, Tensor>([
+    ['encoder.conv_in.weight', tensor([0.5, -1.25, 2, 4])],
+    ['quant_conv.bias', tensor([0.125, 3])],
+  ]);
+  saveSafetensors(path.join(dir, 'diffusion_pytorch_model.safetensors'), tensors);
+  for (const t of tensors.values()) t.dispose();
+  assert.throws(
+    () => assertSameEncoder(dir, staged),
+    /encoder\.conv_in\.weight has shape \[4\], .*staged4's \[3\]: another VAE's encoder/,
+  );
+});
