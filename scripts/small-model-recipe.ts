@@ -39,7 +39,9 @@
 // --vae-from DIR: the stages after the VAE with a VAE trained apart (its folder's vae/), into
 // outputs/recipe-vae-from (the full recipe's data and PerceptionNet shared); how the z 48 VAE of
 // models/stages/ is tried as a lever.
-// Usage: node dist/scripts/small-model-recipe.js [--quick | --vae-from DIR [--decoder-from DIR]] [--ablation] [--only STAGE]
+// --transformer-config FILE: another transformer architecture (a lever), into the profile's folder + '-' + the file's name.
+// Usage: node dist/scripts/small-model-recipe.js [--quick | --vae-from DIR [--decoder-from DIR]] [--transformer-config FILE]
+//        [--ablation] [--only STAGE]
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -135,7 +137,6 @@ if (decoderFrom) {
 const PROFILE = vaeFrom
   ? {
       out: 'outputs/recipe-vae-from',
-      model: 'outputs/recipe-vae-from/worldwander-small',
       vaeSteps: 0,
       transformerSteps: 4000,
       decaySteps: 800,
@@ -146,7 +147,6 @@ const PROFILE = vaeFrom
   : quick
     ? {
         out: 'outputs/recipe-quick',
-        model: 'outputs/recipe-quick/worldwander-small',
         vaeSteps: 200,
         transformerSteps: 640,
         decaySteps: 150,
@@ -156,7 +156,6 @@ const PROFILE = vaeFrom
       }
     : {
         out: 'outputs/recipe',
-        model: 'outputs/recipe/worldwander-small',
         vaeSteps: 300,
         transformerSteps: 1300,
         decaySteps: 300,
@@ -164,8 +163,21 @@ const PROFILE = vaeFrom
         perceptionSteps: PERCEPTION_STEPS,
         decoderRuns: [],
       };
-const OUT = PROFILE.out;
-const MODEL = PROFILE.model;
+/**
+ * --transformer-config FILE: the transformer's architecture instead of configs/small/transformer.json
+ * (its channels still follow the VAE's z_dim), e.g. configs/small/transformer-d384.json; the run goes
+ * to the profile's folder with the file's name appended, beside the default's, sharing its data.
+ */
+const transformerConfig = args.includes('--transformer-config')
+  ? args[args.indexOf('--transformer-config') + 1]!
+  : 'configs/small/transformer.json';
+if (!existsSync(transformerConfig)) {
+  console.error(`recipe: --transformer-config: ${transformerConfig} does not exist (a transformer config.json)`);
+  process.exit(2);
+}
+const variant = args.includes('--transformer-config') ? `-${path.basename(transformerConfig, '.json')}` : '';
+const OUT = PROFILE.out + variant;
+const MODEL = path.join(OUT, 'worldwander-small');
 const STAGING = path.join(OUT, 'model');
 const SIZE = { width: 64, height: 64, frames: 17, fps: 8 };
 const SPLITS = { train: { seed: 1, count: 2500 }, validation: { seed: 2, count: 64 }, test: { seed: 3, count: 32 } };
@@ -187,7 +199,7 @@ async function stage(name: string, run: () => Promise<void> | void): Promise<voi
 }
 
 /** The data and the PerceptionNet: the profile's own, or with --vae-from the full recipe's (the same seeds, made once). */
-const SHARED = vaeFrom ? 'outputs/recipe' : OUT;
+const SHARED = vaeFrom ? 'outputs/recipe' : PROFILE.out;
 const dataDir = (split: keyof typeof SPLITS): string => path.join(SHARED, 'data', split);
 /** Overrides pointing a config's `section` at this profile's training clips. */
 const ROOT_KEYS = { first: 'first_video_root', third: 'third_video_root', reference: 'ref_image_root' } as const;
@@ -273,11 +285,11 @@ async function assemble(): Promise<void> {
     mkdirSync(transformerDir, { recursive: true });
     // the transformer reads and writes the VAE's latent channels
     const raw = {
-      ...JSON.parse(readFileSync('configs/small/transformer.json', 'utf8')),
+      ...JSON.parse(readFileSync(transformerConfig, 'utf8')),
       in_channels: zDim,
       out_channels: zDim,
     };
-    const config = parseTransformerConfig(raw, 'configs/small/transformer.json');
+    const config = parseTransformerConfig(raw, transformerConfig);
     const model = new WanTransformer3DModel(config, { generator: new Generator(2026) });
     writeFileSync(path.join(transformerDir, 'config.json'), `${JSON.stringify(raw, null, 2)}\n`);
     saveSafetensors(path.join(transformerDir, 'diffusion_pytorch_model.safetensors'), model.stateDict(), {
