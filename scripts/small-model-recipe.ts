@@ -72,6 +72,14 @@ import { writeTinyTextEncoder } from './make-umt5-fixture.js';
 import { chooseSetting, type SettingScores } from '../src/eval/selection.js';
 
 const args = process.argv.slice(2);
+/** The value after `--name`, when given. */
+const option = (name: string): string | undefined =>
+  args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined;
+/** A wrong flag is one line naming it, and exit 2, before any stage runs. */
+const refuse = (flag: string, message: string): never => {
+  console.error(`recipe: --${flag}: ${message}`);
+  process.exit(2);
+};
 /** The PerceptionNet's schedule (both profiles: ~6 minutes here, on every clip of the training split). */
 const PERCEPTION_STEPS = 4000;
 const PERCEPTION_CLIPS = 2500;
@@ -109,18 +117,18 @@ const DECODER_RUNS: { name: string; steps: number; keep?: number; overrides: str
   },
 ];
 const DECODER_CASES = 616;
-const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+const only = option('only');
 const ablation = args.includes('--ablation');
 const quick = args.includes('--quick');
 /** --vae-from DIR: a VAE trained apart (a VAE folder, e.g. models/stages/vae-z48-step2600, or a train-vae checkpoint) instead of the vae stage; the transformer's channels follow its z_dim. */
-const vaeFrom = args.includes('--vae-from') ? args[args.indexOf('--vae-from') + 1] : undefined;
+const vaeFrom = option('vae-from');
 /**
  * --decoder-from DIR (with --vae-from): the decoder stage takes DIR's VAE (a decoder tuned earlier,
  * e.g. models/stages/vae-z48-decoder-tuned) instead of its runs; its encoder must be --vae-from's,
  * so that the latents the transformer learned stay the ones it decodes.
  */
-const decoderFrom = args.includes('--decoder-from') ? args[args.indexOf('--decoder-from') + 1] : undefined;
-if (decoderFrom && !vaeFrom) throw new Error('--decoder-from needs --vae-from (the VAE whose encoder it shares)');
+const decoderFrom = option('decoder-from');
+if (decoderFrom && !vaeFrom) refuse('decoder-from', 'needs --vae-from (the VAE whose encoder it shares)');
 /** The VAE folder of a `--vae-from` argument: a checkpoint holds it in vae/, a stage folder (models/stages/) is one. */
 const vaeFolderOf = (dir: string): string => (existsSync(path.join(dir, 'vae')) ? path.join(dir, 'vae') : dir);
 // checked before any stage runs, not after hours of training; a wrong folder is one line, exit 2
@@ -129,8 +137,7 @@ if (decoderFrom) {
     assertSameEncoder(decoderFrom, vaeFolderOf(vaeFrom!));
   } catch (error) {
     if (!(error instanceof WorldWanderError)) throw error;
-    console.error(`recipe: --decoder-from: ${error.message}`);
-    process.exit(2);
+    refuse('decoder-from', error.message);
   }
 }
 /** The budgets: the full schedule (the bundled model) and one that fits a working session. */
@@ -168,14 +175,11 @@ const PROFILE = vaeFrom
  * (its channels still follow the VAE's z_dim), e.g. configs/small/transformer-d384.json; the run goes
  * to the profile's folder with the file's name appended, beside the default's, sharing its data.
  */
-const transformerConfig = args.includes('--transformer-config')
-  ? args[args.indexOf('--transformer-config') + 1]!
-  : 'configs/small/transformer.json';
-if (!existsSync(transformerConfig)) {
-  console.error(`recipe: --transformer-config: ${transformerConfig} does not exist (a transformer config.json)`);
-  process.exit(2);
-}
-const variant = args.includes('--transformer-config') ? `-${path.basename(transformerConfig, '.json')}` : '';
+const transformerConfigGiven = option('transformer-config');
+const transformerConfig = transformerConfigGiven ?? 'configs/small/transformer.json';
+if (!existsSync(transformerConfig))
+  refuse('transformer-config', `${transformerConfig} does not exist (a transformer config.json)`);
+const variant = transformerConfigGiven ? `-${path.basename(transformerConfigGiven, '.json')}` : '';
 const OUT = PROFILE.out + variant;
 const MODEL = path.join(OUT, 'worldwander-small');
 const STAGING = path.join(OUT, 'model');
