@@ -1,7 +1,8 @@
 // The small WorldWander, from nothing: `npm run recipe` (see models/worldwander-small/README.md).
 // The bundled model is `npm run recipe -- --vae-from models/stages/vae-z48-step5000 --decoder-from
-// models/stages/vae-z48-decoder-tuned`: the stages below on the z 48 VAE that was trained apart, in
-// stages, and its decoder as tuned on the previous transformer's outputs (models/stages/README.md). The plain
+// models/stages/vae-z48-decoder-tuned --transformer-config configs/small/transformer-d384.json`: the
+// stages below on the z 48 VAE that was trained apart, in stages, its decoder as tuned on an earlier
+// transformer's outputs (models/stages/README.md), and the width-384 transformer. The plain
 // recipe trains its own z 16 VAE in one go (the previous bundled model) into outputs/recipe/ and
 // never overwrites the bundled folder.
 // Every stage picks up what an earlier, interrupted run left (synth --resume, training resumes
