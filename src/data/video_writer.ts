@@ -210,7 +210,7 @@ export class VideoWriter {
   /** Finishes the files and moves them to their final names; returns the number of frames written to each. */
   async close(): Promise<number> {
     if (this.frames === 0) {
-      this.abort();
+      await this.abort();
       throw new Error(`VideoWriter: no frames were written to ${this.paths.join(', ')}`);
     }
     this.child.stdin!.end();
@@ -231,8 +231,7 @@ export class VideoWriter {
     return this.frames;
   }
 
-  /** Stops ffmpeg and removes the partial files. */
-  /** Kills ffmpeg; resolves once its partial files are removed (callers may leave it unawaited). */
+  /** Kills ffmpeg; resolves once it has exited and its partial files are removed. */
   abort(): Promise<void> {
     this.child.kill('SIGKILL');
     return this.finished
@@ -250,7 +249,7 @@ export async function writeVideo(path: string, frames: Iterable<Uint8Array>, opt
   try {
     for (const frame of frames) await writer.write(frame);
   } catch (error) {
-    writer.abort();
+    await writer.abort();
     throw error;
   }
   return writer.close();

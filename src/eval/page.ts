@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { coverFit, readFrames, readImage, writePng, type RgbVideo } from '../data/frames.js';
-import { VideoWriter } from '../data/video_writer.js';
+import { writeVideo } from '../data/video_writer.js';
 import { produceAtomically } from '../io/atomic.js';
 import type { CaseResult, EvalReport } from './evaluate.js';
 import { markdownReport, reportPlots } from './report.js';
@@ -56,19 +56,15 @@ export function upscaleNearest(frame: Uint8Array, width: number, height: number,
 }
 
 async function writeMp4(file: string, video: RgbVideo, fps: number): Promise<void> {
-  const writer = VideoWriter.open(file, {
+  const upscaled = function* (): Generator<Uint8Array> {
+    for (const frame of video.frames) yield upscaleNearest(frame, video.width, video.height, PAGE_SCALE);
+  };
+  await writeVideo(file, upscaled(), {
     width: video.width * PAGE_SCALE,
     height: video.height * PAGE_SCALE,
     fps,
     crf: 16,
   });
-  try {
-    for (const frame of video.frames) await writer.write(upscaleNearest(frame, video.width, video.height, PAGE_SCALE));
-    await writer.close();
-  } catch (error) {
-    writer.abort();
-    throw error;
-  }
 }
 
 async function fitted(source: string, frames: number, width: number, height: number): Promise<RgbVideo> {

@@ -141,7 +141,7 @@ export async function writeSample(
       for (let i = 0; i < size.frames; i++) await videos.write(...views(i));
       await videos.close();
     } catch (error) {
-      videos.abort();
+      await videos.abort();
       throw error;
     }
   } else {

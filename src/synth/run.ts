@@ -279,19 +279,17 @@ function runWorkers(
   onDone: (message: Done) => void,
 ): Promise<void> {
   const queue = [...pending];
-  const threads: Worker[] = [];
   return new Promise<void>((resolve, reject) => {
     let running = workers;
-    let failed = false;
+    let failure: Error | undefined;
+    // A failure hands out no more samples but lets the ones in flight end (their ffmpeg finished or
+    // killed, their files kept or removed) before it is reported: nothing is left writing.
     const fail = (error: Error): void => {
-      if (failed) return;
-      failed = true;
-      for (const thread of threads) void thread.terminate();
-      reject(error);
+      failure ??= error;
+      queue.length = 0;
     };
     for (let k = 0; k < workers; k++) {
       const thread = new Worker(new URL('./worker.js', import.meta.url), { workerData: setup });
-      threads.push(thread);
       let active = 0;
       const feed = (): void => {
         while (active < SAMPLES_IN_FLIGHT && queue.length > 0) {
@@ -302,11 +300,12 @@ function runWorkers(
       };
       thread.on('message', (message: FromWorker) => {
         if (message.type === 'error') {
+          active--;
           // the worker's expected failures (a full disk, ffmpeg's own error) stay expected here
           const text = `sample ${message.index} failed: ${message.message}`;
           const error = message.expected ? new WorldWanderError(text) : new Error(text);
           error.stack = message.stack;
-          return fail(error);
+          fail(error);
         }
         if (message.type === 'done') {
           active--;
@@ -316,9 +315,11 @@ function runWorkers(
       });
       thread.on('error', fail);
       thread.on('exit', (code) => {
-        if (failed) return;
-        if (code !== 0) return fail(new Error(`a synth worker stopped with exit code ${code}`));
-        if (--running === 0) resolve();
+        if (code !== 0) fail(new Error(`a synth worker stopped with exit code ${code}`));
+        if (--running === 0) {
+          if (failure) reject(failure);
+          else resolve();
+        }
       });
     }
   });

@@ -10,7 +10,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 import { coverFit, sideBySide, writePng, type RgbVideo } from '../data/frames.js';
-import { VideoWriter } from '../data/video_writer.js';
+import { writeVideo } from '../data/video_writer.js';
 import { produceAtomically, writeFileAtomic } from '../io/atomic.js';
 import type { Translation } from './pipeline.js';
 import { jsonText } from '../io/json_text.js';
@@ -40,23 +40,6 @@ export interface CaseRecord {
 
 function frameName(index: number): string {
   return `${String(index).padStart(5, '0')}.png`;
-}
-
-async function writeMp4(
-  file: string,
-  frames: readonly Uint8Array[],
-  width: number,
-  height: number,
-  fps: number,
-): Promise<void> {
-  const writer = VideoWriter.open(file, { width, height, fps });
-  try {
-    for (const frame of frames) await writer.write(frame);
-    await writer.close();
-  } catch (error) {
-    writer.abort();
-    throw error;
-  }
 }
 
 /** What a case's record says beyond the translation itself (its sizes, settings and timings come from it). */
@@ -105,8 +88,8 @@ export async function writeCase(
   ]);
   const columns = panels[0]!.length;
   const joined = panels.map((parts) => sideBySide(parts.map((data) => ({ width, height, data }))).data);
-  await writeMp4(path.join(dir, 'side_by_side.mp4'), joined, width * columns, height, context.fps);
-  await writeMp4(path.join(dir, 'generated.mp4'), frames, width, height, context.fps);
+  await writeVideo(path.join(dir, 'side_by_side.mp4'), joined, { width: width * columns, height, fps: context.fps });
+  await writeVideo(path.join(dir, 'generated.mp4'), frames, { width, height, fps: context.fps });
   await produceAtomically(path.join(dir, 'frames'), async (temp) => {
     await mkdir(temp, { recursive: true });
     for (let i = 0; i < frames.length; i++)

@@ -220,6 +220,8 @@ test('a full disk: ffmpeg exits 0 with a broken file, the writer refuses it, and
       console.error = quiet;
     });
     assert.equal(failed, 1);
+    // a failed synth returns only once the samples in flight have ended: no ffmpeg of ours still writing
+    assert.equal(spawnSync('pgrep', ['-P', String(process.pid), 'ffmpeg']).stdout.toString(), '');
     assert.equal(spawnSync('mount', ['-o', 'remount,size=4m', mount]).status, 0);
     const log = console.log;
     console.log = () => {};
