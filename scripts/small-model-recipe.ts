@@ -45,6 +45,7 @@
 //        [--ablation] [--only STAGE]
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 
 import { synthesize } from '../src/synth/run.js';
 import { trainVae } from '../src/train/vae_trainer.js';
@@ -72,15 +73,28 @@ import { Progress } from '../src/data/progress.js';
 import { writeTinyTextEncoder } from './make-umt5-fixture.js';
 import { chooseSetting, type SettingScores } from '../src/eval/selection.js';
 
-const args = process.argv.slice(2);
-/** The value after `--name`, when given. */
-const option = (name: string): string | undefined =>
-  args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined;
 /** A wrong flag is one line naming it, and exit 2, before any stage runs. */
 const refuse = (flag: string, message: string): never => {
   console.error(`recipe: --${flag}: ${message}`);
   process.exit(2);
 };
+const flags = (() => {
+  try {
+    return parseArgs({
+      options: {
+        quick: { type: 'boolean' },
+        ablation: { type: 'boolean' },
+        only: { type: 'string' },
+        'vae-from': { type: 'string' },
+        'decoder-from': { type: 'string' },
+        'transformer-config': { type: 'string' },
+      },
+    }).values;
+  } catch (error) {
+    console.error(`recipe: ${(error as Error).message}`);
+    return process.exit(2);
+  }
+})();
 /** The PerceptionNet's schedule (both profiles: ~6 minutes here, on every clip of the training split). */
 const PERCEPTION_STEPS = 4000;
 const PERCEPTION_CLIPS = 2500;
@@ -118,17 +132,15 @@ const DECODER_RUNS: { name: string; steps: number; keep?: number; overrides: str
   },
 ];
 const DECODER_CASES = 616;
-const only = option('only');
-const ablation = args.includes('--ablation');
-const quick = args.includes('--quick');
+const { only, ablation, quick } = flags;
 /** --vae-from DIR: a VAE trained apart (a VAE folder, e.g. models/stages/vae-z48-step2600, or a train-vae checkpoint) instead of the vae stage; the transformer's channels follow its z_dim. */
-const vaeFrom = option('vae-from');
+const vaeFrom = flags['vae-from'];
 /**
  * --decoder-from DIR (with --vae-from): the decoder stage takes DIR's VAE (a decoder tuned earlier,
  * e.g. models/stages/vae-z48-decoder-tuned) instead of its runs; its encoder must be --vae-from's,
  * so that the latents the transformer learned stay the ones it decodes.
  */
-const decoderFrom = option('decoder-from');
+const decoderFrom = flags['decoder-from'];
 if (decoderFrom && !vaeFrom) refuse('decoder-from', 'needs --vae-from (the VAE whose encoder it shares)');
 /** The VAE folder of a `--vae-from` argument: a checkpoint holds it in vae/, a stage folder (models/stages/) is one. */
 const vaeFolderOf = (dir: string): string => (existsSync(path.join(dir, 'vae')) ? path.join(dir, 'vae') : dir);
@@ -176,7 +188,7 @@ const PROFILE = vaeFrom
  * (its channels still follow the VAE's z_dim), e.g. configs/small/transformer-d384.json; the run goes
  * to the profile's folder with the file's name appended, beside the default's, sharing its data.
  */
-const transformerConfigGiven = option('transformer-config');
+const transformerConfigGiven = flags['transformer-config'];
 const transformerConfig = transformerConfigGiven ?? 'configs/small/transformer.json';
 if (!existsSync(transformerConfig))
   refuse('transformer-config', `${transformerConfig} does not exist (a transformer config.json)`);
