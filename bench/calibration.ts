@@ -41,10 +41,12 @@ const f = (v: number | null | undefined, digits: number): string =>
 console.log(
   `${values.task}, ${cases.length} clips of ${values.data}${scorer ? `, PerceptionNet ${values.perception}` : ''}`,
 );
-console.log('| copy | PSNR | SSIM | sharpness | edges | perceptual | Fréchet | mIoU | character IoU |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log(
+  '| copy | PSNR | SSIM | sharpness | gradient energy | edges | perceptual | Fréchet | mIoU | character IoU |',
+);
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const [row, s] of rows) {
   console.log(
-    `| ${row} | ${f(s.psnr === Infinity ? 99 : s.psnr, 2)} | ${f(s.ssim, 3)} | ${f(s.sharpness, 2)} | ${f(s.edges, 3)} | ${f(s.perceptual, 4)} | ${f(s.frechet, 3)} | ${f(s.miou, 3)} | ${f(s.characterIou, 3)} |`,
+    `| ${row} | ${f(s.psnr === Infinity ? 99 : s.psnr, 2)} | ${f(s.ssim, 3)} | ${f(s.sharpness, 2)} | ${f(s.gradientEnergy, 2)} | ${f(s.edges, 3)} | ${f(s.perceptual, 4)} | ${f(s.frechet, 3)} | ${f(s.miou, 3)} | ${f(s.characterIou, 3)} |`,
   );
 }

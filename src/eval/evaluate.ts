@@ -98,7 +98,8 @@ export interface PairedComparison {
 export const METRIC_DEFINITIONS =
   'PSNR: 10·log10(255²/MSE) over all pixels and the three RGB channels of a frame (8-bit sRGB values, data range 255), capped at 100 dB; ' +
   'SSIM: Wang et al. (2004) on BT.601 luma (0.299R + 0.587G + 0.114B), 11x11 Gaussian window σ = 1.5, valid positions only, C1 = (0.01·255)², C2 = (0.03·255)²; ' +
-  "sharpness: luma gradient energy (squared forward differences) of the video over the truth's, 1 = as sharp as the truth; " +
+  "sharpness: mean absolute luma gradient (mean |∂x Y| + mean |∂y Y|, forward differences) of the video over the truth's, 1 = as sharp as the truth (the issue's measure: a σ 1.5 blur of the truth scores about 0.5); " +
+  'gradient energy: the same ratio of squared differences, stricter on blur (a σ 1.5 blur about 0.1); ' +
   'edge agreement: Pearson correlation of the difference-of-Gaussians (σ 1 and 2 px) responses of luma, per frame; ' +
   "period-2 lattice share: of a video's luma energy off DC (2D DFT, summed over its frames), the part on the Nyquist lines (period 2 px along x or y), where a 2x2 unpatchify draws a checkerboard; compare it with the truth row's; " +
   'LPIPS (where weight files were given): Zhang et al. (2018) as the lpips package v0.1 computes it, per frame; ' +

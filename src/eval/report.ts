@@ -30,6 +30,7 @@ const COLUMNS: Column[] = [
   { name: 'PSNR (dB) ↑', value: (s) => s.psnr, digits: 2 },
   { name: 'SSIM ↑', value: (s) => s.ssim, digits: 4 },
   { name: 'sharpness (truth = 1)', value: (s) => s.sharpness, digits: 2 },
+  { name: 'gradient energy (truth = 1)', value: (s) => s.gradientEnergy, digits: 2 },
   { name: 'edge agreement ↑', value: (s) => s.edges, digits: 3 },
   { name: 'period-2 lattice share', value: (s) => s.lattice, digits: 4 },
   { name: 'perceptual distance ↓', value: (s) => s.perceptual, digits: 4 },

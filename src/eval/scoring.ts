@@ -10,7 +10,7 @@ import type { Fvd } from './fvd.js';
 import type { Lpips } from './lpips.js';
 import { ClassOverlap, perceptualDistances, type PerceptualScorer } from './perceptual.js';
 import { videoLatticeShare } from './lattice.js';
-import { videoEdgeAgreement, videoSharpness } from './sharpness.js';
+import { videoEdgeAgreement, videoGradientEnergy, videoSharpness } from './sharpness.js';
 
 export interface MethodScores {
   psnr: number;
@@ -18,8 +18,10 @@ export interface MethodScores {
   /** Per frame, in frame order. */
   psnrFrames: number[];
   ssimFrames: number[];
-  /** Luma gradient energy over the truth's (sharpness.ts). */
+  /** Mean absolute luma gradient over the truth's (sharpness.ts). */
   sharpness: number;
+  /** Squared luma gradient energy over the truth's (sharpness.ts). */
+  gradientEnergy: number;
   /** Band-pass edge agreement with the truth, mean of frames (sharpness.ts). */
   edges: number;
   edgesFrames: number[];
@@ -41,6 +43,7 @@ export interface OverallScores {
   psnr: number;
   ssim: number;
   sharpness: number;
+  gradientEnergy: number;
   edges: number;
   lattice: number;
   perceptual?: number;
@@ -66,6 +69,7 @@ export function pixelScores(prediction: readonly Uint8Array[], truth: RgbVideo):
     psnrFrames,
     ssimFrames,
     sharpness: videoSharpness(prediction, truth.frames, width, height),
+    gradientEnergy: videoGradientEnergy(prediction, truth.frames, width, height),
     edges: mean(edgesFrames),
     edgesFrames,
     lattice: videoLatticeShare(prediction, width, height),
@@ -155,6 +159,7 @@ export class SetScores<M extends string> {
       psnr: mean(all.map((s) => s.psnr)),
       ssim: mean(all.map((s) => s.ssim)),
       sharpness: mean(all.map((s) => s.sharpness)),
+      gradientEnergy: mean(all.map((s) => s.gradientEnergy)),
       edges: mean(all.map((s) => s.edges)),
       lattice: mean(all.map((s) => s.lattice)),
     };

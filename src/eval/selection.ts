@@ -5,7 +5,7 @@
 
 export interface SettingScores {
   psnr: number;
-  /** Luma gradient energy over the truth's; best at 1 (ranked by |ln s|). */
+  /** Mean absolute luma gradient over the truth's (sharpness.ts); best at 1 (ranked by |ln s|). */
   sharpness: number;
   edges: number;
   perceptual: number;

@@ -18,6 +18,7 @@ const scores = (psnr: number, ssim: number) => ({
   psnrFrames: [psnr],
   ssimFrames: [ssim],
   sharpness: 1,
+  gradientEnergy: 1,
   edges: 0.5,
   edgesFrames: [0.5],
   lattice: 0.002,
