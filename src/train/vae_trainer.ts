@@ -11,7 +11,8 @@
 // encoder and quant_conv are frozen, so the latent space, its statistics and any transformer
 // trained on it stay valid; the decoder learns from z = μ (what the pipeline decodes), and the
 // loss is the same without the KL term, which has no gradient then.
-// `training.adversarial` adds a PatchGAN critic on every decoded frame from `start_step` on (the
+// `training.adversarial` adds a PatchGAN critic on every decoded frame from `start_step` on
+// (with `steps: generated`, only on the steps decoding data.generated's latents) (the
 // SD and Wan VAEs' recipe, without the pretrained perceptual term): the decoder's loss gains
 // weight · (−mean D(x̂)) + feature_matching_weight · feature matching, and after each step the
 // critic takes one of its own on the hinge loss (patch_discriminator.ts). Its weights and AdamW
@@ -131,6 +132,12 @@ const VaeTrainingSchema = z.strictObject({
         downsample: z.enum(['stride', 'blur']).optional(),
         /** With blur: feature matching on each blurred layer's features before its blur ('full') or after ('pooled'). */
         feature_resolution: z.enum(['pooled', 'full']).optional(),
+        /**
+         * The steps the critic acts on: every step (the default), or only those decoding the
+         * transformer's latents (data.generated), the encoder's latents then learning from the
+         * reconstruction terms alone.
+         */
+        steps: z.enum(['every', 'generated']).optional(),
       })
       .optional(),
   }),
@@ -155,6 +162,10 @@ export function loadVaeTrainingConfig(file: string, overrides: readonly string[]
   if (result.data.data.generated && t.trainable !== 'decoder')
     throw new ConfigError(
       `${where}: data.generated needs training.trainable: decoder (the generated latents are the encoder's space; the encoder must not move)`,
+    );
+  if (t.adversarial?.steps === 'generated' && !result.data.data.generated)
+    throw new ConfigError(
+      `${where}: training.adversarial.steps: generated needs data.generated (the transformer's latents the critic acts on)`,
     );
   if (result.data.data.generated && (result.data.data.frames - 1) % 4)
     throw new ConfigError(
@@ -412,7 +423,11 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
       next = request(step + 1);
       const { loss, psnr } = scope(() => {
         const x = video(frames);
-        const adversarialOn = critic !== undefined && adversarial !== undefined && step >= adversarial.start_step;
+        const adversarialOn =
+          critic !== undefined &&
+          adversarial !== undefined &&
+          step >= adversarial.start_step &&
+          (adversarial.steps !== 'generated' || generatedFiles !== undefined);
         /** Reconstruction terms, the adversarial ones when on; backward; then the critic's own step. */
         const finish = (recon: Tensor, reconstruction: Tensor): { loss: number; psnr: number } => {
           let total = reconstruction;

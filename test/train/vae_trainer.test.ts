@@ -312,4 +312,29 @@ test("generated latents: a generated step's loss is the decoder's on those laten
       ),
     /data\.generated needs training\.trainable: decoder/,
   );
+  // the critic on the generated steps alone: with fraction 0.5, steps 2 and 4 decode generated latents
+  const critic = `  adversarial:\n    weight: 0.5\n    feature_matching_weight: 1.0\n    start_step: 0\n    learning_rate: 1e-3\n    width: 8\n    steps: generated\n`;
+  const decoder = `  init_from: '${scratchVae}'\n  trainable: decoder\n`;
+  const half = `  generated:\n    train: '${train}'\n    fraction: 0.5\n`;
+  const onGenerated = path.join(scratch, 'critic-on-generated'),
+    noCritic = path.join(scratch, 'critic-none');
+  await trainVae({
+    config: config('critic-generated', { steps: 4, model: '', extra: decoder + critic, dataExtra: half }),
+    output: onGenerated,
+  });
+  await trainVae({
+    config: config('critic-none', { steps: 4, model: '', extra: decoder, dataExtra: half }),
+    output: noCritic,
+  });
+  const state = JSON.parse(
+    readFileSync(path.join(listCheckpoints(onGenerated).pop()!.dir, 'trainer_state.json'), 'utf8'),
+  ) as { criticSteps: number };
+  assert.equal(state.criticSteps, 2, 'the critic stepped on the two generated steps only');
+  const [withCritic, without] = [losses(onGenerated), losses(noCritic)];
+  assert.equal(withCritic[0], without[0], "step 1 decodes the encoder's latents: no adversarial term");
+  assert.notEqual(withCritic[1], without[1], 'step 2 decodes generated latents: the adversarial terms count');
+  assert.throws(
+    () => loadVaeTrainingConfig(config('critic-generated-bad', { steps: 1, model: '', extra: decoder + critic })),
+    /training\.adversarial\.steps: generated needs data\.generated/,
+  );
 });
