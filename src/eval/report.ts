@@ -58,8 +58,9 @@ export function markdownReport(report: EvalReport, title = 'Evaluation'): string
   const best = Math.max(o.copyInput.psnr, o.meanFrame?.psnr ?? -Infinity);
   const bestSsim = Math.max(o.copyInput.ssim, o.meanFrame?.ssim ?? -Infinity);
   const caseMethods = (['model', 'copyInput', 'meanFrame'] as const).filter((m) => report.cases[0]?.[m]);
+  // per case: the set-level Fréchet distance has no per-case value; gradient energy stays in the overall table and the JSON
   const caseColumns = columnsOf(report.cases.flatMap((c) => caseMethods.map((m) => c[m]!))).filter(
-    (c) => !c.name.startsWith('Fréchet'),
+    (c) => !c.name.startsWith('Fréchet') && !c.name.startsWith('gradient energy'),
   );
   const short = { model: 'model', copyInput: 'copy-input', meanFrame: 'mean-frame' } as const;
   const classNames = report.perception?.classNames;
