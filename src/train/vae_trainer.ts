@@ -11,9 +11,9 @@
 // encoder and quant_conv are frozen, so the latent space, its statistics and any transformer
 // trained on it stay valid; the decoder learns from z = μ (what the pipeline decodes), and the
 // loss is the same without the KL term, which has no gradient then.
-// `training.adversarial` adds a PatchGAN critic on every decoded frame from `start_step` on
-// (with `steps: generated`, only on the steps decoding data.generated's latents) (the
-// SD and Wan VAEs' recipe, without the pretrained perceptual term): the decoder's loss gains
+// `training.adversarial` adds a PatchGAN critic on every decoded frame from `start_step` on (the
+// SD and Wan VAEs' recipe, without the pretrained perceptual term; with `steps: generated`, only
+// on the steps that decode data.generated's latents): the decoder's loss gains
 // weight · (−mean D(x̂)) + feature_matching_weight · feature matching, and after each step the
 // critic takes one of its own on the hinge loss (patch_discriminator.ts). Its weights and AdamW
 // state are in each checkpoint (discriminator/), so a resumed run continues exactly.
