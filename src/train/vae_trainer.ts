@@ -10,7 +10,9 @@
 // `training.trainable: decoder` fine-tunes a trained VAE's decoder alone (`init_from`): the
 // encoder and quant_conv are frozen, so the latent space, its statistics and any transformer
 // trained on it stay valid; the decoder learns from z = μ (what the pipeline decodes), and the
-// loss is the same without the KL term, which has no gradient then.
+// loss is the same without the KL term, which has no gradient then. With
+// `training.decoder_base_dim` the decoder (and post_quant_conv) starts fresh at that width under
+// init_from's encoder.
 // `training.adversarial` adds a PatchGAN critic on every decoded frame from `start_step` on (the
 // SD and Wan VAEs' recipe, without the pretrained perceptual term; with `steps: generated`, only
 // on the steps that decode data.generated's latents): the decoder's loss gains
@@ -44,6 +46,7 @@ import {
   scope,
   stack,
   yieldToEventLoop,
+  type Device,
   type Tensor,
 } from '../torch/index.js';
 import { AutoencoderKLWan } from '../models/wan/vae.js';
@@ -114,6 +117,12 @@ const VaeTrainingSchema = z.strictObject({
     init_from: z.string().optional(),
     /** What learns: every weight, or the decoder alone (post_quant_conv and decoder; needs init_from). */
     trainable: z.enum(['all', 'decoder']).optional(),
+    /**
+     * With trainable: decoder, a fresh decoder (and post_quant_conv) of this base width under
+     * init_from's encoder, instead of init_from's own decoder (Wan2.2 pairs a 160 encoder with a
+     * 256 decoder).
+     */
+    decoder_base_dim: z.number().int().positive().optional(),
     /** On the period-2 lattice penalty (lattice_penalty.ts) of every decoded frame against its truth. */
     lattice_weight: z.number().min(0).optional(),
     /** A PatchGAN critic on the decoded frames (patch_discriminator.ts), from `start_step` on. */
@@ -159,6 +168,10 @@ export function loadVaeTrainingConfig(file: string, overrides: readonly string[]
     throw new ConfigError(
       `${where}: training.trainable: decoder needs training.init_from (the trained VAE folder whose decoder to fine-tune)`,
     );
+  if (t.decoder_base_dim !== undefined && t.trainable !== 'decoder')
+    throw new ConfigError(
+      `${where}: training.decoder_base_dim needs training.trainable: decoder (a new decoder under a trained encoder)`,
+    );
   if (result.data.data.generated && t.trainable !== 'decoder')
     throw new ConfigError(
       `${where}: data.generated needs training.trainable: decoder (the generated latents are the encoder's space; the encoder must not move)`,
@@ -197,6 +210,18 @@ export interface VaeTrainOptions {
 }
 
 /** PSNR of [-1, 1] videos as 8-bit frames would give it (data range 2 here). */
+/** `dir`'s encoder and quant_conv under a freshly initialised decoder and post_quant_conv of base width `decoderBaseDim`. */
+function withFreshDecoder(dir: string, decoderBaseDim: number, seed: number, device: Device): AutoencoderKLWan {
+  using source = AutoencoderKLWan.fromPretrained(dir, { device });
+  const vae = new AutoencoderKLWan(
+    { ...source.config, decoder_base_dim: decoderBaseDim },
+    { generator: new Generator(seed), device },
+  );
+  const encoder = [...source.stateDict()].filter(([k]) => k.startsWith('encoder.') || k.startsWith('quant_conv.'));
+  vae.loadStateDict(new Map(encoder), { strict: false, where: `${dir} (its encoder)` });
+  return vae;
+}
+
 function batchPsnr(a: Tensor, b: Tensor): number {
   return scope(() => {
     const mse = a.clamp(-1, 1).sub(b).square().mean().item();
@@ -231,7 +256,9 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
   o.onEvent?.({ kind: 'note', text: `${training.length} training clips, ${validation.length} for validation` });
   const decoderOnly = c.training.trainable === 'decoder';
   const vae = c.training.init_from
-    ? AutoencoderKLWan.fromPretrained(root(c.training.init_from), { device })
+    ? c.training.decoder_base_dim
+      ? withFreshDecoder(root(c.training.init_from), c.training.decoder_base_dim, c.training.seed, device)
+      : AutoencoderKLWan.fromPretrained(root(c.training.init_from), { device })
     : new AutoencoderKLWan(
         parseVaeConfig({ ...WAN22_TI2V_5B_VAE, ...c.vae } as Record<string, unknown>, `${o.config} (vae)`),
         { generator: new Generator(c.training.seed), device },

@@ -22,6 +22,7 @@ import { framesToTensor } from '../../src/data/video_tensor.js';
 import { AutoencoderKLWan } from '../../src/models/wan/vae.js';
 import { loadVaeTrainingConfig, trainVae } from '../../src/train/vae_trainer.js';
 import { listCheckpoints } from '../../src/train/checkpoint.js';
+import { assertSameEncoder } from '../../src/train/same_encoder.js';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'vae-trainer-'));
 process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
@@ -147,6 +148,35 @@ test('decoder only: the encoder and quant_conv stay byte for byte, the decoder l
   );
 });
 
+test('a fresh decoder of another width under a trained encoder: the encoder byte for byte (the recipe accepts it), the decoder of the new width, learning', async () => {
+  assert.ok(scratchVae, 'needs the from-scratch run');
+  const output = path.join(scratch, 'wide-decoder');
+  await trainVae({
+    config: config('wide-decoder', {
+      steps: 20,
+      model: '',
+      extra: `  init_from: '${scratchVae}'\n  trainable: decoder\n  decoder_base_dim: 16\n`,
+    }),
+    output,
+  });
+  const wide = path.join(listCheckpoints(output).pop()!.dir, 'vae');
+  const [before, after] = [bytes(scratchVae), bytes(wide)];
+  const encoderKeys = [...before.keys()].filter((k) => k.startsWith('encoder.') || k.startsWith('quant_conv.'));
+  assert.ok(encoderKeys.length > 0);
+  for (const k of encoderKeys) assert.equal(after.get(k), before.get(k), `${k} unchanged`);
+  assertSameEncoder(wide, scratchVae);
+  const config_ = JSON.parse(readFileSync(path.join(wide, 'config.json'), 'utf8'));
+  assert.deepEqual([config_.base_dim, config_.decoder_base_dim], [8, 16]);
+  // the decoder's conv_in maps z 4 to decoder_base_dim · dim_mult[-1] = 16 · 2 channels (it was 8 · 2)
+  const st = SafetensorsFile.open(path.join(wide, 'diffusion_pytorch_model.safetensors'));
+  assert.deepEqual(st.info('decoder.conv_in.weight').shape, [32, 4, 3, 3, 3]);
+  const l = losses(output);
+  assert.ok(
+    mean(l.slice(-5)) < mean(l.slice(0, 5)),
+    `decoder loss ${mean(l.slice(0, 5)).toFixed(4)} → ${mean(l.slice(-5)).toFixed(4)}`,
+  );
+});
+
 test('configs it refuses, named: decoder-only without a VAE to start from; both a new config and init_from; neither', () => {
   assert.throws(
     () => loadVaeTrainingConfig(config('bad1', { steps: 1, extra: '  trainable: decoder\n' })),
@@ -159,6 +189,13 @@ test('configs it refuses, named: decoder-only without a VAE to start from; both 
   assert.throws(
     () => loadVaeTrainingConfig(config('bad3', { steps: 1, model: '' })),
     /bad3\.yaml: no vae config and no training\.init_from/,
+  );
+  assert.throws(
+    () =>
+      loadVaeTrainingConfig(
+        config('bad4', { steps: 1, model: '', extra: "  init_from: 'x'\n  decoder_base_dim: 16\n" }),
+      ),
+    /training\.decoder_base_dim needs training\.trainable: decoder/,
   );
 });
 
