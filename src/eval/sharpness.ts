@@ -14,8 +14,8 @@
 import { gaussianBlurPlane } from './filters.js';
 import { luma } from './metrics.js';
 
-/** Σ f(d) over the frame's forward differences d of luma along x and along y; with `perCount`, each direction's sum over its count (a mean). */
-function differenceSum(rgb: Uint8Array, width: number, height: number, f: (d: number) => number, perCount: boolean) {
+/** [Σ f(d) along x, Σ f(d) along y] over the frame's forward differences d of luma. */
+function differenceSums(rgb: Uint8Array, width: number, height: number, f: (d: number) => number): [number, number] {
   const y = luma(rgb, width, height);
   let sx = 0,
     sy = 0;
@@ -26,18 +26,19 @@ function differenceSum(rgb: Uint8Array, width: number, height: number, f: (d: nu
       if (r + 1 < height) sy += f(y[(r + 1) * width + c]! - v);
     }
   }
-  if (!perCount) return sx + sy;
-  return (width > 1 ? sx / ((width - 1) * height) : 0) + (height > 1 ? sy / (width * (height - 1)) : 0);
+  return [sx, sy];
 }
 
 /** Σ over the frame of the squared forward differences of luma, along x and y. */
 export function gradientEnergy(rgb: Uint8Array, width: number, height: number): number {
-  return differenceSum(rgb, width, height, (d) => d * d, false);
+  const [sx, sy] = differenceSums(rgb, width, height, (d) => d * d);
+  return sx + sy;
 }
 
 /** mean |∂x Y| + mean |∂y Y| over the frame (forward differences inside it). */
 export function gradientMagnitude(rgb: Uint8Array, width: number, height: number): number {
-  return differenceSum(rgb, width, height, Math.abs, true);
+  const [sx, sy] = differenceSums(rgb, width, height, Math.abs);
+  return (width > 1 ? sx / ((width - 1) * height) : 0) + (height > 1 ? sy / (width * (height - 1)) : 0);
 }
 
 function videoRatio(
