@@ -26,7 +26,7 @@ export async function runTraining(
           cacheBar.update(event.done);
           if (event.done === event.total) cacheBar.finish();
         } else if (event.kind === 'start') {
-          bar = new Progress('train', event.steps - event.step, { unit: 'steps' });
+          bar = new Progress('train', event.steps, { unit: 'steps', initial: event.step });
         } else if (event.kind === 'step') {
           bar?.tick();
           if (event.metrics.step === event.steps) bar?.finish();

@@ -11,6 +11,9 @@ export interface ProgressOptions {
   unit?: string;
   /** Seconds between plain lines when the stream is not a TTY. */
   lineInterval?: number;
+  /** Things already done before this bar started (a resumed run's steps): counted in done/total
+   * and the percentage, left out of the rate and so of the ETA. */
+  initial?: number;
   /** Injected clock in milliseconds, for tests. */
   now?: () => number;
 }
@@ -31,7 +34,8 @@ export class Progress {
   private readonly lineInterval: number;
   private readonly now: () => number;
   private readonly start: number;
-  private done = 0;
+  private readonly initial: number;
+  private done: number;
   private lastDraw = -Infinity;
   private lastLine: number;
   private lastLineDone = -1;
@@ -47,6 +51,8 @@ export class Progress {
     this.lineInterval = options.lineInterval ?? 10;
     this.now = options.now ?? (() => performance.now());
     this.start = this.now();
+    this.initial = Math.min(total, options.initial ?? 0);
+    this.done = this.initial;
     this.lastLine = this.start;
   }
 
@@ -82,7 +88,7 @@ export class Progress {
   /** done/total, rate per second, and elapsed or remaining time. */
   line(): string {
     const elapsed = (this.now() - this.start) / 1000;
-    const rate = elapsed > 0 ? this.done / elapsed : 0;
+    const rate = elapsed > 0 ? (this.done - this.initial) / elapsed : 0;
     const remaining = rate > 0 ? (this.total - this.done) / rate : Infinity;
     const fraction = this.total > 0 ? this.done / this.total : 1;
     const timing = this.done >= this.total ? `in ${formatDuration(elapsed)}` : `ETA ${formatDuration(remaining)}`;

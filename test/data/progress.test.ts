@@ -65,3 +65,13 @@ test('a running total sets the count: batches of 16 count 16 each', () => {
   bar.finish();
   assert.ok(stream.text.endsWith('100% 40/40 16.0 clips/s in 3s\u001b[K\n'), JSON.stringify(stream.text));
 });
+
+test('a resumed run starts its bar where it stopped; the rate and ETA count only this run', () => {
+  let now = 0;
+  const stream = fakeStream(true);
+  const bar = new Progress('train', 2300, { stream, unit: 'steps', initial: 1298, now: () => now });
+  now = 10_000;
+  bar.tick(2);
+  // 2 steps in 10 s: 0.2 steps/s, 1000 left: 5000 s.
+  assert.match(stream.text, /56% 1300\/2300 0\.20 steps\/s ETA 1h23m/);
+});

@@ -31,7 +31,7 @@ export const register: Register = (program) => {
           onEvent: (e) => {
             if (e.kind === 'note') console.error(`note: ${e.text}`);
             else if (e.kind === 'step') {
-              bar ??= new Progress('train-vae', e.steps, { unit: 'steps' });
+              bar ??= new Progress('train-vae', e.steps, { unit: 'steps', initial: e.step - 1 });
               bar.tick();
             } else console.error(`\ncheckpoint ${e.dir}: validation PSNR ${e.validationPsnr.toFixed(2)} dB`);
           },
