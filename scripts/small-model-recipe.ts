@@ -255,7 +255,7 @@ async function perception(): Promise<void> {
     onEvent: (e) => {
       if (e.kind === 'note') console.error(`note: ${e.text}`);
       else {
-        bar ??= new Progress('perception', e.steps - e.step + 1, { unit: 'steps' });
+        bar ??= new Progress('perception', e.steps, { unit: 'steps', initial: e.step - 1 });
         bar.tick();
       }
     },
@@ -276,7 +276,7 @@ async function vae(): Promise<void> {
     onEvent: (e) => {
       if (e.kind === 'checkpoint') console.error(`\n${e.dir}: validation PSNR ${e.validationPsnr.toFixed(2)} dB`);
       else if (e.kind === 'step') {
-        bar ??= new Progress('vae', e.steps - e.step + 1, { unit: 'steps' });
+        bar ??= new Progress('vae', e.steps, { unit: 'steps', initial: e.step - 1 });
         bar.tick();
         if (e.step % 50 === 0)
           console.error(
@@ -343,7 +343,7 @@ async function transformer(name: string, overrides: string[]): Promise<void> {
     resume,
     onEvent: (e) => {
       if (e.kind === 'note') console.error(`note: ${e.text}`);
-      else if (e.kind === 'start') bar = new Progress(name, e.steps - e.step, { unit: 'steps' });
+      else if (e.kind === 'start') bar = new Progress(name, e.steps, { unit: 'steps', initial: e.step });
       else if (e.kind === 'step') {
         bar?.tick();
         if (e.metrics.step % 50 === 0)
@@ -401,7 +401,7 @@ async function decoder(): Promise<void> {
         if (e.kind === 'checkpoint') console.error(`\n${e.dir}: validation PSNR ${e.validationPsnr.toFixed(2)} dB`);
         else if (e.kind === 'note') console.error(`note: ${e.text}`);
         else {
-          bar ??= new Progress(run.name, e.steps - e.step + 1, { unit: 'steps' });
+          bar ??= new Progress(run.name, e.steps, { unit: 'steps', initial: e.step - 1 });
           bar.tick();
         }
       },

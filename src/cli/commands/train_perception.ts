@@ -50,7 +50,7 @@ export const register: Register = (program) => {
           onEvent: (e) => {
             if (e.kind === 'note') console.error(`note: ${e.text}`);
             else {
-              bar ??= new Progress('train-perception', e.steps, { unit: 'steps' });
+              bar ??= new Progress('train-perception', e.steps, { unit: 'steps', initial: e.step - 1 });
               bar.tick();
               last = e.loss;
             }
