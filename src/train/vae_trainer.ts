@@ -301,10 +301,11 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
       .load({ clip, start, frames: c.data.frames, stride: 1, transform, withReference: false, views: [view] })
       .then((w) => w[view]);
   };
-  const validationNames = new Set(validation.map((clip) => clip.name));
+  // by file, not by name: another split's sample_000000 is not this split's validation clip
+  const validationFiles = new Set(validation.map((clip) => path.resolve(clip.first)));
   const generatedTrain = c.data.generated
     ? (await generatedPairs(root(c.data.generated.train), c.data.frames)).filter(
-        (p) => !validationNames.has(p.clip.name),
+        (p) => !validationFiles.has(path.resolve(p.clip.first)),
       )
     : [];
   const generatedValidation = c.data.generated?.validation

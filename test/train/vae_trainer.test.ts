@@ -2,7 +2,7 @@
 // fine-tuning the decoder alone (the encoder, and so the latent space, byte for byte unchanged),
 // and the configs it must refuse.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -257,10 +257,10 @@ test("with the PatchGAN critic: the critic learns, the decoder's loss changes, a
 
 test("generated latents: a generated step's loss is the decoder's on those latents against their cases' other view; the validation clips' are left out; validation scores them", async () => {
   assert.ok(scratchVae, 'needs the from-scratch run');
-  const generated = (name: string, files: Record<string, string[]>): string => {
+  const generated = (name: string, files: Record<string, string[]>, split = data): string => {
     const dir = path.join(scratch, name);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, 'source.json'), JSON.stringify({ model: 'tiny', transformer: 'none', data }));
+    writeFileSync(path.join(dir, 'source.json'), JSON.stringify({ model: 'tiny', transformer: 'none', data: split }));
     let seed = 0;
     for (const [task, cases] of Object.entries(files)) {
       mkdirSync(path.join(dir, task), { recursive: true });
@@ -292,6 +292,26 @@ test("generated latents: a generated step's loss is the decoder's on those laten
   assert.ok(
     notes.some((n) => n.startsWith('2 generated latents')),
     notes.join('; '),
+  );
+  // another split's sample_000000 is not the trainer's validation clip of that name: kept
+  const otherSplit = path.join(scratch, 'other-split');
+  for (const view of ['First_Video', 'Third_Video'])
+    cpSync(path.join(data, view), path.join(otherSplit, view), { recursive: true });
+  const fromOtherSplit = generated('generated-other-split', { three2one: ['sample_000000'] }, otherSplit);
+  const otherNotes: string[] = [];
+  await trainVae({
+    config: config('generated-other-split', {
+      steps: 1,
+      model: '',
+      extra: `  init_from: '${scratchVae}'\n  trainable: decoder\n`,
+      dataExtra: `  generated:\n    train: '${fromOtherSplit}'\n    fraction: 1\n`,
+    }),
+    output: path.join(scratch, 'generated-other-split-run'),
+    onEvent: (e) => void (e.kind === 'note' && otherNotes.push(e.text)),
+  });
+  assert.ok(
+    otherNotes.some((n) => n.startsWith('1 generated latents')),
+    otherNotes.join('; '),
   );
   const target = async (view: string, name: string) =>
     framesToTensor((await readFrames(path.join(data, view, `${name}.mp4`), { maxFrames: 5 })).frames, 32, 32);
