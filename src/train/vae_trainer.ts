@@ -254,6 +254,25 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
   const validation = clips.slice(0, c.data.validation_clips);
   const training = clips.slice(c.data.validation_clips);
   o.onEvent?.({ kind: 'note', text: `${training.length} training clips, ${validation.length} for validation` });
+  // read before the weights and the loader's process exist: a wrong folder is an error, not a hang
+  // by file, not by name: another split's sample_000000 is not this split's validation clip
+  const validationFiles = new Set(validation.map((clip) => path.resolve(clip.first)));
+  const generatedTrain = c.data.generated
+    ? (await generatedPairs(root(c.data.generated.train), c.data.frames)).filter(
+        (p) => !validationFiles.has(path.resolve(p.clip.first)),
+      )
+    : [];
+  const generatedValidation = c.data.generated?.validation
+    ? await generatedPairs(root(c.data.generated.validation), c.data.frames)
+    : [];
+  if (c.data.generated) {
+    if (!generatedTrain.length)
+      throw new ConfigError(`${c.data.generated.train}: no generated latents of training clips`);
+    o.onEvent?.({
+      kind: 'note',
+      text: `${generatedTrain.length} generated latents to decode on ${c.data.generated.fraction} of the steps, ${generatedValidation.length} for validation`,
+    });
+  }
   const decoderOnly = c.training.trainable === 'decoder';
   const vae = c.training.init_from
     ? c.training.decoder_base_dim
@@ -301,24 +320,6 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
       .load({ clip, start, frames: c.data.frames, stride: 1, transform, withReference: false, views: [view] })
       .then((w) => w[view]);
   };
-  // by file, not by name: another split's sample_000000 is not this split's validation clip
-  const validationFiles = new Set(validation.map((clip) => path.resolve(clip.first)));
-  const generatedTrain = c.data.generated
-    ? (await generatedPairs(root(c.data.generated.train), c.data.frames)).filter(
-        (p) => !validationFiles.has(path.resolve(p.clip.first)),
-      )
-    : [];
-  const generatedValidation = c.data.generated?.validation
-    ? await generatedPairs(root(c.data.generated.validation), c.data.frames)
-    : [];
-  if (c.data.generated) {
-    if (!generatedTrain.length)
-      throw new ConfigError(`${c.data.generated.train}: no generated latents of training clips`);
-    o.onEvent?.({
-      kind: 'note',
-      text: `${generatedTrain.length} generated latents to decode on ${c.data.generated.fraction} of the steps, ${generatedValidation.length} for validation`,
-    });
-  }
   const fraction = c.data.generated?.fraction ?? 0;
   /** Generated steps before step s; step s is one when the count rises after it. */
   const generatedBefore = (s: number): number => Math.floor(s * fraction);

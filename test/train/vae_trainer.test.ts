@@ -293,25 +293,37 @@ test("generated latents: a generated step's loss is the decoder's on those laten
     notes.some((n) => n.startsWith('2 generated latents')),
     notes.join('; '),
   );
+  /** One decoder-only step on the generated latents in `folder`; the notes it gave. */
+  const stepOnGenerated = async (folder: string): Promise<string[]> => {
+    const name = path.basename(folder);
+    const notes: string[] = [];
+    await trainVae({
+      config: config(name, {
+        steps: 1,
+        model: '',
+        extra: `  init_from: '${scratchVae}'\n  trainable: decoder\n`,
+        dataExtra: `  generated:\n    train: '${folder}'\n    fraction: 1\n`,
+      }),
+      output: `${folder}-run`,
+      onEvent: (e) => void (e.kind === 'note' && notes.push(e.text)),
+    });
+    return notes;
+  };
   // another split's sample_000000 is not the trainer's validation clip of that name: kept
   const otherSplit = path.join(scratch, 'other-split');
   for (const view of ['First_Video', 'Third_Video'])
     cpSync(path.join(data, view), path.join(otherSplit, view), { recursive: true });
-  const fromOtherSplit = generated('generated-other-split', { three2one: ['sample_000000'] }, otherSplit);
-  const otherNotes: string[] = [];
-  await trainVae({
-    config: config('generated-other-split', {
-      steps: 1,
-      model: '',
-      extra: `  init_from: '${scratchVae}'\n  trainable: decoder\n`,
-      dataExtra: `  generated:\n    train: '${fromOtherSplit}'\n    fraction: 1\n`,
-    }),
-    output: path.join(scratch, 'generated-other-split-run'),
-    onEvent: (e) => void (e.kind === 'note' && otherNotes.push(e.text)),
-  });
+  const otherNotes = await stepOnGenerated(
+    generated('generated-other-split', { three2one: ['sample_000000'] }, otherSplit),
+  );
   assert.ok(
     otherNotes.some((n) => n.startsWith('1 generated latents')),
     otherNotes.join('; '),
+  );
+  // only the validation clip's latents: an error before any weights or loader process exist (no hang)
+  await assert.rejects(
+    stepOnGenerated(generated('generated-only-validation', { three2one: ['sample_000000'] })),
+    /generated-only-validation: no generated latents of training clips/,
   );
   const target = async (view: string, name: string) =>
     framesToTensor((await readFrames(path.join(data, view, `${name}.mp4`), { maxFrames: 5 })).frames, 32, 32);
