@@ -62,7 +62,7 @@ import { WanTransformer3DModel } from '../src/models/wan/transformer.js';
 import { parseTransformerConfig } from '../src/models/wan/transformer_config.js';
 import { promptEmbeddings } from '../src/models/umt5/prompt_cache.js';
 import { ALL_PROMPTS } from '../src/worldwander/prompts.js';
-import { WorldWanderPipeline } from '../src/worldwander/pipeline.js';
+import { translateSplit } from '../src/worldwander/translate_split.js';
 import { MODEL_CARD_FILES, type ModelDefaults } from '../src/worldwander/model_defaults.js';
 import { evaluate, meanTargetFrame, type EvalReport } from '../src/eval/evaluate.js';
 import { writeReport } from '../src/eval/report.js';
@@ -488,41 +488,6 @@ async function exportModel(
     });
 }
 
-/** Translates the first `count` clips of a split with a model folder, into OUTPUT/<task>/<case>/frames. */
-async function translateSplit(
-  modelDir: string,
-  split: keyof typeof SPLITS,
-  count: number,
-  out: string,
-  settings: { steps: number; guidance: number; shift: number; cpe: boolean },
-): Promise<void> {
-  using pipeline = WorldWanderPipeline.fromPretrained(modelDir);
-  const root = dataDir(split);
-  for (const task of TASKS) {
-    for (let i = 0; i < count; i++) {
-      const name = `sample_${String(i).padStart(6, '0')}`;
-      const input = path.join(root, task === 'three2one' ? LAYOUT.third : LAYOUT.first, `${name}.mp4`);
-      const result = await pipeline.translate(task, {
-        video: input,
-        referenceImage: path.join(root, LAYOUT.reference, `${name}.png`),
-        numInferenceSteps: settings.steps,
-        guidanceScale: settings.guidance,
-        flowShift: settings.shift,
-        seed: 1234,
-        useCollaborativePositionEncoding: settings.cpe,
-      });
-      const dir = path.join(out, task, task === 'three2one' ? LAYOUT.first : LAYOUT.third, name);
-      mkdirSync(dir, { recursive: true });
-      for (const [f, frame] of result.frames.entries())
-        await writePng(path.join(dir, `${String(f).padStart(5, '0')}.png`), {
-          width: result.width,
-          height: result.height,
-          data: frame,
-        });
-    }
-  }
-}
-
 /** The mean target frame of the training split (the mean-frame baseline), computed once. */
 async function meanFrame(task: (typeof TASKS)[number]): Promise<Uint8Array> {
   const file = path.join(OUT, `mean_frame_${task}.bin`);
@@ -617,7 +582,7 @@ async function sampling(): Promise<void> {
       continue;
     const out = path.join(OUT, 'sampling', `n${settings.steps}_g${settings.guidance}_s${settings.shift}`);
     rmSync(out, { recursive: true, force: true });
-    await translateSplit(MODEL, 'validation', 16, out, { ...settings, cpe: true });
+    await translateSplit(MODEL, dataDir('validation'), 16, out, { ...settings, cpe: true });
     const reports = await scoreSplit(out, 'validation', false);
     const mean = (m: keyof SettingScores | 'ssim'): number =>
       ((reports.three2one!.overall.model[m] ?? NaN) + (reports.one2three!.overall.model[m] ?? NaN)) / 2;
@@ -665,7 +630,7 @@ async function report(
   const out = path.join(OUT, name, 'predictions');
   const lossFile = path.join(OUT, cpe ? 'transformer' : 'transformer-uniform', 'metrics.jsonl');
   rmSync(out, { recursive: true, force: true });
-  await translateSplit(modelDir, 'test', SPLITS.test.count, out, {
+  await translateSplit(modelDir, dataDir('test'), SPLITS.test.count, out, {
     ...(settings ?? { steps: index.num_inference_steps, guidance: index.guidance_scale, shift: index.flow_shift }),
     cpe,
   });
