@@ -23,13 +23,12 @@ import {
   MODEL_CARD_FILES,
   readDefaults,
 } from '../worldwander/model_defaults.js';
-import type { WorldWanderTask } from '../worldwander/prompts.js';
+import { TASKS, type WorldWanderTask } from '../worldwander/prompts.js';
 import { checkOutputFolder } from '../io/output_path.js';
 import { jsonText } from '../io/json_text.js';
 
 export { BUNDLED_MODEL, BUNDLED_PERCEPTION };
 export { DEMO_DATA };
-const TASKS: WorldWanderTask[] = ['three2one', 'one2three'];
 
 export interface DemoOptions {
   out: string;

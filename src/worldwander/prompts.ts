@@ -2,6 +2,9 @@
 // text dropout use the empty prompt.
 export type WorldWanderTask = 'three2one' | 'one2three';
 
+/** Both tasks, in the order runs and reports take them. */
+export const TASKS: readonly WorldWanderTask[] = ['three2one', 'one2three'];
+
 export const TASK_PROMPT: Record<WorldWanderTask, string> = {
   three2one: 'Transform it into the first-person perspective.',
   one2three: 'Transform it into the third-person perspective.',

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { writePng } from '../data/frames.js';
 import { LAYOUT } from '../data/layout.js';
 import { WorldWanderPipeline } from './pipeline.js';
-import type { WorldWanderTask } from './prompts.js';
+import { TASKS } from './prompts.js';
 
 export interface SplitSampling {
   steps: number;
@@ -15,8 +15,6 @@ export interface SplitSampling {
   shift: number;
   cpe: boolean;
 }
-
-export const TASKS: readonly WorldWanderTask[] = ['three2one', 'one2three'];
 
 export async function translateSplit(
   modelDir: string,
