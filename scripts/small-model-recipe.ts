@@ -61,7 +61,7 @@ import { Generator, SafetensorsFile, hasFastBf16, saveSafetensors } from '../src
 import { WanTransformer3DModel } from '../src/models/wan/transformer.js';
 import { parseTransformerConfig } from '../src/models/wan/transformer_config.js';
 import { promptEmbeddings } from '../src/models/umt5/prompt_cache.js';
-import { ALL_PROMPTS } from '../src/worldwander/prompts.js';
+import { ALL_PROMPTS, TASKS } from '../src/worldwander/prompts.js';
 import { translateSplit } from '../src/worldwander/translate_split.js';
 import { MODEL_CARD_FILES, type ModelDefaults } from '../src/worldwander/model_defaults.js';
 import { evaluate, meanTargetFrame, type EvalReport } from '../src/eval/evaluate.js';
@@ -198,7 +198,6 @@ const MODEL = path.join(OUT, 'worldwander-small');
 const STAGING = path.join(OUT, 'model');
 const SIZE = { width: 64, height: 64, frames: 17, fps: 8 };
 const SPLITS = { train: { seed: 1, count: 2500 }, validation: { seed: 2, count: 64 }, test: { seed: 3, count: 32 } };
-const TASKS = ['three2one', 'one2three'] as const;
 /** Steps of each run of the CPE ablation (the main run keeps its checkpoint of this step). */
 const ABLATION_STEPS = 250;
 const times: Record<string, number> = existsSync(path.join(OUT, 'times.json'))
