@@ -5,12 +5,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { labelPath, readLabelStrip } from '../src/data/labels.js';
-import { LAYOUT } from '../src/data/layout.js';
+import { LAYOUT, viewEntries } from '../src/data/layout.js';
 import { readImage } from '../src/data/frames.js';
 import { readVideoFrames } from '../src/data/video_writer.js';
 import { calibrate, type CalibrationCase } from '../src/eval/calibration.js';
 import { PerceptualScorer } from '../src/eval/perceptual.js';
-import { viewEntries } from '../src/data/layout.js';
+import { TASKS, TASK_VIEWS, type WorldWanderTask } from '../src/worldwander/prompts.js';
 
 const { values } = parseArgs({
   options: {
@@ -22,15 +22,17 @@ const { values } = parseArgs({
   },
 });
 if (!values.data) throw new Error('--data DIR is required');
-const [inputView, targetView] =
-  values.task === 'three2one' ? [LAYOUT.third, LAYOUT.first] : [LAYOUT.first, LAYOUT.third];
+if (!TASKS.includes(values.task as WorldWanderTask))
+  throw new Error(`--task: three2one or one2three, got ${values.task}`);
+const views = TASK_VIEWS[values.task as WorldWanderTask];
+const [inputView, targetView] = [LAYOUT[views.input], LAYOUT[views.target]];
 const cases: CalibrationCase[] = [];
 for (const [name, file] of [...viewEntries(path.join(values.data, targetView))].slice(0, Number(values.cases))) {
   const truth = await readVideoFrames(file);
   const input = await readVideoFrames(path.join(values.data, inputView, path.basename(file)), {
     maxFrames: truth.frames.length,
   });
-  const maps = labelPath(values.data, values.task === 'three2one' ? 'first' : 'third', name);
+  const maps = labelPath(values.data, views.target, name);
   cases.push({ truth, input: input.frames, trueMaps: readLabelStrip(maps, { ...truth, frames: truth.frames.length }) });
 }
 const scorer = values.perception ? PerceptualScorer.load(values.perception) : undefined;

@@ -10,6 +10,7 @@ import sharp from 'sharp';
 
 import { synthesize } from '../src/synth/run.js';
 import { LAYOUT } from '../src/data/layout.js';
+import { TASKS, TASK_VIEWS } from '../src/worldwander/prompts.js';
 import { readFrames, sideBySide, type RgbImage } from '../src/data/frames.js';
 import { framesToTensor, tensorToFrames } from '../src/data/video_tensor.js';
 import { noGrad } from '../src/torch/index.js';
@@ -43,8 +44,8 @@ try {
   const name = `sample_${String(index).padStart(6, '0')}`;
   const clip = (view: string): string => path.join(data, view, `${name}.mp4`);
   const rows: Uint8Array[][] = [];
-  for (const task of ['three2one', 'one2three'] as const) {
-    const [input, target] = task === 'three2one' ? [LAYOUT.third, LAYOUT.first] : [LAYOUT.first, LAYOUT.third];
+  for (const task of TASKS) {
+    const [input, target] = [LAYOUT[TASK_VIEWS[task].input], LAYOUT[TASK_VIEWS[task].target]];
     const o = { video: clip(input), referenceImage: path.join(data, LAYOUT.reference, `${name}.png`) };
     const shipped = await pipeline.translate(task, o);
     const sampled = await pipeline.translate(task, { ...o, numInferenceSteps: 20 });

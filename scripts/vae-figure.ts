@@ -13,6 +13,7 @@ import { framesToTensor, tensorToFrames } from '../src/data/video_tensor.js';
 import { AutoencoderKLWan } from '../src/models/wan/vae.js';
 import { SafetensorsFile, noGrad, scope, type Tensor } from '../src/torch/index.js';
 import { LAYOUT } from '../src/data/layout.js';
+import { TASK_VIEWS, type WorldWanderTask } from '../src/worldwander/prompts.js';
 import { listGeneratedLatents, readGeneratedSource } from '../src/train/generated_latents.js';
 
 const args = process.argv.slice(2);
@@ -43,7 +44,7 @@ function caseAt(k: number): { truth: string; latents?: string } {
   if (!generated) return { truth: path.join(clips, `sample_${String(k).padStart(6, '0')}.mp4`) };
   const file = generatedFiles[k];
   if (!file) throw new Error(`${generated}: fewer than ${k + 1} cases of ${task}`);
-  const view = task === 'three2one' ? LAYOUT.first : LAYOUT.third;
+  const view = LAYOUT[TASK_VIEWS[task as WorldWanderTask].target];
   return { truth: path.join(readGeneratedSource(generated).data, view, `${file.case}.mp4`), latents: file.file };
 }
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { FileFormatError, OptionError } from '../errors.js';
 import { isVideoFile } from '../data/frames.js';
 import { LAYOUT, caseName, imageNamed, isReleaseLayout, isVideoEntry, viewEntries } from '../data/layout.js';
-import type { WorldWanderTask } from '../worldwander/prompts.js';
+import { TASK_VIEWS, type WorldWanderTask } from '../worldwander/prompts.js';
 
 export interface Case {
   name: string;
@@ -33,8 +33,8 @@ export interface CaseOptions {
 export function findCases({ task, input, ref, groundTruth }: CaseOptions): Case[] {
   const info = statSync(input, { throwIfNoEntry: false });
   if (!info) throw new OptionError('input', `${input} does not exist`);
-  const inputView = task === 'three2one' ? LAYOUT.third : LAYOUT.first;
-  const targetView = task === 'three2one' ? LAYOUT.first : LAYOUT.third;
+  const inputView = LAYOUT[TASK_VIEWS[task].input];
+  const targetView = LAYOUT[TASK_VIEWS[task].target];
   let cases: Case[];
   if (info.isDirectory() && isReleaseLayout(input)) {
     const views = path.join(input, inputView);

@@ -23,7 +23,7 @@ import {
   MODEL_CARD_FILES,
   readDefaults,
 } from '../worldwander/model_defaults.js';
-import { TASKS, type WorldWanderTask } from '../worldwander/prompts.js';
+import { TASKS, TASK_VIEWS, type WorldWanderTask } from '../worldwander/prompts.js';
 import { checkOutputFolder } from '../io/output_path.js';
 import { jsonText } from '../io/json_text.js';
 
@@ -107,8 +107,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       let done = 0;
       for (const task of TASKS) {
         for (const name of names) {
-          const [inputView, targetView] =
-            task === 'three2one' ? [LAYOUT.third, LAYOUT.first] : [LAYOUT.first, LAYOUT.third];
+          const [inputView, targetView] = [LAYOUT[TASK_VIEWS[task].input], LAYOUT[TASK_VIEWS[task].target]];
           const input = path.join(data, inputView, `${name}.mp4`);
           const reference = path.join(data, LAYOUT.reference, `${name}.png`);
           const translation = await pipeline.translate(task, { video: input, referenceImage: reference, seed: 1234 });

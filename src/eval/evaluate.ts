@@ -8,9 +8,8 @@ import path from 'node:path';
 import { FileFormatError, OptionError } from '../errors.js';
 import { coverFit, isVideoFile, readFrames, type RgbVideo } from '../data/frames.js';
 import { decodeVideos, probeVideo } from '../data/video_writer.js';
-import { LAYOUT } from '../data/layout.js';
-import { viewEntries } from '../data/layout.js';
-import type { WorldWanderTask } from '../worldwander/prompts.js';
+import { LAYOUT, viewEntries } from '../data/layout.js';
+import { TASK_VIEWS, type WorldWanderTask } from '../worldwander/prompts.js';
 import { labelPath, readLabelStrip } from '../data/labels.js';
 import { gaussianBlurRgb } from './filters.js';
 import type { Fvd } from './fvd.js';
@@ -120,7 +119,7 @@ export const NOT_MEASURED =
  * frames/) as infer writes them.
  */
 export function predictionEntries(dir: string, task: WorldWanderTask): Map<string, string> {
-  const view = path.join(dir, task === 'three2one' ? LAYOUT.first : LAYOUT.third);
+  const view = path.join(dir, LAYOUT[TASK_VIEWS[task].target]);
   if (existsSync(view)) return viewEntries(view);
   const found = new Map<string, string>();
   for (const name of readdirSync(dir).sort()) {
@@ -159,7 +158,7 @@ export async function meanTargetFrame(
   height: number,
   onProgress?: (done: number, total: number) => void,
 ): Promise<Uint8Array> {
-  const view = path.join(trainingData, task === 'three2one' ? LAYOUT.first : LAYOUT.third);
+  const view = path.join(trainingData, LAYOUT[TASK_VIEWS[task].target]);
   if (!existsSync(view))
     throw new OptionError(
       'trainData',
@@ -256,8 +255,9 @@ interface Matched {
 }
 
 function matchCases(o: EvaluateOptions): Matched {
-  const inputView = o.task === 'three2one' ? LAYOUT.third : LAYOUT.first;
-  const targetView = o.task === 'three2one' ? LAYOUT.first : LAYOUT.third;
+  const views = TASK_VIEWS[o.task];
+  const inputView = LAYOUT[views.input];
+  const targetView = LAYOUT[views.target];
   for (const view of [inputView, targetView])
     if (!existsSync(path.join(o.groundTruth, view)))
       throw new OptionError('groundTruth', `${o.groundTruth} has no ${view}/ (the ground truth in the release layout)`);
@@ -269,7 +269,7 @@ function matchCases(o: EvaluateOptions): Matched {
     throw new FileFormatError(
       `${o.predictions}: no prediction matches a case of ${path.join(o.groundTruth, targetView)} by name`,
     );
-  return { names, predictions, truths, inputs, targetView: o.task === 'three2one' ? 'first' : 'third' };
+  return { names, predictions, truths, inputs, targetView: views.target };
 }
 
 /** The names of the cases that will be scored (predictions with ground truth and an input view). */

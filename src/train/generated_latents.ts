@@ -12,7 +12,7 @@ import path from 'node:path';
 
 import { ConfigError } from '../worldwander/config.js';
 import { WorldWanderPipeline } from '../worldwander/pipeline.js';
-import type { WorldWanderTask } from '../worldwander/prompts.js';
+import { TASK_VIEWS, type WorldWanderTask } from '../worldwander/prompts.js';
 import { LAYOUT, imageNamed, viewEntries } from '../data/layout.js';
 import { saveSafetensors } from '../torch/index.js';
 import { weightsIdentity } from '../data/latent_cache.js';
@@ -99,7 +99,7 @@ export async function writeGeneratedLatents(o: GeneratedLatentsOptions): Promise
         throw new ConfigError(`${path.join(o.data, LAYOUT.reference)}: no reference image for ${name}`);
       const seed = generatedSeed(name);
       const result = await pipeline.translateLatents(task, {
-        video: (task === 'three2one' ? third : first).get(name)!,
+        video: { first, third }[TASK_VIEWS[task].input].get(name)!,
         referenceImage: reference,
         seed,
         signal: o.signal,

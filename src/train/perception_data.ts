@@ -23,7 +23,7 @@ export async function loadLabelledFrames(
 ): Promise<LabelledFrames> {
   const out: LabelledFrames = { width: 0, height: 0, images: [], labels: [] };
   for (const view of ['first', 'third'] as const) {
-    const dir = path.join(root, view === 'first' ? LAYOUT.first : LAYOUT.third);
+    const dir = path.join(root, LAYOUT[view]);
     const entries = [...viewEntries(dir)].slice(0, clips);
     if (entries.length === 0) throw new OptionError('data', `${dir} holds no videos`);
     for (let start = 0; start < entries.length; start += 64) {

@@ -33,10 +33,11 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
-import { ConfigError, applyOverrides, resolveConfigPath } from '../worldwander/config.js';
+import { ConfigError, PrecisionSchema, applyOverrides, resolveConfigPath } from '../worldwander/config.js';
 import {
   Generator,
   SafetensorsFile,
+  autocast,
   cat,
   checkDevice,
   noGrad,
@@ -73,6 +74,7 @@ import { withRunLock } from '../io/run_lock.js';
 import { jsonText } from '../io/json_text.js';
 import { listGeneratedLatents, readGeneratedSource } from './generated_latents.js';
 import { LAYOUT } from '../data/layout.js';
+import { TASK_VIEWS } from '../worldwander/prompts.js';
 
 const VaeTrainingSchema = z.strictObject({
   /** The AutoencoderKLWan config (keys of its config.json); the rest take the Wan2.2 values. Not with init_from. */
@@ -111,6 +113,8 @@ const VaeTrainingSchema = z.strictObject({
     save_interval_steps: z.number().int().positive(),
     keep_last_checkpoints: z.number().int().positive(),
     seed: z.number().int().min(0),
+    /** "bf16-mixed": each step's forward under autocast to bfloat16 (float32 weights, optimiser, validation); default float32. */
+    precision: PrecisionSchema.optional(),
     /** Windows used to measure latents_mean/latents_std. */
     stats_windows: z.number().int().positive(),
     /** A trained VAE folder to start from (its config.json and weights) instead of a fresh initialisation. */
@@ -457,45 +461,44 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
           adversarial !== undefined &&
           step >= adversarial.start_step &&
           (adversarial.steps !== 'generated' || generatedFiles !== undefined);
-        /** Reconstruction terms, the adversarial ones when on; backward; then the critic's own step. */
-        const finish = (recon: Tensor, reconstruction: Tensor): { loss: number; psnr: number } => {
-          let total = reconstruction;
-          if (lattice) total = total.add(lattice.loss(framesOf(recon), framesOf(x)).mul(latticeWeight));
-          let realFrames: Tensor | undefined, fakeFrames: Tensor | undefined;
-          if (adversarialOn) {
-            realFrames = framesOf(x);
-            fakeFrames = framesOf(recon);
-            total = total.add(generatorTerms(critic.net, realFrames, fakeFrames, adversarial));
-          }
-          total.backward();
-          if (adversarialOn) critic.step(realFrames!, fakeFrames!);
-          return { loss: total.item(), psnr: noGrad(() => batchPsnr(recon.detach(), x)) };
-        };
         /** MSE + l1_weight · L1 of a decoded batch against its frames. */
         const reconstruction = (recon: Tensor): Tensor => {
           const diff = recon.sub(x);
           return diff.square().mean().add(diff.abs().mean().mul(c.training.l1_weight));
         };
-        if (decoderOnly) {
-          // the decoder learns from z = μ (what the pipeline decodes), or from the transformer's own latents
-          const z = generatedFiles
-            ? cat(
-                generatedFiles.map((file) => readGeneratedLatents(file, latentFrames, device)),
-                0,
-              )
-            : noGrad(() => vae.encode(x).mean);
-          const recon = vae.decode(z, { clamp: false });
-          return finish(recon, reconstruction(recon));
-        }
-        const generator = new Generator(sampleSeed(`${c.training.seed}/${step}`, 'vae-noise'));
-        const moments = vae.encodeMoments(x);
-        const [mean, logvar] = moments.chunk(2, 1) as [Tensor, Tensor];
-        const clamped = logvar.clamp(-30, 20);
-        const std = clamped.mul(0.5).exp();
-        const zz = mean.add(std.mul(randn(mean.shape, generator, { device })));
-        const recon = vae.decode(zz, { clamp: false });
-        const kl = mean.square().add(clamped.exp()).sub(1).sub(clamped).mul(0.5).mean();
-        return finish(recon, reconstruction(recon).add(kl.mul(c.training.kl_weight)));
+        /** The decoded batch (float32) and the loss: reconstruction terms, the KL, the adversarial ones when on. */
+        const forward = (): { recon: Tensor; total: Tensor } => {
+          let recon: Tensor, total: Tensor;
+          if (decoderOnly) {
+            // the decoder learns from z = μ (what the pipeline decodes), or from the transformer's own latents
+            const z = generatedFiles
+              ? cat(
+                  generatedFiles.map((file) => readGeneratedLatents(file, latentFrames, device)),
+                  0,
+                )
+              : noGrad(() => vae.encode(x).mean);
+            recon = vae.decode(z, { clamp: false }).float();
+            total = reconstruction(recon);
+          } else {
+            const generator = new Generator(sampleSeed(`${c.training.seed}/${step}`, 'vae-noise'));
+            const moments = vae.encodeMoments(x).float();
+            const [mean, logvar] = moments.chunk(2, 1) as [Tensor, Tensor];
+            const clamped = logvar.clamp(-30, 20);
+            const std = clamped.mul(0.5).exp();
+            const zz = mean.add(std.mul(randn(mean.shape, generator, { device })));
+            recon = vae.decode(zz, { clamp: false }).float();
+            const kl = mean.square().add(clamped.exp()).sub(1).sub(clamped).mul(0.5).mean();
+            total = reconstruction(recon).add(kl.mul(c.training.kl_weight));
+          }
+          if (lattice) total = total.add(lattice.loss(framesOf(recon), framesOf(x)).mul(latticeWeight));
+          if (adversarialOn) total = total.add(generatorTerms(critic.net, framesOf(x), framesOf(recon), adversarial));
+          return { recon, total };
+        };
+        // bf16-mixed: the forward under autocast (float32 master weights); backward and the critic's own step outside it
+        const { recon, total } = c.training.precision === 'bf16-mixed' ? autocast('bfloat16', forward) : forward();
+        total.backward();
+        if (adversarialOn) critic.step(framesOf(x), framesOf(recon));
+        return { loss: total.item(), psnr: noGrad(() => batchPsnr(recon.detach(), x)) };
       });
       if (!Number.isFinite(loss)) throw new ConfigError(`step ${step + 1}: the loss is ${loss}; stopped`);
       optimizer.lr = learningRateAt(step, c.training.learning_rate, c.training.warmup_steps, {
@@ -690,7 +693,7 @@ async function generatedPairs(dir: string, frames: number): Promise<GeneratedPai
   return listGeneratedLatents(dir).map((g) => {
     const clip = byName.get(g.case);
     if (!clip) throw new ConfigError(`${g.file}: its case ${g.case} is not a clip of ${data} with ${frames} frames`);
-    return { file: g.file, clip, view: g.task === 'three2one' ? 'first' : 'third' };
+    return { file: g.file, clip, view: TASK_VIEWS[g.task].target };
   });
 }
 

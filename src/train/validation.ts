@@ -17,7 +17,7 @@ import { ConfigError, type WorldWanderConfig } from '../worldwander/config.js';
 import { writeCase } from '../worldwander/outputs.js';
 import { WorldWanderPipeline } from '../worldwander/pipeline.js';
 import type { TextEncoderFiles } from '../models/umt5/prompt_cache.js';
-import type { WorldWanderTask } from '../worldwander/prompts.js';
+import { TASK_VIEWS, type WorldWanderTask } from '../worldwander/prompts.js';
 import { jsonText } from '../io/json_text.js';
 
 export interface ValidationContext {
@@ -90,7 +90,7 @@ export async function runValidation(v: ValidationContext): Promise<ValidationRes
   try {
     for (const name of names) {
       const clip = v.all.find((c) => c.name === name)!;
-      const [condition, truthVideo] = task === 'three2one' ? [clip.third, clip.first] : [clip.first, clip.third];
+      const [condition, truthVideo] = [clip[TASK_VIEWS[task].input], clip[TASK_VIEWS[task].target]];
       const translation = await pipeline.translate(task, {
         video: condition,
         referenceImage: clip.reference,

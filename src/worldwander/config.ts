@@ -15,6 +15,15 @@ import { FileFormatError, OptionError } from '../errors.js';
 const int = (min = 0) => z.number().int().min(min);
 const path_ = z.string().min(1);
 
+/**
+ * Lightning's precision names: "bf16-mixed" (autocast to bfloat16, float32 master weights) or
+ * float32. A number from YAML or an override (`training.precision=32`) means the same as the string.
+ */
+export const PrecisionSchema = z.preprocess(
+  (v) => (typeof v === 'number' ? String(v) : v),
+  z.enum(['bf16-mixed', '32', '32-true']),
+);
+
 const TrainingSchema = z.strictObject({
   resume_path: path_.nullable(),
   batch_size: int(1),
@@ -26,8 +35,7 @@ const TrainingSchema = z.strictObject({
   save_val_interval_steps: int(1),
   accumulate_grad_batches: int(1),
   gradient_clip_val: z.number().positive().nullable(),
-  // a number from YAML or an override (`training.precision=32`) means the same as the string
-  precision: z.preprocess((v) => (typeof v === 'number' ? String(v) : v), z.enum(['bf16-mixed', '32', '32-true'])),
+  precision: PrecisionSchema,
   accelerator: z.string(),
   strategy: z.string(),
   gradient_checkpointing: z.boolean(),

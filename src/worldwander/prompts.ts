@@ -5,6 +5,12 @@ export type WorldWanderTask = 'three2one' | 'one2three';
 /** Both tasks, in the order runs and reports take them. */
 export const TASKS: readonly WorldWanderTask[] = ['three2one', 'one2three'];
 
+/** The view a task reads and the view it makes (keys of the release layout: First_Video is the ego view). */
+export const TASK_VIEWS: Record<WorldWanderTask, { input: 'first' | 'third'; target: 'first' | 'third' }> = {
+  three2one: { input: 'third', target: 'first' },
+  one2three: { input: 'first', target: 'third' },
+};
+
 export const TASK_PROMPT: Record<WorldWanderTask, string> = {
   three2one: 'Transform it into the first-person perspective.',
   one2three: 'Transform it into the third-person perspective.',

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { writePng } from '../data/frames.js';
 import { LAYOUT } from '../data/layout.js';
 import { WorldWanderPipeline } from './pipeline.js';
-import { TASKS } from './prompts.js';
+import { TASKS, TASK_VIEWS } from './prompts.js';
 
 export interface SplitSampling {
   steps: number;
@@ -27,8 +27,8 @@ export async function translateSplit(
   for (const task of TASKS) {
     for (let i = 0; i < count; i++) {
       const name = `sample_${String(i).padStart(6, '0')}`;
-      const input = path.join(root, task === 'three2one' ? LAYOUT.third : LAYOUT.first, `${name}.mp4`);
-      const dir = path.join(out, task, task === 'three2one' ? LAYOUT.first : LAYOUT.third, name);
+      const input = path.join(root, LAYOUT[TASK_VIEWS[task].input], `${name}.mp4`);
+      const dir = path.join(out, task, LAYOUT[TASK_VIEWS[task].target], name);
       const result = await pipeline.translate(task, {
         video: input,
         referenceImage: path.join(root, LAYOUT.reference, `${name}.png`),

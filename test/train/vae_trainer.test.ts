@@ -255,6 +255,26 @@ test("with the PatchGAN critic: the critic learns, the decoder's loss changes, a
   );
 });
 
+test('bf16-mixed: the forward under autocast, with the critic on: step 1 within bfloat16 rounding of the float32 run (not equal to it), finite, weights kept in float32', async () => {
+  await ready;
+  const critic = `  adversarial:\n    weight: 0.5\n    feature_matching_weight: 1.0\n    start_step: 0\n    learning_rate: 1e-3\n    width: 8\n`;
+  const runs = { '32': path.join(scratch, 'precision-32'), 'bf16-mixed': path.join(scratch, 'precision-bf16') };
+  for (const [precision, output] of Object.entries(runs))
+    await trainVae({
+      config: config('precision', { steps: 3, extra: critic }),
+      overrides: [`training.precision=${precision}`],
+      output,
+    });
+  const [full, mixed] = [losses(runs['32']), losses(runs['bf16-mixed'])];
+  assert.ok(mixed.every(Number.isFinite), `losses ${mixed.join(', ')}`);
+  assert.notEqual(mixed[0], full[0], 'the convolutions ran in bfloat16');
+  assert.ok(Math.abs(mixed[0]! - full[0]!) < 0.02 * full[0]!, `step 1: ${mixed[0]} against float32's ${full[0]}`);
+  const weights = SafetensorsFile.open(
+    path.join(listCheckpoints(runs['bf16-mixed']).pop()!.dir, 'vae', 'diffusion_pytorch_model.safetensors'),
+  );
+  assert.deepEqual(new Set(weights.keys().map((k) => weights.get(k).dtype)), new Set(['float32']));
+});
+
 test("generated latents: a generated step's loss is the decoder's on those latents against their cases' other view; the validation clips' are left out; validation scores them", async () => {
   assert.ok(scratchVae, 'needs the from-scratch run');
   const generated = (name: string, files: Record<string, string[]>, split = data): string => {
