@@ -6,7 +6,7 @@ import { writeAll, writeFileAtomicSync } from '../io/atomic.js';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import path from 'node:path';
 
-import { dtypeCode, itemSize, type DType } from './dtype.js';
+import { dtypeCode, isFloating, itemSize, type DType } from './dtype.js';
 import { native } from './native.js';
 import { decodeE4m3fn } from './float8.js';
 import { Tensor, wrap, type Device } from './tensor.js';
@@ -313,24 +313,27 @@ export function saveSafetensors(
 
 /**
  * Writes `names` (name in the file → key of `source`) from `source` to `file` atomically, one
- * tensor in memory at a time: converting a 10 GB model needs no 10 GB of memory.
+ * tensor in memory at a time: converting a 10 GB model needs no 10 GB of memory. With
+ * `floatDtype`, floating-point tensors are written in that dtype (integer ones as they are).
  */
 export function saveSafetensorsFrom(
   file: string,
   source: TensorSource,
   names: ReadonlyMap<string, string>,
   metadata: Record<string, string> = {},
+  { floatDtype }: { floatDtype?: DType } = {},
 ): void {
   writeEntries(
     file,
     [...names].map(([name, key]) => {
-      const { dtype, shape } = source.info(key);
+      const info = source.info(key);
+      const dtype = floatDtype && isFloating(info.dtype) ? floatDtype : info.dtype;
       return {
         name,
         dtype,
-        shape,
+        shape: info.shape,
         bytes: () => {
-          using t = source.get(key);
+          using t = source.get(key, { dtype });
           return new Uint8Array(native.toBytes(t.handle));
         },
       };

@@ -3,7 +3,7 @@
 // release's, ComfyUI's; safetensors, a torch.save .pth, scaled fp8), written in diffusers',
 // the original release's or ComfyUI's names as one safetensors file, a tensor at a time.
 import { FileFormatError } from '../errors.js';
-import { openTensorFile, saveSafetensorsFrom, type TensorSource } from '../torch/index.js';
+import { openTensorFile, saveSafetensorsFrom, type DType, type TensorSource } from '../torch/index.js';
 import { dequantizedSource } from '../torch/scaled_fp8.js';
 import {
   COMFY_PREFIX,
@@ -43,11 +43,15 @@ function named(
   }
 }
 
-/** Writes `input`'s weights to `output` in the `to` layout; scaled fp8 weights are written dequantised (float32). */
+/**
+ * Writes `input`'s weights to `output` in the `to` layout; scaled fp8 weights are written
+ * dequantised (float32), or in `dtype` (floating-point tensors; e.g. a bfloat16 copy at half the size).
+ */
 export function convertModelFile(
   input: string,
   output: string,
   to: ModelLayout,
+  { dtype }: { dtype?: DType } = {},
 ): { part: ModelPart; from: string; tensors: number } {
   const raw = dequantizedSource(openTensorFile(input));
   const part = modelPartOf(raw.keys());
@@ -94,7 +98,7 @@ export function convertModelFile(
     if (to === 'original') named(names, keys, (k) => UMT5_RENAMES.toTheirs(k), part, to);
     else named(names, keys, (k) => k, part, to);
   }
-  saveSafetensorsFrom(output, source, names, { format: 'pt' });
+  saveSafetensorsFrom(output, source, names, { format: 'pt' }, { floatDtype: dtype });
   return { part, from, tensors: names.size };
 }
 

@@ -31,9 +31,10 @@ function convert(
   input: string,
   to: string,
   name: string,
+  extra: string[] = [],
 ): { status: number; out: string; stdout: string; stderr: string } {
   const out = path.join(scratch, name);
-  const r = spawnSync(process.execPath, [cli, 'convert', '--to', to, input, out], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [cli, 'convert', '--to', to, ...extra, input, out], { encoding: 'utf8' });
   return { status: r.status ?? -1, out, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -122,6 +123,45 @@ test("the text encoder: the release's umT5 .pth -> transformers names, and back 
   const pth = path.join(PARTS, 'models_t5_umt5-xxl-enc-bf16.pth');
   converts(pth, 'diffusers', openTensorFile(transformersFile), '.pth -> transformers', ['encoder.embed_tokens.weight']);
   converts(transformersFile, 'original', openTensorFile(pth), 'transformers -> original');
+});
+
+/** float32 values rounded to bfloat16 (round to nearest, ties to even), as float32: by hand, on the bits. */
+function bf16Rounded(values: Float32Array): Float32Array {
+  const bits = new Uint32Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
+  for (let i = 0; i < bits.length; i++) {
+    const lsb = (bits[i]! >>> 16) & 1;
+    bits[i] = ((bits[i]! + 0x7fff + lsb) >>> 16) << 16;
+  }
+  return new Float32Array(bits.buffer);
+}
+
+test('--dtype bfloat16: every floating-point tensor in bfloat16, each value the float32 one rounded to nearest even; --dtype float32 back gives those values exactly; a LoRA is refused', () => {
+  const input = path.join(TINY, 'vae', 'diffusion_pytorch_model.safetensors');
+  const half = convert(input, 'diffusers', 'vae-bf16.safetensors', ['--dtype', 'bfloat16']);
+  assert.equal(half.status, 0, half.stderr);
+  assert.match(half.stdout, /floating-point tensors in bfloat16/);
+  const [source, written] = [openTensorFile(input), openTensorFile(half.out)];
+  assert.deepEqual(written.keys().sort(), source.keys().sort());
+  const back = convert(half.out, 'diffusers', 'vae-back.safetensors', ['--dtype', 'float32']);
+  assert.equal(back.status, 0, back.stderr);
+  const widened = openTensorFile(back.out);
+  scope(() => {
+    for (const key of source.keys()) {
+      assert.equal(source.info(key).dtype, 'float32', key);
+      assert.equal(written.info(key).dtype, 'bfloat16', key);
+      const expected = bf16Rounded(source.get(key).toTypedArray() as Float32Array);
+      const got = widened.get(key);
+      assert.equal(got.dtype, 'float32', key);
+      assert.deepEqual(got.toTypedArray(), expected, key);
+    }
+  });
+  assert.ok(readFileSync(half.out).length < 0.6 * readFileSync(input).length, 'about half the bytes');
+  const lora = convert(path.join(FIXTURES, 'lora_formats', 'kohya.safetensors'), 'diffusers', 'l.safetensors', [
+    '--dtype',
+    'bfloat16',
+  ]);
+  assert.equal(lora.status, 2, lora.stderr);
+  assert.match(lora.stderr, /is a LoRA: --dtype is for model weights/);
 });
 
 test('wrong uses are named: kohya for model weights, original for a LoRA, a file that is no model', () => {
