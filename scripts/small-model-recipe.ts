@@ -1,8 +1,9 @@
 // The small WorldWander, from nothing: `npm run recipe` (see models/worldwander-small/README.md).
-// The bundled model is `npm run recipe -- --vae-from models/stages/vae-z48-step5000 --decoder-from
-// models/stages/vae-z48-decoder-tuned --transformer-config configs/small/transformer-d384.json`: the
-// stages below on the z 48 VAE that was trained apart, in stages, its decoder as tuned on an earlier
-// transformer's outputs (models/stages/README.md), and the width-384 transformer. The plain
+// The bundled model's transformer starts as `npm run recipe -- --vae-from models/stages/vae-z48-step5000
+// --decoder-from models/stages/vae-z48-decoder-tuned --transformer-config configs/small/transformer-d384.json`:
+// the stages below on the z 48 VAE that was trained apart, in stages, its decoder as tuned on an
+// earlier transformer's outputs (models/stages/README.md), and the width-384 transformer; the
+// model card's "How this model was made, in order" lists the stages run after it. The plain
 // recipe trains its own z 16 VAE in one go (the previous bundled model) into outputs/recipe/ and
 // never overwrites the bundled folder.
 // Every stage picks up what an earlier, interrupted run left (synth --resume, training resumes
@@ -13,7 +14,7 @@
 //   2. perception the PerceptionNet that eval's perceptual, Fréchet and content scores use
 //                 (train-perception on both views of the training split's clips and their class
 //                 maps; shipped in the model folder as perception/)
-//   3. vae        train-vae with configs/small/vae.yaml
+//   3. vae        train-vae with configs/small/vae.yaml, the clips' frames decoded once (OUT/frame_cache)
 //   4. assemble   the staging model folder: the VAE, a tiny umT5 and its prompt cache, the
 //                 transformer (configs/small/transformer.json) at its seeded initialisation
 //   5. transformer  train with configs/small/three2one.yaml: all weights, both tasks alternating,
@@ -57,7 +58,7 @@ import { PerceptualScorer } from '../src/eval/perceptual.js';
 import { train } from '../src/train/trainer.js';
 import { listCheckpoints } from '../src/train/checkpoint.js';
 import { rememberedDigest } from '../src/io/digest.js';
-import { Generator, SafetensorsFile, hasFastBf16, saveSafetensors } from '../src/torch/index.js';
+import { Generator, SafetensorsFile, hasFastBf16, saveSafetensors, saveSafetensorsFrom } from '../src/torch/index.js';
 import { WanTransformer3DModel } from '../src/models/wan/transformer.js';
 import { parseTransformerConfig } from '../src/models/wan/transformer_config.js';
 import { promptEmbeddings } from '../src/models/umt5/prompt_cache.js';
@@ -222,6 +223,12 @@ const ROOT_KEYS = { first: 'first_video_root', third: 'third_video_root', refere
 const trainingRoots = (section: string, views: (keyof typeof LAYOUT)[]): string[] =>
   views.map((view) => `${section}.${ROOT_KEYS[view]}=${path.join(dataDir('train'), LAYOUT[view])}`);
 
+/** train-vae's data: the training split, its clip views decoded once into the frame cache (the same frames, no ffmpeg per window). */
+const vaeData = (): string[] => [
+  ...trainingRoots('data', ['first', 'third']),
+  `data.frame_cache=${path.join(OUT, 'frame_cache')}`,
+];
+
 async function data(): Promise<void> {
   for (const split of Object.keys(SPLITS) as (keyof typeof SPLITS)[]) {
     const out = dataDir(split);
@@ -269,7 +276,7 @@ async function vae(): Promise<void> {
   let bar: Progress | undefined;
   await trainVae({
     config: 'configs/small/vae.yaml',
-    overrides: [...trainingRoots('data', ['first', 'third']), `training.max_steps=${PROFILE.vaeSteps}`],
+    overrides: [...vaeData(), `training.max_steps=${PROFILE.vaeSteps}`],
     output,
     resume,
     onEvent: (e) => {
@@ -387,7 +394,7 @@ async function decoder(): Promise<void> {
     await trainVae({
       config: 'configs/small/vae-refiner.yaml',
       overrides: [
-        ...trainingRoots('data', ['first', 'third']),
+        ...vaeData(),
         `data.generated.train=${path.join(OUT, 'generated-train')}`,
         `data.generated.validation=${path.join(OUT, 'generated-validation')}`,
         `training.init_from=${from}`,
@@ -452,9 +459,16 @@ function bf16(from: string, to: string): void {
   mkdirSync(to, { recursive: true });
   cpSync(path.join(from, 'config.json'), path.join(to, 'config.json'));
   const source = SafetensorsFile.open(path.join(from, 'diffusion_pytorch_model.safetensors'));
-  const tensors = new Map(source.keys().map((k) => [k, source.get(k, { dtype: 'bfloat16' })]));
-  saveSafetensors(path.join(to, 'diffusion_pytorch_model.safetensors'), tensors, { format: 'pt' });
-  for (const t of tensors.values()) t.dispose();
+  const names = new Map(source.keys().map((k) => [k, k]));
+  saveSafetensorsFrom(
+    path.join(to, 'diffusion_pytorch_model.safetensors'),
+    source,
+    names,
+    { format: 'pt' },
+    {
+      floatDtype: 'bfloat16',
+    },
+  );
 }
 
 /** A model folder from the staging one and a trained transformer checkpoint, weights stored as bfloat16. */

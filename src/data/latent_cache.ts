@@ -32,7 +32,7 @@ export interface LatentKey {
 }
 
 /** Identity of a source: its real path with size and mtime (of every frame of a folder). */
-function sourceIdentity(source: string): string {
+export function sourceIdentity(source: string): string {
   const real = realpathSync(source);
   const info = statSync(real);
   if (!info.isDirectory()) return `${real}:${info.size}:${info.mtimeMs}`;

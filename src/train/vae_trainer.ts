@@ -53,6 +53,7 @@ import {
 import { AutoencoderKLWan } from '../models/wan/vae.js';
 import { WAN22_TI2V_5B_VAE, parseVaeConfig } from '../models/wan/vae_config.js';
 import { ClipLoaderPool } from '../data/clip_loader.js';
+import { FrameCache } from '../data/frame_cache.js';
 import { indexTriplets, windowStartCount, type Clip } from '../data/triplets.js';
 import { framesToTensor, tensorToFrames } from '../data/video_tensor.js';
 import { mean } from '../eval/metrics.js';
@@ -87,6 +88,12 @@ const VaeTrainingSchema = z.strictObject({
     frames: z.number().int().positive(),
     /** Clips never trained on; PSNR is measured on them at each checkpoint. */
     validation_clips: z.number().int().min(0),
+    /**
+     * A folder for the clip views decoded once (src/data/frame_cache.ts: all frames of a view at
+     * height x width, raw; 12 KB per frame at 64x64): windows are read from it instead of starting
+     * an ffmpeg each. The same frames, so the same training.
+     */
+    frame_cache: z.string().optional(),
     /**
      * The transformer's outputs as decoder inputs (folders of src/train/generated_latents.ts; decoder-only
      * training): a `fraction` of the steps decode generated latents of `train` against their cases' true
@@ -316,14 +323,20 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
   const lattice = latticeWeight > 0 ? new LatticePenalty(3, { device }) : undefined;
   const pool = new ClipLoaderPool(1);
   const transform = { height: c.data.height, width: c.data.width, resizeLong: Math.max(c.data.height, c.data.width) };
-  const window = (clip: Clip, key: string, view: 'first' | 'third') => {
-    const start = Math.floor(
-      (Number(sampleSeed(key, 'start')) / 2 ** 53) * windowStartCount(clip.frames, c.data.frames, 1),
+  const frameCache = c.data.frame_cache ? new FrameCache(root(c.data.frame_cache), transform) : undefined;
+  const decode = (clip: Clip, view: 'first' | 'third', start: number, frames: number) =>
+    pool.load({ clip, start, frames, stride: 1, transform, withReference: false, views: [view] }).then((w) => w[view]);
+  /** Frames start … start + data.frames − 1 of a clip view, from the frame cache when there is one. */
+  const framesAt = (clip: Clip, view: 'first' | 'third', start: number) =>
+    frameCache
+      ? frameCache.window(clip, view, start, c.data.frames, () => decode(clip, view, 0, clip.frames))
+      : decode(clip, view, start, c.data.frames);
+  const window = (clip: Clip, key: string, view: 'first' | 'third') =>
+    framesAt(
+      clip,
+      view,
+      Math.floor((Number(sampleSeed(key, 'start')) / 2 ** 53) * windowStartCount(clip.frames, c.data.frames, 1)),
     );
-    return pool
-      .load({ clip, start, frames: c.data.frames, stride: 1, transform, withReference: false, views: [view] })
-      .then((w) => w[view]);
-  };
   const fraction = c.data.generated?.fraction ?? 0;
   /** Generated steps before step s; step s is one when the count rises after it. */
   const generatedBefore = (s: number): number => Math.floor(s * fraction);
@@ -383,18 +396,7 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
     const frames = await Promise.all(pairs.map((p) => targetFrames(p)));
     return { frames, latents: pairs.map((p) => p.file) };
   };
-  const targetFrames = (p: GeneratedPair): Promise<Uint8Array[]> =>
-    pool
-      .load({
-        clip: p.clip,
-        start: 0,
-        frames: c.data.frames,
-        stride: 1,
-        transform,
-        withReference: false,
-        views: [p.view],
-      })
-      .then((w) => w[p.view]);
+  const targetFrames = (p: GeneratedPair): Promise<Uint8Array[]> => framesAt(p.clip, p.view, 0);
   let next = request(step);
   const video = (frames: Uint8Array[][]): Tensor =>
     scope(() =>

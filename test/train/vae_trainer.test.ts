@@ -2,7 +2,7 @@
 // fine-tuning the decoder alone (the encoder, and so the latent space, byte for byte unchanged),
 // and the configs it must refuse.
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -273,6 +273,53 @@ test('bf16-mixed: the forward under autocast, with the critic on: step 1 within 
     path.join(listCheckpoints(runs['bf16-mixed']).pop()!.dir, 'vae', 'diffusion_pytorch_model.safetensors'),
   );
   assert.deepEqual(new Set(weights.keys().map((k) => weights.get(k).dtype)), new Set(['float32']));
+});
+
+test('data.frame_cache: the same weights byte for byte as reading the videos; one entry per clip view read, of all its frames; a second run reads them; a damaged entry is named', async () => {
+  await ready;
+  const cache = path.join(scratch, 'frame-cache');
+  const withCache = `  frame_cache: '${cache}'\n`;
+  // one-frame windows of five-frame clips: each window starts at a frame of its own, read at its offset
+  const oneFrame = ['data.frames=1'];
+  const runs = {
+    videos: path.join(scratch, 'fc-videos'),
+    cached: path.join(scratch, 'fc-cached'),
+    again: path.join(scratch, 'fc-again'),
+  };
+  await trainVae({ config: config('fc-videos', { steps: 3 }), output: runs.videos, overrides: oneFrame });
+  await trainVae({
+    config: config('fc-cached', { steps: 3, dataExtra: withCache }),
+    output: runs.cached,
+    overrides: oneFrame,
+  });
+  const entries = readdirSync(cache, { recursive: true, encoding: 'utf8' })
+    .map((name) => path.join(cache, name))
+    .filter((file) => statSync(file).isFile());
+  // 6 clips x 2 views at most; every entry holds a whole clip view: 5 frames of 32x32x3
+  assert.ok(entries.length > 0 && entries.length <= 12, `${entries.length} entries`);
+  for (const file of entries) assert.equal(statSync(file).size, 5 * 32 * 32 * 3, file);
+  const stamp = new Map(entries.map((file) => [file, statSync(file).mtimeMs]));
+  await trainVae({
+    config: config('fc-cached', { steps: 3, dataExtra: withCache }),
+    output: runs.again,
+    overrides: oneFrame,
+  });
+  const vaeOf = (dir: string): string => path.join(listCheckpoints(dir).pop()!.dir, 'vae');
+  assert.deepEqual(bytes(vaeOf(runs.cached)), bytes(vaeOf(runs.videos)), 'the cache changes nothing');
+  assert.deepEqual(bytes(vaeOf(runs.again)), bytes(vaeOf(runs.videos)), 'nor does reading it');
+  assert.deepEqual(losses(runs.cached), losses(runs.videos));
+  for (const file of entries)
+    assert.equal(statSync(file).mtimeMs, stamp.get(file), `${file} was read, not written again`);
+  const damaged = entries[0]!;
+  writeFileSync(damaged, new Uint8Array(100));
+  await assert.rejects(
+    trainVae({
+      config: config('fc-cached', { steps: 3, dataExtra: withCache }),
+      output: path.join(scratch, 'fc-damaged'),
+      overrides: oneFrame,
+    }),
+    (e: Error) => e.message.includes(damaged) && /damaged frame cache entry: delete it/.test(e.message),
+  );
 });
 
 test("generated latents: a generated step's loss is the decoder's on those latents against their cases' other view; the validation clips' are left out; validation scores them", async () => {
