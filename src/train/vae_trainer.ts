@@ -89,9 +89,9 @@ const VaeTrainingSchema = z.strictObject({
     /** Clips never trained on; PSNR is measured on them at each checkpoint. */
     validation_clips: z.number().int().min(0),
     /**
-     * A folder for the clip views decoded once (src/data/frame_cache.ts: all frames of a view at
-     * height x width, raw; 12 KB per frame at 64x64): windows are read from it instead of starting
-     * an ffmpeg each. The same frames, so the same training.
+     * A folder for the clip views decoded once, before the first step (src/data/frame_cache.ts: all
+     * frames of a view at height x width, raw; 12 KB per frame at 64x64): windows are read from it
+     * instead of starting an ffmpeg each. The same frames, so the same training.
      */
     frame_cache: z.string().optional(),
     /**
@@ -397,6 +397,23 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
     return { frames, latents: pairs.map((p) => p.file) };
   };
   const targetFrames = (p: GeneratedPair): Promise<Uint8Array[]> => framesAt(p.clip, p.view, 0);
+  if (frameCache) {
+    const views = [
+      ...[...training, ...validation].flatMap((clip) => (['first', 'third'] as const).map((view) => ({ clip, view }))),
+      ...[...generatedTrain, ...generatedValidation].map((p) => ({ clip: p.clip, view: p.view })),
+    ];
+    const started = performance.now();
+    let told = false;
+    const written = await frameCache.fill(views, (_, total) => {
+      if (!told) o.onEvent?.({ kind: 'note', text: `frame cache ${frameCache.dir}: decoding ${total} clip views` });
+      told = true;
+    });
+    if (written)
+      o.onEvent?.({
+        kind: 'note',
+        text: `frame cache ${frameCache.dir}: ${written} clip views decoded in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+      });
+  }
   let next = request(step);
   const video = (frames: Uint8Array[][]): Tensor =>
     scope(() =>
