@@ -14,7 +14,8 @@
 //   2. perception the PerceptionNet that eval's perceptual, Fréchet and content scores use
 //                 (train-perception on both views of the training split's clips and their class
 //                 maps; shipped in the model folder as perception/)
-//   3. vae        train-vae with configs/small/vae.yaml, the clips' frames decoded once (OUT/frame_cache)
+//   3. vae        train-vae with configs/small/vae.yaml, the clips' frames decoded once (OUT/frame_cache),
+//                 in bf16-mixed where the CPU has bf16 instructions (as 5; float32 runs before 2026-12-07)
 //   4. assemble   the staging model folder: the VAE, a tiny umT5 and its prompt cache, the
 //                 transformer (configs/small/transformer.json) at its seeded initialisation
 //   5. transformer  train with configs/small/three2one.yaml: all weights, both tasks alternating,
@@ -223,6 +224,12 @@ const ROOT_KEYS = { first: 'first_video_root', third: 'third_video_root', refere
 const trainingRoots = (section: string, views: (keyof typeof LAYOUT)[]): string[] =>
   views.map((view) => `${section}.${ROOT_KEYS[view]}=${path.join(dataDir('train'), LAYOUT[view])}`);
 
+/**
+ * bf16 matmuls and convolutions where the CPU has bf16 instructions (the transformer's step 1.7x
+ * faster, the VAE's 1.2x), else float32 (bf16 would be ~20x slower there).
+ */
+const PRECISION = `training.precision=${hasFastBf16() ? 'bf16-mixed' : '32'}`;
+
 /** train-vae's data: the training split, its clip views decoded once into the frame cache (the same frames, no ffmpeg per window). */
 const vaeData = (): string[] => [
   ...trainingRoots('data', ['first', 'third']),
@@ -276,7 +283,7 @@ async function vae(): Promise<void> {
   let bar: Progress | undefined;
   await trainVae({
     config: 'configs/small/vae.yaml',
-    overrides: [...vaeData(), `training.max_steps=${PROFILE.vaeSteps}`],
+    overrides: [...vaeData(), PRECISION, `training.max_steps=${PROFILE.vaeSteps}`],
     output,
     resume,
     onEvent: (e) => {
@@ -338,8 +345,7 @@ async function transformer(name: string, overrides: string[]): Promise<void> {
   const schedule = [
     `training.max_steps=${PROFILE.transformerSteps}`,
     `training.decay_steps=${PROFILE.decaySteps}`,
-    // bf16 matmuls where the CPU has bf16 instructions (1.7x faster per step), else float32 (bf16 would be ~20x slower)
-    `training.precision=${hasFastBf16() ? 'bf16-mixed' : '32'}`,
+    PRECISION,
   ];
   let bar: Progress | undefined;
   await train({
@@ -395,6 +401,7 @@ async function decoder(): Promise<void> {
       config: 'configs/small/vae-refiner.yaml',
       overrides: [
         ...vaeData(),
+        PRECISION,
         `data.generated.train=${path.join(OUT, 'generated-train')}`,
         `data.generated.validation=${path.join(OUT, 'generated-validation')}`,
         `training.init_from=${from}`,

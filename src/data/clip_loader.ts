@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 
 import { FileFormatError } from '../errors.js';
-import { containFit, frameFiles, readImage, type RgbImage } from './frames.js';
+import { containFit, frameFiles, isVideoFile, readImage, type RgbImage } from './frames.js';
+import { mp4VideoTrack } from './mp4.js';
 import type { Clip } from './triplets.js';
 import { windowSpan } from './triplets.js';
 import { decodeVideos } from './video_writer.js';
@@ -95,11 +96,66 @@ export async function loadWindow(r: WindowRequest): Promise<LoadedWindow> {
       return Promise.all(images.map((image) => transformFrame(image, r.transform)));
     }),
   );
-  const reference =
-    r.withReference && r.clip.reference
-      ? (await containFit(await readImage(r.clip.reference), r.transform.width, r.transform.height)).data
-      : undefined;
-  return { first: views[0]!, third: views[1]!, reference };
+  return { first: views[0]!, third: views[1]!, reference: await loadReference(r) };
+}
+
+/** Decoded frames one ffmpeg process of `loadWindows` may hold at a time. */
+const GROUP_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Several windows with one ffmpeg process for all their videos (decodeVideos; more, each within
+ * GROUP_BYTES of decoded frames, when they are large): each process start costs ~0.2 s of CPU on
+ * the 2-core machine, more than decoding a small clip. The frames are loadWindow's. Returns null
+ * where this cannot be done (frames folders, videos of different sizes, a video shorter than its
+ * header says): load those windows one by one.
+ */
+export async function loadWindows(requests: readonly WindowRequest[]): Promise<LoadedWindow[] | null> {
+  const viewsOf = (r: WindowRequest) => (['first', 'third'] as const).filter((v) => (r.views ?? [v]).includes(v));
+  const files = requests.flatMap((r) => viewsOf(r).map((v) => r.clip[v]));
+  if (!files.every(isVideoFile)) return null;
+  const maxFrames = Math.max(0, ...requests.map((r) => r.start + windowSpan(r.frames, r.stride)));
+  if (requests.some((r) => viewsOf(r).length > 0 && r.clip.frames < maxFrames)) return null;
+  const track = files.length ? mp4VideoTrack(files[0]!) : null;
+  const perVideo = maxFrames * 3 * (track ? track.width * track.height : 1);
+  const groupSize = Math.max(1, Math.floor(GROUP_BYTES / perVideo));
+  const decoded: Uint8Array[] = [];
+  let size: { width: number; height: number } | null = null;
+  for (let at = 0; at < files.length; at += groupSize) {
+    const group = files.slice(at, at + groupSize);
+    size = await decodeVideos(group, { maxFrames }, (frame) => decoded.push(frame.slice())).catch((e: unknown) => {
+      if (e instanceof FileFormatError) return null;
+      throw e;
+    });
+    if (!size) return null;
+  }
+  if (decoded.length !== files.length * maxFrames) return null;
+  let video = 0;
+  const jobs = requests.map((r) => {
+    const bases = new Map(viewsOf(r).map((v) => [v, maxFrames * video++]));
+    return { r, bases };
+  });
+  return Promise.all(
+    jobs.map(async ({ r, bases }) => {
+      const view = (v: 'first' | 'third'): Promise<Uint8Array[]> => {
+        const base = bases.get(v);
+        if (base === undefined) return Promise.resolve([]);
+        return Promise.all(
+          Array.from({ length: r.frames }, (_, i) =>
+            transformFrame({ ...size!, data: decoded[base + r.start + i * r.stride]! }, r.transform),
+          ),
+        );
+      };
+      const [first, third] = await Promise.all([view('first'), view('third')]);
+      return { first, third, reference: await loadReference(r) };
+    }),
+  );
+}
+
+/** A window's reference image, fitted inside its size, when asked for. */
+async function loadReference(r: WindowRequest): Promise<Uint8Array | undefined> {
+  return r.withReference && r.clip.reference
+    ? (await containFit(await readImage(r.clip.reference), r.transform.width, r.transform.height)).data
+    : undefined;
 }
 
 type Pending = { resolve: (w: LoadedWindow) => void; reject: (e: Error) => void };

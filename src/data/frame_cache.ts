@@ -12,16 +12,12 @@ import path from 'node:path';
 
 import { FileFormatError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { transformFrame, type ClipTransform } from './clip_loader.js';
-import { isVideoFile } from './frames.js';
-import { mp4VideoTrack } from './mp4.js';
-import { decodeVideos } from './video_writer.js';
+import { loadWindows, type ClipTransform, type WindowRequest } from './clip_loader.js';
 import { sourceIdentity, type View } from './latent_cache.js';
 import type { Clip } from './triplets.js';
 
-/** Videos decoded by one ffmpeg process when filling, at most, and the decoded bytes they may hold. */
+/** Clip views decoded together when filling (by one ffmpeg process, when they are small). */
 const FILL_GROUP = 64;
-const FILL_BYTES = 256 * 1024 * 1024;
 
 export class FrameCache {
   readonly #frameBytes: number;
@@ -42,51 +38,45 @@ export class FrameCache {
   }
 
   /**
-   * Decodes the clip views not cached yet, up to FILL_GROUP videos per ffmpeg process
-   * (decodeVideos), so that the first epoch does not start a process per window either. Views
-   * held as frames folders, and groups ffmpeg cannot decode together (videos of other sizes, or
-   * shorter than their headers say), are left to `window`'s own decoding. Returns the views written.
+   * Decodes the clip views not cached yet, FILL_GROUP videos per ffmpeg process (loadWindows), so
+   * that the first epoch does not start a process per window either. Views held as frames
+   * folders, and groups ffmpeg cannot decode together, are left to `window`'s own decoding.
+   * Returns the views written.
    */
   async fill(
     views: readonly { clip: Clip; view: View }[],
     onProgress?: (done: number, total: number) => void,
   ): Promise<number> {
-    const missing = new Map<string, number>(); // source -> its frames
+    const missing = new Map<string, { clip: Clip; view: View }>();
     for (const { clip, view } of views)
-      if (isVideoFile(clip[view]) && !existsSync(this.fileFor(clip[view]))) missing.set(clip[view], clip.frames);
-    const byLength = new Map<number, string[]>();
-    for (const [source, frames] of missing) byLength.set(frames, [...(byLength.get(frames) ?? []), source]);
-    let done = 0,
-      written = 0;
-    for (const [frames, sources] of byLength) {
-      // as many videos per process as FILL_BYTES of decoded frames hold (by the first one's header)
-      const track = mp4VideoTrack(sources[0]!);
-      const perVideo = frames * 3 * (track ? track.width * track.height : this.transform.width * this.transform.height);
-      const groupSize = Math.max(1, Math.min(FILL_GROUP, Math.floor(FILL_BYTES / perVideo)));
-      for (let at = 0; at < sources.length; at += groupSize) {
-        const group = sources.slice(at, at + groupSize);
-        const decoded: Uint8Array[] = [];
-        const size = await decodeVideos(group, { maxFrames: frames }, (frame) => decoded.push(frame.slice())).catch(
-          (e: unknown) => {
-            if (e instanceof FileFormatError) return null;
-            throw e;
-          },
-        );
-        if (size && decoded.length === group.length * frames) {
-          for (const [k, source] of group.entries()) {
-            const images = decoded.slice(k * frames, (k + 1) * frames);
-            const transformed = await Promise.all(
-              images.map((data) => transformFrame({ width: size.width, height: size.height, data }, this.transform)),
-            );
-            const file = this.fileFor(source);
-            mkdirSync(path.dirname(file), { recursive: true });
-            await writeFileAtomic(file, Buffer.concat(transformed));
-            written++;
-          }
+      if (!existsSync(this.fileFor(clip[view]))) missing.set(clip[view], { clip, view });
+    const requests: WindowRequest[] = [...missing.values()].map(({ clip, view }) => ({
+      clip,
+      start: 0,
+      frames: clip.frames,
+      stride: 1,
+      transform: this.transform,
+      withReference: false,
+      views: [view],
+    }));
+    // one length per group: every video of a process is read to the same frame
+    requests.sort((a, b) => a.frames - b.frames);
+    let written = 0;
+    for (let at = 0; at < requests.length;) {
+      let end = at + 1;
+      while (end < requests.length && end - at < FILL_GROUP && requests[end]!.frames === requests[at]!.frames) end++;
+      const group = requests.slice(at, end);
+      const windows = await loadWindows(group);
+      if (windows)
+        for (const [k, r] of group.entries()) {
+          const view = r.views![0]!;
+          const file = this.fileFor(r.clip[view]);
+          mkdirSync(path.dirname(file), { recursive: true });
+          await writeFileAtomic(file, Buffer.concat(windows[k]![view]));
+          written++;
         }
-        done += group.length;
-        onProgress?.(done, missing.size);
-      }
+      at = end;
+      onProgress?.(at, requests.length);
     }
     return written;
   }

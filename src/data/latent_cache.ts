@@ -10,10 +10,17 @@ import path from 'node:path';
 
 import { FileFormatError } from '../errors.js';
 import { rememberedDigest } from '../io/digest.js';
+import { prefetched } from '../io/prefetch.js';
 import { SafetensorsFile, noGrad, owned, saveSafetensors, scope, stack, type Tensor } from '../torch/index.js';
 import type { AutoencoderKLWan } from '../models/wan/vae.js';
 import { normalizeLatents } from '../models/wan/latents.js';
-import { ClipLoaderPool, type ClipTransform } from './clip_loader.js';
+import {
+  ClipLoaderPool,
+  loadWindows,
+  type ClipTransform,
+  type LoadedWindow,
+  type WindowRequest,
+} from './clip_loader.js';
 import { framesToTensor } from './video_tensor.js';
 import { fixedWindowStarts, type Clip } from './triplets.js';
 
@@ -149,7 +156,8 @@ export function clipKeys(
 const ENCODE_BATCH = 16;
 
 /**
- * Encodes what the cache lacks, in batches, with the windows decoded ahead in worker processes;
+ * Encodes what the cache lacks, in batches, with the windows decoded ahead (a batch's videos by one
+ * ffmpeg process, else in worker processes);
  * returns how many entries were written and found.
  */
 export async function fillLatentCache(
@@ -193,20 +201,23 @@ export async function fillLatentCache(
   const pool = new ClipLoaderPool();
   let written = 0;
   try {
-    const load = (job: Job) =>
-      pool.load({
-        clip: job.clip,
-        start: job.start,
-        frames: o.frames,
-        stride: o.stride,
-        transform: o.transform,
-        withReference: job.reference,
-      });
-    let ahead = jobs.slice(0, ENCODE_BATCH).map(load);
+    const request = (job: Job): WindowRequest => ({
+      clip: job.clip,
+      start: job.start,
+      frames: o.frames,
+      stride: o.stride,
+      transform: o.transform,
+      withReference: job.reference,
+      views: job.views,
+    });
+    /** A group's windows: one ffmpeg process for all their videos where it can, else a worker's request each. */
+    const load = async (group: Job[]): Promise<LoadedWindow[]> =>
+      (await loadWindows(group.map(request))) ?? Promise.all(group.map((job) => pool.load(request(job))));
+    let ahead = prefetched(load(jobs.slice(0, ENCODE_BATCH)));
     for (let at = 0; at < jobs.length; at += ENCODE_BATCH) {
       const group = jobs.slice(at, at + ENCODE_BATCH);
-      const windows = await Promise.all(ahead);
-      ahead = jobs.slice(at + ENCODE_BATCH, at + 2 * ENCODE_BATCH).map(load);
+      const windows = await ahead;
+      ahead = prefetched(load(jobs.slice(at + ENCODE_BATCH, at + 2 * ENCODE_BATCH)));
       const videos: { key: LatentKey; frames: Uint8Array[] }[] = [];
       const references: { key: LatentKey; frames: Uint8Array[] }[] = [];
       group.forEach((job, i) => {

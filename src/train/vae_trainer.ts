@@ -73,6 +73,7 @@ import { CriticTraining, generatorTerms, PatchDiscriminator } from './patch_disc
 import { LatticePenalty } from './lattice_penalty.js';
 import { withRunLock } from '../io/run_lock.js';
 import { jsonText } from '../io/json_text.js';
+import { prefetched } from '../io/prefetch.js';
 import { listGeneratedLatents, readGeneratedSource } from './generated_latents.js';
 import { LAYOUT } from '../data/layout.js';
 import { TASK_VIEWS } from '../worldwander/prompts.js';
@@ -414,7 +415,7 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
         text: `frame cache ${frameCache.dir}: ${written} clip views decoded in ${((performance.now() - started) / 1000).toFixed(0)} s`,
       });
   }
-  let next = request(step);
+  let next = prefetched(request(step));
   const video = (frames: Uint8Array[][]): Tensor =>
     scope(() =>
       stack(
@@ -472,7 +473,7 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
       }
       const started = performance.now();
       const { frames, latents: generatedFiles } = await next;
-      next = request(step + 1);
+      next = prefetched(request(step + 1));
       const { loss, psnr } = scope(() => {
         const x = video(frames);
         const adversarialOn =

@@ -23,6 +23,7 @@ import { AutoencoderKLWan } from '../../src/models/wan/vae.js';
 import { loadVaeTrainingConfig, trainVae } from '../../src/train/vae_trainer.js';
 import { listCheckpoints } from '../../src/train/checkpoint.js';
 import { assertSameEncoder } from '../../src/train/same_encoder.js';
+import { FrameCache } from '../../src/data/frame_cache.js';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'vae-trainer-'));
 process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
@@ -310,7 +311,11 @@ test('data.frame_cache: every clip view decoded up front, all its frames; the sa
   assert.deepEqual(losses(runs.cached), losses(runs.videos));
   for (const file of entries)
     assert.equal(statSync(file).mtimeMs, stamp.get(file), `${file} was read, not written again`);
-  const damaged = entries[0]!;
+  // the first validation clip's first view: read at every checkpoint
+  const damaged = new FrameCache(cache, { height: 32, width: 32, resizeLong: 32 }).fileFor(
+    path.join(data, 'First_Video', 'sample_000000.mp4'),
+  );
+  assert.ok(entries.includes(damaged));
   writeFileSync(damaged, new Uint8Array(100));
   await assert.rejects(
     trainVae({
