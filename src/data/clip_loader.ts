@@ -6,6 +6,7 @@
 // thread never waits for ffmpeg or libvips when they are faster than the step. Processes, not
 // worker threads: an ffmpeg started from a worker thread of a process whose main thread runs
 // libtorch's OpenMP pool was seen never to be reaped (a zombie, and a request that never returns).
+// `loadWindows` loads many windows in the calling process with one ffmpeg for all their videos.
 import { stat } from 'node:fs/promises';
 import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';

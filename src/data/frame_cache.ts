@@ -2,8 +2,7 @@
 // stored raw (frames x H x W x 3 bytes, no header) under a name keyed by the source's identity
 // (real path, size, modification time) and the transform, written atomically; a window is then
 // a read at an offset. Without it every window starts an ffmpeg, whose start-up costs ~0.2 s of
-// CPU per window on the 2-core machine: more than a third of a small VAE's step
-// (docs/BENCHMARKS.md). The frames are those the loader returns, so training is unchanged.
+// CPU per window on the 2-core machine: about half of a small VAE's step (docs/BENCHMARKS.md). The frames are those the loader returns, so training is unchanged.
 // `fill` decodes what is missing up front, many videos per ffmpeg process.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
