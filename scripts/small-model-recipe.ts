@@ -59,12 +59,13 @@ import { PerceptualScorer } from '../src/eval/perceptual.js';
 import { train } from '../src/train/trainer.js';
 import { listCheckpoints } from '../src/train/checkpoint.js';
 import { rememberedDigest } from '../src/io/digest.js';
-import { Generator, SafetensorsFile, hasFastBf16, saveSafetensors, saveSafetensorsFrom } from '../src/torch/index.js';
+import { Generator, hasFastBf16, saveSafetensors } from '../src/torch/index.js';
 import { WanTransformer3DModel } from '../src/models/wan/transformer.js';
 import { parseTransformerConfig } from '../src/models/wan/transformer_config.js';
 import { promptEmbeddings } from '../src/models/umt5/prompt_cache.js';
 import { ALL_PROMPTS, TASKS } from '../src/worldwander/prompts.js';
 import { translateSplit } from '../src/worldwander/translate_split.js';
+import { convertModelFile } from '../src/worldwander/model_convert.js';
 import { MODEL_CARD_FILES, type ModelDefaults } from '../src/worldwander/model_defaults.js';
 import { evaluate, meanTargetFrame, type EvalReport } from '../src/eval/evaluate.js';
 import { writeReport } from '../src/eval/report.js';
@@ -465,17 +466,8 @@ function writeModelIndex(target: string, defaults: Partial<ModelDefaults>): void
 function bf16(from: string, to: string): void {
   mkdirSync(to, { recursive: true });
   cpSync(path.join(from, 'config.json'), path.join(to, 'config.json'));
-  const source = SafetensorsFile.open(path.join(from, 'diffusion_pytorch_model.safetensors'));
-  const names = new Map(source.keys().map((k) => [k, k]));
-  saveSafetensorsFrom(
-    path.join(to, 'diffusion_pytorch_model.safetensors'),
-    source,
-    names,
-    { format: 'pt' },
-    {
-      floatDtype: 'bfloat16',
-    },
-  );
+  const weights = 'diffusion_pytorch_model.safetensors';
+  convertModelFile(path.join(from, weights), path.join(to, weights), 'diffusers', { dtype: 'bfloat16' });
 }
 
 /** A model folder from the staging one and a trained transformer checkpoint, weights stored as bfloat16. */

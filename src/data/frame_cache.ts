@@ -6,7 +6,7 @@
 // `fill` decodes what is missing up front, many videos per ffmpeg process.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 
 import { FileFormatError } from '../errors.js';
@@ -27,6 +27,11 @@ export class FrameCache {
   ) {
     this.#frameBytes = transform.height * transform.width * 3;
     mkdirSync(dir, { recursive: true });
+  }
+
+  async #store(file: string, frames: Uint8Array[]): Promise<void> {
+    mkdirSync(path.dirname(file), { recursive: true });
+    await writeFileAtomic(file, Buffer.concat(frames));
   }
 
   fileFor(source: string): string {
@@ -69,9 +74,7 @@ export class FrameCache {
       if (windows)
         for (const [k, r] of group.entries()) {
           const view = r.views![0]!;
-          const file = this.fileFor(r.clip[view]);
-          mkdirSync(path.dirname(file), { recursive: true });
-          await writeFileAtomic(file, Buffer.concat(windows[k]![view]));
+          await this.#store(this.fileFor(r.clip[view]), windows[k]![view]);
           written++;
         }
       at = end;
@@ -92,19 +95,22 @@ export class FrameCache {
     decodeAll: () => Promise<Uint8Array[]>,
   ): Promise<Uint8Array[]> {
     const file = this.fileFor(clip[view]);
-    let size = (await stat(file).catch(() => null))?.size;
-    if (size === undefined) {
-      const all = await decodeAll();
-      mkdirSync(path.dirname(file), { recursive: true });
-      await writeFileAtomic(file, Buffer.concat(all));
-      size = all.length * this.#frameBytes;
+    const opened = () =>
+      open(file, 'r').catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return null;
+        throw e;
+      });
+    let handle = await opened();
+    if (!handle) {
+      await this.#store(file, await decodeAll());
+      handle = (await opened())!;
     }
-    if (size % this.#frameBytes !== 0 || size < (start + frames) * this.#frameBytes)
-      throw new FileFormatError(
-        `${file}: ${size} bytes, expected whole frames of ${this.transform.width}x${this.transform.height}x3 up to frame ${start + frames} of ${clip[view]} (a damaged frame cache entry: delete it and it is decoded again)`,
-      );
-    const handle = await open(file, 'r');
     try {
+      const { size } = await handle.stat();
+      if (size % this.#frameBytes !== 0 || size < (start + frames) * this.#frameBytes)
+        throw new FileFormatError(
+          `${file}: ${size} bytes, expected whole frames of ${this.transform.width}x${this.transform.height}x3 up to frame ${start + frames} of ${clip[view]} (a damaged frame cache entry: delete it and it is decoded again)`,
+        );
       const bytes = new Uint8Array(frames * this.#frameBytes);
       const { bytesRead } = await handle.read(bytes, 0, bytes.length, start * this.#frameBytes);
       if (bytesRead !== bytes.length)
