@@ -21,11 +21,14 @@ export function fileDigest(file: string): string {
   return hash.digest('hex');
 }
 
-/** The remembered digests: $WORLDWANDER_CACHE_DIR, else $XDG_CACHE_HOME/worldwander, else ~/.cache/worldwander. */
+/** WorldWander's per-user cache: $WORLDWANDER_CACHE_DIR, else $XDG_CACHE_HOME/worldwander, else ~/.cache/worldwander. */
+export function userCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.WORLDWANDER_CACHE_DIR || path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'worldwander');
+}
+
+/** The remembered digests, in the per-user cache. */
 export function digestStorePath(env: NodeJS.ProcessEnv = process.env): string {
-  const dir =
-    env.WORLDWANDER_CACHE_DIR || path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'worldwander');
-  return path.join(dir, 'weight-digests.json');
+  return path.join(userCacheDir(env), 'weight-digests.json');
 }
 
 type Store = Record<string, { size: number; mtimeMs: number; sha256: string }>;
