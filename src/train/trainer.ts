@@ -32,7 +32,7 @@ import { promptEmbeddings } from '../models/umt5/prompt_cache.js';
 import { flowMatchingPair, trainingSchedule, weightedMse, type TrainingSchedule } from '../diffusion/index.js';
 import { buildInContextInputs } from '../worldwander/in_context.js';
 import { loadConfig, resolveConfigPath, taskOf, type WorldWanderConfig } from '../worldwander/config.js';
-import { modelFiles, resolveModelDir, type ModelFiles } from '../worldwander/model_folder.js';
+import { modelFiles, promptCacheDirOf, resolveModelDir, type ModelFiles } from '../worldwander/model_folder.js';
 import { loadTransformer, loadVae } from '../worldwander/model_parts.js';
 import { readDefaults } from '../worldwander/model_defaults.js';
 import { EMPTY_PROMPT, TASK_PROMPT, type WorldWanderTask } from '../worldwander/prompts.js';
@@ -331,7 +331,7 @@ async function setUp(o: TrainOptions): Promise<Run> {
 
     // The text side: the task prompt and the empty one (text dropout, guidance), from the prompt cache.
     const text = promptEmbeddings(files.text, [TASK_PROMPT.three2one, TASK_PROMPT.one2three, EMPTY_PROMPT], {
-      cacheDir: path.join(modelDir, 'prompt_embeds'),
+      cacheDir: promptCacheDirOf(modelDir),
       device,
       maxLength: readDefaults(modelDir).max_sequence_length,
     });
