@@ -1,7 +1,8 @@
 // `worldwander infer`: the release's inference, run from one of its configs. The task comes from
-// `dataset.is_one2three`, CPE from `use_collaborative_position_encoding`, the model folder from
-// the config's `model_id` as a local path (or an explicit one), sizes from the config's dataset
-// section. Every case is translated and written to OUTPUT/<case>/ (outputs.ts).
+// `dataset.is_one2three`, CPE from `use_collaborative_position_encoding`, the model from the
+// config's `model_id` or an explicit one (a local folder, or a Hub repository: model_hub.ts),
+// sizes from the config's dataset section. Every case is translated and written to
+// OUTPUT/<case>/ (outputs.ts).
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
@@ -16,7 +17,9 @@ import { writeCase, type CaseRecord } from '../worldwander/outputs.js';
 import { WorldWanderPipeline } from '../worldwander/pipeline.js';
 import type { GuidanceMode } from '../worldwander/denoise.js';
 import { compression } from '../models/wan/vae_config.js';
-import { modelFiles, resolveModelDir } from '../worldwander/model_folder.js';
+import { locateModel, modelFiles, promptCacheDirOf } from '../worldwander/model_folder.js';
+import { ensureHubFile, ensureModelDir } from '../worldwander/model_hub.js';
+import type { HubProgress } from '../io/hub_download.js';
 import { vaeConfigOf } from '../worldwander/model_parts.js';
 import { describeWeightsFile } from '../worldwander/model_convert.js';
 
@@ -58,6 +61,7 @@ export interface InferOptions {
 }
 
 export type InferEvent =
+  | { kind: 'download'; progress: HubProgress }
   | { kind: 'loading'; part: string; done: number; total: number }
   | { kind: 'case'; index: number; cases: number; name: string }
   | { kind: 'step'; done: number; total: number }
@@ -72,7 +76,8 @@ export interface InferResult {
 export async function infer(o: InferOptions): Promise<InferResult> {
   const config = loadConfig(o.config, o.overrides ?? []);
   const task = taskOf(config);
-  const modelDir = resolveModelDir(config, o.config, o.modelDir);
+  const weightFiles = { transformer: o.transformer, vae: o.vae, vaeConfig: o.vaeConfig, textEncoder: o.textEncoder };
+  const model = locateModel(config, o.config, o.modelDir, weightFiles);
   const cases = findCases({ task, input: o.input, ref: o.ref, groundTruth: o.groundTruth });
   // The output is checked before anything loads: a folder of an earlier run is kept unless asked.
   checkOutputFolder(o.output, 'output', {
@@ -80,7 +85,7 @@ export async function infer(o: InferOptions): Promise<InferResult> {
       o.input,
       o.ref,
       typeof o.groundTruth === 'string' ? o.groundTruth : undefined,
-      modelDir,
+      model.dir ?? undefined,
       o.ckpt,
       o.transformer,
       o.vae,
@@ -89,12 +94,11 @@ export async function infer(o: InferOptions): Promise<InferResult> {
   });
   if (existsSync(o.output) && readdirSync(o.output).length > 0 && !o.overwrite)
     throw new OptionError('output', `${o.output} exists and is not empty; pass {overwrite} to replace the cases there`);
-  const files = modelFiles(modelDir, {
-    transformer: o.transformer,
-    vae: o.vae,
-    vaeConfig: o.vaeConfig,
-    textEncoder: o.textEncoder,
-  });
+  // a Hub repository (or hf:// LoRA) not in the Hugging Face cache is downloaded into it now
+  const onProgress = (progress: HubProgress): void => o.onEvent?.({ kind: 'download', progress });
+  const modelDir = await ensureModelDir(model, { onProgress, signal: o.signal });
+  const lora = o.ckpt && (await ensureHubFile(o.ckpt, { onProgress, signal: o.signal }));
+  const files = modelFiles(modelDir, weightFiles);
   if (files.layout === 'original')
     o.onEvent?.({ kind: 'note', text: `${modelDir}: the original Wan release's folder layout` });
   for (const file of [o.transformer, o.vae, o.textEncoder])
@@ -113,7 +117,8 @@ export async function infer(o: InferOptions): Promise<InferResult> {
     });
 
   using pipeline = WorldWanderPipeline.fromPretrained(modelDir, {
-    lora: o.ckpt,
+    lora,
+    promptCacheDir: promptCacheDirOf(modelDir),
     transformerFile: o.transformer,
     vaeFile: o.vae,
     vaeConfig: o.vaeConfig,

@@ -10,6 +10,7 @@ import { register as convert } from './commands/convert.js';
 import { register as convertCkpt } from './commands/convert_ckpt.js';
 import { register as demo } from './commands/demo.js';
 import { register as doctor } from './commands/doctor.js';
+import { register as download } from './commands/download.js';
 import { register as encodePrompts } from './commands/encode_prompts.js';
 import { register as evalCommand } from './commands/eval.js';
 import { register as forward } from './commands/forward.js';
@@ -35,6 +36,7 @@ const COMMANDS: Register[] = [
   synth,
   forward,
   encodePrompts,
+  download,
   doctor,
 ];
 

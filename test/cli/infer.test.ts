@@ -169,9 +169,18 @@ test('bad input is refused before work, naming what is wrong', () => {
       /unknown\.yaml: training: unknown key 'rnak'/,
     ],
     [
-      ['--config', config('three2one_synthetic'), '--input', data, '--output', path.join(scratch, 'o2')],
+      [
+        '--config',
+        config('three2one_synthetic'),
+        '--model-dir',
+        path.join(scratch, 'no-model'),
+        '--input',
+        data,
+        '--output',
+        path.join(scratch, 'o2'),
+      ],
       2,
-      /--model-dir: the config's model_id 'Wan2\.2-TI2V-5B-Diffusers' is not a local model folder \(looked in .*\); nothing is downloaded/,
+      /--model-dir: .*no-model is neither a folder nor a Hub repository \(OWNER\/NAME\[@REVISION\]\)/,
     ],
     [
       [

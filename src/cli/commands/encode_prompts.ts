@@ -1,5 +1,3 @@
-import path from 'node:path';
-
 import { Option } from 'commander';
 
 import { integer, path as pathArg, type Register } from '../command.js';
@@ -9,8 +7,16 @@ export const register: Register = (program) => {
     .command('encode-prompts')
     .description("pre-compute umT5 prompt embeddings into the prompt cache (the task prompts and '' by default)")
     .argument('[prompts...]', 'prompts to encode (default: both task prompts and the empty prompt)')
-    .requiredOption('--model-dir <dir>', 'a diffusers model folder with text_encoder/ and tokenizer/', pathArg)
-    .option('--cache-dir <dir>', 'the prompt cache (default: MODEL_DIR/prompt_embeds)', pathArg)
+    .requiredOption(
+      '--model-dir <dir>',
+      'a diffusers model folder with text_encoder/ and tokenizer/, or its Hub repository OWNER/NAME[@REVISION] (its text side downloaded into the Hugging Face cache when not there)',
+      pathArg,
+    )
+    .option(
+      '--cache-dir <dir>',
+      "the prompt cache (default: MODEL_DIR/prompt_embeds; for a Hub model WorldWander's own cache, docs/inference.md)",
+      pathArg,
+    )
     .option('--max-length <n>', 'tokens per prompt', integer(2), 512)
     .addOption(
       new Option('--dtype <dtype>', 'dtype of the text encoder and the cached embeddings')
@@ -31,11 +37,18 @@ export const register: Register = (program) => {
       ) => {
         const { promptEmbeddings } = await import('../../models/umt5/prompt_cache.js');
         const { ALL_PROMPTS } = await import('../../worldwander/prompts.js');
-        const cacheDir = options.cacheDir ?? path.join(options.modelDir, 'prompt_embeds');
+        const { locateNamedModel, promptCacheDirOf } = await import('../../worldwander/model_folder.js');
+        const { ensureModelDir } = await import('../../worldwander/model_hub.js');
+        const { downloadProgress } = await import('../download_progress.js');
+        const textSide = { transformerWeights: false, vae: false, textEncoder: true };
+        const modelDir = await ensureModelDir(locateNamedModel(options.modelDir, textSide), {
+          onProgress: downloadProgress(),
+        });
+        const cacheDir = options.cacheDir ?? promptCacheDirOf(modelDir);
         const prompts = positional.length ? positional : ALL_PROMPTS;
         let encoded: string[] = [];
         const started = performance.now();
-        const embeds = promptEmbeddings(options.modelDir, prompts, {
+        const embeds = promptEmbeddings(modelDir, prompts, {
           cacheDir,
           maxLength: options.maxLength,
           dtype: options.dtype,

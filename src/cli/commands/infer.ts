@@ -16,7 +16,11 @@ export const register: Register = (program) => {
       "one of the release's YAML configs (read unchanged): the task, CPE and sizes come from it",
       pathArg,
     )
-    .option('--ckpt <file>', 'LoRA weights: the release .ckpt or a .safetensors', pathArg)
+    .option(
+      '--ckpt <file>',
+      'LoRA weights: the release .ckpt or a .safetensors, a local file or hf://OWNER/NAME[@REVISION]/PATH on the Hub',
+      pathArg,
+    )
     .requiredOption(
       '--input <path>',
       'a frames folder, a video file, or a folder of cases in the release layout',
@@ -30,7 +34,7 @@ export const register: Register = (program) => {
     .requiredOption('--output <dir>', 'where each case goes (OUTPUT/<case>/)', pathArg)
     .option(
       '--model-dir <dir>',
-      "the Wan2.2-TI2V-5B folder, diffusers' or the original release's (default: the config's model_id as a local path)",
+      "the Wan2.2-TI2V-5B folder, diffusers' or the original release's, or its Hub repository OWNER/NAME[@REVISION] (from the Hugging Face cache, else downloaded there; default: the config's model_id)",
       pathArg,
     )
     .option('--steps <n>', 'denoising steps (default 50, or the config/model folder)', integer(1))
@@ -52,6 +56,8 @@ export const register: Register = (program) => {
     async (overrides: string[], flags: InferFlags) => {
       const { infer } = await import('../../app/infer.js');
       const { Progress } = await import('../../data/progress.js');
+      const { downloadProgress } = await import('../download_progress.js');
+      const download = downloadProgress();
       const { controller, release } = onInterrupt('stopping after this step; Ctrl-C again to quit at once');
       let bar: InstanceType<typeof Progress> | undefined;
       let loading: InstanceType<typeof Progress> | undefined;
@@ -63,7 +69,9 @@ export const register: Register = (program) => {
           overrides,
           signal: controller.signal,
           onEvent: (event) => {
-            if (event.kind === 'loading') {
+            if (event.kind === 'download') {
+              download(event.progress);
+            } else if (event.kind === 'loading') {
               loading ??= new Progress(`loading ${event.part}`, event.total, { unit: 'tensors' });
               loading.tick();
               if (event.done === event.total) {

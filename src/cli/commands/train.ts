@@ -28,7 +28,7 @@ export const register: Register = (program) => {
     .option('--seed <n>', 'the run seed (default: training.seed, else 0)', integer(0))
     .option(
       '--model-dir <dir>',
-      "the Wan2.2-TI2V-5B folder, diffusers' or the original release's (default: the config's model_id as a local path)",
+      "the Wan2.2-TI2V-5B folder, diffusers' or the original release's, or its Hub repository OWNER/NAME[@REVISION] (from the Hugging Face cache, else downloaded there; default: the config's model_id)",
       pathArg,
     )
     .option('--device <device>', 'cpu or cuda[:N]', 'cpu')
@@ -48,6 +48,16 @@ export const register: Register = (program) => {
         'stopping after this step and writing a checkpoint; Ctrl-C again to quit at once',
       );
       try {
+        // a Hub model is downloaded here, once, before any rank starts (ranks a launcher started read the cache)
+        if (process.env.WORLD_SIZE === undefined) {
+          const { loadConfig } = await import('../../worldwander/config.js');
+          const { locateModel } = await import('../../worldwander/model_folder.js');
+          const { ensureModelDir } = await import('../../worldwander/model_hub.js');
+          const { downloadProgress } = await import('../download_progress.js');
+          const model = locateModel(loadConfig(flags.config, overrides), flags.config, flags.modelDir, flags);
+          if (model.kind === 'hub')
+            flags.modelDir = await ensureModelDir(model, { onProgress: downloadProgress(), signal: controller.signal });
+        }
         await runTraining({ ...flags, overrides, signal: controller.signal });
       } finally {
         release();
