@@ -9,3 +9,13 @@ export * from './worldwander/index.js';
 export * from './app/index.js';
 export * from './errors.js';
 export { AdamW } from './train/adamw.js';
+export {
+  readVideoWindow,
+  readVideoWindows,
+  probeVideoSource,
+  ShortVideoError,
+  type ReadWindowOptions,
+  type ReadWindowsOptions,
+  type VideoSource,
+  type VideoWindow,
+} from './data/video_reader.js';

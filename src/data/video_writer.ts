@@ -31,12 +31,16 @@ export interface VideoInfo {
   frameCount: number;
 }
 
-function toolError(tool: string, error: NodeJS.ErrnoException): Error {
+/** A spawn failure of ffmpeg or ffprobe: FfmpegMissingError when it is not installed. */
+export function toolError(tool: string, error: NodeJS.ErrnoException): Error {
   return error.code === 'ENOENT' ? new FfmpegMissingError(tool) : error;
 }
 
-/** Runs a tool to completion, collecting stdout; rejects with its stderr when it fails. */
-function runTool(tool: string, args: string[]): Promise<Buffer> {
+/**
+ * Runs a tool to completion, collecting stdout; rejects with one line naming `file` (or the tool)
+ * and the last line the tool printed when it fails.
+ */
+export function runTool(tool: string, args: string[], file?: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
@@ -49,15 +53,25 @@ function runTool(tool: string, args: string[]): Promise<Buffer> {
     child.stderr.on('data', (data: Buffer) => errors.push(data));
     child.on('error', (error) => reject(toolError(tool, error)));
     child.on('close', (code) => {
-      if (code === 0) resolve(Buffer.concat(chunks, received));
-      else
-        reject(
-          new WorldWanderError(
-            `${tool} ${args.join(' ')} failed (exit ${code}): ${Buffer.concat(errors).toString().trim().slice(-2000)}`,
-          ),
-        );
+      if (code === 0) return resolve(Buffer.concat(chunks, received));
+      const reason = lastLine(Buffer.concat(errors).toString(), file);
+      reject(
+        file
+          ? new FileFormatError(`${file}: not a video ffmpeg can read (${reason})`)
+          : new WorldWanderError(`${tool} failed (exit ${code}): ${reason}`),
+      );
     });
   });
+}
+
+/** The last line a tool printed, without its "[h264 @ 0x…]" prefixes or the file's name: its reason. */
+export function lastLine(stderr: string, file?: string): string {
+  const line = stderr.trim().split('\n').at(-1) ?? '';
+  const reason = line.replace(/^(\[[^\]]*\]\s*)+/, '');
+  return (
+    (file && reason.startsWith(`${file}: `) ? reason.slice(file.length + 2) : reason).trim().slice(0, 300) ||
+    'no reason given'
+  );
 }
 
 /** Resolves when ffmpeg and ffprobe run; rejects with FfmpegMissingError naming the one that does not. */
@@ -260,35 +274,17 @@ export async function writeVideo(path: string, frames: Iterable<Uint8Array>, opt
  * `{ fast: true }` read from the container's header (nb_frames) when it has one.
  */
 export async function probeVideo(path: string, { fast = false }: { fast?: boolean } = {}): Promise<VideoInfo> {
+  const probe = async (entries: string, extra: string[] = []): Promise<Record<string, string | number> | undefined> => {
+    const args = ['-v', 'error', '-select_streams', 'v:0', ...extra, '-show_entries', entries, '-of', 'json', path];
+    const out = await runTool('ffprobe', args, path);
+    return (JSON.parse(out.toString()) as { streams?: Record<string, string | number>[] }).streams?.[0];
+  };
   if (fast) {
-    const out = await runTool('ffprobe', [
-      '-v',
-      'error',
-      '-select_streams',
-      'v:0',
-      '-show_entries',
-      'stream=width,height,avg_frame_rate,r_frame_rate,nb_frames',
-      '-of',
-      'json',
-      path,
-    ]);
-    const stream = (JSON.parse(out.toString()) as { streams?: Record<string, string | number>[] }).streams?.[0];
+    const stream = await probe('stream=width,height,avg_frame_rate,r_frame_rate,nb_frames');
     const count = Number(stream?.nb_frames);
     if (stream && Number.isInteger(count) && count > 0) return videoInfo(stream, count);
   }
-  const out = await runTool('ffprobe', [
-    '-v',
-    'error',
-    '-select_streams',
-    'v:0',
-    '-count_frames',
-    '-show_entries',
-    'stream=width,height,avg_frame_rate,r_frame_rate,nb_read_frames',
-    '-of',
-    'json',
-    path,
-  ]);
-  const stream = (JSON.parse(out.toString()) as { streams?: Record<string, string | number>[] }).streams?.[0];
+  const stream = await probe('stream=width,height,avg_frame_rate,r_frame_rate,nb_read_frames', ['-count_frames']);
   if (!stream) throw new FileFormatError(`${path}: no video stream`);
   return videoInfo(stream, Number(stream.nb_read_frames));
 }
@@ -304,7 +300,10 @@ export interface DecodedVideo extends VideoInfo {
   frames: Uint8Array[];
 }
 
-/** Decodes the frames of a video to RGB: all of them, or the first `maxFrames`. */
+/**
+ * Decodes the frames of a video to RGB at its coded size: all of them, or the first `maxFrames`
+ * (tests and the training data's checks; inference and eval read through video_reader.ts).
+ */
 export async function readVideoFrames(path: string, { maxFrames }: { maxFrames?: number } = {}): Promise<DecodedVideo> {
   const info = await probeVideo(path, { fast: true }); // the size; the frames are counted as decoded
   const frames: Uint8Array[] = [];
@@ -350,16 +349,31 @@ export async function decodeVideos(
   const child = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const errors: Buffer[] = [];
   child.stderr.on('data', (data: Buffer) => errors.push(data));
-  let pending: Buffer = Buffer.alloc(0);
+  // Each frame gets its own buffer (the callers may keep it), filled as the pipe delivers: no
+  // copying of what came before (a growing concatenation was quadratic in the frame size).
+  let frame = Buffer.allocUnsafe(frameBytes);
+  let filled = 0;
   let frames = 0;
   child.stdout.on('data', (data: Buffer) => {
-    pending = pending.length ? Buffer.concat([pending, data]) : data;
-    let offset = 0;
-    for (; offset + frameBytes <= pending.length; offset += frameBytes) {
-      onFrame(new Uint8Array(pending.buffer, pending.byteOffset + offset, frameBytes), width, height);
-      frames++;
+    for (let at = 0; at < data.length;) {
+      if (filled === 0 && data.length - at >= frameBytes) {
+        // A whole frame inside the chunk: handed out as a view of it (each chunk is a new buffer).
+        onFrame(new Uint8Array(data.buffer, data.byteOffset + at, frameBytes), width, height);
+        frames++;
+        at += frameBytes;
+        continue;
+      }
+      const n = Math.min(data.length - at, frameBytes - filled);
+      data.copy(frame, filled, at, at + n);
+      filled += n;
+      at += n;
+      if (filled === frameBytes) {
+        onFrame(new Uint8Array(frame.buffer, frame.byteOffset, frameBytes), width, height);
+        frames++;
+        frame = Buffer.allocUnsafe(frameBytes);
+        filled = 0;
+      }
     }
-    pending = pending.subarray(offset);
   });
   const [code] = (await Promise.race([
     once(child, 'close'),
@@ -370,11 +384,11 @@ export async function decodeVideos(
   const videos = paths.length === 1 ? paths[0] : `${paths.length} videos from ${paths[0]}`;
   if (code !== 0)
     throw new FileFormatError(
-      `decodeVideos: ffmpeg failed on ${videos} (exit ${code}): ${Buffer.concat(errors).toString().trim().slice(-1000)}`,
+      `${videos}: ffmpeg could not decode it (${lastLine(Buffer.concat(errors).toString(), paths[0])})`,
     );
-  if (pending.length)
+  if (filled)
     throw new FileFormatError(
-      `decodeVideos: ${pending.length} bytes left after the last whole ${width}x${height} frame of ${videos}`,
+      `decodeVideos: ${filled} bytes left after the last whole ${width}x${height} frame of ${videos}`,
     );
   return { width, height, frames };
 }
