@@ -6,7 +6,8 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 import { FileFormatError, OptionError } from '../errors.js';
-import { coverFit, isVideoFile, readFrames, type RgbVideo } from '../data/frames.js';
+import { coverFit, isVideoFile, type RgbVideo } from '../data/frames.js';
+import { readVideoWindow } from '../data/video_reader.js';
 import { decodeVideos, probeVideo } from '../data/video_writer.js';
 import { LAYOUT, viewEntries } from '../data/layout.js';
 import { TASK_VIEWS, type WorldWanderTask } from '../worldwander/prompts.js';
@@ -131,6 +132,10 @@ export function predictionEntries(dir: string, task: WorldWanderTask): Map<strin
   return found;
 }
 
+/**
+ * The first `frames` frames of a video or frames folder (fewer where it has fewer: the callers
+ * check), scaled to cover width x height and centre-cropped when given (onRefit hears the size it had).
+ */
 async function framesAt(
   source: string,
   frames: number,
@@ -138,15 +143,9 @@ async function framesAt(
   height?: number,
   onRefit?: (width: number, height: number) => void,
 ): Promise<RgbVideo> {
-  const video = await readFrames(source, { maxFrames: frames });
-  if (width === undefined || height === undefined || (video.width === width && video.height === height)) return video;
-  onRefit?.(video.width, video.height);
-  const fitted = await Promise.all(
-    video.frames.map(
-      async (data) => (await coverFit({ width: video.width, height: video.height, data }, width, height)).data,
-    ),
-  );
-  return { width, height, frames: fitted };
+  const window = await readVideoWindow(source, { numFrames: frames, width, height, partial: true });
+  if (window.resized) onRefit?.(window.source.width, window.source.height);
+  return window;
 }
 
 /** The per-pixel mean frame (rounded) of the target view of every clip of a training set, over `frames` frames each. */

@@ -6,7 +6,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { coverFit, readFrames, readImage, writePng, type RgbVideo } from '../data/frames.js';
+import { coverFit, readImage, writePng, type RgbVideo } from '../data/frames.js';
+import { readVideoWindow } from '../data/video_reader.js';
 import { writeVideo } from '../data/video_writer.js';
 import { produceAtomically } from '../io/atomic.js';
 import type { CaseResult, EvalReport } from './evaluate.js';
@@ -67,17 +68,9 @@ async function writeMp4(file: string, video: RgbVideo, fps: number): Promise<voi
   });
 }
 
+/** The first `frames` frames of a video or frames folder, scaled to cover width x height and centre-cropped. */
 async function fitted(source: string, frames: number, width: number, height: number): Promise<RgbVideo> {
-  const video = await readFrames(source, { maxFrames: frames });
-  return {
-    width,
-    height,
-    frames: await Promise.all(
-      video.frames.map(
-        async (data) => (await coverFit({ width: video.width, height: video.height, data }, width, height)).data,
-      ),
-    ),
-  };
+  return readVideoWindow(source, { numFrames: frames, width, height, partial: true });
 }
 
 function caseSummary(c: CaseResult): string {

@@ -6,7 +6,7 @@
 import { appendFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 
-import { coverFit, readFrames } from '../data/frames.js';
+import { readVideoWindow } from '../data/video_reader.js';
 import type { Clip } from '../data/triplets.js';
 import { mean, videoPsnr } from '../eval/metrics.js';
 import { PerceptualScorer, perceptualDistances } from '../eval/perceptual.js';
@@ -97,6 +97,7 @@ export async function runValidation(v: ValidationContext): Promise<ValidationRes
         height: d.height,
         width: d.width,
         numFrames: d.sample_n_frames,
+        fps: d.fps,
         numInferenceSteps: config.validation?.num_inference_steps ?? config.sampling?.num_inference_steps,
         guidanceScale: config.validation?.guidance_scale ?? config.sampling?.guidance_scale,
         flowShift: config.sampling?.flow_shift,
@@ -105,12 +106,15 @@ export async function runValidation(v: ValidationContext): Promise<ValidationRes
         useCollaborativePositionEncoding: config.use_collaborative_position_encoding,
         signal: v.signal,
       });
-      const truth = await readFrames(truthVideo, { maxFrames: d.sample_n_frames });
-      const fitted = await Promise.all(
-        truth.frames.map(
-          async (data) => (await coverFit({ width: truth.width, height: truth.height, data }, d.width, d.height)).data,
-        ),
-      );
+      // The same window of the other view (its last frame held where it is shorter).
+      const truth = await readVideoWindow(truthVideo, {
+        numFrames: d.sample_n_frames,
+        fps: d.fps,
+        width: d.width,
+        height: d.height,
+        pad: true,
+      });
+      const fitted = truth.frames;
       const psnr = mean(videoPsnr(translation.frames, fitted));
       const sharpness = videoSharpness(translation.frames, fitted, d.width, d.height);
       const edges = mean(videoEdgeAgreement(translation.frames, fitted, d.width, d.height));

@@ -12,7 +12,8 @@ import type { WanTransformer3DModel } from '../models/wan/transformer.js';
 import { denormalizeLatents, normalizeLatents } from '../models/wan/latents.js';
 import { decodeTiled } from '../models/wan/vae_tiling.js';
 import { promptEmbeddings, type TextEncoderFiles } from '../models/umt5/prompt_cache.js';
-import { containFit, coverFit, readFrames, readImage, type RgbImage, type RgbVideo } from '../data/frames.js';
+import { containFit, coverFit, readImage, type RgbImage, type RgbVideo } from '../data/frames.js';
+import { readVideoWindow, type VideoWindow } from '../data/video_reader.js';
 import { framesToTensor, tensorToFrames } from '../data/video_tensor.js';
 import type { SamplerName } from '../diffusion/index.js';
 import { loadLoraFile } from './lora_file.js';
@@ -43,8 +44,18 @@ export interface PipelineLoadOptions {
 }
 
 export interface TranslateOptions {
-  /** The condition view: frames in memory, or a frames folder or video file. */
+  /**
+   * The condition view: frames in memory (the first numFrames taken), or a frames folder (its
+   * first numFrames files) or a video file (numFrames frames sampled at `fps` from `start`:
+   * src/data/video_reader.ts).
+   */
   video: RgbVideo | string;
+  /** Seconds into a video file where its window starts (default 0). */
+  start?: number;
+  /** The rate a video file is sampled at: frame k is the one shown at start + k / fps (default: the model folder's fps). */
+  fps?: number;
+  /** Hold a video's last frame where it ends before the window does (else it is refused, naming its length). */
+  pad?: boolean;
   /** one2three: the character seen from behind (an image, or an image file). */
   referenceImage?: RgbImage | string;
   numInferenceSteps?: number;
@@ -74,8 +85,10 @@ export interface Translation {
   reference?: Uint8Array;
   width: number;
   height: number;
-  /** What was done to the inputs to fit the model (resizes), for the user to see. */
+  /** What was taken from the inputs and done to fit the model (the window of a video, resizes), for the user to see. */
   notes: string[];
+  /** What the window of a video file or frames folder took, in numbers (no paths; null for frames in memory). */
+  window: InputWindow | null;
   settings: {
     seed: number;
     steps: number;
@@ -95,6 +108,11 @@ export interface LatentTranslation extends Omit<Translation, 'frames'> {
   /** The denoised latents as the VAE decodes them (denormalised), [1, z_dim, F', H', W'], float32; the caller disposes them. */
   latents: Tensor;
 }
+
+/** A window of the condition view in numbers: source seconds (or frame indexes), rates, sizes, frames held. */
+export type InputWindow = Pick<VideoWindow, 'time' | 'order' | 'padded' | 'resized'> & {
+  source: Omit<VideoWindow['source'], 'path'>;
+};
 
 const seconds = (since: number): number => Number(((performance.now() - since) / 1000).toFixed(3));
 
@@ -217,22 +235,40 @@ export class WorldWanderPipeline {
     const notes: string[] = [];
 
     let started = performance.now();
-    const source = typeof o.video === 'string' ? await readFrames(o.video, { maxFrames: numFrames }) : o.video;
-    const where = typeof o.video === 'string' ? o.video : 'the input video';
-    if (source.frames.length < numFrames)
-      throw new ModelInputError(
-        `${where}: has ${source.frames.length} frame(s); the model takes ${numFrames} (4k+1) and uses the first ${numFrames}`,
+    let input: Uint8Array[];
+    let window: InputWindow | null = null;
+    if (typeof o.video === 'string') {
+      const read = await readVideoWindow(o.video, {
+        numFrames,
+        start: o.start,
+        fps: o.fps ?? d.fps,
+        width,
+        height,
+        pad: o.pad,
+      });
+      input = read.frames;
+      const { path: _path, ...source } = read.source;
+      window = { time: read.time, order: read.order, padded: read.padded, resized: read.resized, source };
+      // A video's window is always said (its times); a frames folder's only when something was done to it.
+      if (read.source.kind === 'video' || read.resized || read.padded) notes.push(read.description);
+    } else {
+      const source = o.video;
+      if (source.frames.length < numFrames)
+        throw new ModelInputError(
+          `the input video: has ${source.frames.length} frame(s); the model takes ${numFrames} (4k+1) and uses the first ${numFrames}`,
+        );
+      if (source.width !== width || source.height !== height)
+        notes.push(
+          `the input video: ${source.width}x${source.height} frames resized to cover ${width}x${height} and centre-cropped`,
+        );
+      input = await Promise.all(
+        source.frames
+          .slice(0, numFrames)
+          .map(
+            async (data) => (await coverFit({ width: source.width, height: source.height, data }, width, height)).data,
+          ),
       );
-    const frames = source.frames.slice(0, numFrames);
-    if (source.width !== width || source.height !== height)
-      notes.push(
-        `${where}: ${source.width}x${source.height} frames resized to cover ${width}x${height} and centre-cropped`,
-      );
-    const input = await Promise.all(
-      frames.map(
-        async (data) => (await coverFit({ width: source.width, height: source.height, data }, width, height)).data,
-      ),
-    );
+    }
     let reference: Uint8Array | undefined;
     if (task === 'one2three') {
       const image = typeof o.referenceImage === 'string' ? await readImage(o.referenceImage) : o.referenceImage!;
@@ -290,6 +326,7 @@ export class WorldWanderPipeline {
       width,
       height,
       notes,
+      window,
       settings: {
         seed,
         steps,

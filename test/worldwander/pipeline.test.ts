@@ -85,7 +85,10 @@ test('one2three from a video file and a reference image; larger inputs are fitte
   const r = await pipeline.one2three({ video: first, referenceImage: reference, seed: 1 });
   assert.deepEqual([r.frames.length, r.width, r.height], [5, 64, 32]);
   assert.equal(r.reference!.length, 64 * 32 * 3);
-  assert.match(r.notes.join('\n'), /96x40 frames resized to cover 64x32 and centre-cropped/);
+  assert.match(
+    r.notes.join('\n'),
+    /seconds 0\.00-0\.50 of \S*first\.mp4 \(8 fps -> 8 fps\), 96x40 frames resized to cover 64x32 and centre-cropped/,
+  );
   assert.match(r.notes.join('\n'), /reference 96x40 fitted inside 64x32 \(aspect kept/);
 });
 
@@ -114,7 +117,7 @@ test('bad inputs: frames of different sizes, too few frames, no images, no refer
   const { third, reference } = await triplet(64, 32, 3);
   await assert.rejects(
     pipeline.three2one({ video: third }),
-    /third: has 3 frame\(s\); the model takes 5 \(4k\+1\) and uses the first 5/,
+    /third: has 3 frame\(s\); 5 are taken \(every file from file 1, up to file 5\); or pad, to hold the last one/,
   );
   const mixed = path.join(scratch, 'mixed');
   mkdirSync(mixed);
