@@ -3,12 +3,12 @@
 // config's `model_id` or an explicit one (a local folder, or a Hub repository: model_hub.ts),
 // sizes from the config's dataset section. Every case is translated and written to
 // OUTPUT/<case>/ (outputs.ts).
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 import { OptionError } from '../errors.js';
 import { checkOutputFolder } from '../io/output_path.js';
-import { readFrames } from '../data/frames.js';
+import { readVideoWindow, startInFolder } from '../data/video_reader.js';
 import type { DType } from '../torch/index.js';
 import type { SamplerName } from '../diffusion/index.js';
 import { findCases, type Case } from './cases.js';
@@ -50,6 +50,10 @@ export interface InferOptions {
   height?: number;
   width?: number;
   frames?: number;
+  /** Seconds into each video where its window starts (default 0); frames folders start at their first file. */
+  start?: number;
+  /** Hold a video's last frame where it ends before the window does (else the case is refused, naming its length). */
+  pad?: boolean;
   dtype?: DType;
   device?: string;
   sampler?: SamplerName;
@@ -79,6 +83,8 @@ export async function infer(o: InferOptions): Promise<InferResult> {
   const weightFiles = { transformer: o.transformer, vae: o.vae, vaeConfig: o.vaeConfig, textEncoder: o.textEncoder };
   const model = locateModel(config, o.config, o.modelDir, weightFiles);
   const cases = findCases({ task, input: o.input, ref: o.ref, groundTruth: o.groundTruth });
+  const folder = o.start ? cases.find((c) => statSync(c.video).isDirectory()) : undefined;
+  if (folder) throw startInFolder(folder.video);
   // The output is checked before anything loads: a folder of an earlier run is kept unless asked.
   checkOutputFolder(o.output, 'output', {
     inputs: [
@@ -141,6 +147,9 @@ export async function infer(o: InferOptions): Promise<InferResult> {
       height,
       width,
       numFrames,
+      start: o.start,
+      fps,
+      pad: o.pad,
       numInferenceSteps: o.steps ?? sampling?.num_inference_steps,
       guidanceScale: o.guidance ?? sampling?.guidance_scale,
       flowShift: sampling?.flow_shift,
@@ -151,8 +160,13 @@ export async function infer(o: InferOptions): Promise<InferResult> {
       onStep: (done, total) => o.onEvent?.({ kind: 'step', done, total }),
       signal: o.signal,
     });
+    // The ground truth is the other view of the same moment: the same window of it (its last
+    // frame held where it is shorter, as the side-by-side video always did, and said).
+    const truth = c.groundTruth
+      ? await readVideoWindow(c.groundTruth, { numFrames, start: o.start, fps, width, height, pad: true })
+      : undefined;
+    if (truth?.padded) translation.notes.push(`ground truth: ${truth.description}`);
     for (const text of translation.notes) o.onEvent?.({ kind: 'note', text });
-    const truth = c.groundTruth ? await readFrames(c.groundTruth, { maxFrames: numFrames }) : undefined;
     const dir = path.join(o.output, c.name);
     const record = await writeCase(
       dir,

@@ -9,10 +9,11 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import { encodePng } from '../../src/data/png.js';
-import { probeVideo } from '../../src/data/video_writer.js';
+import { probeVideo, readVideoFrames } from '../../src/data/video_writer.js';
 import { Generator, randn, saveSafetensors } from '../../src/torch/index.js';
 import { RELEASE_CONFIGS, RELEASE_EXAMPLES, repoRoot } from '../helpers/release_examples.js';
 import { ORIGINAL_PARTS, TINY_VAE_CONFIG, originalReleaseFolder } from '../helpers/original_release.js';
+import { codedClip, indexOf, shown } from '../helpers/coded_clips.js';
 
 const cli = path.join(repoRoot, 'bin', 'worldwander.js');
 const MODEL = path.join(repoRoot, 'test/fixtures/tiny_model');
@@ -142,6 +143,43 @@ test('ground truth joins the side-by-side video; inputs matched by name in a syn
     /Third_Video\/sample_000001\.mp4$/,
   );
   assert.match(r.stderr, /ETA of all cases/);
+});
+
+test('--start picks the window of a video in its own seconds, sampled at the config fps; --pad holds the last frame of a short one', async () => {
+  const clip = codedClip(scratch, 'walk60.mp4', '60', 1.5, '64x32');
+  const args = ['--config', config('three2one_synthetic'), '--model-dir', MODEL, '--input', clip, ...SIZE];
+  /** The source frames the input panel (the left 64 columns) of a case's side-by-side video shows. */
+  const inputPanel = async (output: string): Promise<number[]> => {
+    const video = await readVideoFrames(path.join(output, 'walk60', 'side_by_side.mp4'));
+    return video.frames.map((frame) => indexOf(frame, { width: video.width, x0: 0, x1: 64 }));
+  };
+  const output = path.join(scratch, 'start');
+  const r = run([...args, '--output', output, '--start', '0.5']);
+  assert.equal(r.status, 0, r.stderr);
+  const note = `seconds 0.50-1.00 of ${clip} (60 fps -> 8 fps)`;
+  assert.ok(r.stderr.includes(`note: ${note}\n`), r.stderr);
+  assert.ok(JSON.parse(readFileSync(path.join(output, 'walk60', 'run.json'), 'utf8')).notes.includes(note));
+  assert.deepEqual(await inputPanel(output), shown(60, 0.5, 8, 5), 'the frames shown at 0.5 + k/8 s');
+  // From 1.2 s the window's instants run to 1.7 s: past the end of the 1.5-s clip.
+  const short = run([...args, '--output', path.join(scratch, 'short'), '--start', '1.2']);
+  assert.equal(short.status, 1);
+  assert.match(
+    short.stderr,
+    /walk60\.mp4: 1\.50 s long; 5 frames at 8 fps from 1\.20 s need a clip longer than 1\.70 s \(or pad, to hold its last frame\)\n$/,
+  );
+  const padded = path.join(scratch, 'padded');
+  const held = run([...args, '--output', padded, '--start', '1.2', '--pad']);
+  assert.equal(held.status, 0, held.stderr);
+  assert.match(
+    held.stderr,
+    /seconds 1\.20-1\.70 of \S+ \(60 fps -> 8 fps\); the clip ends at 1\.50 s, its last frame held for the last 2 frame\(s\)/,
+  );
+  assert.deepEqual(await inputPanel(padded), [...shown(60, 1.2, 8, 3), 89, 89]);
+  const fromFolder = [...args.slice(0, 4), '--input', RELEASE_EXAMPLES, '--start', '1'];
+  const folder = run([...fromFolder, '--output', path.join(scratch, 'o-start')]);
+  assert.equal(folder.status, 2);
+  assert.match(folder.stderr, /--start: is in seconds, and \S+case1 is a frames folder with no times/);
+  assert.doesNotMatch(folder.stderr, /loading/, 'refused before the model loads');
 });
 
 test('bad input is refused before work, naming what is wrong', () => {

@@ -43,6 +43,12 @@ export const register: Register = (program) => {
     .option('--height <px>', 'model height (default: the config)', integer(1))
     .option('--width <px>', 'model width (default: the config)', integer(1))
     .option('--frames <n>', 'frames, 4k+1 (default: the config)', integer(1))
+    .option(
+      '--start <seconds>',
+      "where each video's window starts: frame k is the one shown at START + k / the config's fps (default 0)",
+      number(0),
+    )
+    .option('--pad', 'translate a video shorter than the window by holding its last frame (else it is refused)')
     .addOption(new Option('--dtype <dtype>', 'transformer dtype').choices(['float32', 'bfloat16']).default('float32'))
     .option('--device <device>', 'cpu or cuda[:N]', 'cpu')
     .addOption(new Option('--sampler <name>', 'sampler (default unipc)').choices(['unipc', 'euler']))
