@@ -50,6 +50,19 @@ export function parseSettings(fields: Record<string, string>, defaults: Omit<Job
 const VIDEO_EXTENSIONS = ['.mp4', '.mov', '.webm', '.mkv', '.avi', '.m4v'];
 const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp'];
 
+/** The longest client file name kept for display; a longer one keeps its start and its end. */
+export const MAX_SHOWN_NAME = 120;
+
+/** A client's file name as the app shows it: control characters dropped, at most MAX_SHOWN_NAME characters. */
+export function shownName(clientName: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = clientName.normalize('NFC').replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+  const chars = [...clean];
+  if (chars.length <= MAX_SHOWN_NAME) return clean || 'upload';
+  const tail = chars.slice(-16).join('');
+  return `${chars.slice(0, MAX_SHOWN_NAME - 17).join('')}…${tail}`;
+}
+
 /** A server-chosen file name for an upload, keeping the client's extension only when it is a known one. */
 export function uploadName(kind: 'video' | 'image', clientName: string): string {
   const ext = path.extname(clientName).toLowerCase();
@@ -68,13 +81,13 @@ function startsLikeMp4(file: string): boolean {
 }
 
 /** Checks an uploaded video: a whole MP4 (when it is one), readable by ffmpeg, with at least `frames` frames. */
-export async function checkVideo(file: string, shownName: string, frames: number): Promise<void> {
+export async function checkVideo(file: string, shown: string, frames: number): Promise<void> {
   if (startsLikeMp4(file)) {
     try {
       checkMp4(file);
     } catch (error) {
       throw new InputRejected(
-        `${shownName}: the MP4 is truncated or damaged (${(error as Error).message.replace(/^[^:]*: /, '').replace(/; was the disk full\?$/, '')})`,
+        `${shown}: the MP4 is truncated or damaged (${(error as Error).message.replace(/^[^:]*: /, '').replace(/; was the disk full\?$/, '')})`,
       );
     }
   }
@@ -82,19 +95,19 @@ export async function checkVideo(file: string, shownName: string, frames: number
   try {
     count = (await probeVideo(file)).frameCount;
   } catch {
-    throw new InputRejected(`${shownName}: not a video ffmpeg can read`);
+    throw new InputRejected(`${shown}: not a video ffmpeg can read`);
   }
   if (!Number.isFinite(count) || count < 1)
-    throw new InputRejected(`${shownName}: not a video ffmpeg can read (no frames)`);
-  if (count < frames) throw new InputRejected(`${shownName}: has ${count} frame(s); the model takes ${frames}`);
+    throw new InputRejected(`${shown}: not a video ffmpeg can read (no frames)`);
+  if (count < frames) throw new InputRejected(`${shown}: has ${count} frame(s); the model takes ${frames}`);
 }
 
 /** Checks an uploaded reference image: one sharp can decode. */
-export async function checkImage(file: string, shownName: string): Promise<void> {
+export async function checkImage(file: string, shown: string): Promise<void> {
   try {
     const meta = await sharp(file).metadata();
     if (!meta.width || !meta.height) throw new Error('no size');
   } catch {
-    throw new InputRejected(`${shownName}: the reference is not an image (PNG, JPEG or WebP)`);
+    throw new InputRejected(`${shown}: the reference is not an image (PNG, JPEG or WebP)`);
   }
 }

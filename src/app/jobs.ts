@@ -1,17 +1,27 @@
 // The app's job queue: translations run one at a time in a forked process (translate_worker.ts),
 // so the server stays responsive; every job's events (queued, started, progress with an ETA,
 // done, failed, cancelled) go to its listeners, and the last one is kept for late subscribers.
+// Each job is journalled (journal.ts) from the moment it is queued until it ends. The queue, not
+// the worker, decides how a job ends: a cancel it has accepted wins over a translation the worker
+// finishes meanwhile, and a run it cannot move into place fails that job alone.
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
+import type { JobJournal, JobRecord } from './journal.js';
+import { redactPaths } from './redact.js';
 import type { AppRun, RunStore } from './runs.js';
 import type { JobRequest, JobSpec, WorkerMessage } from './translate_worker.js';
 
 export interface JobInput extends JobSpec {
   /** Files of the job to delete when it ends (its uploads). */
   cleanup?: string[];
+  /** What the journal keeps of it (no paths). */
+  record: Omit<JobRecord, 'id' | 'created'>;
 }
+
+/** What a cancel found: the job stops (or has stopped), or it had already ended, and how. */
+export type CancelAnswer = { cancelling: string } | { finished: string; kind: 'done' | 'failed' | 'cancelled' };
 
 export type JobEvent =
   | { kind: 'queued'; id: string; ahead: number }
@@ -25,6 +35,7 @@ interface Job extends JobInput {
   id: string;
   last: JobEvent;
   stepStarted?: number;
+  cancelRequested?: boolean;
 }
 
 const FINAL = new Set(['done', 'failed', 'cancelled']);
@@ -39,6 +50,7 @@ export class JobQueue {
 
   constructor(
     readonly runs: RunStore,
+    readonly journal: JobJournal,
     readonly modelDir: string,
     readonly device = 'cpu',
     readonly onCleanup: (files: string[]) => void = () => {},
@@ -46,9 +58,15 @@ export class JobQueue {
     this.#events.setMaxListeners(0);
   }
 
-  /** Queues a job; returns its id and how many jobs are ahead of it. */
+  /** Jobs waiting to start (not counting the running one). */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  /** Queues a job (journalled first); returns its id and how many jobs are ahead of it. */
   submit(input: JobInput): { id: string; ahead: number } {
     const id = this.runs.newId();
+    this.journal.write({ ...input.record, id, created: new Date().toISOString() });
     const ahead = this.#waiting.length + (this.#running ? 1 : 0);
     const job: Job = { ...input, id, last: { kind: 'queued', id, ahead } };
     this.#jobs.set(id, job);
@@ -74,23 +92,30 @@ export class JobQueue {
     return () => this.#events.off(channel, listener);
   }
 
-  /** Cancels a queued job at once, a running one at its next denoising step; false when there is no such job left. */
-  cancel(id: string): boolean {
+  /**
+   * Cancels a queued job at once, a running one at its next step (whatever stage it is in: it ends
+   * cancelled with nothing kept, even if its translation finishes meanwhile); null when there is
+   * no such job.
+   */
+  cancel(id: string): CancelAnswer | null {
     const job = this.#jobs.get(id);
-    if (!job || FINAL.has(job.last.kind)) return false;
+    if (!job) return null;
+    if (FINAL.has(job.last.kind)) return { finished: id, kind: job.last.kind as 'done' | 'failed' | 'cancelled' };
     const index = this.#waiting.indexOf(job);
     if (index >= 0) {
       this.#waiting.splice(index, 1);
       this.#finish(job, { kind: 'cancelled', id });
-      return true;
+    } else {
+      job.cancelRequested = true;
+      this.#worker?.send({ kind: 'cancel', id });
     }
-    this.#worker?.send({ kind: 'cancel', id });
-    return true;
+    return { cancelling: id };
   }
 
+  /** Stops: the worker is killed; jobs not finished stay in the journal (interrupted at the next start). */
   async close(): Promise<void> {
     this.#closed = true;
-    for (const job of this.#waiting.splice(0)) this.#finish(job, { kind: 'cancelled', id: job.id });
+    this.#waiting.splice(0);
     const worker = this.#worker;
     this.#worker = null;
     if (worker && worker.exitCode === null) {
@@ -112,6 +137,7 @@ export class JobQueue {
   }
 
   #finish(job: Job, event: JobEvent): void {
+    this.journal.remove(job.id);
     this.#emit(job, event);
     if (job.cleanup?.length) this.onCleanup(job.cleanup);
     if (this.#running === job) this.#running = null;
@@ -130,11 +156,12 @@ export class JobQueue {
       const job = this.#running;
       if (job && !this.#closed) {
         this.runs.discard(job.id);
-        this.#finish(job, {
-          kind: 'failed',
-          id: job.id,
-          message: `the translation process ended (${signal ?? `exit ${code}`})`,
-        });
+        this.#finish(
+          job,
+          job.cancelRequested
+            ? { kind: 'cancelled', id: job.id }
+            : { kind: 'failed', id: job.id, message: `the translation process ended (${signal ?? `exit ${code}`})` },
+        );
       }
     });
     return worker;
@@ -161,14 +188,25 @@ export class JobQueue {
         total: message.total,
         etaSeconds: eta,
       });
-    } else if (message.kind === 'done') {
-      this.runs.commit(job.id);
+    } else if (message.kind === 'done' && !job.cancelRequested) {
+      try {
+        this.runs.commit(job.id);
+      } catch (error) {
+        this.runs.discard(job.id);
+        const reason = (error as NodeJS.ErrnoException).code ?? redactPaths((error as Error).message);
+        this.#finish(job, {
+          kind: 'failed',
+          id: job.id,
+          message: `the finished run could not be moved into the gallery (${reason}); nothing of it was kept`,
+        });
+        return;
+      }
       this.#finish(job, { kind: 'done', id: job.id, run: message.run });
     } else {
       this.runs.discard(job.id);
       this.#finish(
         job,
-        message.kind === 'failed'
+        message.kind === 'failed' && !job.cancelRequested
           ? { kind: 'failed', id: job.id, message: message.message }
           : { kind: 'cancelled', id: job.id },
       );
@@ -184,8 +222,13 @@ export class JobQueue {
     for (const [index, waiting] of this.#waiting.entries())
       this.#emit(waiting, { kind: 'queued', id: waiting.id, ahead: index + 1 });
     this.#emit(job, { kind: 'started', id: job.id });
-    const { cleanup: _, last: __, stepStarted: ___, ...spec } = job;
-    const request: JobRequest = { ...spec, kind: 'job', dir: this.runs.partialDir(job.id) };
+    const { id, task, video, reference, truth, source, settings } = job;
+    const request: JobRequest = {
+      kind: 'job',
+      id,
+      dir: this.runs.partialDir(id),
+      ...{ task, video, reference, truth, source, settings },
+    };
     this.#worker.send(request);
   }
 }

@@ -1,9 +1,12 @@
 // The app's one page: pick the task and a clip (upload or example), the settings with the model's
 // defaults, translate; each job's progress from its server-sent events, cancel; the result in
-// synchronised players at 4x with nearest-neighbour scaling; the gallery of past runs.
+// synchronised players at 4x with nearest-neighbour scaling; the gallery of past runs; jobs an
+// earlier server did not finish, to re-run or remove. The script and the style are files of their
+// own (/app.js, /app.css): the page's Content-Security-Policy allows nothing inline. The server's
+// token (guard.ts) is in the page's meta tag; every request that changes something sends it.
 export const APP_SCALE = 4;
 
-const STYLE = `
+export const APP_STYLE = `
 body { font: 15px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1200px; color: #1d232a; padding: 0 16px; }
 h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 24px 0 8px; }
 .muted { color: #5b6672; } form { display: grid; gap: 10px; background: #f4f6f8; padding: 14px; border-radius: 8px; }
@@ -19,12 +22,16 @@ button.primary { background: #1f6feb; color: #fff; border-color: #1f6feb; }
 .players video, .players img { image-rendering: pixelated; image-rendering: crisp-edges; background: #000; display: block; }
 .controls { display: flex; gap: 10px; align-items: center; margin: 8px 0; } #scrub { width: 320px; }
 #gallery { list-style: none; padding: 0; display: grid; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); gap: 8px; }
-#gallery button { width: 100%; text-align: left; } pre { background: #f4f6f8; padding: 8px; font-size: 12px; overflow: auto; }
+#gallery button { width: 100%; text-align: left; }
+#interrupted { list-style: none; padding: 0; } #interrupted li { display: flex; gap: 10px; align-items: center; padding: 4px 0; }
+pre { background: #f4f6f8; padding: 8px; font-size: 12px; overflow: auto; }
 `;
 
-const SCRIPT = `
+export const APP_SCRIPT = `
 const SCALE = ${APP_SCALE};
 const $ = (s) => document.querySelector(s);
+const TOKEN = document.querySelector('meta[name=worldwander-token]').content;
+const post = (url, body) => fetch(url, { method: 'POST', body, headers: { 'x-worldwander-token': TOKEN } });
 let info = null;
 const names = { three2one: 'third person → first person', one2three: 'first person → third person' };
 
@@ -51,7 +58,7 @@ function attach(id) {
     row.innerHTML = '<span class="name"></span><progress max="1" value="0"></progress><span class="status"></span><button type="button" class="cancel">Cancel</button>';
     row.querySelector('.name').textContent = id;
     row.querySelector('.cancel').addEventListener('click', async () => {
-      const r = await fetch('/api/jobs/' + id + '/cancel', { method: 'POST' });
+      const r = await post('/api/jobs/' + id + '/cancel');
       if (!r.ok) message((await r.json()).error);
     });
     $('#jobs').prepend(row);
@@ -137,6 +144,44 @@ async function gallery() {
   $('#gallery-empty').hidden = runs.length > 0;
 }
 
+function accepted(body) {
+  if (body.ahead > 0) message('queued behind ' + body.ahead + ' job(s): it starts when they end');
+  attach(body.id);
+}
+
+async function interruptedJobs() {
+  const list = $('#interrupted');
+  list.replaceChildren();
+  const jobs = await (await fetch('/api/interrupted')).json();
+  $('#interrupted-section').hidden = jobs.length === 0;
+  for (const job of jobs) {
+    const li = document.createElement('li');
+    li.dataset.id = job.id;
+    const text = document.createElement('span');
+    text.textContent = names[job.task] + ' · ' + job.source + ' · ' + job.settings.steps + ' steps, guidance ' + job.settings.guidance + ', seed ' + job.settings.seed + ', ' + job.settings.sampler + ' · queued ' + new Date(job.created).toLocaleString();
+    const rerun = document.createElement('button');
+    rerun.type = 'button'; rerun.className = 'rerun'; rerun.textContent = 'Re-run';
+    rerun.onclick = async () => {
+      const r = await post('/api/jobs/' + job.id + '/rerun');
+      const body = await r.json();
+      if (!r.ok) { message(body.error); return; }
+      li.remove();
+      $('#interrupted-section').hidden = $('#interrupted').children.length === 0;
+      accepted(body);
+    };
+    const remove = document.createElement('button');
+    remove.type = 'button'; remove.className = 'remove'; remove.textContent = 'Remove';
+    remove.onclick = async () => {
+      const r = await post('/api/jobs/' + job.id + '/remove');
+      if (!r.ok) { message((await r.json()).error); return; }
+      li.remove();
+      $('#interrupted-section').hidden = $('#interrupted').children.length === 0;
+    };
+    li.append(text, rerun, remove);
+    list.append(li);
+  }
+}
+
 function syncForm() {
   const task = document.querySelector('input[name=task]:checked').value;
   const upload = document.querySelector('input[name=source]:checked').value === 'upload';
@@ -168,13 +213,13 @@ async function init() {
     } else {
       form.append('example', $('#example').value);
     }
-    const r = await fetch('/api/jobs', { method: 'POST', body: form });
+    const r = await post('/api/jobs', form);
     const body = await r.json();
     if (!r.ok) { message(body.error); return; }
-    if (body.ahead > 0) message('queued behind ' + body.ahead + ' job(s): it starts when they end');
-    attach(body.id);
+    accepted(body);
   });
   for (const job of await (await fetch('/api/jobs')).json()) attach(job.id);
+  await interruptedJobs();
   await gallery();
   document.body.dataset.ready = 'true';
 }
@@ -186,9 +231,9 @@ export const APP_PAGE = `<!doctype html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="worldwander-token" content="%TOKEN%">
 <title>WorldWander</title>
-<link rel="icon" href="data:,">
-<style>${STYLE}</style>
+<link rel="stylesheet" href="/app.css">
 </head>
 <body>
 <h1>WorldWander</h1>
@@ -217,6 +262,11 @@ export const APP_PAGE = `<!doctype html>
 </form>
 <p id="message" role="alert"></p>
 <ul id="jobs"></ul>
+<section id="interrupted-section" hidden>
+  <h2>Interrupted</h2>
+  <p class="muted">The server stopped before these jobs finished; their inputs are kept until you re-run or remove them.</p>
+  <ul id="interrupted"></ul>
+</section>
 <section id="result" hidden>
   <h2 id="result-title"></h2>
   <div class="players" id="players"></div>
@@ -227,7 +277,7 @@ export const APP_PAGE = `<!doctype html>
 <h2>Gallery</h2>
 <p id="gallery-empty" class="muted">No runs yet.</p>
 <ul id="gallery"></ul>
-<script>${SCRIPT}</script>
+<script src="/app.js"></script>
 </body>
 </html>
 `;

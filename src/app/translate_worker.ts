@@ -1,7 +1,9 @@
 // The app's translation process (forked by jobs.ts): loads the pipeline once, then runs one job at
 // a time off the server's event loop, reporting stage and step over IPC; a cancel message aborts
-// the job between denoising steps. Writes the run into the partial folder it is given.
-import { mkdirSync } from 'node:fs';
+// the job between denoising steps or between the files it writes, and one that arrives before its
+// job has started here keeps it from starting. Writes the run into the partial folder it is given.
+// No message it sends names a path of the server's: the job's files are named as the user knows
+// them (redact.ts).
 import path from 'node:path';
 
 import { Stopped } from '../errors.js';
@@ -13,6 +15,7 @@ import { writeCase } from '../worldwander/outputs.js';
 import type { WorldWanderTask } from '../worldwander/prompts.js';
 import type { AppRun, RunFile, RunSettings } from './runs.js';
 import { jsonText } from '../io/json_text.js';
+import { redactPaths } from './redact.js';
 
 /** What to translate: the inputs (paths the server chose or its examples) and the settings. */
 export interface JobSpec {
@@ -58,6 +61,8 @@ const device = process.argv[3] ?? 'cpu';
 let pipeline: WorldWanderPipeline | null = null;
 let current: { id: string; controller: AbortController } | null = null;
 const queue: JobRequest[] = [];
+/** Jobs cancelled before they started here. */
+const cancelled = new Set<string>();
 
 function load(id: string): WorldWanderPipeline {
   pipeline ??= WorldWanderPipeline.fromPretrained(modelDir, {
@@ -69,11 +74,22 @@ function load(id: string): WorldWanderPipeline {
 
 async function run(job: JobRequest): Promise<void> {
   const controller = new AbortController();
+  if (cancelled.delete(job.id)) controller.abort();
   current = { id: job.id, controller };
   const started = performance.now();
+  const stopIfCancelled = (stage: string): void => {
+    if (controller.signal.aborted) throw new Stopped(`cancelled while ${stage}`);
+  };
+  const known = new Map<string, string>([
+    [job.video, job.source],
+    [job.dir, 'the run'],
+    [path.resolve(modelDir), 'the model folder'],
+    ...(job.reference ? ([[job.reference, 'the reference image']] as const) : []),
+  ]);
   try {
+    stopIfCancelled('starting');
     const p = load(job.id);
-    if (controller.signal.aborted) throw new Stopped('cancelled while loading');
+    stopIfCancelled('loading');
     send({ kind: 'progress', id: job.id, stage: 'reading', done: 0, total: 1 });
     const s = job.settings;
     const translation = await p.translate(job.task, {
@@ -86,8 +102,9 @@ async function run(job: JobRequest): Promise<void> {
       onStep: (done, total) => send({ kind: 'progress', id: job.id, stage: 'denoising', done, total }),
       signal: controller.signal,
     });
+    stopIfCancelled('denoising');
     send({ kind: 'progress', id: job.id, stage: 'writing', done: 0, total: 1 });
-    mkdirSync(job.dir, { recursive: true });
+    translation.notes = translation.notes.map((note) => redactPaths(note, known));
     const { width, height } = translation;
     const fps = p.defaults.fps;
     const truth = job.truth ? await readFrames(job.truth, { maxFrames: translation.frames.length }) : undefined;
@@ -97,7 +114,7 @@ async function run(job: JobRequest): Promise<void> {
       {
         case: job.id,
         task: job.task,
-        model: modelDir,
+        model: path.basename(path.resolve(modelDir)),
         lora: null,
         input: job.source,
         reference: job.reference ? 'reference.png' : undefined,
@@ -106,6 +123,7 @@ async function run(job: JobRequest): Promise<void> {
       },
       truth,
     );
+    stopIfCancelled('writing');
     const files: RunFile[] = ['generated.mp4', 'side_by_side.mp4', 'input.mp4', 'run.json'];
     await writeVideo(path.join(job.dir, 'input.mp4'), translation.input, { width, height, fps });
     if (translation.reference) {
@@ -138,11 +156,17 @@ async function run(job: JobRequest): Promise<void> {
       files,
       seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
     };
+    stopIfCancelled('writing');
     await writeFileAtomic(path.join(job.dir, 'app.json'), jsonText(record, 2));
     send({ kind: 'done', id: job.id, run: record });
   } catch (error) {
     if (error instanceof Stopped || controller.signal.aborted) send({ kind: 'cancelled', id: job.id });
-    else send({ kind: 'failed', id: job.id, message: error instanceof Error ? error.message : String(error) });
+    else
+      send({
+        kind: 'failed',
+        id: job.id,
+        message: redactPaths(error instanceof Error ? error.message : String(error), known),
+      });
   } finally {
     current = null;
   }
@@ -156,6 +180,7 @@ let draining: Promise<void> = Promise.resolve();
 process.on('message', (message: JobRequest | { kind: 'cancel'; id: string }) => {
   if (message.kind === 'cancel') {
     if (current?.id === message.id) current.controller.abort();
+    else if (queue.some((job) => job.id === message.id)) cancelled.add(message.id);
     return;
   }
   queue.push(message);

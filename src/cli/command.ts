@@ -10,12 +10,14 @@ export class UsageError extends Error {
 /** A subcommand adds itself to the program; its action loads heavy modules (libtorch) on use. */
 export type Register = (program: Command) => void;
 
-/** An integer flag value >= min. */
-export function integer(min = -Infinity): (raw: string) => number {
+/** An integer flag value >= min (and <= max). */
+export function integer(min = -Infinity, max = Infinity): (raw: string) => number {
   return (raw) => {
     const value = Number(raw);
-    if (raw.trim() === '' || !Number.isInteger(value) || value < min)
-      throw new InvalidArgumentError(`expected an integer${min > -Infinity ? ` >= ${min}` : ''}`);
+    if (raw.trim() === '' || !Number.isInteger(value) || value < min || value > max) {
+      const range = max < Infinity ? ` from ${min} to ${max}` : min > -Infinity ? ` >= ${min}` : '';
+      throw new InvalidArgumentError(`expected an integer${range}`);
+    }
     return value;
   };
 }

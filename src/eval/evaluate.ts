@@ -10,6 +10,7 @@ import { coverFit, isVideoFile, type RgbVideo } from '../data/frames.js';
 import { readVideoWindow } from '../data/video_reader.js';
 import { decodeVideos, probeVideo } from '../data/video_writer.js';
 import { LAYOUT, viewEntries } from '../data/layout.js';
+import { isTemporary } from '../io/atomic.js';
 import { TASK_VIEWS, type WorldWanderTask } from '../worldwander/prompts.js';
 import { labelPath, readLabelStrip } from '../data/labels.js';
 import { gaussianBlurRgb } from './filters.js';
@@ -125,9 +126,15 @@ export function predictionEntries(dir: string, task: WorldWanderTask): Map<strin
   const found = new Map<string, string>();
   for (const name of readdirSync(dir).sort()) {
     const caseDir = path.join(dir, name);
-    if (!statSync(caseDir).isDirectory()) continue;
+    if (name.startsWith('.') || isTemporary(name) || !statSync(caseDir).isDirectory()) continue;
     const video = [path.join(caseDir, 'generated.mp4'), path.join(caseDir, 'frames')].find((p) => existsSync(p));
-    if (video) found.set(name, video);
+    if (!video) continue;
+    // infer writes run.json with the case, so a case folder without it was cut short or made by hand
+    if (!existsSync(path.join(caseDir, 'run.json')))
+      throw new FileFormatError(
+        `${caseDir}: has ${path.basename(video)} but no run.json, so it is not a case infer finished writing; run infer for it again, or give predictions in the release layout (a ${LAYOUT[TASK_VIEWS[task].target]}/ folder)`,
+      );
+    found.set(name, video);
   }
   return found;
 }

@@ -4,14 +4,16 @@
 //   generated.mp4      the generated view alone
 //   frames/00000.png…  the generated view as PNG frames
 //   run.json           what ran: model, LoRA, task, seed, steps, guidance, sizes, notes, seconds per stage
-// Every file appears under its final name only when whole; run.json is written last, so a case
-// folder with a run.json is complete.
-import { mkdir, rm } from 'node:fs/promises';
+// The case is written into a temporary folder beside it (OUTPUT/<case>.tmp-<pid>) and renamed into
+// place when whole, replacing an earlier run's only then: a run stopped at any point (a second
+// Ctrl-C, a kill) leaves the earlier case or the new one, never a mix.
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
 import { coverFit, sideBySide, writePng, type RgbVideo } from '../data/frames.js';
 import { writeVideo } from '../data/video_writer.js';
 import { produceAtomically, writeFileAtomic } from '../io/atomic.js';
+import { faultPoint } from '../io/fault.js';
 import type { Translation } from './pipeline.js';
 import { jsonText } from '../io/json_text.js';
 
@@ -58,10 +60,18 @@ export async function writeCase(
   context: CaseContext,
   groundTruth?: RgbVideo,
 ): Promise<CaseRecord> {
+  return produceAtomically(dir, (temp) => writeCaseInto(temp, translation, context, groundTruth));
+}
+
+async function writeCaseInto(
+  dir: string,
+  translation: Translation,
+  context: CaseContext,
+  groundTruth?: RgbVideo,
+): Promise<CaseRecord> {
   const started = performance.now();
   const { width, height, frames } = translation;
-  await rm(path.join(dir, 'run.json'), { force: true });
-  await mkdir(dir, { recursive: true });
+  await mkdir(path.join(dir, 'frames'), { recursive: true });
   const truth = groundTruth
     ? await Promise.all(
         frames.map(
@@ -90,11 +100,9 @@ export async function writeCase(
   const joined = panels.map((parts) => sideBySide(parts.map((data) => ({ width, height, data }))).data);
   await writeVideo(path.join(dir, 'side_by_side.mp4'), joined, { width: width * columns, height, fps: context.fps });
   await writeVideo(path.join(dir, 'generated.mp4'), frames, { width, height, fps: context.fps });
-  await produceAtomically(path.join(dir, 'frames'), async (temp) => {
-    await mkdir(temp, { recursive: true });
-    for (let i = 0; i < frames.length; i++)
-      await writePng(path.join(temp, frameName(i)), { width, height, data: frames[i]! });
-  });
+  faultPoint('case-write');
+  for (let i = 0; i < frames.length; i++)
+    await writePng(path.join(dir, 'frames', frameName(i)), { width, height, data: frames[i]! });
   const { case: name, task, model, lora, input, reference, groundTruth: truthSource, fps } = context;
   const t = translation.settings;
   const full: CaseRecord = {

@@ -165,13 +165,20 @@ test('an uploaded clip and reference (one2three) is translated; the upload is st
   const run = new RunStore(root).get(id)!;
   assert.equal(run.source, 'escape.mp4', 'the name the browser sent is shown');
   assert.ok(run.files.includes('reference.png'));
-  assert.deepEqual(readdirSync(root).sort(), ['examples', 'runs', 'uploads']);
+  assert.deepEqual(readdirSync(root).sort(), ['.worldwander.lock', 'examples', 'jobs', 'runs', 'uploads']);
+  assert.deepEqual(readdirSync(path.join(root, 'jobs')), [], 'no job left in the journal');
   assert.deepEqual(readdirSync(path.join(root, 'uploads')), [], 'uploads go when their job ends');
   // a client that is not a browser may send any name: it is shown, never used as a path
   const form = new FormData();
   for (const [k, v] of Object.entries({ task: 'three2one', steps: '2' })) form.append(k, v);
   form.append('video', new Blob([readFileSync(clip('five'))]), '../../escape.mp4');
-  const { id: raw } = (await (await fetch(`${server.url}/api/jobs`, { method: 'POST', body: form })).json()) as {
+  const { id: raw } = (await (
+    await fetch(`${server.url}/api/jobs`, {
+      method: 'POST',
+      body: form,
+      headers: { 'x-worldwander-token': server.token },
+    })
+  ).json()) as {
     id: string;
   };
   const events = await (await fetch(`${server.url}/api/jobs/${raw}/events`)).text();
@@ -328,7 +335,7 @@ test('a non-loopback host needs --host said explicitly', async () => {
   );
 });
 
-test('a server killed (SIGKILL) mid-job leaves no run that looks complete; the next start removes the partial one', async () => {
+test('a server killed (SIGKILL) mid-job leaves no run that looks complete; the next start removes the partial one and shows the job interrupted', async () => {
   const killRoot = path.join(scratch, 'killed');
   const cli = path.join(repoRoot, 'bin', 'worldwander.js');
   const child = spawn(process.execPath, [cli, 'serve', '--model-dir', MODEL, '--root', killRoot, '--port', '0'], {
@@ -345,7 +352,10 @@ test('a server killed (SIGKILL) mid-job leaves no run that looks complete; the n
   });
   const form = new FormData();
   for (const [k, v] of Object.entries({ task: 'three2one', example: 'sample_000000', steps: '200' })) form.append(k, v);
-  const { id } = (await (await fetch(`${url}/api/jobs`, { method: 'POST', body: form })).json()) as { id: string };
+  const { token } = (await (await fetch(`${url}/api/info`)).json()) as { token: string };
+  const { id } = (await (
+    await fetch(`${url}/api/jobs`, { method: 'POST', body: form, headers: { 'x-worldwander-token': token } })
+  ).json()) as { id: string };
   const events = await fetch(`${url}/api/jobs/${id}/events`);
   const reader = events.body!.getReader();
   for (let text = ''; !text.includes('"stage":"denoising"');)
@@ -361,5 +371,11 @@ test('a server killed (SIGKILL) mid-job leaves no run that looks complete; the n
   );
   const again = await startServer({ modelDir: MODEL, root: killRoot, port: 0 });
   assert.deepEqual(readdirSync(store.dir), [], 'the partial run is gone at the next start');
+  const interrupted = (await (await fetch(`${again.url}/api/interrupted`)).json()) as { id: string }[];
+  assert.deepEqual(
+    interrupted.map((j) => j.id),
+    [id],
+    'and its job is shown as interrupted',
+  );
   await again.close();
 });

@@ -21,6 +21,8 @@ process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
 const data = path.join(scratch, 'data');
 const ready = synthesize({ out: data, count: 2, width: 64, height: 32, frames: 5, fps: 8, seed: 5, format: 'png' });
 
+const INFER_ON_DATA = ['infer', '--config', RELEASE_CONFIG, '--model-dir', MODEL, '--input', data];
+
 function run(args: string[]): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
@@ -80,24 +82,7 @@ test('an output equal to, inside or holding an input is exit 2 and touches nothi
   await ready;
   const before = readFileSync(path.join(data, 'manifest.json'), 'utf8');
   const infer = (output: string) =>
-    run([
-      'infer',
-      '--config',
-      RELEASE_CONFIG,
-      '--model-dir',
-      MODEL,
-      '--input',
-      data,
-      '--output',
-      output,
-      '--overwrite',
-      '--frames',
-      '5',
-      '--height',
-      '32',
-      '--width',
-      '64',
-    ]);
+    run([...INFER_ON_DATA, '--output', output, '--overwrite', '--frames', '5', '--height', '32', '--width', '64']);
   for (const [output, pattern] of [
     [data, /is the input/],
     [path.join(data, 'First_Video'), /is inside the input/],
@@ -253,4 +238,44 @@ test('train: a validation.cases name that is no clip is a config error before th
   );
   assert.ok(!/looks like a bug/.test(r.stderr));
   assert.ok(!existsSync(path.join(output, 'metrics.jsonl')), 'no step was taken');
+});
+
+test('infer --overwrite killed while writing a case leaves the earlier case whole (no mix), and eval refuses a case folder without run.json', async () => {
+  await ready;
+  const output = path.join(scratch, 'infer-killed');
+  const args = [
+    ...INFER_ON_DATA,
+    '--output',
+    output,
+    ...['--height', '32', '--width', '64', '--frames', '5', '--steps', '2'],
+  ];
+  const first = run([...args, '--seed', '1']);
+  assert.equal(first.status, 0, first.stderr);
+  const caseDir = path.join(output, 'sample_000000');
+  const before = readFileSync(path.join(caseDir, 'run.json'), 'utf8');
+  const generated = readFileSync(path.join(caseDir, 'generated.mp4'));
+  const killed = spawnSync(process.execPath, [cli, ...args, '--seed', '2', '--overwrite'], {
+    encoding: 'utf8',
+    env: { ...process.env, WORLDWANDER_FAULT: 'case-write' },
+  });
+  assert.equal(killed.signal, 'SIGKILL', 'killed while writing the first case');
+  assert.equal(readFileSync(path.join(caseDir, 'run.json'), 'utf8'), before, 'the earlier run.json');
+  assert.deepEqual(readFileSync(path.join(caseDir, 'generated.mp4')), generated, 'and the video it describes');
+  const scored = run([
+    'eval',
+    ...['--task', 'three2one', '--predictions', output, '--ground-truth', data],
+    ...['--output', path.join(scratch, 'eval-killed'), '--frames', '5', '--no-perception'],
+  ]);
+  assert.equal(scored.status, 0, `the temporary folder a kill leaves is not taken for a case: ${scored.stderr}`);
+  rmSync(path.join(caseDir, 'run.json'));
+  const refused = run([
+    'eval',
+    ...['--task', 'three2one', '--predictions', output, '--ground-truth', data],
+    ...['--output', path.join(scratch, 'eval-half'), '--frames', '5', '--no-perception'],
+  ]);
+  assert.equal(refused.status, 1, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /sample_000000: has generated\.mp4 but no run\.json, so it is not a case infer finished writing/,
+  );
 });

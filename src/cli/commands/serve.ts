@@ -5,10 +5,17 @@ export const register: Register = (program) => {
     .command('serve')
     .description('a local web app: pick or upload a clip, watch its other view, keep a gallery of runs (docs/app.md)')
     .option('--model-dir <dir>', 'the model folder (default: the bundled models/worldwander-small)', pathArg)
-    .option('--port <n>', 'the port', integer(0), 7860)
+    .option('--port <n>', 'the port (0: any free one)', integer(0, 65535), 7860)
     .option('--host <host>', 'the address to listen on (default 127.0.0.1; another is reachable from the network)')
     .option('--root <dir>', 'where runs, uploads and the example clips go', pathArg, 'outputs/app')
     .option('--max-upload-mb <n>', 'the largest upload accepted, in MB', number(0.001), 50)
+    .option(
+      '--max-uploads-mb <n>',
+      'the most disk all kept uploads may take (of queued and interrupted jobs), in MB',
+      number(0.001),
+      1024,
+    )
+    .option('--max-queue <n>', 'the most jobs that may wait behind the running one', integer(1), 16)
     .option('--device <device>', 'cpu or cuda[:N]', 'cpu')
     .action(
       async (flags: {
@@ -17,6 +24,8 @@ export const register: Register = (program) => {
         host?: string;
         root: string;
         maxUploadMb: number;
+        maxUploadsMb: number;
+        maxQueue: number;
         device: string;
       }) => {
         const { startServer } = await import('../../app/server.js');
@@ -28,6 +37,8 @@ export const register: Register = (program) => {
           host: flags.host,
           hostGiven: flags.host !== undefined,
           maxUploadBytes: Math.round(flags.maxUploadMb * 1024 * 1024),
+          maxUploadsBytes: Math.round(flags.maxUploadsMb * 1024 * 1024),
+          maxQueue: flags.maxQueue,
           device: flags.device,
           onNote: (text) => console.error(`note: ${text}`),
         });
