@@ -25,6 +25,7 @@ import {
   readImage,
   type RgbVideo,
 } from './images.js';
+import { mp4VideoHeader } from './mp4.js';
 import { lastLine, runTool, toolError } from './video_writer.js';
 
 /** What a window was read from. */
@@ -286,8 +287,22 @@ const ratio = (text: string | undefined): number => {
   return num && den ? num / den : 0;
 };
 
-/** What ffprobe says of a video's first video stream, checked: one line naming the file when it is not a video with times. */
+/**
+ * What a video's first video stream is, checked: from an MP4's header when it says it plainly
+ * (no process start), else from ffprobe; one line naming the file when it is not a video with times.
+ */
 export async function probeVideoSource(file: string): Promise<VideoSource> {
+  const header = mp4VideoHeader(file);
+  if (!header) return ffprobeVideoSource(file);
+  return sourceOf(file, header.width, header.height, header.sampleAspect, header.rotation, {
+    average: header.averageFps,
+    nominal: header.nominalFps,
+    duration: header.duration,
+  });
+}
+
+/** What ffprobe says of a video's first video stream, checked (see probeVideoSource). */
+export async function ffprobeVideoSource(file: string): Promise<VideoSource> {
   const out = await runTool(
     'ffprobe',
     [
@@ -311,24 +326,36 @@ export async function probeVideoSource(file: string): Promise<VideoSource> {
   // The display matrix's angle is counter-clockwise; the older "rotate" tag's clockwise.
   const declared =
     stream.side_data_list?.find((d) => d.rotation !== undefined)?.rotation ?? -Number(stream.tags?.rotate ?? 0);
+  return sourceOf(file, stream.width, stream.height, ratio(stream.sample_aspect_ratio) || 1, declared, {
+    average: ratio(stream.avg_frame_rate),
+    nominal: ratio(stream.r_frame_rate),
+    duration: Number(stream.duration ?? format.duration),
+  });
+}
+
+/** A video's VideoSource from its coded size, pixel aspect, rotation (counter-clockwise) and timing. */
+function sourceOf(
+  file: string,
+  codedWidth: number,
+  codedHeight: number,
+  sar: number,
+  declared: number,
+  timing: { average: number; nominal: number; duration: number },
+): VideoSource {
   const rotation = ((Math.round(declared) % 360) + 360) % 360;
   // Coded pixels `sar` wide: shown (width·sar) x height, turned with the picture.
-  const sar = ratio(stream.sample_aspect_ratio) || 1;
   const [width, height] =
-    rotation % 180 ? [stream.height, Math.round(stream.width * sar)] : [Math.round(stream.width * sar), stream.height];
-  const average = ratio(stream.avg_frame_rate),
-    nominal = ratio(stream.r_frame_rate);
-  const fps = average || nominal || null;
-  const duration = Number(format.duration ?? stream.duration);
+    rotation % 180 ? [codedHeight, Math.round(codedWidth * sar)] : [Math.round(codedWidth * sar), codedHeight];
+  const { average, nominal, duration } = timing;
   return {
     path: file,
     kind: 'video',
     width,
     height,
-    fps,
+    fps: average || nominal || null,
     variableFrameRate: Boolean(average && nominal && Math.abs(average - nominal) > 0.01 * nominal),
     rotation,
-    duration: Number.isFinite(duration) ? duration : null,
+    duration: Number.isFinite(duration) && duration > 0 ? duration : null,
     files: null,
   };
 }
@@ -347,7 +374,7 @@ function ffmpegArgs(file: string, seek: number, accurate: boolean, filters: stri
   return [
     ...['-hide_banner', '-v', 'error', '-nostdin'],
     ...(seek > 0 ? ['-ss', seek.toFixed(6), ...(accurate ? [] : ['-noaccurate_seek'])] : []),
-    ...['-i', file, '-an', '-sn', '-dn', '-vf', filters],
+    ...['-i', file, '-map', '0:v:0', '-vf', filters],
     ...(Number.isFinite(frames) ? ['-frames:v', String(frames)] : []),
     ...['-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
   ];

@@ -12,9 +12,12 @@ import { test } from 'node:test';
 import { writePng } from '../../src/data/frames.js';
 import {
   ShortVideoError,
+  ffprobeVideoSource,
+  probeVideoSource,
   readFrames,
   readVideoWindow,
   readVideoWindows,
+  type VideoSource,
   type VideoWindow,
 } from '../../src/data/video_reader.js';
 import { readVideoFrames } from '../../src/data/video_writer.js';
@@ -32,6 +35,16 @@ function lavfiClip(name: string, source: string): string {
   const file = path.join(scratch, name);
   ffmpeg(['-f', 'lavfi', '-i', source, ...H264, file]);
   return file;
+}
+
+/** What an MP4's header says of it (no process start) is what ffprobe says. */
+async function sameAsFfprobe(file: string): Promise<void> {
+  const rounded = (source: VideoSource): VideoSource => ({
+    ...source,
+    fps: source.fps && Number(source.fps.toFixed(6)),
+    duration: source.duration && Number(source.duration.toFixed(6)),
+  });
+  assert.deepEqual(rounded(await probeVideoSource(file)), rounded(await ffprobeVideoSource(file)), file);
 }
 
 test('frame k is the frame shown at start + k / fps, at every source rate, size and start', async () => {
@@ -56,6 +69,7 @@ test('frame k is the frame shown at start + k / fps, at every source rate, size 
       assert.deepEqual(window.time, { start, end: start + 1, fps: 8 });
       assert.equal(window.padded, 0);
     }
+    await sameAsFfprobe(file);
     const [w, h] = clip.size.split('x').map(Number);
     const wide = await readVideoWindow(file, { numFrames: 5, fps: 8, width: 48, height: 32 });
     assert.deepEqual(indexes(wide), shown(rate, 0, 8, 5), `${clip.rate} fps at 48x32`);
@@ -77,6 +91,18 @@ test('the description says what was taken: the seconds, the rates, the size and 
   assert.deepEqual([later.width, later.height, later.resized], [192, 108, false]);
 });
 
+test('other containers (Matroska, WebM) are read the same way, ffprobe saying what they are', async () => {
+  const source = codedClip('for-mkv.mp4', '30', 3);
+  for (const name of ['clip.mkv', 'clip.webm']) {
+    const file = path.join(scratch, name);
+    const codec = name.endsWith('.webm') ? ['-c:v', 'libvpx-vp9', '-lossless', '1'] : ['-c', 'copy'];
+    ffmpeg(['-i', source, ...codec, file]);
+    const window = await readVideoWindow(file, { numFrames: 9, fps: 8, start: 0.3, width: 32, height: 32 });
+    assert.deepEqual(indexes(window), shown(30, 0.3, 8, 9), name);
+    assert.match(window.description, /^seconds 0\.30-1\.30 of \S+ \(30 fps -> 8 fps\), 96x54 frames resized/);
+  }
+});
+
 test('a variable frame rate: each instant takes the last frame kept at or before it', async () => {
   const source = codedClip('vfr-source.mp4', '60', 3);
   const file = path.join(scratch, 'vfr.mp4');
@@ -84,6 +110,7 @@ test('a variable frame rate: each instant takes the last frame kept at or before
   const keep = (n: number): boolean => n % 10 < 3 || n % 7 === 0;
   ffmpeg(['-i', source, '-vf', "select='lt(mod(n,10),3)+eq(mod(n,7),0)'", '-fps_mode', 'vfr', ...H264, file]);
   const kept = Array.from({ length: 180 }, (_, n) => n).filter(keep);
+  await sameAsFfprobe(file);
   for (const start of [0, 0.3, 1.05]) {
     const window = await readVideoWindow(file, { numFrames: 9, fps: 8, start, width: 32, height: 32 });
     const expected = shown(60, start, 8, 9).map((t) => kept.filter((n) => n <= t).at(-1));
@@ -149,6 +176,7 @@ test('a clip shorter than the window is refused with its length and the length n
     readVideoWindow(still, { numFrames: 17, fps: 8 }),
     /still\.mp4: 0\.04 s long; 17 frames at 8 fps from 0\.00 s need a clip longer than 2\.00 s/,
   );
+  await sameAsFfprobe(still);
   const held = await readVideoWindow(still, { numFrames: 17, fps: 8, pad: true });
   assert.deepEqual(indexes(held), Array(17).fill(0));
 });
@@ -171,6 +199,7 @@ test('rotation metadata: the size is the displayed one, and the cover crop is ta
   const said = (JSON.parse(probe.stdout) as { streams: { side_data_list?: { rotation: number }[] }[] }).streams[0]!
     .side_data_list?.[0]?.rotation;
   assert.ok(said === -90 || said === 270, `the clip is a portrait phone clip (rotation ${said})`);
+  await sameAsFfprobe(phone);
   const window = await readVideoWindow(phone, { numFrames: 3, fps: 8, width: 32, height: 32 });
   assert.deepEqual([window.source.width, window.source.height, window.source.rotation], [54, 96, 270]);
   assert.match(window.description, /54x96 frames \(as displayed: turned 90° clockwise\) resized to cover 32x32/);
@@ -191,6 +220,7 @@ test('a non-square sample aspect ratio: the displayed width', async () => {
     'anamorphic.mp4',
     'color=c=blue:s=64x54:r=30:d=1,drawbox=x=0:y=0:w=16:h=54:c=white:t=fill,setsar=3/2',
   );
+  await sameAsFfprobe(file);
   const window = await readVideoWindow(file, { numFrames: 1, fps: 8 });
   assert.deepEqual([window.width, window.height, window.source.width], [96, 54, 96]);
   const row = Array.from({ length: 96 }, (_, x) => window.frames[0]![(27 * 96 + x) * 3 + 1]! > 200);
