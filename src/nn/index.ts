@@ -6,3 +6,4 @@ export * from './conv.js';
 export * from './feedforward.js';
 export * from './lora.js';
 export * from './checkpoint.js';
+export * from './stored_weight.js';

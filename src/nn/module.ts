@@ -2,7 +2,16 @@
 // keys are the dotted paths (`blocks.0.attn1.to_q.weight`). Parameters keep their identity for
 // life: loading copies into them, so fields that reference them stay valid.
 import { FileFormatError } from '../errors.js';
-import { isFloating, keep, noGrad, type DType, type Tensor, type TensorSource } from '../torch/index.js';
+import {
+  applyLoadOptions,
+  callAten,
+  isFloating,
+  keep,
+  noGrad,
+  type DType,
+  type Tensor,
+  type TensorSource,
+} from '../torch/index.js';
 
 export interface LoadReport {
   missing: string[];
@@ -50,6 +59,23 @@ export class Module {
     keep(tensor);
     this.#buffers.set(name, { tensor, persistent });
     return tensor;
+  }
+
+  /** Puts `tensor` in place of the parameter `name` (which is released): a stored weight's placeholder. */
+  protected replaceParameter(name: string, tensor: Tensor, requiresGrad = false): Tensor {
+    const old = this.#parameters.get(name);
+    if (!old) throw new Error(`${this.constructor.name} has no parameter '${name}'`);
+    this.#parameters.delete(name);
+    old.dispose();
+    return this.registerParameter(name, tensor, requiresGrad);
+  }
+
+  /**
+   * Loads this module's own parameter `name` from `source[key]` its own way (a weight kept
+   * outside its parameter: linear.ts); false leaves it to the plain copy.
+   */
+  protected loadParameterFrom(_name: string, _source: TensorSource, _key: string): boolean {
+    return false;
   }
 
   protected registerModule<M extends Module>(name: string, module: M): M {
@@ -161,16 +187,28 @@ export class Module {
       throw new StateDictError(report, where);
     }
     const total = keys.filter((key) => own.has(key)).length;
+    const owners = new Map<string, [Module, string]>();
+    for (const [prefix, module] of this.namedModules())
+      for (const name of module.#parameters.keys()) owners.set(prefix ? `${prefix}.${name}` : name, [module, name]);
+    const asSource = source instanceof Map ? mapSource(source) : source;
     let done = 0;
     noGrad(() => {
       for (const key of keys) {
         const target = own.get(key);
         if (!target) continue;
+        const owner = owners.get(key);
+        if (owner && owner[0].loadParameterFrom(owner[1], asSource, key)) {
+          onProgress?.(++done, total);
+          continue;
+        }
         if (source instanceof Map) {
           target.copy_(source.get(key)!);
         } else {
-          using loaded = source.get(key);
-          target.copy_(loaded);
+          using read = source.get(key, { dtype: target.dtype, device: target.device });
+          // The parameter adopts the buffer the file was read into (its own, built empty, was never
+          // touched): the weights are in memory once, not read into a buffer and copied.
+          using loaded = read.contiguous();
+          callAten('aten::set_', 'source_Tensor', target, loaded);
         }
         onProgress?.(++done, total);
       }
@@ -188,6 +226,16 @@ export class Module {
     for (const b of this.#buffers.values()) b.tensor.dispose();
     for (const c of this.#children.values()) c.dispose();
   }
+}
+
+/** A map of tensors as a TensorSource whose `get` gives aliases (the map keeps its tensors). */
+function mapSource(map: Map<string, Tensor>): TensorSource {
+  return {
+    keys: () => [...map.keys()],
+    has: (key) => map.has(key),
+    info: (key) => ({ dtype: map.get(key)!.dtype, shape: [...map.get(key)!.shape], begin: 0, end: 0 }),
+    get: (key, options) => applyLoadOptions(map.get(key)!.detach(), options),
+  };
 }
 
 /** Loads weights into a just-built model, strictly; if that fails the model is released first. */

@@ -1,9 +1,14 @@
-// float8 e4m3fn (what ComfyUI's fp8 files hold; libtorch 1.13 has no float8 type): decoded
-// exactly by a table of its 256 values. Bits: sign, 4 exponent bits (bias 7), 3 mantissa bits;
-// exponent 0 is subnormal (m/8 · 2^-6); S.1111.111 is NaN; there are no infinities ("fn").
+// float8 e4m3fn (what ComfyUI's fp8 files hold, and what `--weights-dtype fp8` keeps weights in;
+// libtorch 1.13 has no float8 type, so the bytes live in uint8 tensors): decoded exactly by a
+// table of its 256 values, encoded by round-to-nearest-even on that table. Bits: sign, 4 exponent
+// bits (bias 7), 3 mantissa bits; exponent 0 is subnormal (m/8 · 2^-6); S.1111.111 is NaN; there
+// are no infinities ("fn"), so encoding saturates at ±448.
+import { callAten } from './call_aten.js';
+import { arange, tensor } from './creation.js';
+import { where } from './functional.js';
 import { scope } from './scope.js';
-import { tensor } from './creation.js';
-import type { Tensor } from './tensor.js';
+import type { DType } from './dtype.js';
+import type { Device, Tensor } from './tensor.js';
 
 /** The value of each e4m3fn byte. */
 export const E4M3FN_VALUES: Float32Array = Float32Array.from({ length: 256 }, (_, byte) => {
@@ -15,6 +20,9 @@ export const E4M3FN_VALUES: Float32Array = Float32Array.from({ length: 256 }, (_
   return sign * (1 + mantissa / 8) * 2 ** (exponent - 7);
 });
 
+/** The largest finite e4m3fn value (0x7E). */
+export const E4M3FN_MAX = 448;
+
 /** uint8 bytes of e4m3fn values -> float32 of the same shape (a 256-entry lookup). */
 export function decodeE4m3fn(bytes: Tensor): Tensor {
   return scope(() =>
@@ -22,4 +30,76 @@ export function decodeE4m3fn(bytes: Tensor): Tensor {
       .indexSelect(0, bytes.flatten().to({ dtype: 'int64' }))
       .reshape(...bytes.shape),
   );
+}
+
+/**
+ * The 126 bounds between consecutive non-negative finite e4m3fn values (codes 0..126): the
+ * midpoints, each nudged one float32 step down where the tie must round up to the even code
+ * (round half to even: the even code has an even mantissa), so that `bucketize` (which puts a
+ * value equal to a bound below it) rounds to nearest, ties to even. Every midpoint is exact in float32.
+ */
+const ROUNDING_BOUNDS: Float32Array = (() => {
+  const bounds = new Float32Array(126);
+  const below = new Float32Array(1);
+  const bits = new Uint32Array(below.buffer);
+  for (let k = 0; k < 126; k++) {
+    const mid = (E4M3FN_VALUES[k]! + E4M3FN_VALUES[k + 1]!) / 2;
+    below[0] = mid;
+    if (k % 2 === 1) bits[0]! -= 1; // the upper neighbour (k + 1) is even: a tie goes up
+    bounds[k] = below[0]!;
+  }
+  return bounds;
+})();
+
+/**
+ * float values -> uint8 e4m3fn bytes, rounded to nearest (ties to even), saturated at ±448
+ * (e4m3fn has no infinities), NaN to 0x7F. Takes any floating dtype (computed in float32).
+ */
+export function encodeE4m3fn(values: Tensor): Tensor {
+  return scope(() => {
+    const x = values.float();
+    const bounds = tensor(ROUNDING_BOUNDS, { device: x.device });
+    const magnitude = callAten('aten::bucketize', 'Tensor', x.abs(), bounds, true, false) as Tensor; // int32 0..126
+    const signed = magnitude.add((callAten('aten::signbit', '', x) as Tensor).to({ dtype: 'int32' }).mul(0x80));
+    return where(x.ne(x), 0x7f, signed).to({ dtype: 'uint8' });
+  });
+}
+
+/** A weight matrix as e4m3fn bytes and a float32 scale, per output row ([out]) or per tensor ([1]). */
+export interface Float8Matrix {
+  bytes: Tensor;
+  scale: Tensor;
+}
+
+/**
+ * Quantises a weight [out, in] to e4m3fn with one scale per output row: scale = absmax / 448
+ * (1 for a row of zeros), bytes = e4m3fn(w / scale), so each row spans the format's whole range.
+ */
+export function quantizeRowsE4m3fn(weight: Tensor): Float8Matrix {
+  return scope(() => {
+    const w = weight.float();
+    const absmax = w.abs().amax(1);
+    const scale = where(absmax.eq(0), 1, absmax.div(E4M3FN_MAX));
+    return { bytes: encodeE4m3fn(w.div(scale.unsqueeze(1))), scale };
+  });
+}
+
+/**
+ * e4m3fn bytes [out, in] and their scale ([out] per row, or [1] per tensor) -> the weight in
+ * `dtype` on `device`: each value is table[byte]·scale computed in float32, rounded once to
+ * `dtype`. Done as one lookup in a table of 256 scaled values per row (or one table for a
+ * per-tensor scale), with an int32 index: one pass over the bytes, no float32 copy of the matrix.
+ */
+export function widenE4m3fn(m: Float8Matrix, dtype: DType, device: Device = m.bytes.device): Tensor {
+  return scope(() => {
+    const [rows, cols] = m.bytes.shape as [number, number];
+    const bytes = m.bytes.device === device ? m.bytes : m.bytes.to({ device });
+    const scale = m.scale.to({ dtype: 'float32', device });
+    const values = tensor(E4M3FN_VALUES, { device });
+    const perRow = scale.numel() !== 1;
+    const table = (perRow ? scale.unsqueeze(1).mul(values.unsqueeze(0)) : values.mul(scale)).to({ dtype }).flatten();
+    let index = bytes.to({ dtype: 'int32' });
+    if (perRow) index = index.add_(arange(0, rows * 256, 256, { dtype: 'int32', device }).unsqueeze(1));
+    return table.indexSelect(0, index.flatten()).view(rows, cols);
+  });
 }

@@ -26,6 +26,7 @@ export {
 export type { MemoryStats } from './native.js';
 export { hasFastBf16 } from './cpu_features.js';
 export * from './safetensors.js';
+export * from './float8.js';
 export { readJsonFile } from './json_file.js';
 export { TorchCheckpoint, TensorRef, describePickled } from './torch_checkpoint.js';
 export { openTensorFile, isTorchCheckpoint, renamedByTable } from './tensor_file.js';

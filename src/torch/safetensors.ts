@@ -8,7 +8,7 @@ import path from 'node:path';
 
 import { dtypeCode, isFloating, itemSize, type DType } from './dtype.js';
 import { native } from './native.js';
-import { decodeE4m3fn } from './float8.js';
+import { decodeE4m3fn, type Float8Matrix } from './float8.js';
 import { Tensor, wrap, type Device } from './tensor.js';
 
 const fromFileDtype: Record<string, DType> = {
@@ -39,6 +39,8 @@ export interface TensorInfo {
 export interface LoadOptions {
   dtype?: DType;
   device?: Device;
+  /** A float8 tensor's stored bytes as uint8, undecoded (other tensors ignore it). */
+  float8Bytes?: boolean;
 }
 
 /** Anything tensors are read from by name: one file or a sharded set. */
@@ -47,6 +49,11 @@ export interface TensorSource {
   has(key: string): boolean;
   info(key: string): TensorInfo;
   get(key: string, options?: LoadOptions): Tensor;
+  /**
+   * The key's e4m3fn bytes and scale as stored, where the source holds it in float8 (a scaled fp8
+   * file's weight and its scale_weight: scaled_fp8.ts), else undefined; `get` gives it widened.
+   */
+  float8?(key: string): Float8Matrix | undefined;
 }
 
 /** `source` read under other names: `names` maps each name answered to the source's key. */
@@ -61,6 +68,7 @@ export function renamedSource(source: TensorSource, names: ReadonlyMap<string, s
     has: (name) => names.has(name),
     info: (name) => source.info(keyOf(name)),
     get: (name, options) => source.get(keyOf(name), options),
+    ...(source.float8 && { float8: (name: string) => source.float8!(keyOf(name)) }),
   };
 }
 
@@ -148,6 +156,7 @@ export class SafetensorsFile implements TensorSource {
     const { dtype, shape, begin, stored } = this.info(key);
     if (stored === 'float8_e4m3fn') {
       const bytes = wrap(native.readFile(this.file, begin, shape, dtypeCode('uint8')));
+      if (options.float8Bytes) return applyLoadOptions(bytes, { device: options.device });
       const decoded = decodeE4m3fn(bytes);
       bytes.dispose();
       return applyLoadOptions(decoded, options);

@@ -26,6 +26,7 @@ import {
   type LayerOptions,
   type LoadProgress,
   type LoraOptions,
+  type WeightStorage,
 } from '../../nn/index.js';
 import { Modulation, scaleShiftTable, type TimestepRun } from './modulation.js';
 import { WanRotaryPosEmbed, type RopeTables } from './rope.js';
@@ -48,6 +49,14 @@ export interface PretrainedOptions {
    * stays the folder's.
    */
   weights?: string;
+  /**
+   * Where the blocks' Linear weights are kept (`storeBlockWeights`): 'fp8' as e4m3fn bytes with a
+   * scale (quantised per output row on load, or as a scaled fp8 file stores them), 'host' in host
+   * memory (block swap); default in their parameters. Either way each is widened as its layer runs.
+   */
+  storage?: WeightStorage;
+  /** Where the stored weights live (default the model's device; the CPU for block swap on a GPU). */
+  storageDevice?: Device;
 }
 
 export interface TransformerInputs {
@@ -116,6 +125,13 @@ export class WanTransformer3DModel extends Module {
     this.scale_shift_table = this.registerParameter('scale_shift_table', scaleShiftTable([1, 2, dim], dim, options));
   }
 
+  /** `dir/config.json` (diffusers' keys or the original release's WanModel ones). */
+  static readConfig(dir: string): WanTransformerConfig {
+    const file = path.join(dir, 'config.json');
+    const raw = readJsonFile(file, 'transformer config') as Record<string, unknown>;
+    return parseTransformerConfig(isOriginalConfig(raw) ? diffusersConfigFromOriginal(raw, file) : raw, file);
+  }
+
   /**
    * Builds the model from `dir/config.json` without drawing weights, then loads
    * `diffusion_pytorch_model.safetensors` (or its sharded index) strictly: every missing,
@@ -124,22 +140,37 @@ export class WanTransformer3DModel extends Module {
    */
   static fromPretrained(
     dir: string,
-    { dtype = 'float32', device, onProgress, weights }: PretrainedOptions = {},
+    { dtype = 'float32', device, onProgress, weights, storage, storageDevice }: PretrainedOptions = {},
   ): WanTransformer3DModel {
-    const file = path.join(dir, 'config.json');
-    const raw = readJsonFile(file, 'transformer config') as Record<string, unknown>;
-    const config = parseTransformerConfig(isOriginalConfig(raw) ? diffusersConfigFromOriginal(raw, file) : raw, file);
+    const config = WanTransformer3DModel.readConfig(dir);
     const where = weights ?? dir;
     const { source } = asDiffusersSource(
       dequantizedSource(weights ? openTensorFile(weights) : openWeights(dir, 'diffusion_pytorch_model')),
       where,
     );
-    return loadPretrained(
-      new WanTransformer3DModel(config, { init: 'empty', dtype, device }),
-      source,
-      where,
-      onProgress,
-    ).eval();
+    const model = new WanTransformer3DModel(config, { init: 'empty', dtype, device });
+    if (storage) model.storeBlockWeights(storage, { values: false, device: storageDevice });
+    return loadPretrained(model, source, where, onProgress).eval();
+  }
+
+  /**
+   * Keeps the Linear weights of every block outside their parameters (nn/stored_weight.ts): 'fp8'
+   * (one byte per weight resident, ~4.9 GB of the 5B model's 10 GB in bfloat16) or 'host' (block
+   * swap). Each is widened to the model's dtype and device as its layer runs and released after.
+   * `values: false` for a model whose weights are still to be loaded; `device`: where the stores
+   * live (the CPU for block swap on a GPU).
+   */
+  storeBlockWeights(
+    storage: WeightStorage,
+    { values = true, device }: { values?: boolean; device?: Device } = {},
+  ): void {
+    for (const [, module] of this.blocks.namedModules())
+      if (module instanceof Linear) module.storeWeight(storage, { values, device });
+  }
+
+  /** How the blocks' Linear weights are kept (null: in their parameters). */
+  get blockWeightStorage(): WeightStorage | null {
+    return this.blocks.at(0).attn1.to_q.storage;
   }
 
   /** LoRA adapters on WAN_LORA_TARGETS (the rest frozen); returns the adapted layer names. */
@@ -168,6 +199,10 @@ export class WanTransformer3DModel extends Module {
     lossFn: (sample: Tensor) => Tensor,
     { checkpoint = false }: { checkpoint?: boolean } = {},
   ): number {
+    if (this.blockWeightStorage)
+      throw new ModelInputError(
+        `transformer: its block weights are kept ${this.blockWeightStorage === 'fp8' ? 'in fp8' : 'in host memory'}, for inference; train with them in their parameters (no fp8 or block swap)`,
+      );
     return scope(() => {
       const p = this.#prepare(inputs);
       if (!checkpoint) {
