@@ -14,6 +14,7 @@ import type { WanTransformerConfig } from '../src/models/wan/transformer_config.
 import { AutoencoderKLWan } from '../src/models/wan/vae.js';
 import { WAN22_TI2V_5B_VAE, type WanVAEConfig } from '../src/models/wan/vae_config.js';
 import { writeTinyTextEncoder } from './make-umt5-fixture.js';
+import { modelIndexJson } from '../src/worldwander/model_defaults.js';
 
 const out = process.argv[2] ?? 'test/fixtures/tiny_model';
 
@@ -90,25 +91,7 @@ function main(): void {
   );
   saveSafetensors(path.join(vaeDir, 'diffusion_pytorch_model.safetensors'), vae.stateDict(), { format: 'pt' });
   writeTinyTextEncoder(out);
-  writeFileSync(
-    path.join(out, 'model_index.json'),
-    JSON.stringify(
-      {
-        _class_name: 'WanPipeline',
-        _diffusers_version: '0.35.0',
-        boundary_ratio: null,
-        expand_timesteps: true,
-        scheduler: ['diffusers', 'UniPCMultistepScheduler'],
-        text_encoder: ['transformers', 'UMT5EncoderModel'],
-        tokenizer: ['transformers', 'T5TokenizerFast'],
-        transformer: ['diffusers', 'WanTransformer3DModel'],
-        vae: ['diffusers', 'AutoencoderKLWan'],
-        _worldwander: TINY_DEFAULTS,
-      },
-      null,
-      2,
-    ),
-  );
+  writeFileSync(path.join(out, 'model_index.json'), modelIndexJson(TINY_DEFAULTS));
   console.log(
     `wrote ${out}: transformer (${transformer.numParameters()} parameters), vae (${vae.numParameters()}), text encoder, tokenizer`,
   );

@@ -66,7 +66,7 @@ import { promptEmbeddings } from '../src/models/umt5/prompt_cache.js';
 import { ALL_PROMPTS, TASKS } from '../src/worldwander/prompts.js';
 import { translateSplit } from '../src/worldwander/translate_split.js';
 import { convertModelFile } from '../src/worldwander/model_convert.js';
-import { MODEL_CARD_FILES, type ModelDefaults } from '../src/worldwander/model_defaults.js';
+import { MODEL_CARD_FILES, modelIndexJson, type ModelDefaults } from '../src/worldwander/model_defaults.js';
 import { evaluate, meanTargetFrame, type EvalReport } from '../src/eval/evaluate.js';
 import { writeReport } from '../src/eval/report.js';
 import { formatPaired, pairedComparison, readEvalReport } from '../src/eval/compare.js';
@@ -441,25 +441,7 @@ const SMALL_DEFAULTS: ModelDefaults = {
 };
 
 function writeModelIndex(target: string, defaults: Partial<ModelDefaults>): void {
-  writeFileSync(
-    path.join(target, 'model_index.json'),
-    `${JSON.stringify(
-      {
-        _class_name: 'WanPipeline',
-        _diffusers_version: '0.35.0',
-        boundary_ratio: null,
-        expand_timesteps: true,
-        scheduler: ['diffusers', 'UniPCMultistepScheduler'],
-        text_encoder: ['transformers', 'UMT5EncoderModel'],
-        tokenizer: ['transformers', 'T5TokenizerFast'],
-        transformer: ['diffusers', 'WanTransformer3DModel'],
-        vae: ['diffusers', 'AutoencoderKLWan'],
-        _worldwander: { ...SMALL_DEFAULTS, ...defaults },
-      },
-      null,
-      2,
-    )}\n`,
-  );
+  writeFileSync(path.join(target, 'model_index.json'), modelIndexJson({ ...SMALL_DEFAULTS, ...defaults }));
 }
 
 /** A diffusers part folder (config.json and one weights file) copied with its weights stored as bfloat16. */

@@ -42,6 +42,24 @@ export function readDefaults(modelDir: string): ModelDefaults {
   return { ...RELEASE_DEFAULTS, ...(index._worldwander ?? {}) };
 }
 
+/** A diffusers WanPipeline's model_index.json (its text), with the folder's own defaults under "_worldwander" when given. */
+export function modelIndexJson(defaults?: Partial<ModelDefaults>): string {
+  const index = {
+    _class_name: 'WanPipeline',
+    _diffusers_version: '0.35.0',
+    boundary_ratio: null,
+    expand_timesteps: true,
+    scheduler: ['diffusers', 'UniPCMultistepScheduler'],
+    text_encoder: ['transformers', 'UMT5EncoderModel'],
+    tokenizer: ['transformers', 'T5TokenizerFast'],
+    transformer: ['diffusers', 'WanTransformer3DModel'],
+    vae: ['diffusers', 'AutoencoderKLWan'],
+    ...(defaults && { _worldwander: defaults }),
+  };
+  return `${JSON.stringify(index, null, 2)}
+`;
+}
+
 /** Files of a model folder that document it and change no output: the model card and its picture. */
 export const MODEL_CARD_FILES: readonly string[] = ['README.md', 'example.png'];
 
