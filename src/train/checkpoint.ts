@@ -2,7 +2,6 @@
 //   pytorch_lora_weights.safetensors      the LoRA (diffusers names: infer --ckpt takes it), or
 //   transformer/                          all transformer weights, a loadable diffusers folder
 //   optimizer.safetensors                 AdamW's moments by parameter name
-//   discriminator/                        with training.adversarial: the critic and its AdamW
 //   trainer_state.json                    step, data position, every generator's state, settings
 // The folder is written under a temporary name and renamed when whole: a kill at any moment
 // leaves the last complete checkpoint loadable. The newest K are kept.
@@ -36,8 +35,6 @@ export interface TrainerState {
   worldSize: number;
   /** The config as it ran (overrides applied). */
   config: unknown;
-  /** The critic optimiser's steps (training.adversarial). */
-  criticSteps?: number;
 }
 
 export function checkpointDir(output: string, step: number): string {
@@ -120,15 +117,12 @@ export function saveCheckpoint(
     optimizer,
     state,
     keep,
-    extra,
   }: {
     model: WanTransformer3DModel;
     trainable: [string, Tensor][];
     optimizer: AdamW;
     state: TrainerState;
     keep: number;
-    /** Writes what else the run trains into the checkpoint folder (the critic's discriminator/). */
-    extra?: (dir: string) => void;
   },
 ): Promise<string> {
   return writeCheckpoint(output, state.step, keep, (temp) => {
@@ -145,7 +139,6 @@ export function saveCheckpoint(
       });
     }
     saveOptimizerState(path.join(temp, 'optimizer.safetensors'), trainable, optimizer);
-    extra?.(temp);
     faultPoint(`checkpoint-write:${state.step}`);
     writeFileSync(path.join(temp, 'trainer_state.json'), jsonText(state, 2));
   });

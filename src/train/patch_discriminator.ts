@@ -1,16 +1,14 @@
-// The VAE's adversarial critic, as the SD and Wan VAEs are trained (taming-transformers'
-// NLayerDiscriminator, a PatchGAN): per frame, 4x4 convolutions, stride 2 for the first
-// `layers`, then one of stride 1, each followed by a LeakyReLU(0.2) (GroupNorm before it from the
-// second on, where SD has BatchNorm: a batch of frames of one clip is not i.i.d.), and a 4x4
-// convolution to one logit per patch. With `downsample: 'blur'` each stride-2 layer is instead a
-// 3x3 convolution of stride 1 and, after the activation, a [1 2 1]ᵀ[1 2 1]/16 blur taken at every
-// second pixel (anti-aliased downsampling, Zhang 2019; StyleGAN2's critic blurs before it
-// strides): the gradient a strided 4x4 kernel sends back repeats with period 2, which a decoder
-// learns as a checkerboard; a blurred one does not. `featureResolution: 'full'` takes those layers'
-// features for feature matching before their blur, at the resolution they were computed: a
-// blurred critic hardly sees a period-2 lattice in its pooled features, which the decoder's 2x2
-// unpatchify can then draw unpunished; at full resolution feature matching sees it. Losses
-// (hinge, as SD's): the critic's
+// The VAE's adversarial critic, a PatchGAN as the SD and Wan VAEs are trained with
+// (taming-transformers' NLayerDiscriminator), with blurred downsampling: per frame, `layers` 3x3
+// convolutions of stride 1 each followed by a LeakyReLU(0.2) and a [1 2 1]ᵀ[1 2 1]/16 blur taken
+// at every second pixel (anti-aliased downsampling, Zhang 2019; StyleGAN2's critic blurs before
+// it strides), then a 4x4 convolution of stride 1 and LeakyReLU, and a 4x4 convolution to one
+// logit per patch; GroupNorm before the activation from the second layer on (where SD has
+// BatchNorm: a batch of frames of one clip is not i.i.d.). SD's strided 4x4 kernels send back a
+// gradient that repeats with period 2, which a decoder learns as a checkerboard; a blurred one
+// does not. Feature matching takes each blurred layer's features before their blur, at the
+// resolution they were computed: pooled features hardly show a period-2 lattice, which the
+// decoder's 2x2 unpatchify could then draw unpunished. Losses (hinge, as SD's): the critic's
 //   L_D = mean(relu(1 − D(x))) + mean(relu(1 + D(x̂)))
 // and the decoder's −mean(D(x̂)), plus feature matching (pix2pixHD): the mean over the critic's
 // hidden layers of mean|f(x̂) − f(x)|, the real features held fixed. No pretrained perceptual term.
@@ -40,45 +38,33 @@ export interface CriticOutput {
   features: Tensor[];
 }
 
-export type CriticDownsample = 'stride' | 'blur';
-
 export class PatchDiscriminator extends Module {
   readonly convs: ModuleList<Conv2d>;
   readonly norms: ModuleList<GroupNorm>;
-  /** Per downsampling layer with 'blur': the depthwise blur kernel [C, 1, 3, 3] (not in the state dict). */
+  /** Per downsampling layer: the depthwise blur kernel [C, 1, 3, 3] (not in the state dict). */
   readonly #blurs: Tensor[] = [];
 
-  constructor(
-    inChannels = 3,
-    width = 32,
-    layers = 2,
-    options: LayerOptions = {},
-    readonly downsample: CriticDownsample = 'stride',
-    readonly featureResolution: 'pooled' | 'full' = 'pooled',
-  ) {
+  constructor(inChannels = 3, width = 32, layers = 2, options: LayerOptions = {}) {
     super();
     const widths = Array.from({ length: layers + 1 }, (_, i) => width * 2 ** i);
-    const blur = downsample === 'blur';
     const convs = widths.map(
       (w, i) =>
-        new Conv2d(i === 0 ? inChannels : widths[i - 1]!, w, blur && i < layers ? 3 : 4, {
-          stride: !blur && i < layers ? 2 : 1,
+        new Conv2d(i === 0 ? inChannels : widths[i - 1]!, w, i < layers ? 3 : 4, {
+          stride: 1,
           padding: 1,
           bias: i === 0,
           ...options,
         }),
     );
-    if (blur) {
-      const taps = [1, 2, 1].flatMap((a) => [1, 2, 1].map((b) => (a * b) / 16));
-      widths.slice(0, layers).forEach((w, i) => {
-        const kernel = tensor(Array.from({ length: w }, () => taps).flat(), {
-          shape: [w, 1, 3, 3],
-          device: options.device,
-          dtype: options.dtype,
-        });
-        this.#blurs.push(this.registerBuffer(`blur${i}`, kernel, false));
+    const taps = [1, 2, 1].flatMap((a) => [1, 2, 1].map((b) => (a * b) / 16));
+    widths.slice(0, layers).forEach((w, i) => {
+      const kernel = tensor(Array.from({ length: w }, () => taps).flat(), {
+        shape: [w, 1, 3, 3],
+        device: options.device,
+        dtype: options.dtype,
       });
-    }
+      this.#blurs.push(this.registerBuffer(`blur${i}`, kernel, false));
+    });
     convs.push(new Conv2d(widths[layers]!, 1, 4, { padding: 1, ...options }));
     this.convs = this.registerModule('convs', new ModuleList(convs));
     this.norms = this.registerModule(
@@ -96,11 +82,11 @@ export class PatchDiscriminator extends Module {
       h = this.convs.at(i).forward(h);
       if (i > 0) h = this.norms.at(i - 1).forward(h);
       h = callAten('aten::leaky_relu', '', h, 0.2) as Tensor;
+      // features at the resolution they were computed, before the blur
+      features.push(h);
       const kernel = this.#blurs[i];
-      if (kernel && this.featureResolution === 'full') features.push(h);
       // replicate padding: a zero border would be an edge the critic sees in every frame
       if (kernel) h = conv2d(pad(h, [1, 1, 1, 1], 'replicate'), kernel, null, { stride: 2, groups: kernel.size(0) });
-      if (!kernel || this.featureResolution === 'pooled') features.push(h);
     }
     return { logits: this.convs.at(hidden).forward(h), features };
   }

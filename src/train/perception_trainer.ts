@@ -1,11 +1,12 @@
 // `worldwander train-perception`: trains the PerceptionNet (src/models/perception) that the
 // perceptual, Fréchet and content metrics score with, on ground-truth renders only: frames of
-// both views of a synthetic dataset and their true class maps. Objective: the per-pixel cross
-// entropy, each class weighted by 1/√(its pixel frequency) (normalised to mean 1) so that the
-// character, a few percent of the pixels, is learnt; AdamW, linear warm-up then a linear decay to
-// zero. A batch is `batch_size` frames drawn by a hash of (seed, step, slot), each flipped left to
-// right with probability ½: any step's batch is known without the ones before, so a resumed run
-// continues bit for bit.
+// both views of a synthetic dataset and their true class maps. The loop (resume, schedule,
+// metrics, checkpoints, stops) is loop.ts's; the loss is the per-pixel cross entropy, each class
+// weighted by 1/√(its pixel frequency) (normalised to mean 1) so that the character, a few
+// percent of the pixels, is learnt; AdamW, linear warm-up then a linear decay to zero. A batch is
+// `batch_size` frames drawn by a hash of (seed, step, slot), each flipped left to right with
+// probability ½: any step's batch is known without the ones before, so a resumed run continues
+// bit for bit.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -15,17 +16,10 @@ import { LABEL_NAMES } from '../data/labels.js';
 import { ClassOverlap, PerceptualScorer, framesToTensor } from '../eval/perceptual.js';
 import { Generator, callAten, noGrad, openWeights, scope, tensor, type Tensor } from '../torch/index.js';
 import { AdamW } from './adamw.js';
-import {
-  listCheckpoints,
-  loadOptimizerState,
-  resolveCheckpoint,
-  saveOptimizerState,
-  writeCheckpoint,
-} from './checkpoint.js';
+import { loadOptimizerState, saveOptimizerState, writeCheckpoint } from './checkpoint.js';
 import { sampleSeed } from './data.js';
 import { loadLabelledFrames, type LabelledFrames } from './perception_data.js';
-import { learningRateAt } from './schedule.js';
-import { withRunLock } from '../io/run_lock.js';
+import { openRun, runLoop } from './loop.js';
 import { jsonText } from '../io/json_text.js';
 
 export interface PerceptionTrainOptions {
@@ -44,10 +38,12 @@ export interface PerceptionTrainOptions {
   seed: number;
   saveInterval: number;
   config?: PerceptionConfig;
-  onEvent?: (
-    event: { kind: 'step'; step: number; steps: number; loss: number } | { kind: 'note'; text: string },
-  ) => void;
+  signal?: AbortSignal;
+  onEvent?: (event: PerceptionTrainEvent) => void;
 }
+
+export type PerceptionTrainEvent =
+  { kind: 'step'; step: number; steps: number; loss: number } | { kind: 'note'; text: string };
 
 /** The shipped PerceptionNet's: the synthetic world's classes, four down blocks. */
 export const SMALL_PERCEPTION_CONFIG: PerceptionConfig = {
@@ -121,74 +117,80 @@ export function segmentationScore(net: PerceptionNet, data: LabelledFrames): { m
 export async function trainPerception(
   o: PerceptionTrainOptions,
 ): Promise<{ dir: string; validation?: { miou: number; iou: (number | null)[] } }> {
-  return withRunLock(o.output, () => trainPerceptionUnlocked(o), {
-    inputs: [o.data],
-    onNote: (text) => o.onEvent?.({ kind: 'note', text }),
+  const note = (text: string): void => o.onEvent?.({ kind: 'note', text });
+  return openRun({ output: o.output, resume: o.resume, inputs: [o.data], onNote: note }, async (resumeFrom) => {
+    const data = await loadLabelledFrames(o.data, {
+      clips: o.clips,
+      frames: o.frames,
+      onProgress: (d, t) => d === t && note(`${t} videos decoded`),
+    });
+    const config = o.config ?? SMALL_PERCEPTION_CONFIG;
+    using net = new PerceptionNet(config, { generator: new Generator(o.seed) });
+    net.train();
+    const trainable = [...net.namedParameters()];
+    using weights = tensor(classWeights(data.labels, config.class_names.length), {
+      shape: [config.class_names.length],
+    });
+    const optimizer = new AdamW(
+      trainable.map(([, p]) => p),
+      { lr: o.learningRate, betas: [0.9, 0.99], weightDecay: 1e-4 },
+    );
+    let start = 0;
+    if (resumeFrom) {
+      const state = JSON.parse(readFileSync(path.join(resumeFrom, 'trainer_state.json'), 'utf8')) as { step: number };
+      net.loadStateDict(openWeights(path.join(resumeFrom, 'perception'), 'model'), { where: resumeFrom });
+      loadOptimizerState(path.join(resumeFrom, 'optimizer.safetensors'), trainable, optimizer, state.step);
+      start = state.step;
+      note(`resumed from ${resumeFrom} at step ${start}`);
+    }
+    note(
+      `${data.images.length} frames of ${data.width}x${data.height}; class weights ${weights
+        .toArray()
+        .map((w) => w.toFixed(2))
+        .join(' ')}`,
+    );
+    await runLoop({
+      output: o.output,
+      start,
+      steps: o.steps,
+      resumed: resumeFrom !== null,
+      optimizer,
+      schedule: { base: o.learningRate, warmup: o.warmupSteps, decay: o.steps - o.warmupSteps },
+      every: o.saveInterval,
+      signal: o.signal,
+      // the weighted cross entropy of the step's frames
+      step: async (step) => {
+        const loss = scope(() => {
+          const { x, target } = batchAt(data, o.seed, step, o.batchSize);
+          const { logits } = net.forward(x);
+          const l = callAten('aten::cross_entropy_loss', '', logits!, target, weights, 1, -100, 0.0) as Tensor;
+          l.backward();
+          return l.item();
+        });
+        return {
+          loss,
+          metrics: (lr, seconds) => ({ step: step + 1, loss, lr, step_seconds: Number(seconds.toFixed(3)) }),
+        };
+      },
+      checkpoint: (step) =>
+        writeCheckpoint(o.output, step, 2, (dir) => {
+          net.savePretrained(path.join(dir, 'perception'));
+          saveOptimizerState(path.join(dir, 'optimizer.safetensors'), trainable, optimizer);
+          writeFileSync(path.join(dir, 'trainer_state.json'), jsonText({ step }));
+        }),
+      onStep: (m) => o.onEvent?.({ kind: 'step', step: m.step, steps: o.steps, loss: m.loss }),
+    });
+    return await finish(o, net, config); // awaited: `using` frees the network when this returns
   });
 }
 
-async function trainPerceptionUnlocked(
+/** The trained network in OUTPUT/perception and, with validation data, its mIoU there (validation.json). */
+async function finish(
   o: PerceptionTrainOptions,
+  net: PerceptionNet,
+  config: PerceptionConfig,
 ): Promise<{ dir: string; validation?: { miou: number; iou: (number | null)[] } }> {
-  const data = await loadLabelledFrames(o.data, {
-    clips: o.clips,
-    frames: o.frames,
-    onProgress: (d, t) => d === t && o.onEvent?.({ kind: 'note', text: `${t} videos decoded` }),
-  });
-  const config = o.config ?? SMALL_PERCEPTION_CONFIG;
-  using net = new PerceptionNet(config, { generator: new Generator(o.seed) });
-  net.train();
-  const trainable = [...net.namedParameters()];
-  using weights = tensor(classWeights(data.labels, config.class_names.length), { shape: [config.class_names.length] });
-  const optimizer = new AdamW(
-    trainable.map(([, p]) => p),
-    { lr: o.learningRate, betas: [0.9, 0.99], weightDecay: 1e-4 },
-  );
-  let step = 0;
-  if (o.resume) {
-    const dir = resolveCheckpoint(o.output, o.resume);
-    const state = JSON.parse(readFileSync(path.join(dir, 'trainer_state.json'), 'utf8')) as { step: number };
-    net.loadStateDict(openWeights(path.join(dir, 'perception'), 'model'), { where: dir });
-    loadOptimizerState(path.join(dir, 'optimizer.safetensors'), trainable, optimizer, state.step);
-    step = state.step;
-    o.onEvent?.({ kind: 'note', text: `resumed from ${dir} at step ${step}` });
-  } else if (listCheckpoints(o.output).length) {
-    throw new OptionError(
-      'output',
-      `${o.output} holds checkpoints of a run; resume it ({resume} latest) or choose another folder`,
-    );
-  }
-  o.onEvent?.({
-    kind: 'note',
-    text: `${data.images.length} frames of ${data.width}x${data.height}; class weights ${weights
-      .toArray()
-      .map((w) => w.toFixed(2))
-      .join(' ')}`,
-  });
-  const save = async (): Promise<string> =>
-    writeCheckpoint(o.output, step, 2, (dir) => {
-      net.savePretrained(path.join(dir, 'perception'));
-      saveOptimizerState(path.join(dir, 'optimizer.safetensors'), trainable, optimizer);
-      writeFileSync(path.join(dir, 'trainer_state.json'), jsonText({ step }));
-    });
-  while (step < o.steps) {
-    optimizer.lr = learningRateAt(step, o.learningRate, o.warmupSteps, {
-      steps: o.steps - o.warmupSteps,
-      total: o.steps,
-    });
-    const loss = scope(() => {
-      const { x, target } = batchAt(data, o.seed, step, o.batchSize);
-      const { logits } = net.forward(x);
-      const l = callAten('aten::cross_entropy_loss', '', logits!, target, weights, 1, -100, 0.0) as Tensor;
-      l.backward();
-      return l.item();
-    });
-    optimizer.step();
-    optimizer.zeroGrad();
-    step++;
-    o.onEvent?.({ kind: 'step', step, steps: o.steps, loss });
-    if (step % o.saveInterval === 0 || step === o.steps) await save();
-  }
+  const step = o.steps;
   net.eval();
   const final = path.join(o.output, 'perception');
   noGrad(() => net.savePretrained(final));

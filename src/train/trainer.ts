@@ -1,21 +1,24 @@
-// `worldwander train`: the release's fine-tuning, from one of its configs. LoRA on the
-// transformer (or, with `use_lora: False`, every weight), the flow-matching objective with the
-// in-context inputs of sampling, AdamW as the release sets it, gradient accumulation, clipping,
-// bf16 autocast, gradient checkpointing; checkpoints that resume bit for bit, validation samples,
-// metrics.jsonl, progress. Data parallel over a process group when one is given (one rank per
-// process: gradients all-reduced, rank 0 writes).
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+// `worldwander train`: the release's fine-tuning, from one of its configs: LoRA on the
+// transformer (or, with `use_lora: False`, every weight), AdamW as the release sets it, gradient
+// accumulation, clipping, bf16 autocast, gradient checkpointing, validation samples; data parallel
+// over a process group when one is given (one rank per process: gradients all-reduced, rank 0
+// writes). The loop (resume, schedule, metrics, checkpoints, stops) is loop.ts's; this file is the
+// set-up and the step. The step is the release's flow-matching objective on the in-context inputs
+// of sampling: per sample, the target view's clean latents x0, noise ε and a timestep t of the
+// training schedule (noise level σ, weight w), x_t = (1 − σ)·x0 + σ·ε, and over the batch
+//   loss = mean over samples of w(t) · mean((v_θ(x_t | condition, t, prompt) − (ε − x0))²)
+// divided by the micro-batches accumulated into one optimiser step.
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { stringify as yamlStringify } from 'yaml';
 
-import { OptionError, Stopped, WorldWanderError } from '../errors.js';
+import { OptionError, WorldWanderError } from '../errors.js';
 import {
   Generator,
   autocast,
   cat,
   checkDevice,
-  keep,
   owned,
   randint,
   randn,
@@ -23,7 +26,6 @@ import {
   scope,
   stack,
   tensor,
-  yieldToEventLoop,
   type Tensor,
 } from '../torch/index.js';
 import type { AutoencoderKLWan } from '../models/wan/vae.js';
@@ -38,11 +40,8 @@ import { readDefaults } from '../worldwander/model_defaults.js';
 import { EMPTY_PROMPT, TASK_PROMPT, type WorldWanderTask } from '../worldwander/prompts.js';
 import { checkDatasetReport, indexTriplets, type Clip } from '../data/triplets.js';
 import { LatentCache, fillLatentCache, vaeIdentity } from '../data/latent_cache.js';
-import { onDiskFull } from '../io/disk_space.js';
-import { withRunLock } from '../io/run_lock.js';
-import { isTemporary } from '../io/atomic.js';
 import { AdamW } from './adamw.js';
-import { loadCheckpoint, resolveCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import {
   CachedLatents,
   DecodedLatents,
@@ -53,9 +52,8 @@ import {
   type SampleRef,
 } from './data.js';
 import { clipGradNorm } from './grad_norm.js';
-import { CriticTraining, PatchDiscriminator, generatorTerms } from './patch_discriminator.js';
-import { faultPoint } from '../io/fault.js';
-import { learningRateAt, scaledLearningRate } from './schedule.js';
+import { openRun, runLoop, type StepOutcome } from './loop.js';
+import { scaledLearningRate } from './schedule.js';
 import { runValidation, validationCases } from './validation.js';
 import { jsonText } from '../io/json_text.js';
 
@@ -66,10 +64,6 @@ export interface ProcessGroup {
   /** Sums each tensor across ranks in place, then divides by the world size. */
   allReduceMean(tensors: readonly Tensor[]): void;
   barrier(): void;
-}
-
-export class NonFiniteLossError extends WorldWanderError {
-  override name = 'NonFiniteLossError';
 }
 
 export interface TrainOptions {
@@ -102,9 +96,6 @@ export interface StepMetrics {
   epoch: number;
   /** Resident memory of the process after the step (flat over a run, or something leaks). */
   rss_mib: number;
-  /** training.adversarial: the transformer's adversarial terms (not in `loss`) and the critic's hinge loss. */
-  generator_adversarial?: number;
-  critic_loss?: number;
 }
 
 export type TrainEvent =
@@ -132,23 +123,52 @@ function taskViews(
 }
 
 export async function train(o: TrainOptions): Promise<TrainResult> {
-  // rank 0 writes the folder, so it alone holds the folder's lock
-  if ((o.group?.rank ?? 0) !== 0) return trainUnlocked(o);
   const config = loadConfig(o.config, o.overrides ?? []),
+    t = config.training,
     d = config.dataset;
   const root = (p: string | undefined): string | undefined => (p ? resolveConfigPath(o.config, p) : undefined);
-  const inputs = [
-    root(d.first_video_root),
-    root(d.third_video_root),
-    root(d.ref_image_root ?? undefined),
-    resolveModelDir(config, o.config, o.modelDir),
-    o.transformer,
-    o.vae,
-    o.textEncoder,
-  ];
-  return withRunLock(o.output, () => trainUnlocked(o), {
-    inputs,
-    onNote: (text) => o.onEvent?.({ kind: 'note', text }),
+  const rank = o.group?.rank ?? 0;
+  const folder = {
+    output: o.output,
+    // --resume, else the config's training.resume_path (the release's key)
+    resume: o.resume ?? root(t.resume_path ?? undefined),
+    inputs: [
+      root(d.first_video_root),
+      root(d.third_video_root),
+      root(d.ref_image_root ?? undefined),
+      resolveModelDir(config, o.config, o.modelDir),
+      o.transformer,
+      o.vae,
+      o.textEncoder,
+    ],
+    // rank 0 writes the folder, so it alone holds the folder's lock
+    lead: rank === 0,
+    onNote: (text: string) => o.onEvent?.({ kind: 'note', text }),
+  };
+  return openRun(folder, async (resumeFrom) => {
+    const run = await setUp(o, config, resumeFrom);
+    try {
+      o.onEvent?.({ kind: 'start', step: run.state.step, steps: t.max_steps, clips: run.clips.length });
+      const { lastCheckpoint } = await runLoop({
+        output: o.output,
+        start: run.state.step,
+        steps: t.max_steps,
+        resumed: resumeFrom !== null,
+        optimizer: run.optimizer,
+        schedule: { base: run.baseLr, warmup: t.warmup_steps, decay: t.decay_steps ?? 0 },
+        every: t.save_val_interval_steps,
+        lead: run.lead,
+        rank,
+        signal: o.signal,
+        step: (step) => flowMatchingStep(run, step),
+        checkpoint: (step) => checkpoint(run, step),
+        validate: (step) => validate(run, step),
+        onStep: (metrics) => o.onEvent?.({ kind: 'step', metrics, steps: t.max_steps }),
+      });
+      return { output: o.output, steps: t.max_steps, lastCheckpoint };
+    } finally {
+      await closeRun(run);
+    }
   });
 }
 
@@ -172,59 +192,23 @@ interface Run {
   trainable: [string, Tensor][];
   params: Tensor[];
   optimizer: AdamW;
-  /** training.adversarial: the conditional critic of the clean-latent estimates. */
-  critic: CriticTraining | null;
   baseLr: number;
   /** The task prompts' embeddings and the empty prompt's (text dropout). */
   promptOf: Record<WorldWanderTask, Tensor>;
   empty: Tensor;
   embeds: Tensor[];
-  source: LatentSource | null;
+  source: LatentSource;
   order: SampleOrder;
   schedule: TrainingSchedule;
   state: TrainerState;
-  resumeFrom: string | null;
-}
-
-async function trainUnlocked(o: TrainOptions): Promise<TrainResult> {
-  const run = await setUp(o);
-  try {
-    const t = run.config.training;
-    const maxSteps = t.max_steps,
-      interval = t.save_val_interval_steps;
-    o.onEvent?.({ kind: 'start', step: run.state.step, steps: maxSteps, clips: run.clips.length });
-    if (run.state.step === 0 && !run.resumeFrom) await validate(run, 0);
-    let lastCheckpoint: string | null = null;
-    for (let step = run.state.step; step < maxSteps; step++) {
-      if (o.signal?.aborted) throw new InterruptedTraining(step, await checkpoint(run, step));
-      faultPoint(`rank-${run.rank}-step:${step + 1}`);
-      const metrics = await trainStep(run, step);
-      if (run.lead)
-        onDiskFull(
-          path.join(o.output, 'metrics.jsonl'),
-          () => appendFileSync(path.join(o.output, 'metrics.jsonl'), jsonText(metrics)),
-          { then: 'free some space and continue with --resume latest' },
-        );
-      o.onEvent?.({ kind: 'step', metrics, steps: maxSteps });
-      await yieldToEventLoop();
-      if ((step + 1) % interval === 0 || step + 1 === maxSteps) {
-        lastCheckpoint = (await checkpoint(run, step + 1)) ?? lastCheckpoint;
-        await validate(run, step + 1);
-      }
-    }
-    return { output: o.output, steps: maxSteps, lastCheckpoint };
-  } finally {
-    await closeRun(run);
-  }
 }
 
 /**
- * Everything before the first step: the output folder (fresh, or the run to resume), the data
- * (every clip but the held-out ones), the models with LoRA or all weights trainable, the
- * optimiser, the text embeddings, where latents come from, and the state resumed.
+ * Everything before the first step: the data (every clip but the held-out ones), the models with
+ * LoRA or all weights trainable, the optimiser, the text embeddings, where latents come from, and
+ * the state resumed.
  */
-async function setUp(o: TrainOptions): Promise<Run> {
-  const config = loadConfig(o.config, o.overrides ?? []);
+async function setUp(o: TrainOptions, config: WorldWanderConfig, resumeFrom: string | null): Promise<Run> {
   const t = config.training,
     d = config.dataset;
   const task = taskOf(config);
@@ -249,24 +233,6 @@ async function setUp(o: TrainOptions): Promise<Run> {
     textEncoder: o.textEncoder,
   });
   const root = (p: string): string => resolveConfigPath(o.config, p);
-
-  // The output: a fresh folder, or the run to resume (--resume, else the config's training.resume_path).
-  const resume = o.resume ?? (t.resume_path ? root(t.resume_path) : undefined);
-  const checkpointsExist =
-    existsSync(path.join(o.output, 'checkpoints')) && readdirSync(path.join(o.output, 'checkpoints')).length > 0;
-  if (!resume && checkpointsExist)
-    throw new OptionError(
-      'output',
-      `${o.output} holds checkpoints of a run; pass {resume} latest to continue it, or choose another folder`,
-    );
-  const resumeFrom = resume ? resolveCheckpoint(o.output, resume) : null;
-  if (lead) {
-    mkdirSync(o.output, { recursive: true });
-    // what a killed run was writing when it died (checkpoints/step-N.tmp-PID) goes
-    if (checkpointsExist)
-      for (const name of readdirSync(path.join(o.output, 'checkpoints')))
-        if (isTemporary(name)) rmSync(path.join(o.output, 'checkpoints', name), { recursive: true, force: true });
-  }
 
   // Data: every clip of the layout but the held-out ones.
   const { clips: all, report } = await indexTriplets(
@@ -301,7 +267,6 @@ async function setUp(o: TrainOptions): Promise<Run> {
   const model = loadTransformer(files.transformer, { device });
   const embeds: Tensor[] = [];
   let source: LatentSource | null = null;
-  let critic: CriticTraining | null = null;
   try {
     if (config.use_lora)
       model.attachLora({ rank: t.rank, alpha: t.lora_alpha ?? t.rank, generator: new Generator(seed) });
@@ -315,19 +280,6 @@ async function setUp(o: TrainOptions): Promise<Run> {
       eps: 1e-8,
       weightDecay: t.weight_decay,
     });
-
-    critic = t.adversarial
-      ? new CriticTraining(
-          new PatchDiscriminator(
-            2 * model.config.in_channels,
-            t.adversarial.width,
-            t.adversarial.layers ?? 1,
-            { generator: new Generator(sampleSeed(`${seed}`, 'critic')), device },
-            'blur',
-          ),
-          t.adversarial.learning_rate,
-        )
-      : null;
 
     // The text side: the task prompt and the empty one (text dropout, guidance), from the prompt cache.
     const text = promptEmbeddings(files.text, [TASK_PROMPT.three2one, TASK_PROMPT.one2three, EMPTY_PROMPT], {
@@ -382,20 +334,12 @@ async function setUp(o: TrainOptions): Promise<Run> {
     };
     if (resumeFrom) {
       state = loadCheckpoint(resumeFrom, { model, trainable, optimizer });
-      critic?.load(resumeFrom, state.criticSteps ?? 0);
       if (state.worldSize !== worldSize)
         throw new OptionError(
           'resume',
           `${resumeFrom} was written by a run of ${state.worldSize} process(es); resume it with as many`,
         );
       note(`resumed from ${resumeFrom} at step ${state.step}`);
-    }
-    // what a run that died before its first checkpoint, or after the one resumed from, logged goes
-    for (const log of ['metrics.jsonl', 'validation.jsonl']) {
-      if (lead) {
-        if (resumeFrom) truncateJsonl(path.join(o.output, log), state.step);
-        else rmSync(path.join(o.output, log), { force: true });
-      }
     }
     const latents = source;
     const order = new SampleOrder(
@@ -426,7 +370,6 @@ async function setUp(o: TrainOptions): Promise<Run> {
       trainable,
       params,
       optimizer,
-      critic,
       baseLr: optimizer.lr,
       promptOf: { three2one: prompt3to1, one2three: prompt1to3 },
       empty,
@@ -435,12 +378,10 @@ async function setUp(o: TrainOptions): Promise<Run> {
       order,
       schedule: trainingSchedule(t.flow_shift ?? 5, 1000, t.loss_weighting ?? 'bell'),
       state,
-      resumeFrom,
     };
   } catch (error) {
     await source?.close();
     for (const e of embeds) e.dispose();
-    critic?.dispose();
     model.dispose();
     vae.dispose();
     throw error;
@@ -448,75 +389,47 @@ async function setUp(o: TrainOptions): Promise<Run> {
 }
 
 /**
- * One optimiser step: `accumulate_grad_batches` micro-batches of the step's task (forward and
- * backward each), the gradients averaged over the ranks, clipped, AdamW at the scheduled rate.
+ * The forward and backward of one optimiser step: `accumulate_grad_batches` micro-batches of the
+ * step's task, the flow-matching loss of each (the header's), the gradients averaged over the
+ * ranks and clipped; loop.ts checks them and takes AdamW's step.
  */
-async function trainStep(run: Run, step: number): Promise<StepMetrics> {
-  const { config, model, order, optimizer, params, group, critic } = run;
+async function flowMatchingStep(run: Run, step: number): Promise<StepOutcome<StepMetrics>> {
+  const { config, model, order, params, group, source } = run;
   const t = config.training;
-  const adversarial = critic ? t.adversarial! : null;
-  const source = run.source!;
   const accumulation = t.accumulate_grad_batches;
-  const started = performance.now();
   const waitedBefore = source.waited;
-  let loss = 0,
-    generatorAdversarial = 0,
-    criticValue = 0;
-  let names: string[] = [];
-  const stepTask = run.tasks[step % run.tasks.length]!;
-  const prompt = run.promptOf[stepTask];
+  let loss = 0;
+  const names: string[] = [];
+  const task = run.tasks[step % run.tasks.length]!;
+  const prompt = run.promptOf[task];
   for (let micro = 0; micro < accumulation; micro++) {
     const samples = order.take(t.batch_size);
     source.prefetch(order.peek(t.batch_size * 2));
     const batch = await source.batch(samples);
     using _batchTensors = owned([batch.first, batch.third, batch.reference]);
-    names = batch.names;
-    const value = scope(() => {
-      const { target, condition, ref } = taskViews(stepTask, batch);
-      const draws = sampleDraws(samples, run.schedule, target.shape.slice(1), config.use_drop_text);
-      const sigmas = draws.sigmas.view(-1, 1, 1, 1, 1);
-      const { noisy, target: velocity } = flowMatchingPair(target, draws.noise, sigmas);
-      const textEmbeds = cat(
-        draws.dropped.map((drop) => (drop ? run.empty : prompt)),
-        0,
-      );
+    names.push(...batch.names);
+    loss += scope(() => {
+      const { target: x0, condition, ref } = taskViews(task, batch);
+      const draws = sampleDraws(samples, run.schedule, x0.shape.slice(1), config.use_drop_text);
+      const { noisy, target: velocity } = flowMatchingPair(x0, draws.noise, draws.sigmas.view(-1, 1, 1, 1, 1));
       const inputs = buildInContextInputs({
         target: noisy,
         condition,
         ref,
         timestep: draws.timesteps,
-        encoderHiddenStates: textEmbeds,
+        encoderHiddenStates: cat(
+          draws.dropped.map((drop) => (drop ? run.empty : prompt)),
+          0,
+        ),
         useCollaborativePositionEncoding: config.use_collaborative_position_encoding,
         patchSize: model.config.patch_size,
       });
-      // the critic judges clean-latent estimates x̂0 = x_t − σ·v beside the condition, frame by frame
-      const real = adversarial ? criticPairs(target, condition) : null;
-      let estimate: Tensor | undefined;
-      const lossOf = (pred: Tensor): Tensor => {
-        const mse = weightedMse(pred, velocity, draws.weights);
-        if (!adversarial) return mse.div(accumulation);
-        const fake = criticPairs(noisy.sub(pred.mul(sigmas)), condition);
-        estimate?.dispose(); // (a loss function called again: only the last estimate is the critic's)
-        estimate = keep(fake.detach());
-        const terms = generatorTerms(critic!.net, real!, fake, adversarial);
-        generatorAdversarial += terms.item() / accumulation;
-        return mse.add(terms).div(accumulation);
-      };
+      const lossOf = (pred: Tensor): Tensor => weightedMse(pred, velocity, draws.weights).div(accumulation);
       const forwardBackward = (): number =>
         model.forwardBackward(inputs, lossOf, { checkpoint: t.gradient_checkpointing });
-      const total = t.precision === 'bf16-mixed' ? autocast('bfloat16', forwardBackward) : forwardBackward();
-      if (!estimate) return total;
-      using fake = estimate;
-      criticValue += critic!.step(real!, fake) / accumulation;
-      return total;
+      return t.precision === 'bf16-mixed' ? autocast('bfloat16', forwardBackward) : forwardBackward();
     });
-    if (!Number.isFinite(value))
-      throw new NonFiniteLossError(
-        `step ${step + 1}: the loss is ${value} on samples ${batch.names.join(', ')}; stopped (the last checkpoint is kept)`,
-      );
-    loss += value;
   }
-  loss -= generatorAdversarial; // the logged loss stays the flow-matching one
   if (group) {
     scope(() => group.allReduceMean(params.map((p) => p.grad).filter((g): g is Tensor => g !== null)));
     // the logged loss is the mean over every rank's samples, as the gradient is
@@ -527,34 +440,22 @@ async function trainStep(run: Run, step: number): Promise<StepMetrics> {
     });
   }
   const gradNorm = clipGradNorm(params, t.gradient_clip_val);
-  if (!Number.isFinite(gradNorm))
-    throw new NonFiniteLossError(
-      `step ${step + 1}: the gradient norm is ${gradNorm} (samples ${names.join(', ')}); stopped`,
-    );
-  optimizer.lr = learningRateAt(step, run.baseLr, t.warmup_steps, { steps: t.decay_steps ?? 0, total: t.max_steps });
-  optimizer.step();
-  optimizer.zeroGrad();
-  const seconds = (performance.now() - started) / 1000;
   return {
-    step: step + 1,
     loss,
-    lr: optimizer.lr,
-    grad_norm: gradNorm,
-    step_seconds: Number(seconds.toFixed(4)),
-    samples_per_second: Number(((t.batch_size * accumulation * run.worldSize) / seconds).toFixed(3)),
-    data_wait_seconds: Number((source.waited - waitedBefore).toFixed(4)),
-    epoch: order.epoch,
-    rss_mib: Math.round(process.memoryUsage.rss() / 2 ** 20),
-    ...(critic && { generator_adversarial: generatorAdversarial, critic_loss: criticValue }),
+    gradNorm,
+    samples: names,
+    metrics: (lr, seconds) => ({
+      step: step + 1,
+      loss,
+      lr,
+      grad_norm: gradNorm,
+      step_seconds: Number(seconds.toFixed(4)),
+      samples_per_second: Number(((t.batch_size * accumulation * run.worldSize) / seconds).toFixed(3)),
+      data_wait_seconds: Number((source.waited - waitedBefore).toFixed(4)),
+      epoch: order.epoch,
+      rss_mib: Math.round(process.memoryUsage.rss() / 2 ** 20),
+    }),
   };
-}
-
-/** [B, C, F, H, W] latents beside the condition's [B, C, F, H, W] as the critic's frames [B·F, 2C, H, W]. */
-function criticPairs(latents: Tensor, condition: Tensor): Tensor {
-  const [b, c, f, h, w] = latents.shape as [number, number, number, number, number];
-  return cat([latents, condition], 1)
-    .permute(0, 2, 1, 3, 4)
-    .reshape(b * f, 2 * c, h, w);
 }
 
 /** Rank 0 writes a checkpoint of where the run stands after `step` steps; returns its folder. */
@@ -572,9 +473,7 @@ async function checkpoint(run: Run, step: number): Promise<string | null> {
       epoch: order.epoch,
       position: order.position,
       optimizerSteps: optimizer.stepCount,
-      criticSteps: run.critic?.optimizer.stepCount,
     },
-    extra: run.critic ? (dir) => run.critic!.save(dir) : undefined,
   });
   o.onEvent?.({ kind: 'checkpoint', dir });
   return dir;
@@ -607,7 +506,6 @@ async function validate(run: Run, step: number): Promise<void> {
 async function closeRun(run: Run): Promise<void> {
   await run.source?.close();
   for (const e of run.embeds) e.dispose();
-  run.critic?.dispose();
   run.model.dispose();
   run.vae.dispose();
 }
@@ -636,28 +534,6 @@ function sampleDraws(
     weights: tensor(picks.map((p) => schedule.weights[p.k]!)),
     dropped: picks.map((p) => p.drop),
   };
-}
-
-/** Keeps the lines of a JSONL log up to step `steps` (a resumed run rewrites what came after its checkpoint). */
-function truncateJsonl(file: string, steps: number): void {
-  if (!existsSync(file)) return;
-  const lines = readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .filter((line) => (JSON.parse(line) as { step: number }).step <= steps);
-  onDiskFull(file, () => writeFileSync(file, lines.map((l) => `${l}\n`).join('')));
-}
-
-export class InterruptedTraining extends Stopped {
-  override name = 'Interrupted';
-  constructor(
-    readonly step: number,
-    readonly checkpoint: string | null,
-  ) {
-    super(
-      `stopped at step ${step}${checkpoint ? `; checkpoint ${checkpoint} written, continue with --resume latest` : ''}`,
-    );
-  }
 }
 
 export type { Clip, WorldWanderConfig };

@@ -1,33 +1,27 @@
-// `worldwander train-vae`: trains a Wan2.2-layout AutoencoderKLWan from scratch on video windows,
-// through the same chunked causal encode/decode the pipeline runs (the first frame alone, then
-// chunks of `temporal` frames, each chunk seeing the cached frames of the one before). The
-// reconstruction objective, stated once:
-//   loss = mean((x̂ − x)²) + l1_weight · mean|x̂ − x| + kl_weight · mean over latent elements of
-//          KL(N(μ, σ²) ‖ N(0, 1)) = ½(μ² + σ² − 1 − log σ²),
-// with x̂ decoded from z = μ + σ·ε (the posterior sample) and not clamped, so that every pixel
-// has a gradient. At the end (and in each checkpoint) the per-channel mean and std of μ over
-// training windows become the config's latents_mean/latents_std, as Wan's VAE states them.
-// `training.trainable: decoder` fine-tunes a trained VAE's decoder alone (`init_from`): the
-// encoder and quant_conv are frozen, so the latent space, its statistics and any transformer
-// trained on it stay valid; the decoder learns from z = μ (what the pipeline decodes), and the
-// loss is the same without the KL term, which has no gradient then. With
-// `training.decoder_base_dim` the decoder (and post_quant_conv) starts fresh at that width under
-// init_from's encoder.
-// `training.adversarial` adds a PatchGAN critic on every decoded frame from `start_step` on (the
-// SD and Wan VAEs' recipe, without the pretrained perceptual term; with `steps: generated`, only
-// on the steps that decode data.generated's latents): the decoder's loss gains
-// weight · (−mean D(x̂)) + feature_matching_weight · feature matching, and after each step the
-// critic takes one of its own on the hinge loss (patch_discriminator.ts). Its weights and AdamW
-// state are in each checkpoint (discriminator/), so a resumed run continues exactly.
-// `data.generated` (decoder-only) makes a fraction of the steps decode the transformer's own
-// latents of training cases (generated_latents.ts) against the first frames of the cases' other
-// view, with the same loss: the decoder learns to draw what the transformer means, not only what
-// the encoder saw.
-// `training.lattice_weight` adds lattice_weight · the period-2 lattice penalty
-// (lattice_penalty.ts) on every decoded frame against its truth: what the critic can buy with
-// the 2x2 unpatchify's checkerboard costs more than it earns. Validation reports the lattice
-// share (src/eval/lattice.ts) beside PSNR, sharpness and edges.
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// `worldwander train-vae`: trains a Wan2.2-layout AutoencoderKLWan on video windows, through the
+// same chunked causal encode/decode the pipeline runs (the first frame alone, then chunks of
+// `temporal` frames, each chunk seeing the cached frames of the one before). The loop (resume,
+// schedule, metrics, checkpoints, stops) is loop.ts's; this file is the set-up and the loss,
+//   loss = mean((x̂ − x)²) + l1_weight·mean|x̂ − x|                              reconstruction
+//        + kl_weight·mean ½(μ² + σ² − 1 − log σ²)                   every weight trained: the KL to N(0, 1)
+//        + adversarial.weight·(−mean D(x̂)) + adversarial.feature_matching_weight·FM(x̂, x)
+//                                                       with the critic, on steps decoding generated latents
+// where x̂ is decoded (not clamped, so every pixel has a gradient) from z = μ + σ·ε, the posterior
+// sample, when every weight trains, and from z = μ (what the pipeline decodes) or the transformer's
+// own latents when the decoder alone does (`training.trainable: decoder`: encoder and quant_conv
+// frozen, so the latent space, its statistics and any transformer trained on it stay valid; the KL
+// has no gradient then and is left out). D is the PatchGAN critic of every decoded frame and FM its
+// feature matching (patch_discriminator.ts); after each such step the critic takes one of its own
+// on the hinge loss. Its weights and AdamW state are in each checkpoint (discriminator/).
+// At each checkpoint the per-channel mean and std of μ over training windows become the config's
+// latents_mean/latents_std, as Wan's VAE states them (kept as they were when the encoder is frozen).
+// `training.decoder_base_dim` starts a fresh decoder (and post_quant_conv) of that width under
+// init_from's encoder. `data.generated` (decoder only) makes a fraction of the steps decode the
+// transformer's latents of training cases (generated_latents.ts) against the first frames of the
+// cases' other view: the decoder learns to draw what the transformer means, not only what the
+// encoder saw. Validation reports PSNR, sharpness, edges and the period-2 lattice share
+// (src/eval/lattice.ts) of the reconstructions, and of the generated validation latents.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { parse as parseYaml } from 'yaml';
@@ -46,13 +40,12 @@ import {
   saveSafetensors,
   scope,
   stack,
-  yieldToEventLoop,
   type Device,
   type Tensor,
 } from '../torch/index.js';
 import { AutoencoderKLWan } from '../models/wan/vae.js';
 import { WAN22_TI2V_5B_VAE, parseVaeConfig } from '../models/wan/vae_config.js';
-import { ClipLoaderPool } from '../data/clip_loader.js';
+import { ClipLoaderPool, type ClipTransform } from '../data/clip_loader.js';
 import { FrameCache } from '../data/frame_cache.js';
 import { indexTriplets, windowStartCount, type Clip } from '../data/triplets.js';
 import { framesToTensor, tensorToFrames } from '../data/video_tensor.js';
@@ -60,18 +53,10 @@ import { mean } from '../eval/metrics.js';
 import { videoEdgeAgreement, videoSharpness } from '../eval/sharpness.js';
 import { videoLatticeShare } from '../eval/lattice.js';
 import { AdamW } from './adamw.js';
-import {
-  listCheckpoints,
-  loadOptimizerState,
-  resolveCheckpoint,
-  saveOptimizerState,
-  writeCheckpoint,
-} from './checkpoint.js';
+import { loadOptimizerState, saveOptimizerState, writeCheckpoint } from './checkpoint.js';
 import { epochOrder, sampleSeed } from './data.js';
-import { learningRateAt } from './schedule.js';
 import { CriticTraining, generatorTerms, PatchDiscriminator } from './patch_discriminator.js';
-import { LatticePenalty } from './lattice_penalty.js';
-import { withRunLock } from '../io/run_lock.js';
+import { appendLog, openRun, runLoop, type StepOutcome } from './loop.js';
 import { jsonText } from '../io/json_text.js';
 import { prefetched } from '../io/prefetch.js';
 import { listGeneratedLatents, readGeneratedSource } from './generated_latents.js';
@@ -135,30 +120,20 @@ const VaeTrainingSchema = z.strictObject({
      * 256 decoder).
      */
     decoder_base_dim: z.number().int().positive().optional(),
-    /** On the period-2 lattice penalty (lattice_penalty.ts) of every decoded frame against its truth. */
-    lattice_weight: z.number().min(0).optional(),
-    /** A PatchGAN critic on the decoded frames (patch_discriminator.ts), from `start_step` on. */
+    /**
+     * A PatchGAN critic (patch_discriminator.ts) on the frames decoded from the transformer's latents
+     * (data.generated's steps); the encoder's latents learn from the reconstruction terms alone.
+     */
     adversarial: z
       .strictObject({
         /** On the decoder's hinge term −mean(D(x̂)). */
         weight: z.number().min(0),
         /** On feature matching, mean |f(x̂) − f(x)| over the critic's hidden layers. */
         feature_matching_weight: z.number().min(0),
-        start_step: z.number().int().min(0),
         /** The critic's AdamW rate (betas 0.5, 0.9, as SD's). */
         learning_rate: z.number().positive(),
-        /** Channels of the critic's first layer (doubling per stride-2 layer). */
+        /** Channels of the critic's first layer (doubling per blurred halving). */
         width: z.number().int().positive(),
-        /** How the critic halves its resolution: strided 4x4 convolutions (SD's), or blurred (patch_discriminator.ts). */
-        downsample: z.enum(['stride', 'blur']).optional(),
-        /** With blur: feature matching on each blurred layer's features before its blur ('full') or after ('pooled'). */
-        feature_resolution: z.enum(['pooled', 'full']).optional(),
-        /**
-         * The steps the critic acts on: every step (the default), or only those decoding the
-         * transformer's latents (data.generated), the encoder's latents then learning from the
-         * reconstruction terms alone.
-         */
-        steps: z.enum(['every', 'generated']).optional(),
       })
       .optional(),
   }),
@@ -188,9 +163,9 @@ export function loadVaeTrainingConfig(file: string, overrides: readonly string[]
     throw new ConfigError(
       `${where}: data.generated needs training.trainable: decoder (the generated latents are the encoder's space; the encoder must not move)`,
     );
-  if (t.adversarial?.steps === 'generated' && !result.data.data.generated)
+  if (t.adversarial && !result.data.data.generated)
     throw new ConfigError(
-      `${where}: training.adversarial.steps: generated needs data.generated (the transformer's latents the critic acts on)`,
+      `${where}: training.adversarial needs data.generated (the transformer's latents the critic acts on)`,
     );
   if (result.data.data.generated && (result.data.data.frames - 1) % 4)
     throw new ConfigError(
@@ -205,23 +180,33 @@ export function loadVaeTrainingConfig(file: string, overrides: readonly string[]
   return result.data;
 }
 
+export type VaeTrainEvent =
+  | { kind: 'step'; step: number; steps: number; loss: number; psnr: number }
+  | { kind: 'note'; text: string }
+  | { kind: 'checkpoint'; dir: string; validationPsnr: number };
+
 export interface VaeTrainOptions {
   config: string;
   /** `key.path=value` overrides of the config. */
   overrides?: readonly string[];
   output: string;
+  /** 'latest' or a checkpoint folder (OUTPUT/checkpoints/step-N). */
   resume?: string;
   device?: string;
   signal?: AbortSignal;
-  onEvent?: (
-    event:
-      | { kind: 'step'; step: number; steps: number; loss: number; psnr: number }
-      | { kind: 'note'; text: string }
-      | { kind: 'checkpoint'; dir: string; validationPsnr: number },
-  ) => void;
+  onEvent?: (event: VaeTrainEvent) => void;
 }
 
-/** PSNR of [-1, 1] videos as 8-bit frames would give it (data range 2 here). */
+/** A line of metrics.jsonl. */
+interface VaeStepMetrics {
+  step: number;
+  loss: number;
+  /** Of the step's batch (data range 2, the reconstruction as decoded, clamped). */
+  psnr: number;
+  lr: number;
+  step_seconds: number;
+}
+
 /** `dir`'s encoder and quant_conv under a freshly initialised decoder and post_quant_conv of base width `decoderBaseDim`. */
 function withFreshDecoder(dir: string, decoderBaseDim: number, seed: number, device: Device): AutoencoderKLWan {
   using source = AutoencoderKLWan.fromPretrained(dir, { device });
@@ -234,6 +219,7 @@ function withFreshDecoder(dir: string, decoderBaseDim: number, seed: number, dev
   return vae;
 }
 
+/** PSNR of [-1, 1] videos as 8-bit frames would give it (data range 2 here). */
 function batchPsnr(a: Tensor, b: Tensor): number {
   return scope(() => {
     const mse = a.clamp(-1, 1).sub(b).square().mean().item();
@@ -244,21 +230,66 @@ function batchPsnr(a: Tensor, b: Tensor): number {
 export async function trainVae(o: VaeTrainOptions): Promise<{ dir: string; steps: number }> {
   const c = loadVaeTrainingConfig(o.config, o.overrides);
   const root = (p: string): string => resolveConfigPath(o.config, p);
-  const inputs = [
-    root(c.data.first_video_root),
-    root(c.data.third_video_root),
-    c.training.init_from && root(c.training.init_from),
-  ];
-  return withRunLock(o.output, () => trainVaeUnlocked(o), {
-    inputs,
-    onNote: (text) => o.onEvent?.({ kind: 'note', text }),
+  const folder = {
+    output: o.output,
+    resume: o.resume,
+    inputs: [
+      root(c.data.first_video_root),
+      root(c.data.third_video_root),
+      c.training.init_from && root(c.training.init_from),
+    ],
+    onNote: (text: string) => o.onEvent?.({ kind: 'note', text }),
+  };
+  return openRun(folder, async (resumeFrom) => {
+    const run = await setUp(o, c, resumeFrom);
+    const t = c.training;
+    try {
+      await runLoop({
+        output: o.output,
+        start: run.start,
+        steps: t.max_steps,
+        resumed: resumeFrom !== null,
+        optimizer: run.optimizer,
+        schedule: { base: t.learning_rate, warmup: t.warmup_steps, decay: t.decay_steps ?? 0 },
+        every: t.save_interval_steps,
+        signal: o.signal,
+        step: (step) => vaeStep(run, step),
+        checkpoint: (step) => vaeCheckpoint(run, step),
+        onStep: (m) => o.onEvent?.({ kind: 'step', step: m.step, steps: t.max_steps, loss: m.loss, psnr: m.psnr }),
+      });
+      return { dir: o.output, steps: t.max_steps };
+    } finally {
+      await run.next.catch(() => undefined);
+      await run.data.close();
+      run.vae.dispose();
+      run.critic?.dispose();
+    }
   });
 }
 
-async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; steps: number }> {
-  const c = loadVaeTrainingConfig(o.config, o.overrides);
+/** What a VAE run holds from set-up to its end. */
+interface VaeRun {
+  o: VaeTrainOptions;
+  c: VaeTrainingConfig;
+  device: Device;
+  /** Steps done when the loop starts. */
+  start: number;
+  vae: AutoencoderKLWan;
+  trainable: [string, Tensor][];
+  optimizer: AdamW;
+  critic?: CriticTraining;
+  data: VaeData;
+  /** A frozen encoder's latent statistics (measuring them again could only add float noise). */
+  fixedStats: { mean: number[]; std: number[] } | null;
+  /** The batch the next step trains on, read while the step before runs. */
+  next: Promise<VaeBatch>;
+}
+
+/** The clips (validation first, never trained on), the VAE, its optimiser and critic, the state resumed. */
+async function setUp(o: VaeTrainOptions, c: VaeTrainingConfig, resumeFrom: string | null): Promise<VaeRun> {
   const root = (p: string): string => resolveConfigPath(o.config, p);
   const device = checkDevice(o.device ?? 'cpu');
+  const t = c.training;
   const { clips } = await indexTriplets(
     { first: root(c.data.first_video_root), third: root(c.data.third_video_root) },
     { sampleFrames: c.data.frames, stride: 1, needReference: false },
@@ -285,270 +316,307 @@ async function trainVaeUnlocked(o: VaeTrainOptions): Promise<{ dir: string; step
       text: `${generatedTrain.length} generated latents to decode on ${c.data.generated.fraction} of the steps, ${generatedValidation.length} for validation`,
     });
   }
-  const decoderOnly = c.training.trainable === 'decoder';
-  const vae = c.training.init_from
-    ? c.training.decoder_base_dim
-      ? withFreshDecoder(root(c.training.init_from), c.training.decoder_base_dim, c.training.seed, device)
-      : AutoencoderKLWan.fromPretrained(root(c.training.init_from), { device })
+  const decoderOnly = t.trainable === 'decoder';
+  const vae = t.init_from
+    ? t.decoder_base_dim
+      ? withFreshDecoder(root(t.init_from), t.decoder_base_dim, t.seed, device)
+      : AutoencoderKLWan.fromPretrained(root(t.init_from), { device })
     : new AutoencoderKLWan(
         parseVaeConfig({ ...WAN22_TI2V_5B_VAE, ...c.vae } as Record<string, unknown>, `${o.config} (vae)`),
-        { generator: new Generator(c.training.seed), device },
+        { generator: new Generator(t.seed), device },
       );
   vae.train();
   if (decoderOnly) {
     vae.encoder.requiresGrad_(false);
     vae.quant_conv.requiresGrad_(false);
   }
-  // a frozen encoder keeps its latent statistics; measuring them again could only add float noise
-  const fixedStats = decoderOnly ? { mean: [...vae.config.latents_mean], std: [...vae.config.latents_std] } : null;
   const trainable = vae.trainableParameters();
   const optimizer = new AdamW(
     trainable.map(([, p]) => p),
-    { lr: c.training.learning_rate, betas: [0.9, 0.95], eps: 1e-8, weightDecay: c.training.weight_decay },
+    { lr: t.learning_rate, betas: [0.9, 0.95], eps: 1e-8, weightDecay: t.weight_decay },
   );
-  const adversarial = c.training.adversarial;
-  const critic = adversarial
+  const critic = t.adversarial
     ? new CriticTraining(
-        new PatchDiscriminator(
-          3,
-          adversarial.width,
-          2,
-          { generator: new Generator(sampleSeed(`${c.training.seed}`, 'critic')), device },
-          adversarial.downsample,
-          adversarial.feature_resolution,
-        ),
-        adversarial.learning_rate,
+        new PatchDiscriminator(3, t.adversarial.width, 2, {
+          generator: new Generator(sampleSeed(`${t.seed}`, 'critic')),
+          device,
+        }),
+        t.adversarial.learning_rate,
       )
     : undefined;
-  const latticeWeight = c.training.lattice_weight ?? 0;
-  const lattice = latticeWeight > 0 ? new LatticePenalty(3, { device }) : undefined;
-  const pool = new ClipLoaderPool(1);
-  const transform = { height: c.data.height, width: c.data.width, resizeLong: Math.max(c.data.height, c.data.width) };
-  const frameCache = c.data.frame_cache ? new FrameCache(root(c.data.frame_cache), transform) : undefined;
-  const decode = (clip: Clip, view: 'first' | 'third', start: number, frames: number) =>
-    pool.load({ clip, start, frames, stride: 1, transform, withReference: false, views: [view] }).then((w) => w[view]);
-  /** Frames start … start + data.frames − 1 of a clip view, from the frame cache when there is one. */
-  const framesAt = (clip: Clip, view: 'first' | 'third', start: number) =>
-    frameCache
-      ? frameCache.window(clip, view, start, c.data.frames, () => decode(clip, view, 0, clip.frames))
-      : decode(clip, view, start, c.data.frames);
-  const window = (clip: Clip, key: string, view: 'first' | 'third') =>
-    framesAt(
-      clip,
-      view,
-      Math.floor((Number(sampleSeed(key, 'start')) / 2 ** 53) * windowStartCount(clip.frames, c.data.frames, 1)),
-    );
-  const fraction = c.data.generated?.fraction ?? 0;
-  /** Generated steps before step s; step s is one when the count rises after it. */
-  const generatedBefore = (s: number): number => Math.floor(s * fraction);
-  const generatedStep = (s: number): boolean => generatedBefore(s + 1) > generatedBefore(s);
   const latentFrames = (c.data.frames - 1) / vae.temporalCompression + 1;
-  let step = 0;
+  const data = new VaeData(c, root, training, validation, generatedTrain, generatedValidation, latentFrames, device);
+  let start = 0;
   try {
-    if (o.resume) {
-      const dir = resolveCheckpoint(o.output, o.resume);
-      const state = JSON.parse(readFileSync(path.join(dir, 'trainer_state.json'), 'utf8')) as {
+    if (resumeFrom) {
+      const state = JSON.parse(readFileSync(path.join(resumeFrom, 'trainer_state.json'), 'utf8')) as {
         step: number;
         optimizerSteps: number;
         criticSteps?: number;
       };
-      vae.loadStateDict(openWeights(path.join(dir, 'vae'), 'diffusion_pytorch_model'), { where: dir });
-      loadOptimizerState(path.join(dir, 'optimizer.safetensors'), trainable, optimizer, state.optimizerSteps);
-      critic?.load(dir, state.criticSteps ?? 0);
-      step = state.step;
-      o.onEvent?.({ kind: 'note', text: `resumed from ${dir} at step ${step}` });
-    } else if (listCheckpoints(o.output).length) {
-      throw new ConfigError(
-        `${o.output} holds checkpoints of a run; resume it (--resume latest) or choose another folder`,
-      );
+      vae.loadStateDict(openWeights(path.join(resumeFrom, 'vae'), 'diffusion_pytorch_model'), { where: resumeFrom });
+      loadOptimizerState(path.join(resumeFrom, 'optimizer.safetensors'), trainable, optimizer, state.optimizerSteps);
+      critic?.load(resumeFrom, state.criticSteps ?? 0);
+      start = state.step;
+      o.onEvent?.({ kind: 'note', text: `resumed from ${resumeFrom} at step ${start}` });
     }
+    await data.fillFrameCache((text) => o.onEvent?.({ kind: 'note', text }));
   } catch (error) {
     // nothing was trained: release the loader's process and the weights before saying why
-    await pool.close();
+    await data.close();
     vae.dispose();
     critic?.dispose();
     throw error;
   }
-  mkdirSync(o.output, { recursive: true });
-  // Sample k of the run is training window (epoch, index) of a fixed order, view alternating.
-  const sampleAt = (k: number): { clip: Clip; key: string; view: 'first' | 'third' } => {
-    const epoch = Math.floor(k / training.length),
-      index = k % training.length;
-    const order = epochOrder(c.training.seed, epoch, training.length);
+  return {
+    o,
+    c,
+    device,
+    start,
+    vae,
+    trainable,
+    optimizer,
+    critic,
+    data,
+    fixedStats: decoderOnly ? { mean: [...vae.config.latents_mean], std: [...vae.config.latents_std] } : null,
+    next: prefetched(data.batch(start)),
+  };
+}
+
+/** A step's frames ([−1, 1] after framesToTensor) and, on a generated step, the latent files decoded against them. */
+interface VaeBatch {
+  frames: Uint8Array[][];
+  latents?: string[];
+}
+
+type View = 'first' | 'third';
+
+/**
+ * What a VAE step reads: sample k of the run is training window (epoch, index) of a fixed order,
+ * the view alternating; on the `data.generated.fraction` of the steps that are generated ones, the
+ * next pairs of generated latents (their own fixed order) and their targets instead. Frames come
+ * from the frame cache when there is one (the same frames), else from ffmpeg in a worker process.
+ */
+class VaeData {
+  readonly #pool = new ClipLoaderPool(1);
+  readonly #transform: ClipTransform;
+  readonly #frameCache?: FrameCache;
+
+  constructor(
+    readonly c: VaeTrainingConfig,
+    root: (p: string) => string,
+    readonly training: readonly Clip[],
+    readonly validation: readonly Clip[],
+    readonly generatedTrain: readonly GeneratedPair[],
+    readonly generatedValidation: readonly GeneratedPair[],
+    readonly latentFrames: number,
+    readonly device: Device,
+  ) {
+    const { height, width } = c.data;
+    this.#transform = { height, width, resizeLong: Math.max(height, width) };
+    if (c.data.frame_cache) this.#frameCache = new FrameCache(root(c.data.frame_cache), this.#transform);
+  }
+
+  /** Frames start … start + data.frames − 1 of a clip view. */
+  framesAt(clip: Clip, view: View, start: number): Promise<Uint8Array[]> {
+    const frames = this.c.data.frames;
+    return this.#frameCache
+      ? this.#frameCache.window(clip, view, start, frames, () => this.#decode(clip, view, 0, clip.frames))
+      : this.#decode(clip, view, start, frames);
+  }
+
+  /** The window of a clip view whose start is drawn from `key` alone. */
+  window(clip: Clip, key: string, view: View): Promise<Uint8Array[]> {
+    const starts = windowStartCount(clip.frames, this.c.data.frames, 1);
+    return this.framesAt(clip, view, Math.floor((Number(sampleSeed(key, 'start')) / 2 ** 53) * starts));
+  }
+
+  /** What a generated latent decodes to: the first frames of its case's target view. */
+  target(p: GeneratedPair): Promise<Uint8Array[]> {
+    return this.framesAt(p.clip, p.view, 0);
+  }
+
+  /** Step `s` decodes generated latents: the count of generated steps rises after it. */
+  #generatedBefore(s: number): number {
+    return Math.floor(s * (this.c.data.generated?.fraction ?? 0));
+  }
+
+  async batch(s: number): Promise<VaeBatch> {
+    const size = this.c.training.batch_size;
+    if (this.#generatedBefore(s + 1) === this.#generatedBefore(s)) {
+      const samples = Array.from({ length: size }, (_, b) => this.#sample(s * size + b));
+      return { frames: await Promise.all(samples.map((x) => this.window(x.clip, x.key, x.view))) };
+    }
+    const pairs = Array.from({ length: size }, (_, b) => this.#generated(this.#generatedBefore(s) * size + b));
+    return { frames: await Promise.all(pairs.map((p) => this.target(p))), latents: pairs.map((p) => p.file) };
+  }
+
+  /** Sample k of the run: training window (epoch, index) of a fixed order, the view alternating. */
+  #sample(k: number): { clip: Clip; key: string; view: View } {
+    const seed = this.c.training.seed;
+    const epoch = Math.floor(k / this.training.length),
+      index = k % this.training.length;
+    const order = epochOrder(seed, epoch, this.training.length);
     return {
-      clip: training[order[index]!]!,
-      key: `${c.training.seed}/${epoch}/${index}`,
+      clip: this.training[order[index]!]!,
+      key: `${seed}/${epoch}/${index}`,
       view: k % 2 === 0 ? 'first' : 'third',
     };
-  };
-  const batchAt = (s: number) =>
-    Array.from({ length: c.training.batch_size }, (_, b) => sampleAt(s * c.training.batch_size + b));
-  // Generated pair k of the run: pair (epoch, index) of its own fixed order.
-  const generatedAt = (k: number): GeneratedPair => {
-    const epoch = Math.floor(k / generatedTrain.length);
-    const order = epochOrder(c.training.seed, epoch, generatedTrain.length);
-    return generatedTrain[order[k % generatedTrain.length]!]!;
-  };
-  const request = async (s: number): Promise<{ frames: Uint8Array[][]; latents?: string[] }> => {
-    if (!generatedStep(s)) return { frames: await Promise.all(batchAt(s).map((x) => window(x.clip, x.key, x.view))) };
-    const pairs = Array.from({ length: c.training.batch_size }, (_, b) =>
-      generatedAt(generatedBefore(s) * c.training.batch_size + b),
-    );
-    const frames = await Promise.all(pairs.map((p) => targetFrames(p)));
-    return { frames, latents: pairs.map((p) => p.file) };
-  };
-  const targetFrames = (p: GeneratedPair): Promise<Uint8Array[]> => framesAt(p.clip, p.view, 0);
-  if (frameCache) {
+  }
+
+  /** Generated pair k of the run: pair (epoch, index) of its own fixed order. */
+  #generated(k: number): GeneratedPair {
+    const n = this.generatedTrain.length;
+    const order = epochOrder(this.c.training.seed, Math.floor(k / n), n);
+    return this.generatedTrain[order[k % n]!]!;
+  }
+
+  /** Every clip view the run reads, decoded once into the frame cache before the first step. */
+  async fillFrameCache(note: (text: string) => void): Promise<void> {
+    const cache = this.#frameCache;
+    if (!cache) return;
     const views = [
-      ...[...training, ...validation].flatMap((clip) => (['first', 'third'] as const).map((view) => ({ clip, view }))),
-      ...[...generatedTrain, ...generatedValidation].map((p) => ({ clip: p.clip, view: p.view })),
+      ...[...this.training, ...this.validation].flatMap((clip) =>
+        (['first', 'third'] as const).map((view) => ({ clip, view })),
+      ),
+      ...[...this.generatedTrain, ...this.generatedValidation].map((p) => ({ clip: p.clip, view: p.view })),
     ];
     const started = performance.now();
     let told = false;
-    const written = await frameCache.fill(views, (_, total) => {
-      if (!told) o.onEvent?.({ kind: 'note', text: `frame cache ${frameCache.dir}: decoding ${total} clip views` });
+    const written = await cache.fill(views, (_, total) => {
+      if (!told) note(`frame cache ${cache.dir}: decoding ${total} clip views`);
       told = true;
     });
     if (written)
-      o.onEvent?.({
-        kind: 'note',
-        text: `frame cache ${frameCache.dir}: ${written} clip views decoded in ${((performance.now() - started) / 1000).toFixed(0)} s`,
-      });
+      note(
+        `frame cache ${cache.dir}: ${written} clip views decoded in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+      );
   }
-  let next = prefetched(request(step));
-  const video = (frames: Uint8Array[][]): Tensor =>
-    scope(() =>
+
+  #decode(clip: Clip, view: View, start: number, frames: number): Promise<Uint8Array[]> {
+    return this.#pool
+      .load({ clip, start, frames, stride: 1, transform: this.#transform, withReference: false, views: [view] })
+      .then((w) => w[view]!);
+  }
+
+  close(): Promise<void> {
+    return this.#pool.close();
+  }
+}
+
+/** The forward and backward of step `step` + 1: the header's loss of its batch; the critic's own step after. */
+async function vaeStep(run: VaeRun, step: number): Promise<StepOutcome<VaeStepMetrics>> {
+  const { c, vae, critic, data, device } = run;
+  const t = c.training;
+  const { frames, latents: generatedFiles } = await run.next;
+  run.next = prefetched(data.batch(step + 1));
+  const { loss, psnr } = scope(() => {
+    const x = scope(() =>
       stack(
         frames.map((f) => framesToTensor(f, c.data.width, c.data.height, { device }).squeeze(0)),
         0,
       ),
     );
-  const save = async (at: number): Promise<void> => {
-    const stats = fixedStats ?? (await latentStats(vae, training, c, window, device));
-    const scores = await validationScores(vae, validation, c, window, device);
-    const generated = generatedValidation.length
-      ? await reconstructionScores(
-          vae,
-          generatedValidation,
-          c,
-          targetFrames,
-          (_, p) => readGeneratedLatents(p.file, latentFrames, device),
-          device,
-        )
-      : undefined;
-    const psnr = scores.psnr;
-    const dir = await writeCheckpoint(o.output, at, c.training.keep_last_checkpoints, (temp) => {
-      writeVaeFolder(path.join(temp, 'vae'), vae, stats);
-      saveOptimizerState(path.join(temp, 'optimizer.safetensors'), trainable, optimizer);
-      critic?.save(temp);
-      writeFileSync(
-        path.join(temp, 'trainer_state.json'),
-        jsonText(
-          {
-            step: at,
-            optimizerSteps: optimizer.stepCount,
-            criticSteps: critic?.optimizer.stepCount,
-            validationPsnr: psnr,
-            latents: stats,
-          },
-          2,
-        ),
-      );
-    });
-    appendFileSync(
-      path.join(o.output, 'validation.jsonl'),
-      jsonText({
-        step: at,
-        ...rounded(scores),
-        ...(generated && { generated: rounded(generated) }),
-      }),
-    );
-    o.onEvent?.({ kind: 'checkpoint', dir, validationPsnr: psnr });
-  };
-  try {
-    for (; step < c.training.max_steps; step++) {
-      if (o.signal?.aborted) {
-        await save(step);
-        break;
+    const judged = critic && t.adversarial && generatedFiles ? { critic, weights: t.adversarial } : undefined;
+    /** The decoded batch (float32) and the loss. */
+    const forward = (): { recon: Tensor; total: Tensor } => {
+      if (t.trainable === 'decoder') {
+        // the decoder learns from z = μ (what the pipeline decodes), or from the transformer's own latents
+        const z = generatedFiles
+          ? cat(
+              generatedFiles.map((file) => readGeneratedLatents(file, data.latentFrames, device)),
+              0,
+            )
+          : noGrad(() => vae.encode(x).mean);
+        const recon = vae.decode(z, { clamp: false }).float();
+        return { recon, total: vaeLoss(c, x, recon, null, judged) };
       }
-      const started = performance.now();
-      const { frames, latents: generatedFiles } = await next;
-      next = prefetched(request(step + 1));
-      const { loss, psnr } = scope(() => {
-        const x = video(frames);
-        const adversarialOn =
-          critic !== undefined &&
-          adversarial !== undefined &&
-          step >= adversarial.start_step &&
-          (adversarial.steps !== 'generated' || generatedFiles !== undefined);
-        /** MSE + l1_weight · L1 of a decoded batch against its frames. */
-        const reconstruction = (recon: Tensor): Tensor => {
-          const diff = recon.sub(x);
-          return diff.square().mean().add(diff.abs().mean().mul(c.training.l1_weight));
-        };
-        /** The decoded batch (float32) and the loss: reconstruction terms, the KL, the adversarial ones when on. */
-        const forward = (): { recon: Tensor; total: Tensor } => {
-          let recon: Tensor, total: Tensor;
-          if (decoderOnly) {
-            // the decoder learns from z = μ (what the pipeline decodes), or from the transformer's own latents
-            const z = generatedFiles
-              ? cat(
-                  generatedFiles.map((file) => readGeneratedLatents(file, latentFrames, device)),
-                  0,
-                )
-              : noGrad(() => vae.encode(x).mean);
-            recon = vae.decode(z, { clamp: false }).float();
-            total = reconstruction(recon);
-          } else {
-            const generator = new Generator(sampleSeed(`${c.training.seed}/${step}`, 'vae-noise'));
-            const moments = vae.encodeMoments(x).float();
-            const [mean, logvar] = moments.chunk(2, 1) as [Tensor, Tensor];
-            const clamped = logvar.clamp(-30, 20);
-            const std = clamped.mul(0.5).exp();
-            const zz = mean.add(std.mul(randn(mean.shape, generator, { device })));
-            recon = vae.decode(zz, { clamp: false }).float();
-            const kl = mean.square().add(clamped.exp()).sub(1).sub(clamped).mul(0.5).mean();
-            total = reconstruction(recon).add(kl.mul(c.training.kl_weight));
-          }
-          if (lattice) total = total.add(lattice.loss(framesOf(recon), framesOf(x)).mul(latticeWeight));
-          if (adversarialOn) total = total.add(generatorTerms(critic.net, framesOf(x), framesOf(recon), adversarial));
-          return { recon, total };
-        };
-        // bf16-mixed: the forward under autocast (float32 master weights); backward and the critic's own step outside it
-        const { recon, total } = c.training.precision === 'bf16-mixed' ? autocast('bfloat16', forward) : forward();
-        total.backward();
-        if (adversarialOn) critic.step(framesOf(x), framesOf(recon));
-        return { loss: total.item(), psnr: noGrad(() => batchPsnr(recon.detach(), x)) };
-      });
-      if (!Number.isFinite(loss)) throw new ConfigError(`step ${step + 1}: the loss is ${loss}; stopped`);
-      optimizer.lr = learningRateAt(step, c.training.learning_rate, c.training.warmup_steps, {
-        steps: c.training.decay_steps ?? 0,
-        total: c.training.max_steps,
-      });
-      optimizer.step();
-      optimizer.zeroGrad();
-      appendFileSync(
-        path.join(o.output, 'metrics.jsonl'),
-        jsonText({
-          step: step + 1,
-          loss,
-          psnr: Number(psnr.toFixed(3)),
-          lr: optimizer.lr,
-          step_seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
-        }),
-      );
-      o.onEvent?.({ kind: 'step', step: step + 1, steps: c.training.max_steps, loss, psnr });
-      await yieldToEventLoop();
-      if ((step + 1) % c.training.save_interval_steps === 0 || step + 1 === c.training.max_steps) await save(step + 1);
-    }
-  } finally {
-    await next.catch(() => undefined);
-    await pool.close();
-    vae.dispose();
-    critic?.dispose();
-    lattice?.dispose();
-  }
-  return { dir: o.output, steps: step };
+      const generator = new Generator(sampleSeed(`${t.seed}/${step}`, 'vae-noise'));
+      const moments = vae.encodeMoments(x).float();
+      const [mu, logvar] = moments.chunk(2, 1) as [Tensor, Tensor];
+      const clamped = logvar.clamp(-30, 20);
+      const std = clamped.mul(0.5).exp();
+      const recon = vae.decode(mu.add(std.mul(randn(mu.shape, generator, { device }))), { clamp: false }).float();
+      const kl = mu.square().add(clamped.exp()).sub(1).sub(clamped).mul(0.5).mean();
+      return { recon, total: vaeLoss(c, x, recon, kl, judged) };
+    };
+    // bf16-mixed: the forward under autocast (float32 master weights); backward and the critic's own step outside it
+    const { recon, total } = t.precision === 'bf16-mixed' ? autocast('bfloat16', forward) : forward();
+    total.backward();
+    if (judged) judged.critic.step(framesOf(x), framesOf(recon));
+    return { loss: total.item(), psnr: noGrad(() => batchPsnr(recon.detach(), x)) };
+  });
+  return {
+    loss,
+    metrics: (lr, seconds) => ({
+      step: step + 1,
+      loss,
+      psnr: Number(psnr.toFixed(3)),
+      lr,
+      step_seconds: Number(seconds.toFixed(3)),
+    }),
+  };
+}
+
+/** The header's loss: reconstruction, the KL when every weight trains, the critic's terms when it judges the step. */
+function vaeLoss(
+  c: VaeTrainingConfig,
+  x: Tensor,
+  recon: Tensor,
+  kl: Tensor | null,
+  judged?: { critic: CriticTraining; weights: { weight: number; feature_matching_weight: number } },
+): Tensor {
+  const diff = recon.sub(x);
+  let loss = diff.square().mean().add(diff.abs().mean().mul(c.training.l1_weight));
+  if (kl) loss = loss.add(kl.mul(c.training.kl_weight));
+  if (judged) loss = loss.add(generatorTerms(judged.critic.net, framesOf(x), framesOf(recon), judged.weights));
+  return loss;
+}
+
+/**
+ * Checkpoint `at`: the VAE folder with its latent statistics, AdamW's moments, the critic, the
+ * trainer state with the validation PSNR; the validation scores appended to validation.jsonl.
+ */
+async function vaeCheckpoint(run: VaeRun, at: number): Promise<string> {
+  const { o, c, vae, data, device, critic, optimizer } = run;
+  const window = data.window.bind(data);
+  const stats = run.fixedStats ?? (await latentStats(vae, data.training, c, window, device));
+  const scores = await validationScores(vae, data.validation, c, window, device);
+  const generated = data.generatedValidation.length
+    ? await reconstructionScores(
+        vae,
+        data.generatedValidation,
+        c,
+        (p) => data.target(p),
+        (_, p) => readGeneratedLatents(p.file, data.latentFrames, device),
+        device,
+      )
+    : undefined;
+  const dir = await writeCheckpoint(o.output, at, c.training.keep_last_checkpoints, (temp) => {
+    writeVaeFolder(path.join(temp, 'vae'), vae, stats);
+    saveOptimizerState(path.join(temp, 'optimizer.safetensors'), run.trainable, optimizer);
+    critic?.save(temp);
+    writeFileSync(
+      path.join(temp, 'trainer_state.json'),
+      jsonText(
+        {
+          step: at,
+          optimizerSteps: optimizer.stepCount,
+          criticSteps: critic?.optimizer.stepCount,
+          validationPsnr: scores.psnr,
+          latents: stats,
+        },
+        2,
+      ),
+    );
+  });
+  appendLog(path.join(o.output, 'validation.jsonl'), {
+    step: at,
+    ...rounded(scores),
+    ...(generated && { generated: rounded(generated) }),
+  });
+  o.onEvent?.({ kind: 'checkpoint', dir, validationPsnr: scores.psnr });
+  return dir;
 }
 
 /**

@@ -57,25 +57,6 @@ const TrainingSchema = z.strictObject({
    * (needs ref_image_root).
    */
   alternate_tasks: z.boolean().optional(),
-  /**
-   * A conditional critic on the transformer's clean-latent estimates x̂0 = x_t − σ·v, frame by frame
-   * beside the condition view's frame (pix2pix's conditional PatchGAN, in latent space), trained on
-   * the hinge loss; the transformer adds weight·(−mean D(x̂0)) and feature matching to its loss.
-   */
-  adversarial: z
-    .strictObject({
-      /** On the transformer's hinge term −mean(D(x̂0)). */
-      weight: z.number().min(0),
-      /** On feature matching, mean |f(x̂0) − f(x0)| over the critic's hidden layers. */
-      feature_matching_weight: z.number().min(0),
-      /** The critic's AdamW rate (betas 0.5, 0.9). */
-      learning_rate: z.number().positive(),
-      /** Channels of the critic's first layer (doubling per blurred stride-2 layer). */
-      width: int(1),
-      /** Blurred stride-2 layers (default 1: 8x8 latent frames give 2x2 logits; small latents need 0). */
-      layers: int(0).optional(),
-    })
-    .optional(),
 });
 
 const DatasetSchema = z.strictObject({

@@ -91,46 +91,6 @@ test('resume reproduces the uninterrupted run: 6 steps straight and 3 + resume +
   );
 });
 
-test('with training.adversarial the critic trains beside the transformer and resumes with it: 3 + resume + 3 steps end bit for bit where 6 do', async () => {
-  const adversarial = [
-    ...roots,
-    'training.adversarial.weight=0.5',
-    'training.adversarial.feature_matching_weight=1',
-    'training.adversarial.learning_rate=1e-3',
-    'training.adversarial.width=8',
-    'training.adversarial.layers=0', // the tiny VAE's latent frames are 4x8
-  ];
-  const straight = await run({ config: config('three2one'), overrides: adversarial });
-  const split = fresh();
-  await run({ config: config('three2one'), overrides: [...adversarial, 'training.max_steps=3'], output: split });
-  await run({ config: config('three2one'), overrides: adversarial, output: split, resume: 'latest' });
-  type Adversarial = Metrics & { generator_adversarial: number; critic_loss: number };
-  const [a, b] = [metricsOf(straight) as Adversarial[], metricsOf(split) as Adversarial[]];
-  assert.deepEqual(
-    b.map((m) => [m.loss, m.grad_norm, m.generator_adversarial, m.critic_loss]),
-    a.map((m) => [m.loss, m.grad_norm, m.generator_adversarial, m.critic_loss]),
-  );
-  for (const m of a) assert.ok(Number.isFinite(m.critic_loss) && m.critic_loss > 0 && m.generator_adversarial !== 0);
-  const critic = (dir: string): Buffer =>
-    readFileSync(path.join(dir, 'checkpoints', 'step-6', 'discriminator', 'model.safetensors'));
-  assert.ok(critic(straight).equals(critic(split)), 'the critic, byte for byte');
-  // the critic's weights moved, and its optimiser's steps were counted
-  assert.ok(
-    !critic(split).equals(
-      readFileSync(path.join(split, 'checkpoints', 'step-3', 'discriminator', 'model.safetensors')),
-    ),
-  );
-  const state = JSON.parse(readFileSync(path.join(split, 'checkpoints', 'step-6', 'trainer_state.json'), 'utf8'));
-  assert.equal(state.criticSteps, 6);
-  // a run without it cannot resume into one with it: the missing critic is named
-  const plain = fresh();
-  await run({ config: config('three2one'), overrides: [...roots, 'training.max_steps=3'], output: plain });
-  await assert.rejects(
-    run({ config: config('three2one'), overrides: adversarial, output: plain, resume: 'latest' }),
-    /has no discriminator\/: it was saved without training\.adversarial/,
-  );
-});
-
 test("train --model-dir takes the original release's folder (--vae-config for the tiny VAE's statistics): the same losses as the diffusers folder", async () => {
   const overrides = [...roots, 'training.max_steps=2'];
   const diffusers = await run({ config: config('three2one'), overrides });

@@ -99,6 +99,22 @@ const bytes = (vaeDir: string): Map<string, string> => {
 
 let scratchVae = '';
 
+/** A folder of generated latents (random, [1, 4, 2, 4, 4]) for the named cases of `split`, by task. */
+function generated(name: string, files: Record<string, string[]>, split = data): string {
+  const dir = path.join(scratch, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'source.json'), JSON.stringify({ model: 'tiny', transformer: 'none', data: split }));
+  let seed = 0;
+  for (const [task, cases] of Object.entries(files)) {
+    mkdirSync(path.join(dir, task), { recursive: true });
+    for (const c of cases)
+      saveSafetensors(path.join(dir, task, `${c}.safetensors`), {
+        latents: randn([1, 4, 2, 4, 4], new Generator(++seed)),
+      });
+  }
+  return dir;
+}
+
 test('from scratch: the reconstruction loss falls, and the checkpoint is a diffusers vae/ folder with measured latent statistics', async () => {
   await ready;
   const output = path.join(scratch, 'full');
@@ -217,20 +233,21 @@ test('overrides replace config values by key path, and a wrong one is refused na
   );
 });
 
-test("with the PatchGAN critic: the critic learns, the decoder's loss changes, and a run resumed half-way ends byte for byte as one that was not stopped", async () => {
-  await ready;
-  const critic = `  adversarial:\n    weight: 0.5\n    feature_matching_weight: 1.0\n    start_step: 1\n    learning_rate: 1e-3\n    width: 8\n`;
+test("with the PatchGAN critic on the generated steps: the critic learns, the decoder's loss changes there, and a run resumed half-way ends byte for byte as one that was not stopped", async () => {
+  assert.ok(scratchVae, 'needs the from-scratch run');
+  const critic = `  adversarial:\n    weight: 0.5\n    feature_matching_weight: 1.0\n    learning_rate: 1e-3\n    width: 8\n`;
+  const decoder = `  init_from: '${scratchVae}'\n  trainable: decoder\n`;
+  // with fraction 0.5, steps 2 and 4 decode generated latents
+  const half = `  generated:\n    train: '${generated('gan-generated', { three2one: ['sample_000002', 'sample_000003'] })}'\n    fraction: 0.5\n`;
+  const ganConfig = config('gan', { steps: 4, interval: 2, model: '', extra: decoder + critic, dataExtra: half });
   const whole = path.join(scratch, 'gan-whole'),
     halves = path.join(scratch, 'gan-halves'),
     plain = path.join(scratch, 'gan-plain');
-  await trainVae({ config: config('gan', { steps: 4, interval: 2, extra: critic }), output: whole });
-  await trainVae({
-    config: config('gan', { steps: 4, interval: 2, extra: critic }),
-    overrides: ['training.max_steps=2'],
-    output: halves,
-  });
-  await trainVae({ config: config('gan', { steps: 4, interval: 2, extra: critic }), output: halves, resume: 'latest' });
-  await trainVae({ config: config('plain', { steps: 4, interval: 2 }), output: plain });
+  await trainVae({ config: ganConfig, output: whole });
+  await trainVae({ config: ganConfig, overrides: ['training.max_steps=2'], output: halves });
+  await trainVae({ config: ganConfig, output: halves, resume: 'latest' });
+  const plainConfig = config('plain', { steps: 4, interval: 2, model: '', extra: decoder, dataExtra: half });
+  await trainVae({ config: plainConfig, output: plain });
   const last = (dir: string): string => listCheckpoints(dir).pop()!.dir;
   assert.equal(listCheckpoints(halves).pop()!.step, 4);
   assert.deepEqual(
@@ -245,24 +262,31 @@ test("with the PatchGAN critic: the critic learns, the decoder's loss changes, a
   assert.deepEqual(criticBytes(last(halves)), criticBytes(last(whole)), 'and so does its critic');
   assert.ok([...criticBytes(last(whole)).keys()].some((k) => k.startsWith('convs.')));
   const [withCritic, without] = [losses(whole), losses(plain)];
-  assert.equal(withCritic[0], without[0], 'step 1 is before start_step: the same loss');
-  assert.notEqual(withCritic[3], without[3], 'from start_step on the adversarial terms count');
+  assert.equal(withCritic[0], without[0], "step 1 decodes the encoder's latents: no adversarial term");
+  assert.notEqual(withCritic[1], without[1], 'step 2 decodes generated latents: the adversarial terms count');
   assert.ok(withCritic.every(Number.isFinite));
   const state = JSON.parse(readFileSync(path.join(last(whole), 'trainer_state.json'), 'utf8'));
-  assert.equal(state.criticSteps, 3, 'the critic stepped at steps 2, 3 and 4');
+  assert.equal(state.criticSteps, 2, 'the critic stepped on the two generated steps only');
   await assert.rejects(
-    trainVae({ config: config('plain', { steps: 6, interval: 2, extra: critic }), output: plain, resume: 'latest' }),
+    trainVae({
+      config: config('plain', { steps: 6, interval: 2, model: '', extra: decoder + critic, dataExtra: half }),
+      output: plain,
+      resume: 'latest',
+    }),
     /has no discriminator\/: it was saved without training\.adversarial/,
+  );
+  assert.throws(
+    () => loadVaeTrainingConfig(config('critic-bad', { steps: 1, model: '', extra: decoder + critic })),
+    /training\.adversarial needs data\.generated/,
   );
 });
 
-test('bf16-mixed: the forward under autocast, with the critic on: step 1 within bfloat16 rounding of the float32 run (not equal to it), finite, weights kept in float32', async () => {
+test('bf16-mixed: the forward under autocast: step 1 within bfloat16 rounding of the float32 run (not equal to it), finite, weights kept in float32', async () => {
   await ready;
-  const critic = `  adversarial:\n    weight: 0.5\n    feature_matching_weight: 1.0\n    start_step: 0\n    learning_rate: 1e-3\n    width: 8\n`;
   const runs = { '32': path.join(scratch, 'precision-32'), 'bf16-mixed': path.join(scratch, 'precision-bf16') };
   for (const [precision, output] of Object.entries(runs))
     await trainVae({
-      config: config('precision', { steps: 3, extra: critic }),
+      config: config('precision', { steps: 3 }),
       overrides: [`training.precision=${precision}`],
       output,
     });
@@ -329,20 +353,6 @@ test('data.frame_cache: every clip view decoded up front, all its frames; the sa
 
 test("generated latents: a generated step's loss is the decoder's on those latents against their cases' other view; the validation clips' are left out; validation scores them", async () => {
   assert.ok(scratchVae, 'needs the from-scratch run');
-  const generated = (name: string, files: Record<string, string[]>, split = data): string => {
-    const dir = path.join(scratch, name);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, 'source.json'), JSON.stringify({ model: 'tiny', transformer: 'none', data: split }));
-    let seed = 0;
-    for (const [task, cases] of Object.entries(files)) {
-      mkdirSync(path.join(dir, task), { recursive: true });
-      for (const c of cases)
-        saveSafetensors(path.join(dir, task, `${c}.safetensors`), {
-          latents: randn([1, 4, 2, 4, 4], new Generator(++seed)),
-        });
-    }
-    return dir;
-  };
   // sample_000000 is one of the trainer's two validation clips: never trained on
   const train = generated('generated-train', {
     three2one: ['sample_000000', 'sample_000002'],
@@ -452,30 +462,5 @@ test("generated latents: a generated step's loss is the decoder's on those laten
         }),
       ),
     /data\.generated needs training\.trainable: decoder/,
-  );
-  // the critic on the generated steps alone: with fraction 0.5, steps 2 and 4 decode generated latents
-  const critic = `  adversarial:\n    weight: 0.5\n    feature_matching_weight: 1.0\n    start_step: 0\n    learning_rate: 1e-3\n    width: 8\n    steps: generated\n`;
-  const decoder = `  init_from: '${scratchVae}'\n  trainable: decoder\n`;
-  const half = `  generated:\n    train: '${train}'\n    fraction: 0.5\n`;
-  const onGenerated = path.join(scratch, 'critic-on-generated'),
-    noCritic = path.join(scratch, 'critic-none');
-  await trainVae({
-    config: config('critic-generated', { steps: 4, model: '', extra: decoder + critic, dataExtra: half }),
-    output: onGenerated,
-  });
-  await trainVae({
-    config: config('critic-none', { steps: 4, model: '', extra: decoder, dataExtra: half }),
-    output: noCritic,
-  });
-  const state = JSON.parse(
-    readFileSync(path.join(listCheckpoints(onGenerated).pop()!.dir, 'trainer_state.json'), 'utf8'),
-  ) as { criticSteps: number };
-  assert.equal(state.criticSteps, 2, 'the critic stepped on the two generated steps only');
-  const [withCritic, without] = [losses(onGenerated), losses(noCritic)];
-  assert.equal(withCritic[0], without[0], "step 1 decodes the encoder's latents: no adversarial term");
-  assert.notEqual(withCritic[1], without[1], 'step 2 decodes generated latents: the adversarial terms count');
-  assert.throws(
-    () => loadVaeTrainingConfig(config('critic-generated-bad', { steps: 1, model: '', extra: decoder + critic })),
-    /training\.adversarial\.steps: generated needs data\.generated/,
   );
 });

@@ -1,19 +1,9 @@
 import { integer, path as pathArg, weightFileOptions, type Register } from '../command.js';
 import { onInterrupt } from '../interrupt.js';
+import type { TrainOptions } from '../../train/trainer.js';
 
-interface TrainFlags {
-  config: string;
-  output: string;
-  resume?: string;
-  seed?: number;
-  modelDir?: string;
-  transformer?: string;
-  vae?: string;
-  vaeConfig?: string;
-  textEncoder?: string;
-  device: string;
-  nprocPerNode?: number;
-}
+/** The flags: the library's options but those the command supplies itself, and the ranks to start. */
+type TrainFlags = Omit<TrainOptions, 'overrides' | 'group' | 'signal' | 'onEvent'> & { nprocPerNode?: number };
 
 export const register: Register = (program) => {
   const command = program
@@ -44,9 +34,8 @@ export const register: Register = (program) => {
   weightFileOptions(command, ['transformer', 'vae', 'vaeConfig', 'textEncoder']).action(
     async (overrides: string[], flags: TrainFlags) => {
       const { runTraining } = await import('../train_run.js');
-      const { controller, release } = onInterrupt(
-        'stopping after this step and writing a checkpoint; Ctrl-C again to quit at once',
-      );
+      const { STOPPING } = await import('../../train/loop.js');
+      const { controller, release } = onInterrupt(STOPPING);
       try {
         // a Hub model is downloaded here, once, before any rank starts (ranks a launcher started read the cache)
         if (process.env.WORLD_SIZE === undefined) {

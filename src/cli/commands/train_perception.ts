@@ -1,4 +1,10 @@
 import { integer, number, path as pathArg, type Register } from '../command.js';
+import { onInterrupt } from '../interrupt.js';
+import type { PerceptionTrainOptions } from '../../train/perception_trainer.js';
+
+/** The flags: the data and output, and the library's schedule options where given (PERCEPTION_DEFAULTS otherwise). */
+type TrainPerceptionFlags = Pick<PerceptionTrainOptions, 'data' | 'output' | 'validationData' | 'resume'> &
+  Partial<Pick<PerceptionTrainOptions, 'clips' | 'frames' | 'steps' | 'batchSize' | 'learningRate' | 'seed'>>;
 
 export const register: Register = (program) => {
   program
@@ -24,29 +30,21 @@ export const register: Register = (program) => {
     .option('--batch-size <n>', 'frames per step', integer(1))
     .option('--learning-rate <lr>', 'AdamW peak learning rate', number(0))
     .option('--seed <n>', 'initialisation and batch order', integer(0))
-    .action(
-      async (flags: {
-        data: string;
-        output: string;
-        validationData?: string;
-        resume?: string;
-        clips?: number;
-        frames?: number;
-        steps?: number;
-        batchSize?: number;
-        learningRate?: number;
-        seed?: number;
-      }) => {
-        const { trainPerception, PERCEPTION_DEFAULTS } = await import('../../train/perception_trainer.js');
-        const { Progress } = await import('../../data/progress.js');
-        const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
-        let bar: InstanceType<typeof Progress> | undefined;
-        let last = 0;
+    .action(async (flags: TrainPerceptionFlags) => {
+      const { trainPerception, PERCEPTION_DEFAULTS } = await import('../../train/perception_trainer.js');
+      const { STOPPING } = await import('../../train/loop.js');
+      const { Progress } = await import('../../data/progress.js');
+      const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
+      let bar: InstanceType<typeof Progress> | undefined;
+      let last = 0;
+      const { controller, release } = onInterrupt(STOPPING);
+      try {
         const result = await trainPerception({
           ...PERCEPTION_DEFAULTS,
           ...defined,
           data: flags.data,
           output: flags.output,
+          signal: controller.signal,
           onEvent: (e) => {
             if (e.kind === 'note') console.error(`note: ${e.text}`);
             else {
@@ -62,6 +60,8 @@ export const register: Register = (program) => {
           console.log(
             `validation mIoU ${result.validation.miou.toFixed(3)}; IoU per class ${result.validation.iou.map((v) => (v === null ? '—' : v.toFixed(3))).join(' ')}`,
           );
-      },
-    );
+      } finally {
+        release();
+      }
+    });
 };

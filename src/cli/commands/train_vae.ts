@@ -1,5 +1,9 @@
 import { path as pathArg, type Register } from '../command.js';
 import { onInterrupt } from '../interrupt.js';
+import type { VaeTrainOptions } from '../../train/vae_trainer.js';
+
+/** The flags: the library's options but those the command supplies itself. */
+type TrainVaeFlags = Omit<VaeTrainOptions, 'overrides' | 'signal' | 'onEvent'>;
 
 export const register: Register = (program) => {
   program
@@ -16,12 +20,11 @@ export const register: Register = (program) => {
     .argument('[overrides...]', 'config overrides, key.path=value (e.g. training.max_steps=200)')
     .option('--resume <checkpoint>', "'latest' or OUTPUT/checkpoints/step-N", pathArg)
     .option('--device <device>', 'cpu or cuda[:N]', 'cpu')
-    .action(async (overrides: string[], flags: { config: string; output: string; resume?: string; device: string }) => {
+    .action(async (overrides: string[], flags: TrainVaeFlags) => {
       const { trainVae } = await import('../../train/vae_trainer.js');
+      const { STOPPING } = await import('../../train/loop.js');
       const { Progress } = await import('../../data/progress.js');
-      const { controller, release } = onInterrupt(
-        'stopping after this step and writing a checkpoint; Ctrl-C again to quit at once',
-      );
+      const { controller, release } = onInterrupt(STOPPING);
       let bar: InstanceType<typeof Progress> | undefined;
       try {
         const result = await trainVae({
