@@ -8,8 +8,9 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { z } from 'zod';
 
+import { WorldWanderError } from '../errors.js';
 import { checkMp4 } from '../data/mp4.js';
-import { probeVideo } from '../data/video_writer.js';
+import { ShortVideoError, readVideoWindow, type ReadWindowOptions } from '../data/video_reader.js';
 
 /** A request the app refuses; the message is for the person at the page. */
 export class InputRejected extends Error {
@@ -32,6 +33,11 @@ export const SettingsSchema = z.object({
     .min(0)
     .max(2 ** 31 - 1),
   sampler: z.enum(['unipc', 'euler']),
+  /** Seconds into the clip where the translated window starts. */
+  start: z.coerce
+    .number()
+    .min(0)
+    .max(24 * 3600),
 });
 export type JobSettings = z.infer<typeof SettingsSchema>;
 
@@ -80,8 +86,12 @@ function startsLikeMp4(file: string): boolean {
   }
 }
 
-/** Checks an uploaded video: a whole MP4 (when it is one), readable by ffmpeg, with at least `frames` frames. */
-export async function checkVideo(file: string, shown: string, frames: number): Promise<void> {
+/**
+ * Checks an uploaded video: a whole MP4 (when it is one), and the window the job will take readable
+ * (read as the job will read it, at the model's size and rate: a clip too short for it is refused
+ * with its length and the length needed). Messages name the upload by the client's name.
+ */
+export async function checkVideo(file: string, shown: string, window: ReadWindowOptions): Promise<void> {
   if (startsLikeMp4(file)) {
     try {
       checkMp4(file);
@@ -91,15 +101,16 @@ export async function checkVideo(file: string, shown: string, frames: number): P
       );
     }
   }
-  let count: number;
   try {
-    count = (await probeVideo(file)).frameCount;
-  } catch {
-    throw new InputRejected(`${shown}: not a video ffmpeg can read`);
+    await readVideoWindow(file, window);
+  } catch (error) {
+    const message = (error as Error).message.split(file).join(shown);
+    // the app has no pad option: the reader's hint to pass one is not for the page
+    if (error instanceof ShortVideoError) throw new InputRejected(message.replace(/ \(or pad, [^)]*\)$/, ''));
+    if (error instanceof WorldWanderError)
+      throw new InputRejected(message.startsWith(shown) ? message : `${shown}: not a video ffmpeg can read`);
+    throw error;
   }
-  if (!Number.isFinite(count) || count < 1)
-    throw new InputRejected(`${shown}: not a video ffmpeg can read (no frames)`);
-  if (count < frames) throw new InputRejected(`${shown}: has ${count} frame(s); the model takes ${frames}`);
 }
 
 /** Checks an uploaded reference image: one sharp can decode. */

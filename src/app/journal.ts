@@ -21,6 +21,7 @@ export const JobRecordSchema = z.object({
     guidance: z.number(),
     seed: z.number().int(),
     sampler: z.enum(['unipc', 'euler']),
+    start: z.number().min(0).optional(),
   }),
   /** What the page shows as the input: the client's file name or "example NAME". */
   source: z.string(),

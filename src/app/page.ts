@@ -102,6 +102,7 @@ function showRun(run) {
   box.hidden = false;
   box.dataset.run = run.id;
   $('#result-title').textContent = names[run.task] + ' — ' + run.source;
+  $('#taken').textContent = run.taken || '';
   const players = $('#players');
   players.replaceChildren();
   const has = (f) => run.files.includes(f);
@@ -136,7 +137,8 @@ async function gallery() {
     li.dataset.run = run.id;
     const b = document.createElement('button');
     b.type = 'button';
-    b.textContent = names[run.task] + ' · ' + run.source + ' · ' + new Date(run.created).toLocaleString() + ' · ' + run.settings.steps + ' steps';
+    const from = run.settings.start ? ' from ' + run.settings.start + ' s' : '';
+    b.textContent = names[run.task] + ' · ' + run.source + from + ' · ' + new Date(run.created).toLocaleString() + ' · ' + run.settings.steps + ' steps';
     b.onclick = () => showRun(run);
     li.append(b);
     list.append(li);
@@ -194,6 +196,7 @@ async function init() {
   info = await (await fetch('/api/info')).json();
   $('#model').textContent = info.model + ' · ' + info.size.width + 'x' + info.size.height + ', ' + info.size.frames + ' frames · uploads up to ' + (info.maxUploadBytes / 1048576).toFixed(1) + ' MB';
   for (const [k, v] of Object.entries(info.defaults)) { const el = $('#' + k); if (el) el.value = v; }
+  $('#window-length').textContent = '(the model translates ' + info.windowSeconds.toFixed(2) + ' s of the clip at ' + info.size.fps + ' fps)';
   for (const name of info.examples) { const o = document.createElement('option'); o.value = name; o.textContent = name; $('#example').append(o); }
   for (const el of document.querySelectorAll('input[name=task], input[name=source]')) el.addEventListener('change', syncForm);
   syncForm();
@@ -203,7 +206,7 @@ async function init() {
     const form = new FormData();
     const task = document.querySelector('input[name=task]:checked').value;
     form.append('task', task);
-    for (const k of ['steps', 'guidance', 'seed', 'sampler']) form.append(k, $('#' + k).value);
+    for (const k of ['steps', 'guidance', 'seed', 'sampler', 'start']) form.append(k, $('#' + k).value);
     if (document.querySelector('input[name=source]:checked').value === 'upload') {
       const video = $('#video').files[0];
       if (!video) { message('choose a video to upload'); return; }
@@ -257,6 +260,8 @@ export const APP_PAGE = `<!doctype html>
     <label>guidance <input type="number" id="guidance" min="0" max="20" step="0.5"></label>
     <label>seed <input type="number" id="seed" min="0" step="1"></label>
     <label>sampler <select id="sampler"><option value="unipc">UniPC</option><option value="euler">Euler</option></select></label>
+    <label>start at <input type="number" id="start" min="0" step="0.25"> s</label>
+    <span class="muted" id="window-length"></span>
   </fieldset>
   <div><button class="primary" id="translate" type="submit">Translate</button></div>
 </form>
@@ -269,6 +274,7 @@ export const APP_PAGE = `<!doctype html>
 </section>
 <section id="result" hidden>
   <h2 id="result-title"></h2>
+  <p class="muted" id="taken"></p>
   <div class="players" id="players"></div>
   <div class="controls"><button type="button" id="play">Play / pause</button><input type="range" id="scrub" min="0" max="1" step="0.001" value="0" aria-label="position"></div>
   <p>Download: <span id="downloads"></span></p>

@@ -27,6 +27,8 @@ export interface RunSettings {
   guidance: number;
   seed: number;
   sampler: 'unipc' | 'euler';
+  /** Seconds into the clip where the window starts (runs before it was a setting: 0). */
+  start?: number;
 }
 
 /** The app's record of a run (app.json): what was asked, from what, and which files it has. */
@@ -39,6 +41,8 @@ export interface AppRun {
   settings: RunSettings;
   files: RunFile[];
   seconds: number;
+  /** What was taken from the input, e.g. "seconds 1.00-3.00 of walk.mp4 (30 fps -> 8 fps), 1920x1080 frames resized to cover 64x64 and centre-cropped". */
+  taken?: string;
 }
 
 export function isRunId(id: string): boolean {

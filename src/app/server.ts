@@ -187,7 +187,15 @@ async function serveLocked(o: ServeOptions, host: string, lock: RunLock): Promis
     guidance: defaults.guidance_scale,
     seed: 0,
     sampler: 'unipc' as const,
+    start: 0,
   };
+  const windowAt = (start: number) => ({
+    numFrames: defaults.num_frames,
+    fps: defaults.fps,
+    width: defaults.width,
+    height: defaults.height,
+    start,
+  });
 
   const app = Fastify({ logger: false });
   guard(app, { host, port: () => (app.server.address() as AddressInfo | null)?.port ?? -1, token });
@@ -215,6 +223,7 @@ async function serveLocked(o: ServeOptions, host: string, lock: RunLock): Promis
     token,
     defaults: settingDefaults,
     size: { width: defaults.width, height: defaults.height, frames: defaults.num_frames, fps: defaults.fps },
+    windowSeconds: (defaults.num_frames - 1) / defaults.fps,
     examples: exampleClips.map((e) => e.name),
     maxUploadBytes,
   }));
@@ -305,10 +314,11 @@ async function serveLocked(o: ServeOptions, host: string, lock: RunLock): Promis
           guidance: settings.guidance,
           seed: settings.seed,
           sampler: settings.sampler,
+          start: settings.start,
         },
       };
       if (video) {
-        await checkVideo(video.file, video.name, defaults.num_frames);
+        await checkVideo(video.file, video.name, windowAt(settings.start));
         if (settings.task === 'one2three') {
           if (!reference) throw new InputRejected('one2three needs the reference image of the character');
           await checkImage(reference.file, reference.name);
@@ -325,6 +335,11 @@ async function serveLocked(o: ServeOptions, host: string, lock: RunLock): Promis
         };
       } else if (example) {
         for (const f of kept) rmSync(f, { force: true });
+        const clip = exampleClips.find((e) => e.name === example);
+        if (!clip) throw new InputRejected(`no example clip ${JSON.stringify(example.slice(0, 60))}`);
+        await checkVideo(settings.task === 'three2one' ? clip.third : clip.first, `example ${clip.name}`, {
+          ...windowAt(settings.start),
+        });
         record = { ...common, source: `example ${example.slice(0, 60)}`, example };
       } else {
         throw new InputRejected('choose a video to upload or an example clip');

@@ -7,7 +7,8 @@
 import path from 'node:path';
 
 import { Stopped } from '../errors.js';
-import { coverFit, readFrames, writePng } from '../data/frames.js';
+import { writePng } from '../data/frames.js';
+import { readVideoWindow } from '../data/video_reader.js';
 import { writeVideo } from '../data/video_writer.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { WorldWanderPipeline } from '../worldwander/pipeline.js';
@@ -99,6 +100,7 @@ async function run(job: JobRequest): Promise<void> {
       guidanceScale: s.guidance,
       seed: s.seed,
       sampler: s.sampler,
+      start: s.start,
       onStep: (done, total) => send({ kind: 'progress', id: job.id, stage: 'denoising', done, total }),
       signal: controller.signal,
     });
@@ -107,7 +109,17 @@ async function run(job: JobRequest): Promise<void> {
     translation.notes = translation.notes.map((note) => redactPaths(note, known));
     const { width, height } = translation;
     const fps = p.defaults.fps;
-    const truth = job.truth ? await readFrames(job.truth, { maxFrames: translation.frames.length }) : undefined;
+    // an example's other view, taken at the same instants as the input (held where it ends first)
+    const truth = job.truth
+      ? await readVideoWindow(job.truth, {
+          numFrames: translation.frames.length,
+          start: s.start,
+          fps,
+          width,
+          height,
+          pad: true,
+        })
+      : undefined;
     await writeCase(
       job.dir,
       translation,
@@ -131,19 +143,7 @@ async function run(job: JobRequest): Promise<void> {
       files.push('reference.png');
     }
     if (truth) {
-      const fitted = await Promise.all(
-        translation.frames.map(
-          async (_, i) =>
-            (
-              await coverFit(
-                { width: truth.width, height: truth.height, data: truth.frames[Math.min(i, truth.frames.length - 1)]! },
-                width,
-                height,
-              )
-            ).data,
-        ),
-      );
-      await writeVideo(path.join(job.dir, 'truth.mp4'), fitted, { width, height, fps });
+      await writeVideo(path.join(job.dir, 'truth.mp4'), truth.frames, { width, height, fps });
       files.push('truth.mp4');
     }
     files.push('app.json');
@@ -155,6 +155,7 @@ async function run(job: JobRequest): Promise<void> {
       settings: s,
       files,
       seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
+      taken: translation.notes[0],
     };
     stopIfCancelled('writing');
     await writeFileAtomic(path.join(job.dir, 'app.json'), jsonText(record, 2));

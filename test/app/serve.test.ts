@@ -28,6 +28,8 @@ import { startServer, type AppServer } from '../../src/app/server.js';
 import { RunStore } from '../../src/app/runs.js';
 import { synthesize } from '../../src/synth/run.js';
 import { repoRoot } from '../helpers/release_examples.js';
+import { codedClip, indexOf, shown } from '../helpers/coded_clips.js';
+import { readVideoFrames } from '../../src/data/video_writer.js';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const MODEL = path.join(repoRoot, 'test', 'fixtures', 'tiny_model');
@@ -104,6 +106,20 @@ async function submit(): Promise<string> {
 }
 
 const row = (id: string): string => `#jobs li[data-id="${id}"]`;
+
+async function expectMessage(expected: RegExp, label = ''): Promise<void> {
+  await page
+    .waitForFunction(
+      (re) => new RegExp(re).test(document.querySelector('#message')?.textContent ?? ''),
+      expected.source,
+      {
+        timeout: 30_000,
+      },
+    )
+    .catch(async () => {
+      assert.fail(`${label}: the page says ${JSON.stringify(await page.textContent('#message'))}`);
+    });
+}
 
 test('an example clip: its progress events arrive, the result plays in synchronised players at 4x, and after a reload the run is in the gallery', async () => {
   await page.check('input[name=task][value=three2one]');
@@ -191,6 +207,33 @@ test('an uploaded clip and reference (one2three) is translated; the upload is st
   assert.deepEqual(readdirSync(path.join(root, 'uploads')), []);
 });
 
+test('an upload at another rate is sampled in its own time from the start asked; the page says which seconds were taken; a start past the end is refused with the lengths', async () => {
+  const walk = codedClip(scratch, 'walk30.mp4', '30', 2, '96x54');
+  await page.check('input[name=task][value=three2one]');
+  await page.check('input[name=source][value=upload]');
+  await settle(2);
+  await page.setInputFiles('#video', walk);
+  await page.fill('#start', '1.7');
+  await page.click('#translate');
+  await expectMessage(/walk30\.mp4: 2\.00 s long; 5 frames at 8 fps from 1\.70 s need a clip longer than 2\.20 s$/);
+  await page.fill('#start', '0.5');
+  const id = await submit();
+  await page.waitForSelector(`${row(id)}[data-state=done]`, { timeout: 60_000 });
+  await page.waitForSelector(`#result[data-run="${id}"]`);
+  assert.equal(
+    await page.textContent('#taken'),
+    'seconds 0.50-1.00 of walk30.mp4 (30 fps -> 8 fps), 96x54 frames resized to cover 64x32 and centre-cropped',
+  );
+  const input = await readVideoFrames(path.join(root, 'runs', id, 'input.mp4'));
+  assert.deepEqual(
+    input.frames.map((f) => indexOf(f)),
+    shown(30, 0.5, 8, 5),
+    'the input the model saw: the frames shown at 0.5 + k/8 s',
+  );
+  assert.equal(new RunStore(root).get(id)!.settings.start, 0.5);
+  await page.fill('#start', '0');
+});
+
 test('cancel: a running job stops at its next step and leaves no run', async () => {
   await page.check('input[name=task][value=three2one]');
   await page.check('input[name=source][value=example]');
@@ -249,7 +292,7 @@ test('bad input is shown on the page and queues nothing: not a video, truncated,
       'too few frames',
       () =>
         page.setInputFiles('#video', { name: 'short.mp4', mimeType: 'video/mp4', buffer: readFileSync(clip('three')) }),
-      /short\.mp4: has 3 frame\(s\); the model takes 5/,
+      /short\.mp4: 0\.375 s long; 5 frames at 8 fps from 0\.00 s need a clip longer than 0\.50 s$/,
     ],
     [
       'too large',
@@ -278,15 +321,7 @@ test('bad input is shown on the page and queues nothing: not a video, truncated,
   for (const [label, prepare, expected] of cases) {
     await prepare();
     await page.click('#translate');
-    await page
-      .waitForFunction(
-        (re) => new RegExp(re).test(document.querySelector('#message')?.textContent ?? ''),
-        expected.source,
-        { timeout: 30_000 },
-      )
-      .catch(async () => {
-        assert.fail(`${label}: the page says ${JSON.stringify(await page.textContent('#message'))}`);
-      });
+    await expectMessage(expected, label);
   }
   await page.fill('#guidance', '5');
   await page.check('input[name=task][value=one2three]');
@@ -358,8 +393,11 @@ test('a server killed (SIGKILL) mid-job leaves no run that looks complete; the n
   ).json()) as { id: string };
   const events = await fetch(`${url}/api/jobs/${id}/events`);
   const reader = events.body!.getReader();
-  for (let text = ''; !text.includes('"stage":"denoising"');)
-    text += new TextDecoder().decode((await reader.read()).value);
+  for (let text = ''; !text.includes('"stage":"denoising"');) {
+    const { value, done } = await reader.read();
+    assert.ok(!done, `the event stream ended before denoising: ${text}`);
+    text += new TextDecoder().decode(value);
+  }
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGKILL');
   await exited;

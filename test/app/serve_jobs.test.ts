@@ -216,7 +216,13 @@ test('a server killed with SIGKILL: the next start shows its unfinished jobs as 
     const { id } = (await response.json()) as { id: string };
     await page.waitForSelector(`#jobs li[data-id="${id}"][data-state=done]`, { timeout: 60_000 });
     assert.equal(await page.isVisible('#interrupted-section'), false);
-    assert.deepEqual(new RunStore(root).get(id)?.settings, { steps: 4, guidance: 3, seed: 0, sampler: 'unipc' });
+    assert.deepEqual(new RunStore(root).get(id)?.settings, {
+      steps: 4,
+      guidance: 3,
+      seed: 0,
+      sampler: 'unipc',
+      start: 0,
+    });
   } finally {
     await browser.close();
   }
