@@ -13,7 +13,9 @@ import type { DType } from '../torch/index.js';
 import type { SamplerName } from '../diffusion/index.js';
 import { findCases, type Case } from './cases.js';
 import { loadConfig, taskOf } from '../worldwander/config.js';
-import { writeCase, type CaseRecord } from '../worldwander/outputs.js';
+import { writeCase, type CaseRecord, type WrittenTranslation } from '../worldwander/outputs.js';
+import { WHOLE_CLIP_CARRY, readClip, translateWholeClip } from '../worldwander/whole_clip.js';
+import type { RgbVideo } from '../data/frames.js';
 import { WorldWanderPipeline } from '../worldwander/pipeline.js';
 import type { GuidanceMode } from '../worldwander/denoise.js';
 import { compression } from '../models/wan/vae_config.js';
@@ -54,6 +56,8 @@ export interface InferOptions {
   start?: number;
   /** Hold a video's last frame where it ends before the window does (else the case is refused, naming its length). */
   pad?: boolean;
+  /** Translate every window of each video back to back, into one output as long as the clip (from `start`). */
+  whole?: boolean;
   dtype?: DType;
   device?: string;
   sampler?: SamplerName;
@@ -68,6 +72,7 @@ export type InferEvent =
   | { kind: 'download'; progress: HubProgress }
   | { kind: 'loading'; part: string; done: number; total: number }
   | { kind: 'case'; index: number; cases: number; name: string }
+  | { kind: 'window'; index: number; windows: number }
   | { kind: 'step'; done: number; total: number }
   | { kind: 'note'; text: string }
   | { kind: 'written'; record: CaseRecord; dir: string };
@@ -85,6 +90,8 @@ export async function infer(o: InferOptions): Promise<InferResult> {
   const cases = findCases({ task, input: o.input, ref: o.ref, groundTruth: o.groundTruth });
   const folder = o.start ? cases.find((c) => statSync(c.video).isDirectory()) : undefined;
   if (folder) throw startInFolder(folder.video);
+  if (o.whole && o.pad)
+    throw new OptionError('pad', 'goes with one window; {whole} pads the last window of a clip itself');
   // The output is checked before anything loads: a folder of an earlier run is kept unless asked.
   checkOutputFolder(o.output, 'output', {
     inputs: [
@@ -141,15 +148,12 @@ export async function infer(o: InferOptions): Promise<InferResult> {
   const sampling = config.sampling;
   for (const [index, c] of cases.entries()) {
     o.onEvent?.({ kind: 'case', index, cases: cases.length, name: c.name });
-    const translation = await pipeline.translate(task, {
-      video: c.video,
+    const common = {
       referenceImage: c.reference,
       height,
       width,
       numFrames,
-      start: o.start,
       fps,
-      pad: o.pad,
       numInferenceSteps: o.steps ?? sampling?.num_inference_steps,
       guidanceScale: o.guidance ?? sampling?.guidance_scale,
       flowShift: sampling?.flow_shift,
@@ -157,15 +161,51 @@ export async function infer(o: InferOptions): Promise<InferResult> {
       sampler: o.sampler ?? sampling?.sampler,
       guidance: o.guidanceMode,
       useCollaborativePositionEncoding: config.use_collaborative_position_encoding,
-      onStep: (done, total) => o.onEvent?.({ kind: 'step', done, total }),
       signal: o.signal,
-    });
-    // The ground truth is the other view of the same moment: the same window of it (its last
-    // frame held where it is shorter, as the side-by-side video always did, and said).
-    const truth = c.groundTruth
-      ? await readVideoWindow(c.groundTruth, { numFrames, start: o.start, fps, width, height, pad: true })
-      : undefined;
-    if (truth?.padded) translation.notes.push(`ground truth: ${truth.description}`);
+    };
+    let translation: WrittenTranslation;
+    let truth: RgbVideo | undefined;
+    if (o.whole) {
+      const whole = await translateWholeClip(pipeline, task, {
+        ...common,
+        video: c.video,
+        start: o.start,
+        carry: WHOLE_CLIP_CARRY,
+        onStep: (window, windows, done, total) => {
+          if (done === 1) o.onEvent?.({ kind: 'window', index: window, windows });
+          o.onEvent?.({ kind: 'step', done, total });
+        },
+      });
+      translation = whole;
+      // the other view over the same seconds (its last frame held where it ends first)
+      if (c.groundTruth) {
+        const other = await readClip(c.groundTruth, { numFrames, fps, width, height, start: o.start });
+        truth = {
+          width,
+          height,
+          frames: whole.frames.map((_, i) => other.frames[Math.min(i, other.frames.length - 1)]!),
+        };
+        if (other.length < whole.frames.length)
+          translation.notes.push(
+            `ground truth: ${other.length} frame(s), its last held for the last ${whole.frames.length - other.length}`,
+          );
+      }
+    } else {
+      translation = await pipeline.translate(task, {
+        ...common,
+        video: c.video,
+        start: o.start,
+        pad: o.pad,
+        onStep: (done, total) => o.onEvent?.({ kind: 'step', done, total }),
+      });
+      // The ground truth is the other view of the same moment: the same window of it (its last
+      // frame held where it is shorter, as the side-by-side video always did, and said).
+      const window = c.groundTruth
+        ? await readVideoWindow(c.groundTruth, { numFrames, start: o.start, fps, width, height, pad: true })
+        : undefined;
+      if (window?.padded) translation.notes.push(`ground truth: ${window.description}`);
+      truth = window;
+    }
     for (const text of translation.notes) o.onEvent?.({ kind: 'note', text });
     const dir = path.join(o.output, c.name);
     const record = await writeCase(

@@ -18,6 +18,11 @@ export interface InContextDenoiseOptions {
   condition: Tensor;
   /** Clean, normalised reference-image latents [B, C, 1, H, W] (one2three). */
   ref?: Tensor | null;
+  /**
+   * Clean, normalised latents of the target's first frames [B, C, P, H, W] (a window that must start
+   * where the previous one ended): held in place at every step, at timestep 0.
+   */
+  targetPrefix?: Tensor | null;
   /** The task prompt's embeddings [B, T, text_dim]. */
   promptEmbeds: Tensor;
   /** The negative prompt's embeddings (the empty prompt's by default in the release); needed when guidance > 1. */
@@ -37,6 +42,11 @@ export interface InContextDenoiseOptions {
 export async function denoiseInContext(o: InContextDenoiseOptions): Promise<Tensor> {
   const { transformer, noise, condition, promptEmbeds } = o;
   const ref = o.ref ?? null;
+  const prefix = o.targetPrefix ?? null;
+  const given = prefix ? prefix.size(2) : 0;
+  // the given frames replace the target's first ones before every forward and at the end
+  const hold = (latents: Tensor): Tensor =>
+    prefix ? cat([prefix.typeAs(latents), latents.narrow(2, given, latents.size(2) - given)], 2) : latents;
   const guided = o.guidanceScale !== 1;
   if (guided && !o.negativePromptEmbeds)
     throw new ModelInputError('guidance scale ≠ 1 needs the negative prompt embeddings');
@@ -67,6 +77,7 @@ export async function denoiseInContext(o: InContextDenoiseOptions): Promise<Tens
         condition,
         ref,
         timestep,
+        cleanTargetFrames: given,
         encoderHiddenStates: text,
         useCollaborativePositionEncoding: o.useCollaborativePositionEncoding,
         patchSize: transformer.config.patch_size,
@@ -75,7 +86,7 @@ export async function denoiseInContext(o: InContextDenoiseOptions): Promise<Tens
   // Sampling needs no gradients; each step is a synchronous stretch, so the switch holds for it.
   const velocity = (latents: Tensor, timestep: number): Tensor =>
     noGrad(() => {
-      const x = latents.typeAs(dtype);
+      const x = hold(latents).typeAs(dtype);
       if (!guided) return forward(x, fixed.text, timestep, fixed.condition, fixed.ref);
       if (batched) {
         const [cond, uncond] = forward(cat([x, x], 0), fixed.text, timestep, fixed.condition, fixed.ref).chunk(
@@ -88,11 +99,14 @@ export async function denoiseInContext(o: InContextDenoiseOptions): Promise<Tens
       const uncond = forward(x, fixed.negative!, timestep, fixed.condition, fixed.ref);
       return classifierFreeGuidance(cond, uncond, o.guidanceScale);
     });
-  return await denoise({
+  const final = await denoise({
     sampler: makeSampler(o.sampler ?? 'unipc', { steps: o.steps, shift: o.flowShift }),
     latents: noise,
     velocity,
     onStep: o.onStep,
     signal: o.signal,
   });
+  if (!prefix) return final;
+  using _ = final;
+  return noGrad(() => hold(final));
 }

@@ -38,6 +38,11 @@ export interface InContextLatents {
   ref?: Tensor | null;
   /** The target's timestep: [B] (or a number for every sample). */
   timestep: Tensor | number;
+  /**
+   * Leading target latent frames that are given, clean (a frame the video must start from): their
+   * tokens get timestep 0, as the condition's do (Wan2.2 TI2V's first-frame conditioning). Default 0.
+   */
+  cleanTargetFrames?: number;
   encoderHiddenStates: Tensor;
   useCollaborativePositionEncoding: boolean;
   /**
@@ -96,8 +101,13 @@ export function buildInContextInputs(latents: InContextLatents): TransformerInpu
         : latents.timestep.float();
     if (t.ndim !== 1 || t.size(0) !== b)
       throw new ModelInputError(`in-context: timestep must be [${b}] (one per sample), got [${t.shape.join(', ')}]`);
-    const clean = (frames.ref + frames.condition) * perFrame;
-    const noisy = frames.target * perFrame;
+    const given = latents.cleanTargetFrames ?? 0;
+    if (!Number.isInteger(given) || given < 0 || given > frames.target)
+      throw new ModelInputError(
+        `in-context: cleanTargetFrames ${given} must be 0..${frames.target} (the target's frames)`,
+      );
+    const clean = (frames.ref + frames.condition + given) * perFrame;
+    const noisy = (frames.target - given) * perFrame;
     const timestep = cat([zeros([b, clean], { device: target.device }), t.unsqueeze(1).expand(b, noisy)], 1);
     return {
       hiddenStates,

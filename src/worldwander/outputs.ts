@@ -15,6 +15,7 @@ import { writeVideo } from '../data/video_writer.js';
 import { produceAtomically, writeFileAtomic } from '../io/atomic.js';
 import { faultPoint } from '../io/fault.js';
 import type { Translation } from './pipeline.js';
+import type { Join, WholeClipTranslation } from './whole_clip.js';
 import { jsonText } from '../io/json_text.js';
 
 export interface CaseRecord {
@@ -37,8 +38,14 @@ export interface CaseRecord {
   use_collaborative_position_encoding: boolean;
   sampler: string;
   notes: string[];
+  /** A whole clip (infer --whole): its windows and where each window after the first begins. */
+  windows?: number;
+  joins?: Join[];
   seconds: Translation['timings'] & { write: number };
 }
+
+/** What writeCase needs of a translation: one window's, or a whole clip's. */
+export type WrittenTranslation = Omit<Translation, 'window'> & Partial<Pick<WholeClipTranslation, 'windows' | 'joins'>>;
 
 function frameName(index: number): string {
   return `${String(index).padStart(5, '0')}.png`;
@@ -56,7 +63,7 @@ export type CaseContext = Pick<
  */
 export async function writeCase(
   dir: string,
-  translation: Translation,
+  translation: WrittenTranslation,
   context: CaseContext,
   groundTruth?: RgbVideo,
 ): Promise<CaseRecord> {
@@ -65,7 +72,7 @@ export async function writeCase(
 
 async function writeCaseInto(
   dir: string,
-  translation: Translation,
+  translation: WrittenTranslation,
   context: CaseContext,
   groundTruth?: RgbVideo,
 ): Promise<CaseRecord> {
@@ -125,6 +132,7 @@ async function writeCaseInto(
     use_collaborative_position_encoding: t.useCollaborativePositionEncoding,
     sampler: t.sampler,
     notes: translation.notes,
+    ...(translation.joins ? { windows: translation.windows, joins: translation.joins } : {}),
     seconds: { ...translation.timings, write: Number(((performance.now() - started) / 1000).toFixed(3)) },
   };
   await writeFileAtomic(path.join(dir, 'run.json'), jsonText(full, 2));

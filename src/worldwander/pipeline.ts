@@ -58,6 +58,12 @@ export interface TranslateOptions {
   pad?: boolean;
   /** one2three: the character seen from behind (an image, or an image file). */
   referenceImage?: RgbImage | string;
+  /**
+   * The generated video's first frame, given (RGB at the model size: e.g. the last frame of the
+   * window before, so that consecutive windows join): encoded alone as the target's first latent
+   * frame and held clean, at timestep 0, while the rest is denoised.
+   */
+  firstFrame?: Uint8Array;
   numInferenceSteps?: number;
   guidanceScale?: number;
   flowShift?: number;
@@ -286,10 +292,11 @@ export class WorldWanderPipeline {
         scope(() => ({
           condition: this.#encode(input, width, height),
           ref: reference ? this.#encode([reference], width, height) : null,
+          first: o.firstFrame ? this.#encode([o.firstFrame], width, height) : null,
         })),
       ),
     );
-    const { condition, ref } = views;
+    const { condition, ref, first } = views;
     using text = promptEmbeddings(this.text, [TASK_PROMPT[task], negativePrompt], {
       cacheDir: this.promptCacheDir,
       device: this.device,
@@ -306,6 +313,7 @@ export class WorldWanderPipeline {
       noise,
       condition,
       ref,
+      targetPrefix: first,
       promptEmbeds: prompt,
       negativePromptEmbeds: negative,
       steps,

@@ -35,11 +35,21 @@ const prompt = randn([1, 6, 8], g),
   negative = randn([1, 6, 8], g);
 
 /** The loop by hand: velocities from plain forwards, guidance by hand, the reference sampler. */
-function handLoop(steps: number, guidance: number, withRef: boolean): number[] {
+function handLoop(steps: number, guidance: number, withRef: boolean, prefix?: number[]): number[] {
   const { sigmas, timesteps } = samplingSchedule(steps, 5);
   const sampler = new ReferenceUniPC(sigmas);
   let x = noise.toArray();
+  // a given first frame: the first C·H·W values of each channel's frames ([1, C, F, H, W]) replaced
+  const splice = (values: number[]): number[] =>
+    prefix
+      ? values.map((v, k) =>
+          Math.floor(k / PER_FRAME) % FRAMES === 0
+            ? prefix[Math.floor(k / (PER_FRAME * FRAMES)) * PER_FRAME + (k % PER_FRAME)]!
+            : v,
+        )
+      : values;
   for (let i = 0; i < steps; i++) {
+    x = splice(x);
     const v = scope(() =>
       noGrad(() => {
         const latents = tensor(Float32Array.from(x), { shape: noise.shape });
@@ -51,6 +61,7 @@ function handLoop(steps: number, guidance: number, withRef: boolean): number[] {
                 condition,
                 ref: withRef ? ref : null,
                 timestep: timesteps[i]!,
+                cleanTargetFrames: prefix ? 1 : 0,
                 encoderHiddenStates: text,
                 useCollaborativePositionEncoding: true,
               }),
@@ -64,8 +75,11 @@ function handLoop(steps: number, guidance: number, withRef: boolean): number[] {
     );
     x = sampler.step(v, x);
   }
-  return x;
+  return splice(x);
 }
+
+const FRAMES = 3,
+  PER_FRAME = 4 * 8;
 
 const maxDiff = (a: number[], b: number[]): number => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
 
@@ -153,4 +167,54 @@ test('worldwander forward denoise runs the whole guided loop from named tensors'
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a given first target frame is held at every step with its tokens at timestep 0: the loop by hand with the frame spliced in', async () => {
+  const inputs = scope(() =>
+    buildInContextInputs({
+      target: noise,
+      condition,
+      timestep: 700,
+      cleanTargetFrames: 1,
+      encoderHiddenStates: prompt,
+      useCollaborativePositionEncoding: true,
+    }).timestep.toArray(),
+  );
+  // 3 condition frames and the first target frame of 2x4 patches each: 32 tokens at 0, then 16 at 700
+  assert.deepEqual(inputs, [...Array<number>(32).fill(0), ...Array<number>(16).fill(700)]);
+  const first = randn([1, 4, 1, 4, 8], new Generator(9));
+  for (const [steps, guidance] of [
+    [3, 4],
+    [1, 1],
+  ] as const) {
+    const expected = handLoop(steps, guidance, false, first.toArray());
+    using got = await denoiseInContext({
+      transformer: model,
+      noise,
+      condition,
+      targetPrefix: first,
+      promptEmbeds: prompt,
+      negativePromptEmbeds: negative,
+      steps,
+      guidanceScale: guidance,
+      flowShift: 5,
+      useCollaborativePositionEncoding: true,
+    });
+    const values = got.toArray();
+    assert.ok(maxDiff(values, expected) < 1e-4, `${steps} steps: ${maxDiff(values, expected)}`);
+    using held = got.narrow(2, 0, 1);
+    assert.deepEqual(held.toArray(), first.toArray(), 'the first frame is the one given, exactly');
+  }
+  assert.throws(
+    () =>
+      buildInContextInputs({
+        target: noise,
+        condition,
+        timestep: 1,
+        cleanTargetFrames: 4,
+        encoderHiddenStates: prompt,
+        useCollaborativePositionEncoding: true,
+      }),
+    /cleanTargetFrames 4 must be 0\.\.3/,
+  );
 });

@@ -49,6 +49,10 @@ export const register: Register = (program) => {
       number(0),
     )
     .option('--pad', 'translate a video shorter than the window by holding its last frame (else it is refused)')
+    .option(
+      '--whole',
+      "translate each video whole: every window from --start to its end, back to back, into one output as long as the clip (at the config's fps)",
+    )
     .addOption(new Option('--dtype <dtype>', 'transformer dtype').choices(['float32', 'bfloat16']).default('float32'))
     .option('--device <device>', 'cpu or cuda[:N]', 'cpu')
     .addOption(new Option('--sampler <name>', 'sampler (default unipc)').choices(['unipc', 'euler']))
@@ -68,6 +72,7 @@ export const register: Register = (program) => {
       let bar: InstanceType<typeof Progress> | undefined;
       let loading: InstanceType<typeof Progress> | undefined;
       let caseLabel = '';
+      let windowLabel = '';
       const started = performance.now();
       try {
         const result = await infer({
@@ -91,9 +96,12 @@ export const register: Register = (program) => {
                   ? ` (ETA of all cases ${Math.round((elapsed / event.index) * (event.cases - event.index))} s)`
                   : '';
               caseLabel = `case ${event.index + 1}/${event.cases} ${event.name}`;
+              windowLabel = '';
               console.error(`${caseLabel}${eta}`);
+            } else if (event.kind === 'window') {
+              windowLabel = ` window ${event.index + 1}/${event.windows}`;
             } else if (event.kind === 'step') {
-              bar ??= new Progress(caseLabel, event.total, { unit: 'steps' });
+              bar ??= new Progress(`${caseLabel}${windowLabel}`, event.total, { unit: 'steps' });
               bar.tick();
               if (event.done === event.total) {
                 bar.finish();
