@@ -4,8 +4,8 @@
 // (decoded in worker processes), in one and two processes. Per mode: median step time (steps after the first 3), samples/s, the median time a
 // step waited for data, and RSS after step 5 and the last step.
 // --batch B (default the config's 32) sets the global batch; two processes take B/2 each.
-// --latent-cache DIR: another latent cache than the config's (the --vae-from recipe's: outputs/recipe-vae-from/latent_cache).
-//   node dist/bench/train.js [--model-dir outputs/recipe/model] [--latent-cache DIR] [--steps 20] [--batch 32] [--modes a,b,...]
+// --latent-cache DIR: another latent cache than the config's (the recipe's: outputs/recipe/latent-cache-d384).
+//   node dist/bench/train.js [--model-dir outputs/recipe/model-d384] [--latent-cache DIR] [--steps 20] [--batch 32] [--modes a,b,...]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,7 @@ import { median } from './stats.js';
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: string): string =>
   args.includes(name) ? args[args.indexOf(name) + 1]! : fallback;
-const modelDir = flag('--model-dir', 'outputs/recipe/model');
+const modelDir = flag('--model-dir', 'outputs/recipe/model-d384');
 const steps = Number(flag('--steps', '20'));
 const batch = Number(flag('--batch', '32'));
 const latentCache = args.includes('--latent-cache') ? [`dataset.latent_cache=${flag('--latent-cache', '')}`] : [];

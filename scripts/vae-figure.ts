@@ -30,7 +30,7 @@ const generated = options.get('--generated'),
   task = options.get('--task');
 if (generated && task !== 'three2one' && task !== 'one2three')
   throw new Error('--generated needs --task three2one or one2three');
-const clips = options.get('--clips') ?? 'outputs/recipe/data/train/First_Video';
+const clips = options.get('--clips') ?? 'outputs/recipe/data-train/First_Video';
 const count = Number(options.get('--count') ?? 3),
   frame = Number(options.get('--frame') ?? 8);
 const SCALE = 4,

@@ -4,7 +4,7 @@
 // mean_frames/ (the training split's mean frame, as `demo` uses it) and its perception/. Writes
 // OUT/bars.json (per task: the bars, the scores, the baselines' and every case's PSNR, sharpness
 // and edges) and prints a line per task.
-// Usage: node dist/scripts/validation-bars.js --model DIR --out DIR [--data outputs/recipe/data/validation]
+// Usage: node dist/scripts/validation-bars.js --model DIR --out DIR [--data outputs/recipe/data-validation]
 //        [--cases 16] [--steps S --guidance G --shift F]
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,7 +22,7 @@ const { values: v } = parseArgs({
   options: {
     model: { type: 'string' },
     out: { type: 'string' },
-    data: { type: 'string', default: 'outputs/recipe/data/validation' },
+    data: { type: 'string', default: 'outputs/recipe/data-validation' },
     cases: { type: 'string', default: '16' },
     steps: { type: 'string' },
     guidance: { type: 'string' },

@@ -72,6 +72,7 @@ export async function writeCheckpoint(
       produceAtomically(final, async (temp) => {
         mkdirSync(temp, { recursive: true });
         write(temp);
+        faultPoint(`checkpoint-write:${step}`); // (the tests' kill between the files and the rename)
       }),
     { needed: previous ? sizeOf(previous.dir) : undefined, then: 'free some space and continue with --resume latest' },
   );
@@ -139,7 +140,6 @@ export function saveCheckpoint(
       });
     }
     saveOptimizerState(path.join(temp, 'optimizer.safetensors'), trainable, optimizer);
-    faultPoint(`checkpoint-write:${state.step}`);
     writeFileSync(path.join(temp, 'trainer_state.json'), jsonText(state, 2));
   });
 }
