@@ -14,7 +14,7 @@ import type { SamplerName } from '../diffusion/index.js';
 import { findCases, type Case } from './cases.js';
 import { loadConfig, taskOf } from '../worldwander/config.js';
 import { writeCase, type CaseRecord, type WrittenTranslation } from '../worldwander/outputs.js';
-import { WHOLE_CLIP_CARRY, readClip, translateWholeClip } from '../worldwander/whole_clip.js';
+import { readClip, translateWholeClip } from '../worldwander/whole_clip.js';
 import type { RgbVideo } from '../data/frames.js';
 import { WorldWanderPipeline } from '../worldwander/pipeline.js';
 import type { GuidanceMode } from '../worldwander/denoise.js';
@@ -170,7 +170,6 @@ export async function infer(o: InferOptions): Promise<InferResult> {
         ...common,
         video: c.video,
         start: o.start,
-        carry: WHOLE_CLIP_CARRY,
         onStep: (window, windows, done, total) => {
           if (done === 1) o.onEvent?.({ kind: 'window', index: window, windows });
           o.onEvent?.({ kind: 'step', done, total });

@@ -31,7 +31,7 @@ test('windows of a clip: back to back, or overlapping by the carried frame; the 
   assert.throws(() => windowStarts(9, 1, true), /cannot carry a frame/);
 });
 
-test('--whole: a 2.3-s 30-fps clip from 0.4 s gives one output of every instant to its end, in windows whose joins run.json lists; the ground truth over the same seconds', async () => {
+test('--whole: a 2.3-s 30-fps clip from 0.4 s gives one output of every instant to its end, in windows (each starting on the last frame of the one before) whose joins run.json lists; the ground truth over the same seconds', async () => {
   const clip = codedClip(scratch, 'walk.mp4', '30', 2.3, '96x54');
   const truth = codedClip(scratch, 'other.mp4', '30', 1.2, '96x54');
   const output = path.join(scratch, 'out');
@@ -50,7 +50,7 @@ test('--whole: a 2.3-s 30-fps clip from 0.4 s gives one output of every instant 
   const expected = shown(30, 0.4, 8, 16);
   assert.match(
     r.stderr,
-    /note: seconds 0\.40-2\.27 of \S+walk\.mp4 \(30 fps -> 8 fps\), 96x54 frames resized to cover 64x32 and centre-cropped; the whole clip in 4 window\(s\) of 5 frames back to back\n/,
+    /note: seconds 0\.40-2\.27 of \S+walk\.mp4 \(30 fps -> 8 fps\), 96x54 frames resized to cover 64x32 and centre-cropped; the whole clip in 4 window\(s\) of 5 frames, each starting on the last frame the one before generated\n/,
   );
   assert.match(r.stderr, /window 4\/4/, 'the progress says which window');
   const record = JSON.parse(readFileSync(path.join(output, 'walk', 'run.json'), 'utf8')) as {
@@ -61,10 +61,11 @@ test('--whole: a 2.3-s 30-fps clip from 0.4 s gives one output of every instant 
   };
   assert.equal(record.frames, 16);
   assert.equal(record.windows, 4);
+  // windows from output frames 0, 4, 8 and 12, each one's first frame the one before's last: new frames from 5, 9, 13
   assert.deepEqual(record.joins, [
     { frame: 5, seconds: 0.4 + 5 / 8 },
-    { frame: 10, seconds: 0.4 + 10 / 8 },
-    { frame: 15, seconds: 0.4 + 15 / 8 },
+    { frame: 9, seconds: 0.4 + 9 / 8 },
+    { frame: 13, seconds: 0.4 + 13 / 8 },
   ]);
   const sideBySide = await readVideoFrames(path.join(output, 'walk', 'side_by_side.mp4'));
   assert.equal(sideBySide.frames.length, 16, 'as long as the clip: the last window cut to it');
