@@ -165,6 +165,7 @@ export async function infer(o: InferOptions): Promise<InferResult> {
     };
     let translation: WrittenTranslation;
     let truth: RgbVideo | undefined;
+    let time: CaseRecord['window'];
     if (o.whole) {
       const whole = await translateWholeClip(pipeline, task, {
         ...common,
@@ -176,6 +177,7 @@ export async function infer(o: InferOptions): Promise<InferResult> {
         },
       });
       translation = whole;
+      time = whole.time ?? undefined;
       // the other view over the same seconds (its last frame held where it ends first)
       if (c.groundTruth) {
         const other = await readClip(c.groundTruth, { numFrames, fps, width, height, start: o.start });
@@ -190,13 +192,15 @@ export async function infer(o: InferOptions): Promise<InferResult> {
           );
       }
     } else {
-      translation = await pipeline.translate(task, {
+      const one = await pipeline.translate(task, {
         ...common,
         video: c.video,
         start: o.start,
         pad: o.pad,
         onStep: (done, total) => o.onEvent?.({ kind: 'step', done, total }),
       });
+      translation = one;
+      time = one.window?.time ?? undefined;
       // The ground truth is the other view of the same moment: the same window of it (its last
       // frame held where it is shorter, as the side-by-side video always did, and said).
       const window = c.groundTruth
@@ -216,6 +220,7 @@ export async function infer(o: InferOptions): Promise<InferResult> {
         model: modelDir,
         lora: o.ckpt ?? null,
         input: c.video,
+        window: time,
         reference: c.reference,
         groundTruth: c.groundTruth,
         fps,

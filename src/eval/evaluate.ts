@@ -2,12 +2,13 @@
 // with two baselines on the same cases: copy-input (the condition video itself as the prediction)
 // and mean frame (the per-pixel mean target frame of the training data). Metrics (metrics.ts):
 // per-frame PSNR and SSIM, then per case (mean over frames) and overall (mean over cases).
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 import { FileFormatError, OptionError } from '../errors.js';
 import { coverFit, isVideoFile, type RgbVideo } from '../data/frames.js';
-import { readVideoWindow } from '../data/video_reader.js';
+import { probeVideoSource, readVideoWindow, type VideoWindow } from '../data/video_reader.js';
+import type { CaseRecord } from '../worldwander/outputs.js';
 import { decodeVideos, probeVideo } from '../data/video_writer.js';
 import { LAYOUT, viewEntries } from '../data/layout.js';
 import { isTemporary } from '../io/atomic.js';
@@ -149,10 +150,33 @@ async function framesAt(
   width?: number,
   height?: number,
   onRefit?: (width: number, height: number) => void,
-): Promise<RgbVideo> {
-  const window = await readVideoWindow(source, { numFrames: frames, width, height, partial: true });
+  time?: PredictionTime,
+): Promise<VideoWindow> {
+  const window = await readVideoWindow(source, { numFrames: frames, width, height, partial: true, ...time });
   if (window.resized) onRefit?.(window.source.width, window.source.height);
   return window;
+}
+
+/** The source instants a prediction's frames show: frame k at start + k / fps. */
+export interface PredictionTime {
+  start: number;
+  fps: number;
+}
+
+/**
+ * When a prediction's frames were taken, so that its ground truth and input are taken at the same
+ * instants: the window its case's run.json records (infer), else, for a video, its own rate from
+ * 0 s; undefined for a frames folder without a record (compared frame for frame).
+ */
+export async function predictionTime(prediction: string): Promise<PredictionTime | undefined> {
+  const record = path.join(path.dirname(prediction), 'run.json');
+  if (existsSync(record)) {
+    const window = (JSON.parse(readFileSync(record, 'utf8')) as Partial<CaseRecord>).window;
+    if (window && Number.isFinite(window.start) && window.fps > 0) return { start: window.start, fps: window.fps };
+  }
+  if (!statSync(prediction).isFile()) return undefined;
+  const fps = (await probeVideoSource(prediction)).fps;
+  return fps ? { start: 0, fps } : undefined;
 }
 
 /** The per-pixel mean frame (rounded) of the target view of every clip of a training set, over `frames` frames each. */
@@ -307,8 +331,11 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
   if (o.lpips) notes.push(`LPIPS: the ${o.lpips.net} network from ${o.lpips.files.join(' and ')}.`);
   if (o.fvd) notes.push(`FVD: the I3D of ${o.fvd.file}.`);
   const set = new SetScores(METHODS, scorer, o.lpips, o.fvd);
+  const shifted: string[] = [];
   for (const [index, name] of names.entries()) {
-    const truth = await framesAt(truths.get(name)!, o.frames);
+    const time = await predictionTime(predictions.get(name)!);
+    const truth = await framesAt(truths.get(name)!, o.frames, undefined, undefined, undefined, time);
+    if (time && truth.source.kind === 'video' && (time.start > 0 || truth.source.fps !== time.fps)) shifted.push(name);
     if (truth.frames.length < o.frames)
       throw new FileFormatError(`${truths.get(name)}: has ${truth.frames.length} frames, ${o.frames} are compared`);
     size ??= { width: truth.width, height: truth.height, frames: o.frames };
@@ -329,7 +356,7 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
       throw new FileFormatError(
         `${predictions.get(name)}: has ${prediction.frames.length} frames, ${o.frames} are compared`,
       );
-    const input = await framesAt(inputs.get(name)!, o.frames, width, height);
+    const input = await framesAt(inputs.get(name)!, o.frames, width, height, undefined, time);
     const trueMaps = withContent ? readLabelStrip(labelFiles[index]!, { width, height, frames: o.frames }) : undefined;
     const result = set.addCase(
       {
@@ -363,6 +390,10 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
       `${refitted.length} of ${names.length} predictions are not ${size!.width}x${size!.height}: scaled to cover it and centre-cropped${cropped ? ', cutting off what their other aspect ratio shows' : ''} (${listed(refitted.map((r) => `${r.name} ${r.width}x${r.height}`))}).`,
     );
   }
+  if (shifted.length)
+    notes.push(
+      `${shifted.length} of ${names.length} ground truths (and inputs) were taken at the instants of their prediction's frames (the window infer recorded in run.json, or the prediction's own frame rate), not frame for frame (${listed(shifted)}).`,
+    );
   const unmatchedPredictions = [...predictions.keys()].filter((n) => !names.includes(n));
   const unscored = [...truths.keys()].filter((n) => !names.includes(n));
   if (unmatchedPredictions.length || unscored.length)

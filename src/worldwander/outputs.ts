@@ -24,6 +24,8 @@ export interface CaseRecord {
   model: string;
   lora: string | null;
   input: string;
+  /** The source seconds the input's frames were taken at (a video; frames folders: absent): first, last, rate. */
+  window?: { start: number; end: number; fps: number };
   reference?: string;
   groundTruth?: string;
   width: number;
@@ -54,7 +56,7 @@ function frameName(index: number): string {
 /** What a case's record says beyond the translation itself (its sizes, settings and timings come from it). */
 export type CaseContext = Pick<
   CaseRecord,
-  'case' | 'task' | 'model' | 'lora' | 'input' | 'reference' | 'groundTruth' | 'fps'
+  'case' | 'task' | 'model' | 'lora' | 'input' | 'window' | 'reference' | 'groundTruth' | 'fps'
 >;
 
 /**
@@ -110,7 +112,7 @@ async function writeCaseInto(
   faultPoint('case-write');
   for (let i = 0; i < frames.length; i++)
     await writePng(path.join(dir, 'frames', frameName(i)), { width, height, data: frames[i]! });
-  const { case: name, task, model, lora, input, reference, groundTruth: truthSource, fps } = context;
+  const { case: name, task, model, lora, input, window, reference, groundTruth: truthSource, fps } = context;
   const t = translation.settings;
   const full: CaseRecord = {
     case: name,
@@ -118,6 +120,7 @@ async function writeCaseInto(
     model,
     lora,
     input,
+    ...(window ? { window } : {}),
     reference,
     groundTruth: truthSource,
     width,

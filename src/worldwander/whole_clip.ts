@@ -36,6 +36,8 @@ export interface Join {
 }
 
 export interface WholeClipTranslation extends Omit<Translation, 'window'> {
+  /** A video's source seconds of the first and last frame, and the rate (frames folders: null). */
+  time: { start: number; end: number; fps: number } | null;
   windows: number;
   /** Each window after the first: where its frames begin in the output. */
   joins: Join[];
@@ -60,16 +62,18 @@ export function windowStarts(total: number, length: number, carry: boolean): num
 export async function readClip(
   video: string,
   o: { numFrames: number; fps: number; width: number; height: number; start?: number },
-): Promise<{ frames: Uint8Array[]; length: number; description: string }> {
+): Promise<{ frames: Uint8Array[]; length: number; description: string; timed: boolean }> {
   const frames: Uint8Array[] = [];
   let description = '';
   let padded = 0;
+  let timed = false;
   for await (const w of readVideoWindows(video, { ...o, count: Infinity, pad: true })) {
     description ||= w.description;
+    timed = w.time !== null;
     frames.push(...w.frames);
     padded = w.padded;
   }
-  return { frames, length: frames.length - padded, description };
+  return { frames, length: frames.length - padded, description, timed };
 }
 
 export async function translateWholeClip(
@@ -88,6 +92,7 @@ export async function translateWholeClip(
     frames: clip,
     length,
     description,
+    timed,
   } = await readClip(o.video, { numFrames, fps, width, height, start: o.start });
   const read = (performance.now() - started) / 1000;
   const starts = windowStarts(length, numFrames, carry);
@@ -131,6 +136,7 @@ export async function translateWholeClip(
     timings: Object.fromEntries(
       Object.entries(timings).map(([k, v]) => [k, Number(v.toFixed(3))]),
     ) as Translation['timings'],
+    time: timed ? { start, end: Number((start + (length - 1) / fps).toFixed(6)), fps } : null,
     windows: starts.length,
     joins,
     carry,
