@@ -233,34 +233,7 @@ async function setUp(o: TrainOptions, config: WorldWanderConfig, resumeFrom: str
     textEncoder: o.textEncoder,
   });
   const root = (p: string): string => resolveConfigPath(o.config, p);
-
-  // Data: every clip of the layout but the held-out ones.
-  const { clips: all, report } = await indexTriplets(
-    {
-      first: root(d.first_video_root),
-      third: root(d.third_video_root),
-      reference: d.ref_image_root ? root(d.ref_image_root) : null,
-    },
-    { sampleFrames: d.sample_n_frames, stride: d.stride, needReference: withReference },
-  );
-  const heldOut = new Set(d.held_out ?? []);
-  const clips = all.filter((c) => !heldOut.has(c.name));
-  checkDatasetReport(report, {
-    skipInvalid: d.skip_invalid ?? false,
-    option: 'dataset.skip_invalid',
-    where: `${o.config}: the dataset (${d.first_video_root}, ${d.third_video_root})`,
-    note,
-  });
-  if (lead) validationCases(config, all, `${o.config}: validation.cases`); // named now, not at the first validation hours later
-  if (clips.length === 0)
-    throw new WorldWanderError(
-      `${d.third_video_root}: no usable training clip (${all.length} found, ${heldOut.size} held out)`,
-    );
-  if (lead)
-    writeFileSync(
-      path.join(o.output, 'dataset_report.json'),
-      jsonText({ clips: clips.length, heldOut: [...heldOut], ...report }, 2),
-    );
+  const { all, clips } = await trainingClips(o, config, withReference, lead, note);
 
   // Models.
   const vae = loadVae(files.vae, { device });
@@ -291,34 +264,7 @@ async function setUp(o: TrainOptions, config: WorldWanderConfig, resumeFrom: str
     const [prompt3to1, prompt1to3, empty] = text.chunk(3, 0) as [Tensor, Tensor, Tensor];
     embeds.push(prompt3to1, prompt1to3, empty);
 
-    // Where latents come from: the latent cache (filled here if it lacks entries) or decoding.
-    const spec = {
-      frames: d.sample_n_frames,
-      stride: d.stride,
-      transform: { height: d.height, width: d.width, resizeLong: d.resize_long },
-    };
-    if (d.latent_cache) {
-      const cache = new LatentCache(root(d.latent_cache));
-      const vaeId = vaeIdentity(files.vae.weights, files.vae.config);
-      const windows = d.cached_windows ?? 1;
-      note(
-        `latent cache ${cache.dir}: ${windows} cached window(s) per clip; a clip's window is a random choice among them (not any start, as the release draws)`,
-      );
-      if (lead) {
-        const filled = await fillLatentCache(cache, vae, clips, {
-          ...spec,
-          windows,
-          withReference,
-          vaeId,
-          onProgress: (done, total) => o.onEvent?.({ kind: 'cache', done, total }),
-        });
-        if (filled.written) note(`latent cache: ${filled.written} entries encoded, ${filled.found} found`);
-      }
-      group?.barrier();
-      source = new CachedLatents(cache, { ...spec, windows, vaeId }, withReference);
-    } else {
-      source = new DecodedLatents(vae, spec, withReference, d.num_workers > 0 ? Math.min(d.num_workers, 4) : undefined);
-    }
+    source = await latentSource(o, config, { vae, files, clips, withReference, lead, group, note });
 
     // Resume, or start at step 0.
     let state: TrainerState = {
@@ -386,6 +332,87 @@ async function setUp(o: TrainOptions, config: WorldWanderConfig, resumeFrom: str
     vae.dispose();
     throw error;
   }
+}
+
+/** Every clip of the layout but the held-out ones, checked and reported (dataset_report.json); `all` with them. */
+async function trainingClips(
+  o: TrainOptions,
+  config: WorldWanderConfig,
+  withReference: boolean,
+  lead: boolean,
+  note: (text: string) => void,
+): Promise<{ all: Clip[]; clips: Clip[] }> {
+  const d = config.dataset;
+  const root = (p: string): string => resolveConfigPath(o.config, p);
+  const { clips: all, report } = await indexTriplets(
+    {
+      first: root(d.first_video_root),
+      third: root(d.third_video_root),
+      reference: d.ref_image_root ? root(d.ref_image_root) : null,
+    },
+    { sampleFrames: d.sample_n_frames, stride: d.stride, needReference: withReference },
+  );
+  const heldOut = new Set(d.held_out ?? []);
+  const clips = all.filter((c) => !heldOut.has(c.name));
+  checkDatasetReport(report, {
+    skipInvalid: d.skip_invalid ?? false,
+    option: 'dataset.skip_invalid',
+    where: `${o.config}: the dataset (${d.first_video_root}, ${d.third_video_root})`,
+    note,
+  });
+  if (lead) validationCases(config, all, `${o.config}: validation.cases`); // named now, not at the first validation hours later
+  if (clips.length === 0)
+    throw new WorldWanderError(
+      `${d.third_video_root}: no usable training clip (${all.length} found, ${heldOut.size} held out)`,
+    );
+  if (lead)
+    writeFileSync(
+      path.join(o.output, 'dataset_report.json'),
+      jsonText({ clips: clips.length, heldOut: [...heldOut], ...report }, 2),
+    );
+  return { all, clips };
+}
+
+/** Where latents come from: the latent cache (rank 0 fills what it lacks first) or the VAE on decoded windows. */
+async function latentSource(
+  o: TrainOptions,
+  config: WorldWanderConfig,
+  c: {
+    vae: AutoencoderKLWan;
+    files: ModelFiles;
+    clips: Clip[];
+    withReference: boolean;
+    lead: boolean;
+    group: ProcessGroup | null;
+    note: (text: string) => void;
+  },
+): Promise<LatentSource> {
+  const d = config.dataset;
+  const spec = {
+    frames: d.sample_n_frames,
+    stride: d.stride,
+    transform: { height: d.height, width: d.width, resizeLong: d.resize_long },
+  };
+  if (!d.latent_cache)
+    return new DecodedLatents(c.vae, spec, c.withReference, d.num_workers > 0 ? Math.min(d.num_workers, 4) : undefined);
+  const cache = new LatentCache(resolveConfigPath(o.config, d.latent_cache));
+  const vaeId = vaeIdentity(c.files.vae.weights, c.files.vae.config);
+  const windows = d.cached_windows ?? 1;
+  c.note(
+    `latent cache ${cache.dir}: ${windows} cached window(s) per clip; a clip's window is a random choice among them (not any start, as the release draws)`,
+  );
+  if (c.lead) {
+    const filled = await fillLatentCache(cache, c.vae, c.clips, {
+      ...spec,
+      windows,
+      withReference: c.withReference,
+      vaeId,
+      onProgress: (done, total) => o.onEvent?.({ kind: 'cache', done, total }),
+    });
+    if (filled.written) c.note(`latent cache: ${filled.written} entries encoded, ${filled.found} found`);
+  }
+  c.group?.barrier();
+  return new CachedLatents(cache, { ...spec, windows, vaeId }, c.withReference);
 }
 
 /**
