@@ -74,7 +74,8 @@ try {
           timings.push(
             (await pipeline.translate(task, { ...clip, numInferenceSteps, guidanceScale, guidance })).timings,
           );
-        const m = (k: keyof Translation['timings']): number => Number(median(timings.map((t) => t[k])).toFixed(3));
+        const m = (k: 'read' | 'encode' | 'denoise' | 'decode'): number =>
+          Number(median(timings.map((t) => t[k])).toFixed(3));
         console.log(
           JSON.stringify({
             task,

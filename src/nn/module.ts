@@ -208,7 +208,7 @@ export class Module {
           // The parameter adopts the buffer the file was read into (its own, built empty, was never
           // touched): the weights are in memory once, not read into a buffer and copied.
           using loaded = read.contiguous();
-          callAten('aten::set_', 'source_Tensor', target, loaded);
+          (callAten('aten::set_', 'source_Tensor', target, loaded) as Tensor).dispose(); // set_ returns target: a new handle
         }
         onProgress?.(++done, total);
       }

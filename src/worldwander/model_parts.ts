@@ -6,7 +6,8 @@ import { OptionError } from '../errors.js';
 import { openTensorFile, type DType, type Device } from '../torch/index.js';
 import type { LoadProgress } from '../nn/index.js';
 import { AutoencoderKLWan } from '../models/wan/vae.js';
-import { WanTransformer3DModel } from '../models/wan/transformer.js';
+import { WanTransformer3DModel, type PretrainedOptions } from '../models/wan/transformer.js';
+import type { WanTransformerConfig } from '../models/wan/transformer_config.js';
 import { readVaeConfig, type WanVAEConfig } from '../models/wan/vae_config.js';
 import { asDiffusersVaeSource, vaeConfigFromShapes } from '../models/wan/vae_layouts.js';
 import type { ModelFiles, VaeFiles } from './model_folder.js';
@@ -30,10 +31,17 @@ export function vaeConfigOf(files: VaeFiles): WanVAEConfig {
   return vaeConfigFromShapes(asDiffusersVaeSource(openTensorFile(files.weights), files.weights).source, files.weights);
 }
 
-/** The transformer of `files`. */
+/** The transformer of `files` (its block weights stored as `storage` says: fp8, or host memory for block swap). */
 export function loadTransformer(
   files: ModelFiles['transformer'],
-  options: { dtype?: DType; device?: Device; onProgress?: LoadProgress } = {},
+  options: Omit<PretrainedOptions, 'weights'> = {},
 ): WanTransformer3DModel {
   return WanTransformer3DModel.fromPretrained(files.dir, { ...options, weights: files.weights });
+}
+
+/** The parameter counts of the transformer and the VAE of these configs (built on the meta device: nothing allocated). */
+export function partCounts(transformer: WanTransformerConfig, vae: WanVAEConfig): { transformer: number; vae: number } {
+  using t = new WanTransformer3DModel(transformer, { init: 'empty', device: 'meta' });
+  using v = new AutoencoderKLWan(vae, { init: 'empty', device: 'meta' });
+  return { transformer: t.numParameters(), vae: v.numParameters() };
 }

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { ModelInputError, OptionError } from '../errors.js';
 import { Generator, checkDevice, noGrad, owned, randn, scope, type DType, type Tensor } from '../torch/index.js';
 import type { AutoencoderKLWan } from '../models/wan/vae.js';
-import type { WanTransformer3DModel } from '../models/wan/transformer.js';
+import { WanTransformer3DModel } from '../models/wan/transformer.js';
+import { compression } from '../models/wan/vae_config.js';
 import { denormalizeLatents, normalizeLatents } from '../models/wan/latents.js';
 import { decodeTiled } from '../models/wan/vae_tiling.js';
 import { promptEmbeddings, type TextEncoderFiles } from '../models/umt5/prompt_cache.js';
@@ -20,7 +21,8 @@ import { loadLoraFile } from './lora_file.js';
 import { denoiseInContext, type GuidanceMode } from './denoise.js';
 import { readDefaults, type ModelDefaults } from './model_defaults.js';
 import { modelFiles } from './model_folder.js';
-import { loadTransformer, loadVae } from './model_parts.js';
+import { loadTransformer, loadVae, partCounts, vaeConfigOf } from './model_parts.js';
+import { PipelineParts, autoOffload, partBytes, type OffloadMode } from './pipeline_parts.js';
 import { EMPTY_PROMPT, TASK_PROMPT, type WorldWanderTask } from './prompts.js';
 
 export interface PipelineLoadOptions {
@@ -34,8 +36,22 @@ export interface PipelineLoadOptions {
   vaeConfig?: string;
   /** One text-encoder weights file in any layout (the release's .pth, ComfyUI's fp8 file) instead of the folder's. */
   textEncoderFile?: string;
-  /** The transformer's dtype (the VAE computes in float32, as the release does). */
+  /** The transformer's dtype (its activations, and its weights unless weightsDtype says otherwise). */
   dtype?: DType;
+  /**
+   * 'fp8': the transformer's block weights kept as float8 e4m3fn with a scale per output row
+   * (quantised on load; a scaled fp8 file's kept as stored), widened to `dtype` a layer at a time.
+   */
+  weightsDtype?: 'fp8';
+  /** The VAE's dtype: float32 (the release's, default) or bfloat16. */
+  vaeDtype?: DType;
+  /**
+   * What stays in memory between stages (pipeline_parts.ts): 'none' (default) keeps both parts;
+   * 'model' one at a time; 'blocks' also keeps the transformer's block weights in host memory, a
+   * layer at a time on the device; 'auto' is 'model' where the parts would take over a quarter of
+   * the machine's memory, on a CPU.
+   */
+  offload?: OffloadMode | 'auto';
   device?: string;
   /** The prompt-embedding cache (default MODEL_DIR/prompt_embeds). */
   promptCacheDir?: string;
@@ -105,8 +121,8 @@ export interface Translation {
     sampler: SamplerName;
     numFrames: number;
   };
-  /** Seconds per stage. */
-  timings: { read: number; encode: number; denoise: number; decode: number };
+  /** Seconds per stage; `load`: loading model parts during this call (offloaded parts load per stage), not in the stages. */
+  timings: { read: number; encode: number; denoise: number; decode: number; load?: number };
 }
 
 /** What `translateLatents` returns: a Translation before decoding (diffusers' output_type="latent"). */
@@ -120,13 +136,14 @@ export type InputWindow = Pick<VideoWindow, 'time' | 'order' | 'padded' | 'resiz
   source: Omit<VideoWindow['source'], 'path'>;
 };
 
-const seconds = (since: number): number => Number(((performance.now() - since) / 1000).toFixed(3));
+const round = (s: number): number => Number(s.toFixed(3));
+/** Seconds since `since`, less `excluded` seconds (parts loaded meanwhile). */
+const seconds = (since: number, excluded = 0): number => round((performance.now() - since) / 1000 - excluded);
 
 export class WorldWanderPipeline {
   private constructor(
     readonly modelDir: string,
-    readonly transformer: WanTransformer3DModel,
-    readonly vae: AutoencoderKLWan,
+    readonly parts: PipelineParts,
     readonly defaults: ModelDefaults,
     readonly promptCacheDir: string,
     readonly device: string,
@@ -134,6 +151,11 @@ export class WorldWanderPipeline {
     readonly text: TextEncoderFiles,
   ) {}
 
+  /**
+   * The model of `modelDir`. The prompt embeddings of both tasks are made first (read from the
+   * prompt cache; on a miss the text encoder loads, encodes and is released before anything else
+   * loads); then the transformer and the VAE load, now (offload 'none') or when a stage needs them.
+   */
   static fromPretrained(modelDir: string, options: PipelineLoadOptions = {}): WorldWanderPipeline {
     const files = modelFiles(modelDir, {
       transformer: options.transformerFile,
@@ -142,36 +164,71 @@ export class WorldWanderPipeline {
       textEncoder: options.textEncoderFile,
     });
     const device = checkDevice(options.device ?? 'cpu');
+    const { dtype, weightsDtype, vaeDtype } = options;
+    const transformerConfig = WanTransformer3DModel.readConfig(files.transformer.dir);
+    const vaeConfig = vaeConfigOf(files.vae);
+    if (vaeConfig.z_dim !== transformerConfig.in_channels)
+      throw new ModelInputError(
+        `${modelDir}: the VAE's z_dim ${vaeConfig.z_dim} differs from the transformer's in_channels ${transformerConfig.in_channels}`,
+      );
+    const asked = options.offload ?? 'none';
+    const offload =
+      asked === 'auto'
+        ? autoOffload(partBytes(partCounts(transformerConfig, vaeConfig), { dtype, weightsDtype, vaeDtype }), device)
+        : asked;
     const progress = (part: string) => (done: number, total: number) => options.onProgress?.(part, done, total);
-    const transformer = loadTransformer(files.transformer, {
-      dtype: options.dtype,
-      device,
-      onProgress: progress('transformer'),
-    });
-    let vae: AutoencoderKLWan | undefined;
-    try {
-      if (options.lora) loadLoraFile(transformer, options.lora);
-      vae = loadVae(files.vae, { device, onProgress: progress('vae') });
-      if (vae.config.z_dim !== transformer.config.in_channels) {
-        throw new ModelInputError(
-          `${modelDir}: the VAE's z_dim ${vae.config.z_dim} differs from the transformer's in_channels ${transformer.config.in_channels}`,
-        );
+    const loadWithLora = (on: string): WanTransformer3DModel => {
+      const transformer = loadTransformer(files.transformer, {
+        dtype,
+        device: on,
+        onProgress: progress('transformer'),
+        storage: weightsDtype ?? (offload === 'blocks' ? 'host' : undefined),
+        storageDevice: offload === 'blocks' ? 'cpu' : on,
+      });
+      try {
+        if (options.lora) loadLoraFile(transformer, options.lora);
+        return transformer;
+      } catch (error) {
+        transformer.dispose();
+        throw error;
       }
-    } catch (error) {
-      transformer.dispose();
-      vae?.dispose();
-      throw error;
+    };
+    const defaults = readDefaults(modelDir);
+    const promptCacheDir = options.promptCacheDir ?? path.join(modelDir, 'prompt_embeds');
+    // the text encoder, if it must run, runs alone
+    const prompts = [TASK_PROMPT.three2one, TASK_PROMPT.one2three, EMPTY_PROMPT];
+    promptEmbeddings(files.text, prompts, {
+      cacheDir: promptCacheDir,
+      maxLength: defaults.max_sequence_length,
+    }).dispose();
+    // a LoRA that does not fit is refused now, not after the stages before the transformer's
+    if (offload !== 'none' && options.lora) {
+      using shapes = new WanTransformer3DModel(transformerConfig, { init: 'empty', device: 'meta' });
+      loadLoraFile(shapes, options.lora);
     }
-    return new WorldWanderPipeline(
-      modelDir,
-      transformer,
-      vae,
-      readDefaults(modelDir),
-      options.promptCacheDir ?? path.join(modelDir, 'prompt_embeds'),
-      device,
-      options.lora ?? null,
-      files.text,
-    );
+    const parts = new PipelineParts(transformerConfig, vaeConfig, offload, {
+      transformer: () => loadWithLora(device),
+      vae: () => loadVae(files.vae, { device, dtype: vaeDtype, onProgress: progress('vae') }),
+    });
+    if (offload === 'none') {
+      try {
+        parts.loadAll();
+      } catch (error) {
+        parts.dispose();
+        throw error;
+      }
+    }
+    return new WorldWanderPipeline(modelDir, parts, defaults, promptCacheDir, device, options.lora ?? null, files.text);
+  }
+
+  /** The transformer (loaded now if it is not in memory: offload). */
+  get transformer(): WanTransformer3DModel {
+    return this.parts.transformer;
+  }
+
+  /** The VAE (loaded now if it is not in memory: offload). */
+  get vae(): AutoencoderKLWan {
+    return this.parts.vae;
   }
 
   /**
@@ -188,21 +245,16 @@ export class WorldWanderPipeline {
       text,
     }: { promptCacheDir?: string; defaults?: Partial<ModelDefaults>; text?: TextEncoderFiles } = {},
   ): WorldWanderPipeline {
-    const pipeline = new WorldWanderPipeline(
+    return new WorldWanderPipeline(
       modelDir,
-      transformer,
-      vae,
+      PipelineParts.of(transformer, vae),
       { ...readDefaults(modelDir), ...defaults },
       promptCacheDir ?? path.join(modelDir, 'prompt_embeds'),
       transformer.patch_embedding.weight.device,
       null,
       text ?? modelFiles(modelDir).text,
     );
-    pipeline.#owned = false;
-    return pipeline;
   }
-
-  #owned = true;
 
   /** A third-person video in, the first-person video out. */
   three2one(options: TranslateOptions): Promise<Translation> {
@@ -219,7 +271,13 @@ export class WorldWanderPipeline {
     using latents = denoised;
     const started = performance.now();
     const frames = noGrad(() => scope(() => tensorToFrames(this.#decode(latents))));
-    return { ...rest, frames, timings: { ...rest.timings, decode: seconds(started) } };
+    const load = this.parts.takeLoadSeconds();
+    const timings = { ...rest.timings, decode: seconds(started, load) };
+    return {
+      ...rest,
+      frames,
+      timings: load || timings.load ? { ...timings, load: round((timings.load ?? 0) + load) } : timings,
+    };
   }
 
   /** Everything of `translate` but the decoding: the latents the VAE would decode. */
@@ -287,6 +345,16 @@ export class WorldWanderPipeline {
     const read = seconds(started);
 
     started = performance.now();
+    this.parts.takeLoadSeconds();
+    // the prompts first: a cache miss runs the text encoder, alone when parts are offloaded
+    using text = promptEmbeddings(this.text, [TASK_PROMPT[task], negativePrompt], {
+      cacheDir: this.promptCacheDir,
+      device: this.device,
+      maxLength: this.defaults.max_sequence_length,
+      onEncode: () => {
+        if (this.parts.offload !== 'none') this.parts.release();
+      },
+    });
     using views = owned(
       noGrad(() =>
         scope(() => ({
@@ -297,12 +365,8 @@ export class WorldWanderPipeline {
       ),
     );
     const { condition, ref, first } = views;
-    using text = promptEmbeddings(this.text, [TASK_PROMPT[task], negativePrompt], {
-      cacheDir: this.promptCacheDir,
-      device: this.device,
-      maxLength: this.defaults.max_sequence_length,
-    });
-    const encode = seconds(started);
+    let load = this.parts.takeLoadSeconds();
+    const encode = seconds(started, load);
 
     started = performance.now();
     using noise = randn(condition.shape, new Generator(seed), { device: this.device });
@@ -325,10 +389,12 @@ export class WorldWanderPipeline {
       onStep: o.onStep,
       signal: o.signal,
     });
-    const denoise = seconds(started);
+    const denoiseLoad = this.parts.takeLoadSeconds();
+    load += denoiseLoad;
+    const denoise = seconds(started, denoiseLoad);
     return {
       task,
-      latents: noGrad(() => scope(() => denormalizeLatents(latents, this.vae.config).float())),
+      latents: noGrad(() => scope(() => denormalizeLatents(latents, this.parts.vaeConfig).float())),
       input,
       reference,
       width,
@@ -345,7 +411,7 @@ export class WorldWanderPipeline {
         sampler,
         numFrames,
       },
-      timings: { read, encode, denoise, decode: 0 },
+      timings: { read, encode, denoise, decode: 0, ...(load ? { load: round(load) } : {}) },
     };
   }
 
@@ -355,9 +421,7 @@ export class WorldWanderPipeline {
   }
 
   dispose(): void {
-    if (!this.#owned) return;
-    this.transformer.dispose();
-    this.vae.dispose();
+    this.parts.dispose();
   }
 
   /** Frames → normalised latent mean [1, z, F', H', W'] in float32. */
@@ -376,7 +440,8 @@ export class WorldWanderPipeline {
   }
 
   #checkSize(width: number, height: number, numFrames: number): void {
-    const spatial = this.vae.spatialCompression * this.transformer.config.patch_size[1];
+    const vae = compression(this.parts.vaeConfig);
+    const spatial = vae.spatial * this.parts.transformerConfig.patch_size[1];
     for (const [name, value] of [
       ['width', width],
       ['height', height],
@@ -384,10 +449,10 @@ export class WorldWanderPipeline {
       if (!Number.isInteger(value) || value < spatial || value % spatial)
         throw new OptionError(
           name,
-          `must be a multiple of ${spatial} (the VAE's ${this.vae.spatialCompression}x and the transformer's 2x2 patches), got ${value}`,
+          `must be a multiple of ${spatial} (the VAE's ${vae.spatial}x and the transformer's 2x2 patches), got ${value}`,
         );
     }
-    const r = this.vae.temporalCompression;
+    const r = vae.temporal;
     if (!Number.isInteger(numFrames) || numFrames < 1 || (numFrames - 1) % r)
       throw new OptionError('numFrames', `must be ${r}k+1 (1, ${1 + r}, ${1 + 2 * r}, …), got ${numFrames}`);
   }

@@ -54,6 +54,26 @@ export const register: Register = (program) => {
       "translate each video whole: every window from --start to its end, back to back, into one output as long as the clip (at the config's fps)",
     )
     .addOption(new Option('--dtype <dtype>', 'transformer dtype').choices(['float32', 'bfloat16']).default('float32'))
+    .addOption(
+      new Option(
+        '--weights-dtype <dtype>',
+        "keep the transformer's block weights in fp8 (e4m3fn, a scale per output row; an fp8 file's as stored), widened to --dtype a layer at a time: half the memory of bfloat16",
+      ).choices(['fp8']),
+    )
+    .addOption(
+      new Option('--vae-dtype <dtype>', "the VAE's dtype (the release's float32 by default)").choices([
+        'float32',
+        'bfloat16',
+      ]),
+    )
+    .addOption(
+      new Option(
+        '--offload <mode>',
+        "what stays in memory between stages: none (both parts), model (one part at a time, each read again when needed), blocks (model, and the transformer's block weights in host memory, a layer at a time on the GPU); auto: model when the parts would fill over a quarter of the memory, on a CPU",
+      )
+        .choices(['auto', 'none', 'model', 'blocks'])
+        .default('auto'),
+    )
     .option('--device <device>', 'cpu or cuda[:N]', 'cpu')
     .addOption(new Option('--sampler <name>', 'sampler (default unipc)').choices(['unipc', 'euler']))
     .addOption(
