@@ -163,5 +163,5 @@ for (const [i, stage] of stages.entries()) {
     );
 }
 console.error(
-  `recipe: ${stages.every((s) => isDone(recipe, s, profile)) ? 'every stage done' : 'stopped'} (${duration((performance.now() - started) / 60000)} this run); the model: ${path.join(profile.out, 'worldwander-small')}`,
+  `recipe: ${stages.every((s) => isDone(recipe, s, profile)) ? 'every stage done' : 'stopped'} (${duration((performance.now() - started) / 60000)} this run); the last: ${path.join(profile.out, stages.at(-1)!.name)}`,
 );
