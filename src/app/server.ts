@@ -31,6 +31,8 @@ import { RunStore, isRunId } from './runs.js';
 
 export interface ServeOptions {
   modelDir: string;
+  /** What the page calls the model (a Hub repository's name; default: the folder's name). */
+  modelName?: string;
   /** Where runs, uploads and the example clips go. */
   root: string;
   port?: number;
@@ -219,7 +221,7 @@ async function serveLocked(o: ServeOptions, host: string, lock: RunLock): Promis
   app.get('/favicon.ico', (_request, reply) => reply.code(204).send());
 
   app.get('/api/info', () => ({
-    model: path.basename(path.resolve(o.modelDir)),
+    model: o.modelName ?? path.basename(path.resolve(o.modelDir)),
     token,
     defaults: settingDefaults,
     size: { width: defaults.width, height: defaults.height, frames: defaults.num_frames, fps: defaults.fps },

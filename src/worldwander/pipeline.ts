@@ -3,7 +3,6 @@
 // LoRA, then for each call: fit the frames to the model size, VAE-encode the condition view (and
 // the reference image), take the prompt embeddings from the prompt cache, denoise the target
 // from seeded noise with the in-context transformer, and decode. Writes nothing.
-import path from 'node:path';
 
 import { ModelInputError, OptionError } from '../errors.js';
 import { Generator, checkDevice, noGrad, owned, randn, scope, type DType, type Tensor } from '../torch/index.js';
@@ -20,7 +19,7 @@ import type { SamplerName } from '../diffusion/index.js';
 import { loadLoraFile } from './lora_file.js';
 import { denoiseInContext, type GuidanceMode } from './denoise.js';
 import { readDefaults, type ModelDefaults } from './model_defaults.js';
-import { modelFiles } from './model_folder.js';
+import { modelFiles, promptCacheDirOf } from './model_folder.js';
 import { loadTransformer, loadVae, partCounts, vaeConfigOf } from './model_parts.js';
 import { PipelineParts, autoOffload, partBytes, type OffloadMode } from './pipeline_parts.js';
 import { EMPTY_PROMPT, TASK_PROMPT, type WorldWanderTask } from './prompts.js';
@@ -194,7 +193,7 @@ export class WorldWanderPipeline {
       }
     };
     const defaults = readDefaults(modelDir);
-    const promptCacheDir = options.promptCacheDir ?? path.join(modelDir, 'prompt_embeds');
+    const promptCacheDir = options.promptCacheDir ?? promptCacheDirOf(modelDir);
     // the text encoder, if it must run, runs alone
     const prompts = [TASK_PROMPT.three2one, TASK_PROMPT.one2three, EMPTY_PROMPT];
     promptEmbeddings(files.text, prompts, {
@@ -249,7 +248,7 @@ export class WorldWanderPipeline {
       modelDir,
       PipelineParts.of(transformer, vae),
       { ...readDefaults(modelDir), ...defaults },
-      promptCacheDir ?? path.join(modelDir, 'prompt_embeds'),
+      promptCacheDir ?? promptCacheDirOf(modelDir),
       transformer.patch_embedding.weight.device,
       null,
       text ?? modelFiles(modelDir).text,

@@ -5,7 +5,7 @@
 // shown on the page with nothing queued; `../` paths refused; a server killed mid-job leaves no
 // run that looks complete. WORLDWANDER_SCREENSHOTS=DIR keeps the page's screenshot (docs/app.md).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+
 import {
   copyFileSync,
   existsSync,
@@ -29,6 +29,7 @@ import { RunStore } from '../../src/app/runs.js';
 import { synthesize } from '../../src/synth/run.js';
 import { repoRoot } from '../helpers/release_examples.js';
 import { codedClip, indexOf, shown } from '../helpers/coded_clips.js';
+import { startServeProcess, tokenOf } from '../helpers/serve_process.js';
 import { readVideoFrames } from '../../src/data/video_writer.js';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -372,22 +373,10 @@ test('a non-loopback host needs --host said explicitly', async () => {
 
 test('a server killed (SIGKILL) mid-job leaves no run that looks complete; the next start removes the partial one and shows the job interrupted', async () => {
   const killRoot = path.join(scratch, 'killed');
-  const cli = path.join(repoRoot, 'bin', 'worldwander.js');
-  const child = spawn(process.execPath, [cli, 'serve', '--model-dir', MODEL, '--root', killRoot, '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /app: (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}`)));
-  });
+  const { child, url } = await startServeProcess(['--model-dir', MODEL, '--root', killRoot]);
   const form = new FormData();
   for (const [k, v] of Object.entries({ task: 'three2one', example: 'sample_000000', steps: '200' })) form.append(k, v);
-  const { token } = (await (await fetch(`${url}/api/info`)).json()) as { token: string };
+  const token = await tokenOf(url);
   const { id } = (await (
     await fetch(`${url}/api/jobs`, { method: 'POST', body: form, headers: { 'x-worldwander-token': token } })
   ).json()) as { id: string };

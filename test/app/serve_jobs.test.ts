@@ -6,7 +6,7 @@
 // either obeyed (nothing kept) or answered "already ended"; the queue and the uploads have caps;
 // malformed bodies and bad ports get a sentence; no answer names a path of the server's.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +18,7 @@ import { startServer, type AppServer } from '../../src/app/server.js';
 import { RunStore } from '../../src/app/runs.js';
 import { synthesize } from '../../src/synth/run.js';
 import { repoRoot } from '../helpers/release_examples.js';
+import { startServeProcess, tokenOf } from '../helpers/serve_process.js';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const MODEL = path.join(repoRoot, 'test', 'fixtures', 'tiny_model');
@@ -48,24 +49,9 @@ async function serve(name: string, options: Partial<Parameters<typeof startServe
 
 /** A `worldwander serve` process on `root`: its url once it listens. */
 async function serveProcess(root: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--model-dir', MODEL, '--root', root, '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /app: (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}`)));
-  });
-  return { child, url };
-}
-
-async function tokenOf(url: string): Promise<string> {
-  return ((await (await fetch(`${url}/api/info`)).json()) as { token: string }).token;
+  const started = await startServeProcess(['--model-dir', MODEL, '--root', root]);
+  children.push(started.child);
+  return started;
 }
 
 type Answer = { status: number; body: Record<string, unknown> };

@@ -4,7 +4,11 @@ export const register: Register = (program) => {
   program
     .command('serve')
     .description('a local web app: pick or upload a clip, watch its other view, keep a gallery of runs (docs/app.md)')
-    .option('--model-dir <dir>', 'the model folder (default: the bundled models/worldwander-small)', pathArg)
+    .option(
+      '--model-dir <dir>',
+      'the model folder, or its Hub repository OWNER/NAME[@REVISION] (from the Hugging Face cache, else downloaded there; default: the bundled models/worldwander-small)',
+      pathArg,
+    )
     .option('--port <n>', 'the port (0: any free one)', integer(0, 65535), 7860)
     .option('--host <host>', 'the address to listen on (default 127.0.0.1; another is reachable from the network)')
     .option('--root <dir>', 'where runs, uploads and the example clips go', pathArg, 'outputs/app')
@@ -30,8 +34,14 @@ export const register: Register = (program) => {
       }) => {
         const { startServer } = await import('../../app/server.js');
         const { BUNDLED_MODEL } = await import('../../worldwander/model_defaults.js');
+        const { locateNamedModel } = await import('../../worldwander/model_folder.js');
+        const { ensureModelDir } = await import('../../worldwander/model_hub.js');
+        const { downloadProgress } = await import('../download_progress.js');
+        const location = locateNamedModel(flags.modelDir ?? BUNDLED_MODEL);
+        const modelDir = await ensureModelDir(location, { onProgress: downloadProgress() });
         const server = await startServer({
-          modelDir: flags.modelDir ?? BUNDLED_MODEL,
+          modelDir,
+          modelName: location.kind === 'hub' ? `${location.ref.repo}@${location.ref.revision}` : undefined,
           root: flags.root,
           port: flags.port,
           host: flags.host,
