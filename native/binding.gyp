@@ -12,7 +12,8 @@
         "src/runtime.cc",
         "src/cpu_allocator.cc",
         "src/distributed.cc",
-        "src/script_module.cc"
+        "src/script_module.cc",
+        "src/float8.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

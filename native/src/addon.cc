@@ -13,6 +13,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterCpuAllocator(env, exports);
   RegisterDistributed(env, exports);
   RegisterScriptModule(env, exports);
+  RegisterFloat8(env, exports);
   return exports;
 }
 

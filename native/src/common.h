@@ -85,3 +85,4 @@ void RegisterRuntime(Napi::Env env, Napi::Object exports);
 void RegisterCpuAllocator(Napi::Env env, Napi::Object exports);
 void RegisterDistributed(Napi::Env env, Napi::Object exports);
 void RegisterScriptModule(Napi::Env env, Napi::Object exports);
+void RegisterFloat8(Napi::Env env, Napi::Object exports);

@@ -7,8 +7,9 @@ import { callAten } from './call_aten.js';
 import { arange, tensor } from './creation.js';
 import { where } from './functional.js';
 import { scope } from './scope.js';
-import type { DType } from './dtype.js';
-import type { Device, Tensor } from './tensor.js';
+import { dtypeCode, type DType } from './dtype.js';
+import { native } from './native.js';
+import { wrap, type Device, type Tensor } from './tensor.js';
 
 /** The value of each e4m3fn byte. */
 export const E4M3FN_VALUES: Float32Array = Float32Array.from({ length: 256 }, (_, byte) => {
@@ -51,12 +52,20 @@ const ROUNDING_BOUNDS: Float32Array = (() => {
   return bounds;
 })();
 
+/** How these functions compute: the addon's one-pass CPU kernels, or aten ops (any device; ~12 passes). */
+export interface Float8Kernel {
+  /** Compose from aten ops even on the CPU (what other devices run). */
+  portable?: boolean;
+}
+
 /**
  * float values -> uint8 e4m3fn bytes, rounded to nearest (ties to even), saturated at ±448
  * (e4m3fn has no infinities), NaN to 0x7F. Takes any floating dtype (computed in float32).
  */
-export function encodeE4m3fn(values: Tensor): Tensor {
+export function encodeE4m3fn(values: Tensor, { portable = false }: Float8Kernel = {}): Tensor {
   return scope(() => {
+    if (!portable && values.device === 'cpu')
+      return wrap(native.e4m3fnEncodeRows(values.reshape(1, -1).handle, tensor([1]).handle)).view(...values.shape);
     const x = values.float();
     const bounds = tensor(ROUNDING_BOUNDS, { device: x.device });
     const magnitude = callAten('aten::bucketize', 'Tensor', x.abs(), bounds, true, false) as Tensor; // int32 0..126
@@ -71,31 +80,41 @@ export interface Float8Matrix {
   scale: Tensor;
 }
 
+const WIDENS_NATIVELY: ReadonlySet<DType> = new Set(['float32', 'bfloat16', 'float16']);
+
 /**
  * Quantises a weight [out, in] to e4m3fn with one scale per output row: scale = absmax / 448
  * (1 for a row of zeros), bytes = e4m3fn(w / scale), so each row spans the format's whole range.
  */
-export function quantizeRowsE4m3fn(weight: Tensor): Float8Matrix {
+export function quantizeRowsE4m3fn(weight: Tensor, { portable = false }: Float8Kernel = {}): Float8Matrix {
   return scope(() => {
-    const w = weight.float();
-    const absmax = w.abs().amax(1);
+    const absmax = weight.abs().amax(1).float();
     const scale = where(absmax.eq(0), 1, absmax.div(E4M3FN_MAX));
-    return { bytes: encodeE4m3fn(w.div(scale.unsqueeze(1))), scale };
+    if (!portable && weight.device === 'cpu')
+      return { bytes: wrap(native.e4m3fnEncodeRows(weight.handle, scale.handle)), scale };
+    return { bytes: encodeE4m3fn(weight.float().div(scale.unsqueeze(1)), { portable }), scale };
   });
 }
 
 /**
  * e4m3fn bytes [out, in] and their scale ([out] per row, or [1] per tensor) -> the weight in
  * `dtype` on `device`: each value is table[byte]·scale computed in float32, rounded once to
- * `dtype`. Done as one lookup in a table of 256 scaled values per row (or one table for a
- * per-tensor scale), with an int32 index: one pass over the bytes, no float32 copy of the matrix.
+ * `dtype`, through a table of 256 scaled values per row (one table for a per-tensor scale). On the
+ * CPU the addon does it in one pass; elsewhere one lookup with an int32 index.
  */
-export function widenE4m3fn(m: Float8Matrix, dtype: DType, device: Device = m.bytes.device): Tensor {
+export function widenE4m3fn(
+  m: Float8Matrix,
+  dtype: DType,
+  device: Device = m.bytes.device,
+  { portable = false }: Float8Kernel = {},
+): Tensor {
   return scope(() => {
     const [rows, cols] = m.bytes.shape as [number, number];
     const bytes = m.bytes.device === device ? m.bytes : m.bytes.to({ device });
     const scale = m.scale.to({ dtype: 'float32', device });
     const values = tensor(E4M3FN_VALUES, { device });
+    if (!portable && device === 'cpu' && WIDENS_NATIVELY.has(dtype))
+      return wrap(native.e4m3fnWidenRows(bytes.handle, scale.handle, values.handle, dtypeCode(dtype)));
     const perRow = scale.numel() !== 1;
     const table = (perRow ? scale.unsqueeze(1).mul(values.unsqueeze(0)) : values.mul(scale)).to({ dtype }).flatten();
     let index = bytes.to({ dtype: 'int32' });

@@ -62,6 +62,8 @@ export interface Native {
   fromBytes(bytes: ArrayBufferView | ArrayBuffer, shape: readonly number[], dtype: number): NativeTensor;
   toBytes(tensor: NativeTensor): ArrayBuffer;
   readFile(file: string, offset: number, shape: readonly number[], dtype: number): NativeTensor;
+  e4m3fnEncodeRows(weight: NativeTensor, scale: NativeTensor): NativeTensor;
+  e4m3fnWidenRows(bytes: NativeTensor, scale: NativeTensor, values: NativeTensor, dtype: number): NativeTensor;
   item(tensor: NativeTensor): number | boolean;
   backward(
     outputs: NativeTensor[],
