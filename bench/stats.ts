@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /** Median of a list of numbers (the figure every benchmark here reports). */
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -10,4 +12,17 @@ export function timeIt(fn: () => void): number {
   const start = process.hrtime.bigint();
   fn();
   return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+/** VmRSS and VmHWM of a process, in bytes (null once it has exited). */
+export function processMemory(pid: number | 'self'): { rss: number; hwm: number } | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return null;
+  }
+  const kb = (field: string): number =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
 }

@@ -1,12 +1,35 @@
 // VAE benchmark. `node dist/bench/vae.js timing`: encode/decode seconds per frame for a small
 // Wan2.2-layout config. `node dist/bench/vae.js memory`: peak tensor bytes of encoding with the
 // real TI2V-5B config at a reduced size (chunked vs one whole-sequence pass), next to the
-// activation-size estimate, and the estimate at 704x1280 with 49 frames.
-import { Generator, memoryStats, noGrad, randn, resetPeakMemory, scope } from '../src/torch/index.js';
+// activation-size estimate, and the estimate at 704x1280 with 49 frames. `node dist/bench/vae.js
+// real --model-dir DIR [--size 256] [--frames 17] [--runs 3] [--profile]`: the real VAE of a model
+// folder (e.g. scripts/make-real-size-model.ts's) in float32 and bfloat16: encode and decode
+// seconds, peak live tensor bytes and RSS, bfloat16's error against float32 on the same input,
+// and with --profile the seconds per kind of layer; --input VIDEO encodes that video (its
+// reconstruction's PSNR said) instead of a drawn moving pattern.
+import {
+  Generator,
+  arange,
+  emptyCache,
+  memoryStats,
+  noGrad,
+  randn,
+  resetPeakMemory,
+  scope,
+  cat,
+  type DType,
+  type Tensor,
+} from '../src/torch/index.js';
+import { VaeConv2d, WanCausalConv3d, WanRMSNorm } from '../src/models/wan/vae_layers.js';
+import { WanAttentionBlock, WanResample } from '../src/models/wan/vae_blocks.js';
+import path from 'node:path';
+
+import { readVideoWindow } from '../src/data/video_reader.js';
+import { framesToTensor } from '../src/data/video_tensor.js';
 import { AutoencoderKLWan } from '../src/models/wan/vae.js';
 import { WAN22_TI2V_5B_VAE, type WanVAEConfig } from '../src/models/wan/vae_config.js';
 import { COLUMN_BUDGET_BYTES } from '../src/models/wan/vae_conv.js';
-import { median, timeIt } from './stats.js';
+import { median, processMemory, timeIt } from './stats.js';
 
 const MiB = 1024 * 1024;
 
@@ -132,7 +155,171 @@ function timing(): void {
   );
 }
 
+/** Seconds (and conv GFLOP) per kind of layer, inclusive of what it calls, gathered by wrapping their forwards. */
+function profileLayers(): { report: () => string; reset: () => void } {
+  const seconds = new Map<string, { s: number; flops: number }>();
+  const wrap = (cls: { prototype: object }, label: (self: never, x: Tensor, y: Tensor) => [string, number]): void => {
+    const proto = cls.prototype as { forward: (...a: unknown[]) => unknown };
+    const original = proto.forward;
+    proto.forward = function (this: never, ...args: unknown[]) {
+      const started = performance.now();
+      const y = original.apply(this, args) as Tensor;
+      const [key, flops] = label(this, args[0] as Tensor, y);
+      const entry = seconds.get(key) ?? { s: 0, flops: 0 };
+      entry.s += (performance.now() - started) / 1000;
+      entry.flops += flops;
+      seconds.set(key, entry);
+      return y;
+    };
+  };
+  const convFlops = (y: Tensor, w: Tensor): number => 2 * y.numel() * (w.numel() / w.size(0));
+  wrap(WanCausalConv3d, (self: WanCausalConv3d, x, y) => {
+    const [, c, t, h, w] = x.shape;
+    return [`conv ${c}->${self.weight.size(0)} k${self.kernel.join('')} at ${t}x${h}x${w}`, convFlops(y, self.weight)];
+  });
+  wrap(VaeConv2d, (self: VaeConv2d, x, y) => [
+    `conv2d ${x.size(1)}->${self.weight.size(0)} k${self.kernel} at ${x.size(0)}x${x.size(2)}x${x.size(3)}`,
+    convFlops(y, self.weight),
+  ]);
+  wrap(WanRMSNorm, (self: WanRMSNorm) => [`rms norm ${self.dim}`, 0]);
+  wrap(WanAttentionBlock, () => ['mid-block attention (inclusive)', 0]);
+  wrap(WanResample, () => ['resample (inclusive of its convs)', 0]);
+  return {
+    reset: () => seconds.clear(),
+    report: () => {
+      const rows = [...seconds].sort((a, b) => b[1].s - a[1].s);
+      const convs = rows.filter(([k]) => k.startsWith('conv'));
+      const total = (f: (v: { s: number; flops: number }) => number): number => convs.reduce((n, [, v]) => n + f(v), 0);
+      return [
+        ...rows
+          .slice(0, 25)
+          .map(
+            ([k, v]) =>
+              `  ${v.s.toFixed(2).padStart(7)} s  ${k}${v.flops ? `  ${(v.flops / 1e9).toFixed(0)} GFLOP, ${(v.flops / v.s / 1e9).toFixed(0)} GFLOP/s` : ''}`,
+          ),
+        `  all convs: ${total((v) => v.s).toFixed(2)} s, ${(total((v) => v.flops) / 1e12).toFixed(2)} TFLOP`,
+      ].join('\n');
+    },
+  };
+}
+
+/** A smooth moving pattern in [-1, 1], [1, 3, frames, size, size]: image-like, so the decoder's error means something. */
+function movingPattern(frames: number, size: number): Tensor {
+  return scope(() => {
+    const r = arange(0, size).div(size).view(1, 1, 1, size, 1);
+    const c = arange(0, size).div(size).view(1, 1, 1, 1, size);
+    const t = arange(0, frames).div(frames).view(1, 1, frames, 1, 1);
+    const channel = (k: number): Tensor =>
+      r
+        .mul(6 + k)
+        .add(c.mul(4 - k))
+        .add(t.mul(2))
+        .mul(Math.PI)
+        .sin()
+        .mul(c.mul(3).add(k).cos())
+        .expand(1, 1, frames, size, size);
+    return cat([channel(0), channel(1), channel(2)], 1).mul(0.9);
+  });
+}
+
+async function real(): Promise<void> {
+  const args = process.argv.slice(3);
+  const flag = (name: string, fallback: string): string => {
+    const i = args.indexOf(name);
+    return i < 0 ? fallback : args[i + 1]!;
+  };
+  const dir = path.join(flag('--model-dir', 'outputs/real-size'), 'vae');
+  const size = Number(flag('--size', '256'));
+  const frames = Number(flag('--frames', '17'));
+  const runs = Number(flag('--runs', '3'));
+  const dtypes = flag('--dtypes', 'float32,bfloat16').split(',') as DType[];
+  const profile = args.includes('--profile') ? profileLayers() : null;
+  const input = args.includes('--input') ? flag('--input', '') : null;
+  const video = input
+    ? await readVideoWindow(input, { numFrames: frames, width: size, height: size, fps: 8, pad: true }).then((w) =>
+        framesToTensor(w.frames, size, size),
+      )
+    : movingPattern(frames, size);
+  const GiB = 2 ** 30;
+  const results = new Map<DType, { latent: Tensor; decoded: Tensor }>();
+  for (const dtype of dtypes) {
+    const loadStarted = performance.now();
+    const vae = AutoencoderKLWan.fromPretrained(dir, { dtype });
+    emptyCache();
+    const load = (performance.now() - loadStarted) / 1000;
+    const weights = memoryStats().allocatedBytes;
+    const x = video.to({ dtype });
+    let latent: Tensor | null = null,
+      decoded: Tensor | null = null;
+    const timed = (f: () => Tensor, keepLast: (t: Tensor) => void): { times: number[]; peak: number } => {
+      const times: number[] = [];
+      resetPeakMemory();
+      for (let r = 0; r < runs; r++) {
+        const started = performance.now();
+        const out = noGrad(f);
+        times.push((performance.now() - started) / 1000);
+        if (r === runs - 1) keepLast(out);
+        else out.dispose();
+      }
+      return { times, peak: memoryStats().peakAllocatedBytes - weights };
+    };
+    profile?.reset();
+    const enc = timed(
+      () => scope(() => vae.encode(x).mean.float()),
+      (t) => (latent = t),
+    );
+    const encProfile = profile?.report();
+    profile?.reset();
+    const dec = timed(
+      () => scope(() => vae.decode((results.get('float32')?.latent ?? latent!).to({ dtype })).float()),
+      (t) => (decoded = t),
+    );
+    const decProfile = profile?.report();
+    results.set(dtype, { latent: latent!, decoded: decoded! });
+    const rss = processMemory('self')!;
+    console.log(
+      JSON.stringify({
+        dtype,
+        size,
+        frames,
+        load_s: Number(load.toFixed(2)),
+        weights_gib: Number((weights / GiB).toFixed(3)),
+        encode_s: enc.times.map((t) => Number(t.toFixed(2))),
+        decode_s: dec.times.map((t) => Number(t.toFixed(2))),
+        encode_peak_live_gib: Number((enc.peak / GiB).toFixed(3)),
+        decode_peak_live_gib: Number((dec.peak / GiB).toFixed(3)),
+        rss_gib: Number((rss.rss / GiB).toFixed(2)),
+        hwm_gib: Number((rss.hwm / GiB).toFixed(2)),
+      }),
+    );
+    if (encProfile) console.error(`encode, ${dtype}, ${runs} runs:\n${encProfile}\ndecode:\n${decProfile}`);
+    vae.dispose();
+    emptyCache();
+  }
+  const f32 = results.get('float32');
+  const bf16 = results.get('bfloat16');
+  const psnr = (a: Tensor, b: Tensor): number =>
+    scope(() => 10 * Math.log10(4 / a.sub(b).square().mean([0, 1, 2, 3, 4]).item())); // range [-1, 1]
+  for (const [dtype, r] of results)
+    console.log(JSON.stringify({ dtype, reconstruction_psnr_db: scope(() => psnr(r.decoded, video.float())) }));
+  if (f32 && bf16) {
+    const relL2 = (a: Tensor, b: Tensor): number =>
+      scope(() => a.sub(b).norm(2, [0, 1, 2, 3, 4]).item() / b.norm(2, [0, 1, 2, 3, 4]).item());
+    console.log(
+      JSON.stringify({
+        bf16_vs_f32: {
+          latent_rel_l2: relL2(bf16.latent, f32.latent),
+          decoded_rel_l2: relL2(bf16.decoded, f32.decoded),
+          decoded_psnr_db: psnr(bf16.decoded, f32.decoded),
+          decoded_max_abs: scope(() => bf16.decoded.sub(f32.decoded).abs().amax([0, 1, 2, 3, 4]).item()),
+        },
+      }),
+    );
+  }
+}
+
 const mode = process.argv[2] ?? 'timing';
 if (mode === 'memory') memory();
 else if (mode === 'timing') timing();
-else throw new Error(`usage: node dist/bench/vae.js timing|memory (got '${mode}')`);
+else if (mode === 'real') await real();
+else throw new Error(`usage: node dist/bench/vae.js timing|memory|real (got '${mode}')`);

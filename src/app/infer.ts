@@ -17,7 +17,7 @@ import { writeCase, type CaseRecord, type WrittenTranslation } from '../worldwan
 import { readClip, translateWholeClip } from '../worldwander/whole_clip.js';
 import type { RgbVideo } from '../data/frames.js';
 import { WorldWanderPipeline } from '../worldwander/pipeline.js';
-import type { OffloadMode } from '../worldwander/pipeline_parts.js';
+import { defaultVaeDtype, type OffloadMode } from '../worldwander/pipeline_parts.js';
 import type { GuidanceMode } from '../worldwander/denoise.js';
 import { compression } from '../models/wan/vae_config.js';
 import { locateModel, modelFiles, promptCacheDirOf } from '../worldwander/model_folder.js';
@@ -62,7 +62,7 @@ export interface InferOptions {
   dtype?: DType;
   /** 'fp8': the transformer's block weights kept in float8 (quantised on load, or as an fp8 file stores them). */
   weightsDtype?: 'fp8';
-  /** The VAE's dtype (float32, the release's, by default). */
+  /** The VAE's dtype; default bfloat16 on a CPU with bf16 instructions, else float32 (the release's). */
   vaeDtype?: DType;
   /** What stays in memory between stages (pipeline_parts.ts); default 'auto'. */
   offload?: OffloadMode | 'auto';
@@ -145,7 +145,7 @@ export async function infer(o: InferOptions): Promise<InferResult> {
     textEncoderFile: o.textEncoder,
     dtype: o.dtype,
     weightsDtype: o.weightsDtype,
-    vaeDtype: o.vaeDtype,
+    vaeDtype: o.vaeDtype ?? defaultVaeDtype(o.device ?? 'cpu'),
     offload: o.offload ?? 'auto',
     device: o.device,
     onProgress: (part, done, total) => o.onEvent?.({ kind: 'loading', part, done, total }),

@@ -61,10 +61,10 @@ export const register: Register = (program) => {
       ).choices(['fp8']),
     )
     .addOption(
-      new Option('--vae-dtype <dtype>', "the VAE's dtype (the release's float32 by default)").choices([
-        'float32',
-        'bfloat16',
-      ]),
+      new Option(
+        '--vae-dtype <dtype>',
+        "the VAE's dtype (default: bfloat16 on a CPU with bf16 instructions, else float32, the release's)",
+      ).choices(['float32', 'bfloat16']),
     )
     .addOption(
       new Option(
