@@ -199,6 +199,7 @@ export class WorldWanderPipeline {
     promptEmbeddings(files.text, prompts, {
       cacheDir: promptCacheDir,
       maxLength: defaults.max_sequence_length,
+      device,
     }).dispose();
     // a LoRA that does not fit is refused now, not after the stages before the transformer's
     if (offload !== 'none' && options.lora) {

@@ -10,6 +10,7 @@ import { FileFormatError, ModelInputError } from '../../errors.js';
 import { rememberedDigest } from '../../io/digest.js';
 import {
   cat,
+  emptyCache,
   isTorchCheckpoint,
   noGrad,
   openTensorFile,
@@ -203,6 +204,24 @@ function storedDtype(files: TextEncoderFiles): DType {
   return source.info(source.has('shared.weight') ? 'shared.weight' : 'encoder.embed_tokens.weight').dtype;
 }
 
+/** Loads the text encoder, encodes `missing` into the cache, and releases it. */
+function encodeMissing(
+  files: TextEncoderFiles,
+  missing: string[],
+  { dtype, device, maxLength }: { dtype: DType; device?: Device; maxLength: number },
+  cache: PromptEmbeddingCache,
+  keyOf: (prompt: string) => PromptKey,
+): void {
+  const tokenizer = UMT5Tokenizer.fromPretrained(files.tokenizer);
+  using model = loadTextEncoder(files, { dtype, device });
+  const lengths = tokenizer.encode(missing, { maxLength }).lengths;
+  missing.forEach((prompt, i) => {
+    using embeds = encodePrompts(model, tokenizer, [prompt], { maxLength });
+    using row = embeds.select(0, 0);
+    cache.put(keyOf(prompt), row, lengths[i]!);
+  });
+}
+
 /**
  * Embeddings [B, maxLength, d_model] for `prompts`, from the cache where present; missing ones
  * are encoded with the text encoder of `text` (a diffusers model folder, or the files) and stored.
@@ -221,14 +240,8 @@ export function promptEmbeddings(
   const missing = [...new Set(prompts.filter((p) => !cache.has(keyOf(p))))];
   if (missing.length) {
     o.onEncode?.(missing);
-    const tokenizer = UMT5Tokenizer.fromPretrained(files.tokenizer);
-    using model = loadTextEncoder(files, { dtype, device: o.device });
-    const lengths = tokenizer.encode(missing, { maxLength }).lengths;
-    missing.forEach((prompt, i) => {
-      using embeds = encodePrompts(model, tokenizer, [prompt], { maxLength });
-      using row = embeds.select(0, 0);
-      cache.put(keyOf(prompt), row, lengths[i]!);
-    });
+    encodeMissing(files, missing, { dtype, device: o.device, maxLength }, cache, keyOf);
+    emptyCache(); // the encoder's freed weights (GBs) go back to the system, not into the allocator's cache
   }
   using rows = owned(prompts.map((prompt) => cache.get(keyOf(prompt), { device: o.device })!));
   using batched = owned(rows.map((r) => r.unsqueeze(0)));
