@@ -22,13 +22,10 @@ import { WorldWanderPipeline } from '../src/worldwander/pipeline.js';
 import { buildInContextInputs } from '../src/worldwander/in_context.js';
 import { promptEmbeddings } from '../src/models/umt5/prompt_cache.js';
 import { TASK_PROMPT } from '../src/worldwander/prompts.js';
-import { processMemory } from './stats.js';
+import { flagValue, processMemory } from './stats.js';
 
 const args = process.argv.slice(2);
-const flag = (name: string, fallback: string): string => {
-  const i = args.indexOf(name);
-  return i < 0 ? fallback : args[i + 1]!;
-};
+const flag = (name: string, fallback: string): string => flagValue(args, name, fallback);
 const modelDir = flag('--model-dir', 'outputs/real-size');
 const size = Number(flag('--size', '256'));
 const frames = Number(flag('--frames', '17'));

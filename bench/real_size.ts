@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync }
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { median, processMemory } from './stats.js';
+import { flagValue, median, processMemory } from './stats.js';
 
 const GiB = 1024 ** 3;
 
@@ -113,10 +113,7 @@ async function main(): Promise<void> {
   if (argv[0] === '--child') return child(argv.slice(1));
   const split = argv.indexOf('--');
   const own = split < 0 ? argv : argv.slice(0, split);
-  const flag = (name: string, fallback?: string): string | undefined => {
-    const i = own.indexOf(name);
-    return i < 0 ? fallback : own[i + 1];
-  };
+  const flag = (name: string, fallback: string): string => flagValue(own, name, fallback);
   const runs = Number(flag('--runs', '1'));
   const overrides = split < 0 ? {} : (JSON.parse(argv.slice(split + 1).join(' ') || '{}') as Record<string, unknown>);
   const clip = path.join('outputs', 'bench', 'testsrc2-256.mp4');

@@ -26,3 +26,11 @@ export function processMemory(pid: number | 'self'): { rss: number; hwm: number 
     Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) * 1024;
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
 }
+
+/** `--name value` from a command line: the value after the flag, else the fallback. */
+export function flagValue(args: readonly string[], name: string, fallback: string): string;
+export function flagValue(args: readonly string[], name: string, fallback?: string): string | undefined;
+export function flagValue(args: readonly string[], name: string, fallback?: string): string | undefined {
+  const i = args.indexOf(name);
+  return i < 0 ? fallback : args[i + 1];
+}

@@ -29,7 +29,7 @@ import { framesToTensor } from '../src/data/video_tensor.js';
 import { AutoencoderKLWan } from '../src/models/wan/vae.js';
 import { WAN22_TI2V_5B_VAE, type WanVAEConfig } from '../src/models/wan/vae_config.js';
 import { COLUMN_BUDGET_BYTES } from '../src/models/wan/vae_conv.js';
-import { median, processMemory, timeIt } from './stats.js';
+import { flagValue, median, processMemory, timeIt } from './stats.js';
 
 const MiB = 1024 * 1024;
 
@@ -224,10 +224,7 @@ function movingPattern(frames: number, size: number): Tensor {
 
 async function real(): Promise<void> {
   const args = process.argv.slice(3);
-  const flag = (name: string, fallback: string): string => {
-    const i = args.indexOf(name);
-    return i < 0 ? fallback : args[i + 1]!;
-  };
+  const flag = (name: string, fallback: string): string => flagValue(args, name, fallback);
   const dir = path.join(flag('--model-dir', 'outputs/real-size'), 'vae');
   const size = Number(flag('--size', '256'));
   const frames = Number(flag('--frames', '17'));
