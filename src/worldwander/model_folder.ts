@@ -202,14 +202,18 @@ function hubLocation(ref: RepoRef, parts: ModelParts): ModelLocation {
   return { kind: 'hub', ref, parts, cacheDir, dir: needs && !missing.length ? dir : null, missing };
 }
 
-function localModel(dir: string): ModelLocation {
-  if (!modelFolderLayout(dir)) throw new OptionError('modelDir', `${dir} is not ${MODEL_FOLDER_EXPECTED}`);
+function localModel(dir: string, parts: ModelParts): ModelLocation {
+  // a run of the text side alone (encode-prompts) takes a folder of just text_encoder/ and tokenizer/
+  const textOnly = parts.textEncoder && !parts.transformerWeights && !parts.vae;
+  const textSide = ['text_encoder', 'tokenizer'].every((part) => existsSync(path.join(dir, part)));
+  if (!modelFolderLayout(dir) && !(textOnly && textSide))
+    throw new OptionError('modelDir', `${dir} is not ${MODEL_FOLDER_EXPECTED}`);
   return { kind: 'folder', dir };
 }
 
 /** A model named on the command line (--model-dir): a local folder, which wins, else a Hub repository of which the run reads `parts`. */
 export function locateNamedModel(name: string, parts: ModelParts = modelPartsFor()): ModelLocation {
-  if (existsSync(name)) return localModel(name);
+  if (existsSync(name)) return localModel(name, parts);
   const ref = modelRepoRef(name);
   if (!ref)
     throw new OptionError(
@@ -246,7 +250,7 @@ export function locateModel(
   if (explicit) return locateNamedModel(explicit, modelPartsFor(overrides));
   const candidates = modelDirCandidates(config, configFile);
   const found = candidates.find((dir) => modelFolderLayout(dir) !== null) ?? candidates.find((dir) => existsSync(dir));
-  if (found) return localModel(found);
+  if (found) return localModel(found, modelPartsFor(overrides));
   const ref = modelRepoRef(config.model_id);
   if (!ref)
     throw new OptionError(
