@@ -1,6 +1,7 @@
 // Autograd: libtorch's own engine; these expose its switches and results.
 #include "common.h"
 
+#include <ATen/autocast_mode.h>
 #include <ATen/core/grad_mode.h>
 #include <torch/csrc/autograd/autograd.h>
 
@@ -68,10 +69,15 @@ Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled());
 }
 
-// setGradEnabled(on) -> the previous setting
+// setGradEnabled(on) -> the previous setting. Autocast's cache of cast weights is used only
+// while gradients are recorded: libtorch 1.13 would otherwise keep a cast made under no_grad
+// (no graph) and hand it to a later recording pass over the same weight, which then gets no
+// gradient (gradient checkpointing's no-grad forward, then its recompute).
 Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
   bool previous = at::GradMode::is_enabled();
-  at::GradMode::set_enabled(info[0].ToBoolean().Value());
+  bool enabled = info[0].ToBoolean().Value();
+  at::GradMode::set_enabled(enabled);
+  at::autocast::set_autocast_cache_enabled(enabled);
   return Napi::Boolean::New(info.Env(), previous);
 }
 

@@ -109,21 +109,25 @@ Napi::Value Synchronize(const Napi::CallbackInfo& info) {
   })
 }
 
-// setAutocastCpu(enabled, dtypeCode) -> previous enabled state (turning on what is on does nothing). With it on, the CPU autocast
-// dispatch key casts the inputs of matmul-like ops (linear, matmul, conv, bmm, ...) to dtype,
-// as torch.autocast("cpu") does; turning it off clears its cache of cast weights.
-Napi::Value SetAutocastCpu(const Napi::CallbackInfo& info) {
+// setAutocast(enabled, dtypeCode) -> previous enabled state (turning on what is on does nothing). With it on, the CPU and
+// CUDA autocast dispatch keys cast the inputs of matmul-like ops (linear, matmul, conv, bmm, ...) to dtype, as
+// torch.autocast("cpu") and torch.autocast("cuda") do; turning it off clears their cache of cast weights.
+Napi::Value SetAutocast(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool enabled = info[0].As<Napi::Boolean>().Value();
   WW_TRY(env, {
     bool previous = at::autocast::is_cpu_enabled();
     if (enabled && !previous) {
-      at::autocast::set_autocast_cpu_dtype(ScalarTypeFromCode(env, info[1].As<Napi::Number>().Int32Value()));
+      at::ScalarType dtype = ScalarTypeFromCode(env, info[1].As<Napi::Number>().Int32Value());
+      at::autocast::set_autocast_cpu_dtype(dtype);
+      at::autocast::set_autocast_gpu_dtype(dtype);
       at::autocast::increment_nesting();
       at::autocast::set_cpu_enabled(true);
+      at::autocast::set_enabled(true);
     } else if (!enabled && previous) {
       if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
       at::autocast::set_cpu_enabled(false);
+      at::autocast::set_enabled(false);
     }
     return Napi::Boolean::New(env, previous);
   })
@@ -137,5 +141,5 @@ void RegisterRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("benchMatmul", Napi::Function::New(env, BenchMatmul));
   exports.Set("benchTinyOp", Napi::Function::New(env, BenchTinyOp));
   exports.Set("synchronize", Napi::Function::New(env, Synchronize));
-  exports.Set("setAutocastCpu", Napi::Function::New(env, SetAutocastCpu));
+  exports.Set("setAutocast", Napi::Function::New(env, SetAutocast));
 }

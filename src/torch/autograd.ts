@@ -45,15 +45,16 @@ export function backward(
 }
 
 /**
- * Runs fn under CPU autocast (torch.autocast('cpu', dtype)): matmul-like ops (linear, matmul,
- * bmm, conv) take their inputs in `dtype`, the weights stay as they are (float32 master copies)
- * and gradients flow back in their dtypes. Nested calls run inside the outer one.
+ * Runs fn under autocast on the CPU and CUDA (torch.autocast('cpu' | 'cuda', dtype)): matmul-like
+ * ops (linear, matmul, bmm, conv) take their inputs in `dtype`, the weights stay as they are
+ * (float32 master copies) and gradients flow back in their dtypes. Nested calls run inside the
+ * outer one. A cast is cached only while gradients are recorded (native/src/autograd.cc).
  */
 export function autocast<T>(dtype: DType, fn: () => T): T {
-  if (native.setAutocastCpu(true, dtypeCode(dtype))) return fn();
+  if (native.setAutocast(true, dtypeCode(dtype))) return fn();
   try {
     return fn();
   } finally {
-    native.setAutocastCpu(false, 0);
+    native.setAutocast(false, 0);
   }
 }

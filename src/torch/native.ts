@@ -86,7 +86,7 @@ export interface Native {
   memoryStats(): MemoryStats;
   resetPeakMemory(): void;
   emptyCache(): void;
-  setAutocastCpu(enabled: boolean, dtype: number): boolean;
+  setAutocast(enabled: boolean, dtype: number): boolean;
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');

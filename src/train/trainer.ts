@@ -235,12 +235,25 @@ async function setUp(o: TrainOptions, config: WorldWanderConfig, resumeFrom: str
   const root = (p: string): string => resolveConfigPath(o.config, p);
   const { all, clips } = await trainingClips(o, config, withReference, lead, note);
 
-  // Models.
-  const vae = loadVae(files.vae, { device });
-  const model = loadTransformer(files.transformer, { device });
-  const embeds: Tensor[] = [];
+  // The text side first (the task prompts and the empty one, for text dropout and guidance, from
+  // the prompt cache): a cache miss runs the text encoder alone, released before the models load.
+  const text = promptEmbeddings(files.text, [TASK_PROMPT.three2one, TASK_PROMPT.one2three, EMPTY_PROMPT], {
+    cacheDir: promptCacheDirOf(modelDir),
+    device,
+    maxLength: readDefaults(modelDir).max_sequence_length,
+  });
+  const embeds: Tensor[] = [text];
+
+  // Models. A LoRA under bf16-mixed runs its frozen base in bfloat16 (as diffusers' LoRA trainers
+  // cast it): autocast would round every Linear weight to it at each use anyway; the adapters and
+  // AdamW stay float32. The 5B model's base is 10 GB so, not 20.
+  const frozenBase = config.use_lora && t.precision === 'bf16-mixed';
+  let vae: AutoencoderKLWan | null = null;
+  let model: WanTransformer3DModel | null = null;
   let source: LatentSource | null = null;
   try {
+    vae = loadVae(files.vae, { device });
+    model = loadTransformer(files.transformer, { device, dtype: frozenBase ? 'bfloat16' : 'float32' });
     if (config.use_lora)
       model.attachLora({ rank: t.rank, alpha: t.lora_alpha ?? t.rank, generator: new Generator(seed) });
     else model.requiresGrad_(true);
@@ -254,13 +267,6 @@ async function setUp(o: TrainOptions, config: WorldWanderConfig, resumeFrom: str
       weightDecay: t.weight_decay,
     });
 
-    // The text side: the task prompt and the empty one (text dropout, guidance), from the prompt cache.
-    const text = promptEmbeddings(files.text, [TASK_PROMPT.three2one, TASK_PROMPT.one2three, EMPTY_PROMPT], {
-      cacheDir: promptCacheDirOf(modelDir),
-      device,
-      maxLength: readDefaults(modelDir).max_sequence_length,
-    });
-    embeds.push(text);
     const [prompt3to1, prompt1to3, empty] = text.chunk(3, 0) as [Tensor, Tensor, Tensor];
     embeds.push(prompt3to1, prompt1to3, empty);
 
@@ -328,8 +334,8 @@ async function setUp(o: TrainOptions, config: WorldWanderConfig, resumeFrom: str
   } catch (error) {
     await source?.close();
     for (const e of embeds) e.dispose();
-    model.dispose();
-    vae.dispose();
+    model?.dispose();
+    vae?.dispose();
     throw error;
   }
 }

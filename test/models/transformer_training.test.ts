@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { Generator, memoryStats, mseLoss, randn, resetPeakMemory, type Tensor } from '../../src/torch/index.js';
+import {
+  Generator,
+  autocast,
+  memoryStats,
+  mseLoss,
+  randn,
+  resetPeakMemory,
+  type Tensor,
+} from '../../src/torch/index.js';
+import { WanTransformer3DModel } from '../../src/models/wan/transformer.js';
 import { loraLayers } from '../../src/nn/index.js';
 import { buildInContextInputs } from '../../src/worldwander/in_context.js';
 import { AdamW } from '../../src/train/adamw.js';
@@ -18,6 +27,29 @@ function batch(seed: number) {
   });
   const velocity = rand([1, 4, 2, 4, 4], seed + 4);
   return { inputs, loss: (sample: Tensor) => mseLoss(sample, velocity) };
+}
+
+/** One AdamW step over the trainable parameters; asserts it changed the LoRA weights and nothing else. */
+function adamwStepMovesOnlyAdapters(model: WanTransformer3DModel, snapshot: Map<string, number[]>): AdamW {
+  const opt = new AdamW(
+    model.trainableParameters().map(([, p]) => p),
+    { lr: 1e-3, betas: [0.9, 0.95], weightDecay: 0.01 },
+  );
+  opt.step();
+  for (const [name, p] of model.namedParameters()) {
+    const changed = maxAbsDiff(p.toArray(), snapshot.get(name)!) > 0;
+    assert.equal(changed, /\.lora_[AB]\.weight$/.test(name), `${name} ${changed ? 'changed' : 'unchanged'}`);
+  }
+  return opt;
+}
+
+/** Rank-4 LoRA with a non-zero B, so that every LoRA weight gets a gradient. */
+function attachLoraWithNonZeroB(model: WanTransformer3DModel): void {
+  model.attachLora({ rank: 4, generator: new Generator(3) });
+  for (const [, m] of loraLayers(model))
+    m.lora_B!.weight.requiresGrad_(false)
+      .copy_(randn(m.lora_B!.weight.shape, new Generator(4)).mul(0.1))
+      .requiresGrad_(true);
 }
 
 test('zero-initialised LoRA leaves the transformer output unchanged', () => {
@@ -46,15 +78,7 @@ test('gradients reach LoRA weights and nothing else; one AdamW step changes only
     else if (/\.lora_A\.weight$/.test(name)) assert.ok(g, `${name} has a gradient (zero while B is zero)`);
     else assert.equal(g, null, `${name} must get no gradient`);
   }
-  const opt = new AdamW(
-    model.trainableParameters().map(([, p]) => p),
-    { lr: 1e-3, betas: [0.9, 0.95], weightDecay: 0.01 },
-  );
-  opt.step();
-  for (const [name, p] of model.namedParameters()) {
-    const changed = maxAbsDiff(p.toArray(), snapshot.get(name)!) > 0;
-    assert.equal(changed, /\.lora_[AB]\.weight$/.test(name), `${name} ${changed ? 'changed' : 'unchanged'}`);
-  }
+  const opt = adamwStepMovesOnlyAdapters(model, snapshot);
   // With B non-zero, the next backward also reaches A.
   opt.zeroGrad();
   model.forwardBackward(inputs, loss);
@@ -62,17 +86,28 @@ test('gradients reach LoRA weights and nothing else; one AdamW step changes only
   assert.ok(a.toArray().some((v) => v !== 0));
 });
 
+test("LoRA on a bfloat16 base under bf16 autocast (train's bf16-mixed LoRA): the adapters and their gradients float32, B's non-zero, one AdamW step moves them and no base weight", () => {
+  const model = new WanTransformer3DModel(TINY, { generator: new Generator(8), dtype: 'bfloat16' });
+  model.attachLora({ rank: 4, generator: new Generator(2) });
+  const snapshot = new Map([...model.namedParameters()].map(([k, p]) => [k, p.toArray()]));
+  const { inputs, loss } = batch(20);
+  const value = autocast('bfloat16', () => model.forwardBackward(inputs, loss, { checkpoint: true }));
+  assert.ok(Number.isFinite(value) && value > 0, `loss ${value}`);
+  for (const [name, p] of model.namedParameters()) {
+    const lora = /\.lora_[AB]\.weight$/.test(name);
+    if (lora || /^blocks\..*\.(to_[qkv]|to_out\.0|proj|net\.2)\.weight$/.test(name))
+      assert.equal(p.dtype, lora ? 'float32' : 'bfloat16', `${name} dtype`);
+    if (/\.lora_B\.weight$/.test(name))
+      assert.ok(p.grad?.dtype === 'float32' && p.grad.toArray().some((v) => v !== 0), `${name} has a gradient`);
+    else if (!lora) assert.equal(p.grad, null, `${name} must get no gradient`);
+  }
+  adamwStepMovesOnlyAdapters(model, snapshot);
+});
+
 test('checkpointed and plain backward agree through the transformer (LoRA and full fine-tuning)', () => {
   for (const lora of [true, false]) {
     const model = tinyModel(9);
-    if (lora) {
-      model.attachLora({ rank: 4, generator: new Generator(3) });
-      // non-zero B so that every LoRA weight gets a gradient
-      for (const [, m] of loraLayers(model))
-        m.lora_B!.weight.requiresGrad_(false)
-          .copy_(randn(m.lora_B!.weight.shape, new Generator(4)).mul(0.1))
-          .requiresGrad_(true);
-    }
+    if (lora) attachLoraWithNonZeroB(model);
     const { inputs, loss } = batch(30);
     const plainLoss = model.forwardBackward(inputs, loss);
     const trainable = model.trainableParameters();
@@ -88,6 +123,24 @@ test('checkpointed and plain backward agree through the transformer (LoRA and fu
     });
     if (!lora) assert.ok(trainable.some(([n]) => n.startsWith('condition_embedder.time_embedder')));
   }
+});
+
+test("under bf16 autocast, checkpointed LoRA gradients are the plain backward's (a weight cast in the no-grad forward is not reused by the recompute)", () => {
+  const model = tinyModel(9);
+  attachLoraWithNonZeroB(model);
+  const { inputs, loss } = batch(30);
+  const trainable = model.trainableParameters();
+  const gradients = (checkpoint: boolean): number[][] => {
+    for (const [, p] of trainable) p.grad = null;
+    autocast('bfloat16', () => model.forwardBackward(inputs, loss, { checkpoint }));
+    return trainable.map(([name, p]) => {
+      assert.ok(p.grad, `${name} has a gradient (checkpoint ${checkpoint})`);
+      return p.grad.toArray();
+    });
+  };
+  const plain = gradients(false);
+  const checkpointed = gradients(true);
+  trainable.forEach(([name], i) => assert.deepEqual(checkpointed[i], plain[i], name));
 });
 
 test('gradient checkpointing lowers the peak of live tensor bytes of a training step', () => {

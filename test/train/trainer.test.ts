@@ -91,6 +91,31 @@ test('resume reproduces the uninterrupted run: 6 steps straight and 3 + resume +
   );
 });
 
+test("the release's precision for a LoRA (bf16-mixed, gradient checkpointing): the frozen base in bfloat16, the first loss within bfloat16 rounding of the float32 run's, every adapter's B moved by its gradient, nothing but adapters saved", async () => {
+  const step1 = [...roots, 'training.max_steps=1', 'training.save_val_interval_steps=1', 'dataset.held_out=[]'];
+  const full = await run({ config: config('three2one'), overrides: step1 });
+  const mixed = await run({
+    config: config('three2one'),
+    overrides: [...step1, 'training.precision=bf16-mixed', 'training.gradient_checkpointing=true'],
+  });
+  const [a, b] = [metricsOf(full)[0]!.loss, metricsOf(mixed)[0]!.loss];
+  assert.ok(Math.abs(b - a) <= 0.03 * a && b !== a, `first loss ${b} (bf16-mixed) against ${a} (float32)`);
+  const file = SafetensorsFile.open(path.join(mixed, 'checkpoints', 'step-1', 'pytorch_lora_weights.safetensors'));
+  const keys = file.keys();
+  assert.equal(keys.length, 2 * 2 * 10, 'A and B of 10 adapters in each of the 2 blocks');
+  for (const key of keys) {
+    assert.match(key, /^transformer\.blocks\.\d+\..*\.lora_[AB]\.weight$/);
+    if (key.endsWith('lora_B.weight')) {
+      using b = file.get(key);
+      assert.equal(b.dtype, 'float32', key);
+      assert.ok(
+        b.toArray().some((v) => v !== 0),
+        `${key}: still zero after AdamW's first step, so its gradient was zero`,
+      );
+    }
+  }
+});
+
 test("train --model-dir takes the original release's folder (--vae-config for the tiny VAE's statistics): the same losses as the diffusers folder", async () => {
   const overrides = [...roots, 'training.max_steps=2'];
   const diffusers = await run({ config: config('three2one'), overrides });
