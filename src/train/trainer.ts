@@ -37,7 +37,8 @@ import { loadConfig, resolveConfigPath, taskOf, type WorldWanderConfig } from '.
 import { modelFiles, promptCacheDirOf, resolveModelDir, type ModelFiles } from '../worldwander/model_folder.js';
 import { loadTransformer, loadVae } from '../worldwander/model_parts.js';
 import { readDefaults } from '../worldwander/model_defaults.js';
-import { EMPTY_PROMPT, TASK_PROMPT, type WorldWanderTask } from '../worldwander/prompts.js';
+import { ALL_PROMPTS, type WorldWanderTask } from '../worldwander/prompts.js';
+import { textStampOf } from '../worldwander/text_stamp.js';
 import { checkDatasetReport, indexTriplets, type Clip } from '../data/triplets.js';
 import { LatentCache, fillLatentCache, vaeIdentity } from '../data/latent_cache.js';
 import { AdamW } from './adamw.js';
@@ -237,10 +238,11 @@ async function setUp(o: TrainOptions, config: WorldWanderConfig, resumeFrom: str
 
   // The text side first (the task prompts and the empty one, for text dropout and guidance, from
   // the prompt cache): a cache miss runs the text encoder alone, released before the models load.
-  const text = promptEmbeddings(files.text, [TASK_PROMPT.three2one, TASK_PROMPT.one2three, EMPTY_PROMPT], {
+  const text = promptEmbeddings(files.text, ALL_PROMPTS, {
     cacheDir: promptCacheDirOf(modelDir),
     device,
     maxLength: readDefaults(modelDir).max_sequence_length,
+    stamp: textStampOf(files.text, modelDir),
   });
   const embeds: Tensor[] = [text];
 

@@ -25,6 +25,9 @@ import { readJsonFile } from '../torch/json_file.js';
 import { isOriginalConfig } from '../models/wan/transformer_config.js';
 import type { TextEncoderFiles } from '../models/umt5/prompt_cache.js';
 import { modelDirCandidates, type WorldWanderConfig } from './config.js';
+import { readDefaults } from './model_defaults.js';
+import { ALL_PROMPTS } from './prompts.js';
+import { textSideCached } from './text_stamp.js';
 
 export type ModelFolderLayout = 'diffusers' | 'original';
 
@@ -110,6 +113,8 @@ export interface ModelParts {
   transformerWeights: boolean;
   vae: boolean;
   textEncoder: boolean;
+  /** The run encodes prompts itself (encode-prompts): the text encoder even when its prompts are cached. */
+  encodes?: boolean;
 }
 
 export const modelPartsFor = (o: ModelFileOverrides = {}): ModelParts => ({
@@ -191,13 +196,28 @@ export interface HubModelLocation {
 /** Where a model is: a local folder, or a Hub repository. */
 export type ModelLocation = { kind: 'folder'; dir: string } | HubModelLocation;
 
+/**
+ * The parts of a Hub snapshot a run needs: without the text encoder when its stamp is recorded and
+ * every prompt a run uses is cached for it (text_stamp.ts). `readDefaults` reads the folder's
+ * model_index.json (the prompts' max length), which must be there.
+ */
+export function partsNeeded(snapshot: string, parts: ModelParts): ModelParts {
+  if (!parts.textEncoder || parts.encodes) return parts;
+  const cached = textSideCached(snapshot, ALL_PROMPTS, {
+    cacheDir: promptCacheDirOf(snapshot),
+    maxLength: readDefaults(snapshot).max_sequence_length,
+  });
+  return cached ? { ...parts, textEncoder: false } : parts;
+}
+
 function hubLocation(ref: RepoRef, parts: ModelParts): ModelLocation {
   const cacheDir = hubCacheDir();
   const storage = repoFolder(cacheDir, ref.repo);
   const commit = cachedCommit(storage, ref.revision);
   const dir = commit && snapshotDir(storage, commit);
   const listing = dir ? snapshotFiles(dir) : new Set<string>();
-  const needs = dir && modelFolderNeeds(listing, parts, (index) => indexShards(path.join(dir, index)));
+  const needs =
+    dir && modelFolderNeeds(listing, partsNeeded(dir, parts), (index) => indexShards(path.join(dir, index)));
   const missing = needs ? needs.filter((f) => !listing.has(f)) : [];
   return { kind: 'hub', ref, parts, cacheDir, dir: needs && !missing.length ? dir : null, missing };
 }

@@ -23,6 +23,7 @@ import {
   modelFolderLayout,
   modelFolderNeeds,
   notCachedDetail,
+  partsNeeded,
   type ModelLocation,
   type ModelParts,
 } from './model_folder.js';
@@ -69,7 +70,14 @@ export async function fetchModel(ref: RepoRef, parts: ModelParts, o: HubOptions 
   const s = o.settings ?? hubSettings();
   if (s.offline) throw offlineError(formatRef(ref), s);
   const resolved = await resolveRevision(ref, s);
-  const files = await modelRepoFiles(ref, resolved, parts, s, o);
+  let needed = parts;
+  if (parts.textEncoder) {
+    // not the text encoder when every prompt is cached for it: the prompts' length is model_index.json's
+    const index = resolved.files.filter((f) => f === 'model_index.json');
+    const snapshot = await fetchFiles(ref, resolved.commit, index, s, { ...o, onProgress: undefined });
+    needed = partsNeeded(snapshot, parts);
+  }
+  const files = await modelRepoFiles(ref, resolved, needed, s, o);
   if (!files) throw new HubError(`${formatRef(ref)} is not ${MODEL_FOLDER_EXPECTED}`);
   const dir = await fetchFiles(ref, resolved.commit, files, s, o);
   if (!modelFolderLayout(dir)) throw new HubError(`${formatRef(ref)} is not ${MODEL_FOLDER_EXPECTED}`);

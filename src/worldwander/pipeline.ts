@@ -22,7 +22,8 @@ import { readDefaults, type ModelDefaults } from './model_defaults.js';
 import { modelFiles, promptCacheDirOf } from './model_folder.js';
 import { loadTransformer, loadVae, partCounts, vaeConfigOf } from './model_parts.js';
 import { PipelineParts, autoOffload, partBytes, type OffloadMode } from './pipeline_parts.js';
-import { EMPTY_PROMPT, TASK_PROMPT, type WorldWanderTask } from './prompts.js';
+import { ALL_PROMPTS, EMPTY_PROMPT, TASK_PROMPT, type WorldWanderTask } from './prompts.js';
+import { textStampOf } from './text_stamp.js';
 
 export interface PipelineLoadOptions {
   /** A LoRA file for the transformer: the release's .ckpt or a .safetensors (PEFT or diffusers names). */
@@ -195,11 +196,11 @@ export class WorldWanderPipeline {
     const defaults = readDefaults(modelDir);
     const promptCacheDir = options.promptCacheDir ?? promptCacheDirOf(modelDir);
     // the text encoder, if it must run, runs alone
-    const prompts = [TASK_PROMPT.three2one, TASK_PROMPT.one2three, EMPTY_PROMPT];
-    promptEmbeddings(files.text, prompts, {
+    promptEmbeddings(files.text, ALL_PROMPTS, {
       cacheDir: promptCacheDir,
       maxLength: defaults.max_sequence_length,
       device,
+      stamp: textStampOf(files.text, modelDir),
     }).dispose();
     // a LoRA that does not fit is refused now, not after the stages before the transformer's
     if (offload !== 'none' && options.lora) {
@@ -351,6 +352,7 @@ export class WorldWanderPipeline {
       cacheDir: this.promptCacheDir,
       device: this.device,
       maxLength: this.defaults.max_sequence_length,
+      stamp: textStampOf(this.text, this.modelDir),
       onEncode: () => {
         if (this.parts.offload !== 'none') this.parts.release();
       },

@@ -131,3 +131,68 @@ test("the issue's command: the release config's model_id and an hf:// LoRA downl
     ),
   );
 });
+
+test('a run whose prompts are all cached downloads no text encoder (encode-prompts once, then infer into an empty Hugging Face cache), and runs offline from that cache; without them it needs the encoder', async () => {
+  const ww = path.join(scratch, 'ww-text');
+  const repo = 'Wan-AI/Wan2.2-TI2V-5B-Diffusers';
+  const infer = (output: string): string[] => [
+    'infer',
+    '--config',
+    path.join(RELEASE_CONFIGS, 'wan2-2_lora_three2one_synthetic.yaml'),
+    '--model-dir',
+    repo,
+    '--input',
+    RELEASE_EXAMPLES,
+    '--output',
+    path.join(scratch, output),
+    ...['--height', '32', '--width', '64', '--frames', '5', '--steps', '2'],
+  ];
+  const withEncoder = path.join(scratch, 'cache-text-a');
+  const encoded = await run(['encode-prompts', '--model-dir', repo], {
+    HF_HUB_CACHE: withEncoder,
+    WORLDWANDER_CACHE_DIR: ww,
+  });
+  assert.equal(encoded.status, 0, encoded.stderr);
+
+  const without = path.join(scratch, 'cache-text-b');
+  const seen = hub.seen.length;
+  const r = await run(infer('no-encoder'), { HF_HUB_CACHE: without, WORLDWANDER_CACHE_DIR: ww });
+  assert.equal(r.status, 0, r.stderr);
+  const asked = hub.seen.slice(seen).map((s) => s.url);
+  assert.ok(
+    asked.some((u) => u.includes('transformer/diffusion_pytorch_model.safetensors')),
+    asked.join('\n'),
+  );
+  assert.ok(!asked.some((u) => u.includes('text_encoder')), `no request for the text encoder:\n${asked.join('\n')}`);
+  const snapshot = path.join(without, 'models--Wan-AI--Wan2.2-TI2V-5B-Diffusers', 'snapshots', COMMIT);
+  assert.ok(!existsSync(path.join(snapshot, 'text_encoder')), 'no text encoder in the cache');
+
+  // the same frames as a run that has the encoder (the first cache, completed with the rest)
+  const full = await run(infer('with-encoder'), { HF_HUB_CACHE: withEncoder, WORLDWANDER_CACHE_DIR: ww });
+  assert.equal(full.status, 0, full.stderr);
+  const frame = (output: string): Buffer => readFileSync(path.join(scratch, output, 'case1', 'frames', '00004.png'));
+  assert.ok(frame('no-encoder').equals(frame('with-encoder')));
+
+  const before = hub.seen.length;
+  const offline = await run(infer('offline'), {
+    HF_HUB_CACHE: without,
+    WORLDWANDER_CACHE_DIR: ww,
+    HF_HUB_OFFLINE: '1',
+  });
+  assert.equal(offline.status, 0, offline.stderr);
+  assert.equal(hub.seen.length, before, 'no request');
+  assert.ok(frame('offline').equals(frame('with-encoder')));
+
+  // another user's cache (no recorded encoder, no prompts): the snapshot lacks what the run needs
+  const other = await run(infer('other-user'), {
+    HF_HUB_CACHE: without,
+    WORLDWANDER_CACHE_DIR: path.join(scratch, 'ww-other'),
+    HF_HUB_OFFLINE: '1',
+  });
+  assert.equal(other.status, 1);
+  assert.match(
+    other.stderr,
+    /text_encoder\/config\.json \(and 1 more files\) of Wan-AI\/Wan2\.2-TI2V-5B-Diffusers is not in the Hugging Face cache/,
+  );
+  assert.match(other.stderr, /HF_HUB_OFFLINE=1 forbids downloading it/);
+});

@@ -19,9 +19,10 @@ export const register: Register = (program) => {
     )
     .option('--max-length <n>', 'tokens per prompt', integer(2), 512)
     .addOption(
-      new Option('--dtype <dtype>', 'dtype of the text encoder and the cached embeddings')
-        .choices(['bfloat16', 'float32'])
-        .default('bfloat16'),
+      new Option(
+        '--dtype <dtype>',
+        "dtype of the text encoder and the cached embeddings (default: its weights' own, the embeddings infer and train look up)",
+      ).choices(['bfloat16', 'float32']),
     )
     .option('--device <device>', 'cpu or cuda[:N]', 'cpu')
     .action(
@@ -31,16 +32,17 @@ export const register: Register = (program) => {
           modelDir: string;
           cacheDir?: string;
           maxLength: number;
-          dtype: 'bfloat16' | 'float32';
+          dtype?: 'bfloat16' | 'float32';
           device: string;
         },
       ) => {
-        const { promptEmbeddings } = await import('../../models/umt5/prompt_cache.js');
+        const { diffusersTextEncoder, promptEmbeddings } = await import('../../models/umt5/prompt_cache.js');
+        const { textStampOf } = await import('../../worldwander/text_stamp.js');
         const { ALL_PROMPTS } = await import('../../worldwander/prompts.js');
         const { locateNamedModel, promptCacheDirOf } = await import('../../worldwander/model_folder.js');
         const { ensureModelDir } = await import('../../worldwander/model_hub.js');
         const { downloadProgress } = await import('../download_progress.js');
-        const textSide = { transformerWeights: false, vae: false, textEncoder: true };
+        const textSide = { transformerWeights: false, vae: false, textEncoder: true, encodes: true };
         const modelDir = await ensureModelDir(locateNamedModel(options.modelDir, textSide), {
           onProgress: downloadProgress(),
         });
@@ -48,7 +50,9 @@ export const register: Register = (program) => {
         const prompts = positional.length ? positional : ALL_PROMPTS;
         let encoded: string[] = [];
         const started = performance.now();
-        const embeds = promptEmbeddings(modelDir, prompts, {
+        const text = diffusersTextEncoder(modelDir);
+        const embeds = promptEmbeddings(text, prompts, {
+          stamp: textStampOf(text, modelDir), // recorded: later runs of a Hub snapshot may then skip the encoder
           cacheDir,
           maxLength: options.maxLength,
           dtype: options.dtype,

@@ -122,6 +122,17 @@ export function textEncoderIdentity(files: TextEncoderFiles): string {
   return `umt5-${hash.digest('hex').slice(0, 16)}`;
 }
 
+/** What a cached embedding is keyed by besides its prompt: the encoder's identity and the dtype it ran in. */
+export interface TextEncoderStamp {
+  encoder: string;
+  dtype: DType;
+}
+
+/** The stamp of the text encoder of `files` (reads its config, tokenizer and weights). */
+export function textEncoderStamp(files: TextEncoderFiles): TextEncoderStamp {
+  return { encoder: textEncoderIdentity(files), dtype: storedDtype(files) };
+}
+
 export class PromptEmbeddingCache {
   constructor(readonly dir: string) {}
 
@@ -192,6 +203,22 @@ export interface PromptEmbeddingOptions {
   device?: Device;
   /** Called with the prompts that had to be encoded (the encoder is loaded only then). */
   onEncode?: (prompts: string[]) => void;
+  /**
+   * The text encoder's stamp when it is known without its weights (a Hub snapshot's recorded one:
+   * worldwander/text_stamp.ts); its weights are then read only for a prompt not in the cache.
+   */
+  stamp?: TextEncoderStamp;
+}
+
+/** Whether every one of `prompts` is in the cache for the encoder of `stamp` (its dtype unless `dtype` says). */
+export function promptsCached(
+  stamp: TextEncoderStamp,
+  prompts: readonly string[],
+  o: { cacheDir: string; maxLength?: number; dtype?: DType },
+): boolean {
+  const cache = new PromptEmbeddingCache(o.cacheDir);
+  const dtype = o.dtype ?? stamp.dtype;
+  return prompts.every((prompt) => cache.has({ encoder: stamp.encoder, dtype, prompt, maxLength: o.maxLength ?? 512 }));
 }
 
 /** The dtype the encoder's weights are stored in (its embedding table's). */
@@ -233,8 +260,9 @@ export function promptEmbeddings(
 ): Tensor {
   const maxLength = o.maxLength ?? 512;
   const files = typeof text === 'string' ? diffusersTextEncoder(text) : text;
-  const encoder = textEncoderIdentity(files);
-  const dtype = o.dtype ?? storedDtype(files);
+  const stamp = o.stamp ?? textEncoderStamp(files);
+  const encoder = stamp.encoder;
+  const dtype = o.dtype ?? stamp.dtype;
   const cache = new PromptEmbeddingCache(o.cacheDir);
   const keyOf = (prompt: string): PromptKey => ({ encoder, dtype, prompt, maxLength });
   const missing = [...new Set(prompts.filter((p) => !cache.has(keyOf(p))))];
