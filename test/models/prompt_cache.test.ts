@@ -14,6 +14,8 @@ import {
   PromptEmbeddingCache,
   promptEmbeddings,
   textEncoderIdentity,
+  textEncoderStamp,
+  promptsCached,
   diffusersTextEncoder,
 } from '../../src/models/umt5/prompt_cache.js';
 import { assertClose } from '../helpers/assert_close.js';
@@ -205,3 +207,26 @@ test('worldwander encode-prompts fills the cache with the task prompts and then 
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test("with the encoder's stamp known, cached prompts are read with its weights gone; a prompt not cached is one sentence naming the weights", () =>
+  scope(() => {
+    const root = modelRoot();
+    try {
+      const cacheDir = path.join(root, 'cache');
+      const files = diffusersTextEncoder(root);
+      const stamp = textEncoderStamp(files);
+      const before = promptEmbeddings(files, PROMPTS, { cacheDir, maxLength: 16 }).toArray();
+      rmSync(files.weights, { recursive: true });
+      assert.deepEqual(promptEmbeddings(files, PROMPTS, { cacheDir, maxLength: 16, stamp }).toArray(), before);
+      assert.ok(promptsCached(stamp, PROMPTS, { cacheDir, maxLength: 16 }));
+      assert.ok(!promptsCached(stamp, ['another prompt'], { cacheDir, maxLength: 16 }));
+      assert.throws(
+        () => promptEmbeddings(files, ['another prompt'], { cacheDir, maxLength: 16, stamp }),
+        (e: Error) =>
+          e.message ===
+          `the text encoder ${files.weights} is not there to embed "another prompt" (not in the prompt cache ${cacheDir}): download it (worldwander download), or encode the prompts where it is (worldwander encode-prompts)`,
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }));

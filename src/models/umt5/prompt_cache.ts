@@ -267,6 +267,10 @@ export function promptEmbeddings(
   const keyOf = (prompt: string): PromptKey => ({ encoder, dtype, prompt, maxLength });
   const missing = [...new Set(prompts.filter((p) => !cache.has(keyOf(p))))];
   if (missing.length) {
+    if (!existsSync(files.weights))
+      throw new ModelInputError(
+        `the text encoder ${files.weights} is not there to embed ${missing.map((p) => JSON.stringify(p)).join(', ')} (not in the prompt cache ${o.cacheDir}): download it (worldwander download), or encode the prompts where it is (worldwander encode-prompts)`,
+      );
     o.onEncode?.(missing);
     encodeMissing(files, missing, { dtype, device: o.device, maxLength }, cache, keyOf);
     emptyCache(); // the encoder's freed weights (GBs) go back to the system, not into the allocator's cache
