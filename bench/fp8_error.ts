@@ -8,21 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import {
-  Generator,
-  SafetensorsFile,
-  noGrad,
-  randn,
-  saveSafetensors,
-  scope,
-  tensor,
-  type Tensor,
-} from '../src/torch/index.js';
+import { Generator, SafetensorsFile, noGrad, randn, saveSafetensors, scope, tensor } from '../src/torch/index.js';
 import { WorldWanderPipeline } from '../src/worldwander/pipeline.js';
 import { buildInContextInputs } from '../src/worldwander/in_context.js';
 import { promptEmbeddings } from '../src/models/umt5/prompt_cache.js';
 import { TASK_PROMPT } from '../src/worldwander/prompts.js';
-import { flagValue, processMemory } from './stats.js';
+import { flagValue, processMemory, relativeL2 } from './stats.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: string): string => flagValue(args, name, fallback);
@@ -95,19 +86,11 @@ try {
   await outputs(undefined, bf16);
   await outputs('fp8', fp8);
   const [a, b] = [SafetensorsFile.open(fp8), SafetensorsFile.open(bf16)];
-  const relL2 = (x: Tensor, y: Tensor): number =>
-    scope(
-      () =>
-        x
-          .sub(y)
-          .norm(2, [...x.shape.keys()])
-          .item() / y.norm(2, [...y.shape.keys()]).item(),
-    );
   const result: Record<string, number> = {};
   for (const key of ['velocity', 'latents', 'decoded']) {
     using x = a.get(key);
     using y = b.get(key);
-    result[`${key}_rel_l2`] = relL2(x, y);
+    result[`${key}_rel_l2`] = relativeL2(x, y);
   }
   console.log(JSON.stringify({ modelDir, size, frames, steps, fp8_vs_bf16: result }));
 } finally {

@@ -55,10 +55,7 @@ async function inferChild(args: string[]): Promise<void> {
         if (event.done === event.total) mark(`load ${event.part} end`);
       } else if (event.kind === 'step') mark(`step ${event.done}/${event.total}`);
       else if (event.kind === 'case') mark(`case ${event.name}`);
-      else if ((event as { kind: string }).kind === 'stage') {
-        const e = event as unknown as { stage: string; phase: string };
-        mark(`${e.stage} ${e.phase}`);
-      } else if (event.kind === 'written') mark('written');
+      else if (event.kind === 'written') mark('written');
     },
   });
   mark('end');

@@ -4,7 +4,7 @@
 // live tensor bytes after steps 5, 25, 50 of a 50-step guided run, and its peak), and the FLOPs of
 // one transformer forward here and at the real size (Wan2.2-TI2V-5B, 704x1280x49, two views).
 //   node dist/bench/sampling.js [--model-dir DIR] [--runs N]
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -15,17 +15,16 @@ import { readDefaults } from '../src/worldwander/model_defaults.js';
 import { memoryStats, resetPeakMemory } from '../src/torch/index.js';
 import { WAN22_TI2V_5B } from '../src/models/wan/transformer_config.js';
 import { forwardFlops } from './flops.js';
-import { median } from './stats.js';
+import { flagValue, median, processMemory } from './stats.js';
 
 const args = process.argv.slice(2);
-const flag = (name: string, fallback: string): string =>
-  args.includes(name) ? args[args.indexOf(name) + 1]! : fallback;
+const flag = (name: string, fallback: string): string => flagValue(args, name, fallback);
 const modelDir = flag('--model-dir', 'models/worldwander-small');
 const runs = Number(flag('--runs', '3'));
 if (!existsSync(path.join(modelDir, 'model_index.json'))) throw new Error(`${modelDir} is not a model folder`);
 const defaults = readDefaults(modelDir);
 
-const rssMiB = (): number => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
+const rssMiB = (): number => processMemory('self')!.rss / 2 ** 20;
 
 const data = mkdtempSync(path.join(tmpdir(), 'ww-bench-sampling-'));
 try {

@@ -1,10 +1,23 @@
 import { readFileSync } from 'node:fs';
 
+import { scope, type Tensor } from '../src/torch/index.js';
+
 /** Median of a list of numbers (the figure every benchmark here reports). */
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** ‖x − y‖ / ‖y‖ over all elements. */
+export function relativeL2(x: Tensor, y: Tensor): number {
+  return scope(
+    () =>
+      x
+        .sub(y)
+        .norm(2, [...x.shape.keys()])
+        .item() / y.norm(2, [...y.shape.keys()]).item(),
+  );
 }
 
 /** Seconds taken by fn, measured with the monotonic clock. */

@@ -12,11 +12,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { median } from './stats.js';
+import { flagValue, median } from './stats.js';
 
 const args = process.argv.slice(2);
-const flag = (name: string, fallback: string): string =>
-  args.includes(name) ? args[args.indexOf(name) + 1]! : fallback;
+const flag = (name: string, fallback: string): string => flagValue(args, name, fallback);
 const modelDir = flag('--model-dir', 'outputs/recipe/model-d384');
 const steps = Number(flag('--steps', '20'));
 const batch = Number(flag('--batch', '32'));

@@ -29,7 +29,7 @@ import { framesToTensor } from '../src/data/video_tensor.js';
 import { AutoencoderKLWan } from '../src/models/wan/vae.js';
 import { WAN22_TI2V_5B_VAE, type WanVAEConfig } from '../src/models/wan/vae_config.js';
 import { COLUMN_BUDGET_BYTES } from '../src/models/wan/vae_conv.js';
-import { flagValue, median, processMemory, timeIt } from './stats.js';
+import { flagValue, median, processMemory, relativeL2, timeIt } from './stats.js';
 
 const MiB = 1024 * 1024;
 
@@ -300,13 +300,11 @@ async function real(): Promise<void> {
   for (const [dtype, r] of results)
     console.log(JSON.stringify({ dtype, reconstruction_psnr_db: scope(() => psnr(r.decoded, video.float())) }));
   if (f32 && bf16) {
-    const relL2 = (a: Tensor, b: Tensor): number =>
-      scope(() => a.sub(b).norm(2, [0, 1, 2, 3, 4]).item() / b.norm(2, [0, 1, 2, 3, 4]).item());
     console.log(
       JSON.stringify({
         bf16_vs_f32: {
-          latent_rel_l2: relL2(bf16.latent, f32.latent),
-          decoded_rel_l2: relL2(bf16.decoded, f32.decoded),
+          latent_rel_l2: relativeL2(bf16.latent, f32.latent),
+          decoded_rel_l2: relativeL2(bf16.decoded, f32.decoded),
           decoded_psnr_db: psnr(bf16.decoded, f32.decoded),
           decoded_max_abs: scope(() => bf16.decoded.sub(f32.decoded).abs().amax([0, 1, 2, 3, 4]).item()),
         },

@@ -20,6 +20,7 @@ import path from 'node:path';
 import {
   Generator,
   empty,
+  itemSize,
   saveSafetensorsFrom,
   type DType,
   type Tensor,
@@ -71,7 +72,7 @@ function randomSource(model: Module, dtypeOf: (name: string) => DType, seed: num
 function writeWeights(dir: string, prefix: string, source: TensorSource, names: Map<string, string>): number {
   const bytesOf = (key: string): number => {
     const { shape, dtype } = source.info(key);
-    return shape.reduce((a, b) => a * b, 1) * (dtype === 'float32' ? 4 : 2);
+    return shape.reduce((a, b) => a * b, 1) * itemSize[dtype];
   };
   const shards: Map<string, string>[] = [new Map()];
   let size = 0,

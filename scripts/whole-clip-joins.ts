@@ -64,7 +64,7 @@ for (const task of TASKS) {
         await writePng(path.join(values.out, `${task}-${carry ? 'carry' : 'back-to-back'}-join.png`), {
           width: gen.width,
           height: gen.height * 2,
-          data: new Uint8Array([...gen.data, ...gt.data]),
+          data: Buffer.concat([gen.data, gt.data]),
         });
       }
     }

@@ -21,6 +21,7 @@ import { LAYOUT } from '../data/layout.js';
 import { synthesize } from '../synth/run.js';
 import { DEMO_DATA, readDefaults, type ModelDefaults } from '../worldwander/model_defaults.js';
 import { modelFolderLayout } from '../worldwander/model_folder.js';
+import { TASK_VIEWS } from '../worldwander/prompts.js';
 import { guard, newToken } from './guard.js';
 import { JobQueue, type JobEvent, type JobInput } from './jobs.js';
 import { JobJournal, type JobRecord } from './journal.js';
@@ -129,6 +130,12 @@ function uploadProblem(error: unknown, maxUploadBytes: number): unknown {
 
 type NewJobRecord = Omit<JobRecord, 'id' | 'created'>;
 
+function exampleNamed(exampleClips: Example[], name: string): Example {
+  const clip = exampleClips.find((e) => e.name === name);
+  if (!clip) throw new InputRejected(`no example clip ${JSON.stringify(name.slice(0, 60))}`);
+  return clip;
+}
+
 /** The input of a journalled job: its uploads' paths, or the example clip it names. */
 function inputOf(record: NewJobRecord, journal: JobJournal, exampleClips: Example[]): JobInput {
   const common = { task: record.task, settings: record.settings, source: record.source };
@@ -139,8 +146,7 @@ function inputOf(record: NewJobRecord, journal: JobJournal, exampleClips: Exampl
       if (file && !existsSync(file)) throw new InputRejected(`${record.source}: its upload is no longer kept`, 410);
     return { ...common, video: video!, reference, cleanup: journal.uploadFiles(record), record: kept };
   }
-  const clip = exampleClips.find((e) => e.name === record.example);
-  if (!clip) throw new InputRejected(`no example clip ${JSON.stringify(record.example)}`);
+  const clip = exampleNamed(exampleClips, record.example ?? '');
   return record.task === 'three2one'
     ? { ...common, video: clip.third, truth: clip.first, record: kept }
     : { ...common, video: clip.first, reference: clip.reference, truth: clip.third, record: kept };
@@ -337,11 +343,8 @@ async function serveLocked(o: ServeOptions, host: string, lock: RunLock): Promis
         };
       } else if (example) {
         for (const f of kept) rmSync(f, { force: true });
-        const clip = exampleClips.find((e) => e.name === example);
-        if (!clip) throw new InputRejected(`no example clip ${JSON.stringify(example.slice(0, 60))}`);
-        await checkVideo(settings.task === 'three2one' ? clip.third : clip.first, `example ${clip.name}`, {
-          ...windowAt(settings.start),
-        });
+        const clip = exampleNamed(exampleClips, example);
+        await checkVideo(clip[TASK_VIEWS[settings.task].input], `example ${clip.name}`, windowAt(settings.start));
         record = { ...common, source: `example ${example.slice(0, 60)}`, example };
       } else {
         throw new InputRejected('choose a video to upload or an example clip');

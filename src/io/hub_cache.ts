@@ -118,6 +118,12 @@ export function writeRef(storage: string, revision: string, commit: string): voi
 }
 
 export const snapshotDir = (storage: string, commit: string): string => path.join(storage, 'snapshots', commit);
+
+/** The repository folder's name (models--OWNER--NAME) and commit of a snapshot folder; null for any other folder. */
+export function hubSnapshotOf(dir: string): { repoFolder: string; commit: string } | null {
+  const m = /[/\\](models--[^/\\]+)[/\\]snapshots[/\\]([0-9a-f]{40})$/.exec(path.resolve(dir));
+  return m ? { repoFolder: m[1]!, commit: m[2]! } : null;
+}
 export const blobPath = (storage: string, etag: string): string => path.join(storage, 'blobs', etag);
 export const incompletePath = (storage: string, etag: string): string => `${blobPath(storage, etag)}.incomplete`;
 const noExistPath = (storage: string, commit: string, file: string): string =>

@@ -6,6 +6,7 @@
 //   the layer runs (block swap: a model larger than a GPU's memory runs with one layer's weights
 //   on it at a time). On the CPU it is the weight itself.
 import {
+  itemSize,
   keep,
   quantizeRowsE4m3fn,
   widenE4m3fn,
@@ -61,7 +62,7 @@ export class HostWeight implements StoredWeight {
   readonly #weight: Tensor;
   constructor(weight: Tensor) {
     this.#weight = keep(weight);
-    this.bytes = weight.numel() * (weight.dtype === 'float32' ? 4 : 2);
+    this.bytes = weight.numel() * itemSize[weight.dtype];
   }
 
   widen(dtype: DType, device: Device): Tensor {

@@ -6,7 +6,7 @@
 import { callAten } from './call_aten.js';
 import { arange, tensor } from './creation.js';
 import { where } from './functional.js';
-import { scope } from './scope.js';
+import { keep, scope } from './scope.js';
 import { dtypeCode, type DType } from './dtype.js';
 import { native } from './native.js';
 import { wrap, type Device, type Tensor } from './tensor.js';
@@ -21,13 +21,22 @@ export const E4M3FN_VALUES: Float32Array = Float32Array.from({ length: 256 }, (_
   return sign * (1 + mantissa / 8) * 2 ** (exponent - 7);
 });
 
+const valueTables = new Map<Device, Tensor>();
+
+/** E4M3FN_VALUES as a float32 tensor on `device`, made once per device (widening runs per layer per forward). */
+function valuesOn(device: Device): Tensor {
+  let table = valueTables.get(device);
+  if (!table) valueTables.set(device, (table = keep(tensor(E4M3FN_VALUES, { device }))));
+  return table;
+}
+
 /** The largest finite e4m3fn value (0x7E). */
 export const E4M3FN_MAX = 448;
 
 /** uint8 bytes of e4m3fn values -> float32 of the same shape (a 256-entry lookup). */
 export function decodeE4m3fn(bytes: Tensor): Tensor {
   return scope(() =>
-    tensor(E4M3FN_VALUES, { device: bytes.device })
+    valuesOn(bytes.device)
       .indexSelect(0, bytes.flatten().to({ dtype: 'int64' }))
       .reshape(...bytes.shape),
   );
@@ -112,7 +121,7 @@ export function widenE4m3fn(
     const [rows, cols] = m.bytes.shape as [number, number];
     const bytes = m.bytes.device === device ? m.bytes : m.bytes.to({ device });
     const scale = m.scale.to({ dtype: 'float32', device });
-    const values = tensor(E4M3FN_VALUES, { device });
+    const values = valuesOn(device);
     if (!portable && device === 'cpu' && WIDENS_NATIVELY.has(dtype))
       return wrap(native.e4m3fnWidenRows(bytes.handle, scale.handle, values.handle, dtypeCode(dtype)));
     const perRow = scale.numel() !== 1;

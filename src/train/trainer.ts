@@ -129,6 +129,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     d = config.dataset;
   const root = (p: string | undefined): string | undefined => (p ? resolveConfigPath(o.config, p) : undefined);
   const rank = o.group?.rank ?? 0;
+  const modelDir = resolveModelDir(config, o.config, o.modelDir);
   const folder = {
     output: o.output,
     // --resume, else the config's training.resume_path (the release's key)
@@ -137,7 +138,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       root(d.first_video_root),
       root(d.third_video_root),
       root(d.ref_image_root ?? undefined),
-      resolveModelDir(config, o.config, o.modelDir),
+      modelDir,
       o.transformer,
       o.vae,
       o.textEncoder,
@@ -147,7 +148,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     onNote: (text: string) => o.onEvent?.({ kind: 'note', text }),
   };
   return openRun(folder, async (resumeFrom) => {
-    const run = await setUp(o, config, resumeFrom);
+    const run = await setUp(o, config, modelDir, resumeFrom);
     try {
       o.onEvent?.({ kind: 'start', step: run.state.step, steps: t.max_steps, clips: run.clips.length });
       const { lastCheckpoint } = await runLoop({
@@ -209,7 +210,12 @@ interface Run {
  * LoRA or all weights trainable, the optimiser, the text embeddings, where latents come from, and
  * the state resumed.
  */
-async function setUp(o: TrainOptions, config: WorldWanderConfig, resumeFrom: string | null): Promise<Run> {
+async function setUp(
+  o: TrainOptions,
+  config: WorldWanderConfig,
+  modelDir: string,
+  resumeFrom: string | null,
+): Promise<Run> {
   const t = config.training,
     d = config.dataset;
   const task = taskOf(config);
@@ -226,7 +232,6 @@ async function setUp(o: TrainOptions, config: WorldWanderConfig, resumeFrom: str
   };
   const seed = o.seed ?? t.seed ?? 0;
   const device = checkDevice(o.device ?? 'cpu');
-  const modelDir = resolveModelDir(config, o.config, o.modelDir);
   const files = modelFiles(modelDir, {
     transformer: o.transformer,
     vae: o.vae,
@@ -539,7 +544,7 @@ async function validate(run: Run, step: number): Promise<void> {
 }
 
 async function closeRun(run: Run): Promise<void> {
-  await run.source?.close();
+  await run.source.close();
   for (const e of run.embeds) e.dispose();
   run.model.dispose();
   run.vae.dispose();

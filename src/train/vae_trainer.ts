@@ -345,7 +345,7 @@ async function setUp(o: VaeTrainOptions, c: VaeTrainingConfig, resumeFrom: strin
       )
     : undefined;
   const latentFrames = (c.data.frames - 1) / vae.temporalCompression + 1;
-  const data = new VaeData(c, root, training, validation, generatedTrain, generatedValidation, latentFrames, device);
+  const data = new VaeData(c, root, training, validation, generatedTrain, generatedValidation, latentFrames);
   let start = 0;
   try {
     if (resumeFrom) {
@@ -410,7 +410,6 @@ class VaeData {
     readonly generatedTrain: readonly GeneratedPair[],
     readonly generatedValidation: readonly GeneratedPair[],
     readonly latentFrames: number,
-    readonly device: Device,
   ) {
     const { height, width } = c.data;
     this.#transform = { height, width, resizeLong: Math.max(height, width) };

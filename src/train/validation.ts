@@ -3,7 +3,7 @@
 // their ground truth as side-by-side videos under OUTPUT/validation/step-N/<case>/, and their PSNR
 // appended to OUTPUT/validation.jsonl with the blur-aware scores (sharpness, edge agreement and,
 // where the model folder has a PerceptionNet, the perceptual distance: src/eval). Step 0 gives the sanity-check sample the release writes.
-import { appendFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 import { readVideoWindow } from '../data/video_reader.js';
@@ -18,7 +18,7 @@ import { writeCase } from '../worldwander/outputs.js';
 import { WorldWanderPipeline } from '../worldwander/pipeline.js';
 import type { TextEncoderFiles } from '../models/umt5/prompt_cache.js';
 import { TASK_VIEWS, type WorldWanderTask } from '../worldwander/prompts.js';
-import { jsonText } from '../io/json_text.js';
+import { appendLog } from './loop.js';
 
 export interface ValidationContext {
   config: WorldWanderConfig;
@@ -137,18 +137,15 @@ export async function runValidation(v: ValidationContext): Promise<ValidationRes
       );
       const round = (x: number | undefined, digits: number): number | undefined =>
         x === undefined ? undefined : Number(x.toFixed(digits));
-      appendFileSync(
-        path.join(v.output, 'validation.jsonl'),
-        jsonText({
-          step: v.step,
-          case: name,
-          task,
-          psnr: round(psnr, 3),
-          sharpness: round(sharpness, 3),
-          edges: round(edges, 4),
-          perceptual: round(perceptual, 4),
-        }),
-      );
+      appendLog(path.join(v.output, 'validation.jsonl'), {
+        step: v.step,
+        case: name,
+        task,
+        psnr: round(psnr, 3),
+        sharpness: round(sharpness, 3),
+        edges: round(edges, 4),
+        perceptual: round(perceptual, 4),
+      });
       results.push({ case: `${name}${v.suffix ?? ''}`, psnr, sharpness, edges, perceptual, dir });
     }
   } finally {

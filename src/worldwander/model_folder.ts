@@ -20,6 +20,7 @@ import {
   snapshotDir,
   snapshotFiles,
   type RepoRef,
+  hubSnapshotOf,
 } from '../io/hub_cache.js';
 import { readJsonFile } from '../torch/json_file.js';
 import { isOriginalConfig } from '../models/wan/transformer_config.js';
@@ -251,9 +252,7 @@ export function locateNamedModel(name: string, parts: ModelParts = modelPartsFor
  * be read-only.
  */
 export function promptCacheDirOf(modelDir: string): string {
-  return /[/\\]models--[^/\\]+[/\\]snapshots[/\\][0-9a-f]{40}$/.test(path.resolve(modelDir))
-    ? path.join(userCacheDir(), 'prompt_embeds')
-    : path.join(modelDir, 'prompt_embeds');
+  return hubSnapshotOf(modelDir) ? path.join(userCacheDir(), 'prompt_embeds') : path.join(modelDir, 'prompt_embeds');
 }
 
 /**

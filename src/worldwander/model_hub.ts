@@ -71,7 +71,7 @@ export async function fetchModel(ref: RepoRef, parts: ModelParts, o: HubOptions 
   if (s.offline) throw offlineError(formatRef(ref), s);
   const resolved = await resolveRevision(ref, s);
   let needed = parts;
-  if (parts.textEncoder) {
+  if (parts.textEncoder && !parts.encodes) {
     // not the text encoder when every prompt is cached for it: the prompts' length is model_index.json's
     const index = resolved.files.filter((f) => f === 'model_index.json');
     const snapshot = await fetchFiles(ref, resolved.commit, index, s, { ...o, onProgress: undefined });

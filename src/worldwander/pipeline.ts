@@ -11,7 +11,12 @@ import { WanTransformer3DModel } from '../models/wan/transformer.js';
 import { compression } from '../models/wan/vae_config.js';
 import { denormalizeLatents, normalizeLatents } from '../models/wan/latents.js';
 import { decodeTiled } from '../models/wan/vae_tiling.js';
-import { promptEmbeddings, type TextEncoderFiles } from '../models/umt5/prompt_cache.js';
+import {
+  promptEmbeddings,
+  textEncoderStamp,
+  type TextEncoderFiles,
+  type TextEncoderStamp,
+} from '../models/umt5/prompt_cache.js';
 import { containFit, coverFit, readImage, type RgbImage, type RgbVideo } from '../data/frames.js';
 import { readVideoWindow, type VideoWindow } from '../data/video_reader.js';
 import { framesToTensor, tensorToFrames } from '../data/video_tensor.js';
@@ -151,6 +156,12 @@ export class WorldWanderPipeline {
     readonly text: TextEncoderFiles,
   ) {}
 
+  /** The text encoder's stamp (what keys its prompts in the cache), read once. */
+  #textStamp: TextEncoderStamp | undefined;
+  get #stamp(): TextEncoderStamp {
+    return (this.#textStamp ??= textStampOf(this.text, this.modelDir) ?? textEncoderStamp(this.text));
+  }
+
   /**
    * The model of `modelDir`. The prompt embeddings of both tasks are made first (read from the
    * prompt cache; on a miss the text encoder loads, encodes and is released before anything else
@@ -196,11 +207,12 @@ export class WorldWanderPipeline {
     const defaults = readDefaults(modelDir);
     const promptCacheDir = options.promptCacheDir ?? promptCacheDirOf(modelDir);
     // the text encoder, if it must run, runs alone
+    const stamp = textStampOf(files.text, modelDir) ?? textEncoderStamp(files.text);
     promptEmbeddings(files.text, ALL_PROMPTS, {
       cacheDir: promptCacheDir,
       maxLength: defaults.max_sequence_length,
       device,
-      stamp: textStampOf(files.text, modelDir),
+      stamp,
     }).dispose();
     // a LoRA that does not fit is refused now, not after the stages before the transformer's
     if (offload !== 'none' && options.lora) {
@@ -219,7 +231,17 @@ export class WorldWanderPipeline {
         throw error;
       }
     }
-    return new WorldWanderPipeline(modelDir, parts, defaults, promptCacheDir, device, options.lora ?? null, files.text);
+    const pipeline = new WorldWanderPipeline(
+      modelDir,
+      parts,
+      defaults,
+      promptCacheDir,
+      device,
+      options.lora ?? null,
+      files.text,
+    );
+    pipeline.#textStamp = stamp;
+    return pipeline;
   }
 
   /** The transformer (loaded now if it is not in memory: offload). */
@@ -352,7 +374,7 @@ export class WorldWanderPipeline {
       cacheDir: this.promptCacheDir,
       device: this.device,
       maxLength: this.defaults.max_sequence_length,
-      stamp: textStampOf(this.text, this.modelDir),
+      stamp: this.#stamp,
       onEncode: () => {
         if (this.parts.offload !== 'none') this.parts.release();
       },

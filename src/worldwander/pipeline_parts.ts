@@ -6,7 +6,7 @@
 // VAE (2.8 GB in float32).
 import os from 'node:os';
 
-import { emptyCache, hasFastBf16, type DType } from '../torch/index.js';
+import { emptyCache, hasFastBf16, itemSize, type DType } from '../torch/index.js';
 import type { AutoencoderKLWan } from '../models/wan/vae.js';
 import type { WanTransformer3DModel } from '../models/wan/transformer.js';
 import type { WanTransformerConfig } from '../models/wan/transformer_config.js';
@@ -20,8 +20,6 @@ import type { WanVAEConfig } from '../models/wan/vae_config.js';
  */
 export type OffloadMode = 'none' | 'model' | 'blocks';
 
-export const OFFLOAD_MODES: readonly OffloadMode[] = ['none', 'model', 'blocks'];
-
 type Part = 'transformer' | 'vae';
 
 export interface PartLoaders {
@@ -34,8 +32,7 @@ export function partBytes(
   counts: { transformer: number; vae: number },
   { dtype = 'float32', weightsDtype, vaeDtype = 'float32' }: { dtype?: DType; weightsDtype?: 'fp8'; vaeDtype?: DType },
 ): number {
-  const size = (d: DType): number => (d === 'float32' ? 4 : 2);
-  return counts.transformer * (weightsDtype === 'fp8' ? 1 : size(dtype)) + counts.vae * size(vaeDtype);
+  return counts.transformer * (weightsDtype === 'fp8' ? 1 : itemSize[dtype]) + counts.vae * itemSize[vaeDtype];
 }
 
 /**

@@ -7,6 +7,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { userCacheDir } from '../io/digest.js';
+import { hubSnapshotOf } from '../io/hub_cache.js';
+import { jsonText } from '../io/json_text.js';
 import { writeFileAtomicSync, writeAll } from '../io/atomic.js';
 import {
   promptsCached,
@@ -15,12 +17,10 @@ import {
   type TextEncoderStamp,
 } from '../models/umt5/prompt_cache.js';
 
-const SNAPSHOT = /[/\\](models--[^/\\]+)[/\\]snapshots[/\\]([0-9a-f]{40})$/;
-
 /** Where the stamp of a snapshot's text encoder is recorded; null for a folder that is no Hub snapshot. */
 function recordFile(modelDir: string): string | null {
-  const m = SNAPSHOT.exec(path.resolve(modelDir));
-  return m ? path.join(userCacheDir(), 'text-encoders', m[1]!, `${m[2]}.json`) : null;
+  const snapshot = hubSnapshotOf(modelDir);
+  return snapshot && path.join(userCacheDir(), 'text-encoders', snapshot.repoFolder, `${snapshot.commit}.json`);
 }
 
 function readRecord(file: string): TextEncoderStamp | undefined {
@@ -47,7 +47,7 @@ export function textStampOf(files: TextEncoderFiles, modelDir: string): TextEnco
   if (known?.encoder !== stamp.encoder || known.dtype !== stamp.dtype) {
     try {
       mkdirSync(path.dirname(record), { recursive: true });
-      writeFileAtomicSync(record, (fd) => writeAll(fd, Buffer.from(`${JSON.stringify(stamp)}\n`)));
+      writeFileAtomicSync(record, (fd) => writeAll(fd, Buffer.from(jsonText(stamp))));
     } catch {
       // a read-only cache: this run is unaffected, a later one downloads the encoder again
     }

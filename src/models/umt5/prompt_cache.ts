@@ -210,6 +210,14 @@ export interface PromptEmbeddingOptions {
   stamp?: TextEncoderStamp;
 }
 
+/** The cache key of each prompt for the encoder of `stamp` (in its dtype unless `dtype` says; max length 512 unless said). */
+function promptKeyOf(
+  stamp: TextEncoderStamp,
+  { maxLength = 512, dtype = stamp.dtype }: { maxLength?: number; dtype?: DType },
+): (prompt: string) => PromptKey {
+  return (prompt) => ({ encoder: stamp.encoder, dtype, prompt, maxLength });
+}
+
 /** Whether every one of `prompts` is in the cache for the encoder of `stamp` (its dtype unless `dtype` says). */
 export function promptsCached(
   stamp: TextEncoderStamp,
@@ -217,8 +225,8 @@ export function promptsCached(
   o: { cacheDir: string; maxLength?: number; dtype?: DType },
 ): boolean {
   const cache = new PromptEmbeddingCache(o.cacheDir);
-  const dtype = o.dtype ?? stamp.dtype;
-  return prompts.every((prompt) => cache.has({ encoder: stamp.encoder, dtype, prompt, maxLength: o.maxLength ?? 512 }));
+  const keyOf = promptKeyOf(stamp, o);
+  return prompts.every((prompt) => cache.has(keyOf(prompt)));
 }
 
 /** The dtype the encoder's weights are stored in (its embedding table's). */
@@ -235,10 +243,11 @@ function storedDtype(files: TextEncoderFiles): DType {
 function encodeMissing(
   files: TextEncoderFiles,
   missing: string[],
-  { dtype, device, maxLength }: { dtype: DType; device?: Device; maxLength: number },
+  device: Device | undefined,
   cache: PromptEmbeddingCache,
   keyOf: (prompt: string) => PromptKey,
 ): void {
+  const { dtype, maxLength } = keyOf(missing[0]!);
   const tokenizer = UMT5Tokenizer.fromPretrained(files.tokenizer);
   using model = loadTextEncoder(files, { dtype, device });
   const lengths = tokenizer.encode(missing, { maxLength }).lengths;
@@ -258,13 +267,9 @@ export function promptEmbeddings(
   prompts: readonly string[],
   o: PromptEmbeddingOptions,
 ): Tensor {
-  const maxLength = o.maxLength ?? 512;
   const files = typeof text === 'string' ? diffusersTextEncoder(text) : text;
-  const stamp = o.stamp ?? textEncoderStamp(files);
-  const encoder = stamp.encoder;
-  const dtype = o.dtype ?? stamp.dtype;
   const cache = new PromptEmbeddingCache(o.cacheDir);
-  const keyOf = (prompt: string): PromptKey => ({ encoder, dtype, prompt, maxLength });
+  const keyOf = promptKeyOf(o.stamp ?? textEncoderStamp(files), o);
   const missing = [...new Set(prompts.filter((p) => !cache.has(keyOf(p))))];
   if (missing.length) {
     if (!existsSync(files.weights))
@@ -272,7 +277,7 @@ export function promptEmbeddings(
         `the text encoder ${files.weights} is not there to embed ${missing.map((p) => JSON.stringify(p)).join(', ')} (not in the prompt cache ${o.cacheDir}): download it (worldwander download), or encode the prompts where it is (worldwander encode-prompts)`,
       );
     o.onEncode?.(missing);
-    encodeMissing(files, missing, { dtype, device: o.device, maxLength }, cache, keyOf);
+    encodeMissing(files, missing, o.device, cache, keyOf);
     emptyCache(); // the encoder's freed weights (GBs) go back to the system, not into the allocator's cache
   }
   using rows = owned(prompts.map((prompt) => cache.get(keyOf(prompt), { device: o.device })!));
