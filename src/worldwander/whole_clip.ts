@@ -100,6 +100,7 @@ export async function translateWholeClip(
   const frames: Uint8Array[] = [];
   const joins: Join[] = [];
   const timings = { read, encode: 0, denoise: 0, decode: 0 };
+  let load = 0;
   let last: Translation | null = null;
   for (const [index, first] of starts.entries()) {
     const window = clip.slice(first, first + numFrames);
@@ -118,6 +119,7 @@ export async function translateWholeClip(
     if (index > 0) joins.push({ frame: frames.length, seconds: start + frames.length / fps });
     frames.push(...fresh);
     for (const k of ['encode', 'denoise', 'decode'] as const) timings[k] += t.timings[k];
+    load += t.timings.load ?? 0; // parts loaded during the window (offload), apart from its stages
     last = t;
   }
   const windowWords = `${starts.length} window(s) of ${numFrames} frames${carry ? ', each starting on the last frame the one before generated' : ' back to back'}`;
@@ -134,7 +136,7 @@ export async function translateWholeClip(
     ],
     settings: last!.settings,
     timings: Object.fromEntries(
-      Object.entries(timings).map(([k, v]) => [k, Number(v.toFixed(3))]),
+      Object.entries(load ? { ...timings, load } : timings).map(([k, v]) => [k, Number(v.toFixed(3))]),
     ) as Translation['timings'],
     time: timed ? { start, end: Number((start + (length - 1) / fps).toFixed(6)), fps } : null,
     windows: starts.length,

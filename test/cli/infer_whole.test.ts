@@ -42,6 +42,7 @@ test('--whole: a 2.3-s 30-fps clip from 0.4 s gives one output of every instant 
       'infer',
       ...['--config', config, '--model-dir', MODEL, '--input', clip, '--ground-truth', truth, '--output', output],
       ...['--height', '32', '--width', '64', '--frames', '5', '--steps', '2', '--start', '0.4', '--whole'],
+      ...['--offload', 'model'],
     ],
     { encoding: 'utf8' },
   );
@@ -58,8 +59,11 @@ test('--whole: a 2.3-s 30-fps clip from 0.4 s gives one output of every instant 
     windows: number;
     joins: { frame: number; seconds: number }[];
     notes: string[];
+    seconds: { load?: number };
   };
   assert.equal(record.frames, 16);
+  // one part in memory at a time: each window loads its parts again, and that time is recorded
+  assert.ok((record.seconds.load ?? 0) > 0, `seconds ${JSON.stringify(record.seconds)}`);
   assert.equal(record.windows, 4);
   // windows from output frames 0, 4, 8 and 12, each one's first frame the one before's last: new frames from 5, 9, 13
   assert.deepEqual(record.joins, [
